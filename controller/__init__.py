@@ -1,0 +1,3 @@
+"""Gitline: a git-native assembly-line controller."""
+
+__version__ = "0.1.0"

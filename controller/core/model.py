@@ -1,0 +1,273 @@
+"""The workflow model and the records of its history, as frozen dataclasses.
+
+Pure data: no I/O, no clock, no git. Everything the planner decides from and everything
+the store writes is one of these types. Mappings are kept as plain dicts for ease of use
+but are never mutated after construction.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Severity = Literal["error", "warning"]
+
+# Resource types whose versions come from their definition in the config repository:
+# a pushed change to the definition makes a new version. Other types get versions from
+# jobs (state, image written by a job, version bumped by release), the clock (time),
+# HTTP (webhook) or another repository (gitRepo on an upstream).
+NOT_VERSIONED_BY_DEFINITION = frozenset({"state", "time", "webhook", "notification"})
+
+# Resource types that never start a job, whatever `switch` says.
+NEVER_TRIGGERS = frozenset({"state", "notification"})
+
+RUNNABLE_JOB_TYPES = frozenset({"runSh", "release", "manifest"})
+CLOUD_JOB_TYPES = frozenset(
+    {"runCI", "runCLI", "deploy", "provision", "externalCI", "jenkinsJob"}
+)
+
+HOOK_NAMES = ("on_start", "on_success", "on_failure", "on_cancel", "always")
+
+# A name from YAML becomes a folder and an environment variable: keep it to a safe set so
+# that it can never escape its folder or reach a shell unquoted.
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,199}$")
+
+
+def is_safe_name(name: str) -> bool:
+    """True if `name` may be used as a file name and in an env var prefix."""
+    return bool(NAME_PATTERN.match(name)) and name not in {".", ".."}
+
+
+def env_prefix(name: str) -> str:
+    """`app-img.v1` -> `APP_IMG_V1`: the prefix of an input's runtime variables."""
+    return re.sub(r"[^A-Za-z0-9]", "_", name).upper()
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where something was written: a path in the config repo, 1-based line and column."""
+
+    path: str
+    line: int = 0
+    col: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.col}"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """An error or warning found while loading a workflow."""
+
+    location: Location
+    message: str
+    severity: Severity = "error"
+    subject: str = ""  # the resource or job it concerns, if any
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.severity}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Resource:
+    name: str
+    type: str
+    # The version-defining part: `versionTemplate`, or `pointer`/`seed`/`version`
+    # (old syntax) merged into one mapping; `source` (2016 syntax) likewise.
+    definition: dict[str, Any]
+    location: Location
+    integration: str = ""
+    flags: tuple[str, ...] = ()
+    # For a gitRepo whose sourceName is the config repository itself: the path prefix
+    # whose files it tracks ("" = the whole repository). None for anything else.
+    tracks_path: str | None = None
+    # A stable digest of everything that, changed, makes a new version.
+    digest: str = ""
+
+
+@dataclass(frozen=True)
+class Input:
+    name: str
+    location: Location
+    switch: bool = True  # False for `switch: off`: never starts the job
+    version_name: str | None = None  # pin
+    version_number: int | None = None  # pin
+    show_build_status: bool = False
+    apply_to: tuple[str, ...] = ()
+
+    @property
+    def pinned(self) -> bool:
+        return self.version_name is not None or self.version_number is not None
+
+
+@dataclass(frozen=True)
+class Output:
+    name: str
+    location: Location
+    replicate: str = ""
+    overwrite: bool = False
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    script: tuple[str, ...]
+    env: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Notify:
+    name: str
+    send_failing_snippet: bool = False
+
+
+@dataclass(frozen=True)
+class Hook:
+    script: tuple[str, ...] = ()
+    notify: tuple[Notify, ...] = ()
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    type: str
+    location: Location
+    inputs: tuple[Input, ...] = ()
+    outputs: tuple[Output, ...] = ()
+    tasks: tuple[Task, ...] = ()
+    hooks: dict[str, Hook] = field(default_factory=dict)  # keys from HOOK_NAMES
+    trigger_mode: Literal["serial", "parallel"] = "serial"
+    dependency_mode: Literal["chrono", "strict", "immediate"] = "chrono"
+    priority: int = 9999
+    timeout_minutes: float | None = None
+    retries: int = 0
+    flags: tuple[str, ...] = ()
+    node_pool: str = ""
+    # Set when the type is understood but cannot run here (a cloud-managed job).
+    not_runnable: str = ""
+
+
+@dataclass(frozen=True)
+class Workflow:
+    """A loaded configuration: the objects that resolved, and what did not."""
+
+    resources: dict[str, Resource] = field(default_factory=dict)
+    jobs: dict[str, Job] = field(default_factory=dict)
+    problems: tuple[Problem, ...] = ()
+    # name -> reason, for objects that could not be resolved; they are skipped.
+    inconsistent: dict[str, str] = field(default_factory=dict)
+    # True when a file failed to parse at all: the workflow must not replace the last good one.
+    fatal: bool = False
+
+    @property
+    def errors(self) -> tuple[Problem, ...]:
+        return tuple(p for p in self.problems if p.severity == "error")
+
+
+# --- History: what the state branch records ------------------------------------------
+
+
+@dataclass(frozen=True)
+class Version:
+    """One immutable version of a resource (one commit on the state branch)."""
+
+    resource: str
+    number: int
+    name: str = ""
+    values: dict[str, Any] = field(default_factory=dict)
+    created_by: str = ""  # "config <sha7>", "build_img run 7", "time", "webhook", "pin"
+    config_commit: str = ""
+    digest: str = ""  # definition digest it was made from (for config versions)
+    # Files of a state resource: relative path -> content. Only set when written.
+    files: dict[str, bytes] | None = None
+
+
+RunStatus = Literal[
+    "queued",
+    "running",
+    "succeeded",
+    "failed",
+    "cancelled",
+    "timed_out",
+    "interrupted",
+]
+FINISHED = frozenset({"succeeded", "failed", "cancelled", "timed_out", "interrupted"})
+
+
+@dataclass(frozen=True)
+class Cause:
+    """Why a run exists. Recorded on the run so users can see what started it."""
+
+    kind: Literal["input", "job", "trigger", "manual", "replay", "retry", "time", "webhook"]
+    detail: str  # human text, e.g. "app_img version 3" or "triggers/deploy_prod"
+    commit: str = ""  # the config commit behind it, if any
+    author: str = ""  # who made that commit, "Name <email>"
+
+    def __str__(self) -> str:
+        who = f" by {self.author}" if self.author else ""
+        at = f" in {self.commit[:7]}" if self.commit else ""
+        return f"{self.kind}: {self.detail}{at}{who}"
+
+
+@dataclass(frozen=True)
+class InputVersion:
+    """The exact version of one input a run used."""
+
+    name: str
+    kind: Literal["resource", "job"]
+    number: int  # resource versionNumber, or the input job's run number
+    version_name: str = ""
+
+
+@dataclass(frozen=True)
+class Run:
+    job: str
+    number: int
+    status: RunStatus
+    cause: Cause
+    inputs: tuple[InputVersion, ...] = ()
+    params: dict[str, str] = field(default_factory=dict)  # from a trigger file
+    config_commit: str = ""
+    queued_at: str = ""  # ISO 8601 UTC; set by the edge that knows the time
+    started_at: str = ""
+    finished_at: str = ""
+    exit_code: int | None = None
+    attempt: int = 1
+    message: str = ""  # why it failed to start, timed out, was interrupted...
+    notifications: tuple[str, ...] = ()  # NOTIFY events recorded on the run
+
+    def input(self, name: str) -> InputVersion | None:
+        return next((i for i in self.inputs if i.name == name), None)
+
+
+@dataclass(frozen=True)
+class TriggerRequest:
+    """A trigger-file commit (or `gitline trigger`): run `job` once with `params`."""
+
+    job: str
+    commit: str
+    author: str
+    path: str
+    params: dict[str, str] = field(default_factory=dict)
+    error: str = ""  # set when the file or the job is bad; recorded, never run
+
+
+@dataclass(frozen=True)
+class JobHistory:
+    """What the planner needs to know of one job's past."""
+
+    last: Run | None = None  # the newest run, whatever its status
+    last_succeeded: int = 0  # number of the newest succeeded run (0: never)
+    active: tuple[Run, ...] = ()  # queued or running, oldest first
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The state branch at one commit, as the planner sees it."""
+
+    versions: dict[str, Version] = field(default_factory=dict)  # latest, without files
+    jobs: dict[str, JobHistory] = field(default_factory=dict)
+    processed_commit: str = ""  # last config commit fully processed
+    good_commit: str = ""  # last config commit that loaded without a fatal error
+    tip: str = ""  # the state commit this was read from

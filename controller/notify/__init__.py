@@ -1,0 +1,1 @@
+"""Delivering notifications decided by the core."""

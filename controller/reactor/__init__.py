@@ -1,0 +1,4 @@
+"""Orchestration: reconcile passes, the loop that runs them, the watcher that pokes it.
+
+It decides nothing itself: the planner decides, the store records, executors run.
+"""

@@ -1,0 +1,1 @@
+"""Network edges: git smart-HTTP (dulwich), the JSON API and webhooks."""

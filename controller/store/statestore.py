@@ -1,0 +1,67 @@
+"""The StateStore protocol: how the controller reads and appends to the state branch.
+
+Every write is one commit appended with compare-and-swap on the branch ref; a write that
+loses the race re-reads the tip and tries again, so nothing is ever overwritten.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from controller.core import model
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One commit of an object's history, newest first when listed."""
+
+    commit: str
+    subject: str
+    when: str  # ISO 8601 UTC of the commit
+    version: model.Version | None = None  # for a resource
+    run: model.Run | None = None  # for a job
+
+
+class StateStore(Protocol):
+    def read_snapshot(self) -> model.Snapshot: ...
+
+    def append_version(self, version: model.Version, *, subject: str = "") -> str:
+        """One commit: resources/<name>/version.yml (and files/ if version.files is set)."""
+        ...
+
+    def record_run(
+        self,
+        run: model.Run,
+        *,
+        log: str | None = None,
+        state_files: dict[str, bytes] | None = None,
+        subject: str = "",
+    ) -> str:
+        """One commit: jobs/<name>/run.yml, active/<n>.yml, log.txt, state/."""
+        ...
+
+    def record_config(
+        self,
+        *,
+        processed: str,
+        good: str,
+        problems: tuple[model.Problem, ...],
+        triggers: tuple[model.TriggerRequest, ...] = (),
+        subject: str = "",
+    ) -> str:
+        """One commit: controller/config.yml (processed, good, problems, trigger errors)."""
+        ...
+
+    def read_files(self, prefix: str) -> dict[str, bytes]:
+        """Files under a folder of the tip tree, e.g. "resources/tf_state/files"."""
+        ...
+
+    def history(self, name: str, limit: int = 100) -> Iterator[HistoryEntry]:
+        """Versions of a resource or runs of a job, newest first."""
+        ...
+
+    def read_log(self, job: str, number: int | None = None) -> str | None: ...
+
+    def read_config_record(self) -> dict: ...
