@@ -178,6 +178,7 @@ class Version:
     values: dict[str, Any] = field(default_factory=dict)
     created_by: str = ""  # "config <sha7>", "build_img run 7", "time", "webhook", "pin"
     config_commit: str = ""
+    author: str = ""  # who made the config commit (or pushed) that caused it
     digest: str = ""  # definition digest it was made from (for config versions)
     # Files of a state resource: relative path -> content. Only set when written.
     files: dict[str, bytes] | None = None

@@ -1,0 +1,226 @@
+"""Deciding which jobs run, from the workflow, the versions and the runs so far.
+
+Pure and level-triggered, in the manner of Concourse's scheduler: a job is due when a
+triggering input's current version differs from the one its newest run used. Because
+the decision is recomputed from recorded state, a missed event or a crash loses nothing
+and a second pass over the same state plans nothing new. Every job that is not due gets
+a reason, so `status` can always say why a job is not running.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from controller.core import model
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    job: str
+    cause: model.Cause
+    inputs: tuple[model.InputVersion, ...]
+    params: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Plan:
+    runs: tuple[PlannedRun, ...] = ()
+    waits: dict[str, str] = field(default_factory=dict)  # job -> why it is not due
+    rejected: tuple[model.TriggerRequest, ...] = ()  # triggers that cannot run, with error
+
+
+class _NotReady(Exception):
+    """An input cannot be resolved now; the message says why."""
+
+
+def _resolve_resource(inp: model.Input, res: model.Resource, snap: model.Snapshot):
+    latest = snap.versions.get(inp.name)
+    if inp.version_number is not None:
+        name = inp.version_name or (latest.name if latest and latest.number == inp.version_number
+                                    else "")
+        return model.InputVersion(inp.name, "resource", inp.version_number, name)
+    if inp.version_name is not None:
+        number = latest.number if latest and latest.name == inp.version_name else 0
+        return model.InputVersion(inp.name, "resource", number, inp.version_name)
+    if latest is None:
+        if res.type == "state":  # an empty state is a valid start
+            return model.InputVersion(inp.name, "resource", 0)
+        raise _NotReady(f"input {inp.name} has no version yet")
+    return model.InputVersion(inp.name, "resource", latest.number, latest.name)
+
+
+def _resolve_job(inp: model.Input, job: model.Job, snap: model.Snapshot):
+    up = snap.jobs.get(inp.name, model.JobHistory())
+    in_flight = bool(up.active)
+    if job.dependency_mode != "immediate":
+        if in_flight:
+            raise _NotReady(f"waiting for input job {inp.name} (run {up.active[-1].number} "
+                            f"{up.active[-1].status})")
+        if up.last and up.last.status != "succeeded" and job.dependency_mode == "strict":
+            raise _NotReady(f"input job {inp.name} run {up.last.number} {up.last.status}")
+    if up.last_succeeded == 0:
+        raise _NotReady(f"waiting for input job {inp.name} to succeed")
+    return model.InputVersion(inp.name, "job", up.last_succeeded)
+
+
+def resolve_inputs(
+    wf: model.Workflow, job: model.Job, snap: model.Snapshot
+) -> tuple[model.InputVersion, ...]:
+    """The exact input versions a run of `job` would use now; raises _NotReady."""
+    resolved = []
+    for inp in job.inputs:
+        if inp.name in wf.resources:
+            resolved.append(_resolve_resource(inp, wf.resources[inp.name], snap))
+        elif inp.name in wf.jobs:
+            resolved.append(_resolve_job(inp, job, snap))
+        else:
+            raise _NotReady(f"input {inp.name} is not defined")
+    return tuple(resolved)
+
+
+def _triggering(wf: model.Workflow, inp: model.Input) -> bool:
+    if not inp.switch or inp.pinned:
+        return False
+    res = wf.resources.get(inp.name)
+    return res is None or res.type not in model.NEVER_TRIGGERS
+
+
+def _own_output(snap: model.Snapshot, job: str, name: str) -> bool:
+    """A version this job wrote itself never re-triggers it (no feedback loop)."""
+    v = snap.versions.get(name)
+    return v is not None and v.created_by.startswith(f"{job} run ")
+
+
+def _changed_cause(
+    wf: model.Workflow, job: model.Job, snap: model.Snapshot,
+    now_inputs: Sequence[model.InputVersion], last: model.Run | None,
+) -> model.Cause | None:
+    """The cause of a due run: the first triggering input whose version moved."""
+    for inp, iv in zip(job.inputs, now_inputs, strict=True):
+        if not _triggering(wf, inp) or _own_output(snap, job.name, inp.name):
+            continue
+        used = last.input(inp.name) if last else None
+        if used is not None and used.number == iv.number:
+            continue
+        if iv.kind == "job":
+            return model.Cause("job", f"{inp.name} run {iv.number} succeeded")
+        v = snap.versions[inp.name] if inp.name in snap.versions else model.Version(inp.name, 0)
+        label = f"{inp.name} version {iv.number}"
+        if iv.version_name:
+            label += f" ({iv.version_name})"
+        return model.Cause("input", label, commit=v.config_commit, author=v.author)
+    return None
+
+
+def _idle_reason(wf: model.Workflow, job: model.Job, hist: model.JobHistory) -> str:
+    pins = [f"{i.name} pinned to " + (f"versionName {i.version_name}" if i.version_name
+                                      is not None else f"versionNumber {i.version_number}")
+            for i in job.inputs if i.pinned]
+    pinned = f"; {', '.join(pins)}" if pins else ""
+    if not any(_triggering(wf, i) for i in job.inputs):
+        return "no triggering input (all switch: off or pinned); start it with a trigger " \
+               f"file triggers/{job.name}{pinned}"
+    if hist.last is None:
+        return f"never run{pinned}"
+    return f"up to date with run {hist.last.number} ({hist.last.status}){pinned}"
+
+
+def _blocked(wf: model.Workflow, job: model.Job) -> str:
+    if job.name in wf.inconsistent:
+        return f"inconsistent: {wf.inconsistent[job.name]}"
+    if job.not_runnable:
+        return f"not runnable here: {job.not_runnable}"
+    return ""
+
+
+def _plan_trigger(
+    wf: model.Workflow, snap: model.Snapshot, req: model.TriggerRequest
+) -> PlannedRun | str:
+    job = wf.jobs.get(req.job)
+    if req.error:
+        return req.error
+    if job is None:
+        return f"no job named {req.job!r} in the workflow"
+    blocked = _blocked(wf, job)
+    if blocked:
+        return blocked
+    try:
+        inputs = resolve_inputs(wf, job, snap)
+    except _NotReady as why:
+        return str(why)
+    cause = model.Cause("trigger", req.path, commit=req.commit, author=req.author)
+    return PlannedRun(job.name, cause, inputs, dict(req.params))
+
+
+def _with_run(snap: model.Snapshot, run: model.Run) -> model.Snapshot:
+    """The snapshot as it will be once `run` is queued (so one pass never plans twice)."""
+    hist = snap.jobs.get(run.job, model.JobHistory())
+    jobs = dict(snap.jobs)
+    jobs[run.job] = model.JobHistory(last=run, last_succeeded=hist.last_succeeded,
+                                     active=(*hist.active, run))
+    return model.Snapshot(snap.versions, jobs, snap.processed_commit, snap.good_commit,
+                          snap.tip)
+
+
+def _as_queued(p: PlannedRun, snap: model.Snapshot) -> model.Run:
+    return model.Run(p.job, next_run_number(snap, p.job), "queued", p.cause, p.inputs, p.params)
+
+
+def plan_runs(
+    wf: model.Workflow,
+    snap: model.Snapshot,
+    *,
+    triggers: Iterable[model.TriggerRequest] = (),
+) -> Plan:
+    """Runs to queue now (trigger requests first, in order), and why other jobs wait."""
+    runs: list[PlannedRun] = []
+    rejected: list[model.TriggerRequest] = []
+    for req in triggers:
+        planned = _plan_trigger(wf, snap, req)
+        if isinstance(planned, str):
+            rejected.append(model.TriggerRequest(req.job, req.commit, req.author, req.path,
+                                                 req.params, planned))
+            continue
+        runs.append(planned)
+        snap = _with_run(snap, _as_queued(planned, snap))
+
+    waits: dict[str, str] = {}
+    for job in sorted(wf.jobs.values(), key=lambda j: (j.priority, j.name)):
+        blocked = _blocked(wf, job)
+        if blocked:
+            waits[job.name] = blocked
+            continue
+        hist = snap.jobs.get(job.name, model.JobHistory())
+        try:
+            inputs = resolve_inputs(wf, job, snap)
+        except _NotReady as why:
+            waits[job.name] = str(why)
+            continue
+        if hist.last is not None and hist.last.status == "interrupted" and not hist.active:
+            cause = model.Cause("retry", f"run {hist.last.number} was interrupted")
+            planned = PlannedRun(job.name, cause, hist.last.inputs, dict(hist.last.params))
+        else:
+            cause = _changed_cause(wf, job, snap, inputs, hist.last)
+            if cause is None:
+                waits[job.name] = _idle_reason(wf, job, hist)
+                continue
+            planned = PlannedRun(job.name, cause, inputs)
+        runs.append(planned)
+        snap = _with_run(snap, _as_queued(planned, snap))
+    return Plan(tuple(runs), waits, tuple(rejected))
+
+
+def next_run_number(snap: model.Snapshot, job: str) -> int:
+    """The number the next run of `job` gets."""
+    hist = snap.jobs.get(job, model.JobHistory())
+    return max([hist.last.number if hist.last else 0, *(r.number for r in hist.active)]) + 1
+
+
+def runnable_now(job: model.Job, hist: model.JobHistory) -> list[model.Run]:
+    """Queued runs of a job that may start now: serial jobs one at a time, oldest first."""
+    queued = [r for r in hist.active if r.status == "queued"]
+    if job.trigger_mode == "parallel":
+        return queued
+    running = any(r.status == "running" for r in hist.active)
+    return [] if running or not queued else queued[:1]

@@ -1,0 +1,85 @@
+"""Which resources get a new version from a config change, and what that version holds.
+
+Level-triggered and idempotent: a resource gets a version when the digest of its
+definition (and, for a gitRepo tracking files of the config repo, of those files)
+differs from the digest its latest version was made from. Running this twice on the same
+inputs makes nothing the second time, so a crash between two writes never duplicates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from controller.core import model
+
+
+def wants_config_versions(resource: model.Resource) -> bool:
+    """True if pushes to the config repo make versions of this resource."""
+    if resource.type in model.NOT_VERSIONED_BY_DEFINITION:
+        return False
+    if resource.type == "gitRepo":
+        return resource.tracks_path is not None  # other repos: versions come from polling
+    return True
+
+
+def current_digest(resource: model.Resource, tracked_trees: Mapping[str, str]) -> str:
+    """The digest a new version would carry: the definition's, plus tracked files' tree."""
+    if resource.tracks_path is None:
+        return resource.digest
+    return f"{resource.digest}:{tracked_trees.get(resource.name, '')}"
+
+
+def version_name(resource: model.Resource, commit: str) -> str:
+    """The friendly name of a config-made version, by type (the reference's rules)."""
+    d = resource.definition
+    if resource.type == "gitRepo":
+        return commit
+    if resource.type == "trigger" and "counter" in d:
+        return str(d["counter"])
+    for key in ("versionName", "tag"):
+        if d.get(key) not in (None, ""):
+            return str(d[key])
+    return ""
+
+
+def version_values(resource: model.Resource, commit: str, author: str) -> dict[str, Any]:
+    """Key/values of a config-made version: its definition, plus commit facts for gitRepo."""
+    values: dict[str, Any] = dict(resource.definition)
+    if resource.type == "gitRepo":
+        values.update(commit=commit, path=resource.tracks_path or "", committer=author)
+    return values
+
+
+def plan_versions(
+    workflow: model.Workflow,
+    snapshot: model.Snapshot,
+    *,
+    commit: str,
+    author: str = "",
+    tracked_trees: Mapping[str, str] | None = None,
+) -> list[model.Version]:
+    """New versions to record for the workflow loaded at config `commit`."""
+    tracked = tracked_trees or {}
+    new: list[model.Version] = []
+    for name in sorted(workflow.resources):
+        resource = workflow.resources[name]
+        if name in workflow.inconsistent or not wants_config_versions(resource):
+            continue
+        digest = current_digest(resource, tracked)
+        latest = snapshot.versions.get(name)
+        if latest is not None and latest.digest == digest:
+            continue
+        new.append(
+            model.Version(
+                resource=name,
+                number=(latest.number if latest else 0) + 1,
+                name=version_name(resource, commit),
+                values=version_values(resource, commit, author),
+                created_by=f"config {commit[:7]}",
+                config_commit=commit,
+                author=author,
+                digest=digest,
+            )
+        )
+    return new
