@@ -1,0 +1,293 @@
+"""Safe YAML reading for workflow files: text in, plain data with positions out.
+
+Owns: decoding, size/alias-bomb/nesting guards, anchors shared across the files of one
+repository, merge keys (`<<`), duplicate keys (last wins, reported), and explicit tags
+(never executed: reported and dropped). Pure: it never touches files or the clock.
+
+It composes ruamel.yaml *nodes* and converts them itself, so no constructor ever runs
+and every mapping and sequence keeps 1-based line/column positions (`YMap`, `YList`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.events import StreamEndEvent
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from controller.core import model
+
+MAX_BYTES = 5 * 1024 * 1024
+MAX_NODES = 100_000  # after alias expansion: stops "billion laughs"
+MAX_DEPTH = 64
+
+_STD = "tag:yaml.org,2002:"
+_TRUE = {"true", "yes", "on", "y"}
+Pos = tuple[int, int]
+
+
+class YMap(dict):  # type: ignore[type-arg]
+    """A mapping that remembers where it and each of its keys were written."""
+
+    def __init__(self, pos: Pos) -> None:
+        super().__init__()
+        self.pos = pos
+        self.key_pos: dict[str, Pos] = {}
+        self.anchored: set[str] = set()  # keys whose value carries an anchor (&x)
+
+    def at(self, key: str) -> Pos:
+        return self.key_pos.get(key, self.pos)
+
+
+class YList(list):  # type: ignore[type-arg]
+    """A sequence that remembers where it and each of its items were written."""
+
+    def __init__(self, pos: Pos) -> None:
+        super().__init__()
+        self.pos = pos
+        self.item_pos: list[Pos] = []
+
+    def at(self, index: int) -> Pos:
+        return self.item_pos[index] if 0 <= index < len(self.item_pos) else self.pos
+
+
+def pos_of(value: Any, default: Pos = (0, 0)) -> Pos:
+    """The position of a YMap/YList, or `default` for a scalar."""
+    return getattr(value, "pos", default)
+
+
+@dataclass
+class Parsed:
+    """The outcome of reading one file."""
+
+    path: str
+    data: Any = None
+    problems: list[model.Problem] = field(default_factory=list)
+    anchors: dict[str, Node] = field(default_factory=dict)
+    failed: bool = False  # the YAML did not parse at all
+    undefined_alias: str = ""  # set when it failed only for want of an anchor
+
+
+class _Abort(Exception):
+    """A guard tripped: the file is rejected with this message at this position."""
+
+    def __init__(self, message: str, pos: Pos) -> None:
+        super().__init__(message)
+        self.pos = pos
+
+
+def _mark(node: Node) -> Pos:
+    return (node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+def decode(path: str, content: str | bytes) -> tuple[str | None, model.Problem | None]:
+    """Bytes or text -> text, or a Problem (too big, not UTF-8)."""
+    size = len(content.encode("utf-8", "replace") if isinstance(content, str) else content)
+    if size > MAX_BYTES:
+        return None, _problem(path, (0, 0), f"file is {size} bytes; the limit is {MAX_BYTES}")
+    if isinstance(content, bytes):
+        try:
+            content = content.decode("utf-8")
+        except UnicodeDecodeError as err:
+            msg = f"{path} is not UTF-8 text (byte {err.start}): not loaded"
+            return None, _problem(path, (0, 0), msg)
+    return content.removeprefix("\ufeff"), None
+
+
+def _problem(path: str, pos: Pos, message: str, severity: model.Severity = "error") -> model.Problem:
+    return model.Problem(model.Location(path, pos[0], pos[1]), message, severity)
+
+
+def parse(path: str, text: str, anchors: dict[str, Node] | None = None) -> Parsed:
+    """Read one YAML document. `anchors` pre-defines anchors from other files."""
+    out = Parsed(path)
+    try:
+        root, out.anchors = _compose(text, anchors or {})
+        out.data = _Converter(path, out.problems).convert(root, 0) if root is not None else None
+    except MarkedYAMLError as err:
+        out.failed = True
+        mark = err.problem_mark or err.context_mark
+        pos = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+        problem = str(err.problem or err.context or "invalid YAML")
+        if "undefined alias" in problem:
+            out.undefined_alias = problem
+        out.problems.append(_problem(path, pos, f"YAML does not parse: {problem}"))
+    except _Abort as err:
+        out.failed = True
+        out.problems.append(_problem(path, err.pos, str(err)))
+    except RecursionError:
+        out.failed = True
+        out.problems.append(_problem(path, (0, 0), "YAML is nested too deeply"))
+    except (YAMLError, ValueError, TypeError) as err:
+        out.failed = True
+        out.problems.append(_problem(path, (0, 0), f"YAML does not parse: {err}"))
+    return out
+
+
+def _compose(text: str, seed: dict[str, Node]) -> tuple[Node | None, dict[str, Node]]:
+    """Compose the single document of `text` into nodes; nothing is constructed."""
+    yaml = YAML(typ="rt", pure=True)
+    yaml.doc_infos.append(_doc_info(yaml))
+    yaml.tags = {}
+    constructor, parser = yaml.get_constructor_parser(text)
+    composer = constructor.composer
+    try:
+        parser.get_event()  # stream start
+        if parser.check_event(StreamEndEvent):
+            return None, {}
+        parser.get_event()  # document start
+        composer.anchors = dict(seed)
+        root = composer.compose_node(None, None)
+        parser.get_event()  # document end
+        if not parser.check_event(StreamEndEvent):
+            raise _Abort("more than one YAML document ('---') in one file", _mark(root))
+        own = {k: v for k, v in composer.anchors.items() if seed.get(k) is not v}
+        return root, own
+    finally:
+        parser.dispose()
+
+
+def _doc_info(yaml: YAML) -> Any:
+    from ruamel.yaml.docinfo import DocInfo, version
+
+    return DocInfo(requested_version=version(yaml.version))
+
+
+class _Converter:
+    """Nodes -> YMap/YList/scalars, counting every node an alias expands to."""
+
+    def __init__(self, path: str, problems: list[model.Problem]) -> None:
+        self.path = path
+        self.problems = problems
+        self.count = 0
+        self.active: set[int] = set()
+
+    def warn(self, pos: Pos, message: str, severity: model.Severity = "warning") -> None:
+        problem = _problem(self.path, pos, message, severity)
+        if problem not in self.problems:  # an alias repeats its node's problems
+            self.problems.append(problem)
+
+    def convert(self, node: Node, depth: int) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise _Abort(f"more than {MAX_NODES} YAML nodes after expanding aliases", _mark(node))
+        if depth > MAX_DEPTH:
+            raise _Abort(f"YAML nested deeper than {MAX_DEPTH} levels", _mark(node))
+        if isinstance(node, ScalarNode):
+            return self.scalar(node)
+        if id(node) in self.active:
+            raise _Abort("an alias refers to a node that contains it (recursive)", _mark(node))
+        if not self.tag_ok(node, ("seq", "map", "omap", "set")):
+            return None
+        self.active.add(id(node))
+        try:
+            if isinstance(node, SequenceNode):
+                return self.sequence(node, depth)
+            return self.mapping(node, depth)
+        finally:
+            self.active.discard(id(node))
+
+    def tag_ok(self, node: Node, allowed: tuple[str, ...]) -> bool:
+        tag = str(node.tag)
+        if tag.startswith(_STD) and tag[len(_STD) :] in allowed:
+            return True
+        shown = tag.replace(_STD, "!!")
+        self.warn(_mark(node), f"YAML tag '{shown}' is not supported; value ignored", "error")
+        return False
+
+    def scalar(self, node: ScalarNode) -> Any:
+        std = ("str", "int", "float", "bool", "null", "timestamp", "merge", "binary")
+        if not self.tag_ok(node, std):
+            return None
+        kind, text = str(node.tag)[len(_STD) :], str(node.value)
+        if kind == "null":
+            return None
+        if kind == "bool":
+            return text.lower() in _TRUE
+        if kind == "int":
+            return _number(text, int)
+        if kind == "float":
+            return _number(text, float)
+        return text
+
+    def sequence(self, node: SequenceNode, depth: int) -> YList:
+        out = YList(_mark(node))
+        for item in node.value:
+            out.append(self.convert(item, depth + 1))
+            out.item_pos.append(_mark(item))
+        return out
+
+    def mapping(self, node: MappingNode, depth: int) -> Any:
+        out = YMap(_mark(node))
+        merges: list[tuple[Node, Node]] = []
+        for key_node, value_node in node.value:
+            if str(key_node.tag) == _STD + "merge":
+                merges.append((key_node, value_node))
+                continue
+            key = self.key(key_node)
+            if key in out:
+                self.duplicate(out, key, _mark(key_node))
+            out[key] = self.convert(value_node, depth + 1)
+            out.key_pos[key] = _mark(key_node)
+            if getattr(value_node, "anchor", None):
+                out.anchored.add(key)
+        for key_node, value_node in merges:
+            whole = self.merge(out, key_node, value_node, depth, only=len(node.value) == 1)
+            if whole is not None:
+                return whole
+        return out
+
+    def key(self, node: Node) -> str:
+        self.count += 1
+        if isinstance(node, ScalarNode):
+            return str(node.value)
+        self.warn(_mark(node), "a mapping key that is not a plain value; used as text")
+        return str(self.convert(node, MAX_DEPTH))
+
+    def duplicate(self, out: YMap, key: str, pos: Pos) -> None:
+        first, lost = out.key_pos[key][0], out[key]
+        names = [i["name"] for i in lost if isinstance(i, dict) and "name" in i] if isinstance(
+            lost, list
+        ) else []
+        detail = f" (its entries {', '.join(map(str, names))} are ignored)" if names else ""
+        self.warn(
+            pos,
+            f"duplicate key '{key}': the one at line {pos[0]} wins, "
+            f"the value at line {first} is ignored{detail}",
+        )
+
+    def merge(self, out: YMap, key_node: Node, value: Node, depth: int, *, only: bool) -> Any:
+        """Apply `<<: *x`. Returns a list when the whole mapping is an aliased list."""
+        pos = _mark(key_node)
+        if isinstance(value, SequenceNode) and getattr(value, "anchor", None) and only:
+            if not all(isinstance(i, MappingNode) for i in value.value) or len(value.value) > 1:
+                self.warn(pos, f"merge key '<<' of the list &{value.anchor}: used as that list")
+                return self.convert(value, depth + 1)
+        sources = value.value if isinstance(value, SequenceNode) else [value]
+        for src in sources:
+            merged = self.convert(src, depth + 1)
+            if not isinstance(merged, dict):
+                self.warn(pos, "merge key '<<' needs a mapping or a list of mappings", "error")
+                continue
+            for k, v in merged.items():
+                if k not in out:
+                    out[k] = v
+                    out.key_pos[k] = merged.at(k) if isinstance(merged, YMap) else pos
+        return None
+
+
+def _number(text: str, kind: type) -> Any:
+    clean = text.replace("_", "")
+    if kind is float and clean.lower().lstrip("+-") in (".inf", ".nan"):
+        return float(clean.lower().replace(".", ""))
+    for attempt in ((lambda: int(clean, 0)), (lambda: int(clean, 10))) if kind is int else (
+        (lambda: float(clean)),
+    ):
+        try:
+            return attempt()
+        except ValueError:
+            continue
+    return text
