@@ -1,0 +1,211 @@
+"""The `gitline` command: thin. Each command parses, calls one function, prints.
+
+Exit codes come from exceptions: ClickException exits 1, UsageError 2.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from controller.settings import Settings, SettingsError
+
+HOME_ARG = click.argument("home", envvar="GITLINE_HOME", type=click.Path(path_type=Path))
+
+
+def _settings(home: Path, **overrides) -> Settings:
+    try:
+        return Settings.load(home, **overrides)
+    except SettingsError as err:
+        raise click.ClickException(str(err)) from err
+
+
+def _open(home: Path):
+    from controller.app import HomeError, open_repos
+
+    try:
+        return open_repos(_settings(home))
+    except HomeError as err:
+        raise click.ClickException(str(err)) from err
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="gitline")
+def main() -> None:
+    """Gitline: push workflow YAML to a git repository; jobs run; state is git history."""
+
+
+@main.command(short_help="Create a Gitline home with its config repository.")
+@HOME_ARG
+def init(home: Path) -> None:
+    """Create HOME/config.git (bare, branch main), HOME/gitline.yml and the hooks."""
+    from controller.store.repoinit import init_home
+
+    repo = init_home(home)
+    click.echo(f"Initialised {repo}\nNext: git clone {repo} work && cd work, add shippable.yml,"
+               f" commit, push; run `gitline serve {home}`.")
+
+
+@main.command(short_help="Run the controller in the foreground.")
+@HOME_ARG
+@click.option("--workers", type=int, help="Runs at once (default from HOME/gitline.yml: 4).")
+@click.option("--poll", "poll_seconds", type=float, help="Safety-net poll interval in seconds.")
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+def serve(home: Path, workers: int | None, poll_seconds: float | None, verbose: bool) -> None:
+    """Watch HOME/config.git and run jobs until SIGINT or SIGTERM."""
+    from controller.app import Controller, HomeError
+
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        controller = Controller(_settings(home, workers=workers, poll_seconds=poll_seconds))
+    except HomeError as err:
+        raise click.ClickException(str(err)) from err
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    controller.serve(stop)
+    click.echo("gitline: stopped", err=True)
+
+
+@main.command(short_help="Resources, jobs, and why jobs are not running.")
+@HOME_ARG
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def status(home: Path, as_json: bool) -> None:
+    """Show each resource's latest version and each job's last run, or why it waits."""
+    from controller.app import HomeError, read_status
+
+    try:
+        report = read_status(_settings(home))
+    except HomeError as err:
+        raise click.ClickException(str(err)) from err
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+        return
+    cfg = report["config"]
+    click.echo(f"config: processed {cfg['processed'][:7] or '-'}, running {cfg['good'][:7] or '-'}")
+    for p in cfg["problems"]:
+        click.echo(f"  {p}")
+    for t in cfg["triggerErrors"]:
+        click.echo(f"  trigger error: {t}")
+    click.echo("resources:")
+    for name, r in report["resources"].items():
+        ver = f"v{r['version']}" if r["version"] else "no version"
+        vname = f" ({r['versionName'][:12]})" if r["versionName"] else ""
+        bad = f"  INCONSISTENT: {r['inconsistent']}" if r["inconsistent"] else ""
+        click.echo(f"  {name:<24} {r['type']:<12} {ver}{vname}{bad}")
+    click.echo("jobs:")
+    for name, j in report["jobs"].items():
+        last = j["lastRun"]
+        shown = f"run {last['number']} {last['status']} ({last['cause']})" if last else "never run"
+        click.echo(f"  {name:<24} {shown}")
+        for a in j["active"]:
+            click.echo(f"  {'':<24} run {a['number']} {a['status']}")
+        if j["waiting"]:
+            click.echo(f"  {'':<24} waiting: {j['waiting']}")
+
+
+@main.command(short_help="History of a resource or a job.")
+@HOME_ARG
+@click.argument("name")
+@click.option("-n", "--limit", default=20, show_default=True, help="How many entries.")
+def log(home: Path, name: str, limit: int) -> None:
+    """Versions of resource NAME, or runs of job NAME, newest first, from the state branch."""
+    _, store = _open(home)
+    found = False
+    for entry in store.history(name, limit=limit):
+        found = True
+        if entry.version is not None:
+            v = entry.version
+            label = f" ({v.name})" if v.name else ""
+            click.echo(f"{entry.commit[:7]} {entry.when}  version {v.number}{label}"
+                       f"  from {v.created_by}")
+        elif entry.run is not None:
+            r = entry.run
+            click.echo(f"{entry.commit[:7]} {entry.when}  run {r.number} {r.status}"
+                       f"  ({r.cause})")
+    if not found:
+        raise click.ClickException(f"no history for {name!r} on the state branch")
+
+
+@main.command(short_help="Output of a run.")
+@HOME_ARG
+@click.argument("job")
+@click.argument("run", type=int, required=False)
+def logs(home: Path, job: str, run: int | None) -> None:
+    """Print the log of JOB's latest finished run, or of run RUN."""
+    _, store = _open(home)
+    text = store.read_log(job, run)
+    if text is None:
+        raise click.ClickException(f"no log for {job}" + (f" run {run}" if run else ""))
+    click.echo(text, nl=False)
+
+
+@main.command(short_help="Start a job by committing triggers/JOB.")
+@HOME_ARG
+@click.argument("job")
+@click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE",
+              help="A variable for that run (repeatable).")
+@click.option("-m", "--message", help="Commit message.")
+def trigger(home: Path, job: str, params: tuple[str, ...], message: str | None) -> None:
+    """Commit triggers/JOB to the config branch, exactly as a user's commit would."""
+    from controller.core import triggers
+
+    config, _ = _open(home)
+    if triggers.trigger_job(f"triggers/{job}") != job:
+        raise click.UsageError(f"{job!r} is not a valid job name")
+    lines = [f"# gitline trigger at {datetime.now(UTC).isoformat(timespec='seconds')}"]
+    for p in params:
+        key, sep, value = p.partition("=")
+        if not sep or not key.isidentifier():
+            raise click.UsageError(f"--param {p!r}: expected KEY=VALUE")
+        lines.append(f"{key}={value}")
+    user = os.environ.get("GIT_AUTHOR_NAME") or os.environ.get("USER") or "gitline"
+    email = os.environ.get("GIT_AUTHOR_EMAIL") or f"{user}@localhost"
+    sha = config.commit_file(f"triggers/{job}", ("\n".join(lines) + "\n").encode(),
+                             message or f"trigger {job}", user, email)
+    click.echo(f"committed triggers/{job} as {sha[:7]}; the controller runs {job} once")
+
+
+@main.command(short_help="Check workflow files offline.")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+def validate(paths: tuple[Path, ...]) -> None:
+    """Load PATHS (files or folders) as one workflow; print path:line:col: problems."""
+    from controller.core import loader
+
+    wf = loader.load_workflow(_read_files(paths))
+    for p in wf.problems:
+        click.echo(str(p))
+    errors = len(wf.errors)
+    click.echo(f"{len(wf.resources)} resources, {len(wf.jobs)} jobs, {errors} errors, "
+               f"{len(wf.problems) - errors} warnings", err=True)
+    if errors:
+        sys.exit(1)
+
+
+def _read_files(paths: tuple[Path, ...]) -> list[tuple[str, bytes]]:
+    from controller.core import loader
+
+    files: list[tuple[str, bytes]] = []
+    for path in paths:
+        if path.is_file():
+            files.append((str(path), path.read_bytes()))
+            continue
+        for f in sorted(path.rglob("*")):
+            rel = f.relative_to(path).as_posix()
+            if f.is_file() and not f.is_symlink() and ".git/" not in f"{rel}/" \
+                    and loader.is_workflow_file(rel):
+                files.append((str(f), f.read_bytes()))
+    return files
+
+
+if __name__ == "__main__":
+    main()

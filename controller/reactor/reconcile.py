@@ -1,0 +1,307 @@
+"""One reconcile pass: read the config and the state branch, record what changed, run jobs.
+
+The order is what makes a crash harmless: every decision (a version, a queued run with
+its cause and exact inputs) is committed to the state branch before anything acts on it,
+and every step is level-triggered, so a pass after a kill -9 redoes nothing that was
+recorded and finds everything that was not. This module decides nothing itself: the core
+decides, the store records, the executor runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+from controller.core import loader, model, planner, triggers, versions
+from controller.execution import executor as ex
+from controller.store.configrepo import ConfigRepo
+from controller.store.gitstate import GitStateStore
+
+log = logging.getLogger("gitline")
+
+
+def utcnow() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass
+class _Loaded:
+    commit: str
+    workflow: model.Workflow
+
+
+class Reconciler:
+    """Owns the only writer of the state branch; executors report back through a queue."""
+
+    def __init__(
+        self,
+        config: ConfigRepo,
+        store: GitStateStore,
+        executor: ex.Executor,
+        *,
+        poke: Callable[[], None] = lambda: None,
+        clock: Callable[[], str] = utcnow,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.executor = executor
+        self._poke = poke
+        self._clock = clock
+        self._events: queue.Queue[tuple] = queue.Queue()
+        self._submitted: set[tuple[str, int]] = set()
+        self._cache: dict[str, model.Workflow] = {}
+        self._good: _Loaded | None = None
+        self._recovered = False
+
+    # --- executor callbacks (any thread) ----------------------------------------------
+
+    def on_started(self, spec: ex.RunSpec, started_at: str) -> None:
+        self._events.put(("started", spec, started_at))
+        self._poke()
+
+    def on_done(self, spec: ex.RunSpec, outcome: ex.Outcome) -> None:
+        self._events.put(("done", spec, outcome))
+        self._poke()
+
+    # --- the pass -----------------------------------------------------------------------
+
+    def run_pass(self) -> None:
+        if not self._recovered:
+            self._recover()
+        self._drain_events()
+        head = self.config.head()
+        if head is None:
+            return
+        snap = self.store.read_snapshot()
+        if head != snap.processed_commit:
+            self._process_config(head, snap)
+        elif self._good is None and snap.good_commit:
+            self._good = _Loaded(snap.good_commit, self.workflow_at(snap.good_commit))
+        if self._good is None:
+            return
+        wf = self._good.workflow
+        snap = self.store.read_snapshot()
+        for p in planner.plan_runs(wf, snap).runs:
+            snap = self._queue(p, snap)
+        self._cancel_orphans(wf, snap)
+        self._submit(wf, self.store.read_snapshot())
+
+    @property
+    def workflow(self) -> model.Workflow | None:
+        return self._good.workflow if self._good else None
+
+    def workflow_at(self, commit: str) -> model.Workflow:
+        if commit not in self._cache:
+            files = self.config.workflow_files(commit, loader.is_workflow_file)
+            self._cache = {commit: loader.load_workflow(files)}  # keep one: memory stays flat
+        return self._cache[commit]
+
+    def _process_config(self, head: str, snap: model.Snapshot) -> None:
+        loaded = self.workflow_at(head)
+        info = self.config.commit_info(head)
+        if loaded.fatal and snap.good_commit:
+            good = _Loaded(snap.good_commit, self.workflow_at(snap.good_commit))
+            log.error("config %s does not load; keeping %s:\n%s", head[:7],
+                      snap.good_commit[:7], "\n".join(map(str, loaded.errors)))
+        elif loaded.fatal:
+            good = None
+            log.error("config %s does not load:\n%s", head[:7], "\n".join(map(str, loaded.errors)))
+        else:
+            good = _Loaded(head, loaded)
+        for p in loaded.problems:
+            log.log(logging.ERROR if p.severity == "error" else logging.WARNING, "%s", p)
+        self._good = good
+        if good is not None:
+            tracked = {
+                r.name: self.config.tree_id(good.commit, r.tracks_path) or ""
+                for r in good.workflow.resources.values() if r.tracks_path is not None
+            }
+            for v in versions.plan_versions(good.workflow, snap, commit=good.commit,
+                                            author=info.author, tracked_trees=tracked):
+                self.store.append_version(v)
+                log.info("%s: version %d%s", v.resource, v.number,
+                         f" ({v.name[:12]})" if v.name else "")
+        rejected = self._process_triggers(snap, head, good)
+        self.store.record_config(
+            processed=head, good=good.commit if good else "", problems=loaded.problems,
+            triggers=rejected,
+        )
+
+    def _process_triggers(
+        self, snap: model.Snapshot, head: str, good: _Loaded | None
+    ) -> tuple[model.TriggerRequest, ...]:
+        commits, rewritten = self.config.commits_between(snap.processed_commit or None, head)
+        if rewritten:
+            log.warning("config branch was rewritten (force push); only %s is processed", head[:7])
+        done = {(r.job, r.cause.commit) for h in snap.jobs.values()
+                for r in (*h.active, *([h.last] if h.last else [])) if r.cause.kind == "trigger"}
+        requests = []
+        for c in commits:
+            for path in c.changed_paths:
+                job = triggers.trigger_job(path)
+                if job is None and path.startswith(triggers.TRIGGER_DIR + "/"):
+                    requests.append(model.TriggerRequest(
+                        path.split("/", 1)[1], c.sha, c.author, path,
+                        error=f"{path} is not a trigger file: use triggers/<job> for a job name"))
+                elif job is not None and (job, c.sha) not in done:
+                    requests.extend(self._trigger_request(job, c, path))
+        if good is None:
+            return tuple(replace(r, error=r.error or "the workflow does not load")
+                         for r in requests)
+        plan = planner.plan_runs(good.workflow, snap, triggers=requests)
+        for p in plan.runs:
+            if p.cause.kind == "trigger":
+                snap = self._queue(p, snap)
+        for r in plan.rejected:
+            log.error("trigger %s in %s by %s: %s", r.path, r.commit[:7], r.author, r.error)
+        return plan.rejected
+
+    def _trigger_request(self, job: str, c, path: str) -> list[model.TriggerRequest]:
+        try:
+            data = self.config.read_blob(c.sha, path)
+        except ValueError as err:  # a symlink or a folder where a file belongs
+            return [model.TriggerRequest(job, c.sha, c.author, path, error=str(err))]
+        if data is None:  # deleted: nothing to run
+            return []
+        params, error = triggers.parse_params(data)
+        return [model.TriggerRequest(job, c.sha, c.author, path, params, error)]
+
+    # --- recording ----------------------------------------------------------------------
+
+    def _queue(self, p: planner.PlannedRun, snap: model.Snapshot) -> model.Snapshot:
+        run = model.Run(
+            p.job, planner.next_run_number(snap, p.job), "queued", p.cause, p.inputs,
+            p.params, config_commit=self._good.commit if self._good else "",
+            queued_at=self._clock(),
+        )
+        self.store.record_run(run)
+        log.info("%s: run %d queued (%s)", run.job, run.number, run.cause)
+        return planner._with_run(snap, run)
+
+    def _recover(self) -> None:
+        """Runs left `running` by a previous controller process were interrupted."""
+        for hist in self.store.read_snapshot().jobs.values():
+            for run in hist.active:
+                if run.status == "running":
+                    self.store.record_run(replace(
+                        run, status="interrupted", finished_at=self._clock(),
+                        message="the controller stopped while this run was in progress"))
+                    log.warning("%s: run %d interrupted; it will run again", run.job, run.number)
+        self._recovered = True
+
+    def _cancel_orphans(self, wf: model.Workflow, snap: model.Snapshot) -> None:
+        for name, hist in snap.jobs.items():
+            if name in wf.jobs:
+                continue
+            for run in hist.active:
+                if (name, run.number) not in self._submitted:
+                    self.store.record_run(replace(
+                        run, status="cancelled", finished_at=self._clock(),
+                        message="the job was removed from the workflow"))
+
+    def _drain_events(self) -> None:
+        while True:
+            try:
+                kind, spec, data = self._events.get_nowait()
+            except queue.Empty:
+                return
+            if kind == "started":
+                self.store.record_run(replace(spec.run, status="running", started_at=data))
+            else:
+                self._record_outcome(spec, data)
+
+    def _record_outcome(self, spec: ex.RunSpec, outcome: ex.Outcome) -> None:
+        run = spec.run
+        for update in outcome.outputs:
+            self._record_output(spec, update, outcome.status)
+        final = replace(
+            run, status=outcome.status, started_at=outcome.started_at,
+            finished_at=outcome.finished_at, exit_code=outcome.exit_code,
+            message=outcome.message, notifications=outcome.notifications,
+        )
+        keep_state = outcome.status == "succeeded" or bool(outcome.state_files)
+        self.store.record_run(final, log=outcome.log,
+                              state_files=outcome.state_files if keep_state else None)
+        self._submitted.discard((run.job, run.number))
+        log.info("%s: run %d %s", run.job, run.number, outcome.status.replace("_", " "))
+
+    def _record_output(self, spec: ex.RunSpec, update: ex.OutputUpdate, status: str) -> None:
+        out = next((o for o in spec.outputs if o.name == update.resource), None)
+        if out is None:
+            log.warning("%s: run %d wrote %s, which is not one of its OUTs; ignored",
+                        spec.run.job, spec.run.number, update.resource)
+            return
+        if status != "succeeded" and out.type != "state":
+            return  # a failed run publishes only state (e.g. a partial terraform state)
+        latest = self.store.read_snapshot().versions.get(update.resource)
+        values = dict(update.values) if update.replace or latest is None else {
+            **latest.values, **update.values}
+        self.store.append_version(model.Version(
+            resource=update.resource,
+            number=(latest.number if latest else 0) + 1,
+            name=update.version_name or str(values.get("versionName", "")),
+            values=values,
+            created_by=f"{spec.run.job} run {spec.run.number}",
+            config_commit=spec.run.config_commit,
+            files=update.files,
+        ))
+
+    # --- submitting ---------------------------------------------------------------------
+
+    def _submit(self, wf: model.Workflow, snap: model.Snapshot) -> None:
+        for name, hist in snap.jobs.items():
+            job = wf.jobs.get(name)
+            if job is None:
+                continue
+            for run in planner.runnable_now(job, hist):
+                key = (name, run.number)
+                if key in self._submitted:
+                    continue
+                self._submitted.add(key)
+                self.executor.submit(self._spec(wf, job, run, snap), self.on_started,
+                                     self.on_done)
+
+    def _input_version(self, iv: model.InputVersion, snap: model.Snapshot) -> model.Version:
+        latest = snap.versions.get(iv.name)
+        if latest is not None and latest.number == iv.number:
+            return latest
+        for entry in self.store.history(iv.name, limit=10_000):
+            if entry.version is not None and (
+                entry.version.number == iv.number
+                or (iv.number == 0 and iv.version_name and entry.version.name == iv.version_name)
+            ):
+                return entry.version
+        return model.Version(iv.name, iv.number, iv.version_name, created_by="pin")
+
+    def _spec(self, wf: model.Workflow, job: model.Job, run: model.Run,
+              snap: model.Snapshot) -> ex.RunSpec:
+        inputs = []
+        for iv in run.inputs:
+            if iv.kind == "job":
+                inputs.append(ex.InputSpec(
+                    iv.name, "job", wf.jobs[iv.name].type if iv.name in wf.jobs else "runSh",
+                    model.Version(iv.name, iv.number, str(iv.number), created_by="job"),
+                    files=self.store.read_files(f"jobs/{iv.name}/state")))
+                continue
+            res = wf.resources.get(iv.name)
+            rtype = res.type if res else ""
+            inputs.append(ex.InputSpec(
+                iv.name, "resource", rtype,
+                self._input_version(iv, snap) if iv.number or iv.version_name else None,
+                definition=dict(res.definition) if res else {},
+                files=self.store.read_files(f"resources/{iv.name}/files")
+                if rtype == "state" else {}))
+        outputs = tuple(
+            ex.OutputSpec(
+                o.name, wf.resources[o.name].type if o.name in wf.resources else "",
+                snap.versions.get(o.name),
+                definition=dict(wf.resources[o.name].definition) if o.name in wf.resources
+                else {},
+                files=self.store.read_files(f"resources/{o.name}/files"),
+                replicate=o.replicate, overwrite=o.overwrite)
+            for o in job.outputs)
+        return ex.RunSpec(run=run, job=job, inputs=tuple(inputs), outputs=outputs,
+                          previous_state=self.store.read_files(f"jobs/{job.name}/state"))

@@ -1,0 +1,52 @@
+"""Notices pushes at once: watchdog (inotify) on the bare repository's refs.
+
+A ref update arrives as `<ref>.lock` created, written, then renamed to `<ref>`; deleting
+a packed ref only renames `packed-refs.new`. So any event under refs/ or on packed-refs
+pokes the loop, which re-reads the refs itself: an event is a hint, never the data. The
+loop's own poll is the safety net for anything the watcher misses.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+
+
+class _RefEvents(FileSystemEventHandler):
+    def __init__(self, repo: Path, poke: Callable[[], None], ignore: tuple[str, ...]) -> None:
+        self._repo = str(repo)
+        self._poke = poke
+        self._ignore = ignore
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        for raw in (event.src_path, getattr(event, "dest_path", "") or ""):
+            path = os.fsdecode(raw)
+            if not path:
+                continue
+            rel = os.path.relpath(path, self._repo)
+            if rel.startswith(self._ignore):
+                continue
+            if rel.startswith("refs") or rel.startswith("packed-refs") or rel == "HEAD":
+                self._poke()
+                return
+
+
+class RefWatcher:
+    """Pokes when any ref of `repo` except the ignored ones (our state branch) changes."""
+
+    def __init__(self, repo: Path, poke: Callable[[], None], ignore_refs: tuple[str, ...] = ()):
+        self._observer = Observer()
+        handler = _RefEvents(repo, poke, ignore_refs)
+        self._observer.schedule(handler, str(repo), recursive=False)
+        self._observer.schedule(handler, str(repo / "refs"), recursive=True)
+
+    def start(self) -> None:
+        self._observer.start()
+
+    def stop(self) -> None:
+        self._observer.stop()
+        self._observer.join(timeout=5)
