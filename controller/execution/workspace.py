@@ -1,0 +1,209 @@
+"""The workdir of one run: written before it starts, read back after it ends.
+
+`prepare` writes what `runenv.layout` describes under `root/<job>/<run>/` plus the
+`shipctl` wrapper; `collect` reads what the job and `shipctl` left behind: the JOB_STATE
+files and, per output, a new version (OUT/<res>/version.json with a `replace` key) and/or
+changed state files. Collecting never follows a symlink out of the workdir and skips
+oversized files, with a note.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import sys
+from pathlib import Path
+from typing import Any
+
+from controller.core import runenv
+from controller.execution.executor import OutputSpec, OutputUpdate, RunSpec
+
+MAX_FILE_BYTES = 50 * 1024 * 1024
+MAX_TOTAL_BYTES = 200 * 1024 * 1024
+BIN_DIR = ".gitline/bin"
+STEPS_DIR = ".gitline/steps"
+
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
+
+
+def workdir_for(spec: RunSpec, root: Path) -> Path:
+    """`root/<job>/<run number>`."""
+    return root / runenv.check_name(spec.job.name) / str(int(spec.run.number))
+
+
+def prepare(spec: RunSpec, root: Path) -> Path:
+    """Create a fresh workdir for `spec` (replacing a leftover one) and return its path."""
+    workdir = workdir_for(spec, root).resolve()
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True)
+    for rel, blob in runenv.layout(spec):
+        target = workdir / rel
+        if rel.endswith("/"):
+            target.mkdir(parents=True, exist_ok=True)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(blob)
+    install_shipctl(workdir)
+    (workdir / STEPS_DIR).mkdir(parents=True, exist_ok=True)
+    return workdir
+
+
+def install_shipctl(workdir: Path) -> Path:
+    """Write `<workdir>/.gitline/bin/shipctl`, a wrapper running this Python; return the dir.
+
+    Works whether or not the `shipctl` console script is installed: it puts the package
+    root on sys.path and calls `controller.execution.shipctl.main`.
+    """
+    bindir = workdir / BIN_DIR
+    bindir.mkdir(parents=True, exist_ok=True)
+    code = (
+        "import sys; sys.path.insert(0, sys.argv.pop(1)); "
+        "from controller.execution.shipctl import main; sys.exit(main())"
+    )
+    script = (
+        "#!/bin/sh\n"
+        f"exec {_q(sys.executable)} -c {_q(code)} {_q(_PACKAGE_ROOT)} \"$@\"\n"
+    )
+    wrapper = bindir / "shipctl"
+    wrapper.write_text(script)
+    wrapper.chmod(0o755)
+    return bindir
+
+
+def _q(text: str) -> str:
+    return "'" + text.replace("'", "'\"'\"'") + "'"
+
+
+# --- collecting ----------------------------------------------------------------------
+
+
+def read_tree(
+    folder: Path, workdir: Path, notes: list[str], budget: list[int] | None = None
+) -> dict[str, bytes]:
+    """Files under `folder` as {relative path: bytes}.
+
+    Symlinks are never followed out of `workdir`; one to a file inside it is read.
+    Files over MAX_FILE_BYTES, or beyond the shared `budget` (bytes left), are skipped.
+    """
+    budget = budget if budget is not None else [MAX_TOTAL_BYTES]
+    out: dict[str, bytes] = {}
+    if not folder.is_dir() or folder.is_symlink():
+        return out
+    root = workdir.resolve()
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+        dirnames.sort()
+        for fname in sorted(filenames) + _linked_names(Path(dirpath), dirnames):
+            path = Path(dirpath) / fname
+            rel = path.relative_to(folder).as_posix()
+            blob = _read_one(path, root, rel, notes, budget)
+            if blob is not None:
+                out[rel] = blob
+    return out
+
+
+def _linked_names(dirpath: Path, dirnames: list[str]) -> list[str]:
+    """Symlinked dirs listed by os.walk as dirs: report them (they are never followed)."""
+    return [d for d in dirnames if (dirpath / d).is_symlink()]
+
+
+def _read_one(
+    path: Path, root: Path, rel: str, notes: list[str], budget: list[int]
+) -> bytes | None:
+    try:
+        st = path.lstat()
+        if stat.S_ISLNK(st.st_mode):
+            target = path.resolve()
+            if not target.is_relative_to(root):
+                notes.append(f"skipped {rel}: symlink points outside the workdir")
+                return None
+            if not target.is_file():
+                notes.append(f"skipped {rel}: symlink to a non-file")
+                return None
+            st = target.stat()
+            path = target
+        elif not stat.S_ISREG(st.st_mode):
+            return None
+        if st.st_size > MAX_FILE_BYTES:
+            notes.append(f"skipped {rel}: {st.st_size} bytes is over {MAX_FILE_BYTES}")
+            return None
+        if st.st_size > budget[0]:
+            notes.append(f"skipped {rel}: total size of collected files over {MAX_TOTAL_BYTES}")
+            return None
+        blob = path.read_bytes()[:MAX_FILE_BYTES]
+        budget[0] -= len(blob)
+        return blob
+    except OSError as exc:
+        notes.append(f"skipped {rel}: {exc}")
+        return None
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    """A JSON object from a regular file inside the workdir, or None."""
+    try:
+        if path.is_symlink() or not path.is_file():
+            return None
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _output_update(
+    out: OutputSpec, workdir: Path, notes: list[str], budget: list[int]
+) -> OutputUpdate | None:
+    base = workdir / runenv.io_dir("OUT", out.name)
+    record = read_json(base / runenv.VERSION_FILE) or {}
+    written = "replace" in record
+    files = read_tree(base / runenv.STATE_DIR, workdir, notes, budget)
+    files_changed = files != dict(out.files)
+    if not written and not files_changed:
+        return None
+    values = record.get("values") if written else {}
+    return OutputUpdate(
+        resource=out.name,
+        values=dict(values) if isinstance(values, dict) else {},
+        replace=bool(record.get("replace")) if written else False,
+        version_name=str(record.get("versionName") or "") if written else "",
+        files=files if files_changed else None,
+    )
+
+
+def collect(
+    spec: RunSpec, workdir: Path, notes: list[str] | None = None
+) -> tuple[tuple[OutputUpdate, ...], dict[str, bytes]]:
+    """(output updates, JOB_STATE files) of a finished run.
+
+    An output gets an update when `shipctl` wrote its version.json or when its `state/`
+    files differ from the ones it started with (files are set only then). Problems
+    (skipped files) are appended to `notes` when given.
+    """
+    notes = notes if notes is not None else []
+    workdir = Path(workdir).resolve()
+    budget = [MAX_TOTAL_BYTES]
+    state = read_tree(workdir / runenv.STATE_DIR, workdir, notes, budget)
+    updates = []
+    for out in spec.outputs:
+        update = _output_update(out, workdir, notes, budget)
+        if update is not None:
+            updates.append(update)
+    return tuple(updates), state
+
+
+def read_notifications(workdir: Path) -> list[dict[str, Any]]:
+    """Events `shipctl notify` recorded (one JSON object a line); bad lines are skipped."""
+    path = Path(workdir) / runenv.NOTIFICATIONS_FILE
+    if path.is_symlink() or not path.is_file():
+        return []
+    events = []
+    with path.open("r", encoding="utf-8", errors="replace") as fh:
+        for line in fh.read(1024 * 1024).splitlines():
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(event, dict):
+                events.append(event)
+    return events
