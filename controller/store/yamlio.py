@@ -298,6 +298,7 @@ def version_to_dict(version: model.Version) -> dict[str, Any]:
         "values": dict(version.values),
         "createdBy": version.created_by,
         "configCommit": version.config_commit,
+        "author": version.author,
         "digest": version.digest,
     }
 
@@ -310,6 +311,7 @@ def version_from_dict(data: dict[str, Any]) -> model.Version:
         values=dict(data.get("values") or {}),
         created_by=_str(data, "createdBy"),
         config_commit=_str(data, "configCommit"),
+        author=_str(data, "author"),
         digest=_str(data, "digest"),
     )
 

@@ -1,0 +1,597 @@
+"""The state branch, written with pygit2: a StateStore of compare-and-swap commits.
+
+Owns the layout of the state branch (docs/architecture.md), the commit messages and
+their `Gitline-*` trailers, and the low-level helpers every writer of a branch without a
+working tree shares (path checks, tree rebuilds, the CAS commit loop, stale-lock
+recovery); configrepo.py reuses them.
+
+Every write is one commit: the change is computed from the tip, only the trees on the
+touched paths are rewritten (unchanged subtrees keep their oids), and
+`create_commit(ref, ..., parents=[tip])` moves the ref only if it still points at the
+tip. A write that loses the race re-reads the tip and applies its change again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pygit2
+from pygit2.enums import FileMode
+
+from controller.core import model
+from controller.store import yamlio
+from controller.store.statestore import HistoryEntry
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_NAME = "Gitline"
+SIGNATURE_EMAIL = "gitline@localhost"
+STALE_LOCK_SECONDS = 5.0  # a ref lock is held for microseconds; older than this is dead
+WRITE_DEADLINE_SECONDS = 30.0  # give up a write after this long (covers a stale lock)
+CACHE_ENTRIES = 20_000
+
+# A path edit: bytes to write a blob, None to delete a blob or a whole folder.
+Edits = dict[tuple[str, ...], bytes | None]
+
+_CACHE_CONFIGURED = False
+_IN_FLIGHT: dict[str, int] = {}  # lock file path -> ref updates running in this process
+_IN_FLIGHT_LOCK = threading.Lock()
+
+
+class StateWriteError(RuntimeError):
+    """A commit could not be appended before the deadline (the ref stayed locked)."""
+
+
+def configure_cache() -> None:
+    """Cap libgit2's object cache once per process (memory stays flat)."""
+    global _CACHE_CONFIGURED
+    if not _CACHE_CONFIGURED:
+        pygit2.settings.cache_max_size(4 * 1024**2)
+        _CACHE_CONFIGURED = True
+
+
+def gitline_signature() -> pygit2.Signature:
+    return pygit2.Signature(SIGNATURE_NAME, SIGNATURE_EMAIL)
+
+
+# ------------------------------------------------------------------------ names, paths
+
+
+def check_name(name: str, what: str = "name") -> str:
+    """`name` if it is a safe folder name, else ValueError."""
+    if not isinstance(name, str) or not model.is_safe_name(name):
+        raise ValueError(f"unsafe {what}: {name!r}")
+    return name
+
+
+def split_path(path: str) -> tuple[str, ...]:
+    """Components of a relative path; ValueError for anything that could escape a folder."""
+    if not isinstance(path, str) or not path:
+        raise ValueError(f"unsafe path: {path!r}")
+    if path.startswith("/") or "\\" in path or "\0" in path:
+        raise ValueError(f"unsafe path: {path!r}")
+    parts = tuple(path.split("/"))
+    for part in parts:
+        if part in ("", ".", "..") or part.lower() == ".git":
+            raise ValueError(f"unsafe path: {path!r}")
+    return parts
+
+
+def check_branch(branch: str) -> str:
+    for part in branch.split("/"):
+        check_name(part, "branch name")
+    if branch.endswith(".lock"):
+        raise ValueError(f"unsafe branch name: {branch!r}")
+    return branch
+
+
+# ------------------------------------------------------------------------------ trees
+
+
+def lookup(repo: pygit2.Repository, tree: pygit2.Tree | None, path: tuple[str, ...]) -> Any:
+    """The object at `path` under `tree` (a Tree or Blob), or None."""
+    obj: Any = tree
+    for part in path:
+        if not isinstance(obj, pygit2.Tree) or part not in obj:
+            return None
+        entry = obj[part]
+        if entry.filemode in (FileMode.COMMIT, FileMode.LINK):
+            return None
+        obj = repo.get(entry.id)
+    return obj
+
+
+def _group(edits: Edits) -> dict[str, tuple[bool, bytes | None, Edits]]:
+    """First component -> (has a leaf edit, leaf value, edits below it)."""
+    groups: dict[str, tuple[bool, bytes | None, Edits]] = {}
+    for path, value in edits.items():
+        head, rest = path[0], path[1:]
+        has_leaf, leaf, below = groups.get(head, (False, None, {}))
+        if rest:
+            below[rest] = value
+        else:
+            has_leaf, leaf = True, value
+        groups[head] = (has_leaf, leaf, below)
+    return groups
+
+
+def build_tree(repo: pygit2.Repository, base: pygit2.Tree | None, edits: Edits) -> Any:
+    """Apply `edits` to `base`, rewriting only touched trees; None if the result is empty.
+
+    A None leaf deletes that entry (blob or folder); edits below a deleted entry then start
+    from an empty folder, which is how a folder is replaced whole.
+    """
+    builder = repo.TreeBuilder(base) if base is not None else repo.TreeBuilder()
+    for name, (has_leaf, leaf, below) in _group(edits).items():
+        if has_leaf and leaf is not None:
+            if below:
+                raise ValueError(f"path is both a file and a folder: {name}")
+            builder.insert(name, repo.create_blob(leaf), FileMode.BLOB)
+            continue
+        sub_base = None
+        if not has_leaf and name in (base or ()):
+            entry = base[name]  # type: ignore[index]
+            if entry.filemode == FileMode.TREE:
+                sub_base = repo.get(entry.id)
+        if builder.get(name) is not None:
+            builder.remove(name)
+        if below:
+            sub = build_tree(repo, sub_base, below)
+            if sub is not None:
+                builder.insert(name, sub, FileMode.TREE)
+    if len(builder) == 0:
+        return None
+    return builder.write()
+
+
+def root_tree(repo: pygit2.Repository, base: pygit2.Tree | None, edits: Edits) -> Any:
+    oid = build_tree(repo, base, edits)
+    return oid if oid is not None else repo.TreeBuilder().write()
+
+
+def read_tree_files(
+    repo: pygit2.Repository, tree: pygit2.Tree, prefix: str = ""
+) -> dict[str, bytes]:
+    """Every regular file below `tree`, by path relative to it."""
+    files: dict[str, bytes] = {}
+    for entry in tree:
+        path = f"{prefix}{entry.name}"
+        if entry.filemode == FileMode.TREE:
+            files.update(read_tree_files(repo, repo.get(entry.id), path + "/"))
+        elif entry.filemode in (FileMode.BLOB, FileMode.BLOB_EXECUTABLE):
+            files[path] = repo.get(entry.id).data
+    return files
+
+
+# ------------------------------------------------------------------------- CAS commits
+
+
+def _lock_path(repo: pygit2.Repository, ref: str) -> Path:
+    return Path(repo.path) / f"{ref}.lock"
+
+
+def clear_stale_lock(repo: pygit2.Repository, ref: str) -> bool:
+    """Remove `<ref>.lock` if a killed writer left it; True if removed."""
+    path = _lock_path(repo, ref)
+    with _IN_FLIGHT_LOCK:
+        if _IN_FLIGHT.get(str(path), 0) > 0:
+            return False
+        try:
+            age = time.time() - path.stat().st_mtime
+        except FileNotFoundError:
+            return False
+        if age < STALE_LOCK_SECONDS:
+            return False
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+    log.warning("removed stale lock %s (%.0f s old) left by a killed writer", path, age)
+    return True
+
+
+def _update_ref(
+    repo: pygit2.Repository,
+    ref: str,
+    tip: pygit2.Commit | None,
+    tree: Any,
+    message: str,
+    author: pygit2.Signature,
+    committer: pygit2.Signature,
+) -> str:
+    key = str(_lock_path(repo, ref))
+    with _IN_FLIGHT_LOCK:
+        _IN_FLIGHT[key] = _IN_FLIGHT.get(key, 0) + 1
+    try:
+        if tip is None:
+            # A root commit: create the ref only if nobody else has (force=False).
+            oid = repo.create_commit(None, author, committer, message, tree, [])
+            repo.references.create(ref, oid, force=False)
+        else:
+            oid = repo.create_commit(ref, author, committer, message, tree, [tip.id])
+        return str(oid)
+    finally:
+        with _IN_FLIGHT_LOCK:
+            _IN_FLIGHT[key] -= 1
+
+
+def branch_tip(repo: pygit2.Repository, ref: str) -> pygit2.Commit | None:
+    reference = repo.references.get(ref)
+    if reference is None:
+        return None
+    return repo.get(reference.resolve().target).peel(pygit2.Commit)
+
+
+def cas_commit(
+    repo: pygit2.Repository,
+    ref: str,
+    change: Callable[[pygit2.Commit | None], tuple[Edits, str]],
+    *,
+    author: pygit2.Signature | None = None,
+    committer: pygit2.Signature | None = None,
+) -> str:
+    """Append one commit to `ref`: `change(tip)` -> (edits, message), retried on a race."""
+    author = author or gitline_signature()
+    committer = committer or gitline_signature()
+    deadline = time.monotonic() + WRITE_DEADLINE_SECONDS
+    attempt = 0
+    while True:
+        tip = branch_tip(repo, ref)
+        edits, message = change(tip)
+        tree = root_tree(repo, tip.tree if tip else None, edits)
+        try:
+            return _update_ref(repo, ref, tip, tree, message, author, committer)
+        except (pygit2.GitError, OSError, ValueError) as e:
+            if time.monotonic() > deadline:
+                raise StateWriteError(f"could not update {ref}: {e}") from e
+            clear_stale_lock(repo, ref)
+            attempt += 1
+            time.sleep(min(0.002 * 2 ** min(attempt, 6), 0.1) * random.uniform(0.5, 1.5))
+
+
+# ---------------------------------------------------------------------------- messages
+
+
+def one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def format_message(subject: str, trailers: list[tuple[str, str]]) -> str:
+    lines = [f"Gitline-{key}: {one_line(value)}" for key, value in trailers if value != ""]
+    return one_line(subject) + "\n\n" + "\n".join(lines) + "\n"
+
+
+def parse_trailers(message: str) -> dict[str, str]:
+    """`Gitline-Job: x` lines of the last paragraph -> {"Job": "x"}."""
+    paragraphs = message.strip().split("\n\n")
+    if len(paragraphs) < 2:
+        return {}
+    found: dict[str, str] = {}
+    for line in paragraphs[-1].splitlines():
+        key, sep, value = line.partition(": ")
+        if sep and key.startswith("Gitline-"):
+            found[key[len("Gitline-"):]] = value.strip()
+    return found
+
+
+def version_subject(version: model.Version) -> str:
+    named = f" ({version.name})" if version.name else ""
+    source = f" from {version.created_by}" if version.created_by else ""
+    return f"{version.resource}: version {version.number}{named}{source}"
+
+
+def run_subject(run: model.Run) -> str:
+    if run.status == "queued":
+        what = f"queued ({run.cause})"
+    elif run.status == "running":
+        what = "started"
+    elif run.status == "failed" and run.exit_code is not None:
+        what = f"failed (exit {run.exit_code})"
+    else:
+        what = run.status.replace("_", " ")
+    return f"{run.job}: run {run.number} {what}"
+
+
+def _iso(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# ------------------------------------------------------------------------------ store
+
+_RESOURCES = "resources"
+_JOBS = "jobs"
+
+
+class GitStateStore:
+    """StateStore on `refs/heads/<branch>` of a (bare) repository, via pygit2."""
+
+    def __init__(self, repo_path: str | os.PathLike[str], branch: str = "state") -> None:
+        configure_cache()
+        self._repo = pygit2.Repository(str(repo_path))
+        self._ref = f"refs/heads/{check_branch(branch)}"
+        self._lock = threading.RLock()  # one writer (and reader) at a time on this repo object
+        self._cache: dict[Any, Any] = {}  # oid -> parsed record / JobHistory
+        self._snapshot: model.Snapshot | None = None
+
+    # --- reading helpers
+
+    def tip(self) -> str:
+        """Sha of the state branch, "" if it does not exist yet."""
+        with self._lock:
+            commit = branch_tip(self._repo, self._ref)
+            return str(commit.id) if commit else ""
+
+    def _cached(self, key: Any, parse: Callable[[], Any]) -> Any:
+        if key in self._cache:
+            return self._cache[key]
+        if len(self._cache) >= CACHE_ENTRIES:
+            self._cache.clear()
+        value = self._cache[key] = parse()
+        return value
+
+    def _record(self, tree: pygit2.Tree | None, path: tuple[str, ...], kind: str) -> Any:
+        """Parsed YAML at `path` ("version", "run" or "dict"), cached by blob oid."""
+        blob = lookup(self._repo, tree, path)
+        if not isinstance(blob, pygit2.Blob):
+            return None
+        parsers: dict[str, Callable[[bytes], Any]] = {
+            "version": yamlio.version_from_yaml,
+            "run": yamlio.run_from_yaml,
+            "dict": yamlio.load_mapping,
+        }
+        return self._cached((kind, blob.id), lambda: parsers[kind](blob.data))
+
+    def _job_history(self, job_tree: pygit2.Tree) -> model.JobHistory:
+        def parse() -> model.JobHistory:
+            runs: list[model.Run] = []
+            active = lookup(self._repo, job_tree, ("active",))
+            if isinstance(active, pygit2.Tree):
+                for entry in active:
+                    if entry.name.endswith(".yml"):
+                        runs.append(self._record(active, (entry.name,), "run"))
+            runs.sort(key=lambda r: r.number)
+            last: model.Run | None = self._record(job_tree, ("run.yml",), "run")
+            if runs and (last is None or runs[-1].number > last.number):
+                last = runs[-1]
+            counters = self._record(job_tree, ("job.yml",), "dict") or {}
+            return model.JobHistory(
+                last=last,
+                last_succeeded=int(counters.get("lastSucceeded") or 0),
+                active=tuple(runs),
+            )
+
+        return self._cached(("job", job_tree.id), parse)
+
+    def _subtrees(self, tree: pygit2.Tree, name: str) -> Iterator[tuple[str, pygit2.Tree]]:
+        folder = lookup(self._repo, tree, (name,))
+        if not isinstance(folder, pygit2.Tree):
+            return
+        for entry in folder:
+            if entry.filemode == FileMode.TREE and model.is_safe_name(entry.name):
+                yield entry.name, self._repo.get(entry.id)
+
+    # --- StateStore: reads
+
+    def read_snapshot(self) -> model.Snapshot:
+        with self._lock:
+            tip = branch_tip(self._repo, self._ref)
+            if tip is None:
+                return model.Snapshot()
+            if self._snapshot is not None and self._snapshot.tip == str(tip.id):
+                return self._snapshot
+            tree = tip.tree
+            versions: dict[str, model.Version] = {}
+            for name, sub in self._subtrees(tree, _RESOURCES):
+                version = self._record(sub, ("version.yml",), "version")
+                if version is not None:
+                    versions[name] = version
+            jobs = {name: self._job_history(sub) for name, sub in self._subtrees(tree, _JOBS)}
+            config = self._record(tree, ("controller", "config.yml"), "dict") or {}
+            self._snapshot = model.Snapshot(
+                versions=versions,
+                jobs=jobs,
+                processed_commit=str(config.get("processed") or ""),
+                good_commit=str(config.get("good") or ""),
+                tip=str(tip.id),
+            )
+            return self._snapshot
+
+    def read_files(self, prefix: str) -> dict[str, bytes]:
+        parts = split_path(prefix.strip("/"))
+        with self._lock:
+            tip = branch_tip(self._repo, self._ref)
+            folder = lookup(self._repo, tip.tree if tip else None, parts)
+            if not isinstance(folder, pygit2.Tree):
+                return {}
+            return read_tree_files(self._repo, folder)
+
+    def read_config_record(self) -> dict[str, Any]:
+        with self._lock:
+            tip = branch_tip(self._repo, self._ref)
+            record = self._record(tip.tree if tip else None, ("controller", "config.yml"), "dict")
+            return dict(record or {})
+
+    def _walk(self, name: str) -> Iterator[tuple[pygit2.Commit, dict[str, str]]]:
+        """Commits whose Gitline-Resource or Gitline-Job trailer is `name`, newest first.
+
+        A first-parent walk from the tip, O(history): the one place to replace with an
+        index when histories grow long.
+        """
+        commit = branch_tip(self._repo, self._ref)
+        while commit is not None:
+            trailers = parse_trailers(commit.message)
+            if trailers.get("Resource") == name or trailers.get("Job") == name:
+                yield commit, trailers
+            commit = commit.parents[0] if commit.parent_ids else None
+
+    def _run_at(self, commit: pygit2.Commit, job: str, number: int) -> model.Run | None:
+        """The run record a commit wrote: run.yml, active/<n>.yml or finished.yml."""
+        tree = commit.tree
+        for path in (("run.yml",), ("active", f"{number}.yml"), ("finished.yml",)):
+            run = self._record(tree, (_JOBS, job, *path), "run")
+            if run is not None and run.number == number:
+                return run
+        return None
+
+    def history(self, name: str, limit: int = 100) -> Iterator[HistoryEntry]:
+        check_name(name)
+        with self._lock:
+            entries = self._history(name, limit)
+        yield from entries
+
+    def _history(self, name: str, limit: int) -> list[HistoryEntry]:
+        entries: list[HistoryEntry] = []
+        seen_runs: set[int] = set()
+        for commit, trailers in self._walk(name):
+            if len(entries) >= limit:
+                break
+            when = _iso(commit.commit_time)
+            subject = commit.message.split("\n", 1)[0]
+            if trailers.get("Resource") == name:
+                version = self._record(commit.tree, (_RESOURCES, name, "version.yml"), "version")
+                entries.append(HistoryEntry(str(commit.id), subject, when, version=version))
+                continue
+            number = _int(trailers.get("Run"))
+            if number is None or number in seen_runs:
+                continue
+            seen_runs.add(number)
+            run = self._run_at(commit, name, number)
+            entries.append(HistoryEntry(str(commit.id), subject, when, run=run))
+        return entries
+
+    def read_log(self, job: str, number: int | None = None) -> str | None:
+        check_name(job, "job name")
+        with self._lock:
+            commit = branch_tip(self._repo, self._ref)
+            if number is not None:
+                commit = next(
+                    (c for c, t in self._walk(job)
+                     if t.get("Job") == job and _int(t.get("Run")) == number
+                     and t.get("Status") in model.FINISHED),
+                    None,
+                )
+            blob = lookup(self._repo, commit.tree if commit else None, (_JOBS, job, "log.txt"))
+            if not isinstance(blob, pygit2.Blob):
+                return None
+            return blob.data.decode("utf-8", errors="replace")
+
+    # --- StateStore: writes
+
+    def _append(self, change: Callable[[pygit2.Commit | None], tuple[Edits, str]]) -> str:
+        with self._lock:
+            return cas_commit(self._repo, self._ref, change)
+
+    def append_version(self, version: model.Version, *, subject: str = "") -> str:
+        name = check_name(version.resource, "resource name")
+        edits: Edits = {(_RESOURCES, name, "version.yml"): yamlio.version_to_yaml(version).encode()}
+        if version.files is not None:
+            edits.update(_folder_edits((_RESOURCES, name, "files"), version.files))
+        message = format_message(
+            subject or version_subject(version),
+            [("Resource", name), ("Version", str(version.number)),
+             ("Cause", version.created_by), ("Config", version.config_commit)],
+        )
+        return self._append(lambda tip: (edits, message))
+
+    def record_run(
+        self,
+        run: model.Run,
+        *,
+        log: str | None = None,
+        state_files: dict[str, bytes] | None = None,
+        subject: str = "",
+    ) -> str:
+        job = check_name(run.job, "job name")
+        fixed: Edits = {}
+        if state_files is not None:
+            fixed.update(_folder_edits((_JOBS, job, "state"), state_files))
+        if log is not None:
+            fixed[(_JOBS, job, "log.txt")] = log.encode("utf-8")
+        message = format_message(
+            subject or run_subject(run),
+            [("Job", job), ("Run", str(run.number)), ("Status", run.status),
+             ("Cause", str(run.cause)), ("Config", run.config_commit)],
+        )
+
+        def change(tip: pygit2.Commit | None) -> tuple[Edits, str]:
+            edits = dict(fixed)
+            edits.update(self._run_edits(tip.tree if tip else None, run))
+            return edits, message
+
+        return self._append(change)
+
+    def _run_edits(self, tree: pygit2.Tree | None, run: model.Run) -> Edits:
+        """run.yml, job.yml, active/<n>.yml (and finished.yml) for `run` on top of `tree`."""
+        folder = (_JOBS, run.job)
+        text = yamlio.run_to_yaml(run).encode()
+        counters = self._record(tree, (*folder, "job.yml"), "dict") or {}
+        last_run = int(counters.get("lastRun") or 0)
+        last_ok = int(counters.get("lastSucceeded") or 0)
+        if run.status == "succeeded" and run.number > last_ok:
+            last_ok = run.number
+        job_yml = {"lastRun": max(last_run, run.number), "lastSucceeded": last_ok}
+        edits: Edits = {(*folder, "job.yml"): yamlio.dump(job_yml).encode()}
+        newest = self._record(tree, (*folder, "run.yml"), "run")
+        if newest is None or run.number >= newest.number:
+            edits[(*folder, "run.yml")] = text
+        active = (*folder, "active", f"{run.number}.yml")
+        if run.status in model.FINISHED:
+            edits[active] = None
+            edits[(*folder, "finished.yml")] = text
+        else:
+            edits[active] = text
+        return edits
+
+    def record_config(
+        self,
+        *,
+        processed: str,
+        good: str,
+        problems: tuple[model.Problem, ...],
+        triggers: tuple[model.TriggerRequest, ...] = (),
+        subject: str = "",
+    ) -> str:
+        trigger_errors = [
+            {"job": t.job, "commit": t.commit, "author": t.author, "path": t.path,
+             "error": t.error}
+            for t in triggers if t.error
+        ]
+        record = {
+            "processed": processed,
+            "good": good,
+            "problems": [str(p) for p in problems],
+            "triggerErrors": trigger_errors,
+        }
+        errors = sum(1 for p in problems if p.severity == "error") + len(trigger_errors)
+        plural = "" if errors == 1 else "s"
+        message = format_message(
+            subject or f"config: processed {processed[:7]} ({errors} error{plural})",
+            [("Config", processed)],
+        )
+        edits: Edits = {("controller", "config.yml"): yamlio.dump(record).encode()}
+        return self._append(lambda tip: (edits, message))
+
+
+def _folder_edits(folder: tuple[str, ...], files: dict[str, bytes]) -> Edits:
+    """Replace `folder` whole with `files` (checked: nothing may escape the folder)."""
+    edits: Edits = {folder: None}
+    for path, content in files.items():
+        if not isinstance(content, bytes):
+            raise TypeError(f"file {path!r}: content must be bytes")
+        edits[(*folder, *split_path(path))] = content
+    return edits
+
+
+def _int(text: str | None) -> int | None:
+    try:
+        return int(text) if text is not None else None
+    except ValueError:
+        return None
