@@ -97,7 +97,9 @@ def decode(path: str, content: str | bytes) -> tuple[str | None, model.Problem |
     return content.removeprefix("\ufeff"), None
 
 
-def _problem(path: str, pos: Pos, message: str, severity: model.Severity = "error") -> model.Problem:
+def _problem(
+    path: str, pos: Pos, message: str, severity: model.Severity = "error"
+) -> model.Problem:
     return model.Problem(model.Location(path, pos[0], pos[1]), message, severity)
 
 
@@ -249,9 +251,11 @@ class _Converter:
 
     def duplicate(self, out: YMap, key: str, pos: Pos) -> None:
         first, lost = out.key_pos[key][0], out[key]
-        names = [i["name"] for i in lost if isinstance(i, dict) and "name" in i] if isinstance(
-            lost, list
-        ) else []
+        names = (
+            [i["name"] for i in lost if isinstance(i, dict) and "name" in i]
+            if isinstance(lost, list)
+            else []
+        )
         detail = f" (its entries {', '.join(map(str, names))} are ignored)" if names else ""
         self.warn(
             pos,
@@ -262,10 +266,10 @@ class _Converter:
     def merge(self, out: YMap, key_node: Node, value: Node, depth: int, *, only: bool) -> Any:
         """Apply `<<: *x`. Returns a list when the whole mapping is an aliased list."""
         pos = _mark(key_node)
-        if isinstance(value, SequenceNode) and getattr(value, "anchor", None) and only:
-            if not all(isinstance(i, MappingNode) for i in value.value) or len(value.value) > 1:
-                self.warn(pos, f"merge key '<<' of the list &{value.anchor}: used as that list")
-                return self.convert(value, depth + 1)
+        aliased_list = isinstance(value, SequenceNode) and getattr(value, "anchor", None)
+        if aliased_list and only and (len(value.value) > 1 or not _all_maps(value)):
+            self.warn(pos, f"merge key '<<' of the list &{value.anchor}: used as that list")
+            return self.convert(value, depth + 1)
         sources = value.value if isinstance(value, SequenceNode) else [value]
         for src in sources:
             merged = self.convert(src, depth + 1)
@@ -279,12 +283,18 @@ class _Converter:
         return None
 
 
+def _all_maps(node: SequenceNode) -> bool:
+    return all(isinstance(i, MappingNode) for i in node.value)
+
+
 def _number(text: str, kind: type) -> Any:
     clean = text.replace("_", "")
     if kind is float and clean.lower().lstrip("+-") in (".inf", ".nan"):
         return float(clean.lower().replace(".", ""))
-    for attempt in ((lambda: int(clean, 0)), (lambda: int(clean, 10))) if kind is int else (
-        (lambda: float(clean)),
+    for attempt in (
+        ((lambda: int(clean, 0)), (lambda: int(clean, 10)))
+        if kind is int
+        else ((lambda: float(clean)),)
     ):
         try:
             return attempt()

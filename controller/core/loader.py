@@ -1,0 +1,743 @@
+"""Workflow files (path, text) -> one `model.Workflow` with Problems at file:line:col.
+
+Owns: which files are workflow files, reading resources/jobs/triggers (current, older
+`pointer`/`seed`/`version` and 2016 `source`/`GET` syntax), unique names, resolving
+every IN/OUT/NOTIFY name, and marking inconsistent the jobs a defect touches (and the
+jobs downstream of them). Never raises: anything unexpected becomes a Problem.
+Pure: text in, data out; YAML reading itself lives in `yamlread`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import posixpath
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from controller.core import graph, model, yamlread
+from controller.core.yamlread import Pos, YMap
+
+SPLIT_FILES = frozenset(
+    {
+        "shippable.yml",
+        "shippable.resources.yml",
+        "shippable.jobs.yml",
+        "shippable.triggers.yml",
+        "shippable.templates.yml",
+    }
+)
+TEMPLATE_FILE = "shippable.templates.yml"
+CI_KEYS = frozenset(
+    [
+        "language",
+        "build",
+        "env",
+        "matrix",
+        "branches",
+        "node_js",
+        "jdk",
+        "integrations",
+        "services",
+        "python",
+        "go",
+        "php",
+        "ruby",
+        "scala",
+        "rust",
+        "compiler",
+        "os",
+        "dist",
+        "addons",
+        "cache",
+        "git",
+        "before_install",
+        "install",
+        "script",
+        "after_success",
+        "after_failure",
+        "notifications",
+        "runtime",
+    ]
+)
+KNOWN_RESOURCE_TYPES = frozenset(
+    [
+        "gitRepo",
+        "syncRepo",
+        "ciRepo",
+        "params",
+        "image",
+        "version",
+        "time",
+        "trigger",
+        "webhook",
+        "state",
+        "notification",
+        "integration",
+        "cliConfig",
+        "cluster",
+        "replicas",
+        "dockerOptions",
+        "loadBalancer",
+        "file",
+        "externalCI",
+        "awsKeys",
+        "vmCluster",
+    ]
+)
+OLD_RESOURCE_TYPES = frozenset({"dclCluster", "ecsCluster", "gkeCluster", "tripubCluster"})
+OLD_JOB_TYPES = frozenset({"dclDeploy", "ecsDeploy", "gkeDeploy", "tripubDeploy"})
+CROSS_REPO = re.compile(r".+_(runCI|ciRepo)$")
+_FALSE = {"off", "false", "no", "n", "0"}
+_TRUE = {"on", "true", "yes", "y", "1"}
+
+
+def is_workflow_file(path: str) -> bool:
+    """True for the file names Shippable (and Gitline) read anywhere in the tree."""
+    base = posixpath.basename(path.replace("\\", "/"))
+    if base in SPLIT_FILES or base.endswith(".shippable.yml"):
+        return True
+    for ext in (".yml", ".yaml"):
+        if base == "gitline" + ext or base.endswith(".gitline" + ext):
+            return True
+    return False
+
+
+def load_text(path: str, text: str | bytes) -> model.Workflow:
+    """Load a single file as a whole workflow (handy in tests and `validate`)."""
+    return load_workflow([(path, text)])
+
+
+def load_workflow(
+    files: Iterable[tuple[str, str | bytes]],
+    *,
+    self_names: frozenset[str] = frozenset({".", "self"}),
+) -> model.Workflow:
+    """Load every file as one workflow. Never raises."""
+    try:
+        return _Loader(self_names).load(list(files))
+    except Exception as err:  # noqa: BLE001 - the contract is: never raise
+        where = model.Location("<workflow>")
+        problem = model.Problem(where, f"internal error while loading: {err!r}")
+        return model.Workflow(problems=(problem,), fatal=True)
+
+
+def _text(value: Any) -> str:
+    """A YAML scalar as a shell would want it written."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+def _flatten(value: Any) -> list[str]:
+    """Script lines: a string, or lists nested to any depth by aliases."""
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return [line for item in value for line in _flatten(item)]
+    return [_text(value)]
+
+
+def _strs(value: Any) -> tuple[str, ...]:
+    return tuple(_flatten(value))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _digest(rtype: str, definition: dict[str, Any], integration: str) -> str:
+    doc = {"type": rtype, "definition": definition, "integration": integration}
+    blob = json.dumps(doc, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _int(value: Any, default: int) -> int | None:
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+class _Loader:
+    def __init__(self, self_names: frozenset[str]) -> None:
+        self.self_names = self_names
+        self.problems: list[model.Problem] = []
+        self.resources: dict[str, model.Resource] = {}
+        self.jobs: dict[str, model.Job] = {}
+        self.claimed: dict[str, model.Location] = {}
+        self.notify_at: dict[tuple[str, str], model.Location] = {}
+        self.fatal = False
+        self.path = ""
+
+    # --- problems ---------------------------------------------------------------------
+
+    def loc(self, pos: Pos) -> model.Location:
+        return model.Location(self.path, pos[0], pos[1])
+
+    def report(self, pos: Pos, message: str, severity: model.Severity, subject: str) -> None:
+        self.problems.append(model.Problem(self.loc(pos), message, severity, subject))
+
+    def error(self, pos: Pos, message: str, subject: str = "") -> None:
+        self.report(pos, message, "error", subject)
+
+    def warn(self, pos: Pos, message: str, subject: str = "") -> None:
+        self.report(pos, message, "warning", subject)
+
+    # --- files ------------------------------------------------------------------------
+
+    def load(self, files: list[tuple[str, str | bytes]]) -> model.Workflow:
+        for parsed in _read_all(sorted(files, key=lambda f: f[0])):
+            self.path = parsed.path
+            self.problems.extend(parsed.problems)
+            if parsed.failed:
+                self.fatal = True
+                continue
+            self.load_document(parsed.data)
+        return self.resolve()
+
+    def load_document(self, data: Any) -> None:
+        is_templates = posixpath.basename(self.path) == TEMPLATE_FILE
+        if data is None:
+            if not is_templates:
+                self.warn((1, 1), "file is empty: nothing to load")
+            return
+        if not isinstance(data, YMap):
+            self.error(yamlread.pos_of(data, (1, 1)), "the top level must be a mapping of keys")
+            return
+        if "pipelines" in data and "jobs" not in data:
+            self.warn(
+                data.at("pipelines"),
+                "this is JFrog Pipelines format (top-level 'pipelines:'), not an Assembly "
+                "Line; the file is not loaded",
+            )
+            return
+        for key, value in data.items():
+            self.load_section(data, key, value, is_templates)
+
+    def load_section(self, data: YMap, key: str, value: Any, is_templates: bool) -> None:
+        pos = data.at(key)
+        if key in ("resources", "jobs", "triggers"):
+            if value is None:
+                self.warn(pos, f"'{key}:' is empty")
+                return
+            if not isinstance(value, list):
+                self.error(pos, f"'{key}:' must be a list")
+                return
+            for index, item in enumerate(value):
+                self.load_object(key, item, value.at(index))
+        elif not (
+            is_templates or key in CI_KEYS or key.startswith("templates") or key in data.anchored
+        ):
+            self.warn(pos, f"unknown top-level key '{key}' ignored")
+
+    def load_object(self, section: str, item: Any, pos: Pos) -> None:
+        kind = "job" if section == "jobs" else "resource"
+        if not isinstance(item, YMap):
+            self.error(pos, f"each entry of '{section}:' must be a mapping")
+            return
+        name = self.name_of(item, kind)
+        if name is None:
+            return
+        try:
+            if kind == "job":
+                job = self.job(name, item)
+                if job and self.claim(name, item.pos):
+                    self.jobs[name] = job
+                return
+            resource = self.resource(name, item, section == "triggers")
+            if resource and self.claim(name, item.pos):
+                self.resources[name] = resource
+        except Exception as err:  # noqa: BLE001 - isolate one bad object
+            self.error(item.pos, f"{kind} '{name}' could not be read: {err!r}", name)
+
+    def name_of(self, item: YMap, kind: str) -> str | None:
+        raw = item.get("name")
+        if raw is None or isinstance(raw, (dict, list)):
+            self.error(item.pos, f"{kind} without a 'name:'")
+            return None
+        name = _text(raw)
+        if not model.is_safe_name(name):
+            self.error(
+                item.at("name"),
+                f"{kind} name {name!r} is not allowed: use letters, digits, '_', '.', '-'",
+                name,
+            )
+            return None
+        return name
+
+    def claim(self, name: str, pos: Pos) -> bool:
+        first = self.claimed.get(name)
+        if first is not None:
+            self.error(
+                pos, f"duplicate name '{name}': first defined at {first}; this one is ignored", name
+            )
+            return False
+        self.claimed[name] = self.loc(pos)
+        return True
+
+    # --- resources --------------------------------------------------------------------
+
+    def resource(self, name: str, item: YMap, is_trigger: bool) -> model.Resource | None:
+        rtype = item.get("type", "trigger" if is_trigger else None)
+        if not isinstance(rtype, str) or not rtype:
+            self.error(item.pos, f"resource '{name}' has no 'type:'", name)
+            return None
+        if rtype in OLD_RESOURCE_TYPES:
+            self.warn(item.at("type"), f"resource type '{rtype}' is non-current (2016)", name)
+        elif rtype not in KNOWN_RESOURCE_TYPES:
+            self.warn(item.at("type"), f"unknown resource type '{rtype}'", name)
+        definition = self.definition(name, item)
+        integration = _text(item.get("integration"))
+        tracks: str | None = None
+        if rtype == "gitRepo" and _text(definition.get("sourceName")) in self.self_names:
+            tracks = self.tracked_path(name, item, definition)
+            if tracks is None:
+                return None
+        return model.Resource(
+            name=name,
+            type=rtype,
+            definition=definition,
+            location=self.loc(item.pos),
+            integration=integration,
+            flags=_strs(item.get("flags")),
+            tracks_path=tracks,
+            digest=_digest(rtype, definition, integration),
+        )
+
+    def definition(self, name: str, item: YMap) -> dict[str, Any]:
+        definition: dict[str, Any] = {}
+        for part in ("versionTemplate", "pointer", "seed", "version", "source"):
+            if part not in item or item[part] is None:
+                continue
+            if not isinstance(item[part], dict):
+                self.error(item.at(part), f"'{part}:' of resource '{name}' must be a mapping", name)
+                continue
+            if part == "source":
+                self.warn(
+                    item.at(part), "'source:' is 2016 syntax; read as 'versionTemplate:'", name
+                )
+            definition.update(_plain(item[part]))
+        return definition
+
+    def tracked_path(self, name: str, item: YMap, definition: dict[str, Any]) -> str | None:
+        raw = _text(definition.get("path")).replace("\\", "/").strip("/")
+        parts = [p for p in raw.split("/") if p not in ("", ".")]
+        if ".." in parts:
+            self.error(item.pos, f"resource '{name}': path {raw!r} may not contain '..'", name)
+            return None
+        return "/".join(parts)
+
+    # --- jobs -------------------------------------------------------------------------
+
+    def job(self, name: str, item: YMap) -> model.Job | None:
+        jtype = item.get("type")
+        not_runnable = ""
+        if not isinstance(jtype, str) or not jtype:
+            self.error(item.pos, f"job '{name}' has no 'type:'", name)
+            return None
+        if jtype in OLD_JOB_TYPES:
+            self.warn(item.at("type"), f"job type '{jtype}' is non-current (2016)", name)
+            not_runnable = f"{jtype} deployed through Shippable's cloud; not runnable here"
+        elif jtype in model.CLOUD_JOB_TYPES:
+            where = "CI" if jtype == "runCI" else "cloud"
+            not_runnable = f"{jtype} runs on Shippable's {where}; not runnable here"
+        elif jtype not in model.RUNNABLE_JOB_TYPES:
+            self.error(item.at("type"), f"job '{name}' has unknown type '{jtype}'", name)
+            return None
+        steps = _Steps(self, name)
+        steps.read(item.get("steps"), item.at("steps"))
+        runtime = item.get("runtime") if isinstance(item.get("runtime"), dict) else YMap(item.pos)
+        return model.Job(
+            name=name,
+            type=jtype,
+            location=self.loc(item.pos),
+            inputs=tuple(steps.inputs),
+            outputs=tuple(steps.outputs),
+            tasks=tuple(steps.tasks),
+            hooks=self.hooks(name, item),
+            trigger_mode=self.choice(item, "triggerMode", ("serial", "parallel"), name),
+            dependency_mode=self.choice(
+                item, "dependencyMode", ("chrono", "strict", "immediate"), name
+            ),
+            priority=self.number(item, "priority", 9999, name),
+            timeout_minutes=self.timeout(runtime, name),
+            retries=self.number(item, "retries", 0, name),
+            flags=_strs(item.get("flags")),
+            node_pool=self.node_pool(runtime, name),
+            not_runnable=not_runnable,
+        )
+
+    def choice(self, item: YMap, key: str, allowed: tuple[str, ...], name: str) -> Any:
+        value = item.get(key)
+        if value is None:
+            return allowed[0]
+        if value not in allowed:
+            self.warn(
+                item.at(key),
+                f"{key} {value!r} is not one of {', '.join(allowed)}; using {allowed[0]}",
+                name,
+            )
+            return allowed[0]
+        return value
+
+    def number(self, item: YMap, key: str, default: int, name: str) -> int:
+        value = _int(item.get(key), default)
+        if value is None:
+            self.warn(
+                item.at(key), f"{key} {item.get(key)!r} is not a number; using {default}", name
+            )
+            return default
+        return value
+
+    def timeout(self, runtime: YMap, name: str) -> float | None:
+        value = runtime.get("timeoutMinutes")
+        if value is None:
+            return None
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            self.warn(
+                runtime.at("timeoutMinutes"), f"timeoutMinutes {value!r} is not a number", name
+            )
+            return None
+
+    def node_pool(self, runtime: dict[str, Any], name: str) -> str:
+        if "nodePool" in runtime:
+            return _text(runtime["nodePool"])
+        if "nodepool" in runtime and isinstance(runtime, YMap):
+            self.warn(
+                runtime.at("nodepool"), "'nodepool' should be written 'nodePool'; accepted", name
+            )
+            return _text(runtime["nodepool"])
+        return ""
+
+    def hooks(self, name: str, item: YMap) -> dict[str, model.Hook]:
+        hooks: dict[str, model.Hook] = {}
+        for hook in model.HOOK_NAMES:
+            if item.get(hook) is not None:
+                hooks[hook] = self.hook(name, item.get(hook), item.at(hook))
+        return hooks
+
+    def hook(self, name: str, value: Any, pos: Pos) -> model.Hook:
+        scripts: list[str] = []
+        notes: list[model.Notify] = []
+        items = value if isinstance(value, list) else [value]
+        for index, part in enumerate(items):
+            where = items.at(index) if isinstance(items, yamlread.YList) else pos
+            if isinstance(part, dict):
+                scripts += _flatten(part.get("script"))
+                notes += self.notify(name, part.get("NOTIFY"), where)
+                if not {"script", "NOTIFY"} & set(part):
+                    self.warn(where, "a hook entry needs 'script:' or 'NOTIFY:'", name)
+            else:
+                scripts += _flatten(part)
+        return model.Hook(tuple(scripts), tuple(notes))
+
+    def notify(self, job: str, value: Any, pos: Pos) -> list[model.Notify]:
+        out: list[model.Notify] = []
+        for part in value if isinstance(value, list) else [] if value is None else [value]:
+            if isinstance(part, dict):
+                note = model.Notify(
+                    _text(part.get("name")), _truthy(part.get("sendFailingSnippet"))
+                )
+            else:
+                note = model.Notify(_text(part))
+            self.notify_at.setdefault((job, note.name), self.loc(pos))
+            out.append(note)
+        return out
+
+    # --- resolution -------------------------------------------------------------------
+
+    def resolve(self) -> model.Workflow:
+        inconsistent: dict[str, str] = {}
+        for job in self.jobs.values():
+            for reason in self.check_names(job):
+                inconsistent.setdefault(job.name, reason)
+        draft = model.Workflow(resources=self.resources, jobs=self.jobs)
+        for cycle in graph.job_cycles(draft):
+            text = " -> ".join([*cycle, cycle[0]])
+            first = self.jobs[cycle[0]].location
+            self.problems.append(
+                model.Problem(first, f"jobs form a cycle: {text}", "error", cycle[0])
+            )
+            for name in cycle:
+                inconsistent.setdefault(name, f"part of the cycle {text}")
+        self.spread(inconsistent)
+        return model.Workflow(
+            resources=self.resources,
+            jobs=self.jobs,
+            problems=tuple(self.problems),
+            inconsistent=inconsistent,
+            fatal=self.fatal,
+        )
+
+    def check_names(self, job: model.Job) -> list[str]:
+        reasons: list[str] = []
+        outs = {o.name for o in job.outputs}
+        for inp in job.inputs:
+            if inp.name == job.name:
+                reasons.append(
+                    self.bad(job, inp.location, f"job '{job.name}' takes itself as input")
+                )
+            elif inp.name not in self.resources and inp.name not in self.jobs:
+                reasons.append(self.unresolved(job, "input", inp.name, inp.location))
+            elif inp.name in outs and inp.switch and self.triggers(inp.name):
+                msg = (
+                    f"job '{job.name}' takes its own output '{inp.name}' as a triggering "
+                    "input (it would start itself); add 'switch: off'"
+                )
+                reasons.append(self.bad(job, inp.location, msg))
+        for out in job.outputs:
+            if out.name in self.jobs:
+                msg = f"OUT '{out.name}' is a job; only a resource can be an output"
+                reasons.append(self.bad(job, out.location, msg))
+            elif out.name not in self.resources:
+                reasons.append(self.unresolved(job, "output", out.name, out.location))
+        for hook in job.hooks.values():
+            for note in hook.notify:
+                if note.name not in self.resources:
+                    where = self.notify_at.get((job.name, note.name), job.location)
+                    reasons.append(self.unresolved(job, "notification", note.name, where))
+        return reasons
+
+    def triggers(self, name: str) -> bool:
+        return self.resources[name].type not in model.NEVER_TRIGGERS
+
+    def bad(self, job: model.Job, where: model.Location, message: str) -> str:
+        self.problems.append(model.Problem(where, message, "error", job.name))
+        return f"{message} ({where.path}:{where.line})"
+
+    def unresolved(self, job: model.Job, kind: str, name: str, where: model.Location) -> str:
+        message = f"unresolved {kind} '{name}' of job '{job.name}'"
+        known = sorted([*self.resources, *self.jobs])
+        hint = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
+        if CROSS_REPO.match(name):
+            message += ": defined outside this repository (runCI job of another repo?)"
+        elif hint:
+            message += f"; did you mean '{hint[0]}'?"
+        else:
+            message += ": no resource or job has this name"
+        self.problems.append(model.Problem(where, message, "error", job.name))
+        return f"{kind} '{name}' is not defined ({where.path}:{where.line})"
+
+    def spread(self, inconsistent: dict[str, str]) -> None:
+        """Jobs that take an inconsistent job as input are inconsistent too."""
+        changed = True
+        while changed:
+            changed = False
+            for job in self.jobs.values():
+                if job.name in inconsistent:
+                    continue
+                bad = next((i.name for i in job.inputs if i.name in inconsistent), None)
+                if bad is not None:
+                    inconsistent[job.name] = f"input job '{bad}' is inconsistent"
+                    self.problems.append(
+                        model.Problem(
+                            job.location,
+                            f"job '{job.name}' is skipped: its input job '{bad}' is inconsistent",
+                            "warning",
+                            job.name,
+                        )
+                    )
+                    changed = True
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or _text(value).strip().lower() in _TRUE
+
+
+def switch_of(value: Any) -> bool | None:
+    """`switch:` as written (off/false/"off"/on/true) -> bool; None if unreadable."""
+    if value is None:
+        return True
+    if isinstance(value, bool):
+        return value
+    text = _text(value).strip().lower()
+    return False if text in _FALSE else True if text in _TRUE else None
+
+
+class _Steps:
+    """Reads the `steps:` list of one job into inputs, outputs and tasks."""
+
+    def __init__(self, loader: _Loader, job: str) -> None:
+        self.loader = loader
+        self.job = job
+        self.inputs: list[model.Input] = []
+        self.outputs: list[model.Output] = []
+        self.tasks: list[model.Task] = []
+
+    def read(self, steps: Any, pos: Pos) -> None:
+        if steps is None:
+            return
+        if not isinstance(steps, list):
+            self.loader.error(pos, f"'steps:' of job '{self.job}' must be a list", self.job)
+            return
+        for index, step in enumerate(steps):
+            if not isinstance(step, YMap):
+                self.loader.error(
+                    steps.at(index), "a step must be a mapping (IN/OUT/TASK)", self.job
+                )
+                continue
+            self.step(step)
+
+    def step(self, step: YMap) -> None:
+        kinds = [k for k in ("IN", "GET", "OUT", "TASK", "NOTIFY") if k in step]
+        if not kinds:
+            self.loader.warn(step.pos, "a step without IN, OUT or TASK is ignored", self.job)
+        if "deploymentMethod" in step:
+            self.loader.warn(
+                step.at("deploymentMethod"),
+                "'deploymentMethod' is a misspelling of 'deployMethod'; ignored",
+                self.job,
+            )
+        for kind in kinds:
+            if kind in ("IN", "GET"):
+                self.input(step, kind)
+            elif kind == "OUT":
+                self.output(step)
+            elif kind == "TASK":
+                self.task(step["TASK"], step.at("TASK"))
+            else:
+                self.loader.warn(
+                    step.at(kind), "NOTIFY as a step is not supported; use a hook", self.job
+                )
+
+    def name(self, step: YMap, kind: str) -> str | None:
+        value = step[kind]
+        if value is None or isinstance(value, (dict, list)):
+            self.loader.error(step.at(kind), f"'{kind}:' needs a name", self.job)
+            return None
+        return _text(value)
+
+    def input(self, step: YMap, kind: str) -> None:
+        name = self.name(step, kind)
+        if name is None:
+            return
+        if kind == "GET":
+            self.loader.warn(step.at(kind), "'GET:' is 2016 syntax; read as 'IN:'", self.job)
+        switch = switch_of(step.get("switch"))
+        if switch is None:
+            self.loader.warn(
+                step.at("switch"), f"switch {step['switch']!r} is not on/off; using on", self.job
+            )
+            switch = True
+        number = step.get("versionNumber")
+        self.inputs.append(
+            model.Input(
+                name=name,
+                location=self.loader.loc(step.at(kind)),
+                switch=switch,
+                version_name=None
+                if step.get("versionName") is None
+                else _text(step["versionName"]),
+                version_number=None if number is None else _int(number, 0),
+                show_build_status=_truthy(step.get("showBuildStatus")),
+                apply_to=_strs(step.get("applyTo")),
+            )
+        )
+
+    def output(self, step: YMap) -> None:
+        name = self.name(step, "OUT")
+        if name is not None:
+            self.outputs.append(
+                model.Output(
+                    name=name,
+                    location=self.loader.loc(step.at("OUT")),
+                    replicate=_text(step.get("replicate")),
+                    overwrite=_truthy(step.get("overwrite")),
+                )
+            )
+
+    def task(self, value: Any, pos: Pos) -> None:
+        if value is None:
+            self.loader.warn(pos, "empty 'TASK:'", self.job)
+        elif isinstance(value, str) and value.strip() == "managed":
+            return
+        elif isinstance(value, list):
+            if any(isinstance(i, dict) and set(i) - {"script"} for i in value):
+                for part in value:
+                    self.task(part, pos)
+                return
+            lines = [
+                line
+                for i in value
+                for line in _flatten(i.get("script") if isinstance(i, dict) else i)
+            ]
+            self.add_task("", lines, ())
+        elif isinstance(value, dict):
+            self.task_map(value, pos)
+        else:
+            self.add_task("", _flatten(value), ())
+
+    def task_map(self, value: dict[str, Any], pos: Pos) -> None:
+        runtime = value.get("runtime")
+        env: tuple[tuple[str, str], ...] = ()
+        if isinstance(runtime, dict):
+            self.loader.node_pool(runtime, self.job)
+            options = runtime.get("options")
+            if isinstance(options, dict):
+                env = self.env(options.get("env"), pos)
+        self.add_task(_text(value.get("name")), _flatten(value.get("script")), env)
+
+    def env(self, value: Any, pos: Pos) -> tuple[tuple[str, str], ...]:
+        pairs: list[tuple[str, str]] = []
+        for part in value if isinstance(value, list) else [] if value is None else [value]:
+            if isinstance(part, dict):
+                pairs += [(str(k), _text(v)) for k, v in part.items()]
+            elif isinstance(part, str) and "=" in part:
+                key, _, val = part.partition("=")
+                pairs.append((key.strip(), val))
+            else:
+                self.loader.warn(pos, f"env entry {part!r} is not KEY=value; ignored", self.job)
+        return tuple(pairs)
+
+    def add_task(self, name: str, script: list[str], env: tuple[tuple[str, str], ...]) -> None:
+        self.tasks.append(model.Task(name or f"task_{len(self.tasks) + 1}", tuple(script), env))
+
+
+# --- reading files ---------------------------------------------------------------------
+
+
+def _read_all(files: list[tuple[str, str | bytes]]) -> list[yamlread.Parsed]:
+    """Parse every file; retry those missing an anchor with anchors from the others."""
+    texts: dict[str, str] = {}
+    parsed: list[yamlread.Parsed] = []
+    for path, content in files:
+        text, problem = yamlread.decode(path, content)
+        if problem is not None or text is None:
+            parsed.append(yamlread.Parsed(path, problems=[problem] if problem else [], failed=True))
+            continue
+        texts[path] = text
+        parsed.append(yamlread.parse(path, text))
+    for index, result in enumerate(parsed):
+        if result.undefined_alias:
+            seed = _anchor_seed(result.path, parsed)
+            retry = yamlread.parse(result.path, texts[result.path], seed)
+            if not retry.failed:
+                parsed[index] = retry
+    return parsed
+
+
+def _anchor_seed(path: str, parsed: list[yamlread.Parsed]) -> dict[str, Any]:
+    """Anchors other files define, the nearest (and templates files) taking precedence."""
+    here = posixpath.dirname(path)
+
+    def rank(other: yamlread.Parsed) -> tuple[bool, int, bool]:
+        there = posixpath.dirname(other.path)
+        above = there == "" or here == there or here.startswith(there + "/")
+        depth = len(there.split("/")) if there else 0
+        return above, depth, posixpath.basename(other.path) == TEMPLATE_FILE
+
+    seed: dict[str, Any] = {}
+    for other in sorted((p for p in parsed if p.path != path and not p.failed), key=rank):
+        seed.update(other.anchors)
+    return seed
