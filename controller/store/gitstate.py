@@ -278,7 +278,7 @@ def parse_trailers(message: str) -> dict[str, str]:
     for line in paragraphs[-1].splitlines():
         key, sep, value = line.partition(": ")
         if sep and key.startswith("Gitline-"):
-            found[key[len("Gitline-"):]] = value.strip()
+            found[key[len("Gitline-") :]] = value.strip()
     return found
 
 
@@ -473,9 +473,13 @@ class GitStateStore:
             commit = branch_tip(self._repo, self._ref)
             if number is not None:
                 commit = next(
-                    (c for c, t in self._walk(job)
-                     if t.get("Job") == job and _int(t.get("Run")) == number
-                     and t.get("Status") in model.FINISHED),
+                    (
+                        c
+                        for c, t in self._walk(job)
+                        if t.get("Job") == job
+                        and _int(t.get("Run")) == number
+                        and t.get("Status") in model.FINISHED
+                    ),
                     None,
                 )
             blob = lookup(self._repo, commit.tree if commit else None, (_JOBS, job, "log.txt"))
@@ -496,8 +500,12 @@ class GitStateStore:
             edits.update(_folder_edits((_RESOURCES, name, "files"), version.files))
         message = format_message(
             subject or version_subject(version),
-            [("Resource", name), ("Version", str(version.number)),
-             ("Cause", version.created_by), ("Config", version.config_commit)],
+            [
+                ("Resource", name),
+                ("Version", str(version.number)),
+                ("Cause", version.created_by),
+                ("Config", version.config_commit),
+            ],
         )
         return self._append(lambda tip: (edits, message))
 
@@ -517,8 +525,13 @@ class GitStateStore:
             fixed[(_JOBS, job, "log.txt")] = log.encode("utf-8")
         message = format_message(
             subject or run_subject(run),
-            [("Job", job), ("Run", str(run.number)), ("Status", run.status),
-             ("Cause", str(run.cause)), ("Config", run.config_commit)],
+            [
+                ("Job", job),
+                ("Run", str(run.number)),
+                ("Status", run.status),
+                ("Cause", str(run.cause)),
+                ("Config", run.config_commit),
+            ],
         )
 
         def change(tip: pygit2.Commit | None) -> tuple[Edits, str]:
@@ -560,9 +573,9 @@ class GitStateStore:
         subject: str = "",
     ) -> str:
         trigger_errors = [
-            {"job": t.job, "commit": t.commit, "author": t.author, "path": t.path,
-             "error": t.error}
-            for t in triggers if t.error
+            {"job": t.job, "commit": t.commit, "author": t.author, "path": t.path, "error": t.error}
+            for t in triggers
+            if t.error
         ]
         record = {
             "processed": processed,

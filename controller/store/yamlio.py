@@ -106,7 +106,7 @@ def _emit_sequence(items: list[Any] | tuple[Any, ...], indent: int, out: list[st
         if _is_block_dict(item):
             sub: list[str] = []
             _emit_mapping(item, indent + 2, sub)
-            out.append(f"{pad}- {sub[0][indent + 2:]}")
+            out.append(f"{pad}- {sub[0][indent + 2 :]}")
             out.extend(sub[1:])
         else:
             out.append(f"{pad}- {_inline(item)}")
@@ -132,8 +132,16 @@ class _Unsupported(Exception):
 
 _INT = re.compile(r"^-?[0-9]+$")
 _FLOAT = re.compile(r"^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$")
-_SPECIAL = {"null": None, "true": True, "false": False, ".nan": math.nan, ".inf": math.inf,
-            "-.inf": -math.inf, "{}": {}, "[]": []}
+_SPECIAL = {
+    "null": None,
+    "true": True,
+    "false": False,
+    ".nan": math.nan,
+    ".inf": math.inf,
+    "-.inf": -math.inf,
+    "{}": {},
+    "[]": [],
+}
 
 
 def _parse_scalar(text: str) -> Any:
@@ -326,8 +334,12 @@ def version_from_yaml(text: str | bytes) -> model.Version:
 
 
 def cause_to_dict(cause: model.Cause) -> dict[str, Any]:
-    return {"kind": cause.kind, "detail": cause.detail, "commit": cause.commit,
-            "author": cause.author}
+    return {
+        "kind": cause.kind,
+        "detail": cause.detail,
+        "commit": cause.commit,
+        "author": cause.author,
+    }
 
 
 def cause_from_dict(data: dict[str, Any]) -> model.Cause:
@@ -340,8 +352,12 @@ def cause_from_dict(data: dict[str, Any]) -> model.Cause:
 
 
 def _input_to_dict(item: model.InputVersion) -> dict[str, Any]:
-    return {"name": item.name, "kind": item.kind, "number": item.number,
-            "versionName": item.version_name}
+    return {
+        "name": item.name,
+        "kind": item.kind,
+        "number": item.number,
+        "versionName": item.version_name,
+    }
 
 
 def _input_from_dict(data: dict[str, Any]) -> model.InputVersion:

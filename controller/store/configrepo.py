@@ -1,0 +1,198 @@
+"""The config repository as the controller reads it: files at a commit, commits since.
+
+Owns every read of the watched branch (head, workflow files, tree digests, the commits and
+changed paths between two heads, single files such as trigger files) and the one kind of
+write users ask for through the CLI: a commit of one file (`gitline trigger`/`approve`),
+made without a working tree and appended with compare-and-swap like the state branch.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pygit2
+from pygit2.enums import DiffOption, FileMode, SortMode
+
+from controller.store.gitstate import (
+    Edits,
+    branch_tip,
+    cas_commit,
+    check_branch,
+    configure_cache,
+    gitline_signature,
+    split_path,
+)
+
+MAX_COMMITS = 10_000  # commits_between never returns more than this (oldest dropped)
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    sha: str
+    author: str  # "Name <email>"
+    message: str  # the subject line
+    changed_paths: tuple[str, ...]  # versus the first parent (all files for a root commit)
+
+
+class NotAFile(ValueError):
+    """The path names a symlink, a folder or a submodule, not a regular file."""
+
+    def __init__(self, path: str, kind: str) -> None:
+        super().__init__(f"{path} is a {kind}, not a file")
+        self.path = path
+        self.kind = kind  # "symlink", "directory" or "submodule"
+
+
+_KINDS = {FileMode.LINK: "symlink", FileMode.TREE: "directory", FileMode.COMMIT: "submodule"}
+
+
+class ConfigRepo:
+    """Reads (and, for the CLI, writes one file to) `refs/heads/<branch>` of a bare repo."""
+
+    def __init__(self, repo_path: str | os.PathLike[str], branch: str = "main") -> None:
+        configure_cache()
+        self._repo = pygit2.Repository(str(repo_path))
+        self.branch = check_branch(branch)
+        self._ref = f"refs/heads/{branch}"
+
+    def head(self) -> str | None:
+        tip = branch_tip(self._repo, self._ref)
+        return str(tip.id) if tip else None
+
+    def _commit(self, sha: str) -> pygit2.Commit:
+        try:
+            return self._repo.revparse_single(sha).peel(pygit2.Commit)
+        except (KeyError, ValueError, pygit2.GitError) as e:
+            raise KeyError(f"no commit {sha}") from e
+
+    def _entry(self, commit: str, path: str) -> Any:
+        """The tree entry at `path` of `commit`, or None ("" is not an entry)."""
+        tree = self._commit(commit).tree
+        try:
+            return tree[path]
+        except KeyError:
+            return None
+
+    # --- reading files
+
+    def workflow_files(
+        self, commit: str, is_workflow_file: Callable[[str], bool]
+    ) -> list[tuple[str, bytes]]:
+        """(path, content) of regular files for which `is_workflow_file(path)`, by path.
+
+        Symlinks and submodules are skipped; large blobs are returned (the loader rejects).
+        """
+        found: list[tuple[str, bytes]] = []
+        self._collect(self._commit(commit).tree, "", is_workflow_file, found)
+        return sorted(found)
+
+    def _collect(
+        self,
+        tree: pygit2.Tree,
+        prefix: str,
+        wanted: Callable[[str], bool],
+        found: list[tuple[str, bytes]],
+    ) -> None:
+        for entry in tree:
+            path = prefix + entry.name
+            if entry.filemode == FileMode.TREE:
+                self._collect(self._repo.get(entry.id), path + "/", wanted, found)
+            elif entry.filemode in (FileMode.BLOB, FileMode.BLOB_EXECUTABLE) and wanted(path):
+                found.append((path, self._repo.get(entry.id).data))
+
+    def tree_id(self, commit: str, path: str = "") -> str | None:
+        """Oid of the folder or file at `path` ("" = the root tree); None if absent."""
+        if path.strip("/") == "":
+            return str(self._commit(commit).tree.id)
+        entry = self._entry(commit, path.strip("/"))
+        return str(entry.id) if entry is not None else None
+
+    def read_blob(self, commit: str, path: str) -> bytes | None:
+        """Content of the regular file at `path`; None if absent; NotAFile otherwise."""
+        entry = self._entry(commit, path.strip("/"))
+        if entry is None:
+            return None
+        kind = _KINDS.get(entry.filemode)
+        if kind is not None:
+            raise NotAFile(path, kind)
+        return self._repo.get(entry.id).data
+
+    # --- commits
+
+    def commits_between(
+        self, old: str | None, new: str, *, limit: int = MAX_COMMITS
+    ) -> tuple[list[CommitInfo], bool]:
+        """Commits after `old` up to `new` along first parents, oldest first.
+
+        Returns (commits, rewritten). When `old` is not an ancestor of `new` (a force
+        push) or no longer exists, returns ([new], True). `old` None or "" means from
+        the root. A merge's changed paths leave out files already as they were at `old`.
+        """
+        new_commit = self._commit(new)
+        old_commit: pygit2.Commit | None = None
+        if old:
+            try:
+                old_commit = self._commit(old)
+            except KeyError:
+                return [self._info(new_commit, None)], True
+            if old_commit.id == new_commit.id:
+                return [], False
+            if not self._repo.descendant_of(new_commit.id, old_commit.id):
+                return [self._info(new_commit, None)], True
+        walker = self._repo.walk(new_commit.id, SortMode.TOPOLOGICAL)
+        walker.simplify_first_parent()
+        if old_commit is not None:
+            walker.hide(old_commit.id)
+        chain: list[pygit2.Commit] = []
+        for commit in walker:
+            chain.append(commit)
+            if len(chain) >= limit:
+                break
+        chain.reverse()
+        return [self._info(c, old_commit) for c in chain], False
+
+    def _info(self, commit: pygit2.Commit, old: pygit2.Commit | None) -> CommitInfo:
+        author = f"{commit.author.name} <{commit.author.email}>"
+        subject = commit.message.split("\n", 1)[0].strip()
+        return CommitInfo(str(commit.id), author, subject, self._changed(commit, old))
+
+    def _changed(self, commit: pygit2.Commit, old: pygit2.Commit | None) -> tuple[str, ...]:
+        if commit.parent_ids:
+            diff = self._repo.diff(
+                commit.parents[0].tree, commit.tree, flags=DiffOption.IGNORE_SUBMODULES
+            )
+        else:
+            diff = commit.tree.diff_to_tree(swap=True)
+        paths = {f.path for delta in diff.deltas for f in (delta.old_file, delta.new_file)}
+        if len(commit.parent_ids) > 1 and old is not None:
+            # Files a merge brought in unchanged from already-processed history.
+            paths = {p for p in paths if _oid_at(old.tree, p) != _oid_at(commit.tree, p)}
+        return tuple(sorted(paths))
+
+    # --- writing
+
+    def commit_file(
+        self, path: str, content: bytes, message: str, author_name: str, author_email: str
+    ) -> str:
+        """Commit one file on the branch (created if missing); returns the new sha."""
+        parts = split_path(path)
+        author = pygit2.Signature(author_name, author_email)
+        text = message if message.endswith("\n") else message + "\n"
+        edits: Edits = {parts: bytes(content)}
+        return cas_commit(
+            self._repo,
+            self._ref,
+            lambda tip: (edits, text),
+            author=author,
+            committer=gitline_signature(),
+        )
+
+
+def _oid_at(tree: pygit2.Tree, path: str) -> Any:
+    try:
+        return tree[path].id
+    except KeyError:
+        return None

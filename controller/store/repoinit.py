@@ -1,0 +1,96 @@
+"""Creating a Gitline HOME: the bare config repository, its hook, the settings file.
+
+Owns what `gitline init` leaves on disk: HOME/config.git (bare, HEAD -> the watched
+branch, no auto-gc), HOME/config.git/hooks/pre-receive (refuses pushes to the state
+branch), and HOME/gitline.yml with documented defaults (never overwritten).
+Idempotent: running it again only refreshes the hook and the repository settings.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pygit2
+
+from controller.store.gitstate import check_branch
+
+REPO_DIR = "config.git"
+SETTINGS_FILE = "gitline.yml"
+
+DEFAULT_SETTINGS = """\
+# Gitline settings. Environment variables GITLINE_<KEY> (upper case) override these.
+
+# The branch of config.git whose workflow YAML Gitline runs.
+branch: {branch}
+
+# The branch where Gitline records versions and runs; written only by the controller.
+state_branch: {state_branch}
+
+# How many jobs may run at the same time.
+workers: 4
+
+# Seconds between two reconcile passes when no push was noticed.
+poll_seconds: 10
+
+# Address of the HTTP server (status pages, webhooks).
+listen: 127.0.0.1:8080
+"""
+
+HOOK = """\
+#!/bin/sh
+# Installed by gitline: the state branch is written only by the controller.
+status=0
+while read -r old new ref; do
+  if [ "$ref" = "refs/heads/{state_branch}" ]; then
+    echo "gitline: refs/heads/{state_branch} is written only by the controller;\
+ push to {branch} instead" >&2
+    status=1
+  fi
+done
+exit $status
+"""
+
+REPO_CONFIG = {
+    "receive.denyNonFastForwards": "false",
+    "gc.auto": "0",
+}
+
+
+def init_home(home: Path, branch: str = "main", state_branch: str = "state") -> Path:
+    """Create (or refresh) a Gitline HOME; returns the path of HOME/config.git."""
+    check_branch(branch)
+    check_branch(state_branch)
+    if branch == state_branch:
+        raise ValueError("the watched branch and the state branch must differ")
+    home = Path(home)
+    home.mkdir(parents=True, exist_ok=True)
+    repo_path = home / REPO_DIR
+    repo = _open_or_create(repo_path, branch)
+    for key, value in REPO_CONFIG.items():
+        repo.config[key] = value
+    install_hook(repo_path, branch, state_branch)
+    settings = home / SETTINGS_FILE
+    if not settings.exists():
+        settings.write_text(DEFAULT_SETTINGS.format(branch=branch, state_branch=state_branch))
+    return repo_path
+
+
+def _open_or_create(repo_path: Path, branch: str) -> pygit2.Repository:
+    if (repo_path / "HEAD").exists():
+        return pygit2.Repository(str(repo_path))
+    return pygit2.init_repository(str(repo_path), bare=True, initial_head=branch)
+
+
+def install_hook(repo_path: Path, branch: str = "main", state_branch: str = "state") -> Path:
+    """Write hooks/pre-receive (executable POSIX sh) that refuses updates to the state ref."""
+    hooks = Path(repo_path) / "hooks"
+    hooks.mkdir(exist_ok=True)
+    hook = hooks / "pre-receive"
+    tmp = hooks / "pre-receive.tmp"
+    tmp.write_text(HOOK.format(branch=branch, state_branch=state_branch))
+    mode = tmp.stat().st_mode
+    tmp.chmod(mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    os.replace(tmp, hook)
+    return hook
