@@ -50,9 +50,12 @@ def _triggers(workflow: model.Workflow) -> dict[str, set[str]]:
             if not inp.switch:
                 continue
             resource = workflow.resources.get(inp.name)
-            if resource is not None and resource.type in model.NEVER_TRIGGERS:
+            if resource is not None and resource.type not in model.NEVER_TRIGGERS:
+                sources = producers.get(inp.name, set())
+            elif inp.name in workflow.jobs:
+                sources = {inp.name}
+            else:  # never triggers, or unresolved (its type is unknown)
                 continue
-            sources = {inp.name} if inp.name in workflow.jobs else producers.get(inp.name, set())
             for src in sources - {job.name}:
                 starts[src].add(job.name)
     return starts

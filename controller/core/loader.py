@@ -177,6 +177,7 @@ class _Loader:
         self.notify_at: dict[tuple[str, str], model.Location] = {}
         self.fatal = False
         self.path = ""
+        self.said: set[tuple[str, str]] = set()
 
     # --- problems ---------------------------------------------------------------------
 
@@ -191,6 +192,12 @@ class _Loader:
 
     def warn(self, pos: Pos, message: str, subject: str = "") -> None:
         self.report(pos, message, "warning", subject)
+
+    def warn_once(self, pos: Pos, message: str) -> None:
+        """A warning about a file's dialect: said once per file, not once per use."""
+        if (self.path, message) not in self.said:
+            self.said.add((self.path, message))
+            self.warn(pos, message + " (first use in this file)")
 
     # --- files ------------------------------------------------------------------------
 
@@ -322,8 +329,8 @@ class _Loader:
                 self.error(item.at(part), f"'{part}:' of resource '{name}' must be a mapping", name)
                 continue
             if part == "source":
-                self.warn(
-                    item.at(part), "'source:' is 2016 syntax; read as 'versionTemplate:'", name
+                self.warn_once(
+                    item.at(part), "'source:' is 2016 syntax; read as 'versionTemplate:'"
                 )
             definition.update(_plain(item[part]))
         return definition
@@ -578,14 +585,17 @@ class _Steps:
     def read(self, steps: Any, pos: Pos) -> None:
         if steps is None:
             return
+        if isinstance(steps, YMap):
+            msg = "'steps:' should be a list; this mapping is read as one step"
+            self.loader.warn(pos, msg, self.job)
+            steps = [steps]
         if not isinstance(steps, list):
             self.loader.error(pos, f"'steps:' of job '{self.job}' must be a list", self.job)
             return
         for index, step in enumerate(steps):
             if not isinstance(step, YMap):
-                self.loader.error(
-                    steps.at(index), "a step must be a mapping (IN/OUT/TASK)", self.job
-                )
+                where = steps.at(index) if isinstance(steps, yamlread.YList) else pos
+                self.loader.error(where, "a step must be a mapping (IN/OUT/TASK)", self.job)
                 continue
             self.step(step)
 
@@ -623,7 +633,7 @@ class _Steps:
         if name is None:
             return
         if kind == "GET":
-            self.loader.warn(step.at(kind), "'GET:' is 2016 syntax; read as 'IN:'", self.job)
+            self.loader.warn_once(step.at(kind), "'GET:' is 2016 syntax; read as 'IN:'")
         switch = switch_of(step.get("switch"))
         if switch is None:
             self.loader.warn(

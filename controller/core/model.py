@@ -23,9 +23,7 @@ NOT_VERSIONED_BY_DEFINITION = frozenset({"state", "time", "webhook", "notificati
 NEVER_TRIGGERS = frozenset({"state", "notification"})
 
 RUNNABLE_JOB_TYPES = frozenset({"runSh", "release", "manifest"})
-CLOUD_JOB_TYPES = frozenset(
-    {"runCI", "runCLI", "deploy", "provision", "externalCI", "jenkinsJob"}
-)
+CLOUD_JOB_TYPES = frozenset({"runCI", "runCLI", "deploy", "provision", "externalCI", "jenkinsJob"})
 
 HOOK_NAMES = ("on_start", "on_success", "on_failure", "on_cancel", "always")
 

@@ -37,8 +37,9 @@ class _NotReady(Exception):
 def _resolve_resource(inp: model.Input, res: model.Resource, snap: model.Snapshot):
     latest = snap.versions.get(inp.name)
     if inp.version_number is not None:
-        name = inp.version_name or (latest.name if latest and latest.number == inp.version_number
-                                    else "")
+        name = inp.version_name or (
+            latest.name if latest and latest.number == inp.version_number else ""
+        )
         return model.InputVersion(inp.name, "resource", inp.version_number, name)
     if inp.version_name is not None:
         number = latest.number if latest and latest.name == inp.version_name else 0
@@ -55,8 +56,10 @@ def _resolve_job(inp: model.Input, job: model.Job, snap: model.Snapshot):
     in_flight = bool(up.active)
     if job.dependency_mode != "immediate":
         if in_flight:
-            raise _NotReady(f"waiting for input job {inp.name} (run {up.active[-1].number} "
-                            f"{up.active[-1].status})")
+            raise _NotReady(
+                f"waiting for input job {inp.name} (run {up.active[-1].number} "
+                f"{up.active[-1].status})"
+            )
         if up.last and up.last.status != "succeeded" and job.dependency_mode == "strict":
             raise _NotReady(f"input job {inp.name} run {up.last.number} {up.last.status}")
     if up.last_succeeded == 0:
@@ -93,8 +96,11 @@ def _own_output(snap: model.Snapshot, job: str, name: str) -> bool:
 
 
 def _changed_cause(
-    wf: model.Workflow, job: model.Job, snap: model.Snapshot,
-    now_inputs: Sequence[model.InputVersion], last: model.Run | None,
+    wf: model.Workflow,
+    job: model.Job,
+    snap: model.Snapshot,
+    now_inputs: Sequence[model.InputVersion],
+    last: model.Run | None,
 ) -> model.Cause | None:
     """The cause of a due run: the first triggering input whose version moved."""
     for inp, iv in zip(job.inputs, now_inputs, strict=True):
@@ -114,13 +120,22 @@ def _changed_cause(
 
 
 def _idle_reason(wf: model.Workflow, job: model.Job, hist: model.JobHistory) -> str:
-    pins = [f"{i.name} pinned to " + (f"versionName {i.version_name}" if i.version_name
-                                      is not None else f"versionNumber {i.version_number}")
-            for i in job.inputs if i.pinned]
+    pins = [
+        f"{i.name} pinned to "
+        + (
+            f"versionName {i.version_name}"
+            if i.version_name is not None
+            else f"versionNumber {i.version_number}"
+        )
+        for i in job.inputs
+        if i.pinned
+    ]
     pinned = f"; {', '.join(pins)}" if pins else ""
     if not any(_triggering(wf, i) for i in job.inputs):
-        return "no triggering input (all switch: off or pinned); start it with a trigger " \
-               f"file triggers/{job.name}{pinned}"
+        return (
+            "no triggering input (all switch: off or pinned); start it with a trigger "
+            f"file triggers/{job.name}{pinned}"
+        )
     if hist.last is None:
         return f"never run{pinned}"
     return f"up to date with run {hist.last.number} ({hist.last.status}){pinned}"
@@ -157,10 +172,10 @@ def _with_run(snap: model.Snapshot, run: model.Run) -> model.Snapshot:
     """The snapshot as it will be once `run` is queued (so one pass never plans twice)."""
     hist = snap.jobs.get(run.job, model.JobHistory())
     jobs = dict(snap.jobs)
-    jobs[run.job] = model.JobHistory(last=run, last_succeeded=hist.last_succeeded,
-                                     active=(*hist.active, run))
-    return model.Snapshot(snap.versions, jobs, snap.processed_commit, snap.good_commit,
-                          snap.tip)
+    jobs[run.job] = model.JobHistory(
+        last=run, last_succeeded=hist.last_succeeded, active=(*hist.active, run)
+    )
+    return model.Snapshot(snap.versions, jobs, snap.processed_commit, snap.good_commit, snap.tip)
 
 
 def _as_queued(p: PlannedRun, snap: model.Snapshot) -> model.Run:
@@ -179,8 +194,9 @@ def plan_runs(
     for req in triggers:
         planned = _plan_trigger(wf, snap, req)
         if isinstance(planned, str):
-            rejected.append(model.TriggerRequest(req.job, req.commit, req.author, req.path,
-                                                 req.params, planned))
+            rejected.append(
+                model.TriggerRequest(req.job, req.commit, req.author, req.path, req.params, planned)
+            )
             continue
         runs.append(planned)
         snap = _with_run(snap, _as_queued(planned, snap))

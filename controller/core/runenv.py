@@ -117,9 +117,7 @@ def params_of(values: Mapping[str, Any], definition: Mapping[str, Any]) -> dict[
     if not isinstance(raw, Mapping):
         return {}
     return {
-        str(k): env_str(v)
-        for k, v in raw.items()
-        if str(k) != "secure" and ENV_NAME.match(str(k))
+        str(k): env_str(v) for k, v in raw.items() if str(k) != "secure" and ENV_NAME.match(str(k))
     }
 
 
@@ -273,9 +271,7 @@ def task_env(base: Mapping[str, str], task: model.Task) -> dict[str, str]:
 # --- layout --------------------------------------------------------------------------
 
 
-def version_record(
-    inp: InputSpec | OutputSpec, operation: str, res_type: str
-) -> dict[str, Any]:
+def version_record(inp: InputSpec | OutputSpec, operation: str, res_type: str) -> dict[str, Any]:
     """The `version.json` of an IN or OUT: our fields plus a Shippable-shaped `version`."""
     ver = _version(inp)
     values = version_values(inp, job_name_files=getattr(inp, "kind", "") == "job")
@@ -301,9 +297,7 @@ def version_record(
 
 def env_file(values: Mapping[str, Any]) -> bytes:
     """`KEY='value'` lines, shell-quoted, for keys that are env names."""
-    lines = [
-        f"{k}={shlex.quote(env_str(v))}" for k, v in values.items() if ENV_NAME.match(str(k))
-    ]
+    lines = [f"{k}={shlex.quote(env_str(v))}" for k, v in values.items() if ENV_NAME.match(str(k))]
     return ("\n".join(lines) + ("\n" if lines else "")).encode()
 
 

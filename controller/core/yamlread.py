@@ -266,10 +266,13 @@ class _Converter:
     def merge(self, out: YMap, key_node: Node, value: Node, depth: int, *, only: bool) -> Any:
         """Apply `<<: *x`. Returns a list when the whole mapping is an aliased list."""
         pos = _mark(key_node)
-        aliased_list = isinstance(value, SequenceNode) and getattr(value, "anchor", None)
-        if aliased_list and only and (len(value.value) > 1 or not _all_maps(value)):
-            self.warn(pos, f"merge key '<<' of the list &{value.anchor}: used as that list")
-            return self.convert(value, depth + 1)
+        anchor = getattr(value, "anchor", None)
+        if (
+            isinstance(value, SequenceNode)
+            and anchor
+            and (len(value.value) > 1 or not _all_maps(value))
+        ):
+            return self.merge_list(out, value, pos, depth, only=only)
         sources = value.value if isinstance(value, SequenceNode) else [value]
         for src in sources:
             merged = self.convert(src, depth + 1)
@@ -280,6 +283,23 @@ class _Converter:
                 if k not in out:
                     out[k] = v
                     out.key_pos[k] = merged.at(k) if isinstance(merged, YMap) else pos
+        return None
+
+    def merge_list(
+        self, out: YMap, value: SequenceNode, pos: Pos, depth: int, *, only: bool
+    ) -> Any:
+        """`<<: *a_list` is not YAML merging; make the evident sense of it, and say so."""
+        items = self.convert(value, depth + 1)
+        where = f"merge key '<<' of the list &{value.anchor}"
+        if only:
+            self.warn(pos, f"{where}: the mapping is read as that list")
+            return items
+        empty = [k for k, v in out.items() if v is None]
+        if len(empty) == 1:
+            out[empty[0]] = items
+            self.warn(pos, f"{where} beside the empty key '{empty[0]}': read as its value")
+        else:
+            self.warn(pos, f"{where}: a list cannot be merged into a mapping; ignored")
         return None
 
 
