@@ -691,6 +691,10 @@ class _Steps:
     def task_map(self, value: dict[str, Any], pos: Pos) -> None:
         runtime = value.get("runtime")
         env: tuple[tuple[str, str], ...] = ()
+        if runtime is None and isinstance(value.get("options"), dict) and isinstance(value, YMap):
+            msg = "'options:' is beside an empty 'runtime:'; read as 'runtime: {options: ...}'"
+            self.loader.warn(value.at("options"), msg, self.job)
+            runtime = {"options": value["options"]}
         if isinstance(runtime, dict):
             self.loader.node_pool(runtime, self.job)
             options = runtime.get("options")

@@ -259,8 +259,8 @@ class _Converter:
         detail = f" (its entries {', '.join(map(str, names))} are ignored)" if names else ""
         self.warn(
             pos,
-            f"duplicate key '{key}': the one at line {pos[0]} wins, "
-            f"the value at line {first} is ignored{detail}",
+            f"duplicate key '{key}': the value at line {first} is ignored "
+            f"(the last one wins){detail}",
         )
 
     def merge(self, out: YMap, key_node: Node, value: Node, depth: int, *, only: bool) -> Any:
