@@ -1,0 +1,125 @@
+"""End-to-end kit: a real Gitline home, the controller as a subprocess, real `git`."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Ada Lovelace",
+    "GIT_AUTHOR_EMAIL": "ada@example.com",
+    "GIT_COMMITTER_NAME": "Ada Lovelace",
+    "GIT_COMMITTER_EMAIL": "ada@example.com",
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
+
+
+def run(*args: str | Path, cwd: Path | None = None, check: bool = True,
+        env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, **GIT_ENV, **(env or {})}
+    return subprocess.run([str(a) for a in args], cwd=cwd, check=check, text=True,
+                          capture_output=True, env=full_env, timeout=60)
+
+
+def gitline(*args: str | Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return run(sys.executable, "-m", "controller.cli", *args, check=check)
+
+
+def wait_for(cond: Callable[[], object], timeout: float = 30.0, what: str = "") -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = cond()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what or cond}")
+
+
+@dataclass
+class Home:
+    path: Path
+    work: Path
+    proc: subprocess.Popen[str] | None = None
+    logs: list[Path] = field(default_factory=list)
+
+    @property
+    def repo(self) -> Path:
+        return self.path / "config.git"
+
+    # --- the controller -----------------------------------------------------------------
+
+    def start(self, *extra: str) -> None:
+        log = self.path / f"serve-{len(self.logs)}.log"
+        self.logs.append(log)
+        env = {**os.environ, "PYTHONUNBUFFERED": "1",
+               "GITLINE_DEMO_ROOT": str(self.path / "deployed")}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "controller.cli", "serve", str(self.path), "--poll", "2",
+             *extra],
+            stdout=log.open("w"), stderr=subprocess.STDOUT, text=True, env=env,
+        )
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=20)
+        self.proc = None
+
+    def server_log(self) -> str:
+        return "".join(p.read_text() for p in self.logs if p.exists())
+
+    # --- a user's clone -------------------------------------------------------------------
+
+    def write(self, rel: str, text: str, mode: int | None = None) -> None:
+        path = self.work / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        if mode is not None:
+            path.chmod(mode)
+
+    def push(self, message: str = "change") -> str:
+        run("git", "add", "-A", cwd=self.work)
+        run("git", "commit", "-q", "-m", message, cwd=self.work)
+        run("git", "push", "-q", "origin", "HEAD:main", cwd=self.work)
+        return run("git", "rev-parse", "HEAD", cwd=self.work).stdout.strip()
+
+    # --- reading the state branch as a user does ---------------------------------------------
+
+    def git(self, *args: str, check: bool = True) -> str:
+        return run("git", "--git-dir", self.repo, *args, check=check).stdout
+
+    def subjects(self) -> list[str]:
+        out = self.git("log", "--format=%s", "state", check=False)
+        return out.splitlines()
+
+    def show(self, path: str) -> str:
+        return self.git("show", f"state:{path}")
+
+    def status(self) -> dict:
+        return json.loads(gitline("status", self.path, "--json").stdout)
+
+    def runs(self, job: str) -> list[str]:
+        """Final statuses of a job's runs, oldest first, from commit subjects."""
+        finals = ("succeeded", "failed", "timed out", "cancelled", "interrupted")
+        return [s.split(": ", 1)[1] for s in reversed(self.subjects())
+                if s.startswith(f"{job}: run ") and s.split(" ")[3].startswith(finals)]
+
+    def wait_runs(self, job: str, count: int, timeout: float = 30.0) -> list[str]:
+        wait_for(lambda: len(self.runs(job)) >= count, timeout,
+                 f"{count} finished runs of {job}; log:\n{self.server_log()[-3000:]}")
+        return self.runs(job)
+
+    def wait_idle(self, timeout: float = 30.0) -> None:
+        def idle() -> bool:
+            st = self.status()
+            head = self.git("rev-parse", "main").strip()
+            return st["config"]["processed"] == head and not any(
+                j["active"] for j in st["jobs"].values())
+        wait_for(idle, timeout, "the controller to be idle")
