@@ -183,6 +183,8 @@ def resource_env(
     path = f"{workdir}/{io_dir(operation, inp.name)}"
     env: dict[str, str] = {}
     for key, val in values.items():
+        if key == "secure" or (res_type == "params" and key == "params"):
+            continue  # an encrypted blob; params are exported one by one below
         env[f"{prefix}_{model.env_prefix(str(key))}"] = env_str(val)
     if res_type == "params":
         definition = getattr(inp, "definition", {}) or {}
