@@ -260,7 +260,9 @@ def run_step(
             proc.stdout.close()
     code = proc.returncode
     if result == "exited":
-        return ("ok" if code == 0 else "failed"), code
+        result = "ok" if code == 0 else "failed"
+    if result != "ok":
+        ctx.capture.line(f"gitline: {title}: {result} (exit code {code})")
     return result, code
 
 
