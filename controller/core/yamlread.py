@@ -106,6 +106,10 @@ def _problem(
 def parse(path: str, text: str, anchors: dict[str, Node] | None = None) -> Parsed:
     """Read one YAML document. `anchors` pre-defines anchors from other files."""
     out = Parsed(path)
+    if _flow_depth(text) > MAX_DEPTH:  # the scanner is quadratic in flow depth: refuse early
+        out.failed = True
+        out.problems.append(_problem(path, (1, 1), f"YAML nested deeper than {MAX_DEPTH} levels"))
+        return out
     try:
         root, out.anchors = _compose(text, anchors or {})
         out.data = _Converter(path, out.problems).convert(root, 0) if root is not None else None
@@ -127,6 +131,27 @@ def parse(path: str, text: str, anchors: dict[str, Node] | None = None) -> Parse
         out.failed = True
         out.problems.append(_problem(path, (0, 0), f"YAML does not parse: {err}"))
     return out
+
+
+def _flow_depth(text: str) -> int:
+    """Deepest nesting of [ and { outside quotes (quotes end at a line end here)."""
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return 0
+    depth = deepest = 0
+    quote = ""
+    for char in text:
+        if char == "\n":
+            quote = ""
+        elif quote:
+            quote = "" if char == quote else quote
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth = max(0, depth - 1)
+        elif char in "'\"":
+            quote = char
+    return deepest
 
 
 def _compose(text: str, seed: dict[str, Node]) -> tuple[Node | None, dict[str, Node]]:

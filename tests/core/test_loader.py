@@ -1,0 +1,683 @@
+"""Loader behaviour on small inline workflows: what loads, and the exact file:line of defects."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from controller.core import loader, model
+
+
+def load(*files: tuple[str, str | bytes], **kw: object) -> model.Workflow:
+    return loader.load_workflow(
+        [(p, textwrap.dedent(t) if isinstance(t, str) else t) for p, t in files], **kw
+    )
+
+
+def messages(wf: model.Workflow, severity: str | None = None) -> list[str]:
+    return [str(p) for p in wf.problems if severity is None or p.severity == severity]
+
+
+BASIC = """\
+resources:
+  - name: app_repo
+    type: gitRepo
+    integration: gh
+    versionTemplate:
+      sourceName: org/app
+      branch: master
+  - name: prod_params
+    type: params
+    version:
+      params: {REGION: eu}
+jobs:
+  - name: build
+    type: runSh
+    steps:
+      - IN: app_repo
+      - IN: prod_params
+        switch: off
+      - TASK:
+          name: compile
+          script: make
+      - OUT: app_img
+  - name: deploy
+    type: runSh
+    steps:
+      - IN: build
+      - TASK:
+          - script: ./deploy.sh
+"""
+
+
+# --- which files ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("shippable.yml", True),
+        ("a/b/shippable.yml", True),
+        ("example.shippable.yml", True),
+        ("shippable.resources.yml", True),
+        ("x/shippable.jobs.yml", True),
+        ("shippable.triggers.yml", True),
+        ("shippable.templates.yml", True),
+        ("gitline.yml", True),
+        ("gitline.yaml", True),
+        ("ci/prod.gitline.yaml", True),
+        ("shippable.yml.example", False),
+        ("shippable.yaml", False),
+        ("notgitline.yml", False),
+        ("README.md", False),
+    ],
+)
+def test_is_workflow_file(path: str, expected: bool) -> None:
+    assert loader.is_workflow_file(path) is expected
+
+
+# --- objects -------------------------------------------------------------------------
+
+
+def test_basic_workflow_loads_with_unresolved_output() -> None:
+    wf = load(("shippable.yml", BASIC))
+    assert set(wf.resources) == {"app_repo", "prod_params"}
+    assert set(wf.jobs) == {"build", "deploy"}
+    build = wf.jobs["build"]
+    assert [(i.name, i.switch) for i in build.inputs] == [
+        ("app_repo", True),
+        ("prod_params", False),
+    ]
+    assert build.tasks == (model.Task("compile", ("make",)),)
+    assert build.inputs[0].location == model.Location("shippable.yml", 16, 9)
+    assert wf.jobs["deploy"].tasks[0].script == ("./deploy.sh",)
+    # app_img is not defined: build is inconsistent, and deploy (takes build) too
+    assert messages(wf, "error") == [
+        "shippable.yml:22:9: error: unresolved output 'app_img' of job 'build': "
+        "no resource or job has this name"
+    ]
+    assert wf.inconsistent["build"] == "output 'app_img' is not defined (shippable.yml:22)"
+    assert wf.inconsistent["deploy"] == "input job 'build' is inconsistent"
+    assert not wf.fatal
+
+
+def test_resource_definition_digest_and_old_syntax() -> None:
+    wf = load(("shippable.yml", BASIC))
+    params = wf.resources["prod_params"]
+    assert params.definition == {"params": {"REGION": "eu"}}
+    repo = wf.resources["app_repo"]
+    assert repo.integration == "gh" and repo.tracks_path is None
+    assert len(repo.digest) == 64
+    again = load(("shippable.yml", BASIC.replace("branch: master", "branch: main")))
+    assert again.resources["app_repo"].digest != repo.digest
+    assert again.resources["prod_params"].digest == params.digest
+
+
+def test_pointer_seed_merge_into_definition() -> None:
+    wf = load(
+        (
+            "shippable.resources.yml",
+            """\
+            resources:
+              - name: img
+                type: image
+                pointer: {sourceName: drydock/u16}
+                seed: {versionName: master}
+            """,
+        )
+    )
+    assert wf.resources["img"].definition == {"sourceName": "drydock/u16", "versionName": "master"}
+    assert wf.problems == ()
+
+
+@pytest.mark.parametrize(
+    ("source", "path", "tracks"),
+    [
+        (".", None, ""),
+        ("self", "deploy/", "deploy"),
+        (".", "/a/./b/", "a/b"),
+        ("org/other", "x", None),
+    ],
+)
+def test_tracks_path(source: str, path: str | None, tracks: str | None) -> None:
+    extra = f"\n      path: {path}" if path else ""
+    wf = load(
+        (
+            "shippable.yml",
+            f"""\
+resources:
+  - name: cfg
+    type: gitRepo
+    versionTemplate:
+      sourceName: "{source}"{extra}
+""",
+        )
+    )
+    assert wf.resources["cfg"].tracks_path == tracks
+
+
+def test_tracks_path_rejects_dotdot() -> None:
+    text = "resources:\n  - name: cfg\n    type: gitRepo\n    versionTemplate: {sourceName: ., path: ../x}\n"
+    wf = load(("shippable.yml", text))
+    assert "cfg" not in wf.resources
+    assert messages(wf) == [
+        "shippable.yml:2:5: error: resource 'cfg': path '../x' may not contain '..'"
+    ]
+
+
+def test_self_names_are_configurable() -> None:
+    text = (
+        "resources:\n  - name: cfg\n    type: gitRepo\n    versionTemplate: {sourceName: me/cfg}\n"
+    )
+    wf = load(("shippable.yml", text), self_names=frozenset({"me/cfg"}))
+    assert wf.resources["cfg"].tracks_path == ""
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        ("off", False),
+        ("false", False),
+        ('"off"', False),
+        ("no", False),
+        ("on", True),
+        ("true", True),
+    ],
+)
+def test_switch_spellings(written: str, expected: bool) -> None:
+    text = f"""\
+resources:
+  - {{name: r, type: params}}
+jobs:
+  - name: j
+    type: runSh
+    steps:
+      - IN: r
+        switch: {written}
+"""
+    wf = load(("shippable.yml", text))
+    assert wf.jobs["j"].inputs[0].switch is expected
+
+
+def test_input_pins_and_output_options() -> None:
+    text = """\
+resources:
+  - {name: img, type: image}
+  - {name: img2, type: image}
+jobs:
+  - name: j
+    type: runSh
+    steps:
+      - IN: img
+        versionName: "42"
+        showBuildStatus: true
+      - IN: img2
+        versionNumber: 3
+        applyTo: [img]
+      - OUT: img2
+        replicate: img
+        overwrite: true
+"""
+    job = load(("shippable.yml", text)).jobs["j"]
+    assert job.inputs[0].version_name == "42" and job.inputs[0].pinned
+    assert job.inputs[0].show_build_status
+    assert job.inputs[1].version_number == 3 and job.inputs[1].apply_to == ("img",)
+    assert job.outputs[0] == model.Output("img2", job.outputs[0].location, "img", True)
+
+
+def test_task_forms_env_and_runtime() -> None:
+    text = """\
+jobs:
+  - name: j
+    type: runSh
+    priority: 10
+    triggerMode: parallel
+    dependencyMode: strict
+    retries: 2
+    flags: [a, b]
+    runtime: {timeoutMinutes: 30, nodePool: big}
+    steps:
+      - TASK:
+          name: one
+          runtime:
+            options:
+              env:
+                - REGION: eu
+                - DEBUG: true
+          script:
+            - echo 1
+            - [echo 2, [echo 3]]
+      - TASK:
+          runtime: {options: {env: ["A=1", "B=x=y"]}}
+          script: echo 4
+      - TASK:
+          runtime: {options: {env: {C: 3}}}
+          script: 5
+"""
+    wf = load(("shippable.yml", text))
+    job = wf.jobs["j"]
+    assert job.tasks == (
+        model.Task("one", ("echo 1", "echo 2", "echo 3"), (("REGION", "eu"), ("DEBUG", "true"))),
+        model.Task("task_2", ("echo 4",), (("A", "1"), ("B", "x=y"))),
+        model.Task("task_3", ("5",), (("C", "3"),)),
+    )
+    assert (job.priority, job.trigger_mode, job.dependency_mode) == (10, "parallel", "strict")
+    assert (job.retries, job.flags, job.timeout_minutes, job.node_pool) == (
+        2,
+        ("a", "b"),
+        30.0,
+        "big",
+    )
+    assert wf.problems == ()
+
+
+def test_hooks_map_and_list_forms() -> None:
+    text = """\
+resources:
+  - {name: slack, type: notification}
+  - {name: mail, type: notification}
+jobs:
+  - name: j
+    type: runSh
+    on_start:
+      - script: echo start
+      - NOTIFY: slack
+    on_success: {script: [echo ok], NOTIFY: [slack, mail]}
+    on_failure:
+      NOTIFY:
+        - {name: slack, sendFailingSnippet: true}
+    always: {script: echo done}
+    steps:
+      - TASK: [{script: echo}]
+"""
+    wf = load(("shippable.yml", text))
+    hooks = wf.jobs["j"].hooks
+    assert hooks["on_start"] == model.Hook(("echo start",), (model.Notify("slack"),))
+    assert hooks["on_success"].notify == (model.Notify("slack"), model.Notify("mail"))
+    assert hooks["on_failure"] == model.Hook((), (model.Notify("slack", True),))
+    assert hooks["always"].script == ("echo done",)
+    assert wf.problems == () and not wf.inconsistent
+
+
+def test_unresolved_notify_names_the_hook_line() -> None:
+    text = "jobs:\n  - name: j\n    type: runSh\n    on_failure:\n      - NOTIFY: slak\n"
+    wf = load(("shippable.yml", text))
+    assert messages(wf) == [
+        "shippable.yml:5:9: error: unresolved notification 'slak' of job 'j': "
+        "no resource or job has this name"
+    ]
+    assert wf.inconsistent == {"j": "notification 'slak' is not defined (shippable.yml:5)"}
+
+
+@pytest.mark.parametrize(
+    ("jtype", "reason"),
+    [
+        ("runCI", "runCI runs on Shippable's CI; not runnable here"),
+        ("deploy", "deploy runs on Shippable's cloud; not runnable here"),
+        ("jenkinsJob", "jenkinsJob runs on Shippable's cloud; not runnable here"),
+        ("ecsDeploy", "ecsDeploy deployed through Shippable's cloud; not runnable here"),
+        ("runSh", ""),
+        ("release", ""),
+    ],
+)
+def test_job_types(jtype: str, reason: str) -> None:
+    text = f"jobs:\n  - name: j\n    type: {jtype}\n    integration: x\n    steps:\n      - TASK: managed\n"
+    wf = load(("shippable.yml", text))
+    assert wf.jobs["j"].not_runnable == reason
+    assert wf.jobs["j"].tasks == ()
+
+
+def test_unknown_job_type_is_an_error_on_that_job_only() -> None:
+    text = "jobs:\n  - name: j\n    type: runShh\n  - name: k\n    type: runSh\n"
+    wf = load(("shippable.yml", text))
+    assert list(wf.jobs) == ["k"]
+    assert messages(wf) == ["shippable.yml:3:5: error: job 'j' has unknown type 'runShh'"]
+
+
+@pytest.mark.parametrize(
+    ("rtype", "message"),
+    [
+        (
+            "gkeCluster",
+            "shippable.yml:3:5: warning: resource type 'gkeCluster' is non-current (2016)",
+        ),
+        ("mystery", "shippable.yml:3:5: warning: unknown resource type 'mystery'"),
+    ],
+)
+def test_resource_type_warnings(rtype: str, message: str) -> None:
+    wf = load(("shippable.yml", f"resources:\n  - name: r\n    type: {rtype}\n"))
+    assert "r" in wf.resources
+    assert messages(wf) == [message]
+
+
+def test_2016_syntax_source_get_and_old_triggers() -> None:
+    res = "resources:\n  - name: p\n    type: params\n    source: {params: {A: 1}}\n"
+    jobs = "jobs:\n  - name: j\n    type: runSh\n    steps:\n      - GET: p\n      - GET: t\n"
+    trig = "triggers:\n  - name: t\n    type: trigger\n    version: {counter: 2}\n"
+    wf = load(
+        ("shippable.resources.yml", res),
+        ("shippable.jobs.yml", jobs),
+        ("shippable.triggers.yml", trig),
+    )
+    assert wf.resources["p"].definition == {"params": {"A": 1}}
+    assert wf.resources["t"].type == "trigger" and wf.resources["t"].definition == {"counter": 2}
+    assert [i.name for i in wf.jobs["j"].inputs] == ["p", "t"]
+    assert messages(wf) == [
+        "shippable.jobs.yml:5:9: warning: 'GET:' is 2016 syntax; read as 'IN:' (first use in this file)",
+        "shippable.resources.yml:4:5: warning: 'source:' is 2016 syntax; read as 'versionTemplate:' "
+        "(first use in this file)",
+    ]
+
+
+def test_lowercase_nodepool_and_misspelt_deploy_method() -> None:
+    text = """\
+jobs:
+  - name: j
+    type: deploy
+    runtime: {nodepool: big}
+    steps:
+      - TASK: managed
+        deploymentMethod: upgrade
+"""
+    wf = load(("shippable.yml", text))
+    assert wf.jobs["j"].node_pool == "big"
+    assert messages(wf) == [
+        "shippable.yml:7:9: warning: 'deploymentMethod' is a misspelling of 'deployMethod'; ignored",
+        "shippable.yml:4:15: warning: 'nodepool' should be written 'nodePool'; accepted",
+    ]
+
+
+# --- names ---------------------------------------------------------------------------
+
+
+def test_duplicate_names_across_files_first_wins() -> None:
+    wf = load(
+        ("a/shippable.yml", "resources:\n  - {name: x, type: params}\n"),
+        ("b/shippable.yml", "jobs:\n  - name: x\n    type: runSh\n"),
+    )
+    assert "x" in wf.resources and "x" not in wf.jobs
+    assert messages(wf) == [
+        "b/shippable.yml:2:5: error: duplicate name 'x': first defined at a/shippable.yml:2:5; "
+        "this one is ignored"
+    ]
+
+
+@pytest.mark.parametrize("name", ["../etc", "a b", "$(rm)", "", "-"[:0] + "x" * 201])
+def test_unsafe_names_rejected(name: str) -> None:
+    wf = load(("shippable.yml", f'resources:\n  - name: "{name}"\n    type: params\n'))
+    assert wf.resources == {}
+    assert wf.errors and wf.errors[0].location.line == 2
+
+
+def test_did_you_mean_and_cross_repo_names() -> None:
+    text = """\
+resources:
+  - {name: myHook6, type: webhook}
+jobs:
+  - name: a
+    type: runSh
+    steps:
+      - IN: myHook
+  - name: b
+    type: runCI
+    steps:
+      - IN: other_ciRepo
+"""
+    wf = load(("shippable.yml", text))
+    assert messages(wf) == [
+        "shippable.yml:7:9: error: unresolved input 'myHook' of job 'a'; did you mean 'myHook6'?",
+        "shippable.yml:11:9: error: unresolved input 'other_ciRepo' of job 'b': "
+        "defined outside this repository (runCI job of another repo?)",
+    ]
+    assert set(wf.inconsistent) == {"a", "b"}
+
+
+# --- cycles and self-inputs ----------------------------------------------------------
+
+CYCLE = """\
+resources:
+  - {name: r, type: image}
+  - {name: s, type: image}
+  - {name: st, type: state}
+jobs:
+  - name: a
+    type: runSh
+    steps:
+      - IN: s
+        switch: SWITCH
+      - OUT: r
+  - name: b
+    type: runSh
+    steps:
+      - IN: r
+      - OUT: s
+  - name: c
+    type: runSh
+    steps:
+      - IN: b
+  - name: d
+    type: runSh
+    steps:
+      - IN: st
+      - OUT: st
+"""
+
+
+def test_cycle_through_resources_marks_its_jobs_and_downstream() -> None:
+    wf = load(("shippable.yml", CYCLE.replace("SWITCH", "on")))
+    assert messages(wf, "error") == ["shippable.yml:6:5: error: jobs form a cycle: a -> b -> a"]
+    assert wf.inconsistent == {
+        "a": "part of the cycle a -> b -> a",
+        "b": "part of the cycle a -> b -> a",
+        "c": "input job 'b' is inconsistent",
+    }
+
+
+def test_switch_off_breaks_the_cycle_and_state_may_loop() -> None:
+    wf = load(("shippable.yml", CYCLE.replace("SWITCH", "off")))
+    assert wf.problems == () and wf.inconsistent == {}
+
+
+def test_job_taking_its_own_triggering_output() -> None:
+    text = "resources:\n  - {name: r, type: image}\njobs:\n  - name: j\n    type: runSh\n"
+    text += "    steps:\n      - IN: r\n      - OUT: r\n  - name: k\n    type: runSh\n"
+    text += "    steps:\n      - IN: k\n"
+    wf = load(("shippable.yml", text))
+    assert messages(wf) == [
+        "shippable.yml:7:9: error: job 'j' takes its own output 'r' as a triggering input "
+        "(it would start itself); add 'switch: off'",
+        "shippable.yml:12:9: error: job 'k' takes itself as input",
+    ]
+    assert set(wf.inconsistent) == {"j", "k"}
+
+
+def test_out_to_a_job_is_an_error() -> None:
+    text = "jobs:\n  - name: j\n    type: runSh\n  - name: k\n    type: runSh\n    steps:\n      - OUT: j\n"
+    wf = load(("shippable.yml", text))
+    assert messages(wf) == [
+        "shippable.yml:7:9: error: OUT 'j' is a job; only a resource can be an output"
+    ]
+
+
+# --- files and YAML ------------------------------------------------------------------
+
+
+def test_syntax_error_is_fatal_with_position() -> None:
+    wf = load(
+        ("ok.shippable.yml", "resources:\n  - {name: r, type: params}\n"),
+        ("shippable.yml", "jobs: [\n  a: b\n"),
+    )
+    assert wf.fatal
+    assert "r" in wf.resources
+    assert messages(wf) == [
+        "shippable.yml:3:1: error: YAML does not parse: expected ',' or ']', but got '<stream end>'"
+    ]
+
+
+def test_non_utf8_names_the_file() -> None:
+    wf = load(("shippable.yml", b"jobs:\n  - name: \xff\xfe\n"))
+    assert wf.fatal
+    assert messages(wf) == [
+        "shippable.yml:0:0: error: shippable.yml is not UTF-8 text (byte 16): not loaded"
+    ]
+
+
+def test_huge_file_rejected() -> None:
+    wf = load(("shippable.yml", "# " + "x" * (5 * 1024 * 1024) + "\n"))
+    assert wf.fatal and "the limit is 5242880" in messages(wf)[0]
+
+
+def test_python_tags_never_execute() -> None:
+    text = "resources:\n  - name: r\n    type: params\n    version: !!python/object/apply:os.system ['touch /tmp/pwned']\n"
+    wf = load(("shippable.yml", text))
+    assert messages(wf) == [
+        "shippable.yml:4:14: error: YAML tag '!!python/object/apply:os.system' is not supported; value ignored"
+    ]
+    assert wf.resources["r"].definition == {}
+
+
+def test_alias_bomb_is_stopped() -> None:
+    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for i in range(1, 9):
+        prev, cur = chr(96 + i), chr(97 + i)
+        lines.append(f"{cur}: &{cur} [" + ",".join([f"*{prev}"] * 9) + "]")
+    wf = load(("shippable.yml", "\n".join(lines) + "\n"))
+    assert wf.fatal
+    assert "more than 100000 YAML nodes after expanding aliases" in messages(wf)[0]
+
+
+def test_deep_nesting_is_stopped() -> None:
+    wf = load(("shippable.yml", "jobs: " + "[" * 3000 + "]" * 3000 + "\n"))
+    assert wf.fatal and wf.errors
+
+
+def test_recursive_alias_is_an_error() -> None:
+    wf = load(("shippable.yml", "jobs: &a [*a]\n"))
+    assert wf.fatal
+    assert "recursive" in messages(wf)[0]
+
+
+def test_duplicate_top_level_jobs_last_wins_and_lists_lost_names() -> None:
+    text = """\
+jobs:
+  - name: first
+    type: runSh
+resources: []
+jobs:
+  - name: second
+    type: runSh
+"""
+    wf = load(("shippable.yml", text))
+    assert list(wf.jobs) == ["second"]
+    assert messages(wf) == [
+        "shippable.yml:5:1: warning: duplicate key 'jobs': the value at line 1 is ignored "
+        "(the last one wins) (its entries first are ignored)"
+    ]
+
+
+def test_anchors_from_templates_file_in_another_folder() -> None:
+    templates = "setup_temp: &setup\n  - echo setup\n  - [echo nested]\n"
+    jobs = """\
+jobs:
+  - name: j
+    type: runSh
+    steps:
+      - TASK:
+          script:
+            - *setup
+            - echo own
+      - IN: nope
+"""
+    wf = load(("shippable.templates.yml", templates), ("images/x/shippable.yml", jobs))
+    assert not wf.fatal
+    assert wf.jobs["j"].tasks[0].script == ("echo setup", "echo nested", "echo own")
+    # positions still refer to the file itself
+    assert messages(wf) == [
+        "images/x/shippable.yml:9:9: error: unresolved input 'nope' of job 'j': "
+        "no resource or job has this name"
+    ]
+
+
+def test_undefined_alias_without_templates_is_fatal() -> None:
+    wf = load(("shippable.yml", "jobs:\n  - name: j\n    type: runSh\n    steps: *nothere\n"))
+    assert wf.fatal
+    assert messages(wf) == [
+        "shippable.yml:4:12: error: YAML does not parse: found undefined alias 'nothere'"
+    ]
+
+
+def test_merge_keys_mapping_and_list_of_tasks() -> None:
+    text = """\
+templates: &base
+  type: runSh
+jobs:
+  - <<: *base
+    name: a
+    steps:
+      - TASK: &hello
+          - script: echo 1
+          - script: echo 2
+  - <<: *base
+    name: b
+    steps:
+      - TASK:
+        <<: *hello
+"""
+    wf = load(("shippable.yml", text))
+    assert wf.jobs["a"].type == "runSh" == wf.jobs["b"].type
+    assert wf.jobs["b"].tasks[0].script == ("echo 1", "echo 2")
+    assert messages(wf) == [
+        "shippable.yml:14:9: warning: merge key '<<' of the list &hello beside the empty key "
+        "'TASK': read as its value"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("jobs:\n", "shippable.yml:1:1: warning: 'jobs:' is empty"),
+        ("resources: ~\n", "shippable.yml:1:1: warning: 'resources:' is empty"),
+        ("", "shippable.yml:1:1: warning: file is empty: nothing to load"),
+        ("- a\n", "shippable.yml:1:1: error: the top level must be a mapping of keys"),
+        ("jobs: {a: 1}\n", "shippable.yml:1:1: error: 'jobs:' must be a list"),
+        ("colour: red\n", "shippable.yml:1:1: warning: unknown top-level key 'colour' ignored"),
+        ("jobs:\n  - 3\n", "shippable.yml:2:5: error: each entry of 'jobs:' must be a mapping"),
+        ("jobs:\n  - type: runSh\n", "shippable.yml:2:5: error: job without a 'name:'"),
+    ],
+)
+def test_file_level_problems(text: str, expected: str) -> None:
+    wf = load(("shippable.yml", text))
+    assert messages(wf) == [expected]
+    assert not wf.fatal
+
+
+def test_ci_keys_and_templates_are_silent() -> None:
+    text = "language: node_js\nbuild: {ci: [npm test]}\nintegrations: {}\ntemplatesx: 1\nmy_temp: &t [a]\n"
+    assert load(("shippable.yml", text)).problems == ()
+
+
+def test_jfrog_pipelines_file_is_not_loaded_nor_fatal() -> None:
+    text = "resources:\n  - name: r\n    type: GitRepo\npipelines:\n  - name: p\n"
+    wf = load(("shippable.yml", text))
+    assert wf.resources == {} and not wf.fatal
+    assert messages(wf) == [
+        "shippable.yml:4:1: warning: this is JFrog Pipelines format (top-level 'pipelines:'), "
+        "not an Assembly Line; the file is not loaded"
+    ]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"\x00\x01",
+        "{{{",
+        "jobs: [{name: 1, type: 2, steps: 3}]",
+        "jobs:\n - name: j\n   type: runSh\n   steps: [[], 1, {IN: [a]}]\n",
+        "resources: [{name: r, type: [x]}]",
+        "jobs: [{name: j, type: runSh, on_success: 3, runtime: [1]}]",
+    ],
+)
+def test_never_raises(content: str | bytes) -> None:
+    wf = load(("shippable.yml", content))
+    assert isinstance(wf, model.Workflow)
