@@ -1,4 +1,5 @@
 """Loader behaviour on small inline workflows: what loads, and the exact file:line of defects."""
+# ruff: noqa: E501  (exact problem messages read best on one line)
 
 from __future__ import annotations
 
