@@ -13,6 +13,7 @@ tip. A write that loses the race re-reads the tip and applies its change again.
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import random
@@ -417,7 +418,7 @@ class GitStateStore:
         with self._lock:
             tip = branch_tip(self._repo, self._ref)
             record = self._record(tip.tree if tip else None, ("controller", "config.yml"), "dict")
-            return dict(record or {})
+            return copy.deepcopy(record or {})
 
     def _walk(self, name: str) -> Iterator[tuple[pygit2.Commit, dict[str, str]]]:
         """Commits whose Gitline-Resource or Gitline-Job trailer is `name`, newest first.
@@ -442,10 +443,10 @@ class GitStateStore:
         return None
 
     def history(self, name: str, limit: int = 100) -> Iterator[HistoryEntry]:
+        """Versions of a resource or runs of a job (one per run number), newest first."""
         check_name(name)
         with self._lock:
-            entries = self._history(name, limit)
-        yield from entries
+            return iter(self._history(name, limit))
 
     def _history(self, name: str, limit: int) -> list[HistoryEntry]:
         entries: list[HistoryEntry] = []

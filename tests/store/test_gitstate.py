@@ -281,7 +281,9 @@ def test_unsafe_names_are_refused(store: GitStateStore, name: str) -> None:
     with pytest.raises(ValueError):
         store.record_run(run(name))
     with pytest.raises(ValueError):
-        list(store.history(name))
+        store.history(name)
+    with pytest.raises(ValueError):
+        store.read_log(name)
     assert store.tip() == ""
 
 
@@ -430,3 +432,8 @@ def test_run_yaml_round_trip_covers_every_field() -> None:
     assert safe_load(text)["exitCode"] == 2  # readable by any YAML parser
     assert set(yamlio.run_to_dict(full)) >= {"queuedAt", "exitCode", "configCommit"}
     assert len(yamlio.run_to_dict(full)) == len(_filled(model.Run))
+
+
+def test_hand_written_yaml_still_loads() -> None:
+    text = "# edited by hand\nresource: app_img\nversionNumber: 4\nvalues: {a: [1, 2]}\n"
+    assert yamlio.version_from_yaml(text) == model.Version("app_img", 4, values={"a": [1, 2]})
