@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 from controller.core import loader, model, planner, triggers, versions
 from controller.execution import executor as ex
-from controller.store.configrepo import ConfigRepo
+from controller.store.configrepo import CommitInfo, ConfigRepo
 from controller.store.gitstate import GitStateStore
 
 log = logging.getLogger("gitline")
@@ -101,7 +101,10 @@ class Reconciler:
 
     def _process_config(self, head: str, snap: model.Snapshot) -> None:
         loaded = self.workflow_at(head)
-        info = self.config.commit_info(head)
+        commits, rewritten = self.config.commits_between(snap.processed_commit or None, head)
+        if rewritten:
+            log.warning("config branch was rewritten (force push); only %s is processed", head[:7])
+        author = commits[-1].author if commits else ""
         if loaded.fatal and snap.good_commit:
             good = _Loaded(snap.good_commit, self.workflow_at(snap.good_commit))
             log.error("config %s does not load; keeping %s:\n%s", head[:7],
@@ -120,22 +123,19 @@ class Reconciler:
                 for r in good.workflow.resources.values() if r.tracks_path is not None
             }
             for v in versions.plan_versions(good.workflow, snap, commit=good.commit,
-                                            author=info.author, tracked_trees=tracked):
+                                            author=author, tracked_trees=tracked):
                 self.store.append_version(v)
                 log.info("%s: version %d%s", v.resource, v.number,
                          f" ({v.name[:12]})" if v.name else "")
-        rejected = self._process_triggers(snap, head, good)
+        rejected = self._process_triggers(snap, commits, good)
         self.store.record_config(
             processed=head, good=good.commit if good else "", problems=loaded.problems,
             triggers=rejected,
         )
 
     def _process_triggers(
-        self, snap: model.Snapshot, head: str, good: _Loaded | None
+        self, snap: model.Snapshot, commits: list[CommitInfo], good: _Loaded | None
     ) -> tuple[model.TriggerRequest, ...]:
-        commits, rewritten = self.config.commits_between(snap.processed_commit or None, head)
-        if rewritten:
-            log.warning("config branch was rewritten (force push); only %s is processed", head[:7])
         done = {(r.job, r.cause.commit) for h in snap.jobs.values()
                 for r in (*h.active, *([h.last] if h.last else [])) if r.cause.kind == "trigger"}
         requests = []
@@ -159,7 +159,7 @@ class Reconciler:
             log.error("trigger %s in %s by %s: %s", r.path, r.commit[:7], r.author, r.error)
         return plan.rejected
 
-    def _trigger_request(self, job: str, c, path: str) -> list[model.TriggerRequest]:
+    def _trigger_request(self, job: str, c: CommitInfo, path: str) -> list[model.TriggerRequest]:
         try:
             data = self.config.read_blob(c.sha, path)
         except ValueError as err:  # a symlink or a folder where a file belongs
@@ -246,6 +246,7 @@ class Reconciler:
             values=values,
             created_by=f"{spec.run.job} run {spec.run.number}",
             config_commit=spec.run.config_commit,
+            digest=latest.digest if latest else "",  # the definition it still belongs to
             files=update.files,
         ))
 

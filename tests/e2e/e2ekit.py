@@ -112,8 +112,10 @@ class Home:
                 if s.startswith(f"{job}: run ") and s.split(" ")[3].startswith(finals)]
 
     def wait_runs(self, job: str, count: int, timeout: float = 30.0) -> list[str]:
-        wait_for(lambda: len(self.runs(job)) >= count, timeout,
-                 f"{count} finished runs of {job}; log:\n{self.server_log()[-3000:]}")
+        try:
+            wait_for(lambda: len(self.runs(job)) >= count, timeout, f"{count} runs of {job}")
+        except AssertionError as err:
+            raise AssertionError(f"{err}; controller log:\n{self.server_log()[-3000:]}") from None
         return self.runs(job)
 
     def wait_idle(self, timeout: float = 30.0) -> None:

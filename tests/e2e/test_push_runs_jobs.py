@@ -152,14 +152,14 @@ def test_broken_push_is_reported_with_file_and_line_and_last_good_keeps_running(
 
 def test_unknown_input_marks_only_that_job_inconsistent(home):
     home.start()
-    broken = PIPELINE + textwrap.dedent("""\
-      - name: typo_job
-        type: runSh
-        steps:
-          - IN: app_cgf
-          - TASK:
-              script: [echo never]
-    """).replace("\n", "\n  ").rstrip() + "\n"
+    broken = PIPELINE + textwrap.indent(textwrap.dedent("""\
+        - name: typo_job
+          type: runSh
+          steps:
+            - IN: app_cgf
+            - TASK:
+                script: [echo never]
+    """), "  ")
     home.write("shippable.yml", broken)
     home.push("with a typo")
     home.wait_runs("deploy_prod", 1)
@@ -179,7 +179,7 @@ def test_state_branch_cannot_be_pushed_by_users(home):
     home.write("evil.txt", "x")
     run("git", "add", "-A", cwd=home.work)
     run("git", "commit", "-qm", "evil", cwd=home.work)
-    refused = run("git", "push", "origin", "HEAD:state", cwd=home.work, check=False)
+    refused = run("git", "push", "origin", "+HEAD:state", cwd=home.work, check=False)
     assert refused.returncode != 0
     assert "written only by the controller" in refused.stderr
 
