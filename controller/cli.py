@@ -191,6 +191,19 @@ def validate(paths: tuple[Path, ...]) -> None:
         sys.exit(1)
 
 
+@main.command(short_help="Draw the workflow (DOT or Mermaid).")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["dot", "mermaid"]), default="dot",
+              show_default=True, help="Graphviz DOT or a Mermaid flowchart.")
+def graph(paths: tuple[Path, ...], fmt: str) -> None:
+    """Print the resources, jobs and edges of PATHS; switch: off edges are dotted."""
+    from controller.core import graph as graphs
+    from controller.core import loader
+
+    wf = loader.load_workflow(_read_files(paths))
+    click.echo(graphs.render_dot(wf) if fmt == "dot" else graphs.render_mermaid(wf), nl=False)
+
+
 def _read_files(paths: tuple[Path, ...]) -> list[tuple[str, bytes]]:
     from controller.core import loader
 
