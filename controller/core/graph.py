@@ -201,7 +201,7 @@ def render_dot(workflow: model.Workflow) -> str:
 
 
 def _mermaid_label(text: str) -> str:
-    safe = "".join(f"#{ord(c)};" if c in '"#<>&`[](){}|' else c for c in text)
+    safe = "".join(f"#{ord(c)};" if c in '"#<>&`' else c for c in text)
     return f'"{safe}"'
 
 
