@@ -29,7 +29,6 @@ SPLIT_FILES = frozenset(
         "shippable.templates.yml",
     }
 )
-TEMPLATE_FILE = "shippable.templates.yml"
 CI_KEYS = frozenset(
     [
         "language",
@@ -202,7 +201,7 @@ class _Loader:
     # --- files ------------------------------------------------------------------------
 
     def load(self, files: list[tuple[str, str | bytes]]) -> model.Workflow:
-        for parsed in _read_all(sorted(files, key=lambda f: f[0])):
+        for parsed in yamlread.read_files(sorted(files, key=lambda f: f[0])):
             self.path = parsed.path
             self.problems.extend(parsed.problems)
             if parsed.failed:
@@ -212,7 +211,7 @@ class _Loader:
         return self.resolve()
 
     def load_document(self, data: Any) -> None:
-        is_templates = posixpath.basename(self.path) == TEMPLATE_FILE
+        is_templates = posixpath.basename(self.path) == yamlread.TEMPLATE_FILE
         if data is None:
             if not is_templates:
                 self.warn((1, 1), "file is empty: nothing to load")
@@ -716,42 +715,3 @@ class _Steps:
 
     def add_task(self, name: str, script: list[str], env: tuple[tuple[str, str], ...]) -> None:
         self.tasks.append(model.Task(name or f"task_{len(self.tasks) + 1}", tuple(script), env))
-
-
-# --- reading files ---------------------------------------------------------------------
-
-
-def _read_all(files: list[tuple[str, str | bytes]]) -> list[yamlread.Parsed]:
-    """Parse every file; retry those missing an anchor with anchors from the others."""
-    texts: dict[str, str] = {}
-    parsed: list[yamlread.Parsed] = []
-    for path, content in files:
-        text, problem = yamlread.decode(path, content)
-        if problem is not None or text is None:
-            parsed.append(yamlread.Parsed(path, problems=[problem] if problem else [], failed=True))
-            continue
-        texts[path] = text
-        parsed.append(yamlread.parse(path, text))
-    for index, result in enumerate(parsed):
-        if result.undefined_alias:
-            seed = _anchor_seed(result.path, parsed)
-            retry = yamlread.parse(result.path, texts[result.path], seed)
-            if not retry.failed:
-                parsed[index] = retry
-    return parsed
-
-
-def _anchor_seed(path: str, parsed: list[yamlread.Parsed]) -> dict[str, Any]:
-    """Anchors other files define, the nearest (and templates files) taking precedence."""
-    here = posixpath.dirname(path)
-
-    def rank(other: yamlread.Parsed) -> tuple[bool, int, bool]:
-        there = posixpath.dirname(other.path)
-        above = there == "" or here == there or here.startswith(there + "/")
-        depth = len(there.split("/")) if there else 0
-        return above, depth, posixpath.basename(other.path) == TEMPLATE_FILE
-
-    seed: dict[str, Any] = {}
-    for other in sorted((p for p in parsed if p.path != path and not p.failed), key=rank):
-        seed.update(other.anchors)
-    return seed

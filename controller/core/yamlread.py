@@ -1,8 +1,10 @@
 """Safe YAML reading for workflow files: text in, plain data with positions out.
 
 Owns: decoding, size/alias-bomb/nesting guards, anchors shared across the files of one
-repository, merge keys (`<<`), duplicate keys (last wins, reported), and explicit tags
-(never executed: reported and dropped). Pure: it never touches files or the clock.
+repository (`read_files` retries a file whose alias is undefined with the anchors of the
+other files, nearest and `shippable.templates.yml` first),
+merge keys (`<<`), duplicate keys (last wins, reported), and explicit tags (never
+executed: reported and dropped). Pure: it never touches files or the clock.
 
 It composes ruamel.yaml *nodes* and converts them itself, so no constructor ever runs
 and every mapping and sequence keeps 1-based line/column positions (`YMap`, `YList`).
@@ -10,6 +12,7 @@ and every mapping and sequence keeps 1-based line/column positions (`YMap`, `YLi
 
 from __future__ import annotations
 
+import posixpath
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +23,7 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from controller.core import model
 
+TEMPLATE_FILE = "shippable.templates.yml"
 MAX_BYTES = 5 * 1024 * 1024
 MAX_NODES = 100_000  # after alias expansion: stops "billion laughs"
 MAX_DEPTH = 64
@@ -346,3 +350,42 @@ def _number(text: str, kind: type) -> Any:
         except ValueError:
             continue
     return text
+
+
+# --- reading files ---------------------------------------------------------------------
+
+
+def read_files(files: list[tuple[str, str | bytes]]) -> list[Parsed]:
+    """Parse every file; retry those missing an anchor with anchors from the others."""
+    texts: dict[str, str] = {}
+    parsed: list[Parsed] = []
+    for path, content in files:
+        text, problem = decode(path, content)
+        if problem is not None or text is None:
+            parsed.append(Parsed(path, problems=[problem] if problem else [], failed=True))
+            continue
+        texts[path] = text
+        parsed.append(parse(path, text))
+    for index, result in enumerate(parsed):
+        if result.undefined_alias:
+            seed = _anchor_seed(result.path, parsed)
+            retry = parse(result.path, texts[result.path], seed)
+            if not retry.failed:
+                parsed[index] = retry
+    return parsed
+
+
+def _anchor_seed(path: str, parsed: list[Parsed]) -> dict[str, Any]:
+    """Anchors other files define, the nearest (and templates files) taking precedence."""
+    here = posixpath.dirname(path)
+
+    def rank(other: Parsed) -> tuple[bool, int, bool]:
+        there = posixpath.dirname(other.path)
+        above = there == "" or here == there or here.startswith(there + "/")
+        depth = len(there.split("/")) if there else 0
+        return above, depth, posixpath.basename(other.path) == TEMPLATE_FILE
+
+    seed: dict[str, Any] = {}
+    for other in sorted((p for p in parsed if p.path != path and not p.failed), key=rank):
+        seed.update(other.anchors)
+    return seed
