@@ -378,6 +378,7 @@ def execute(
         workdir = workspace.prepare(spec, Path(work_root))
         with _active_lock:
             _active_workdirs.add(workdir)
+        started = now_iso()
         if on_started is not None:
             on_started(spec, started)
         return _run(spec, workdir, capture, control, shell, hook_timeout, grace, started)

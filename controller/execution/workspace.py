@@ -90,9 +90,12 @@ def read_tree(
     """
     budget = budget if budget is not None else [MAX_TOTAL_BYTES]
     out: dict[str, bytes] = {}
-    if not folder.is_dir() or folder.is_symlink():
-        return out
     root = workdir.resolve()
+    if not inside(folder, root):
+        notes.append(f"skipped {folder.name}/: it is (or is under) a symlink out of the workdir")
+        return out
+    if not folder.is_dir():
+        return out
     for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
         dirnames.sort()
         for fname in sorted(filenames) + _linked_names(Path(dirpath), dirnames):
@@ -140,9 +143,16 @@ def _read_one(
         return None
 
 
-def read_json(path: Path) -> dict[str, Any] | None:
-    """A JSON object from a regular file inside the workdir, or None."""
+def inside(path: Path, root: Path) -> bool:
+    """True if `path` is not a symlink and, resolved, stays under `root` (resolved)."""
+    return not path.is_symlink() and path.resolve().is_relative_to(root)
+
+
+def read_json(path: Path, root: Path | None = None) -> dict[str, Any] | None:
+    """A JSON object from a regular file (inside `root` when given), or None."""
     try:
+        if root is not None and not inside(path, root):
+            return None
         if path.is_symlink() or not path.is_file():
             return None
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -155,7 +165,10 @@ def _output_update(
     out: OutputSpec, workdir: Path, notes: list[str], budget: list[int]
 ) -> OutputUpdate | None:
     base = workdir / runenv.io_dir("OUT", out.name)
-    record = read_json(base / runenv.VERSION_FILE) or {}
+    if not inside(base, workdir) or not inside(base / runenv.STATE_DIR, workdir):
+        notes.append(f"ignored output {out.name}: its folder is a symlink out of the workdir")
+        return None
+    record = read_json(base / runenv.VERSION_FILE, workdir) or {}
     written = "replace" in record
     files = read_tree(base / runenv.STATE_DIR, workdir, notes, budget)
     files_changed = files != dict(out.files)
@@ -195,7 +208,7 @@ def collect(
 def read_notifications(workdir: Path) -> list[dict[str, Any]]:
     """Events `shipctl notify` recorded (one JSON object a line); bad lines are skipped."""
     path = Path(workdir) / runenv.NOTIFICATIONS_FILE
-    if path.is_symlink() or not path.is_file():
+    if not inside(path, Path(workdir).resolve()) or not path.is_file():
         return []
     events = []
     with path.open("r", encoding="utf-8", errors="replace") as fh:

@@ -9,7 +9,13 @@ import pytest
 
 from controller.core import model
 from controller.execution import shipctl, workspace
-from controller.execution.executor import InputSpec, Outcome, OutputSpec, RunSpec
+from controller.execution.executor import (
+    InputSpec,
+    Outcome,
+    OutputSpec,
+    OutputUpdate,
+    RunSpec,
+)
 from controller.execution.local import execute
 
 LOC = model.Location("shippable.jobs.yml", 1, 1)
@@ -255,6 +261,23 @@ def test_collect_refuses_symlink_outside(tmp_path: Path) -> None:
     assert "leak.txt" not in outcome.state_files
     assert outcome.state_files["link.txt"] == b"ok\n"
     assert "outside the workdir" in outcome.message
+
+
+def test_collect_refuses_output_folder_symlinked_out(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "state").mkdir(parents=True)
+    (elsewhere / "state" / "x").write_text("outside")
+    (elsewhere / "version.json").write_text('{"replace": true, "values": {"k": "v"}}')
+    outcome = run(tmp_path, f'rm -rf OUT/tf_state && ln -s {elsewhere} OUT/tf_state')
+    assert outcome.outputs == ()
+    assert "ignored output tf_state" in outcome.message
+
+
+def test_collect_reports_deleted_state_files(tmp_path: Path) -> None:
+    outcome = run(tmp_path, 'rm "$(shipctl get_resource_state tf_state)/old.tfstate"')
+    assert outcome.outputs == (
+        OutputUpdate("tf_state", {}, replace=False, version_name="", files={}),
+    )
 
 
 def test_collect_skips_big_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
