@@ -174,8 +174,14 @@ class RunControl:
     process group is killed; the run then goes on with on_cancel and always."""
 
     cancelled: threading.Event = field(default_factory=threading.Event)
+    abandoned: threading.Event = field(default_factory=threading.Event)
 
     def cancel(self) -> None:
+        self.cancelled.set()
+
+    def abandon(self) -> None:
+        """Kill the run without running any more hooks (executor shutting down)."""
+        self.abandoned.set()
         self.cancelled.set()
 
 
@@ -341,6 +347,8 @@ def run_steps(
         if result != "ok":
             _fail(state, result, code, "on_success")
             success_failed = result == "failed"
+    if ctx.control.abandoned.is_set():
+        return
     after = time.monotonic() + hook_timeout
     if state.result == "cancelled":
         run_hook(ctx, state, "on_cancel", after, False)
@@ -496,6 +504,7 @@ class LocalExecutor:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gitline-run")
         self._lock = threading.Lock()
         self._controls: dict[tuple[str, int], RunControl] = {}
+        self._closing = False
 
     def submit(
         self,
@@ -532,6 +541,9 @@ class LocalExecutor:
             with self._lock:
                 if self._controls.get(key) is control:
                     del self._controls[key]
+        if control.abandoned.is_set():
+            log.info("run %s %s abandoned at shutdown: no on_done", *key)
+            return
         _quietly(on_done, spec, outcome)
 
     def cancel(self, job: str, number: int) -> bool:
@@ -549,7 +561,19 @@ class LocalExecutor:
             return sorted(self._controls)
 
     def shutdown(self, wait: bool = True) -> None:
-        """Stop taking runs; wait for the ones running (and queued, if `wait`)."""
+        """Stop taking runs.
+
+        wait=True: finish every queued and running run (callbacks as usual).
+        wait=False: drop queued runs and kill running ones without hooks and without
+        on_done, so that the state branch still says `running` and the controller
+        records them `interrupted` (and queues them again) on restart.
+        """
+        if not wait:
+            with self._lock:
+                self._closing = True
+                controls = list(self._controls.values())
+            for control in controls:
+                control.abandon()
         self._pool.shutdown(wait=wait, cancel_futures=not wait)
 
 

@@ -333,6 +333,26 @@ def test_parallel_runs_overlap(tmp_path: Path) -> None:
     assert time.monotonic() - began < 10
 
 
+def test_shutdown_without_wait_kills_runs_silently(tmp_path: Path) -> None:
+    executor = LocalExecutor(tmp_path, workers=1, grace=0.3)
+    started = threading.Event()
+    calls: list[str] = []
+    spec = make_spec('echo $$ > "$SHARED_DIR/main.pid"; sleep 1000', hooks=all_hooks())
+    executor.submit(spec, lambda s, at: started.set(), lambda s, o: calls.append("done"))
+    executor.submit(make_spec("true", number=2), lambda s, at: calls.append("started 2"),
+                    lambda s, o: calls.append("done 2"))
+    assert started.wait(10)
+    pid = read_pid(tmp_path / "build" / "1" / "shared" / "main.pid")
+    executor.shutdown(wait=False)
+    deadline = time.monotonic() + 10
+    while not gone(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert gone(pid)
+    time.sleep(0.5)
+    assert calls == []
+    assert (tmp_path / "build" / "1" / "shared" / "hooks").read_text() == "on_start\n"
+
+
 def test_callbacks_that_raise_do_not_break_the_pool(tmp_path: Path) -> None:
     executor = LocalExecutor(tmp_path, workers=1)
     done = threading.Event()
