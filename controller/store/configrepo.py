@@ -85,23 +85,44 @@ class ConfigRepo:
 
         Symlinks and submodules are skipped; large blobs are returned (the loader rejects).
         """
-        found: list[tuple[str, bytes]] = []
-        self._collect(self._commit(commit).tree, "", is_workflow_file, found)
-        return sorted(found)
+        files: dict[str, bytes] = {}
+        self._walk_files(self._commit(commit).tree, "", files, set(), is_workflow_file)
+        return sorted(files.items())
 
-    def _collect(
+    def files_under(self, commit: str, path: str = "") -> tuple[dict[str, bytes], frozenset[str]]:
+        """Regular files below folder `path` (relative to it), and which are executable.
+
+        What a job sees as the checkout of a gitRepo that tracks this repository.
+        """
+        path = path.strip("/")
+        tree = self._commit(commit).tree
+        if path:
+            entry = self._entry(commit, path)
+            if entry is None or entry.filemode != FileMode.TREE:
+                return {}, frozenset()
+            tree = self._repo.get(entry.id)
+        files: dict[str, bytes] = {}
+        executable: set[str] = set()
+        self._walk_files(tree, "", files, executable, lambda _: True)
+        return files, frozenset(executable)
+
+    def _walk_files(
         self,
         tree: pygit2.Tree,
         prefix: str,
+        files: dict[str, bytes],
+        executable: set[str],
         wanted: Callable[[str], bool],
-        found: list[tuple[str, bytes]],
     ) -> None:
+        """Regular files of `tree` for which `wanted(path)`; symlinks and submodules skipped."""
         for entry in tree:
-            path = prefix + entry.name
+            rel = prefix + entry.name
             if entry.filemode == FileMode.TREE:
-                self._collect(self._repo.get(entry.id), path + "/", wanted, found)
-            elif entry.filemode in (FileMode.BLOB, FileMode.BLOB_EXECUTABLE) and wanted(path):
-                found.append((path, self._repo.get(entry.id).data))
+                self._walk_files(self._repo.get(entry.id), rel + "/", files, executable, wanted)
+            elif entry.filemode in (FileMode.BLOB, FileMode.BLOB_EXECUTABLE) and wanted(rel):
+                files[rel] = self._repo.get(entry.id).data
+                if entry.filemode == FileMode.BLOB_EXECUTABLE:
+                    executable.add(rel)
 
     def tree_id(self, commit: str, path: str = "") -> str | None:
         """Oid of the folder or file at `path` ("" = the root tree); None if absent."""
