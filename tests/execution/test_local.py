@@ -53,6 +53,14 @@ def test_gone_helper_sees_live_process() -> None:
     assert not gone(os.getpid())
 
 
+def wait_gone(pid: int, seconds: float = 5.0) -> bool:
+    """gone(pid), allowing the kernel a moment to finish a SIGKILL."""
+    end = time.monotonic() + seconds
+    while not gone(pid) and time.monotonic() < end:
+        time.sleep(0.02)
+    return gone(pid)
+
+
 def read_pid(path: Path) -> int:
     for _ in range(100):
         if path.exists() and path.read_text().strip():
@@ -191,18 +199,18 @@ def test_timeout_kills_forked_child_and_runs_on_failure(tmp_path: Path) -> None:
     assert "timed out" in outcome.message
     assert hooks_ran(outcome) == ["on_start", "on_failure", "always"]
     assert "never" not in outcome.log
-    assert gone(read_pid(tmp_path / "build" / "1" / "shared" / "child.pid"))
+    assert wait_gone(read_pid(tmp_path / "build" / "1" / "shared" / "child.pid"))
 
 
 def test_timeout_sigkills_a_child_ignoring_sigterm(tmp_path: Path) -> None:
     spec = make_spec(
         "(trap '' TERM; echo $BASHPID > \"$SHARED_DIR/stubborn.pid\"; "
         "while true; do sleep 0.1; done) & wait",
-        timeout=0.01,
+        timeout=0.03,
     )
     outcome = execute(spec, tmp_path, grace=0.3)
     assert outcome.status == "timed_out"
-    assert gone(read_pid(tmp_path / "build" / "1" / "shared" / "stubborn.pid"))
+    assert wait_gone(read_pid(tmp_path / "build" / "1" / "shared" / "stubborn.pid"))
 
 
 def test_leftover_background_child_is_killed(tmp_path: Path) -> None:
@@ -211,7 +219,7 @@ def test_leftover_background_child_is_killed(tmp_path: Path) -> None:
     outcome = execute(spec, tmp_path)
     assert outcome.status == "succeeded"
     assert time.monotonic() - began < 10
-    assert gone(read_pid(tmp_path / "build" / "1" / "shared" / "bg.pid"))
+    assert wait_gone(read_pid(tmp_path / "build" / "1" / "shared" / "bg.pid"))
 
 
 def test_cancel_runs_on_cancel(tmp_path: Path) -> None:
@@ -234,7 +242,7 @@ def test_cancel_runs_on_cancel(tmp_path: Path) -> None:
     outcome = done[0]
     assert outcome.status == "cancelled"
     assert hooks_ran(outcome) == ["on_start", "on_cancel", "always"]
-    assert gone(pid)
+    assert wait_gone(pid)
     assert executor.cancel("build", 1) is False
 
 
@@ -344,10 +352,7 @@ def test_shutdown_without_wait_kills_runs_silently(tmp_path: Path) -> None:
     assert started.wait(10)
     pid = read_pid(tmp_path / "build" / "1" / "shared" / "main.pid")
     executor.shutdown(wait=False)
-    deadline = time.monotonic() + 10
-    while not gone(pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert gone(pid)
+    assert wait_gone(pid, 10)
     time.sleep(0.5)
     assert calls == []
     assert (tmp_path / "build" / "1" / "shared" / "hooks").read_text() == "on_start\n"
