@@ -295,3 +295,18 @@ def test_wrapper_is_executable(tmp_path: Path) -> None:
     assert (wd / "IN" / "shared_state" / "state" / "inventory.txt").read_bytes() == b"hosts\n"
     assert (wd / "OUT" / "tf_state" / "state" / "old.tfstate").read_bytes() == b"old"
     assert (wd / "IN" / "app_img" / "version.env").read_text().startswith("sourceName=")
+
+
+def test_gitrepo_state_is_the_checkout(tmp_path: Path) -> None:
+    repo = InputSpec("app_repo", "resource", "gitRepo",
+                     model.Version("app_repo", 2, "abc1234", {"commit": "abc1234"}),
+                     files={"deploy.sh": b"echo deploying\n"})
+    outcome = run(
+        tmp_path,
+        'cd "$(shipctl get_resource_state app_repo)" && sh deploy.sh',
+        'echo "commit=$(shipctl get_resource_env app_repo commit)"',
+        'shipctl copy_file_from_resource_state app_repo deploy.sh ./copy.sh && test -f copy.sh',
+        inputs=(repo,),
+    )
+    assert "deploying" in outcome.log
+    assert "commit=abc1234" in outcome.log
