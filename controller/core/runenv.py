@@ -327,6 +327,15 @@ def _io_layout(
     return entries
 
 
+def executables(spec: RunSpec) -> set[str]:
+    """Layout paths (as `layout` names them) to mark executable: InputSpec.executable."""
+    out: set[str] = set()
+    for inp in spec.inputs:
+        base = f"{io_dir('IN', inp.name)}/{content_dir(inp.type)}"
+        out.update(f"{base}/{check_relpath(rel)}" for rel in inp.executable if rel in inp.files)
+    return out
+
+
 def layout(spec: RunSpec) -> list[tuple[str, bytes]]:
     """Folders (paths ending in `/`) and files to create in a fresh workdir, in order.
 

@@ -25,6 +25,8 @@ class InputSpec:
     definition: dict[str, Any] = field(default_factory=dict)
     # resource: files of a state resource; job: the JOB_STATE files of that job's run
     files: dict[str, bytes] = field(default_factory=dict)
+    # paths in `files` written executable (a gitRepo checkout's scripts)
+    executable: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ def prepare(spec: RunSpec, root: Path) -> Path:
     if workdir.exists():
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True)
+    executable = runenv.executables(spec)
     for rel, blob in runenv.layout(spec):
         target = workdir / rel
         if rel.endswith("/"):
@@ -46,6 +47,8 @@ def prepare(spec: RunSpec, root: Path) -> Path:
         else:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(blob)
+            if rel in executable:
+                target.chmod(0o755)
     install_shipctl(workdir)
     (workdir / STEPS_DIR).mkdir(parents=True, exist_ok=True)
     return workdir

@@ -300,9 +300,11 @@ def test_wrapper_is_executable(tmp_path: Path) -> None:
 def test_gitrepo_state_is_the_checkout(tmp_path: Path) -> None:
     repo = InputSpec("app_repo", "resource", "gitRepo",
                      model.Version("app_repo", 2, "abc1234", {"commit": "abc1234"}),
-                     files={"deploy.sh": b"echo deploying\n"})
+                     files={"deploy.sh": b"echo deploying\n"},
+                     executable=frozenset({"deploy.sh"}))
     outcome = run(
         tmp_path,
+        "./IN/app_repo/gitRepo/deploy.sh",
         'cd "$(shipctl get_resource_state app_repo)" && sh deploy.sh',
         'echo "commit=$(shipctl get_resource_env app_repo commit)"',
         'shipctl copy_file_from_resource_state app_repo deploy.sh ./copy.sh && test -f copy.sh',
