@@ -39,7 +39,8 @@ class Controller:
         self.config, self.store = open_repos(settings)
         self.executor = LocalExecutor(settings.work_root, workers=settings.workers)
         self.loop = Loop(self._run_pass, settings.poll_seconds)
-        self.reconciler = Reconciler(self.config, self.store, self.executor, poke=self.loop.poke)
+        self.reconciler = Reconciler(self.config, self.store, self.executor,
+                                     poke=self.loop.poke, job_env=settings.job_env())
         self.watcher = RefWatcher(settings.repo_path, self.loop.poke,
                                   ignore_refs=(f"refs/heads/{settings.state_branch}",))
 

@@ -24,6 +24,13 @@ class Settings:
     workers: int = 4  # runs at once on the local executor
     poll_seconds: float = 10.0  # safety-net re-read of refs, besides the watcher
     listen: str = "127.0.0.1:8080"
+    # Names of the controller's environment variables that jobs see (comma-separated).
+    # Nothing else of the controller's environment reaches a job, so its secrets don't.
+    pass_env: str = ""
+
+    def job_env(self) -> dict[str, str]:
+        names = [n.strip() for n in self.pass_env.split(",") if n.strip()]
+        return {n: os.environ[n] for n in names if n in os.environ}
 
     @property
     def repo_path(self) -> Path:

@@ -440,13 +440,30 @@ class _Loader:
         for index, part in enumerate(items):
             where = items.at(index) if isinstance(items, yamlread.YList) else pos
             if isinstance(part, dict):
-                scripts += _flatten(part.get("script"))
+                scripts += self.script(part.get("script"), name)
                 notes += self.notify(name, part.get("NOTIFY"), where)
                 if not {"script", "NOTIFY"} & set(part):
                     self.warn(where, "a hook entry needs 'script:' or 'NOTIFY:'", name)
             else:
-                scripts += _flatten(part)
+                scripts += self.script(part, name)
         return model.Hook(tuple(scripts), tuple(notes))
+
+    def script(self, value: Any, subject: str) -> list[str]:
+        """Script lines; an unquoted `: ` turns a line into a mapping, which is read back."""
+        if isinstance(value, list):
+            return [line for item in value for line in self.script(item, subject)]
+        if isinstance(value, YMap) and len(value) == 1:
+            key, val = next(iter(value.items()))
+            if not isinstance(val, dict | list):
+                line = f"{key}: {_text(val)}"
+                msg = f"this script line is a YAML mapping (an unquoted ': '); read as {line!r}:" \
+                      " quote the line"
+                self.warn(value.pos, msg, subject)
+                return [line]
+        if isinstance(value, dict):
+            self.error(getattr(value, "pos", (0, 0)), "a script line must be text", subject)
+            return []
+        return _flatten(value)
 
     def notify(self, job: str, value: Any, pos: Pos) -> list[model.Notify]:
         out: list[model.Notify] = []
@@ -679,13 +696,14 @@ class _Steps:
             lines = [
                 line
                 for i in value
-                for line in _flatten(i.get("script") if isinstance(i, dict) else i)
+                for line in self.loader.script(i.get("script") if isinstance(i, dict) else i,
+                                               self.job)
             ]
             self.add_task("", lines, ())
         elif isinstance(value, dict):
             self.task_map(value, pos)
         else:
-            self.add_task("", _flatten(value), ())
+            self.add_task("", self.loader.script(value, self.job), ())
 
     def task_map(self, value: dict[str, Any], pos: Pos) -> None:
         runtime = value.get("runtime")
@@ -699,7 +717,8 @@ class _Steps:
             options = runtime.get("options")
             if isinstance(options, dict):
                 env = self.env(options.get("env"), pos)
-        self.add_task(_text(value.get("name")), _flatten(value.get("script")), env)
+        self.add_task(_text(value.get("name")), self.loader.script(value.get("script"), self.job),
+                      env)
 
     def env(self, value: Any, pos: Pos) -> tuple[tuple[str, str], ...]:
         pairs: list[tuple[str, str]] = []

@@ -225,13 +225,14 @@ def triggered_by_name(spec: RunSpec) -> str:
 def job_env(spec: RunSpec, workdir: str) -> dict[str, str]:
     """All variables of the runtime contract for `spec` run in `workdir` (absolute path).
 
-    Order (later wins): inputs, outputs, params of params inputs as plain variables,
+    Order (later wins): variables passed through from the controller (`pass_env`),
+    inputs, outputs, params of params inputs as plain variables,
     job variables, secrets whose keys are env names, trigger params (`spec.run.params`).
     Task env (`Task.env`) is applied per task by `task_env`.
     """
     run, job = spec.run, spec.job
     check_name(job.name)
-    env: dict[str, str] = {}
+    env: dict[str, str] = dict(spec.env)  # passed through from the controller's settings
     for inp in spec.inputs:
         env.update(resource_env(inp, "IN", workdir, inp.type))
     for out in spec.outputs:

@@ -50,6 +50,7 @@ class RunSpec:
     outputs: tuple[OutputSpec, ...] = ()
     previous_state: dict[str, bytes] = field(default_factory=dict)  # JOB_PREVIOUS_STATE
     secrets: dict[str, str] = field(default_factory=dict)  # masked in the log
+    env: dict[str, str] = field(default_factory=dict)  # the controller's `pass_env` variables
     log_limit: int = 10 * 1024 * 1024
 
 

@@ -44,7 +44,9 @@ class Reconciler:
         *,
         poke: Callable[[], None] = lambda: None,
         clock: Callable[[], str] = utcnow,
+        job_env: dict[str, str] | None = None,
     ) -> None:
+        self._job_env = dict(job_env or {})
         self.config = config
         self.store = store
         self.executor = executor
@@ -277,6 +279,19 @@ class Reconciler:
                 return entry.version
         return model.Version(iv.name, iv.number, iv.version_name, created_by="pin")
 
+    def _resource_files(
+        self, res: model.Resource | None, version: model.Version | None
+    ) -> tuple[dict[str, bytes], frozenset[str]]:
+        """A state resource's files, or the checkout of a gitRepo tracking the config repo."""
+        if res is None:
+            return {}, frozenset()
+        if res.type == "state":
+            return self.store.read_files(f"resources/{res.name}/files"), frozenset()
+        commit = str(version.values.get("commit", "")) if version else ""
+        if res.tracks_path is not None and commit:
+            return self.config.files_under(commit, res.tracks_path)
+        return {}, frozenset()
+
     def _spec(self, wf: model.Workflow, job: model.Job, run: model.Run,
               snap: model.Snapshot) -> ex.RunSpec:
         inputs = []
@@ -288,13 +303,12 @@ class Reconciler:
                     files=self.store.read_files(f"jobs/{iv.name}/state")))
                 continue
             res = wf.resources.get(iv.name)
-            rtype = res.type if res else ""
+            version = self._input_version(iv, snap) if iv.number or iv.version_name else None
+            files, executable = self._resource_files(res, version)
             inputs.append(ex.InputSpec(
-                iv.name, "resource", rtype,
-                self._input_version(iv, snap) if iv.number or iv.version_name else None,
+                iv.name, "resource", res.type if res else "", version,
                 definition=dict(res.definition) if res else {},
-                files=self.store.read_files(f"resources/{iv.name}/files")
-                if rtype == "state" else {}))
+                files=files, executable=executable))
         outputs = tuple(
             ex.OutputSpec(
                 o.name, wf.resources[o.name].type if o.name in wf.resources else "",
@@ -305,4 +319,5 @@ class Reconciler:
                 replicate=o.replicate, overwrite=o.overwrite)
             for o in job.outputs)
         return ex.RunSpec(run=run, job=job, inputs=tuple(inputs), outputs=outputs,
-                          previous_state=self.store.read_files(f"jobs/{job.name}/state"))
+                          previous_state=self.store.read_files(f"jobs/{job.name}/state"),
+                          env=self._job_env)

@@ -156,10 +156,16 @@ def test_edge_aliases_nested_in_script_lists_are_flattened() -> None:
 
 def test_edge_lowercase_nodepool_and_env_maps() -> None:
     folder = "Riturajcse__sample_pipelines@76362ec"
-    assert messages(folder) == [
+    found = messages(folder)
+    assert [m for m in found if "nodepool" in m] == [
         "shippable.jobs.yml:25:13: warning: 'nodepool' should be written 'nodePool'; accepted",
         "shippable.jobs.yml:10:7: warning: 'nodepool' should be written 'nodePool'; accepted",
     ]
+    # `- echo "hello: world"` unquoted is a YAML mapping, not a line: read back and flagged
+    mappings = [m for m in found if "script line is a YAML mapping" in m]
+    assert [m.split(": warning")[0] for m in mappings] == [
+        "shippable.jobs.yml:21:19", "shippable.jobs.yml:32:18"]
+    assert "read as 'echo \"hello: world11\"'" in mappings[0]
     assert any(t.env for j in load_folder(folder).jobs.values() for t in j.tasks)
 
 

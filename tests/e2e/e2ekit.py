@@ -58,7 +58,7 @@ class Home:
     def start(self, *extra: str) -> None:
         log = self.path / f"serve-{len(self.logs)}.log"
         self.logs.append(log)
-        env = {**os.environ, "PYTHONUNBUFFERED": "1",
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "GITLINE_PASS_ENV": "GITLINE_DEMO_ROOT",
                "GITLINE_DEMO_ROOT": str(self.path / "deployed")}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "controller.cli", "serve", str(self.path), "--poll", "2",

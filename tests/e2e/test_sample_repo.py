@@ -1,0 +1,54 @@
+"""The sample assembly line of the quick start, pushed and run as a user would."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from e2ekit import gitline
+
+SAMPLE = Path(__file__).resolve().parents[2] / "sample-repo"
+
+
+def test_sample_repo_builds_tests_deploys_staging_then_prod_on_trigger(home):
+    shutil.copytree(SAMPLE, home.work, dirs_exist_ok=True)
+    home.start()
+    home.push("sample line")
+    assert home.wait_runs("deploy_staging", 1, timeout=60) == ["run 1 succeeded"]
+    home.wait_idle()
+    assert home.runs("build_app") == ["run 1 succeeded"]
+    assert home.runs("test_app") == ["run 1 succeeded"]
+    assert home.runs("deploy_prod") == []
+    deployed = home.path / "deployed"
+    assert (deployed / "staging" / "greeting.txt").read_text() == "Hello from staging\n"
+    assert (deployed / "staging" / "BUILD").read_text() == "1.0-1\n"
+    assert "PASS: hello, gitline" in gitline("logs", home.path, "test_app").stdout
+    assert "waiting" in gitline("status", home.path).stdout  # deploy_prod says why
+
+    home.write("triggers/deploy_prod", "REASON: first release\n")
+    home.push("release to prod")
+    assert home.wait_runs("deploy_prod", 1) == ["run 1 succeeded"]
+    assert (deployed / "prod" / "greeting.txt").read_text() == "Hello from production\n"
+    history = home.show("resources/deploy_history/files/deploys.log").splitlines()
+    assert [line.split()[1:] for line in history] == [
+        ["staging", "1.0-1", "run", "1"],
+        ["prod", "1.0-1", "run", "1", "first", "release"],
+    ]
+
+    # a source change rebuilds and redeploys staging, never prod
+    home.write("app/VERSION", "1.1\n")
+    home.push("bump to 1.1")
+    home.wait_runs("deploy_staging", 2, timeout=60)
+    home.wait_idle()
+    assert (deployed / "staging" / "BUILD").read_text() == "1.1-2\n"
+    assert (deployed / "prod" / "BUILD").read_text() == "1.0-1\n"
+    assert home.runs("deploy_prod") == ["run 1 succeeded"]
+
+    # a params change redeploys staging only
+    text = (home.work / "shippable.yml").read_text()
+    home.write("shippable.yml", text.replace('"Hello from staging"', '"Hi from staging"'))
+    home.push("friendlier staging")
+    home.wait_runs("deploy_staging", 3, timeout=60)
+    home.wait_idle()
+    assert len(home.runs("build_app")) == 2
+    assert (deployed / "staging" / "greeting.txt").read_text() == "Hi from staging\n"
