@@ -110,7 +110,7 @@ def status(home: Path, as_json: bool) -> None:
         for a in j["active"]:
             click.echo(f"  {'':<24} run {a['number']} {a['status']}")
         if j["waiting"]:
-            click.echo(f"  {'':<24} waiting: {j['waiting']}")
+            click.echo(f"  {'':<24} not running: {j['waiting']}")
 
 
 @main.command(short_help="History of a resource or a job.")

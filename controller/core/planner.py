@@ -113,8 +113,10 @@ def _changed_cause(
             return model.Cause("job", f"{inp.name} run {iv.number} succeeded")
         v = snap.versions[inp.name] if inp.name in snap.versions else model.Version(inp.name, 0)
         label = f"{inp.name} version {iv.number}"
-        if iv.version_name:
-            label += f" ({iv.version_name})"
+        if iv.version_name:  # a commit sha is shown short, as git does
+            short = len(iv.version_name) == 40 and all(c in "0123456789abcdef"
+                                                       for c in iv.version_name)
+            label += f" ({iv.version_name[:7] if short else iv.version_name})"
         return model.Cause("input", label, commit=v.config_commit, author=v.author)
     return None
 
@@ -168,7 +170,7 @@ def _plan_trigger(
     return PlannedRun(job.name, cause, inputs, dict(req.params))
 
 
-def _with_run(snap: model.Snapshot, run: model.Run) -> model.Snapshot:
+def with_run(snap: model.Snapshot, run: model.Run) -> model.Snapshot:
     """The snapshot as it will be once `run` is queued (so one pass never plans twice)."""
     hist = snap.jobs.get(run.job, model.JobHistory())
     jobs = dict(snap.jobs)
@@ -199,7 +201,7 @@ def plan_runs(
             )
             continue
         runs.append(planned)
-        snap = _with_run(snap, _as_queued(planned, snap))
+        snap = with_run(snap, _as_queued(planned, snap))
 
     waits: dict[str, str] = {}
     for job in sorted(wf.jobs.values(), key=lambda j: (j.priority, j.name)):
@@ -223,7 +225,7 @@ def plan_runs(
                 continue
             planned = PlannedRun(job.name, cause, inputs)
         runs.append(planned)
-        snap = _with_run(snap, _as_queued(planned, snap))
+        snap = with_run(snap, _as_queued(planned, snap))
     return Plan(tuple(runs), waits, tuple(rejected))
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -45,8 +46,13 @@ class Reconciler:
         poke: Callable[[], None] = lambda: None,
         clock: Callable[[], str] = utcnow,
         job_env: dict[str, str] | None = None,
+        secrets: Callable[[], dict[str, str]] = dict,
     ) -> None:
         self._job_env = dict(job_env or {})
+        self._secrets = secrets
+        self._version_lock = threading.Lock()
+        # Called in the loop thread after a run's final record is committed (notifications).
+        self.finished_listeners: list[Callable[[ex.RunSpec, ex.Outcome], None]] = []
         self.config = config
         self.store = store
         self.executor = executor
@@ -124,9 +130,13 @@ class Reconciler:
                 r.name: self.config.tree_id(good.commit, r.tracks_path) or ""
                 for r in good.workflow.resources.values() if r.tracks_path is not None
             }
-            for v in versions.plan_versions(good.workflow, snap, commit=good.commit,
-                                            author=author, tracked_trees=tracked):
-                self.store.append_version(v)
+            with self._version_lock:
+                new = versions.plan_versions(good.workflow, self.store.read_snapshot(),
+                                             commit=good.commit, author=author,
+                                             tracked_trees=tracked)
+                for v in new:
+                    self.store.append_version(v)
+            for v in new:
                 log.info("%s: version %d%s", v.resource, v.number,
                          f" ({v.name[:12]})" if v.name else "")
         rejected = self._process_triggers(snap, commits, good)
@@ -181,7 +191,7 @@ class Reconciler:
         )
         self.store.record_run(run)
         log.info("%s: run %d queued (%s)", run.job, run.number, run.cause)
-        return planner._with_run(snap, run)
+        return planner.with_run(snap, run)
 
     def _recover(self) -> None:
         """Runs left `running` by a previous controller process were interrupted."""
@@ -229,6 +239,11 @@ class Reconciler:
                               state_files=outcome.state_files if keep_state else None)
         self._submitted.discard((run.job, run.number))
         log.info("%s: run %d %s", run.job, run.number, outcome.status.replace("_", " "))
+        for listener in self.finished_listeners:
+            try:
+                listener(replace(spec, run=final), outcome)
+            except Exception:  # a listener (notifications) never breaks the loop
+                log.exception("%s: run %d: a finished-run listener failed", run.job, run.number)
 
     def _record_output(self, spec: ex.RunSpec, update: ex.OutputUpdate, status: str) -> None:
         out = next((o for o in spec.outputs if o.name == update.resource), None)
@@ -238,19 +253,45 @@ class Reconciler:
             return
         if status != "succeeded" and out.type != "state":
             return  # a failed run publishes only state (e.g. a partial terraform state)
-        latest = self.store.read_snapshot().versions.get(update.resource)
-        values = dict(update.values) if update.replace or latest is None else {
-            **latest.values, **update.values}
-        self.store.append_version(model.Version(
-            resource=update.resource,
-            number=(latest.number if latest else 0) + 1,
-            name=update.version_name or str(values.get("versionName", "")),
-            values=values,
-            created_by=f"{spec.run.job} run {spec.run.number}",
-            config_commit=spec.run.config_commit,
-            digest=latest.digest if latest else "",  # the definition it still belongs to
-            files=update.files,
-        ))
+        self.add_version(
+            update.resource, update.values, replace_values=update.replace,
+            name=update.version_name, created_by=f"{spec.run.job} run {spec.run.number}",
+            config_commit=spec.run.config_commit, files=update.files)
+
+    def add_version(
+        self,
+        resource: str,
+        values: dict,
+        *,
+        created_by: str,
+        name: str = "",
+        replace_values: bool = True,
+        config_commit: str = "",
+        author: str = "",
+        files: dict[str, bytes] | None = None,
+    ) -> model.Version:
+        """Append the next version of `resource`; safe from any thread (timers, webhooks).
+
+        The caller pokes the loop afterwards so that dependent jobs are planned.
+        """
+        with self._version_lock:
+            latest = self.store.read_snapshot().versions.get(resource)
+            merged = dict(values) if replace_values or latest is None else {
+                **latest.values, **values}
+            version = model.Version(
+                resource=resource,
+                number=(latest.number if latest else 0) + 1,
+                name=name or str(merged.get("versionName", "")),
+                values=merged,
+                created_by=created_by,
+                config_commit=config_commit or (latest.config_commit if latest else ""),
+                author=author,
+                digest=latest.digest if latest else "",  # the definition it belongs to
+                files=files,
+            )
+            self.store.append_version(version)
+        log.info("%s: version %d from %s", resource, version.number, created_by)
+        return version
 
     # --- submitting ---------------------------------------------------------------------
 
@@ -320,4 +361,4 @@ class Reconciler:
             for o in job.outputs)
         return ex.RunSpec(run=run, job=job, inputs=tuple(inputs), outputs=outputs,
                           previous_state=self.store.read_files(f"jobs/{job.name}/state"),
-                          env=self._job_env)
+                          env=self._job_env, secrets=self._secrets())

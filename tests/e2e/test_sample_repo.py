@@ -23,7 +23,7 @@ def test_sample_repo_builds_tests_deploys_staging_then_prod_on_trigger(home):
     assert (deployed / "staging" / "greeting.txt").read_text() == "Hello from staging\n"
     assert (deployed / "staging" / "BUILD").read_text() == "1.0-1\n"
     assert "PASS: hello, gitline" in gitline("logs", home.path, "test_app").stdout
-    assert "waiting" in gitline("status", home.path).stdout  # deploy_prod says why
+    assert "not running: no triggering input" in gitline("status", home.path).stdout
 
     home.write("triggers/deploy_prod", "REASON: first release\n")
     home.push("release to prod")
