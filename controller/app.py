@@ -12,6 +12,7 @@ from controller.execution.local import LocalExecutor
 from controller.reactor.loop import Loop
 from controller.reactor.reconcile import Reconciler
 from controller.reactor.watcher import RefWatcher
+from controller.secrets import load_secrets
 from controller.settings import Settings
 from controller.store.configrepo import ConfigRepo
 from controller.store.gitstate import GitStateStore
@@ -39,8 +40,9 @@ class Controller:
         self.config, self.store = open_repos(settings)
         self.executor = LocalExecutor(settings.work_root, workers=settings.workers)
         self.loop = Loop(self._run_pass, settings.poll_seconds)
-        self.reconciler = Reconciler(self.config, self.store, self.executor,
-                                     poke=self.loop.poke, job_env=settings.job_env())
+        self.reconciler = Reconciler(
+            self.config, self.store, self.executor, poke=self.loop.poke,
+            job_env=settings.job_env(), secrets=lambda: load_secrets(settings.home))
         self.watcher = RefWatcher(settings.repo_path, self.loop.poke,
                                   ignore_refs=(f"refs/heads/{settings.state_branch}",))
 

@@ -12,12 +12,13 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from controller.core import loader, model, planner, triggers, versions
 from controller.execution import executor as ex
+from controller.secrets import Secret
 from controller.store.configrepo import CommitInfo, ConfigRepo
 from controller.store.gitstate import GitStateStore
 
@@ -46,7 +47,7 @@ class Reconciler:
         poke: Callable[[], None] = lambda: None,
         clock: Callable[[], str] = utcnow,
         job_env: dict[str, str] | None = None,
-        secrets: Callable[[], dict[str, str]] = dict,
+        secrets: Callable[[], Mapping[str, Secret]] = dict,
     ) -> None:
         self._job_env = dict(job_env or {})
         self._secrets = secrets
@@ -361,4 +362,18 @@ class Reconciler:
             for o in job.outputs)
         return ex.RunSpec(run=run, job=job, inputs=tuple(inputs), outputs=outputs,
                           previous_state=self.store.read_files(f"jobs/{job.name}/state"),
-                          env=self._job_env, secrets=self._secrets())
+                          env=self._job_env, secrets=self._job_secrets(wf, job))
+
+    def _job_secrets(self, wf: model.Workflow, job: model.Job) -> dict[str, str]:
+        """The integrations of this job's inputs and outputs, and nothing else."""
+        secrets = self._secrets()
+        out: dict[str, str] = {}
+        for name in [i.name for i in job.inputs] + [o.name for o in job.outputs]:
+            res = wf.resources.get(name)
+            value = secrets.get(res.integration) if res and res.integration else None
+            fields = value if isinstance(value, dict) else {"value": value} if value else {}
+            for key, val in fields.items():
+                var = f"{model.env_prefix(name)}_INTEGRATION_{model.env_prefix(key)}"
+                out[f"GITLINE_INTEGRATION_{model.env_prefix(name)}_{model.env_prefix(key)}"] = val
+                out[var] = val
+        return out
