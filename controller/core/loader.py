@@ -123,6 +123,9 @@ def load_workflow(
         return model.Workflow(problems=(problem,), fatal=True)
 
 
+BUMPS = ("major", "minor", "patch", "rc", "alpha", "beta", "final")
+
+
 def _text(value: Any) -> str:
     """A YAML scalar as a shell would want it written."""
     if isinstance(value, bool):
@@ -380,7 +383,30 @@ class _Loader:
             flags=_strs(item.get("flags")),
             node_pool=self.node_pool(runtime, name),
             not_runnable=not_runnable,
+            approval=self.approval(item, name),
+            bump=steps.bump,
         )
+
+    def approval(self, item: YMap, name: str) -> model.Approval | None:
+        """`requiresApproval: true` or `{approvers: [...], timeoutMinutes: N}`."""
+        value = item.get("requiresApproval")
+        if value is None or value is False:
+            return None
+        if value is True:
+            return model.Approval()
+        if not isinstance(value, dict):
+            self.error(item.at("requiresApproval"),
+                       "requiresApproval must be true or {approvers: [...], timeoutMinutes: N}",
+                       name)
+            return model.Approval()
+        timeout = value.get("timeoutMinutes")
+        try:
+            minutes = float(timeout) if timeout is not None else None
+        except (TypeError, ValueError):
+            self.warn(item.at("requiresApproval"), f"timeoutMinutes {timeout!r} is not a number",
+                      name)
+            minutes = None
+        return model.Approval(approvers=_strs(value.get("approvers")), timeout_minutes=minutes)
 
     def choice(self, item: YMap, key: str, allowed: tuple[str, ...], name: str) -> Any:
         value = item.get(key)
@@ -597,6 +623,7 @@ class _Steps:
         self.inputs: list[model.Input] = []
         self.outputs: list[model.Output] = []
         self.tasks: list[model.Task] = []
+        self.bump = ""
 
     def read(self, steps: Any, pos: Pos) -> None:
         if steps is None:
@@ -632,10 +659,20 @@ class _Steps:
                 self.output(step)
             elif kind == "TASK":
                 self.task(step["TASK"], step.at("TASK"))
+                if step.get("bump") is not None:
+                    self.bump = self.bump_of(step)
             else:
                 self.loader.warn(
                     step.at(kind), "NOTIFY as a step is not supported; use a hook", self.job
                 )
+
+    def bump_of(self, step: YMap) -> str:
+        value = _text(step.get("bump"))
+        if value not in BUMPS:
+            self.loader.warn(step.at("bump"), f"bump {value!r} is not one of "
+                             f"{', '.join(BUMPS)}; the version is released as it is", self.job)
+            return ""
+        return value
 
     def name(self, step: YMap, kind: str) -> str | None:
         value = step[kind]

@@ -127,6 +127,22 @@ class Hook:
 
 
 @dataclass(frozen=True)
+class Approval:
+    """`requiresApproval`: a due run waits until someone allowed approves it by a commit."""
+
+    approvers: tuple[str, ...] = ()  # names or emails; empty: anyone who can push
+    timeout_minutes: float | None = None  # then the pending run is cancelled
+
+    def allows(self, author: str) -> bool:
+        """`author` is "Name <email>", as git records it."""
+        if not self.approvers:
+            return True
+        name, _, email = author.partition(" <")
+        who = {name.strip().lower(), email.rstrip(">").strip().lower()}
+        return any(a.strip().lower() in who for a in self.approvers)
+
+
+@dataclass(frozen=True)
 class Job:
     name: str
     type: str
@@ -144,6 +160,8 @@ class Job:
     node_pool: str = ""
     # Set when the type is understood but cannot run here (a cloud-managed job).
     not_runnable: str = ""
+    approval: Approval | None = None
+    bump: str = ""  # release jobs: major, minor, patch, rc, alpha, beta or final
 
 
 @dataclass(frozen=True)
@@ -183,6 +201,7 @@ class Version:
 
 
 RunStatus = Literal[
+    "pending_approval",
     "queued",
     "running",
     "succeeded",
@@ -198,7 +217,9 @@ FINISHED = frozenset({"succeeded", "failed", "cancelled", "timed_out", "interrup
 class Cause:
     """Why a run exists. Recorded on the run so users can see what started it."""
 
-    kind: Literal["input", "job", "trigger", "manual", "replay", "retry", "time", "webhook"]
+    kind: Literal[
+        "input", "job", "trigger", "manual", "replay", "retry", "time", "webhook", "push"
+    ]
     detail: str  # human text, e.g. "app_img version 3" or "triggers/deploy_prod"
     commit: str = ""  # the config commit behind it, if any
     author: str = ""  # who made that commit, "Name <email>"

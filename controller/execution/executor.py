@@ -51,6 +51,9 @@ class RunSpec:
     previous_state: dict[str, bytes] = field(default_factory=dict)  # JOB_PREVIOUS_STATE
     secrets: dict[str, str] = field(default_factory=dict)  # masked in the log
     env: dict[str, str] = field(default_factory=dict)  # the controller's `pass_env` variables
+    # Set when the run is cancelled before it started (approval rejected or timed out):
+    # only on_cancel and always run, and the outcome is `cancelled` with this message.
+    cancel_reason: str = ""
     log_limit: int = 10 * 1024 * 1024
 
 

@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from controller.core import runenv
-from controller.execution import workspace
+from controller.execution import managed, workspace
 from controller.execution.executor import Outcome, OutcomeStatus, RunSpec
 
 log = logging.getLogger(__name__)
@@ -331,9 +331,14 @@ def run_steps(
     A failing on_success fails the run (on_failure is not run again for it); a timeout
     runs on_failure; a cancel runs on_cancel. Hooks after the run get `hook_timeout` s.
     """
-    result, code = run_hook(ctx, state, "on_start", deadline, True)
-    if result != "ok":
-        _fail(state, result, code, "on_start")
+    if ctx.spec.cancel_reason:
+        state.result, state.exit_code, state.message = "cancelled", None, ctx.spec.cancel_reason
+    else:
+        result, code = run_hook(ctx, state, "on_start", deadline, True)
+        if result != "ok":
+            _fail(state, result, code, "on_start")
+    if state.result == "ok" and ctx.spec.job.type in managed.MANAGED_TYPES:
+        managed.run(ctx.spec, ctx.workdir, ctx.capture.line)
     for index, task in enumerate(ctx.spec.job.tasks, start=1):
         if state.result != "ok":
             break
