@@ -9,8 +9,12 @@ from typing import Any
 
 from controller.core import loader, model, planner
 from controller.execution.local import LocalExecutor
+from controller.notify.delivery import Deliverer
+from controller.notify.listener import NoticeListener
 from controller.reactor.loop import Loop
 from controller.reactor.reconcile import Reconciler
+from controller.reactor.timers import Timers
+from controller.reactor.requests import REQUESTS_DIR
 from controller.reactor.watcher import RefWatcher
 from controller.secrets import load_secrets
 from controller.settings import Settings
@@ -42,15 +46,28 @@ class Controller:
         self.loop = Loop(self._run_pass, settings.poll_seconds)
         self.reconciler = Reconciler(
             self.config, self.store, self.executor, poke=self.loop.poke,
-            job_env=settings.job_env(), secrets=lambda: load_secrets(settings.home))
+            job_env=settings.job_env(), secrets=lambda: load_secrets(settings.home),
+            requests_dir=settings.home / REQUESTS_DIR)
         self.watcher = RefWatcher(settings.repo_path, self.loop.poke,
                                   ignore_refs=(f"refs/heads/{settings.state_branch}",))
+        self.watcher.watch_dir(settings.home / REQUESTS_DIR, self.loop.poke)
+        self.deliverer = Deliverer(secrets=lambda: load_secrets(settings.home),
+                                   record=self.store.record_deliveries,
+                                   enabled=settings.notifications_on)
+        self.reconciler.finished_listeners.append(
+            NoticeListener(lambda: self.reconciler.workflow, self.deliverer.submit))
+        self.timers = Timers(add_version=self.reconciler.add_version,
+                             latest_version=lambda n: self.store.read_snapshot().versions.get(n),
+                             poke=self.loop.poke, default_catchup=settings.time_catchup)
 
     def _run_pass(self) -> None:
         self.reconciler.run_pass()
+        self.timers.sync(self.reconciler.workflow)  # schedules follow pushes
 
     def serve(self, stop: threading.Event) -> None:
         self.watcher.start()
+        self.timers.start()
+        self.deliverer.start()
         log.info("gitline: watching %s (branch %s), state on %s, %d workers",
                  self.settings.repo_path, self.settings.branch, self.settings.state_branch,
                  self.settings.workers)
@@ -58,6 +75,8 @@ class Controller:
             self.loop.run(stop)
         finally:
             self.watcher.stop()
+            self.timers.stop()
+            self.deliverer.stop()
             self.executor.shutdown(wait=False)
 
 
@@ -104,5 +123,5 @@ def read_status(settings: Settings) -> dict[str, Any]:
 def _run_summary(run: model.Run) -> dict[str, Any]:
     return {"number": run.number, "status": run.status, "cause": str(run.cause),
             "queuedAt": run.queued_at, "finishedAt": run.finished_at,
-            "exitCode": run.exit_code,
+            "exitCode": run.exit_code, "attempt": run.attempt, "message": run.message,
             "inputs": {i.name: asdict(i)["number"] for i in run.inputs}}

@@ -9,8 +9,10 @@ import json
 import logging
 import os
 import signal
+import subprocess
 import sys
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -108,7 +110,8 @@ def status(home: Path, as_json: bool) -> None:
         shown = f"run {last['number']} {last['status']} ({last['cause']})" if last else "never run"
         click.echo(f"  {name:<24} {shown}")
         for a in j["active"]:
-            click.echo(f"  {'':<24} run {a['number']} {a['status']}")
+            note = f" ({a['message']})" if a.get("message") else ""
+            click.echo(f"  {'':<24} run {a['number']} {a['status'].replace('_', ' ')}{note}")
         if j["waiting"]:
             click.echo(f"  {'':<24} not running: {j['waiting']}")
 
@@ -168,11 +171,78 @@ def trigger(home: Path, job: str, params: tuple[str, ...], message: str | None) 
         if not sep or not key.isidentifier():
             raise click.UsageError(f"--param {p!r}: expected KEY=VALUE")
         lines.append(f"{key}={value}")
-    user = os.environ.get("GIT_AUTHOR_NAME") or os.environ.get("USER") or "gitline"
-    email = os.environ.get("GIT_AUTHOR_EMAIL") or f"{user}@localhost"
+    user, email = _identity()
     sha = config.commit_file(f"triggers/{job}", ("\n".join(lines) + "\n").encode(),
                              message or f"trigger {job}", user, email)
     click.echo(f"committed triggers/{job} as {sha[:7]}; the controller runs {job} once")
+
+
+def _identity() -> tuple[str, str]:
+    """Who is acting, as git would record it: GIT_AUTHOR_*, then git config, then $USER."""
+    def git_config(key: str) -> str:
+        try:
+            out = subprocess.run(["git", "config", "--get", key], capture_output=True,
+                                 text=True, timeout=5)
+        except (OSError, subprocess.TimeoutExpired):
+            return ""
+        return out.stdout.strip()
+
+    user = (os.environ.get("GIT_AUTHOR_NAME") or git_config("user.name")
+            or os.environ.get("USER") or "gitline")
+    email = os.environ.get("GIT_AUTHOR_EMAIL") or git_config("user.email") or f"{user}@localhost"
+    return user, email
+
+
+@main.command(short_help="Approve (or reject) a job's pending run.")
+@HOME_ARG
+@click.argument("job")
+@click.option("--reject", is_flag=True, help="Reject instead: the pending run is cancelled.")
+@click.option("-m", "--message", "reason", default="", help="Why (recorded on the run).")
+def approve(home: Path, job: str, reject: bool, reason: str) -> None:
+    """Commit approvals/JOB: the pending run of JOB runs (or is cancelled with --reject)."""
+    from controller.core import approvals
+
+    config, _ = _open(home)
+    if approvals.approval_job(f"approvals/{job}") != job:
+        raise click.UsageError(f"{job!r} is not a valid job name")
+    decision = "reject" if reject else "approve"
+    stamp = datetime.now(UTC).isoformat(timespec="seconds")
+    body = f"{decision}{': ' + reason if reason else ''}\n# gitline approve at {stamp}\n"
+    user, email = _identity()
+    sha = config.commit_file(f"approvals/{job}", body.encode(), f"{decision} {job}", user, email)
+    click.echo(f"committed approvals/{job} ({decision}) as {sha[:7]} by {user} <{email}>")
+
+
+@main.command(short_help="Stop a job's running or waiting runs.")
+@HOME_ARG
+@click.argument("job")
+def cancel(home: Path, job: str) -> None:
+    """Ask the controller to cancel JOB's runs: running ones are stopped, on_cancel runs."""
+    _request(home, "cancel", job=job)
+
+
+@main.command(short_help="Run a past run again with exactly its inputs.")
+@HOME_ARG
+@click.argument("job")
+@click.argument("run", type=int)
+def replay(home: Path, job: str, run: int) -> None:
+    """Queue a new run of JOB with the exact input versions and parameters of run RUN."""
+    _request(home, "replay", job=job, run=run)
+
+
+def _request(home: Path, action: str, **fields: object) -> None:
+    from controller.reactor.requests import write_request
+
+    _open(home)
+    user, email = _identity()
+    path = write_request(_settings(home).home, action, by=f"{user} <{email}>", **fields)
+    for _ in range(50):  # a running controller picks it up at once
+        if not path.exists():
+            click.echo(f"{action} of {fields['job']}: done by the controller")
+            return
+        time.sleep(0.1)
+    click.echo(f"{action} of {fields['job']}: requested; the controller handles it when it "
+               "runs (gitline serve)")
 
 
 @main.command(short_help="Check workflow files offline.")

@@ -392,7 +392,7 @@ def execute(
         with _active_lock:
             _active_workdirs.add(workdir)
         started = now_iso()
-        if on_started is not None:
+        if on_started is not None and not spec.cancel_reason:
             on_started(spec, started)
         return _run(spec, workdir, capture, control, shell, hook_timeout, grace, started)
     except Exception as exc:  # an internal error becomes a failed run, never an exception

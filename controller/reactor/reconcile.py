@@ -14,15 +14,24 @@ import queue
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-from controller.core import loader, model, planner, triggers, versions
+from controller.core import approvals, loader, model, planner, triggers, versions
 from controller.execution import executor as ex
+from controller.reactor import requests
 from controller.secrets import Secret
 from controller.store.configrepo import CommitInfo, ConfigRepo
 from controller.store.gitstate import GitStateStore
 
 log = logging.getLogger("gitline")
+
+
+def _parse_time(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return datetime.now(UTC)
 
 
 def utcnow() -> str:
@@ -48,7 +57,9 @@ class Reconciler:
         clock: Callable[[], str] = utcnow,
         job_env: dict[str, str] | None = None,
         secrets: Callable[[], Mapping[str, Secret]] = dict,
+        requests_dir: Path | None = None,
     ) -> None:
+        self._requests_dir = requests_dir
         self._job_env = dict(job_env or {})
         self._secrets = secrets
         self._version_lock = threading.Lock()
@@ -92,6 +103,9 @@ class Reconciler:
         if self._good is None:
             return
         wf = self._good.workflow
+        self._handle_requests(wf)
+        snap = self.store.read_snapshot()
+        self._expire_approvals(wf, snap)
         snap = self.store.read_snapshot()
         for p in planner.plan_runs(wf, snap).runs:
             snap = self._queue(p, snap)
@@ -152,8 +166,12 @@ class Reconciler:
         done = {(r.job, r.cause.commit) for h in snap.jobs.values()
                 for r in (*h.active, *([h.last] if h.last else [])) if r.cause.kind == "trigger"}
         requests = []
+        decisions: list[approvals.ApprovalRequest] = []
         for c in commits:
             for path in c.changed_paths:
+                if path.startswith(approvals.APPROVAL_DIR + "/"):
+                    decisions.extend(self._approval_request(c, path))
+                    continue
                 job = triggers.trigger_job(path)
                 if job is None and path.startswith(triggers.TRIGGER_DIR + "/"):
                     requests.append(model.TriggerRequest(
@@ -168,9 +186,57 @@ class Reconciler:
         for p in plan.runs:
             if p.cause.kind == "trigger":
                 snap = self._queue(p, snap)
-        for r in plan.rejected:
-            log.error("trigger %s in %s by %s: %s", r.path, r.commit[:7], r.author, r.error)
-        return plan.rejected
+        rejected = list(plan.rejected)
+        for d in decisions:
+            error = d.error or self._decide(good.workflow, d)
+            if error:
+                rejected.append(model.TriggerRequest(d.job, d.commit, d.author, d.path,
+                                                     error=error))
+        for r in rejected:
+            log.error("%s in %s by %s: %s", r.path, r.commit[:7], r.author, r.error)
+        return tuple(rejected)
+
+    def _approval_request(self, c: CommitInfo, path: str) -> list[approvals.ApprovalRequest]:
+        job = approvals.approval_job(path)
+        if job is None:
+            return [approvals.ApprovalRequest(path.split("/", 1)[1], c.sha, c.author, path,
+                                              error=f"{path} is not an approval file: use "
+                                                    "approvals/<job>")]
+        try:
+            data = self.config.read_blob(c.sha, path)
+        except ValueError as err:
+            return [approvals.ApprovalRequest(job, c.sha, c.author, path, error=str(err))]
+        if data is None:
+            return []
+        decision, reason, error = approvals.parse_decision(data)
+        return [approvals.ApprovalRequest(job, c.sha, c.author, path, decision, reason, error)]
+
+    def _decide(self, wf: model.Workflow, d: approvals.ApprovalRequest) -> str:
+        """Apply one approval commit to the job's pending run; an error message if none."""
+        job = wf.jobs.get(d.job)
+        hist = self.store.read_snapshot().jobs.get(d.job, model.JobHistory())
+        pending = [r for r in hist.active if r.status == "pending_approval"
+                   and (d.job, r.number) not in self._submitted]
+        if job is None or job.approval is None:
+            return f"job {d.job!r} does not require approval"
+        if not pending:
+            return f"no run of {d.job} is pending approval"
+        run = pending[-1]
+        why_not = approvals.judge(job.approval, d.author)
+        what = f"{d.decision}d by {d.author} in {d.commit[:7]}" + (
+            f": {d.reason}" if d.reason else "")
+        if why_not:
+            self.store.record_run(
+                replace(run, message=f"approval refused in {d.commit[:7]}: {why_not}"),
+                subject=f"{d.job}: run {run.number} approval by {d.author} refused")
+            return why_not
+        if d.decision == "approve":
+            self.store.record_run(replace(run, status="queued", message=what),
+                                  subject=f"{d.job}: run {run.number} approved by {d.author}")
+            log.info("%s: run %d %s", d.job, run.number, what)
+        else:
+            self._cancel_unstarted(wf, run, what)
+        return ""
 
     def _trigger_request(self, job: str, c: CommitInfo, path: str) -> list[model.TriggerRequest]:
         try:
@@ -185,14 +251,78 @@ class Reconciler:
     # --- recording ----------------------------------------------------------------------
 
     def _queue(self, p: planner.PlannedRun, snap: model.Snapshot) -> model.Snapshot:
+        wf = self._good.workflow if self._good else model.Workflow()
+        job = wf.jobs.get(p.job)
+        gated = job is not None and job.approval is not None
         run = model.Run(
-            p.job, planner.next_run_number(snap, p.job), "queued", p.cause, p.inputs,
+            p.job, planner.next_run_number(snap, p.job),
+            "pending_approval" if gated else "queued", p.cause, p.inputs,
             p.params, config_commit=self._good.commit if self._good else "",
             queued_at=self._clock(),
         )
+        if gated:  # a newer due run supersedes one still waiting for approval
+            for old in snap.jobs.get(p.job, model.JobHistory()).active:
+                if old.status == "pending_approval" and (p.job, old.number) not in self._submitted:
+                    self._cancel_unstarted(wf, old, f"superseded by run {run.number}")
         self.store.record_run(run)
-        log.info("%s: run %d queued (%s)", run.job, run.number, run.cause)
+        log.info("%s: run %d %s (%s)", run.job, run.number, run.status.replace("_", " "),
+                 run.cause)
         return planner.with_run(snap, run)
+
+    def _cancel_unstarted(self, wf: model.Workflow, run: model.Run, reason: str) -> None:
+        """Cancel a run that never started: its on_cancel and always hooks still run."""
+        job = wf.jobs.get(run.job)
+        if job is None:
+            self.store.record_run(replace(run, status="cancelled", finished_at=self._clock(),
+                                          message=reason))
+            return
+        self._submitted.add((run.job, run.number))
+        spec = replace(self._spec(wf, job, run, self.store.read_snapshot()), cancel_reason=reason)
+        log.info("%s: run %d cancelled: %s", run.job, run.number, reason)
+        self.executor.submit(spec, self.on_started, self.on_done)
+
+    def _expire_approvals(self, wf: model.Workflow, snap: model.Snapshot) -> None:
+        now = _parse_time(self._clock())
+        for name, hist in snap.jobs.items():
+            job = wf.jobs.get(name)
+            minutes = job.approval.timeout_minutes if job and job.approval else None
+            if minutes is None:
+                continue
+            for run in hist.active:
+                if (run.status == "pending_approval" and (name, run.number) not in self._submitted
+                        and now - _parse_time(run.queued_at) > timedelta(minutes=minutes)):
+                    self._cancel_unstarted(wf, run, f"approval timed out after {minutes:g} minutes")
+
+    def _handle_requests(self, wf: model.Workflow) -> None:
+        """Cancel and replay requests from the CLI or the API (HOME/requests)."""
+        if self._requests_dir is None:
+            return
+        for path, req in requests.read_requests(self._requests_dir):
+            error = req.get("error") or self._handle_request(wf, req)
+            if error:
+                log.error("request %s: %s", path.name, error)
+            path.unlink(missing_ok=True)
+
+    def _handle_request(self, wf: model.Workflow, req: dict) -> str:
+        job, by = str(req.get("job", "")), str(req.get("by", "someone"))
+        hist = self.store.read_snapshot().jobs.get(job)
+        if job not in wf.jobs:
+            return f"no job named {job!r}"
+        if req.get("action") == "cancel":
+            for run in (hist.active if hist else ()):
+                if not self.executor.cancel(job, run.number) and \
+                        (job, run.number) not in self._submitted:
+                    self._cancel_unstarted(wf, run, f"cancelled by {by}")
+            return ""
+        number = int(req.get("run", 0))
+        old = next((e.run for e in self.store.history(job, limit=100_000)
+                    if e.run is not None and e.run.number == number), None)
+        if old is None:
+            return f"{job} has no run {number} to replay"
+        cause = model.Cause("replay", f"run {number} of {job}", author=by)
+        self._queue(planner.PlannedRun(job, cause, old.inputs, dict(old.params)),
+                    self.store.read_snapshot())
+        return ""
 
     def _recover(self) -> None:
         """Runs left `running` by a previous controller process were interrupted."""
@@ -230,11 +360,17 @@ class Reconciler:
         run = spec.run
         for update in outcome.outputs:
             self._record_output(spec, update, outcome.status)
+        if outcome.status == "succeeded":
+            self._replicate(spec, {u.resource for u in outcome.outputs})
         final = replace(
             run, status=outcome.status, started_at=outcome.started_at,
             finished_at=outcome.finished_at, exit_code=outcome.exit_code,
             message=outcome.message, notifications=outcome.notifications,
         )
+        if outcome.status in ("failed", "timed_out") and run.attempt <= spec.job.retries \
+                and not spec.cancel_reason:
+            self._retry(final, outcome, spec.job.retries)
+            return
         keep_state = outcome.status == "succeeded" or bool(outcome.state_files)
         self.store.record_run(final, log=outcome.log,
                               state_files=outcome.state_files if keep_state else None)
@@ -245,6 +381,28 @@ class Reconciler:
                 listener(replace(spec, run=final), outcome)
             except Exception:  # a listener (notifications) never breaks the loop
                 log.exception("%s: run %d: a finished-run listener failed", run.job, run.number)
+
+    def _retry(self, final: model.Run, outcome: ex.Outcome, retries: int) -> None:
+        """Record the failed attempt (with its log) and queue the next one of the same run."""
+        what = outcome.status.replace("_", " ")
+        again = replace(final, status="queued", attempt=final.attempt + 1,
+                        message=f"attempt {final.attempt} {what}: {outcome.message}; "
+                                f"retrying ({final.attempt + 1} of {retries + 1})")
+        self.store.record_run(again, log=outcome.log, subject=(
+            f"{final.job}: run {final.number} attempt {final.attempt} {what}, retrying"))
+        self._submitted.discard((final.job, final.number))
+        log.info("%s: run %d attempt %d %s; retrying", final.job, final.number, final.attempt,
+                 what)
+
+    def _replicate(self, spec: ex.RunSpec, written: set[str]) -> None:
+        """`OUT: x, replicate: y`: x gets a copy of input y's version, unless the run wrote x."""
+        for out in spec.outputs:
+            src = next((i for i in spec.inputs if i.name == out.replicate), None)
+            if out.name in written or src is None or src.version is None:
+                continue
+            self.add_version(out.name, dict(src.version.values), name=src.version.name,
+                             created_by=f"{spec.run.job} run {spec.run.number}",
+                             config_commit=spec.run.config_commit)
 
     def _record_output(self, spec: ex.RunSpec, update: ex.OutputUpdate, status: str) -> None:
         out = next((o for o in spec.outputs if o.name == update.resource), None)
@@ -351,18 +509,25 @@ class Reconciler:
                 iv.name, "resource", res.type if res else "", version,
                 definition=dict(res.definition) if res else {},
                 files=files, executable=executable))
-        outputs = tuple(
-            ex.OutputSpec(
-                o.name, wf.resources[o.name].type if o.name in wf.resources else "",
-                snap.versions.get(o.name),
-                definition=dict(wf.resources[o.name].definition) if o.name in wf.resources
-                else {},
-                files=self.store.read_files(f"resources/{o.name}/files"),
-                replicate=o.replicate, overwrite=o.overwrite)
-            for o in job.outputs)
+        out_names = [o.name for o in job.outputs]
+        if job.type == "release":  # a release bumps its version input: an implicit OUT
+            out_names += [i.name for i in job.inputs if i.name not in out_names
+                          and i.name in wf.resources and wf.resources[i.name].type == "version"]
+        outs = {o.name: o for o in job.outputs}
+        outputs = tuple(self._output_spec(wf, name, outs.get(name), snap) for name in out_names)
         return ex.RunSpec(run=run, job=job, inputs=tuple(inputs), outputs=outputs,
                           previous_state=self.store.read_files(f"jobs/{job.name}/state"),
                           env=self._job_env, secrets=self._job_secrets(wf, job))
+
+    def _output_spec(self, wf: model.Workflow, name: str, out: model.Output | None,
+                     snap: model.Snapshot) -> ex.OutputSpec:
+        res = wf.resources.get(name)
+        return ex.OutputSpec(
+            name, res.type if res else "", snap.versions.get(name),
+            definition=dict(res.definition) if res else {},
+            files=self.store.read_files(f"resources/{name}/files") if res and res.type == "state"
+            else {},
+            replicate=out.replicate if out else "", overwrite=out.overwrite if out else False)
 
     def _job_secrets(self, wf: model.Workflow, job: model.Job) -> dict[str, str]:
         """The integrations of this job's inputs and outputs, and nothing else."""

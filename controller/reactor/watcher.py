@@ -35,6 +35,15 @@ class _RefEvents(FileSystemEventHandler):
                 return
 
 
+class _AnyEvent(FileSystemEventHandler):
+    def __init__(self, poke: Callable[[], None]) -> None:
+        self._poke = poke
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        if not os.fsdecode(event.src_path).endswith(".tmp"):
+            self._poke()
+
+
 class RefWatcher:
     """Pokes when any ref of `repo` except the ignored ones (our state branch) changes."""
 
@@ -43,6 +52,11 @@ class RefWatcher:
         handler = _RefEvents(repo, poke, ignore_refs)
         self._observer.schedule(handler, str(repo), recursive=False)
         self._observer.schedule(handler, str(repo / "refs"), recursive=True)
+
+    def watch_dir(self, folder: Path, poke: Callable[[], None]) -> None:
+        """Also poke on any change in `folder` (requests dropped by the CLI)."""
+        folder.mkdir(parents=True, exist_ok=True)
+        self._observer.schedule(_AnyEvent(poke), str(folder), recursive=False)
 
     def start(self) -> None:
         self._observer.start()

@@ -1,0 +1,79 @@
+"""Approval files: a commit to `approvals/<job>` approves (or rejects) its pending run.
+
+Approving is a commit, so who approved what, and when, is in `git log`. The file holds a
+decision word and an optional reason (`approve`, `reject: tests are red`), or a YAML
+mapping `{decision: approve, reason: ...}`; an empty file approves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+from controller.core import model
+
+APPROVAL_DIR = "approvals"
+_SUFFIXES = (".yml", ".yaml", ".txt")
+_WORDS = {"approve": "approve", "approved": "approve", "yes": "approve", "lgtm": "approve",
+          "reject": "reject", "rejected": "reject", "no": "reject", "deny": "reject"}
+
+Decision = Literal["approve", "reject"]
+
+
+@dataclass(frozen=True)
+class ApprovalRequest:
+    job: str
+    commit: str
+    author: str
+    path: str
+    decision: Decision = "approve"
+    reason: str = ""
+    error: str = ""
+
+
+def approval_job(path: str) -> str | None:
+    """`approvals/deploy_prod` -> `deploy_prod`; None for any other path."""
+    folder, _, base = path.partition("/")
+    if folder != APPROVAL_DIR or not base or "/" in base:
+        return None
+    for suffix in _SUFFIXES:
+        if base.endswith(suffix):
+            base = base[: -len(suffix)]
+            break
+    return base if model.is_safe_name(base) else None
+
+
+def parse_decision(data: bytes) -> tuple[Decision, str, str]:
+    """(decision, reason, error) from an approval file's content."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return "approve", "", "approval file is not UTF-8 text"
+    lines = [ln.strip() for ln in text.splitlines()
+             if ln.strip() and not ln.lstrip().startswith("#")]
+    if not lines:
+        return "approve", "", ""
+    try:
+        loaded = YAML(typ="safe", pure=True).load(text)
+    except YAMLError:
+        loaded = None
+    if isinstance(loaded, dict):
+        word = str(loaded.get("decision", "approve")).strip().lower()
+        reason = str(loaded.get("reason") or "")
+    else:
+        word, _, rest = lines[0].replace(":", " ", 1).partition(" ")
+        word = word.lower()
+        reason = " ".join([rest.strip(), *lines[1:]]).strip()
+    if word not in _WORDS:
+        return "approve", "", f"unknown decision {word!r}: write approve or reject"
+    return _WORDS[word], reason, ""  # type: ignore[return-value]
+
+
+def judge(approval: model.Approval, author: str) -> str:
+    """"" if `author` may decide, else why not (recorded as a refused approval)."""
+    if approval.allows(author):
+        return ""
+    return f"{author} is not an approver (approvers: {', '.join(approval.approvers)})"

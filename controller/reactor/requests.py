@@ -1,0 +1,54 @@
+"""Requests to a running controller that are not history: cancel a run, replay a run.
+
+The CLI (or the API) drops a small YAML file in HOME/requests/; the controller's loop
+picks it up on its next pass (the watcher pokes it at once) and removes it once handled.
+Files are written atomically (temp file, then rename), so a half-written request is never
+read.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+REQUESTS_DIR = "requests"
+ACTIONS = frozenset({"cancel", "replay"})
+
+
+def write_request(home: Path, action: str, **fields: Any) -> Path:
+    if action not in ACTIONS:
+        raise ValueError(f"unknown request {action!r}")
+    folder = Path(home) / REQUESTS_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.yml"
+    tmp = folder / f".{name}.tmp"
+    lines = [f"action: {action}"] + [f"{k}: {_quote(v)}" for k, v in fields.items()]
+    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    os.replace(tmp, folder / name)
+    return folder / name
+
+
+def _quote(value: Any) -> str:
+    if isinstance(value, int):
+        return str(value)
+    return "'" + str(value).replace("'", "''").replace("\n", " ") + "'"
+
+
+def read_requests(folder: Path) -> list[tuple[Path, dict[str, Any]]]:
+    """Pending requests, oldest first; an unreadable one is returned as {"error": ...}."""
+    if not folder.is_dir():
+        return []
+    found = []
+    for path in sorted(folder.glob("*.yml")):
+        try:
+            data = YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8"))
+        except (OSError, YAMLError, UnicodeDecodeError) as err:
+            data = {"error": f"unreadable request {path.name}: {err}"}
+        found.append((path, data if isinstance(data, dict) else {"error": "not a mapping"}))
+    return found
