@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 from controller.core import loader, model, planner
@@ -17,8 +17,10 @@ from controller.reactor.timers import Timers
 from controller.reactor.requests import REQUESTS_DIR
 from controller.reactor.watcher import RefWatcher
 from controller.secrets import load_secrets
+from controller.secrets import lookup as lookup_secret
+from controller.server.pushes import PushLog, attributed
 from controller.settings import Settings
-from controller.store.configrepo import ConfigRepo
+from controller.store.configrepo import MAX_COMMITS, CommitInfo, ConfigRepo
 from controller.store.gitstate import GitStateStore
 
 log = logging.getLogger("gitline")
@@ -42,14 +44,19 @@ class Controller:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.config, self.store = open_repos(settings)
+        self.pushes = PushLog(settings.home)  # who pushed over HTTP, for runs' causes
+        self.config = AttributedConfigRepo(settings.repo_path, settings.branch, self.pushes)
         self.executor = LocalExecutor(settings.work_root, workers=settings.workers)
         self.loop = Loop(self._run_pass, settings.poll_seconds)
         self.reconciler = Reconciler(
             self.config, self.store, self.executor, poke=self.loop.poke,
             job_env=settings.job_env(), secrets=lambda: load_secrets(settings.home),
-            requests_dir=settings.home / REQUESTS_DIR)
+            requests_dir=settings.home / REQUESTS_DIR,
+            checkout=lambda res, version: self.repos.checkout(res, version))
+        self._wire_network()
         self.watcher = RefWatcher(settings.repo_path, self.loop.poke,
-                                  ignore_refs=(f"refs/heads/{settings.state_branch}",))
+                                  ignore_refs=(f"refs/heads/{settings.state_branch}",
+                                               "refs/gitline/"))
         self.watcher.watch_dir(settings.home / REQUESTS_DIR, self.loop.poke)
         self.deliverer = Deliverer(secrets=lambda: load_secrets(settings.home),
                                    record=self.store.record_deliveries,
@@ -60,6 +67,93 @@ class Controller:
                              latest_version=lambda n: self.store.read_snapshot().versions.get(n),
                              poke=self.loop.poke, default_catchup=settings.time_catchup)
 
+    # --- the network side: git over HTTP, the API, webhooks, upstreams (issue #5) -------
+
+    def _wire_network(self) -> None:
+        from controller.reactor.pollers import (
+            Pollers,
+            RepoPoller,
+            UpstreamFollower,
+            git_auth_env,
+        )
+
+        s = self.settings
+        secrets = lambda: load_secrets(s.home)  # noqa: E731
+        self._read_lock = threading.Lock()  # one reader store shared by pollers and the API
+        self._reader = GitStateStore(s.repo_path, s.state_branch)
+        self.repos = RepoPoller(
+            s.home / "cache", workflow=lambda: self.reconciler.workflow,
+            latest=self._latest_version, add_version=self.reconciler.add_version,
+            poke=self.loop.poke, secrets=secrets, default_interval=s.repo_poll_seconds)
+        upstream = None
+        if s.upstream:
+            upstream = UpstreamFollower(
+                s.repo_path, s.upstream, branch=s.branch, upstream_branch=s.upstream_branch,
+                state_branch=s.state_branch, push_state=s.push_state, poke=self.loop.poke,
+                auth_env=lambda: git_auth_env(
+                    s.upstream, secrets().get(s.upstream_secret) if s.upstream_secret else None,
+                    s.home / "cache" / "keys"))
+        self.pollers = Pollers(upstream=upstream, upstream_seconds=s.upstream_poll_seconds,
+                               repos=self.repos)
+        self.http = None
+
+    def _latest_version(self, name: str) -> model.Version | None:
+        with self._read_lock:
+            return self._reader.read_snapshot().versions.get(name)
+
+    def _start_network(self) -> None:
+        from controller.server.httpd import HttpServer, ListenError, parse_listen
+
+        for noisy in ("apscheduler", "dulwich"):  # a line per poll or request otherwise
+            logging.getLogger(noisy).setLevel(max(logging.WARNING, log.getEffectiveLevel()))
+        self.pollers.start()
+        try:
+            address = parse_listen(self.settings.listen)
+        except ListenError as err:
+            log.error("gitline: %s; HTTP is off", err)
+            return
+        if address is None:
+            return
+        try:
+            self.http = HttpServer(self.http_app(), *address).start()
+        except OSError as err:  # the controller still works without HTTP: say so loudly
+            log.error("gitline: cannot listen on %s (%s); HTTP is off", self.settings.listen, err)
+            return
+        log.info("gitline: git, API and webhooks on %s/config.git", self.http.url)
+
+    def _stop_network(self) -> None:
+        self.pollers.stop()
+        if self.http is not None:
+            self.http.stop()
+
+    def http_app(self) -> Any:
+        """The WSGI app: token auth in front of git smart HTTP, the API and webhooks."""
+        from controller.server.api import ApiApp
+        from controller.server.auth import AuthFilter, TokenStore
+        from controller.server.gitserver import GitApp
+
+        s = self.settings
+        api = ApiApp(_api_services(self), max_payload=s.max_payload)
+        git = GitApp(s.repo_path, branch=s.branch, state_branch=s.state_branch,
+                     on_push=self._pushed, before_push=self._pushing, fallback=api)
+        return AuthFilter(git, TokenStore(s.home), anonymous_read=s.anonymous_read)
+
+    def _pushing(self, user: str, updates: list[tuple[str, str, str]]) -> None:
+        self.pushes.record(user, [new for _, new, _ in updates])
+
+    def _pushed(self, user: str, updates: list[tuple[str, str, str]]) -> None:
+        """post-receive: name the pusher of every pushed commit, then reconcile at once."""
+        ref = f"refs/heads/{self.settings.branch}"
+        config = ConfigRepo(self.settings.repo_path, self.settings.branch)  # this thread's own
+        for old, new, name in updates:
+            if name == ref and set(new) != {"0"}:
+                commits, _ = config.commits_between(None if set(old) == {"0"} else old, new,
+                                                    limit=1000)
+                self.pushes.record(user, [c.sha for c in commits])
+        log.info("gitline: %s pushed %s", user or "anonymous",
+                 ", ".join(f"{n} {new[:7]}" for _, new, n in updates))
+        self.loop.poke()
+
     def _run_pass(self) -> None:
         self.reconciler.run_pass()
         self.timers.sync(self.reconciler.workflow)  # schedules follow pushes
@@ -68,6 +162,7 @@ class Controller:
         self.watcher.start()
         self.timers.start()
         self.deliverer.start()
+        self._start_network()
         log.info("gitline: watching %s (branch %s), state on %s, %d workers",
                  self.settings.repo_path, self.settings.branch, self.settings.state_branch,
                  self.settings.workers)
@@ -77,7 +172,98 @@ class Controller:
             self.watcher.stop()
             self.timers.stop()
             self.deliverer.stop()
+            self._stop_network()
             self.executor.shutdown(wait=False)
+
+
+class AttributedConfigRepo(ConfigRepo):
+    """The config repository, whose commits name who pushed them over HTTP (if anyone)."""
+
+    def __init__(self, repo_path: Any, branch: str, pushes: PushLog) -> None:
+        super().__init__(repo_path, branch)
+        self._pushes = pushes
+
+    def commits_between(self, old: str | None, new: str, *,
+                        limit: int = MAX_COMMITS) -> tuple[list[CommitInfo], bool]:
+        commits, rewritten = super().commits_between(old, new, limit=limit)
+        tip = self._pushes.pusher(new)
+        return [replace(c, author=attributed(c.author, self._pushes.pusher(c.sha) or tip))
+                for c in commits], rewritten
+
+
+def _api_services(ctl: Controller) -> Any:
+    """The API's callables, bound to this controller."""
+    from controller.core import triggers
+    from controller.server import api
+
+    s = ctl.settings
+
+    def history(name: str, limit: int) -> list[Any]:
+        _, store = open_repos(s)
+        return list(store.history(name, limit=limit))
+
+    def runs(job: str, limit: int) -> list[dict]:
+        entries = [e for e in history(job, limit) if e.run is not None]
+        wf = ctl.reconciler.workflow
+        if not entries and (wf is None or job not in wf.jobs):
+            raise api.NotFound(f"no job {job}")
+        return [{**_run_summary(e.run), "commit": e.commit, "when": e.when,
+                 "startedAt": e.run.started_at, "params": e.run.params,
+                 "message": e.run.message} for e in entries]
+
+    def versions(name: str, limit: int) -> list[dict]:
+        entries = [e for e in history(name, limit) if e.version is not None]
+        wf = ctl.reconciler.workflow
+        if not entries and (wf is None or name not in wf.resources):
+            raise api.NotFound(f"no resource {name}")
+        return [{"number": e.version.number, "versionName": e.version.name,
+                 "values": e.version.values, "createdBy": e.version.created_by,
+                 "author": e.version.author, "configCommit": e.version.config_commit,
+                 "commit": e.commit, "when": e.when} for e in entries]
+
+    def trigger(job: str, params: dict[str, str], user: str, message: str) -> str:
+        wf = ctl.reconciler.workflow
+        if triggers.trigger_job(f"triggers/{job}") != job or (wf is not None and
+                                                              job not in wf.jobs):
+            raise api.NotFound(f"no job {job}")
+        text = "".join(f"{k}={v}\n" for k, v in params.items())
+        config = ConfigRepo(s.repo_path, s.branch)
+        sha = config.commit_file(f"triggers/{job}", f"# API trigger by {user}\n{text}".encode(),
+                                 message, user, f"{user}@gitline")
+        ctl.pushes.record(user, [sha])
+        ctl.loop.poke()
+        return sha
+
+    def hook_resource(name: str) -> tuple[str, str]:
+        wf = ctl.reconciler.workflow
+        res = wf.resources.get(name) if wf else None
+        if res is None:
+            raise api.NotFound(f"no resource {name}")
+        key = str(res.definition.get("secret") or res.integration or "")
+        value = load_secrets(s.home).get(key) if key else None
+        if isinstance(value, dict):
+            value = next((value[f] for f in ("key", "token", "secret", "value") if f in value), "")
+        return res.type, value or ""
+
+    def add_hook_version(name: str, payload: Any) -> int:
+        version = ctl.reconciler.add_version(name, {"payload": payload}, created_by="webhook")
+        ctl.loop.poke()
+        return version.number
+
+    def git_hook_secret() -> str:
+        name = s.webhook_secret
+        secrets = load_secrets(s.home)
+        return (lookup_secret(secrets, name) or lookup_secret(secrets, name, "key") or ""
+                ) if name else ""
+
+    def status() -> dict:
+        return {**read_status(s), **ctl.pollers.status()}
+
+    return api.Services(
+        status=status, runs=runs, versions=versions,
+        log=lambda job, run: open_repos(s)[1].read_log(job, run), trigger=trigger,
+        hook_resource=hook_resource, add_hook_version=add_hook_version,
+        git_hook_secret=git_hook_secret, git_pushed=ctl.pollers.pushed)
 
 
 def read_status(settings: Settings) -> dict[str, Any]:

@@ -61,14 +61,18 @@ def init(home: Path) -> None:
 @click.option("--workers", type=int, help="Runs at once (default from HOME/gitline.yml: 4).")
 @click.option("--poll", "poll_seconds", type=float, help="Safety-net poll interval in seconds.")
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
-def serve(home: Path, workers: int | None, poll_seconds: float | None, verbose: bool) -> None:
+@click.option("--listen", help="HTTP address for git, the API and webhooks, HOST:PORT "
+              "(default from HOME/gitline.yml: 127.0.0.1:8080; '' or none: off).")
+def serve(home: Path, workers: int | None, poll_seconds: float | None, verbose: bool,
+          listen: str | None) -> None:
     """Watch HOME/config.git and run jobs until SIGINT or SIGTERM."""
     from controller.app import Controller, HomeError
 
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(message)s")
     try:
-        controller = Controller(_settings(home, workers=workers, poll_seconds=poll_seconds))
+        controller = Controller(_settings(home, workers=workers, poll_seconds=poll_seconds,
+                                          listen="none" if listen == "" else listen))
     except HomeError as err:
         raise click.ClickException(str(err)) from err
     stop = threading.Event()
@@ -76,6 +80,51 @@ def serve(home: Path, workers: int | None, poll_seconds: float | None, verbose: 
         signal.signal(sig, lambda *_: stop.set())
     controller.serve(stop)
     click.echo("gitline: stopped", err=True)
+
+
+@main.group(short_help="API and git-over-HTTP tokens.")
+def token() -> None:
+    """Tokens for `gitline serve`'s HTTP side: git clone/push and the API (basic auth)."""
+
+
+@token.command("add", short_help="Make a token (printed once).")
+@HOME_ARG
+@click.argument("name")
+def token_add(home: Path, name: str) -> None:
+    """Make a token for NAME; only its hash is kept, in HOME/tokens.yml."""
+    from controller.server.auth import TokenError, TokenStore
+
+    try:
+        value = TokenStore(home).add(name)
+    except TokenError as err:
+        raise click.ClickException(str(err)) from err
+    click.echo(value)
+    click.echo(f"token for {name}: use it as the password, e.g. "
+               f"git clone http://{name}:<token>@HOST:PORT/config.git", err=True)
+
+
+@token.command("remove", short_help="Revoke a token.")
+@HOME_ARG
+@click.argument("name")
+def token_remove(home: Path, name: str) -> None:
+    """Revoke NAME's token; requests with it are refused at once."""
+    from controller.server.auth import TokenError, TokenStore
+
+    try:
+        TokenStore(home).remove(name)
+    except TokenError as err:
+        raise click.ClickException(str(err)) from err
+    click.echo(f"removed the token of {name}")
+
+
+@token.command("list", short_help="Names of the tokens.")
+@HOME_ARG
+def token_list(home: Path) -> None:
+    """Print each token's name and when it was made (never the token)."""
+    from controller.server.auth import TokenStore
+
+    for name, created in TokenStore(home).list().items():
+        click.echo(f"{name}\t{created}")
 
 
 @main.command(short_help="Resources, jobs, and why jobs are not running.")

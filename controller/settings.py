@@ -23,7 +23,16 @@ class Settings:
     state_branch: str = "state"
     workers: int = 4  # runs at once on the local executor
     poll_seconds: float = 10.0  # safety-net re-read of refs, besides the watcher
-    listen: str = "127.0.0.1:8080"
+    listen: str = "127.0.0.1:8080"  # HTTP: git smart HTTP, the API, webhooks ("none": off)
+    anonymous_read: bool = False  # clone, fetch and GET /api without a token
+    webhook_secret: str = ""  # secret-store name of the key of POST /hooks/git
+    upstream: str = ""  # a git URL this HOME follows (https, ssh, git, file); "" = none
+    upstream_branch: str = ""  # its branch to follow ("" = the same as `branch`)
+    upstream_poll_seconds: float = 60.0
+    upstream_secret: str = ""  # secret-store name of the upstream's credentials
+    push_state: bool = False  # push the state branch back to the upstream
+    repo_poll_seconds: float = 60.0  # default interval of gitRepo resources elsewhere
+    max_payload: int = 1024 * 1024  # bytes of a webhook body
     # Names of the controller's environment variables that jobs see (comma-separated).
     # Nothing else of the controller's environment reaches a job, so its secrets don't.
     pass_env: str = ""
@@ -59,13 +68,22 @@ class Settings:
         return replace(settings, **_typed(values, path))
 
 
+def _bool(value: Any) -> bool:
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"expected true or false, not {value!r}")
+
+
 def _typed(values: dict[str, Any], path: Path) -> dict[str, Any]:
     kinds = {f.name: f.type for f in fields(Settings) if f.name != "home"}
     out: dict[str, Any] = {}
     for key, value in values.items():
         if key not in kinds:
             raise SettingsError(f"{path}: unknown setting {key!r} (known: {', '.join(kinds)})")
-        conv = {"int": int, "float": float}.get(str(kinds[key]), str)
+        conv = {"int": int, "float": float, "bool": _bool}.get(str(kinds[key]), str)
         try:
             out[key] = conv(value)
         except (TypeError, ValueError) as err:

@@ -34,6 +34,11 @@ def _parse_time(text: str) -> datetime:
         return datetime.now(UTC)
 
 
+# The checkout of a gitRepo version from another repository: (files, executable paths).
+Checkout = Callable[[model.Resource, model.Version],
+                    tuple[dict[str, bytes], frozenset[str]] | None]
+
+
 def utcnow() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -57,11 +62,13 @@ class Reconciler:
         clock: Callable[[], str] = utcnow,
         job_env: dict[str, str] | None = None,
         secrets: Callable[[], Mapping[str, Secret]] = dict,
+        checkout: Checkout | None = None,
         requests_dir: Path | None = None,
     ) -> None:
         self._requests_dir = requests_dir
         self._job_env = dict(job_env or {})
         self._secrets = secrets
+        self._checkout = checkout  # files of a gitRepo elsewhere (reactor/pollers.py)
         self._version_lock = threading.Lock()
         # Called in the loop thread after a run's final record is committed (notifications).
         self.finished_listeners: list[Callable[[ex.RunSpec, ex.Outcome], None]] = []
@@ -490,6 +497,8 @@ class Reconciler:
         commit = str(version.values.get("commit", "")) if version else ""
         if res.tracks_path is not None and commit:
             return self.config.files_under(commit, res.tracks_path)
+        if res.type == "gitRepo" and commit and version and self._checkout is not None:
+            return self._checkout(res, version) or ({}, frozenset())
         return {}, frozenset()
 
     def _spec(self, wf: model.Workflow, job: model.Job, run: model.Run,

@@ -1,0 +1,223 @@
+"""The JSON API and webhook receivers (dulwich's fallback app): HTTP in, handed calls out.
+
+Turns requests into calls on `Services` (callables app.py wires to the store, the config
+repository and the reconciler) and their results or errors into JSON. It decides only
+HTTP matters: routes, status codes, size limits. Authentication happened in front
+(auth.AuthFilter sets `gitline.user`); webhooks are checked here with their own secrets.
+See docs/api.md.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+
+from controller.server import webhooks
+from controller.server.auth import USER_KEY
+
+log = logging.getLogger("gitline")
+
+Environ = dict[str, Any]
+
+
+class NotFound(LookupError):
+    """The job, resource, run or log does not exist (404)."""
+
+
+class Invalid(ValueError):
+    """The request is well-formed HTTP but asks for something invalid (400)."""
+
+
+@dataclass
+class Services:
+    """What the API may do; each a callable so the API stays free of git and threads."""
+
+    status: Callable[[], dict]
+    runs: Callable[[str, int], list[dict]]  # job, limit; NotFound if no such job
+    versions: Callable[[str, int], list[dict]]  # resource, limit
+    log: Callable[[str, int | None], str | None]  # job, run (None: newest)
+    trigger: Callable[[str, dict[str, str], str, str], str]  # job, params, user, message
+    # A webhook resource's type and secret: (type, secret); NotFound if no such resource.
+    hook_resource: Callable[[str], tuple[str, str]]
+    add_hook_version: Callable[[str, Any], int]  # resource, payload -> version number
+    git_hook_secret: Callable[[], str]
+    git_pushed: Callable[[webhooks.Push], list[str]]  # -> names of what it fetches
+
+
+class Reply(Exception):
+    """Ends a request with this status and JSON body."""
+
+    def __init__(self, status: int, body: Any) -> None:
+        super().__init__(status)
+        self.status = status
+        self.body = body
+
+
+def _error(status: int, message: str) -> Reply:
+    return Reply(status, {"error": message})
+
+
+_ROUTES: list[tuple[str, re.Pattern[str], str]] = [
+    ("GET", re.compile(r"^/api/?$"), "index"),
+    ("GET", re.compile(r"^/api/status$"), "get_status"),
+    ("GET", re.compile(r"^/api/jobs/(?P<job>[^/]+)/runs$"), "get_runs"),
+    ("GET", re.compile(r"^/api/jobs/(?P<job>[^/]+)/log$"), "get_log"),
+    ("GET", re.compile(r"^/api/jobs/(?P<job>[^/]+)/runs/(?P<run>[0-9]+)/log$"), "get_log"),
+    ("POST", re.compile(r"^/api/jobs/(?P<job>[^/]+)/trigger$"), "post_trigger"),
+    ("GET", re.compile(r"^/api/resources/(?P<name>[^/]+)/versions$"), "get_versions"),
+    ("POST", re.compile(r"^/hooks/git$"), "post_git_hook"),
+    ("POST", re.compile(r"^/hooks/(?P<name>[^/]+)$"), "post_resource_hook"),
+]
+
+
+class ApiApp:
+    """WSGI app for /api/... and /hooks/...; 404 JSON for anything else."""
+
+    def __init__(self, services: Services, *, max_payload: int = webhooks.MAX_PAYLOAD) -> None:
+        self.services = services
+        self.max_payload = max_payload
+
+    def __call__(self, environ: Environ, start_response: Callable[..., Any]) -> Iterable[bytes]:
+        try:
+            status, body = self._dispatch(environ)
+        except Reply as reply:
+            status, body = reply.status, reply.body
+        except NotFound as err:
+            status, body = 404, {"error": str(err).strip("'\"")}
+        except Invalid as err:
+            status, body = 400, {"error": str(err)}
+        except Exception:
+            log.exception("API %s %s failed", environ.get("REQUEST_METHOD"),
+                          environ.get("PATH_INFO"))
+            status, body = 500, {"error": "internal error; see the controller log"}
+        if isinstance(body, str):
+            data, ctype = body.encode(), "text/plain; charset=utf-8"
+        else:
+            data, ctype = (json.dumps(body, indent=2) + "\n").encode(), "application/json"
+        start_response(f"{status} {HTTPStatus(status).phrase}",
+                       [("Content-Type", ctype), ("Content-Length", str(len(data)))])
+        return [data]
+
+    def _dispatch(self, environ: Environ) -> tuple[int, Any]:
+        method = environ.get("REQUEST_METHOD", "GET")
+        path = environ.get("PATH_INFO", "")
+        allowed = []
+        for route_method, pattern, handler in _ROUTES:
+            m = pattern.match(path)
+            if m is None:
+                continue
+            if route_method != method:
+                allowed.append(route_method)
+                continue
+            return getattr(self, handler)(environ, **m.groupdict())
+        if allowed:
+            raise _error(405, f"{method} {path}: use {', '.join(allowed)}")
+        raise _error(404, f"no such endpoint: {method} {path} (see GET /api)")
+
+    # --- reading ------------------------------------------------------------------------
+
+    def index(self, environ: Environ) -> tuple[int, Any]:
+        return 200, {"endpoints": [f"{m} {p.pattern.strip('^$')}" for m, p, _ in _ROUTES],
+                     "user": environ.get(USER_KEY, "")}
+
+    def get_status(self, environ: Environ) -> tuple[int, Any]:
+        return 200, self.services.status()
+
+    def get_runs(self, environ: Environ, job: str) -> tuple[int, Any]:
+        return 200, {"job": job, "runs": self.services.runs(job, _limit(environ))}
+
+    def get_versions(self, environ: Environ, name: str) -> tuple[int, Any]:
+        return 200, {"resource": name, "versions": self.services.versions(name, _limit(environ))}
+
+    def get_log(self, environ: Environ, job: str, run: str | None = None) -> tuple[int, Any]:
+        text = self.services.log(job, int(run) if run else None)
+        if text is None:
+            raise NotFound(f"no log for {job}" + (f" run {run}" if run else ""))
+        return 200, text
+
+    # --- writing ------------------------------------------------------------------------
+
+    def post_trigger(self, environ: Environ, job: str) -> tuple[int, Any]:
+        body = self._body(environ)
+        data = webhooks.parse_json(body) if body.strip() else {}
+        if not isinstance(data, dict):
+            raise Invalid("the body must be a JSON object: {\"params\": {...}}")
+        params = data.get("params") or {}
+        if not isinstance(params, dict) or not all(
+                isinstance(k, str) and k.isidentifier() for k in params):
+            raise Invalid("params must map variable names to values")
+        user = environ.get(USER_KEY, "") or "anonymous"
+        message = str(data.get("message") or f"trigger {job} (API, {user})")
+        sha = self.services.trigger(job, {k: str(v) for k, v in params.items()}, user, message)
+        return 202, {"job": job, "commit": sha, "path": f"triggers/{job}"}
+
+    def post_resource_hook(self, environ: Environ, name: str) -> tuple[int, Any]:
+        rtype, secret = self.services.hook_resource(name)
+        if rtype != "webhook":
+            raise NotFound(f"{name} is not a webhook resource")
+        if not secret:
+            raise _error(403, f"{name} has no secret key configured; it accepts no calls")
+        body = self._body(environ)
+        if not webhooks.verify_resource_hook(_headers(environ), body, secret):
+            raise _error(401, "missing or wrong webhook key or signature")
+        try:
+            payload = webhooks.parse_json(body)
+        except webhooks.PayloadError as err:
+            raise Invalid(str(err)) from err
+        number = self.services.add_hook_version(name, payload)
+        return 202, {"resource": name, "version": number}
+
+    def post_git_hook(self, environ: Environ) -> tuple[int, Any]:
+        secret = self.services.git_hook_secret()
+        if not secret:
+            raise _error(403, "git webhooks are off: set webhook_secret in gitline.yml")
+        body = self._body(environ)
+        headers = _headers(environ)
+        if not webhooks.git_provider(headers):
+            raise Invalid("not a GitHub, GitLab or Gitea push webhook")
+        if not webhooks.verify_git_hook(headers, body, secret):
+            raise _error(401, "missing or wrong webhook signature or token")
+        event = headers.get("x-github-event") or headers.get("x-gitea-event") or \
+            headers.get("x-gitlab-event", "")
+        if event.lower() in ("ping",):
+            return 200, {"pong": True}
+        try:
+            push = webhooks.parse_push(headers, webhooks.parse_json(body))
+        except webhooks.PayloadError as err:
+            raise Invalid(str(err)) from err
+        return 202, {"fetching": self.services.git_pushed(push)}
+
+    def _body(self, environ: Environ) -> bytes:
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > self.max_payload:
+            raise _error(413, f"payload too large: {length} bytes (limit {self.max_payload})")
+        stream = environ.get("wsgi.input")
+        if not length or stream is None:
+            return b""  # no Content-Length: reading would wait for a body that never ends
+        return stream.read(length)
+
+
+def _headers(environ: Environ) -> dict[str, str]:
+    out = {k[5:].replace("_", "-").lower(): v for k, v in environ.items()
+           if k.startswith("HTTP_")}
+    if environ.get("CONTENT_TYPE"):
+        out["content-type"] = environ["CONTENT_TYPE"]
+    return out
+
+
+def _limit(environ: Environ) -> int:
+    from urllib.parse import parse_qs
+
+    raw = parse_qs(environ.get("QUERY_STRING", "")).get("limit", ["20"])[0]
+    try:
+        return max(1, min(int(raw), 1000))
+    except ValueError as err:
+        raise Invalid(f"limit must be a number, not {raw!r}") from err
