@@ -13,8 +13,8 @@ from controller.notify.delivery import Deliverer
 from controller.notify.listener import NoticeListener
 from controller.reactor.loop import Loop
 from controller.reactor.reconcile import Reconciler
-from controller.reactor.timers import Timers
 from controller.reactor.requests import REQUESTS_DIR
+from controller.reactor.timers import Timers
 from controller.reactor.watcher import RefWatcher
 from controller.secrets import load_secrets
 from controller.secrets import lookup as lookup_secret

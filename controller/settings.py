@@ -36,6 +36,17 @@ class Settings:
     # Names of the controller's environment variables that jobs see (comma-separated).
     # Nothing else of the controller's environment reaches a job, so its secrets don't.
     pass_env: str = ""
+    # Deliver `notification` resources (webhook, Slack, email): on | off. Off records each
+    # notice a run owes as skipped, and sends nothing.
+    notifications: str = "on"
+    # Ticks of `time` resources missed while the controller was down: once (one catch-up
+    # tick) | skip. A resource's own `catchup:` overrides it.
+    time_catchup: str = "once"
+
+    @property
+    def notifications_on(self) -> bool:
+        # YAML reads a bare `on`/`off` as true/false, which arrive here as "True"/"False"
+        return self.notifications.strip().lower() not in ("off", "false", "no", "0")
 
     def job_env(self) -> dict[str, str]:
         names = [n.strip() for n in self.pass_env.split(",") if n.strip()]

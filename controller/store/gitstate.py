@@ -593,6 +593,23 @@ class GitStateStore:
         edits: Edits = {("controller", "config.yml"): yamlio.dump(record).encode()}
         return self._append(lambda tip: (edits, message))
 
+    def record_deliveries(self, job: str, number: int, deliveries: list[dict[str, Any]]) -> str:
+        """`notifications/<job>.yml`: how the notices of run `number` were delivered.
+
+        Trailers name the job as `Gitline-Notify` (not `Gitline-Job`), so run history and
+        logs never mistake this commit for one of the run's own records.
+        """
+        job = check_name(job, "job name")
+        counts: dict[str, int] = {}
+        for d in deliveries:
+            counts[str(d.get("status"))] = counts.get(str(d.get("status")), 0) + 1
+        summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none"
+        record = {"job": job, "run": number, "deliveries": deliveries}
+        message = format_message(f"{job}: run {number} notifications: {summary}",
+                                 [("Notify", job), ("Run", str(number))])
+        edits: Edits = {("notifications", f"{job}.yml"): yamlio.dump(record).encode()}
+        return self._append(lambda tip: (edits, message))
+
 
 def _folder_edits(folder: tuple[str, ...], files: dict[str, bytes]) -> Edits:
     """Replace `folder` whole with `files` (checked: nothing may escape the folder)."""

@@ -1,0 +1,242 @@
+"""Sends what `core/notices.py` decided: JSON POST, Slack incoming webhook, SMTP mail.
+
+Never blocks or fails a run: `submit` only queues; one background thread sends, retrying
+a temporary failure (connection error, HTTP 5xx or 429, SMTP error) with exponential
+backoff, a bounded number of times. Each batch (the notices of one run) ends in one
+record through the `record` callable it is handed (a commit on the state branch). Secret
+values (URLs, passwords) are looked up when sending, never logged and never recorded:
+every error text is masked with all secret values first.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import smtplib
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from typing import Any
+
+from controller.core import notices
+from controller.secrets import Secret, lookup, secret_values
+
+log = logging.getLogger("gitline")
+MASK = "****"
+
+
+class TemporaryError(Exception):
+    """Sending failed in a way a retry may fix."""
+
+
+class PermanentError(Exception):
+    """Sending cannot work as configured (a 4xx, a missing secret)."""
+
+
+@dataclass(frozen=True)
+class Item:
+    """One notice of a batch, with its target, or why there is none."""
+
+    notice: notices.Notice
+    target: notices.Target | None = None
+    error: str = ""  # set when the resource cannot be delivered to
+
+
+@dataclass(frozen=True)
+class Batch:
+    job: str
+    run: int
+    items: tuple[Item, ...] = ()
+
+
+@dataclass
+class Result:
+    notification: str
+    event: str
+    method: str
+    status: str = "delivered"  # delivered | failed | skipped
+    attempts: int = 0
+    error: str = ""
+    at: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        out = {"notification": self.notification, "event": self.event, "method": self.method,
+               "status": self.status, "attempts": self.attempts, "at": self.at}
+        if self.error:
+            out["error"] = self.error
+        return out
+
+
+def mask(text: str, secrets: list[str]) -> str:
+    for value in sorted(secrets, key=len, reverse=True):
+        text = text.replace(value, MASK)
+    return text
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# --- sending one message --------------------------------------------------------------
+
+
+def post_json(url: str, body: dict[str, Any], timeout: float) -> None:
+    if not url.startswith(("http://", "https://")):
+        raise PermanentError("the URL secret is not an http(s) URL")
+    data = json.dumps(body).encode("utf-8")
+    req = urllib.request.Request(url, data=data, method="POST", headers={
+        "Content-Type": "application/json", "User-Agent": "gitline"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - http(s) only
+            resp.read(64 * 1024)
+    except urllib.error.HTTPError as err:
+        what = f"HTTP {err.code}"
+        if err.code >= 500 or err.code == 429:
+            raise TemporaryError(what) from None
+        raise PermanentError(what) from None
+    except (urllib.error.URLError, OSError) as err:
+        reason = getattr(err, "reason", err)
+        raise TemporaryError(f"{type(err).__name__}: {reason}") from None
+
+
+def send_mail(config: Mapping[str, Any], message: notices.Message, timeout: float) -> None:
+    mail = EmailMessage()
+    mail["From"] = str(config.get("from") or "gitline@localhost")
+    mail["To"] = ", ".join(message.recipients)
+    mail["Subject"] = message.subject
+    mail.set_content(message.body)
+    host, port = str(config["host"]), int(config.get("port") or 25)
+    tls = str(config.get("starttls", "")).lower() in ("true", "yes", "on", "1")
+    use_ssl = str(config.get("ssl", "")).lower() in ("true", "yes", "on", "1")
+    try:
+        cls = smtplib.SMTP_SSL if use_ssl else smtplib.SMTP
+        with cls(host, port, timeout=timeout) as smtp:
+            if tls:
+                smtp.starttls()
+            if config.get("user") and config.get("password"):
+                smtp.login(str(config["user"]), str(config["password"]))
+            smtp.send_message(mail)
+    except smtplib.SMTPAuthenticationError as err:
+        raise PermanentError(f"SMTP authentication failed ({err.smtp_code})") from None
+    except (smtplib.SMTPException, OSError) as err:
+        raise TemporaryError(f"{type(err).__name__}: {err}") from None
+
+
+# --- the worker -------------------------------------------------------------------------
+
+
+@dataclass
+class Deliverer:
+    """A queue of batches and one thread that sends them, with bounded retries."""
+
+    secrets: Callable[[], Mapping[str, Secret]]
+    record: Callable[[str, int, list[dict[str, Any]]], None]
+    enabled: bool = True
+    attempts: int = 4  # tries per message
+    backoff: float = 0.5  # seconds before the 2nd try; doubles each time
+    timeout: float = 10.0  # per HTTP request / SMTP session
+    _queue: queue.Queue[Batch | None] = field(default_factory=queue.Queue)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._work, name="gitline-notify", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._queue.put(None)
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def submit(self, batch: Batch) -> None:
+        """Queue a batch; returns at once."""
+        if batch.items:
+            self._queue.put(batch)
+
+    def _work(self) -> None:
+        while True:
+            batch = self._queue.get()
+            if batch is None:
+                return
+            try:
+                self.deliver(batch)
+            except Exception:  # never let one batch stop delivery
+                log.exception("%s: run %d: notification delivery failed", batch.job, batch.run)
+
+    def deliver(self, batch: Batch) -> list[Result]:
+        """Send every item of `batch`, then record the results once."""
+        try:
+            secrets = dict(self.secrets())
+        except Exception as err:  # an unsafe secrets file: send nothing that needs one
+            log.error("notifications: secrets unavailable: %s", err)
+            secrets = {}
+        hidden = secret_values(secrets)
+        results = [self._deliver_one(item, secrets, hidden) for item in batch.items]
+        for r in results:
+            level = logging.INFO if r.status != "failed" else logging.WARNING
+            log.log(level, "%s: %s run %d %s: %s%s", r.notification, batch.job, batch.run,
+                    r.event, r.status, f" ({r.error})" if r.error else "")
+        self.record(batch.job, batch.run, [r.as_dict() for r in results])
+        return results
+
+    def _deliver_one(self, item: Item, secrets: Mapping[str, Secret],
+                     hidden: list[str]) -> Result:
+        n, target = item.notice, item.target
+        result = Result(n.notification, n.event, target.method if target else "", at=_now())
+        if item.error or target is None:
+            result.status, result.error = "failed", item.error or "no target"
+            return result
+        if not self.enabled:
+            result.status, result.error = "skipped", "notifications are off (gitline.yml)"
+            return result
+        try:
+            send = self._sender(target, notices.render(n, target), secrets)
+        except PermanentError as err:
+            result.status, result.error = "skipped", str(err)
+            return result
+        delay = self.backoff
+        while True:
+            result.attempts += 1
+            try:
+                send()
+                result.status, result.error = "delivered", ""
+                break
+            except PermanentError as err:
+                result.status, result.error = "failed", mask(str(err), hidden)
+                break
+            except TemporaryError as err:
+                result.status, result.error = "failed", mask(str(err), hidden)
+                if result.attempts >= self.attempts or self._stop.wait(delay):
+                    break
+                delay *= 2
+        result.at = _now()
+        return result
+
+    def _sender(self, target: notices.Target, message: notices.Message,
+                secrets: Mapping[str, Secret]) -> Callable[[], None]:
+        """A no-argument send for `message`; PermanentError if a secret is missing."""
+        if message.method in ("webhook", "slack"):
+            url = lookup(secrets, target.url_secret) or lookup(secrets, target.url_secret, "url")
+            if not url:
+                raise PermanentError(f"secret {target.url_secret} is not set")
+            return lambda: post_json(url, message.json, self.timeout)
+        config: dict[str, Any] = {}
+        base = secrets.get(target.smtp_secret) if target.smtp_secret else None
+        if isinstance(base, dict):
+            config.update(base)
+        config.update(target.smtp)
+        for key, name in (("user", target.user_secret), ("password", target.password_secret)):
+            if name:
+                value = lookup(secrets, name)
+                if value is None:
+                    raise PermanentError(f"secret {name} is not set")
+                config[key] = value
+        if not config.get("host"):
+            raise PermanentError("no SMTP host")
+        return lambda: send_mail(config, message, self.timeout)

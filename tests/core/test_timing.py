@@ -1,0 +1,104 @@
+"""Time resources: cron text, timezones, next ticks and the catch-up decision (pure)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from controller.core import timing
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def sched(interval: str, **extra: str) -> timing.Schedule:
+    return timing.parse_schedule({"interval": interval, **extra})
+
+
+@pytest.mark.parametrize(
+    ("interval", "after", "expected"),
+    [
+        ("0 2 * * *", "2024-03-27T12:00:00", "2024-03-28T02:00:00"),
+        ("0 2 * * *", "2024-03-28T02:00:00", "2024-03-29T02:00:00"),  # strictly after
+        ("*/15 * * * *", "2024-03-27T12:07:00", "2024-03-27T12:15:00"),
+        ("0 2 * * 0", "2024-03-27T00:00:00", "2024-03-31T02:00:00"),  # 0 = Sunday, as cron
+        ("0 2 * * 7", "2024-03-27T00:00:00", "2024-03-31T02:00:00"),  # so is 7
+        ("0 2 * * 1-5", "2024-03-29T12:00:00", "2024-04-01T02:00:00"),  # Fri -> Mon
+        ("0 2 * * sat,sun", "2024-03-27T00:00:00", "2024-03-30T02:00:00"),
+        ("0 9 1 * *", "2024-03-27T00:00:00", "2024-04-01T09:00:00"),
+        ("*/10 * * * * *", "2024-03-27T12:00:01", "2024-03-27T12:00:10"),  # seconds first
+    ],
+    ids=["nightly", "strictly-after", "every-15-min", "sunday-0", "sunday-7", "weekdays",
+         "weekday-names", "monthly", "seconds"],
+)
+def test_next_tick_follows_cron(interval, after, expected):
+    assert timing.next_tick(sched(interval), at(after)) == at(expected)
+
+
+def test_timezone_is_honoured_across_daylight_saving():
+    berlin = sched("0 2 * * *", timezone="Europe/Berlin")
+    # 2024-03-30 is CET (+1): 02:00 local is 01:00 UTC
+    assert timing.next_tick(berlin, at("2024-03-29T12:00:00")) == at("2024-03-30T01:00:00")
+    # 2024-04-01 is CEST (+2): 02:00 local is 00:00 UTC
+    assert timing.next_tick(berlin, at("2024-03-31T12:00:00")) == at("2024-04-01T00:00:00")
+
+
+@pytest.mark.parametrize(
+    ("definition", "message"),
+    [
+        ({}, "needs 'interval:'"),
+        ({"interval": "0 2 * *"}, "needs 5 cron fields"),
+        ({"interval": "61 * * * *"}, "higher than the maximum"),
+        ({"interval": "0 2 * * 9"}, "not in 0-7"),
+        ({"interval": "0 2 * * *", "timezone": "Mars/Olympus"}, "unknown timezone"),
+        ({"interval": "0 2 * * *", "catchup": "burst"}, "catchup 'burst'"),
+    ],
+    ids=["missing", "four-fields", "bad-minute", "bad-weekday", "bad-zone", "bad-policy"],
+)
+def test_bad_schedules_say_why(definition, message):
+    with pytest.raises(timing.ScheduleError, match=message):
+        timing.parse_schedule(definition)
+
+
+NIGHTLY = ("0 2 * * *", "UTC")
+
+
+@pytest.mark.parametrize(
+    ("last", "key", "now", "policy", "expected"),
+    [
+        # down over three nights: one catch-up tick, for the newest missed night
+        ("2024-03-25T02:00:00", NIGHTLY, "2024-03-28T09:00:00", "once", "2024-03-28T02:00:00"),
+        # down, but no tick was missed
+        ("2024-03-28T02:00:00", NIGHTLY, "2024-03-28T09:00:00", "once", None),
+        # exactly at the tick already made: never twice
+        ("2024-03-28T02:00:00", NIGHTLY, "2024-03-28T02:00:00", "once", None),
+        # skip policy: nothing
+        ("2024-03-25T02:00:00", NIGHTLY, "2024-03-28T09:00:00", "skip", None),
+        # never fired: nothing to catch up
+        (None, None, "2024-03-28T09:00:00", "once", None),
+        # the schedule changed since the last tick: its past is not the new one's
+        ("2024-03-25T02:00:00", ("0 3 * * *", "UTC"), "2024-03-28T09:00:00", "once", None),
+    ],
+    ids=["missed-three", "none-missed", "same-tick", "skip", "never-fired", "changed"],
+)
+def test_catch_up_policy(last, key, now, policy, expected):
+    schedule = sched("0 2 * * *", catchup=policy)
+    got = timing.catch_up(schedule, last_tick=at(last) if last else None, last_key=key,
+                          now=at(now))
+    assert got == (at(expected) if expected else None)
+
+
+def test_catch_up_of_a_seconds_schedule_down_for_days_is_one_tick():
+    schedule = sched("* * * * * *")
+    got = timing.catch_up(schedule, last_tick=at("2024-03-01T00:00:00"),
+                          last_key=("* * * * * *", "UTC"), now=at("2024-03-28T09:00:00.5"))
+    assert got == at("2024-03-28T09:00:00")
+
+
+def test_tick_names_round_trip():
+    tick = at("2024-03-28T02:00:00")
+    assert timing.tick_name(tick) == "2024-03-28T02:00:00Z"
+    assert timing.parse_tick("2024-03-28T02:00:00Z") == tick
+    assert timing.parse_tick("not a time") is None
