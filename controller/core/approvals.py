@@ -60,7 +60,7 @@ def parse_decision(data: bytes) -> tuple[Decision, str, str]:
         loaded = YAML(typ="safe", pure=True).load(text)
     except YAMLError:
         loaded = None
-    if isinstance(loaded, dict):
+    if isinstance(loaded, dict) and "decision" in loaded:
         word = str(loaded.get("decision", "approve")).strip().lower()
         reason = str(loaded.get("reason") or "")
     else:

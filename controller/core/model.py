@@ -256,9 +256,16 @@ class Run:
     attempt: int = 1
     message: str = ""  # why it failed to start, timed out, was interrupted...
     notifications: tuple[str, ...] = ()  # NOTIFY events recorded on the run
+    # What the planner compares new versions against. A replay runs old inputs but must
+    # not make the planner think newer versions are unprocessed: it keeps the baseline.
+    baseline: tuple[InputVersion, ...] | None = None
 
     def input(self, name: str) -> InputVersion | None:
         return next((i for i in self.inputs if i.name == name), None)
+
+    def baseline_input(self, name: str) -> InputVersion | None:
+        pool = self.inputs if self.baseline is None else self.baseline
+        return next((i for i in pool if i.name == name), None)
 
 
 @dataclass(frozen=True)

@@ -106,7 +106,7 @@ def _changed_cause(
     for inp, iv in zip(job.inputs, now_inputs, strict=True):
         if not _triggering(wf, inp) or _own_output(snap, job.name, inp.name):
             continue
-        used = last.input(inp.name) if last else None
+        used = last.baseline_input(inp.name) if last else None
         if used is not None and used.number == iv.number:
             continue
         if iv.kind == "job":

@@ -230,7 +230,8 @@ class Reconciler:
             return f"no run of {d.job} is pending approval"
         run = pending[-1]
         why_not = approvals.judge(job.approval, d.author)
-        what = f"{d.decision}d by {d.author} in {d.commit[:7]}" + (
+        verb = "approved" if d.decision == "approve" else "rejected"
+        what = f"{verb} by {d.author} in {d.commit[:7]}" + (
             f": {d.reason}" if d.reason else "")
         if why_not:
             self.store.record_run(
@@ -257,7 +258,8 @@ class Reconciler:
 
     # --- recording ----------------------------------------------------------------------
 
-    def _queue(self, p: planner.PlannedRun, snap: model.Snapshot) -> model.Snapshot:
+    def _queue(self, p: planner.PlannedRun, snap: model.Snapshot,
+               baseline: tuple[model.InputVersion, ...] | None = None) -> model.Snapshot:
         wf = self._good.workflow if self._good else model.Workflow()
         job = wf.jobs.get(p.job)
         gated = job is not None and job.approval is not None
@@ -265,7 +267,7 @@ class Reconciler:
             p.job, planner.next_run_number(snap, p.job),
             "pending_approval" if gated else "queued", p.cause, p.inputs,
             p.params, config_commit=self._good.commit if self._good else "",
-            queued_at=self._clock(),
+            queued_at=self._clock(), baseline=baseline,
         )
         if gated:  # a newer due run supersedes one still waiting for approval
             for old in snap.jobs.get(p.job, model.JobHistory()).active:
@@ -327,8 +329,11 @@ class Reconciler:
         if old is None:
             return f"{job} has no run {number} to replay"
         cause = model.Cause("replay", f"run {number} of {job}", author=by)
-        self._queue(planner.PlannedRun(job, cause, old.inputs, dict(old.params)),
-                    self.store.read_snapshot())
+        snap = self.store.read_snapshot()
+        last = snap.jobs[job].last if job in snap.jobs else None
+        baseline = (last.inputs if last.baseline is None else last.baseline) if last else ()
+        self._queue(planner.PlannedRun(job, cause, old.inputs, dict(old.params)), snap,
+                    baseline=baseline)
         return ""
 
     def _recover(self) -> None:
@@ -372,7 +377,8 @@ class Reconciler:
         final = replace(
             run, status=outcome.status, started_at=outcome.started_at,
             finished_at=outcome.finished_at, exit_code=outcome.exit_code,
-            message=outcome.message, notifications=outcome.notifications,
+            message="; ".join(m for m in (run.message, outcome.message) if m),
+            notifications=outcome.notifications,
         )
         if outcome.status in ("failed", "timed_out") and run.attempt <= spec.job.retries \
                 and not spec.cancel_reason:

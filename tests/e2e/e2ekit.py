@@ -109,7 +109,7 @@ class Home:
         """Final statuses of a job's runs, oldest first, from commit subjects."""
         finals = ("succeeded", "failed", "timed out", "cancelled", "interrupted")
         return [s.split(": ", 1)[1] for s in reversed(self.subjects())
-                if s.startswith(f"{job}: run ") and s.split(" ")[3].startswith(finals)]
+                if s.startswith(f"{job}: run ") and s.split(" ", 3)[3].startswith(finals)]
 
     def wait_runs(self, job: str, count: int, timeout: float = 30.0) -> list[str]:
         try:

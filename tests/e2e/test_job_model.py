@@ -1,0 +1,247 @@
+"""The job model through the running controller: approvals, retries, timeouts, cancel,
+replay, release and manifest, replicate, job state handed downstream."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+
+from e2ekit import gitline, run, wait_for
+
+BASE = """\
+resources:
+  - name: cfg
+    type: params
+    versionTemplate:
+      params: {N: "1"}
+jobs:
+"""
+
+
+def jobs(text: str) -> str:
+    return BASE + textwrap.indent(textwrap.dedent(text), "  ")
+
+
+def as_user(name: str, email: str) -> dict[str, str]:
+    return {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email}
+
+
+def approve(home, job: str, *args: str, who=("Ada Lovelace", "ada@example.com")) -> str:
+    import subprocess
+    import sys
+
+    from e2ekit import GIT_ENV
+
+    env = {**os.environ, **GIT_ENV, **as_user(*who)}
+    out = subprocess.run([sys.executable, "-m", "controller.cli", "approve", str(home.path), job,
+                          *args], capture_output=True, text=True, env=env, check=True)
+    return out.stdout
+
+
+GATED = """\
+- name: deploy
+  type: runSh
+  requiresApproval:
+    approvers: [ada@example.com]
+    timeoutMinutes: 60
+  steps:
+    - IN: cfg
+    - TASK:
+        script: [echo "deploying N=$N"]
+  on_cancel:
+    script: [echo "on_cancel ran"]
+"""
+
+
+def test_approval_gate_waits_refuses_others_and_runs_when_approved(home):
+    home.start()
+    home.write("shippable.yml", jobs(GATED))
+    home.push("gated deploy")
+    wait_for(lambda: "deploy: run 1 pending approval" in home.subjects(), what="pending run")
+    status = home.status()["jobs"]["deploy"]
+    assert status["active"][0]["status"] == "pending_approval"
+    assert home.runs("deploy") == []
+
+    approve(home, "deploy", who=("Mallory", "mallory@example.com"))
+    wait_for(lambda: "deploy: run 1 approval by Mallory <mallory@example.com> refused"
+             in home.subjects(), what="refusal recorded")
+    assert home.status()["jobs"]["deploy"]["active"][0]["status"] == "pending_approval"
+
+    out = approve(home, "deploy", "-m", "ship it")
+    assert "approve" in out
+    assert home.wait_runs("deploy", 1) == ["run 1 succeeded"]
+    record = home.show("jobs/deploy/run.yml")
+    assert "approved by Ada Lovelace <ada@example.com>" in record and "ship it" in record
+
+
+def test_rejection_cancels_and_runs_on_cancel_and_a_newer_run_supersedes(home):
+    home.start()
+    home.write("shippable.yml", jobs(GATED))
+    home.push("gated deploy")
+    wait_for(lambda: "deploy: run 1 pending approval" in home.subjects(), what="pending run")
+    home.write("shippable.yml", jobs(GATED).replace('N: "1"', 'N: "2"'))
+    home.push("new params")
+    assert home.wait_runs("deploy", 1) == ["run 1 cancelled"]
+    assert "superseded by run 2" in home.git("log", "-1", "--format=%B", "state", "--",
+                                             "jobs/deploy/finished.yml") or \
+        "superseded by run 2" in gitline("log", home.path, "deploy").stdout + home.show(
+            "jobs/deploy/finished.yml")
+    wait_for(lambda: "deploy: run 2 pending approval" in home.subjects(), what="run 2 pending")
+
+    approve(home, "deploy", "--reject", "-m", "not today")
+    assert home.wait_runs("deploy", 2)[-1] == "run 2 cancelled"
+    assert "on_cancel ran" in gitline("logs", home.path, "deploy", "2").stdout
+    assert "rejected by Ada Lovelace" in home.show("jobs/deploy/run.yml")
+
+
+def test_approval_timeout_cancels_the_run(home):
+    home.start()
+    home.write("shippable.yml", jobs(GATED.replace("timeoutMinutes: 60", "timeoutMinutes: 0.02")))
+    home.push("gated deploy, short timeout")
+    assert home.wait_runs("deploy", 1, timeout=40) == ["run 1 cancelled"]
+    assert "approval timed out after 0.02 minutes" in home.show("jobs/deploy/run.yml")
+
+
+def test_retries_record_each_attempt_and_succeed(home):
+    marker = home.path / "deployed" / "tried-once"
+    home.start()
+    home.write("shippable.yml", jobs("""\
+        - name: flaky
+          type: runSh
+          retries: 2
+          steps:
+            - IN: cfg
+            - TASK:
+                script:
+                  - mkdir -p "$GITLINE_DEMO_ROOT"
+                  - cd "$GITLINE_DEMO_ROOT"
+                  - if [ ! -f tried-once ]; then touch tried-once; echo first; exit 3; fi
+                  - echo "second attempt ok"
+        """))
+    home.push("flaky job")
+    assert home.wait_runs("flaky", 1) == ["run 1 succeeded"]
+    assert marker.exists()
+    assert "flaky: run 1 attempt 1 failed, retrying" in home.subjects()
+    record = home.show("jobs/flaky/run.yml")
+    assert "attempt: 2" in record
+
+
+def test_timeout_kills_the_job_and_runs_on_failure(home):
+    home.start()
+    home.write("shippable.yml", jobs("""\
+        - name: slow
+          type: runSh
+          runtime: {timeoutMinutes: 0.02}
+          steps:
+            - IN: cfg
+            - TASK:
+                script: [sleep 60 & sleep 60]
+          on_failure:
+            script: [echo "on_failure ran"]
+        """))
+    home.push("slow job")
+    assert home.wait_runs("slow", 1, timeout=40) == ["run 1 timed out"]
+    assert "on_failure ran" in gitline("logs", home.path, "slow").stdout
+
+
+def test_cancel_stops_a_running_job_and_runs_on_cancel(home):
+    home.start()
+    home.write("shippable.yml", jobs("""\
+        - name: long
+          type: runSh
+          steps:
+            - IN: cfg
+            - TASK:
+                script: [echo started, sleep 60]
+          on_cancel:
+            script: [echo "on_cancel ran"]
+        """))
+    home.push("long job")
+    wait_for(lambda: "long: run 1 started" in home.subjects(), what="start")
+    out = gitline("cancel", home.path, "long").stdout
+    assert "cancel of long" in out
+    assert home.wait_runs("long", 1, timeout=30) == ["run 1 cancelled"]
+    assert "on_cancel ran" in gitline("logs", home.path, "long").stdout
+
+
+def test_replay_runs_again_with_exactly_the_old_inputs(home):
+    home.start()
+    spec = jobs("""\
+        - name: show
+          type: runSh
+          steps:
+            - IN: cfg
+            - TASK:
+                script: [echo "N=$N version=$CFG_VERSIONNUMBER"]
+        """)
+    home.write("shippable.yml", spec)
+    home.push("v1")
+    home.wait_runs("show", 1)
+    home.write("shippable.yml", spec.replace('N: "1"', 'N: "2"'))
+    home.push("v2")
+    home.wait_runs("show", 2)
+    home.wait_idle()
+    gitline("replay", home.path, "show", "1")
+    assert home.wait_runs("show", 3)[-1] == "run 3 succeeded"
+    assert "N=1 version=1" in gitline("logs", home.path, "show", "3").stdout
+    record = home.show("jobs/show/run.yml")
+    assert "replay" in record and "run 1 of show" in record
+
+
+def test_manifest_and_release_bump_the_version_and_job_state_flows_downstream(home):
+    home.start()
+    home.write("shippable.yml", """\
+resources:
+  - name: app_img
+    type: image
+    versionTemplate: {sourceName: registry/app, versionName: "4.2"}
+  - name: app_params
+    type: params
+    versionTemplate:
+      params: {REPLICAS: "3"}
+  - name: app_version
+    type: version
+    versionTemplate: {versionName: "1.2.0"}
+  - name: img_copy
+    type: image
+    versionTemplate: {sourceName: registry/app}
+jobs:
+  - name: app_manifest
+    type: manifest
+    steps:
+      - IN: app_img
+      - IN: app_params
+      - TASK: managed
+  - name: app_release
+    type: release
+    steps:
+      - IN: app_manifest
+      - IN: app_version
+        switch: off
+      - TASK: managed
+        bump: minor
+  - name: announce
+    type: runSh
+    steps:
+      - IN: app_release
+      - IN: app_img
+        switch: off
+      - TASK:
+          script:
+            - cat "$APP_RELEASE_STATE/release.json"
+            - echo "released $(shipctl get_resource_version_name app_version 2>/dev/null)"
+      - OUT: img_copy
+        replicate: app_img
+""")
+    home.push("release line")
+    assert home.wait_runs("announce", 1) == ["run 1 succeeded"]
+    home.wait_idle()
+    assert home.runs("app_release") == ["run 1 succeeded"]
+    assert "app_version: version 2 (1.3.0) from app_release run 1" in home.subjects()
+    manifest = home.show("jobs/app_manifest/state/manifest.json")
+    assert '"4.2"' in manifest and '"REPLICAS": "3"' in manifest
+    log = gitline("logs", home.path, "announce").stdout
+    assert '"versionName": "1.3.0"' in log and '"previous": "1.2.0"' in log
+    copy = home.show("resources/img_copy/version.yml")
+    assert "4.2" in copy and "registry/app" in copy
+    assert run("git", "--git-dir", home.repo, "fsck", "--full").returncode == 0
