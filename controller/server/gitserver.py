@@ -66,10 +66,11 @@ class _Update(Hook):
         self._state_branch = state_branch
         self._branch = branch
 
-    def execute(self, ref: bytes, old: bytes, new: bytes) -> None:
+    def execute(self, ref: bytes, old: bytes, new: bytes) -> tuple[bytes, bytes]:
         refused = refused_updates(_text([(old, new, ref)]), self._state_branch, self._branch)
         if refused:
             raise HookError(refused[0])
+        return b"", b""
 
 
 class _PostReceive(Hook):
