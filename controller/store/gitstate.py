@@ -308,6 +308,7 @@ def _iso(seconds: int) -> str:
 # ------------------------------------------------------------------------------ store
 
 _RESOURCES = "resources"
+KEEP_TRIGGER_ERRORS = 20  # rejected triggers listed in controller/config.yml
 _JOBS = "jobs"
 
 
@@ -590,8 +591,24 @@ class GitStateStore:
             subject or f"config: processed {processed[:7]} ({errors} error{plural})",
             [("Config", processed)],
         )
-        edits: Edits = {("controller", "config.yml"): yamlio.dump(record).encode()}
-        return self._append(lambda tip: (edits, message))
+
+        def change(tip: pygit2.Commit | None) -> tuple[Edits, str]:
+            kept = self._kept_trigger_errors(tip, trigger_errors)
+            text = yamlio.dump({**record, "triggerErrors": kept}).encode()
+            return {("controller", "config.yml"): text}, message
+        return self._append(change)
+
+    def _kept_trigger_errors(
+        self, tip: pygit2.Commit | None, new: list[dict[str, str]]
+    ) -> list[dict[str, str]]:
+        """Earlier trigger errors stay listed (newest last, at most KEEP_TRIGGER_ERRORS):
+        the next push must not hide a rejected trigger from `gitline status`."""
+        record = self._record(tip.tree if tip else None, ("controller", "config.yml"), "dict")
+        old = (record or {}).get("triggerErrors") or []
+        fresh = {(e["commit"], e["path"]) for e in new}
+        kept = [e for e in old if isinstance(e, dict)
+                and (e.get("commit"), e.get("path")) not in fresh]
+        return (kept + new)[-KEEP_TRIGGER_ERRORS:]
 
     def record_deliveries(self, job: str, number: int, deliveries: list[dict[str, Any]]) -> str:
         """`notifications/<job>.yml`: how the notices of run `number` were delivered.
