@@ -254,6 +254,18 @@ class UpstreamFollower:
             self.report.last_result = result
             return result
 
+    def sync_state(self) -> None:
+        """Push the state branch to the upstream if it moved since the last push."""
+        if not self.push_state:
+            return
+        with self._lock:
+            try:
+                self._push_state(list_refs(self.repo, "refs/heads/"), self._auth_env())
+            except GitError as err:
+                self.report.last_error = str(err)
+                log.warning("upstream %s: pushing %s: %s", self.report.url, self.state_branch,
+                            err)
+
     def _follow(self, env: dict[str, str]) -> str:
         run_git("fetch", "--no-tags", "--quiet", self.url,
                 f"+refs/heads/{self.upstream_branch}:{self.FETCH_REF}", git_dir=self.repo, env=env)
@@ -477,6 +489,7 @@ class Pollers:
     """apscheduler jobs: the upstream on its interval, each external gitRepo on its own."""
 
     SYNC_SECONDS = 3.0
+    STATE_PUSH_SECONDS = 5.0  # the state branch reaches the upstream this soon
 
     def __init__(self, *, upstream: UpstreamFollower | None, upstream_seconds: float,
                  repos: RepoPoller) -> None:
@@ -494,6 +507,9 @@ class Pollers:
         if self.upstream is not None:
             self._scheduler.add_job(self.upstream.sync, "interval", id="upstream",
                                     seconds=self._upstream_seconds, next_run_time=now)
+            if self.upstream.push_state:
+                self._scheduler.add_job(self.upstream.sync_state, "interval", id="state",
+                                        seconds=self.STATE_PUSH_SECONDS)
         self._scheduler.add_job(self._sync_jobs, "interval", id="repos",
                                 seconds=self.SYNC_SECONDS, next_run_time=now)
         self._scheduler.start()
