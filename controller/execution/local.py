@@ -26,13 +26,13 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from controller.core import runenv
 from controller.execution import managed, workspace
-from controller.execution.executor import Outcome, OutcomeStatus, RunSpec
+from controller.execution.executor import Outcome, OutcomeStatus, OutputUpdate, RunSpec
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +119,26 @@ def mask(text: str, secrets: list[str]) -> str:
 def secret_values(spec: RunSpec) -> list[str]:
     values = {v for v in spec.secrets.values() if isinstance(v, str) and v.strip()}
     return sorted(values, key=len, reverse=True)
+
+
+def mask_files(files: dict[str, bytes], secrets: list[str]) -> dict[str, bytes]:
+    """State files with every secret value replaced by `****`."""
+    out = {}
+    for path, data in files.items():
+        for secret in secrets:
+            data = data.replace(secret.encode(), MASK.encode())
+        out[path] = data
+    return out
+
+
+def mask_output(update: OutputUpdate, secrets: list[str]) -> OutputUpdate:
+    """An output version's values, name and files with secret values masked."""
+    if not secrets:
+        return update
+    values = {k: mask(v, secrets) if isinstance(v, str) else v for k, v in update.values.items()}
+    files = mask_files(update.files, secrets) if update.files is not None else None
+    return replace(update, values=values, version_name=mask(update.version_name, secrets),
+                   files=files)
 
 
 # --- process groups ------------------------------------------------------------------
@@ -441,6 +461,9 @@ def _run(
     for note in notes:
         capture.line(f"gitline: {note}")
     secrets = secret_values(spec)
+    # what goes to the state branch never holds a secret: files and values are masked too
+    state_files = mask_files(state_files, secrets)
+    outputs = tuple(mask_output(o, secrets) for o in outputs)
     status = STATUS[state.result]
     return Outcome(
         status=status,
