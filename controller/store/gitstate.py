@@ -9,17 +9,33 @@ Every write is one commit: the change is computed from the tip, only the trees o
 touched paths are rewritten (unchanged subtrees keep their oids), and
 `create_commit(ref, ..., parents=[tip])` moves the ref only if it still points at the
 tip. A write that loses the race re-reads the tip and applies its change again.
+
+History costs O(versions of one object), not O(all commits): every version or run commit
+names the previous commit of the same object in a `Gitline-Previous` trailer ("none" for
+the first), and an index (name -> newest commit, valid at one tip) finds where a chain
+starts. The index lives in memory, is kept in step by every append, and is saved now and
+then to `<repo>/gitline/index-<branch>.json`; a reader catches up from the saved tip with
+a short first-parent walk (a full walk only when there is no usable index). Commits
+written before the trailer existed are followed by a first-parent walk.
+
+The snapshot is kept in step the same way: an append on top of the snapshot's tip
+updates only the object it wrote, so a reconcile pass never re-reads 1,000 resources
+after each version.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import json
 import logging
 import os
 import random
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -38,6 +54,10 @@ SIGNATURE_EMAIL = "gitline@localhost"
 STALE_LOCK_SECONDS = 5.0  # a ref lock is held for microseconds; older than this is dead
 WRITE_DEADLINE_SECONDS = 30.0  # give up a write after this long (covers a stale lock)
 CACHE_ENTRIES = 20_000
+INDEX_SAVE_SECONDS = 2.0  # save the history index at most this often while writing
+INDEX_SAVE_WALK = 500  # ...and after a catch-up walk longer than this (a reader's)
+LOOSE_OBJECTS_LIMIT = 6_700  # pack when about this many loose objects (git's gc.auto)
+PACKS_LIMIT = 20  # then repack everything into one pack
 
 # A path edit: bytes to write a blob, None to delete a blob or a whole folder.
 Edits = dict[tuple[str, ...], bytes | None]
@@ -322,6 +342,13 @@ class GitStateStore:
         self._lock = threading.RLock()  # one writer (and reader) at a time on this repo object
         self._cache: dict[Any, Any] = {}  # oid -> parsed record / JobHistory
         self._snapshot: model.Snapshot | None = None
+        self._index_tip = ""  # the state commit at which self._latest is exact
+        self._latest: dict[str, str] = {}  # object name -> sha of its newest commit
+        index_name = f"index-{branch.replace('/', '_')}.json"
+        self._index_path = Path(self._repo.path) / "gitline" / index_name
+        self._index_saved = 0.0
+        self._index_loaded = False
+        self._maintaining: threading.Thread | None = None
 
     # --- reading helpers
 
@@ -421,17 +448,91 @@ class GitStateStore:
             record = self._record(tip.tree if tip else None, ("controller", "config.yml"), "dict")
             return copy.deepcopy(record or {})
 
+    # --- the history index
+
+    def _load_index(self) -> None:
+        self._index_loaded = True
+        try:
+            data = json.loads(self._index_path.read_text(encoding="utf-8"))
+            tip, latest = str(data["tip"]), dict(data["latest"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return  # no index, or a damaged one: a walk rebuilds it
+        if tip in self._repo and all(isinstance(v, str) for v in latest.values()):
+            self._index_tip, self._latest = tip, latest
+
+    def _save_index(self) -> None:
+        """Write the index atomically; a failure (a full disk) only costs a longer walk."""
+        self._index_saved = time.monotonic()
+        tmp = self._index_path.with_name(f"{self._index_path.name}.{os.getpid()}.tmp")
+        try:
+            self._index_path.parent.mkdir(exist_ok=True)
+            tmp.write_text(json.dumps({"tip": self._index_tip, "latest": self._latest}))
+            os.replace(tmp, self._index_path)
+        except OSError as err:
+            log.warning("could not save the history index %s: %s", self._index_path, err)
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+    def _catch_up(self, tip: pygit2.Commit | None) -> None:
+        """Make self._latest exact at `tip`: walk back to the indexed tip, or to the root."""
+        if not self._index_loaded:
+            self._load_index()
+        if tip is None:
+            self._index_tip, self._latest = "", {}
+            return
+        if self._index_tip == str(tip.id):
+            return
+        newer: dict[str, str] = {}
+        commit: pygit2.Commit | None = tip
+        walked = 0
+        while commit is not None and str(commit.id) != self._index_tip:
+            trailers = parse_trailers(commit.message)
+            for key in ("Resource", "Job"):
+                name = trailers.get(key)
+                if name and name not in newer:
+                    newer[name] = str(commit.id)
+            walked += 1
+            commit = commit.parents[0] if commit.parent_ids else None
+        if commit is None:  # the indexed tip is not an ancestor: what was walked is all
+            self._latest = newer
+        else:
+            self._latest.update(newer)
+        self._index_tip = str(tip.id)
+        if walked > INDEX_SAVE_WALK:
+            self._save_index()
+
+    def _advance_index(self, parent: str, sha: str, names: tuple[str, ...]) -> None:
+        if self._index_tip != parent:
+            return  # someone else wrote in between; the next read catches up
+        for name in names:
+            self._latest[name] = sha
+        self._index_tip = sha
+        if time.monotonic() - self._index_saved > INDEX_SAVE_SECONDS:
+            self._save_index()
+
+    def _previous(self, tip: pygit2.Commit | None, name: str) -> str:
+        self._catch_up(tip)
+        return self._latest.get(name, "none")
+
     def _walk(self, name: str) -> Iterator[tuple[pygit2.Commit, dict[str, str]]]:
         """Commits whose Gitline-Resource or Gitline-Job trailer is `name`, newest first.
 
-        A first-parent walk from the tip, O(history): the one place to replace with an
-        index when histories grow long.
+        Follows the `Gitline-Previous` chain from the index: O(versions of `name`). A
+        commit without the trailer (written by an older Gitline) continues as a
+        first-parent walk from its parent.
         """
-        commit = branch_tip(self._repo, self._ref)
+        tip = branch_tip(self._repo, self._ref)
+        self._catch_up(tip)
+        sha = self._latest.get(name)
+        commit = self._repo.get(sha) if sha else None
         while commit is not None:
             trailers = parse_trailers(commit.message)
             if trailers.get("Resource") == name or trailers.get("Job") == name:
                 yield commit, trailers
+                previous = trailers.get("Previous")
+                if previous is not None:
+                    commit = None if previous == "none" else self._repo.get(previous)
+                    continue
             commit = commit.parents[0] if commit.parent_ids else None
 
     def _run_at(self, commit: pygit2.Commit, job: str, number: int) -> model.Run | None:
@@ -489,11 +590,92 @@ class GitStateStore:
                 return None
             return blob.data.decode("utf-8", errors="replace")
 
+    # --- housekeeping
+
+    def loose_objects(self) -> int:
+        """About how many loose objects there are, from one fan-out folder (as git does)."""
+        try:
+            with os.scandir(Path(self._repo.path) / "objects" / "17") as entries:
+                return 256 * sum(1 for _ in entries)
+        except FileNotFoundError:
+            return 0
+
+    def maintain(self, *, limit: int = LOOSE_OBJECTS_LIMIT, wait: bool = False) -> bool:
+        """Pack loose objects in the background when they pile up; True if it started.
+
+        Every commit leaves 4-5 loose objects and nothing packs them (`gitline init` turns
+        auto-gc off so that pushes never pay for it); 50k commits leave 200k files and slow
+        every read. `git repack -d` packs them into one new pack (`-a`: all packs into one,
+        once there are PACKS_LIMIT of them). It is safe beside pushes and our own writes:
+        it deletes only loose objects it has just packed, and it deletes nothing that is
+        unreachable (an object written for a commit not yet on a ref stays loose).
+        Also saves the history index.
+        """
+        with self._lock:
+            if self._index_tip:
+                self._save_index()
+        if self._maintaining is not None and self._maintaining.is_alive():
+            return False
+        if self.loose_objects() < limit:
+            return False
+        packs = Path(self._repo.path) / "objects" / "pack"
+        whole = len(list(packs.glob("pack-*.pack"))) >= PACKS_LIMIT
+        cmd = ["git", "--git-dir", str(self._repo.path), "repack", "-d", "-q",
+               *(["-a"] if whole else [])]
+
+        def run() -> None:
+            started = time.monotonic()
+            try:
+                done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+            except (OSError, subprocess.SubprocessError) as err:
+                log.warning("git repack failed: %s", err)
+                return
+            if done.returncode != 0:
+                log.warning("git repack failed (%d): %s", done.returncode, done.stderr.strip())
+            else:
+                log.info("packed loose objects in %.1f s", time.monotonic() - started)
+
+        self._maintaining = threading.Thread(target=run, name="gitline-repack", daemon=True)
+        self._maintaining.start()
+        if wait:
+            self._maintaining.join()
+        return True
+
     # --- StateStore: writes
 
-    def _append(self, change: Callable[[pygit2.Commit | None], tuple[Edits, str]]) -> str:
+    def _append(
+        self,
+        change: Callable[[pygit2.Commit | None], tuple[Edits, str]],
+        *,
+        name: str = "",
+        update: Callable[[model.Snapshot, pygit2.Commit | None], model.Snapshot] | None = None,
+    ) -> str:
+        """One CAS commit; `name` gets a Previous trailer, `update` keeps the snapshot.
+
+        `update(snapshot, tip)` returns the snapshot after this write, given the one at
+        its parent; without it the snapshot is read again next time.
+        """
+        parent: list[pygit2.Commit | None] = [None]
+
+        def traced(tip: pygit2.Commit | None) -> tuple[Edits, str]:
+            parent[0] = tip
+            edits, message = change(tip)
+            if name:
+                message += f"Gitline-Previous: {self._previous(tip, name)}\n"
+            return edits, message
+
         with self._lock:
-            return cas_commit(self._repo, self._ref, change)
+            sha = cas_commit(self._repo, self._ref, traced)
+            tip = parent[0]
+            parent_sha = str(tip.id) if tip is not None else ""
+            self._advance_index(parent_sha, sha, (name,) if name else ())
+            snap = self._snapshot
+            if update is not None and snap is not None and snap.tip == parent_sha and (
+                    tip is not None or not snap.tip):
+                self._snapshot = replace(update(snap, tip), tip=sha)
+            else:
+                self._snapshot = None
+            return sha
 
     def append_version(self, version: model.Version, *, subject: str = "") -> str:
         name = check_name(version.resource, "resource name")
@@ -509,7 +691,12 @@ class GitStateStore:
                 ("Config", version.config_commit),
             ],
         )
-        return self._append(lambda tip: (edits, message))
+        written = yamlio.version_from_yaml(edits[(_RESOURCES, name, "version.yml")])
+
+        def update(snap: model.Snapshot, tip: pygit2.Commit | None) -> model.Snapshot:
+            return replace(snap, versions={**snap.versions, name: written})
+
+        return self._append(lambda tip: (edits, message), name=name, update=update)
 
     def record_run(
         self,
@@ -541,7 +728,34 @@ class GitStateStore:
             edits.update(self._run_edits(tip.tree if tip else None, run))
             return edits, message
 
-        return self._append(change)
+        def update(snap: model.Snapshot, tip: pygit2.Commit | None) -> model.Snapshot:
+            old = snap.jobs.get(job, model.JobHistory())
+            return replace(snap, jobs={**snap.jobs, job: self._with_run(old, tip, run)})
+
+        return self._append(change, name=job, update=update)
+
+    def _with_run(
+        self, old: model.JobHistory, tip: pygit2.Commit | None, run: model.Run
+    ) -> model.JobHistory:
+        """The job's history after recording `run` on `tip` (as _job_history would read it)."""
+        written = yamlio.run_from_yaml(yamlio.run_to_yaml(run))
+        folder = (_JOBS, run.job)
+        tree = tip.tree if tip else None
+        newest = self._record(tree, (*folder, "run.yml"), "run")
+        if newest is None or run.number >= newest.number:
+            newest = written
+        active = [r for r in old.active if r.number != run.number]
+        if run.status not in model.FINISHED:
+            active.append(written)
+        active.sort(key=lambda r: r.number)
+        last = newest
+        if active and active[-1].number > last.number:
+            last = active[-1]
+        counters = self._record(tree, (*folder, "job.yml"), "dict") or {}
+        last_ok = int(counters.get("lastSucceeded") or 0)
+        if run.status == "succeeded" and run.number > last_ok:
+            last_ok = run.number
+        return model.JobHistory(last=last, last_succeeded=last_ok, active=tuple(active))
 
     def _run_edits(self, tree: pygit2.Tree | None, run: model.Run) -> Edits:
         """run.yml, job.yml, active/<n>.yml (and finished.yml) for `run` on top of `tree`."""
@@ -596,7 +810,11 @@ class GitStateStore:
             kept = self._kept_trigger_errors(tip, trigger_errors)
             text = yamlio.dump({**record, "triggerErrors": kept}).encode()
             return {("controller", "config.yml"): text}, message
-        return self._append(change)
+
+        def update(snap: model.Snapshot, tip: pygit2.Commit | None) -> model.Snapshot:
+            return replace(snap, processed_commit=processed, good_commit=good)
+
+        return self._append(change, update=update)
 
     def _kept_trigger_errors(
         self, tip: pygit2.Commit | None, new: list[dict[str, str]]
