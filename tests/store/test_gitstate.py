@@ -426,6 +426,7 @@ def test_run_yaml_round_trip_covers_every_field() -> None:
         attempt=2,
         message='exit 2: "quoted" # not a comment',
         notifications=("on_failure: slack",),
+        baseline=(model.InputVersion("app_img", "resource", 4, "1.1"),),
     )
     text = yamlio.run_to_yaml(full)
     assert yamlio.run_from_yaml(text) == full
