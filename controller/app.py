@@ -156,6 +156,7 @@ class Controller:
 
     def _run_pass(self) -> None:
         self.reconciler.run_pass()
+        self.store.maintain()  # packs loose objects in the background when they pile up
         self.timers.sync(self.reconciler.workflow)  # schedules follow pushes
 
     def serve(self, stop: threading.Event) -> None:
