@@ -296,7 +296,7 @@ def read_status(settings: Settings) -> dict[str, Any]:
             "lastSucceeded": hist.last_succeeded or None,
             "pins": [f"{i.name}@{i.version_name or i.version_number}" for i in job.inputs
                      if i.pinned],
-            "waiting": None if hist.active else waits.get(name),
+            "waiting": _active_reason(job, hist) if hist.active else waits.get(name),
         }
     return {
         "config": {"processed": snap.processed_commit, "good": snap.good_commit,
@@ -305,6 +305,24 @@ def read_status(settings: Settings) -> dict[str, Any]:
         "resources": resources,
         "jobs": jobs,
     }
+
+
+def _active_reason(job: model.Job, hist: model.JobHistory) -> str | None:
+    """Why a job's queued or pending runs are not running yet."""
+    pending = [r for r in hist.active if r.status == "pending_approval"]
+    if pending:
+        approvers = ", ".join(job.approval.approvers) if job.approval else ""
+        return (f"run {pending[-1].number} is pending approval"
+                + (f" by one of: {approvers}" if approvers else "")
+                + f"; approve with a commit to approvals/{job.name}")
+    running = [r for r in hist.active if r.status == "running"]
+    queued = [r for r in hist.active if r.status == "queued"]
+    if running and queued and job.trigger_mode == "serial":
+        return (f"run {queued[0].number} is queued behind run {running[0].number} "
+                "(triggerMode: serial)")
+    if queued and not running:
+        return f"run {queued[0].number} is queued for a free worker"
+    return None
 
 
 def _run_summary(run: model.Run) -> dict[str, Any]:

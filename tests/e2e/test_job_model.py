@@ -60,6 +60,8 @@ def test_approval_gate_waits_refuses_others_and_runs_when_approved(home):
     wait_for(lambda: "deploy: run 1 pending approval" in home.subjects(), what="pending run")
     status = home.status()["jobs"]["deploy"]
     assert status["active"][0]["status"] == "pending_approval"
+    assert status["waiting"] == ("run 1 is pending approval by one of: ada@example.com; "
+                                 "approve with a commit to approvals/deploy")
     assert home.runs("deploy") == []
 
     approve(home, "deploy", who=("Mallory", "mallory@example.com"))
