@@ -197,3 +197,37 @@ def test_tracked_files_change_versions_a_self_gitrepo():
     s = model.Snapshot(versions={"src": first[0]})
     assert versions.plan_versions(w, s, commit="b" * 40, tracked_trees={"src": "t1"}) == []
     assert len(versions.plan_versions(w, s, commit="b" * 40, tracked_trees={"src": "t2"})) == 1
+
+
+def test_dependency_modes_decide_whether_a_failed_or_busy_input_job_blocks():
+    def line(mode: str) -> model.Workflow:
+        return wf(res("app"), job("j_up", inp("app")),
+                  job("down", inp("j_up"), inp("app"), dependency_mode=mode))
+
+    failed = snap([ver("app", 2)], [ran("j_up", 1, app=1), ran("down", 1, j_up=1, app=1),
+                                    ran("j_up", 2, "failed", app=2)])
+    assert due(planner.plan_runs(line("chrono"), failed)).count("down") == 1
+    strict = planner.plan_runs(line("strict"), failed)
+    assert "down" not in due(strict)
+    assert strict.waits["down"] == "input job j_up run 2 failed"
+
+    busy = snap([ver("app", 2)], [ran("j_up", 1, app=1), ran("down", 1, j_up=1, app=1),
+                                  ran("j_up", 2, "running", app=2)])
+    assert "down" not in due(planner.plan_runs(line("chrono"), busy))
+    assert "down" in due(planner.plan_runs(line("immediate"), busy))
+
+
+def test_a_replay_does_not_make_newer_versions_look_unprocessed():
+    w = wf(res("app"), job("build", inp("app")))
+    replay = model.Run("build", 3, "succeeded", model.Cause("replay", "run 1"),
+                       (model.InputVersion("app", "resource", 1),),
+                       baseline=(model.InputVersion("app", "resource", 2),))
+    s = model.Snapshot(versions={"app": ver("app", 2)},
+                       jobs={"build": model.JobHistory(last=replay, last_succeeded=3)})
+    assert due(planner.plan_runs(w, s)) == []
+
+
+def test_priority_orders_due_runs():
+    w = wf(res("app"), job("b_low", inp("app"), priority=500), job("a_high", inp("app"),
+                                                                     priority=10))
+    assert due(planner.plan_runs(w, snap([ver("app", 1)]))) == ["a_high", "b_low"]
