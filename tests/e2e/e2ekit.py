@@ -62,7 +62,8 @@ class Home:
                "GITLINE_DEMO_ROOT": str(self.path / "deployed")}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "controller.cli", "serve", str(self.path), "--poll", "2",
-             *extra],
+             # no HTTP unless a test asks (`--listen 127.0.0.1:PORT`): tests run in parallel
+             *(() if "--listen" in extra else ("--listen", "none")), *extra],
             stdout=log.open("w"), stderr=subprocess.STDOUT, text=True, env=env,
         )
 
