@@ -27,6 +27,7 @@ Gitline home: $home   (controller starting; Ctrl-C stops it)
 In another shell:
   git clone $home/config.git work && cd work
   echo 'REASON: first release' > triggers/deploy_prod && git add -A && git commit -m 'deploy' && git push
+  $here/.venv/bin/gitline approve $home deploy_prod -m 'staging looks good'   # prod waits for this
   git fetch origin state && git log --oneline origin/state
   $here/.venv/bin/gitline status $home
 MSG

@@ -47,6 +47,9 @@ def _resolve_resource(inp: model.Input, res: model.Resource, snap: model.Snapsho
     if latest is None:
         if res.type == "state":  # an empty state is a valid start
             return model.InputVersion(inp.name, "resource", 0)
+        if res.type == "time":
+            raise _NotReady(f"waiting for the first tick of {inp.name} "
+                            f"({res.definition.get('interval', 'no interval')})")
         raise _NotReady(f"input {inp.name} has no version yet")
     return model.InputVersion(inp.name, "resource", latest.number, latest.name)
 

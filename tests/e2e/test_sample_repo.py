@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from e2ekit import gitline
+from e2ekit import gitline, wait_for
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample-repo"
 
@@ -27,6 +27,10 @@ def test_sample_repo_builds_tests_deploys_staging_then_prod_on_trigger(home):
 
     home.write("triggers/deploy_prod", "REASON: first release\n")
     home.push("release to prod")
+    wait_for(lambda: "deploy_prod: run 1 pending approval" in home.subjects(), what="gate")
+    assert not (home.path / "deployed" / "prod").exists()
+    home.write("approvals/deploy_prod", "approve: staging looks good\n")
+    home.push("approve prod")
     assert home.wait_runs("deploy_prod", 1) == ["run 1 succeeded"]
     assert (deployed / "prod" / "greeting.txt").read_text() == "Hello from production\n"
     history = home.show("resources/deploy_history/files/deploys.log").splitlines()
