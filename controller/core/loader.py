@@ -220,7 +220,11 @@ class _Loader:
                 self.warn((1, 1), "file is empty: nothing to load")
             return
         if not isinstance(data, YMap):
-            self.error(yamlread.pos_of(data, (1, 1)), "the top level must be a mapping of keys")
+            # Not a workflow at all: refuse the push whole (the last good one keeps
+            # running) rather than load it as an empty workflow that removes every job.
+            self.error(yamlread.pos_of(data, (1, 1)), "the top level must be a mapping of keys;"
+                       " the push is not loaded")
+            self.fatal = True
             return
         if "pipelines" in data and "jobs" not in data:
             self.warn(
@@ -239,7 +243,8 @@ class _Loader:
                 self.warn(pos, f"'{key}:' is empty")
                 return
             if not isinstance(value, list):
-                self.error(pos, f"'{key}:' must be a list")
+                self.error(pos, f"'{key}:' must be a list; the push is not loaded")
+                self.fatal = True  # as above: never drop every object of a section
                 return
             for index, item in enumerate(value):
                 self.load_object(key, item, value.at(index))
@@ -694,6 +699,9 @@ class _Steps:
             )
             switch = True
         number = step.get("versionNumber")
+        if number is not None and _int(number, 0) is None:
+            self.loader.error(step.at("versionNumber"), f"versionNumber {number!r} of input "
+                              f"'{name}' is not a number", self.job)
         self.inputs.append(
             model.Input(
                 name=name,

@@ -640,8 +640,10 @@ jobs:
         ("jobs:\n", "shippable.yml:1:1: warning: 'jobs:' is empty"),
         ("resources: ~\n", "shippable.yml:1:1: warning: 'resources:' is empty"),
         ("", "shippable.yml:1:1: warning: file is empty: nothing to load"),
-        ("- a\n", "shippable.yml:1:1: error: the top level must be a mapping of keys"),
-        ("jobs: {a: 1}\n", "shippable.yml:1:1: error: 'jobs:' must be a list"),
+        ("- a\n", "shippable.yml:1:1: error: the top level must be a mapping of keys; the push "
+                   "is not loaded"),
+        ("jobs: {a: 1}\n", "shippable.yml:1:1: error: 'jobs:' must be a list; the push is not "
+                            "loaded"),
         ("colour: red\n", "shippable.yml:1:1: warning: unknown top-level key 'colour' ignored"),
         ("jobs:\n  - 3\n", "shippable.yml:2:5: error: each entry of 'jobs:' must be a mapping"),
         ("jobs:\n  - type: runSh\n", "shippable.yml:2:5: error: job without a 'name:'"),
@@ -650,7 +652,8 @@ jobs:
 def test_file_level_problems(text: str, expected: str) -> None:
     wf = load(("shippable.yml", text))
     assert messages(wf) == [expected]
-    assert not wf.fatal
+    # A file that is not a workflow at all keeps the last good one (it would remove every job).
+    assert wf.fatal == expected.endswith("not loaded")
 
 
 def test_ci_keys_and_templates_are_silent() -> None:
