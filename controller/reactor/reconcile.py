@@ -377,7 +377,7 @@ class Reconciler:
         final = replace(
             run, status=outcome.status, started_at=outcome.started_at,
             finished_at=outcome.finished_at, exit_code=outcome.exit_code,
-            message="; ".join(m for m in (run.message, outcome.message) if m),
+            message="; ".join(m for m in (run.message, outcome.message, _truncated(outcome)) if m),
             notifications=outcome.notifications,
         )
         if outcome.status in ("failed", "timed_out") and run.attempt <= spec.job.retries \
@@ -557,3 +557,9 @@ class Reconciler:
                 out[f"GITLINE_INTEGRATION_{model.env_prefix(name)}_{model.env_prefix(key)}"] = val
                 out[var] = val
         return out
+
+
+def _truncated(outcome: ex.Outcome) -> str:
+    """The run record says when its log.txt is only the head and tail of the output."""
+    return "log truncated (only its first and last parts are kept)" if outcome.log_truncated \
+        else ""
