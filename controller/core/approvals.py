@@ -13,7 +13,7 @@ from typing import Literal
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from controller.core import model
+from controller.core import model, triggers
 
 APPROVAL_DIR = "approvals"
 _SUFFIXES = (".yml", ".yaml", ".txt")
@@ -36,14 +36,7 @@ class ApprovalRequest:
 
 def approval_job(path: str) -> str | None:
     """`approvals/deploy_prod` -> `deploy_prod`; None for any other path."""
-    folder, _, base = path.partition("/")
-    if folder != APPROVAL_DIR or not base or "/" in base:
-        return None
-    for suffix in _SUFFIXES:
-        if base.endswith(suffix):
-            base = base[: -len(suffix)]
-            break
-    return base if model.is_safe_name(base) else None
+    return triggers.job_file(path, APPROVAL_DIR, _SUFFIXES)
 
 
 def parse_decision(data: bytes) -> tuple[Decision, str, str]:

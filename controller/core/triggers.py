@@ -20,16 +20,21 @@ _ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _KV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
 
 
-def trigger_job(path: str) -> str | None:
-    """`triggers/deploy_prod.yml` -> `deploy_prod`; None for any other path."""
-    folder, _, base = path.partition("/")
-    if folder != TRIGGER_DIR or not base or "/" in base:
+def job_file(path: str, folder: str, suffixes: tuple[str, ...]) -> str | None:
+    """`<folder>/<job>[suffix]` -> `<job>`, for a safe job name; None for any other path."""
+    top, _, base = path.partition("/")
+    if top != folder or not base or "/" in base:
         return None
-    for suffix in SUFFIXES:
+    for suffix in suffixes:
         if base.endswith(suffix):
             base = base[: -len(suffix)]
             break
     return base if model.is_safe_name(base) else None
+
+
+def trigger_job(path: str) -> str | None:
+    """`triggers/deploy_prod.yml` -> `deploy_prod`; None for any other path."""
+    return job_file(path, TRIGGER_DIR, SUFFIXES)
 
 
 def _unquote(value: str) -> str:
