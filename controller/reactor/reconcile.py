@@ -337,14 +337,30 @@ class Reconciler:
         return ""
 
     def _recover(self) -> None:
-        """Runs left `running` by a previous controller process were interrupted."""
-        for hist in self.store.read_snapshot().jobs.values():
+        """Runs left `running` by a previous controller process were interrupted.
+
+        Each gets its re-run queued (same inputs and params; it had passed any approval)
+        *before* it is marked interrupted: a crash in between leaves the re-run queued and
+        the run still `running`, and the next recovery only marks it. Queuing here rather
+        than leaving it to the planner matters when newer runs of the job are already
+        queued: the planner only re-runs an interrupted run that is the job's newest, so a
+        trigger's run would otherwise be lost.
+        """
+        for name, hist in self.store.read_snapshot().jobs.items():
             for run in hist.active:
-                if run.status == "running":
-                    self.store.record_run(replace(
-                        run, status="interrupted", finished_at=self._clock(),
-                        message="the controller stopped while this run was in progress"))
-                    log.warning("%s: run %d interrupted; it will run again", run.job, run.number)
+                if run.status != "running":
+                    continue
+                cause = model.Cause("retry", f"run {run.number} was interrupted")
+                if not any(r.cause == cause for r in hist.active):
+                    snap = self.store.read_snapshot()
+                    self.store.record_run(model.Run(
+                        name, planner.next_run_number(snap, name), "queued", cause, run.inputs,
+                        run.params, config_commit=run.config_commit, queued_at=self._clock(),
+                        attempt=run.attempt, baseline=run.baseline))
+                self.store.record_run(replace(
+                    run, status="interrupted", finished_at=self._clock(),
+                    message="the controller stopped while this run was in progress"))
+                log.warning("%s: run %d interrupted; it will run again", run.job, run.number)
         self._recovered = True
 
     def _cancel_orphans(self, wf: model.Workflow, snap: model.Snapshot) -> None:
