@@ -161,7 +161,9 @@ class Reconciler:
             for v in new:
                 log.info("%s: version %d%s", v.resource, v.number,
                          f" ({v.name[:12]})" if v.name else "")
-        rejected = self._process_triggers(snap, commits, good)
+        # The snapshot after the versions above: a trigger in the same push as the first
+        # definition of its job's input must see that input's version.
+        rejected = self._process_triggers(self.store.read_snapshot(), commits, good)
         self.store.record_config(
             processed=head, good=good.commit if good else "", problems=loaded.problems,
             triggers=rejected,
