@@ -46,6 +46,10 @@ class NotAFile(ValueError):
         self.kind = kind  # "symlink", "directory" or "submodule"
 
 
+class CorruptObject(RuntimeError):
+    """An object of the repository cannot be read (damaged on disk)."""
+
+
 _KINDS = {FileMode.LINK: "symlink", FileMode.TREE: "directory", FileMode.COMMIT: "submodule"}
 
 
@@ -120,9 +124,18 @@ class ConfigRepo:
             if entry.filemode == FileMode.TREE:
                 self._walk_files(self._repo.get(entry.id), rel + "/", files, executable, wanted)
             elif entry.filemode in (FileMode.BLOB, FileMode.BLOB_EXECUTABLE) and wanted(rel):
-                files[rel] = self._repo.get(entry.id).data
+                files[rel] = self._blob(entry.id, rel)
                 if entry.filemode == FileMode.BLOB_EXECUTABLE:
                     executable.add(rel)
+
+    def _blob(self, oid: Any, path: str) -> bytes:
+        try:
+            return self._repo.get(oid).data
+        except pygit2.GitError as err:  # a damaged loose object or pack: say which, and where
+            raise CorruptObject(
+                f"{path}: git object {oid} in {self._repo.path} cannot be read ({err}); "
+                f"`git fsck --full` shows the damage; restore it from a clone or a backup"
+            ) from err
 
     def tree_id(self, commit: str, path: str = "") -> str | None:
         """Oid of the folder or file at `path` ("" = the root tree); None if absent."""
