@@ -127,3 +127,33 @@ def test_maintain_packs_loose_objects_and_reads_still_work(repo: Path, git) -> N
     store.append_version(model.Version("app", 21, created_by="x"))
     assert [e.version.number for e in store.history("app", 3)] == [21, 20, 19]  # type: ignore[union-attr]
     assert "error" not in git("fsck", "--full", cwd=repo).stderr.lower()
+
+
+def _wide_writes(store: GitStateStore) -> None:
+    for n in range(300):
+        store.append_version(model.Version(f"r{n:03d}", 1, created_by="x"))
+    store.append_version(model.Version("r007", 2, files={"a/b": b"1", "c": b"2"}))
+    store.append_version(model.Version("r007", 3, files={"c": b"3"}))  # folder replaced
+    store.append_version(model.Version("r-a", 1))  # sorts between names, '-' < '0'
+    store.append_version(model.Version("r00", 1))  # a prefix of existing names
+    for n in range(150):
+        store.record_run(model.Run(f"j{n:03d}", 1, "queued", CAUSE))
+    store.record_run(model.Run("j005", 1, "succeeded", CAUSE), log="done\n",
+                     state_files={"s": b"1"})
+
+
+def test_wide_trees_are_the_objects_a_treebuilder_writes(tmp_path: Path, git,
+                                                         monkeypatch) -> None:
+    fast, slow = tmp_path / "fast.git", tmp_path / "slow.git"
+    for path in (fast, slow):
+        pygit2.init_repository(str(path), bare=True, initial_head="main")
+    _wide_writes(GitStateStore(fast))
+    monkeypatch.setattr(gitstate, "WIDE_TREE", 10**9)
+    _wide_writes(GitStateStore(slow))
+    assert git.out("rev-parse", "state^{tree}", cwd=fast) == \
+        git.out("rev-parse", "state^{tree}", cwd=slow)
+    result = git("fsck", "--full", "--strict", cwd=fast)
+    assert "error" not in result.stderr.lower() and "warning" not in result.stderr.lower()
+    store = GitStateStore(fast)
+    assert store.read_files("resources/r007/files") == {"c": b"3"}
+    assert store.read_snapshot().jobs["j005"].last_succeeded == 1
