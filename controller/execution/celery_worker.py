@@ -1,0 +1,158 @@
+"""The Celery side of a run: the app and the one task, `gitline.run`.
+
+`make_app(url)` builds a Celery app whose broker and result backend are one Redis URL,
+with JSON the only content type accepted (a broker is not a trusted channel for code, so
+no pickle). The task takes a RunSpec as codec JSON, runs it with `local.execute` in a
+fresh workdir under the worker's work root (the same code as the local executor, so a
+job sees the same folders, variables and `shipctl`), and returns the Outcome as codec
+JSON. `gitline worker` (cli.py) runs `run_worker`; the controller's CeleryExecutor uses
+`make_app` to reach the same broker.
+
+While the run goes on, the task keeps its state `STARTED` with a meta of
+{startedAt, hostname, pid, beat}; `beat` counts up every `heartbeat` seconds so the
+controller can tell a worker that died from one that is busy. Signals, while the task
+runs: SIGTERM (what `revoke(terminate=True)` sends) cancels the run, so on_cancel and
+always still run and the outcome says `cancelled`; SIGUSR2 abandons it (kill, no hooks:
+the controller is shutting down and will run it again).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from celery import Celery
+from celery.exceptions import Ignore
+
+from controller.execution import codec, local
+
+log = logging.getLogger(__name__)
+
+TASK_NAME = "gitline.run"
+DEFAULT_QUEUE = "gitline"
+CANCEL_SIGNAL = "SIGTERM"
+ABANDON_SIGNAL = "SIGUSR2"
+DEFAULT_HEARTBEAT = 5.0
+
+
+def default_work_root() -> Path:
+    return Path(os.environ.get("GITLINE_WORK_ROOT") or Path.home() / ".gitline-worker" / "work")
+
+
+def make_app(broker_url: str, *, results: bool = True, work_root: Path | None = None,
+             default_queue: str = DEFAULT_QUEUE) -> Celery:
+    """A Celery app on `broker_url` (also the result backend unless `results` is False).
+
+    A sender without results matters: Celery's Redis backend subscribes to every task it
+    sends (for `.get()`), a buffer the controller would never drain.
+    """
+    app = Celery("gitline", broker=broker_url, backend=broker_url if results else None,
+                 set_as_current=False)
+    app.conf.update(
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        result_accept_content=["json"],
+        task_default_queue=default_queue,
+        worker_prefetch_multiplier=1,  # a run waits in the queue, not behind a busy worker
+        task_acks_late=False,  # a job is not idempotent: a lost worker fails it, never reruns
+        broker_connection_retry_on_startup=True,
+        broker_connection_timeout=5,
+        redis_socket_connect_timeout=5,
+        redis_socket_timeout=30,
+        result_expires=7 * 24 * 3600,
+        worker_hijack_root_logger=False,
+        gitline_work_root=str(work_root or default_work_root()),
+    )
+    app.task(name=TASK_NAME, bind=True)(run)
+    return app
+
+
+def run(task: Any, spec_json: str, heartbeat: float = DEFAULT_HEARTBEAT) -> str:
+    """The task `gitline.run`: codec JSON of a RunSpec in, codec JSON of its Outcome out."""
+    task_id = task.request.id
+    if task.backend.get_task_meta(task_id, cache=False).get("status") == "REVOKED":
+        raise Ignore()  # cancelled while no worker was up to hear the revoke
+    spec = codec.spec_from_json(spec_json)
+    control = local.RunControl()
+    beat = Heartbeat(task.backend, task_id, task.request.hostname or socket.gethostname(),
+                     heartbeat)
+    try:
+        with _signals(control):
+            outcome = local.execute(spec, Path(task.app.conf.gitline_work_root),
+                                    control=control, on_started=beat.start)
+    finally:
+        beat.stop()
+    log.info("%s run %d: %s", spec.job.name, spec.run.number, outcome.status)
+    return codec.outcome_to_json(outcome)
+
+
+class Heartbeat:
+    """Stores STARTED with a counting `beat` in the result backend, from its own thread."""
+
+    def __init__(self, backend: Any, task_id: str, hostname: str, every: float) -> None:
+        self.backend, self.task_id, self.every = backend, task_id, max(float(every), 0.1)
+        self.meta: dict[str, Any] = {"hostname": hostname, "pid": os.getpid(), "beat": 0}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self, _spec: object, started_at: str) -> None:
+        self.meta["startedAt"] = started_at
+        self._store()  # at once: the controller records the run as running
+        self._thread = threading.Thread(target=self._beat, name="gitline-heartbeat",
+                                        daemon=True)
+        self._thread.start()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.every):
+            self.meta["beat"] += 1
+            self._store()
+
+    def _store(self) -> None:
+        try:
+            self.backend.store_result(self.task_id, dict(self.meta), "STARTED")
+        except Exception:  # the run goes on; the controller judges a silence
+            log.warning("heartbeat of %s not stored", self.task_id, exc_info=True)
+
+    def stop(self) -> None:
+        """Stop beating; after this no STARTED can overwrite the final result."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+
+@contextlib.contextmanager
+def _signals(control: local.RunControl) -> Iterator[None]:
+    """SIGTERM cancels the run, SIGUSR2 abandons it, while the task runs."""
+    handlers = {signal.SIGTERM: lambda *_: control.cancel(),
+                signal.SIGUSR2: lambda *_: control.abandon()}
+    old: dict[int, Any] = {}
+    try:
+        for signum, handler in handlers.items():
+            old[signum] = signal.signal(signum, handler)
+    except ValueError:  # not the main thread (a threads pool): revoke cannot stop a run
+        log.warning("gitline.run not on the main thread: revoke cannot cancel its runs")
+    try:
+        yield
+    finally:
+        for signum, previous in old.items():
+            signal.signal(signum, previous)
+
+
+def run_worker(broker_url: str, *, queues: list[str], concurrency: int, work_root: Path,
+               hostname: str = "", loglevel: str = "INFO") -> None:
+    """Run a Celery worker in this process until it is stopped (SIGTERM: warm shutdown)."""
+    work_root.mkdir(parents=True, exist_ok=True)
+    app = make_app(broker_url, work_root=work_root.resolve(), default_queue=queues[0])
+    app.worker_main([
+        "worker", "--queues", ",".join(queues), "--concurrency", str(concurrency),
+        "--hostname", hostname or f"gitline-{os.getpid()}@{socket.gethostname()}",
+        "--loglevel", loglevel, "--pool", "prefork", "--without-gossip",
+    ])

@@ -1,0 +1,130 @@
+"""A real redis-server and real `gitline worker` processes for the Celery tests.
+
+`redis_server(dir)` starts `redis-server` on a free loopback port with no persistence and
+stops it; when redis-server is not installed the test is skipped with the reason (CI
+installs it in .ci/run). `Worker` runs `gitline worker` as a subprocess in its own
+process group and waits until Celery says it is ready.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+READY_SECONDS = 60.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(cond, timeout: float, what: str):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = cond()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+
+
+def _answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def redis_server(workdir: Path) -> Iterator[str]:
+    """A redis-server of its own on 127.0.0.1; yields its URL (database 0)."""
+    exe = shutil.which("redis-server")
+    if exe is None:
+        pytest.skip("redis-server is not installed (apt-get install redis-server; "
+                    ".ci/run installs it)")
+    pytest.importorskip("celery", reason="the celery extra is not installed")
+    workdir.mkdir(parents=True, exist_ok=True)
+    for _ in range(3):  # another test may take the free port between bind and listen
+        port = free_port()
+        log = (workdir / f"redis-{port}.log").open("w")
+        proc = subprocess.Popen(
+            [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
+             "no", "--dir", str(workdir), "--protected-mode", "no"],
+            stdout=log, stderr=subprocess.STDOUT, cwd=workdir)
+        try:
+            wait_until(lambda p=proc, n=port: _answers(n) or p.poll() is not None, 20,
+                       "redis-server")
+        except AssertionError:
+            proc.kill()
+            raise
+        if proc.poll() is None:
+            break
+    else:
+        raise AssertionError(f"redis-server did not start: {Path(log.name).read_text()}")
+    try:
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+class Worker:
+    """`gitline worker` as a subprocess; `stop()` is a warm shutdown, `kill()` is -9."""
+
+    def __init__(self, broker: str, workdir: Path, queues: str = "gitline",
+                 concurrency: int = 2, name: str = "") -> None:
+        self.name = name or f"w{os.getpid()}-{queues.replace(',', '-')}-{time.monotonic_ns()}"
+        self.work_root = workdir / f"{self.name}-runs"
+        self.log_path = workdir / f"{self.name}.log"
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "controller.cli", "worker", "--broker", broker,
+             "--queues", queues, "--concurrency", str(concurrency),
+             "--work-root", str(self.work_root), "--hostname", f"{self.name}@localhost"],
+            stdout=self.log_path.open("w"), stderr=subprocess.STDOUT, env=env,
+            start_new_session=True)
+        try:
+            wait_until(lambda: " ready." in self.log() or self.proc.poll() is not None,
+                       READY_SECONDS, f"worker {self.name}")
+        except AssertionError as err:
+            self.kill()
+            raise AssertionError(f"{err}\n{self.log()[-3000:]}") from None
+        if self.proc.poll() is not None:
+            raise AssertionError(f"worker exited {self.proc.returncode}:\n{self.log()[-3000:]}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self.kill()  # whatever is left of its group
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(10)

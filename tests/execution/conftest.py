@@ -1,0 +1,23 @@
+"""Fixtures of the execution tests: a real redis-server and a real `gitline worker`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from celerykit import Worker, redis_server
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A redis-server of this module's own (skips when redis-server is not installed)."""
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def worker(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
+    """A `gitline worker` on the default queue `gitline`, two runs at once."""
+    w = Worker(redis_url, tmp_path_factory.mktemp("worker"), "gitline", concurrency=2)
+    yield w
+    w.stop()

@@ -1,0 +1,257 @@
+"""CeleryExecutor against a real redis-server and real `gitline worker` processes.
+
+No mocks: specs go through the broker as JSON, run on the worker with `local.execute`,
+and come back as Outcomes. `judge` (what a task state means) is also checked as a table.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from celerykit import Worker, free_port, wait_until
+from test_local import gone, hook, make_spec
+
+from controller.core import model
+from controller.execution import celery_executor as ce
+from controller.execution import codec
+from controller.execution.executor import Outcome, OutputSpec, RunSpec
+
+FAST = {"poll_seconds": 0.1, "heartbeat": 0.5, "lost_after": 4.0, "cancel_grace": 15.0}
+
+
+class Recorder:
+    """Callbacks that remember what they were told, and wait for it."""
+
+    def __init__(self) -> None:
+        self.started: dict[tuple[str, int], str] = {}
+        self.done: dict[tuple[str, int], Outcome] = {}
+        self.order: list[tuple[str, tuple[str, int]]] = []
+        self._cond = threading.Condition()
+
+    def on_started(self, spec: RunSpec, at: str) -> None:
+        with self._cond:
+            self.started[(spec.job.name, spec.run.number)] = at
+            self.order.append(("started", (spec.job.name, spec.run.number)))
+            self._cond.notify_all()
+
+    def on_done(self, spec: RunSpec, outcome: Outcome) -> None:
+        with self._cond:
+            self.done[(spec.job.name, spec.run.number)] = outcome
+            self.order.append(("done", (spec.job.name, spec.run.number)))
+            self._cond.notify_all()
+
+    def wait(self, key: tuple[str, int], table: str = "done", timeout: float = 45.0):
+        with self._cond:
+            if not self._cond.wait_for(lambda: key in getattr(self, table), timeout):
+                raise AssertionError(f"no {table} for {key} within {timeout} s")
+            return getattr(self, table)[key]
+
+    def submit(self, ex: ce.CeleryExecutor, spec: RunSpec) -> tuple[str, int]:
+        ex.submit(spec, self.on_started, self.on_done)
+        return spec.job.name, spec.run.number
+
+
+@pytest.fixture
+def executor(redis_url: str) -> Iterator[ce.CeleryExecutor]:
+    ex = ce.CeleryExecutor(redis_url, **FAST)
+    yield ex
+    ex.shutdown(wait=False)
+
+
+def pool_spec(*tasks: str, pool: str, name: str, **kw) -> RunSpec:
+    spec = make_spec(*tasks, name=name, **kw)
+    return RunSpec(spec.run, model.Job(**{**spec.job.__dict__, "node_pool": pool}),
+                   **{k: v for k, v in spec.__dict__.items() if k not in ("run", "job")})
+
+
+# --- on a real worker -----------------------------------------------------------------
+
+
+def test_runs_come_back_with_logs_outputs_and_state(executor, worker: Worker) -> None:
+    rec = Recorder()
+    ok = make_spec(
+        'echo "hello from $JOB_NAME on $(pwd)"',
+        "shipctl post_resource_state img versionName 1.4.$BUILD_NUMBER",
+        'echo "kept" > "$JOB_STATE/notes.txt"; printf "\\x00\\xff" > "$JOB_STATE/raw.bin"',
+        'echo "token is $API_TOKEN"',
+        name="build", number=7, outputs=(OutputSpec("img", "image", None),),
+        previous_state={"prev.txt": b"from run 6\n"}, secrets={"API_TOKEN": "hunter2-xyz"},
+        env={"API_TOKEN": "hunter2-xyz"})
+    bad = make_spec("echo before", "exit 3", "echo never", name="broken", number=1,
+                    hooks={"on_failure": hook("echo cleaning up")})
+    keys = [rec.submit(executor, ok), rec.submit(executor, bad)]
+    out, fail = (rec.wait(k) for k in keys)
+
+    assert out.status == "succeeded" and out.exit_code == 0, out.log
+    assert f"hello from build on {worker.work_root.resolve()}/build/7" in out.log
+    assert "token is ****" in out.log and "hunter2" not in codec.outcome_to_json(out)
+    assert [(u.resource, u.version_name) for u in out.outputs] == [("img", "1.4.7")]
+    assert out.state_files["notes.txt"] == b"kept\n" and out.state_files["raw.bin"] == b"\0\xff"
+    assert fail.status == "failed" and fail.exit_code == 3
+    assert "before" in fail.log and "never" not in fail.log and "cleaning up" in fail.log
+    assert fail.message == "TASK t2 failed with exit code 3"
+    for key in keys:  # started is reported, and before done
+        assert rec.order.index(("started", key)) < rec.order.index(("done", key))
+    assert executor.running() == []
+
+
+def test_node_pool_routes_runs_to_its_queue(executor, worker: Worker, redis_url: str,
+                                            tmp_path: Path) -> None:
+    gpu = Worker(redis_url, tmp_path, queues="gpu", concurrency=1, name="gpu-worker")
+    try:
+        rec = Recorder()
+        here = rec.submit(executor, pool_spec("pwd", pool="gpu", name="train"))
+        there = rec.submit(executor, pool_spec("pwd", pool="", name="lint"))
+        nowhere = rec.submit(executor, pool_spec("echo ran", pool="arm64", name="port"))
+        assert str(gpu.work_root.resolve()) in rec.wait(here).log
+        assert str(worker.work_root.resolve()) in rec.wait(there).log
+        assert "gitline.run" in gpu.log() and "train run 1" in gpu.log()
+        # no worker takes queue arm64: the run waits, queued, until it is cancelled
+        time.sleep(1.0)
+        assert nowhere not in rec.started and nowhere not in rec.done
+        assert executor.running() == [nowhere]
+        assert executor.cancel(*nowhere)
+        cancelled = rec.wait(nowhere, timeout=10)
+        assert cancelled.status == "cancelled"
+        assert cancelled.message == "cancelled before a worker started it"
+        assert nowhere not in rec.started and not executor.cancel(*nowhere)
+    finally:
+        gpu.stop()
+
+
+def test_cancel_stops_a_running_job_and_runs_on_cancel(executor, worker: Worker,
+                                                       tmp_path: Path) -> None:
+    pidfile = tmp_path / "sleep.pid"
+    rec = Recorder()
+    key = rec.submit(executor, make_spec(
+        f"sleep 300 & echo $! > {pidfile}; wait", name="long", number=3,
+        hooks={"on_cancel": hook("echo on_cancel ran"), "always": hook("echo always ran")}))
+    rec.wait(key, "started", timeout=30)
+    pid = int(wait_until(lambda: pidfile.exists() and pidfile.read_text().strip(), 20,
+                         "the sleep's pid"))
+    assert not gone(pid)
+    began = time.monotonic()
+    assert executor.cancel(*key)
+    outcome = rec.wait(key, timeout=30)
+    assert outcome.status == "cancelled" and outcome.message == "cancelled during TASK t1"
+    assert "on_cancel ran" in outcome.log and "always ran" in outcome.log
+    assert time.monotonic() - began < 15
+    wait_until(lambda: gone(pid), 10, "the sleep to be killed")
+    # the worker's process survived the SIGTERM and takes the next run
+    again = rec.submit(executor, make_spec("echo next", name="long", number=4))
+    assert rec.wait(again).status == "succeeded"
+
+
+def test_a_worker_that_dies_fails_its_run(executor, redis_url: str, tmp_path: Path) -> None:
+    doomed = Worker(redis_url, tmp_path, queues="doomed", concurrency=1, name="doomed")
+    rec = Recorder()
+    pidfile = tmp_path / "orphan.pid"
+    key = rec.submit(executor, pool_spec(f"sleep 300 & echo $! > {pidfile}; wait",
+                                         pool="doomed", name="fragile"))
+    rec.wait(key, "started", timeout=30)
+    pid = int(wait_until(lambda: pidfile.exists() and pidfile.read_text().strip(), 20, "pid"))
+    doomed.kill()  # the whole worker, -9: nobody is left to report
+    began = time.monotonic()
+    try:
+        outcome = rec.wait(key, timeout=30)
+    finally:
+        os.kill(pid, signal.SIGKILL)  # the job's own group outlived its worker
+    assert outcome.status == "failed"
+    assert outcome.message.startswith("worker lost: no heartbeat from doomed@localhost for 4 s")
+    assert time.monotonic() - began < FAST["lost_after"] + 10
+
+
+def test_broker_down_is_a_failed_outcome_not_an_exception(tmp_path: Path) -> None:
+    url = f"redis://:pw@127.0.0.1:{free_port()}/0"  # nothing listens there
+    ex = ce.CeleryExecutor(url, **FAST)
+    try:
+        rec = Recorder()
+        began = time.monotonic()
+        key = rec.submit(ex, make_spec("echo never", name="offline"))
+        assert time.monotonic() - began < 0.5  # submit does not wait for the broker
+        outcome = rec.wait(key, timeout=30)
+        assert outcome.status == "failed" and key not in rec.started
+        assert outcome.message.startswith(f"could not send the run to the broker redis://:***@"
+                                          f"127.0.0.1:{url.rsplit(':', 1)[1]}")
+        assert "Connection refused" in outcome.message and "pw" not in outcome.message
+        assert outcome.message in outcome.log
+    finally:
+        ex.shutdown()
+
+
+def test_shutdown_waits_for_runs_then_refuses_more(executor, worker: Worker) -> None:
+    rec = Recorder()
+    key = rec.submit(executor, make_spec("sleep 1; echo finished", name="tail"))
+    executor.shutdown(wait=True)
+    assert rec.done[key].status == "succeeded" and "finished" in rec.done[key].log
+    with pytest.raises(RuntimeError, match="shut down"):
+        executor.submit(make_spec("true", name="late"), rec.on_started, rec.on_done)
+
+
+# --- judge: what a task state means (pure) ----------------------------------------------
+
+
+def tracked(**kw) -> ce.Tracked:
+    return ce.Tracked(make_spec("true"), print, print, "id", "gitline", sent=True, **kw)
+
+
+def test_judge_reports_started_once_then_waits_while_the_heartbeat_moves() -> None:
+    t = tracked()
+    meta = {"status": "STARTED", "result": {"startedAt": "2024-01-01T00:00:00Z", "beat": 0}}
+    assert ce.judge(t, meta, 100.0, lost_after=5, cancel_grace=5).started_at == \
+        "2024-01-01T00:00:00Z"
+    assert ce.judge(t, meta, 104.0, lost_after=5, cancel_grace=5) == ce.WAIT
+    meta["result"]["beat"] = 1
+    assert ce.judge(t, meta, 108.0, lost_after=5, cancel_grace=5) == ce.WAIT
+    lost = ce.judge(t, meta, 113.5, lost_after=5, cancel_grace=5).outcome
+    assert lost.status == "failed" and lost.message.startswith("worker lost: no heartbeat")
+
+
+@pytest.mark.parametrize("status, result, cancel, started, want", [
+    ("PENDING", None, False, False, None),
+    ("PENDING", None, True, False, ("cancelled", "cancelled before a worker started it")),
+    ("FAILURE", RuntimeError("boom"), False, True,
+     ("failed", "the worker failed: RuntimeError: boom")),
+    ("SUCCESS", "not codec json", False, True, ("failed", "the worker's outcome is unreadable")),
+    ("REVOKED", None, True, False, ("cancelled", "cancelled")),
+    ("REVOKED", None, False, False, ("cancelled", "revoked on the broker")),
+    ("REVOKED", None, True, True, None),  # within the grace: on_cancel is still running
+    ("RECEIVED", None, False, False, None),
+], ids=["queued", "cancelled-queued", "task-error", "garbage", "revoked-by-us",
+        "revoked-by-someone", "revoked-running", "unknown-state"])
+def test_judge_table(status, result, cancel, started, want) -> None:
+    verdict = ce.judge(tracked(cancel=cancel, started=started),
+                       {"status": status, "result": result}, 50.0, lost_after=5,
+                       cancel_grace=5)
+    if want is None:
+        assert verdict.outcome is None
+    else:
+        assert (verdict.outcome.status, verdict.outcome.message[:len(want[1])]) == want
+
+
+def test_judge_a_fast_run_is_started_and_done_at_once() -> None:
+    outcome = Outcome("succeeded", 0, "hi\n", "2024-01-01T00:00:01Z", "2024-01-01T00:00:02Z")
+    verdict = ce.judge(tracked(), {"status": "SUCCESS", "result": codec.outcome_to_json(outcome)},
+                       1.0, lost_after=5, cancel_grace=5)
+    assert verdict.outcome == outcome and verdict.started_at == "2024-01-01T00:00:01Z"
+
+
+def test_safe_url_and_queue_names() -> None:
+    assert ce.safe_url("redis://u:secret@h:6379/0") == "redis://u:***@h:6379/0"
+    assert ce.safe_url("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
+    assert ce.queue_for(pool_spec("true", pool=" gpu ", name="j"), "gitline") == "gpu"
+    assert ce.queue_for(make_spec("true"), "builds") == "builds"
+
+
+def test_no_pickle_is_accepted() -> None:
+    from controller.execution.celery_worker import make_app
+
+    conf = make_app("redis://127.0.0.1:1/0").conf
+    assert conf.accept_content == ["json"] and conf.result_accept_content == ["json"]
+    assert conf.task_serializer == conf.result_serializer == "json"
