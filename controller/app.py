@@ -8,6 +8,7 @@ from dataclasses import asdict, replace
 from typing import Any
 
 from controller.core import loader, model, planner
+from controller.execution.executor import Executor
 from controller.execution.local import LocalExecutor
 from controller.notify.delivery import Deliverer
 from controller.notify.listener import NoticeListener
@@ -38,6 +39,18 @@ def open_repos(settings: Settings) -> tuple[ConfigRepo, GitStateStore]:
             GitStateStore(settings.repo_path, settings.state_branch))
 
 
+def make_executor(settings: Settings) -> Executor:
+    """Local threads, or Celery workers (`executor: celery`; celery is imported only then)."""
+    if settings.executor == "celery":
+        from controller.execution.celery_executor import CeleryExecutor, safe_url
+
+        log.info("gitline: runs go to Celery workers through %s (default queue %s)",
+                 safe_url(settings.broker_url), settings.default_queue)
+        return CeleryExecutor(settings.broker_url, default_queue=settings.default_queue,
+                              lost_after=settings.worker_lost_seconds)
+    return LocalExecutor(settings.work_root, workers=settings.workers)
+
+
 class Controller:
     """The running controller: watcher -> loop -> reconcile passes -> executor."""
 
@@ -46,7 +59,7 @@ class Controller:
         self.config, self.store = open_repos(settings)
         self.pushes = PushLog(settings.home)  # who pushed over HTTP, for runs' causes
         self.config = AttributedConfigRepo(settings.repo_path, settings.branch, self.pushes)
-        self.executor = LocalExecutor(settings.work_root, workers=settings.workers)
+        self.executor = make_executor(settings)
         self.loop = Loop(self._run_pass, settings.poll_seconds)
         self.reconciler = Reconciler(
             self.config, self.store, self.executor, poke=self.loop.poke,

@@ -82,6 +82,43 @@ def serve(home: Path, workers: int | None, poll_seconds: float | None, verbose: 
     click.echo("gitline: stopped", err=True)
 
 
+@main.command(short_help="Run a Celery worker that runs jobs for a controller.")
+@click.option("--broker", "broker_url", envvar="GITLINE_BROKER_URL", required=True,
+              help="Redis URL of the broker and result backend, the controller's broker_url "
+              "(e.g. redis://127.0.0.1:6379/0; env GITLINE_BROKER_URL).")
+@click.option("--queues", default="gitline", show_default=True, envvar="GITLINE_WORKER_QUEUES",
+              help="Comma-separated queues to take runs from: a job with runtime.nodePool: X "
+              "goes to queue X, any other to the controller's default_queue (gitline).")
+@click.option("--concurrency", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Runs at once on this worker (processes).")
+@click.option("--work-root", type=click.Path(file_okay=False, path_type=Path),
+              envvar="GITLINE_WORK_ROOT",
+              help="Where run folders are made (default ~/.gitline-worker/work).")
+@click.option("--hostname", default="", help="Celery node name (default gitline-PID@HOST).")
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+def worker(broker_url: str, queues: str, concurrency: int, work_root: Path | None,
+           hostname: str, verbose: bool) -> None:
+    """Take runs from the broker's QUEUES and run them here until SIGTERM or Ctrl-C.
+
+    Jobs run exactly as on the controller's machine (same folders, variables and
+    shipctl); the controller records them. Needs the `celery` extra:
+    pip install 'gitline[celery]'. Runs travel as JSON, never pickle.
+    """
+    try:
+        from controller.execution import celery_worker
+    except ImportError as err:
+        raise click.ClickException(f"{err}: install the celery extra "
+                                   "(pip install 'gitline[celery]')") from err
+    names = [q.strip() for q in queues.split(",") if q.strip()]
+    if not names:
+        raise click.UsageError("--queues names no queue")
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(message)s")
+    celery_worker.run_worker(broker_url, queues=names, concurrency=concurrency,
+                             work_root=work_root or celery_worker.default_work_root(),
+                             hostname=hostname, loglevel="DEBUG" if verbose else "INFO")
+
+
 @main.group(short_help="API and git-over-HTTP tokens.")
 def token() -> None:
     """Tokens for `gitline serve`'s HTTP side: git clone/push and the API (basic auth)."""

@@ -42,6 +42,12 @@ class Settings:
     # Ticks of `time` resources missed while the controller was down: once (one catch-up
     # tick) | skip. A resource's own `catchup:` overrides it.
     time_catchup: str = "once"
+    # Where runs go: local (this machine, `workers` at once) | celery (Celery workers that
+    # `gitline worker` starts, through the Redis broker at `broker_url`).
+    executor: str = "local"
+    broker_url: str = ""  # e.g. redis://127.0.0.1:6379/0; required when executor is celery
+    default_queue: str = "gitline"  # the queue of jobs without runtime.nodePool
+    worker_lost_seconds: float = 60.0  # a celery run whose worker is silent this long fails
 
     @property
     def notifications_on(self) -> bool:
@@ -76,7 +82,17 @@ class Settings:
             if env is not None and f.name != "home":
                 values[f.name] = env
         values.update({k: v for k, v in overrides.items() if v is not None})
-        return replace(settings, **_typed(values, path))
+        return _checked(replace(settings, **_typed(values, path)), path)
+
+
+def _checked(settings: Settings, path: Path) -> Settings:
+    if settings.executor not in ("local", "celery"):
+        raise SettingsError(f"{path}: setting executor: local or celery, not "
+                            f"{settings.executor!r}")
+    if settings.executor == "celery" and not settings.broker_url.strip():
+        raise SettingsError(f"{path}: executor: celery needs broker_url "
+                            "(e.g. redis://127.0.0.1:6379/0)")
+    return settings
 
 
 def _bool(value: Any) -> bool:
