@@ -700,6 +700,8 @@ class GitStateStore:
             if self._index_tip:
                 self._save_index()
         if self._maintaining is not None and self._maintaining.is_alive():
+            if wait:
+                self._maintaining.join()
             return False
         if self.loose_objects() < limit:
             return False
