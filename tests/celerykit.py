@@ -118,7 +118,7 @@ class Worker:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(30)
+                self.proc.wait(15)
             except subprocess.TimeoutExpired:
                 self.kill()
         self.kill()  # whatever is left of its group

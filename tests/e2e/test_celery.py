@@ -1,0 +1,128 @@
+"""`executor: celery` end to end: a real `gitline serve`, redis-server and `gitline worker`s.
+
+A push runs its jobs on Celery workers (a job with `runtime.nodePool: X` on the worker of
+queue X), outputs flow downstream, the state branch records every run as with the local
+executor, and `gitline cancel` stops a run on its worker.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from celerykit import Worker, redis_server
+from e2ekit import Home, gitline, wait_for
+
+LINE = """\
+resources:
+  - name: app_cfg
+    type: params
+    versionTemplate:
+      params: {COLOR: blue}
+  - name: app_img
+    type: image
+    versionTemplate: {sourceName: app}
+  - name: slow_cfg
+    type: params
+    versionTemplate:
+      params: {NAP: "300"}
+jobs:
+  - name: build_img
+    type: runSh
+    runtime: {nodePool: builders}
+    steps:
+      - IN: app_cfg
+      - TASK:
+          script:
+            - echo "building $COLOR in $PWD"
+            - echo "built" > "$JOB_STATE/built.txt"
+            - shipctl post_resource_state app_img versionName "2.0.$BUILD_NUMBER"
+      - OUT: app_img
+  - name: deploy
+    type: runSh
+    steps:
+      - IN: build_img
+      - IN: app_img
+        switch: off
+      - TASK:
+          script:
+            - echo "deploying $APP_IMG_VERSIONNAME in $PWD"
+  - name: slow
+    type: runSh
+    steps:
+      - IN: slow_cfg
+      - TASK:
+          script:
+            - sleep "$NAP"
+    on_cancel:
+      script:
+        - echo "slow was cancelled"
+"""
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url
+
+
+@pytest.fixture
+def workers(broker: str, tmp_path: Path) -> Iterator[dict[str, Worker]]:
+    started: dict[str, Worker] = {}
+    try:
+        for queue in ("gitline", "builders"):
+            started[queue] = Worker(broker, tmp_path, queues=queue, name=f"e2e-{queue}")
+        yield started
+    finally:
+        for w in started.values():
+            w.stop()
+
+
+def test_push_runs_jobs_on_celery_workers_and_the_state_branch_records_them(
+        home: Home, broker: str, workers: dict[str, Worker]) -> None:
+    (home.path / "gitline.yml").write_text(
+        f"executor: celery\nbroker_url: {broker}\nworker_lost_seconds: 30\n")
+    home.start()
+    home.write("shippable.yml", LINE)
+    home.push("a line on celery")
+    assert home.wait_runs("deploy", 1, timeout=60) == ["run 1 succeeded"]
+    assert home.runs("build_img") == ["run 1 succeeded"]
+
+    builders, default = (workers[q].work_root.resolve() for q in ("builders", "gitline"))
+    assert f"building blue in {builders}/build_img/1" in home.show("jobs/build_img/log.txt")
+    assert f"deploying 2.0.1 in {default}/deploy/1" in home.show("jobs/deploy/log.txt")
+    assert home.show("jobs/build_img/state/built.txt") == "built\n"
+    assert "app_img: version 2 (2.0.1) from build_img run 1" in home.subjects()
+    run = home.show("jobs/build_img/run.yml")
+    assert "status: succeeded" in run and "startedAt: '20" in run.replace('"', "'")
+    subjects = home.subjects()
+    assert subjects.index("build_img: run 1 succeeded") < subjects.index("build_img: run 1 started")
+    assert "runs go to Celery workers through " + broker in home.server_log()
+
+    # a run on a worker is stopped by `gitline cancel`; on_cancel runs there
+    wait_for(lambda: "slow: run 1 started" in home.subjects(), 60, "slow to run")
+    gitline("cancel", home.path, "slow")
+    assert home.wait_runs("slow", 1, timeout=60) == ["run 1 cancelled"]
+    assert "slow was cancelled" in home.show("jobs/slow/log.txt")
+    home.wait_idle(timeout=60)
+
+
+def test_status_does_not_import_celery(tmp_home: Path) -> None:
+    (tmp_home / "gitline.yml").write_text(
+        "executor: celery\nbroker_url: redis://127.0.0.1:1/0\n")
+    probe = ("import sys\nfrom controller.cli import main\n"
+             "try:\n    main(['status', sys.argv[1]])\nexcept SystemExit:\n    pass\n"
+             "print('celery imported' if 'celery' in sys.modules else 'no celery')")
+    out = subprocess.run([sys.executable, "-c", probe, str(tmp_home)], capture_output=True,
+                         text=True, timeout=60)
+    assert out.stdout.strip().endswith("no celery"), out.stderr
+
+
+def test_celery_without_a_broker_url_is_a_clear_error(tmp_home: Path) -> None:
+    (tmp_home / "gitline.yml").write_text("executor: celery\n")
+    result = gitline("serve", tmp_home, check=False)
+    assert result.returncode == 1
+    assert "executor: celery needs broker_url" in result.stderr
