@@ -255,3 +255,19 @@ def test_no_pickle_is_accepted() -> None:
     conf = make_app("redis://127.0.0.1:1/0").conf
     assert conf.accept_content == ["json"] and conf.result_accept_content == ["json"]
     assert conf.task_serializer == conf.result_serializer == "json"
+
+
+def test_shutdown_without_wait_abandons_runs_without_hooks(redis_url: str, worker: Worker,
+                                                           tmp_path: Path) -> None:
+    ex = ce.CeleryExecutor(redis_url, **FAST)
+    pidfile, marker = tmp_path / "sleep.pid", tmp_path / "hook-ran"
+    rec = Recorder()
+    key = rec.submit(ex, make_spec(
+        f"sleep 300 & echo $! > {pidfile}; wait", name="abandoned",
+        hooks={"on_cancel": hook(f"touch {marker}"), "always": hook(f"touch {marker}")}))
+    rec.wait(key, "started", timeout=30)
+    pid = int(wait_until(lambda: pidfile.exists() and pidfile.read_text().strip(), 20, "pid"))
+    ex.shutdown(wait=False)
+    wait_until(lambda: gone(pid), 15, "the abandoned run's sleep to be killed")
+    time.sleep(1.0)
+    assert key not in rec.done and not marker.exists()  # the controller reruns it on restart
