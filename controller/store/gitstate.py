@@ -118,15 +118,27 @@ def check_branch(branch: str) -> str:
 
 
 def lookup(repo: pygit2.Repository, tree: pygit2.Tree | None, path: tuple[str, ...]) -> Any:
-    """The object at `path` under `tree` (a Tree or Blob), or None."""
+    """The object at `path` under `tree` (a Tree or Blob), or None.
+
+    A wide tree we wrote is walked through from its kept entries, never read back.
+    """
     obj: Any = tree
-    for part in path:
-        if not isinstance(obj, pygit2.Tree) or part not in obj:
-            return None
-        entry = obj[part]
-        if entry.filemode in (FileMode.COMMIT, FileMode.LINK):
-            return None
-        obj = repo.get(entry.id)
+    parts: dict[str, bytes] | None = None  # the kept entries of a wide tree, instead of obj
+    for index, part in enumerate(path):
+        if parts is not None:
+            raw = parts.get(part)
+            if raw is None or raw.startswith((b"160000 ", b"120000 ")):
+                return None
+            oid, is_tree = pygit2.Oid(raw=raw[-20:]), raw.startswith(b"40000 ")
+        else:
+            if not isinstance(obj, pygit2.Tree) or part not in obj:
+                return None
+            entry = obj[part]
+            if entry.filemode in (FileMode.COMMIT, FileMode.LINK):
+                return None
+            oid, is_tree = entry.id, entry.filemode == FileMode.TREE
+        parts = _WIDE.cached(repo, oid) if is_tree and index < len(path) - 1 else None
+        obj = None if parts is not None else repo.get(oid)
     return obj
 
 
@@ -160,20 +172,29 @@ def build_tree(repo: pygit2.Repository, base: pygit2.Tree | None, edits: Edits) 
                 raise ValueError(f"path is both a file and a folder: {name}")
             builder.insert(name, repo.create_blob(leaf), FileMode.BLOB)
             continue
-        sub_base = None
+        sub_oid = None
         if not has_leaf and name in (base or ()):
             entry = base[name]  # type: ignore[index]
             if entry.filemode == FileMode.TREE:
-                sub_base = repo.get(entry.id)
+                sub_oid = entry.id
         if builder.get(name) is not None:
             builder.remove(name)
         if below:
-            sub = build_tree(repo, sub_base, below)
+            sub = _build_sub(repo, sub_oid, below)
             if sub is not None:
                 builder.insert(name, sub, FileMode.TREE)
     if len(builder) == 0:
         return None
     return builder.write()
+
+
+def _build_sub(repo: pygit2.Repository, oid: Any, edits: Edits) -> Any:
+    """build_tree on the folder `oid` (None: a new folder); a kept wide tree is not read."""
+    if oid is None:
+        return build_tree(repo, None, edits)
+    if _WIDE.cached(repo, oid) is not None:
+        return _WIDE.build(repo, oid, edits)
+    return build_tree(repo, repo.get(oid), edits)
 
 
 WIDE_TREE = 128  # entries from which a tree is kept parsed in memory
@@ -204,16 +225,26 @@ class _WideTrees:
     def _entry(name: str, mode: int, oid: Any) -> bytes:
         return f"{mode:o} {name}".encode() + b"\0" + oid.raw
 
-    def _parsed(self, repo: pygit2.Repository, tree: pygit2.Tree):
+    def cached(self, repo: pygit2.Repository, oid: Any) -> dict[str, bytes] | None:
+        """The kept entries (name -> encoded entry) of tree `oid`; do not modify."""
         with self._lock:
-            found = self._trees.get((repo.path, tree.id))
+            found = self._trees.get((repo.path, oid))
+        return None if found is None else found[0]
+
+    def _parsed(self, repo: pygit2.Repository, tree: Any):
+        key = tree if isinstance(tree, pygit2.Oid) else tree.id
+        with self._lock:
+            found = self._trees.get((repo.path, key))
         if found is not None:
             return dict(found[0]), list(found[1])
+        if isinstance(tree, pygit2.Oid):
+            tree = repo.get(tree)
         parts = {e.name: self._entry(e.name, e.filemode, e.id) for e in tree}
         order = sorted(parts, key=lambda n: self._key(n, tree[n].filemode))
         return parts, order
 
-    def build(self, repo: pygit2.Repository, base: pygit2.Tree, edits: Edits) -> Any:
+    def build(self, repo: pygit2.Repository, base: Any, edits: Edits) -> Any:
+        """`base` is a wide Tree, or the oid of one whose entries are kept."""
         parts, order = self._parsed(repo, base)
         reorder = False
         for name, (has_leaf, leaf, below) in _group(edits).items():
@@ -222,10 +253,10 @@ class _WideTrees:
                     raise ValueError(f"path is both a file and a folder: {name}")
                 entry = self._entry(name, FileMode.BLOB, repo.create_blob(leaf))
             else:
-                sub_base = None
+                sub_oid = None
                 if not has_leaf and name in parts:  # `parts` holds exactly base's entries
-                    sub_base = self._subtree(repo, parts[name])
-                sub = build_tree(repo, sub_base, below) if below else None
+                    sub_oid = self._subtree_oid(parts[name])
+                sub = _build_sub(repo, sub_oid, below) if below else None
                 entry = None if sub is None else self._entry(name, FileMode.TREE, sub)
             was = parts.get(name)
             if entry is None:
@@ -249,10 +280,8 @@ class _WideTrees:
         return oid
 
     @staticmethod
-    def _subtree(repo: pygit2.Repository, entry: bytes) -> Any:
-        if not entry.startswith(b"40000 "):
-            return None
-        return repo.get(pygit2.Oid(raw=entry[-20:]))
+    def _subtree_oid(entry: bytes) -> Any:
+        return pygit2.Oid(raw=entry[-20:]) if entry.startswith(b"40000 ") else None
 
 
 _WIDE = _WideTrees()
