@@ -1,0 +1,544 @@
+"""One benchmark section per process: `python bench/sections.py NAME [--quick]`.
+
+Each section prints one JSON object on its last line of stdout: its figures, and
+`peak_rss_mb` of the controller it measured (the `gitline serve` subprocess, or this
+process when the controller's parts run in-process). bench/run.py runs them all and
+writes docs/benchmarks.md. Timing is never asserted anywhere: these are measurements.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+GIT_ENV = {
+    **os.environ,
+    "GIT_AUTHOR_NAME": "Bench", "GIT_AUTHOR_EMAIL": "bench@localhost",
+    "GIT_COMMITTER_NAME": "Bench", "GIT_COMMITTER_EMAIL": "bench@localhost",
+    "GIT_CONFIG_NOSYSTEM": "1", "GIT_TERMINAL_PROMPT": "0",
+    "PYTHONPATH": str(ROOT),
+}
+STAMP = 'echo "$BUILD_NUMBER $EPOCHREALTIME" >> "$BENCH_OUT"'
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def sh(*args: str | Path, cwd: Path | None = None, env: dict | None = None,
+       check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(a) for a in args], cwd=cwd, env=env or GIT_ENV, text=True,
+                          capture_output=True, check=check, timeout=600)
+
+
+def wait_for(cond: Callable[[], object], timeout: float, what: str, step: float = 0.002):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = cond()
+        if value:
+            return value
+        time.sleep(step)
+    raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+
+
+def peak_rss_mb(pid: int | None = None) -> float:
+    """VmHWM (peak resident set) of a process, in MB."""
+    status = Path(f"/proc/{pid or 'self'}/status").read_text()
+    line = next(x for x in status.splitlines() if x.startswith("VmHWM:"))
+    return round(int(line.split()[1]) / 1024, 1)
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
+
+
+def summary(values: list[float], digits: int = 1) -> dict:
+    return {"n": len(values), "p50": round(pct(values, 50), digits),
+            "p90": round(pct(values, 90), digits), "p99": round(pct(values, 99), digits),
+            "max": round(max(values), digits), "min": round(min(values), digits)}
+
+
+def spread(values: list[float], digits: int = 1) -> dict:
+    return {"median": round(statistics.median(values), digits),
+            "min": round(min(values), digits), "max": round(max(values), digits),
+            "n": len(values)}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Home:
+    """A Gitline home, a user's clone, and `gitline serve` as a subprocess."""
+
+    def __init__(self, root: Path, extra_env: dict[str, str] | None = None) -> None:
+        from controller.store.repoinit import init_home
+
+        self.root = root
+        self.path = root / "home"
+        init_home(self.path)
+        self.work = root / "work"
+        sh("git", "clone", "-q", self.repo, self.work)
+        self.env = {**GIT_ENV, "PYTHONUNBUFFERED": "1", **(extra_env or {})}
+        self.proc: subprocess.Popen | None = None
+        self.url = ""
+
+    @property
+    def repo(self) -> Path:
+        return self.path / "config.git"
+
+    def start(self, *args: str) -> None:
+        log = (self.root / "serve.log").open("a")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "controller.cli", "serve", str(self.path), "--poll", "10",
+             *args], stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=ROOT)
+
+    def stop(self) -> float:
+        """Stop the controller; its peak RSS in MB."""
+        assert self.proc is not None
+        rss = peak_rss_mb(self.proc.pid)
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        return rss
+
+    def commit(self, rel: str, text: str, message: str = "change") -> None:
+        path = self.work / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        sh("git", "add", "-A", cwd=self.work)
+        sh("git", "commit", "-q", "-m", message, cwd=self.work)
+
+    def push(self, remote: str = "origin") -> None:
+        sh("git", "-c", "credential.helper=", "push", "-q", remote, "HEAD:main", cwd=self.work)
+
+    def processed(self) -> str:
+        from controller.store.gitstate import GitStateStore
+
+        return GitStateStore(self.repo).read_snapshot().processed_commit
+
+    def wait_processed(self, timeout: float = 60) -> None:
+        head = sh("git", "rev-parse", "HEAD", cwd=self.work).stdout.strip()
+        wait_for(lambda: self.processed() == head, timeout, "the push to be processed", 0.05)
+
+
+# ------------------------------------------------------------------ 1. push -> job start
+
+PING = f"""\
+jobs:
+  - name: ping
+    type: runSh
+    steps:
+      - TASK:
+          script:
+            - {STAMP}
+"""
+
+
+def _stamps(path: Path) -> list[float]:
+    try:
+        return [float(line.split()[1]) for line in path.read_text().splitlines() if line]
+    except FileNotFoundError:
+        return []
+
+
+def _push_series(home: Home, out: Path, count: int, remote: str, done: Callable[[int], bool]):
+    latencies = []
+    for i in range(count):
+        home.commit("triggers/ping", f"N={i}\n", f"ping {i}")
+        before = len(_stamps(out))
+        t0 = time.time()
+        home.push(remote)
+        wait_for(lambda b=before: len(_stamps(out)) > b, 30, "the job to start")
+        latencies.append((_stamps(out)[before] - t0) * 1000)
+        wait_for(lambda n=i: done(n), 30, "the run to finish", 0.01)
+        time.sleep(0.05)
+    return latencies
+
+
+def push_latency(quick: bool) -> dict:
+    count = 20 if quick else 60
+    root = Path(tempfile.mkdtemp(prefix="gitline-bench-push-"))
+    results: dict = {"pushes": count}
+    try:
+        # The limit: the same kind of bare repo, a post-receive hook runs the same script.
+        base = root / "base.git"
+        sh("git", "init", "-q", "--bare", base)
+        script = root / "job.sh"
+        script.write_text(STAMP + "\n")
+        base_out = root / "base-stamps"
+        hook = base / "hooks" / "post-receive"
+        hook.write_text(f"#!/bin/sh\nBUILD_NUMBER=0 BENCH_OUT={base_out} exec bash {script}\n")
+        hook.chmod(0o755)
+        bwork = root / "bwork"
+        sh("git", "clone", "-q", base, bwork)
+        (bwork / "f").write_text("0")
+        sh("git", "add", "-A", cwd=bwork)
+        sh("git", "commit", "-qm", "0", cwd=bwork)
+        sh("git", "push", "-q", "origin", "HEAD:main", cwd=bwork)
+        hook_lat = []
+        for i in range(count):
+            (bwork / "f").write_text(str(i + 1))
+            sh("git", "commit", "-qam", str(i + 1), cwd=bwork)
+            before = len(_stamps(base_out))
+            t0 = time.time()
+            sh("git", "push", "-q", "origin", "HEAD:main", cwd=bwork)
+            wait_for(lambda b=before: len(_stamps(base_out)) > b, 30, "the hook")
+            hook_lat.append((_stamps(base_out)[before] - t0) * 1000)
+            time.sleep(0.05)
+        results["hook"] = summary(hook_lat)
+
+        out = root / "stamps"
+        port = free_port()
+        home = Home(root, {"GITLINE_PASS_ENV": "BENCH_OUT", "BENCH_OUT": str(out)})
+        token = sh(sys.executable, "-m", "controller.cli", "token", "add", home.path, "bench",
+                   env=home.env, check=False).stdout.strip()
+        http = bool(token) and (ROOT / "controller" / "server" / "gitserver.py").exists()
+        home.start(*(["--listen", f"127.0.0.1:{port}"] if http else []))
+        home.commit("shippable.yml", PING, "ping line")
+        home.push()
+        home.wait_processed()
+        from controller.store.gitstate import GitStateStore
+
+        store = GitStateStore(home.repo)
+
+        def done(n: int) -> bool:
+            h = store.read_snapshot().jobs.get("ping")
+            return bool(h and h.last and h.last.number >= n + 1 and not h.active)
+
+        results["gitline_path"] = summary(_push_series(home, out, count, "origin", done))
+        if http:
+            base_url = f"http://127.0.0.1:{port}"
+
+            def up() -> bool:
+                try:
+                    urllib.request.urlopen(base_url + "/api/status", timeout=5)
+                except urllib.error.HTTPError as err:
+                    return err.code == 401
+                except OSError:
+                    return False
+                return True
+
+            wait_for(up, 30, "the HTTP listener", 0.1)
+            url = f"http://bench:{token}@127.0.0.1:{port}/config.git"
+            sh("git", "remote", "add", "http", url, cwd=home.work)
+            sh("git", "-c", "credential.helper=", "fetch", "-q", "http", cwd=home.work)
+            offset = len(_stamps(out))
+            results["gitline_http"] = summary(_push_series(
+                home, out, count, "http", lambda n: done(n + offset)))
+        else:
+            results["gitline_http"] = None
+        results["peak_rss_mb"] = home.stop()
+        return results
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- 2 and 5. writes, log
+
+def _raw_rate(path: Path, width: int, count: int) -> float:
+    """Raw pygit2: blob + one tree of `width` entries + commit + ref, per commit."""
+    import pygit2
+    from pygit2.enums import FileMode
+
+    repo = pygit2.init_repository(str(path), bare=True)
+    sig = pygit2.Signature("b", "b@b")
+    blob = repo.create_blob(b"x")
+    builder = repo.TreeBuilder()
+    for i in range(width):
+        builder.insert(f"resource_{i:04d}", blob, FileMode.BLOB)
+    tip = repo.create_commit("refs/heads/s", sig, sig, "m", builder.write(), [])
+    t0 = time.perf_counter()
+    for i in range(count):
+        tree = repo.get(tip).tree
+        b = repo.TreeBuilder(tree)
+        b.insert(f"resource_{i % width:04d}", repo.create_blob(b"v%d" % i), FileMode.BLOB)
+        tip = repo.create_commit("refs/heads/s", sig, sig, "m", b.write(), [tip])
+    return count / (time.perf_counter() - t0)
+
+
+def _rates(add: Callable[[int], None], batches: int, per_batch: int) -> list[float]:
+    rates = []
+    n = 0
+    for _ in range(batches):
+        t0 = time.perf_counter()
+        for _ in range(per_batch):
+            n += 1
+            add(n)
+        rates.append(per_batch / (time.perf_counter() - t0))
+    return rates
+
+
+def history(quick: bool) -> dict:
+    import pygit2
+
+    from controller.core import model
+    from controller.reactor.reconcile import Reconciler
+    from controller.store.configrepo import ConfigRepo
+    from controller.store.gitstate import GitStateStore
+    from controller.store.repoinit import init_home
+
+    checkpoints = [1_000, 10_000] if quick else [1_000, 10_000, 100_000]
+    batches, per_batch = (3, 100) if quick else (5, 200)
+    root = Path(tempfile.mkdtemp(prefix="gitline-bench-hist-"))
+    # The history is grown on a RAM disk when there is one (setup, not measured: 100k
+    # commits of loose files on a shared disk take too long), packed, and copied to the
+    # disk under test at each length; every figure is measured on that copy.
+    shm = Path("/dev/shm")
+    build_root = Path(tempfile.mkdtemp(prefix="gitline-bench-build-",
+                                       dir=shm if shm.is_dir() else None))
+    build_home = build_root / "home"
+    init_home(build_home)
+    results: dict = {"checkpoints": {}, "raw": {}}
+    try:
+        for width in (10, 1000):
+            results["raw"][width] = spread(
+                [_raw_rate(root / f"raw{width}-{i}.git", width, 300) for i in range(3)], 0)
+        store = GitStateStore(build_home / "config.git")
+        narrow = [f"res_{i:02d}" for i in range(8)] + ["hot", "cold"]
+        for name in narrow:
+            store.append_version(model.Version(name, 1, created_by="bench"))
+        numbers = dict.fromkeys(narrow, 1)
+        run_number = 0
+        cause = model.Cause("manual", "bench")
+        length = len(narrow)
+        build_time = 0.0
+        for checkpoint in checkpoints:
+            t0 = time.perf_counter()
+            while length < checkpoint:
+                length += 1
+                if length % 1000 == 0:
+                    name = "cold"
+                elif length % 10 == 0:
+                    name = "hot"
+                else:
+                    run_number += 1
+                    store.record_run(model.Run("filler", run_number, "succeeded", cause))
+                    if length % 2000 == 1:
+                        store.maintain()
+                    continue
+                numbers[name] += 1
+                store.append_version(model.Version(name, numbers[name], created_by="bench"))
+            build_time += time.perf_counter() - t0
+            store.maintain(limit=0, wait=True)
+            for old in root.glob("home*"):
+                shutil.rmtree(old, ignore_errors=True)
+            home = root / f"home{checkpoint}"
+            shutil.copytree(build_home, home, symlinks=True)
+            os.sync()  # the copy's writeback must not land inside the measurement
+            repo_path = home / "config.git"
+            config = ConfigRepo(repo_path)
+            measured = GitStateStore(repo_path)
+            figures: dict = {}
+            rec = Reconciler(config, measured, None)  # type: ignore[arg-type]
+
+            def add_narrow(n: int, rec: Reconciler = rec) -> None:
+                rec.add_version(narrow[n % 8], {"n": n}, created_by="bench")
+
+            figures["versions_per_s_10"] = spread(_rates(add_narrow, batches, per_batch), 0)
+            # 1,000 resources: a branch from here, 990 more resources on it.
+            wide_branch = f"wide{checkpoint}"
+            raw = pygit2.Repository(str(repo_path))
+            raw.references.create(f"refs/heads/{wide_branch}", raw.references[
+                "refs/heads/state"].target)
+            t0 = time.perf_counter()
+            wide = GitStateStore(repo_path, wide_branch)
+            wide.read_snapshot()
+            list(wide.history("hot", 1))
+            figures["cold_index_build_s"] = round(time.perf_counter() - t0, 2)
+            for i in range(990):
+                wide.append_version(model.Version(f"wide_{i:04d}", 1, created_by="bench"))
+            wrec = Reconciler(config, wide, None)  # type: ignore[arg-type]
+
+            def add_wide(n: int, rec: Reconciler = wrec) -> None:
+                rec.add_version(f"wide_{(n * 7) % 990:04d}", {"n": n}, created_by="bench")
+
+            figures["versions_per_s_1000"] = spread(_rates(add_wide, batches, per_batch), 0)
+            if checkpoint == checkpoints[0]:
+                def add_reread(n: int, rec: Reconciler = wrec, st: GitStateStore = wide) -> None:
+                    st._snapshot = None  # what every version cost before the kept snapshot
+                    rec.add_version(f"wide_{(n * 7) % 990:04d}", {"n": n}, created_by="bench")
+
+                figures["versions_per_s_1000_reread"] = spread(_rates(add_reread, 3, 30), 0)
+            raw.references.delete(f"refs/heads/{wide_branch}")
+            results["checkpoints"][checkpoint] = figures
+        results["history_build_commits_per_s"] = round(length / max(build_time, 1e-9))
+        measured.maintain(limit=0, wait=True)
+        results["log"] = _log_reads(home, repo_path, numbers)
+        results["history_length"] = int(sh("git", "--git-dir", repo_path, "rev-list", "--count",
+                                           "state").stdout)
+        results["peak_rss_mb"] = peak_rss_mb()
+        return results
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+        shutil.rmtree(build_root, ignore_errors=True)
+
+
+def _log_reads(home: Path, repo_path: Path, numbers: dict[str, int]) -> dict:
+    from controller.store.gitstate import GitStateStore
+
+    out: dict = {}
+    for name in ("hot", "cold"):
+        cli, inproc, gitlog = [], [], []
+        for _ in range(7):
+            t0 = time.perf_counter()
+            done = sh(sys.executable, "-m", "controller.cli", "log", home, name, "-n", "100")
+            cli.append((time.perf_counter() - t0) * 1000)
+            assert len(done.stdout.splitlines()) == min(100, numbers[name]), done.stdout[:300]
+            t0 = time.perf_counter()
+            entries = list(GitStateStore(repo_path).history(name, 100))
+            inproc.append((time.perf_counter() - t0) * 1000)
+            assert len(entries) == min(100, numbers[name])
+            t0 = time.perf_counter()
+            sh("git", "--git-dir", repo_path, "log", "-n", "100", "--format=%H %s", "state",
+               "--", f"resources/{name}")
+            gitlog.append((time.perf_counter() - t0) * 1000)
+        t0 = time.perf_counter()
+        sh(sys.executable, "-c", "import controller.cli")
+        startup = (time.perf_counter() - t0) * 1000
+        out[name] = {"versions": numbers[name], "cli_ms": spread(cli), "store_ms": spread(inproc),
+                     "git_log_ms": spread(gitlog), "python_start_ms": round(startup, 1)}
+    return out
+
+
+# --------------------------------------------------------------------------- 3. fan-out
+
+
+def fanout(quick: bool) -> dict:
+    jobs = 200 if quick else 1000
+    lines = ["resources:", "  - name: seed", "    type: params", "    versionTemplate:",
+             "      params: {N: \"1\"}", "jobs:"]
+    for i in range(jobs):
+        lines += [f"  - name: j{i:04d}", "    type: runSh", "    steps:", "      - IN: seed",
+                  "      - TASK:", "          script:", "            - \"true\""]
+    root = Path(tempfile.mkdtemp(prefix="gitline-bench-fan-"))
+    try:
+        home = Home(root)
+        home.start()
+        home.commit("shippable.yml", "jobs: []\n", "empty")
+        home.push()
+        home.wait_processed()
+        import pygit2
+
+        repo = pygit2.Repository(str(home.repo))
+        seen: dict[str, str] = {"tip": ""}
+        finished = [0]
+
+        def count() -> bool:
+            tip = repo.references["refs/heads/state"].target
+            commit = repo.get(tip)
+            fresh = 0
+            while commit is not None and str(commit.id) != seen["tip"]:
+                subject = commit.message.split("\n", 1)[0]
+                if " run 1 " in subject and subject.endswith(("succeeded", "failed")) \
+                        or " run 1 failed" in subject:
+                    fresh += 1
+                commit = commit.parents[0] if commit.parent_ids else None
+            seen["tip"] = str(tip)
+            finished[0] += fresh
+            return finished[0] >= jobs
+
+        count()
+        finished[0] = 0
+        home.commit("shippable.yml", "\n".join(lines) + "\n", "fan out")
+        t0 = time.perf_counter()
+        home.push()
+        wait_for(count, 600, f"{jobs} runs", 0.2)
+        elapsed = time.perf_counter() - t0
+        commits = int(sh("git", "--git-dir", home.repo, "rev-list", "--count", "state").stdout)
+        return {"jobs": jobs, "seconds": round(elapsed, 2),
+                "runs_per_s": round(jobs / elapsed, 1), "state_commits": commits,
+                "peak_rss_mb": home.stop()}
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+# -------------------------------------------------------------------- 4. a big workflow
+
+
+def _big_files(count: int, color: str = "blue") -> list[tuple[str, bytes]]:
+    files = []
+    per = 100
+    for f in range(count // per):
+        lines = ["resources:"]
+        for i in range(f * per, (f + 1) * per):
+            c = color if i == 0 else "blue"
+            lines += [f"  - name: r{i:04d}", "    type: params", "    versionTemplate:",
+                      f"      params: {{N: \"{i}\", COLOR: {c}}}"]
+        lines.append("jobs:")
+        for i in range(f * per, (f + 1) * per):
+            lines += [f"  - name: j{i:04d}", "    type: runSh", "    steps:",
+                      f"      - IN: r{i:04d}"]
+            if i % 10:
+                lines.append(f"      - IN: j{i - 1:04d}")
+            lines += ["      - TASK:", "          script:", f"            - echo {i}"]
+        files.append((f"part{f:02d}/shippable.yml", ("\n".join(lines) + "\n").encode()))
+    return files
+
+
+def big_workflow(quick: bool) -> dict:
+    from controller.core import loader, model, planner
+
+    size = 5000
+    repeats = 3
+    files = _big_files(size)
+    loads = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        wf = loader.load_workflow(files)
+        loads.append((time.perf_counter() - t0) * 1000)
+    assert len(wf.resources) == size and len(wf.jobs) == size, wf.problems[:3]
+    assert not wf.inconsistent, list(wf.inconsistent.items())[:3]
+    # Steady state: every resource at version 1, every job ran once with those inputs.
+    versions = {r: model.Version(r, 1, created_by="bench") for r in wf.resources}
+    jobs = {}
+    for name, job in wf.jobs.items():
+        inputs = tuple(
+            model.InputVersion(i.name, "resource", 1) if i.name in wf.resources
+            else model.InputVersion(i.name, "job", 1) for i in job.inputs)
+        run = model.Run(name, 1, "succeeded", model.Cause("manual", "bench"), inputs)
+        jobs[name] = model.JobHistory(last=run, last_succeeded=1)
+    snap = model.Snapshot(versions, jobs, "a" * 40, "a" * 40, "b" * 40)
+    idle = planner.plan_runs(wf, snap)
+    assert not idle.runs, idle.runs[:3]
+    # A push that changes one file: r0000 gets version 2; exactly j0000 is due.
+    changed = model.Snapshot({**versions, "r0000": model.Version("r0000", 2)}, jobs,
+                             "a" * 40, "a" * 40, "c" * 40)
+    plans = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        plan = planner.plan_runs(wf, changed)
+        plans.append((time.perf_counter() - t0) * 1000)
+    assert [p.job for p in plan.runs] == ["j0000"], [p.job for p in plan.runs][:5]
+    text = sum(len(c) for _, c in files)
+    return {"resources": size, "jobs": size, "files": len(files), "yaml_kb": text // 1024,
+            "load_ms": spread(loads), "plan_ms": spread(plans, 2),
+            "peak_rss_mb": peak_rss_mb()}
+
+
+SECTIONS = {"push": push_latency, "history": history, "fanout": fanout, "big": big_workflow}
+
+if __name__ == "__main__":
+    name = sys.argv[1]
+    quick = "--quick" in sys.argv[2:]
+    print(json.dumps(SECTIONS[name](quick)))
