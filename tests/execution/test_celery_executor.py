@@ -271,3 +271,26 @@ def test_shutdown_without_wait_abandons_runs_without_hooks(redis_url: str, worke
     wait_until(lambda: gone(pid), 15, "the abandoned run's sleep to be killed")
     time.sleep(1.0)
     assert key not in rec.done and not marker.exists()  # the controller reruns it on restart
+
+
+def test_a_worker_process_killed_under_a_run_fails_it(redis_url: str, worker: Worker,
+                                                      tmp_path: Path) -> None:
+    # Celery notices a dead pool process within seconds (not at once): a long lost_after
+    # keeps the heartbeat rule from answering first
+    executor = ce.CeleryExecutor(redis_url, **{**FAST, "lost_after": 30.0})
+    pids = tmp_path / "pids"
+    rec = Recorder()
+    key = rec.submit(executor, make_spec(f"sleep 300 & echo $! $PPID > {pids}; wait",
+                                         name="victim"))
+    rec.wait(key, "started", timeout=30)
+    sleep_pid, pool_pid = map(int, wait_until(
+        lambda: pids.exists() and pids.read_text().split(), 20, "pids"))
+    try:
+        os.kill(pool_pid, signal.SIGKILL)  # the worker's pool process; Celery notices
+        outcome = rec.wait(key, timeout=30)
+    finally:
+        os.kill(sleep_pid, signal.SIGKILL)
+        executor.shutdown(wait=False)
+    assert outcome.status == "failed"
+    assert outcome.message.startswith("worker lost: Worker exited prematurely: signal 9"), \
+        outcome.message
