@@ -30,6 +30,7 @@ from typing import Any
 
 from celery import Celery
 from celery.exceptions import Ignore
+from celery.signals import task_postrun
 
 from controller.execution import codec, local
 
@@ -128,11 +129,23 @@ class Heartbeat:
             self._thread.join()
 
 
+_worker_pid: int | None = None  # the worker's main process (set by run_worker)
+_signalled = False  # this pool process took a revoke's signal
+
+
 @contextlib.contextmanager
 def _signals(control: local.RunControl) -> Iterator[None]:
     """SIGTERM cancels the run, SIGUSR2 abandons it, while the task runs."""
-    handlers = {signal.SIGTERM: lambda *_: control.cancel(),
-                signal.SIGUSR2: lambda *_: control.abandon()}
+
+    def on_signal(signum: int, _frame: object) -> None:
+        global _signalled
+        _signalled = True
+        if signum == signal.SIGTERM:
+            control.cancel()
+        else:
+            control.abandon()
+
+    handlers = {signal.SIGTERM: on_signal, signal.SIGUSR2: on_signal}
     old: dict[int, Any] = {}
     try:
         for signum, handler in handlers.items():
@@ -146,9 +159,23 @@ def _signals(control: local.RunControl) -> Iterator[None]:
             signal.signal(signum, previous)
 
 
+def _end_signalled_process(**_: Any) -> None:
+    """After its result is stored, a pool process that took a revoke's signal ends.
+
+    Billiard marks a process it signalled as terminated for good: if the process lived on
+    and died under a later run, Celery would report that run revoked, not lost. A fresh
+    process takes its place.
+    """
+    if _signalled and _worker_pid is not None and os.getpid() != _worker_pid:
+        os._exit(0)
+
+
 def run_worker(broker_url: str, *, queues: list[str], concurrency: int, work_root: Path,
                hostname: str = "", loglevel: str = "INFO") -> None:
     """Run a Celery worker in this process until it is stopped (SIGTERM: warm shutdown)."""
+    global _worker_pid
+    _worker_pid = os.getpid()
+    task_postrun.connect(_end_signalled_process, weak=False)
     work_root.mkdir(parents=True, exist_ok=True)
     app = make_app(broker_url, work_root=work_root.resolve(), default_queue=queues[0])
     app.worker_main([
