@@ -13,7 +13,8 @@ While the run goes on, the task keeps its state `STARTED` with a meta of
 controller can tell a worker that died from one that is busy. Signals, while the task
 runs: SIGTERM (what `revoke(terminate=True)` sends) cancels the run, so on_cancel and
 always still run and the outcome says `cancelled`; SIGUSR2 abandons it (kill, no hooks:
-the controller is shutting down and will run it again).
+the controller is shutting down and will run it again). A pool process that took such a
+signal ends once its result is stored, and Celery starts a fresh one.
 """
 
 from __future__ import annotations
