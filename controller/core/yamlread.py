@@ -13,6 +13,7 @@ and every mapping and sequence keeps 1-based line/column positions (`YMap`, `YLi
 from __future__ import annotations
 
 import posixpath
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -159,7 +160,47 @@ def _flow_depth(text: str) -> int:
 
 
 def _compose(text: str, seed: dict[str, Node]) -> tuple[Node | None, dict[str, Node]]:
-    """Compose the single document of `text` into nodes; nothing is constructed."""
+    """Compose the single document of `text` into nodes; nothing is constructed.
+
+    Files without anchors go through libyaml (ruamel.yaml.clib, ~20x faster) when it is
+    installed; anchors shared across files, and every error message, come from the pure
+    parser, so both paths give the same nodes, tags (YAML 1.2) and messages.
+    """
+    if not seed and _CLoader is not None and not _ANCHOR.search(text):
+        try:
+            return _CLoader(text).get_single_node(), {}
+        except Exception:  # noqa: BLE001 - redo it in pure Python for the exact message
+            pass
+    return _compose_pure(text, seed)
+
+
+def _c_loader() -> type | None:
+    try:
+        from ruamel.yaml.clib._ruamel_yaml import CParser  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    from ruamel.yaml.resolver import BaseResolver, implicit_resolvers
+
+    class Resolver12(BaseResolver):
+        """YAML 1.2 implicit types, as the round-trip loader resolves them."""
+
+    for versions, tag, regexp, first in implicit_resolvers:
+        if (1, 2) in versions:
+            Resolver12.add_implicit_resolver_base(tag, regexp, first)
+
+    class CLoader(CParser, Resolver12):  # type: ignore[misc, valid-type]
+        def __init__(self, stream: str) -> None:
+            CParser.__init__(self, stream)
+            Resolver12.__init__(self)
+
+    return CLoader
+
+
+_CLoader = _c_loader()
+_ANCHOR = re.compile(r"(?:^|[\s\[{,])&[^\s&,\[\]{}]", re.M)  # `&name`, not shell `&&`
+
+
+def _compose_pure(text: str, seed: dict[str, Node]) -> tuple[Node | None, dict[str, Node]]:
     yaml = YAML(typ="rt", pure=True)
     yaml.doc_infos.append(_doc_info(yaml))
     yaml.tags = {}
