@@ -20,6 +20,7 @@ from pathlib import Path
 from controller.core import approvals, loader, model, planner, triggers, versions
 from controller.execution import executor as ex
 from controller.reactor import requests
+from controller.reactor.specs import Checkout, SpecBuilder
 from controller.secrets import Secret
 from controller.store.configrepo import CommitInfo, ConfigRepo
 from controller.store.gitstate import GitStateStore
@@ -32,11 +33,6 @@ def _parse_time(text: str) -> datetime:
         return datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return datetime.now(UTC)
-
-
-# The checkout of a gitRepo version from another repository: (files, executable paths).
-Checkout = Callable[[model.Resource, model.Version],
-                    tuple[dict[str, bytes], frozenset[str]] | None]
 
 
 def utcnow() -> str:
@@ -66,9 +62,7 @@ class Reconciler:
         requests_dir: Path | None = None,
     ) -> None:
         self._requests_dir = requests_dir
-        self._job_env = dict(job_env or {})
-        self._secrets = secrets
-        self._checkout = checkout  # files of a gitRepo elsewhere (reactor/pollers.py)
+        self.specs = SpecBuilder(config, store, dict(job_env or {}), secrets, checkout)
         self._version_lock = threading.Lock()
         # Called in the loop thread after a run's final record is committed (notifications).
         self.finished_listeners: list[Callable[[ex.RunSpec, ex.Outcome], None]] = []
@@ -288,7 +282,8 @@ class Reconciler:
                                           message=reason))
             return
         self._submitted.add((run.job, run.number))
-        spec = replace(self._spec(wf, job, run, self.store.read_snapshot()), cancel_reason=reason)
+        spec = self.specs.build(wf, job, run, self.store.read_snapshot())
+        spec = replace(spec, cancel_reason=reason)
         log.info("%s: run %d cancelled: %s", run.job, run.number, reason)
         self.executor.submit(spec, self.on_started, self.on_done)
 
@@ -495,86 +490,8 @@ class Reconciler:
                 if key in self._submitted:
                     continue
                 self._submitted.add(key)
-                self.executor.submit(self._spec(wf, job, run, snap), self.on_started,
+                self.executor.submit(self.specs.build(wf, job, run, snap), self.on_started,
                                      self.on_done)
-
-    def _input_version(self, iv: model.InputVersion, snap: model.Snapshot) -> model.Version:
-        latest = snap.versions.get(iv.name)
-        if latest is not None and latest.number == iv.number:
-            return latest
-        for entry in self.store.history(iv.name, limit=10_000):
-            if entry.version is not None and (
-                entry.version.number == iv.number
-                or (iv.number == 0 and iv.version_name and entry.version.name == iv.version_name)
-            ):
-                return entry.version
-        return model.Version(iv.name, iv.number, iv.version_name, created_by="pin")
-
-    def _resource_files(
-        self, res: model.Resource | None, version: model.Version | None
-    ) -> tuple[dict[str, bytes], frozenset[str]]:
-        """A state resource's files, or the checkout of a gitRepo tracking the config repo."""
-        if res is None:
-            return {}, frozenset()
-        if res.type == "state":
-            return self.store.read_files(f"resources/{res.name}/files"), frozenset()
-        commit = str(version.values.get("commit", "")) if version else ""
-        if res.tracks_path is not None and commit:
-            return self.config.files_under(commit, res.tracks_path)
-        if res.type == "gitRepo" and commit and version and self._checkout is not None:
-            return self._checkout(res, version) or ({}, frozenset())
-        return {}, frozenset()
-
-    def _spec(self, wf: model.Workflow, job: model.Job, run: model.Run,
-              snap: model.Snapshot) -> ex.RunSpec:
-        inputs = []
-        for iv in run.inputs:
-            if iv.kind == "job":
-                inputs.append(ex.InputSpec(
-                    iv.name, "job", wf.jobs[iv.name].type if iv.name in wf.jobs else "runSh",
-                    model.Version(iv.name, iv.number, str(iv.number), created_by="job"),
-                    files=self.store.read_files(f"jobs/{iv.name}/state")))
-                continue
-            res = wf.resources.get(iv.name)
-            version = self._input_version(iv, snap) if iv.number or iv.version_name else None
-            files, executable = self._resource_files(res, version)
-            inputs.append(ex.InputSpec(
-                iv.name, "resource", res.type if res else "", version,
-                definition=dict(res.definition) if res else {},
-                files=files, executable=executable))
-        out_names = [o.name for o in job.outputs]
-        if job.type == "release":  # a release bumps its version input: an implicit OUT
-            out_names += [i.name for i in job.inputs if i.name not in out_names
-                          and i.name in wf.resources and wf.resources[i.name].type == "version"]
-        outs = {o.name: o for o in job.outputs}
-        outputs = tuple(self._output_spec(wf, name, outs.get(name), snap) for name in out_names)
-        return ex.RunSpec(run=run, job=job, inputs=tuple(inputs), outputs=outputs,
-                          previous_state=self.store.read_files(f"jobs/{job.name}/state"),
-                          env=self._job_env, secrets=self._job_secrets(wf, job))
-
-    def _output_spec(self, wf: model.Workflow, name: str, out: model.Output | None,
-                     snap: model.Snapshot) -> ex.OutputSpec:
-        res = wf.resources.get(name)
-        return ex.OutputSpec(
-            name, res.type if res else "", snap.versions.get(name),
-            definition=dict(res.definition) if res else {},
-            files=self.store.read_files(f"resources/{name}/files") if res and res.type == "state"
-            else {},
-            replicate=out.replicate if out else "", overwrite=out.overwrite if out else False)
-
-    def _job_secrets(self, wf: model.Workflow, job: model.Job) -> dict[str, str]:
-        """The integrations of this job's inputs and outputs, and nothing else."""
-        secrets = self._secrets()
-        out: dict[str, str] = {}
-        for name in [i.name for i in job.inputs] + [o.name for o in job.outputs]:
-            res = wf.resources.get(name)
-            value = secrets.get(res.integration) if res and res.integration else None
-            fields = value if isinstance(value, dict) else {"value": value} if value else {}
-            for key, val in fields.items():
-                var = f"{model.env_prefix(name)}_INTEGRATION_{model.env_prefix(key)}"
-                out[f"GITLINE_INTEGRATION_{model.env_prefix(name)}_{model.env_prefix(key)}"] = val
-                out[var] = val
-        return out
 
 
 def _truncated(outcome: ex.Outcome) -> str:
