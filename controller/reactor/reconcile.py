@@ -97,11 +97,13 @@ class Reconciler:
         if head is None:
             return
         snap = self.store.read_snapshot()
+        record_config: Callable[[], object] = lambda: None  # noqa: E731
         if head != snap.processed_commit:
-            self._process_config(head, snap)
+            record_config = self._process_config(head, snap)
         elif self._good is None and snap.good_commit:
             self._good = _Loaded(snap.good_commit, self.workflow_at(snap.good_commit))
         if self._good is None:
+            record_config()
             return
         wf = self._good.workflow
         self._handle_requests(wf)
@@ -112,6 +114,10 @@ class Reconciler:
             snap = self._queue(p, snap)
         self._cancel_orphans(wf, snap)
         self._submit(wf, self.store.read_snapshot())
+        # Recorded after submitting, so a triggered run starts one commit sooner. A crash
+        # before it re-processes the push: versions are idempotent and trigger runs are
+        # recognised by their commit, so nothing is recorded twice.
+        record_config()
 
     @property
     def workflow(self) -> model.Workflow | None:
@@ -123,7 +129,8 @@ class Reconciler:
             self._cache = {commit: loader.load_workflow(files)}  # keep one: memory stays flat
         return self._cache[commit]
 
-    def _process_config(self, head: str, snap: model.Snapshot) -> None:
+    def _process_config(self, head: str, snap: model.Snapshot) -> Callable[[], object]:
+        """Versions and trigger runs of the push up to `head`; returns how to record it."""
         loaded = self.workflow_at(head)
         commits, rewritten = self.config.commits_between(snap.processed_commit or None, head)
         if rewritten:
@@ -158,7 +165,7 @@ class Reconciler:
         # The snapshot after the versions above: a trigger in the same push as the first
         # definition of its job's input must see that input's version.
         rejected = self._process_triggers(self.store.read_snapshot(), commits, good)
-        self.store.record_config(
+        return lambda: self.store.record_config(
             processed=head, good=good.commit if good else "", problems=loaded.problems,
             triggers=rejected,
         )
