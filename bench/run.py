@@ -160,7 +160,9 @@ def render(m: dict, r: dict, quick: bool, seconds: float) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer pushes, shorter history")
-    parser.add_argument("--only", nargs="*", help="sections to run (push history fanout big)")
+    parser.add_argument("--only", nargs="*",
+                        help="sections to run (push history fanout big); the others keep "
+                             "their figures from bench/last-run.json")
     parser.add_argument("--render", action="store_true",
                         help="only rewrite docs/benchmarks.md from bench/last-run.json")
     args = parser.parse_args()
@@ -173,8 +175,10 @@ def main() -> None:
     m = machine()
     names = args.only or ["push", "history", "fanout", "big"]
     results = {n: section(n, args.quick) for n in names}
-    for n in ("push", "history", "fanout", "big"):
-        results.setdefault(n, {"error": "not run"})
+    last = ROOT / "bench" / "last-run.json"
+    previous = json.loads(last.read_text()) if args.only and last.exists() else {}
+    for n in ("push", "history", "fanout", "big"):  # --only keeps the other sections' figures
+        results.setdefault(n, previous.get(n) or {"error": "not run"})
     (ROOT / "docs").mkdir(exist_ok=True)
     OUT.write_text(render(m, results, args.quick, time.monotonic() - started))
     seconds = time.monotonic() - started
