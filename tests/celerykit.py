@@ -20,24 +20,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from kit import free_port, wait_for
 
 READY_SECONDS = 60.0
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until(cond, timeout: float, what: str):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+wait_until = wait_for
 
 
 def _answers(port: int) -> bool:

@@ -7,10 +7,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from kit import wait_for
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Ada Lovelace",
@@ -30,16 +30,6 @@ def run(*args: str | Path, cwd: Path | None = None, check: bool = True,
 
 def gitline(*args: str | Path, check: bool = True) -> subprocess.CompletedProcess[str]:
     return run(sys.executable, "-m", "controller.cli", *args, check=check)
-
-
-def wait_for(cond: Callable[[], object], timeout: float = 30.0, what: str = "") -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what or cond}")
 
 
 @dataclass

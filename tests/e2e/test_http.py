@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import socket
 import threading
 import urllib.error
 import urllib.request
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from e2ekit import Home, gitline, run, wait_for
+from kit import free_port
 
 LINE = """\
 resources:
@@ -28,12 +28,6 @@ jobs:
           script:
             - echo "painting $COLOR by $JOB_TRIGGERED_BY_NAME"
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def token(home: Home, name: str) -> str:

@@ -20,26 +20,13 @@ from pathlib import Path
 
 import pytest
 from e2ekit import Home, gitline, run, wait_for
-from test_http import free_port, serve
+from kit import PAINT_LINE, free_port
+from test_http import serve
 
 HOOK_KEY = "s3cret-hook"
 GIT_HOOK_KEY = "g1t-hook"
 
-LINE = """\
-resources:
-  - name: cfg
-    type: params
-    versionTemplate:
-      params: {{COLOR: {color}}}
-jobs:
-  - name: paint
-    type: runSh
-    steps:
-      - IN: cfg
-      - TASK:
-          script:
-            - echo "painting $COLOR"
-"""
+LINE = PAINT_LINE
 
 
 @pytest.fixture

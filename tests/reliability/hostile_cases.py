@@ -12,21 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-GOOD = """\
-resources:
-  - name: cfg
-    type: params
-    versionTemplate:
-      params: {COLOR: blue}
-jobs:
-  - name: paint
-    type: runSh
-    steps:
-      - IN: cfg
-      - TASK:
-          script:
-            - echo "painting $COLOR"
-"""
+from kit import PAINT_LINE
+
+GOOD = PAINT_LINE.format(color="blue")
 
 JOB = """\
   - name: {name}

@@ -16,36 +16,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from kit import PAINT_LINE, wait_for
 
 from controller.app import Controller
 from controller.server.auth import TokenStore
 from controller.settings import Settings
 
-LINE = """\
-resources:
-  - name: cfg
-    type: params
-    versionTemplate:
-      params: {COLOR: blue}
-jobs:
-  - name: paint
-    type: runSh
-    steps:
-      - IN: cfg
-      - TASK:
-          script:
-            - echo "painting $COLOR"
-"""
-
-
-def wait_for(cond, timeout=60.0, what=""):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+LINE = PAINT_LINE.format(color="blue")
 
 
 class Served(types.SimpleNamespace):
