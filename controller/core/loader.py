@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from controller.core import graph, model, yamlread
+from controller.core import graph, model, timing, yamlread
 from controller.core.yamlread import Pos, YMap
 
 SPLIT_FILES = frozenset(
@@ -310,6 +310,8 @@ class _Loader:
         elif rtype not in KNOWN_RESOURCE_TYPES:
             self.warn(item.at("type"), f"unknown resource type '{rtype}'", name)
         definition = self.definition(name, item)
+        if rtype == "time":
+            self.check_schedule(name, item, definition)
         integration = _text(item.get("integration"))
         tracks: str | None = None
         if rtype == "gitRepo" and _text(definition.get("sourceName")) in self.self_names:
@@ -341,6 +343,19 @@ class _Loader:
                 )
             definition.update(_plain(item[part]))
         return definition
+
+    def check_schedule(self, name: str, item: YMap, definition: dict[str, Any]) -> None:
+        """A time resource whose interval, timezone or catchup is bad: an error at its line."""
+        try:
+            timing.parse_schedule(definition)
+        except timing.ScheduleError as err:
+            where = item.pos
+            key = next((k for k in ("interval", "timezone", "catchup") if k in str(err)), "")
+            for part in ("versionTemplate", "pointer", "seed", "version", "source"):
+                block = item.get(part)
+                if isinstance(block, YMap) and key in block:
+                    where = block.at(key)
+            self.error(where, f"resource '{name}': {err}; it never ticks", name)
 
     def tracked_path(self, name: str, item: YMap, definition: dict[str, Any]) -> str | None:
         raw = _text(definition.get("path")).replace("\\", "/").strip("/")

@@ -1,7 +1,7 @@
 """When a `time` resource ticks: cron text + timezone + last fire + now -> the next tick.
 
-Pure: no clock (`now` is an argument), no scheduler, no store. apscheduler's CronTrigger is
-used as a cron calculator only. The edge (`reactor/timers.py`) reads the last fire from
+Pure: no clock (`now` is an argument), no scheduler, no store; croniter does the cron
+arithmetic. The edge (`reactor/timers.py`) reads the last fire from
 the state branch, asks here what is due, and records the tick.
 
     resources:
@@ -12,8 +12,11 @@ the state branch, asks here what is due, and records the tick.
           timezone: Europe/Berlin   # optional; UTC when absent
           catchup: once             # optional: once (default) | skip
 
-A sixth, leading field gives seconds (`"*/10 * * * * *"`), a Gitline extension. Unlike
-classic cron, a day-of-month and a weekday given together must both match.
+Standard cron, computed by croniter (a pure library): names (`MON`, `JAN`), 0 or 7 =
+Sunday, `MON#2` (the second Monday), `L` (the last day of the month), `L5` (the last
+Friday), and `@yearly`, `@monthly`, `@weekly`, `@daily`, `@hourly`. A day of month and a
+weekday both restricted (neither starts with `*`) match when either matches, as in cron.
+A sixth, leading field gives seconds (`"*/10 * * * * *"`), a Gitline extension.
 
 Catch-up policy, for ticks missed while the controller was down (decided by `catch_up`):
 `once` makes one tick, for the newest missed time, not a burst; `skip` makes none. A
@@ -28,12 +31,14 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from apscheduler.triggers.cron import CronTrigger
+from croniter import croniter
+from croniter.croniter import CroniterError
 
 CatchUp = Literal["once", "skip"]
 CATCHUP_POLICIES: tuple[str, ...] = ("once", "skip")
-_DOW_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
-_FIELDS = ("minute", "hour", "day", "month", "day_of_week")
+MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+_FIELDS = ("second", "minute", "hour", "day of month", "month", "weekday")
 
 
 class ScheduleError(ValueError):
@@ -42,12 +47,14 @@ class ScheduleError(ValueError):
 
 @dataclass(frozen=True)
 class Schedule:
-    """A parsed time resource: what it was written as, and the trigger to compute with."""
+    """A parsed time resource: what it was written as, and what croniter computes with."""
 
     interval: str
     timezone: str
     catchup: CatchUp
-    trigger: CronTrigger
+    cron: str  # croniter's text: seconds last when there are six fields
+    day_or: bool
+    zone: tzinfo
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -55,45 +62,17 @@ class Schedule:
         return (self.interval, self.timezone, self.catchup)
 
 
-def _dow_number(token: str) -> int:
-    token = token.strip().lower()
-    if token[:3] in _DOW_NAMES and not token.isdigit():
-        return _DOW_NAMES.index(token[:3])
-    number = int(token)  # ValueError for junk
-    if not 0 <= number <= 7:
-        raise ValueError(f"weekday {number} is not in 0-7")
-    return number % 7
-
-
-def _cron_weekdays(spec: str) -> str:
-    """Cron weekdays (0/7 = Sunday, names, ranges, steps) as an explicit apscheduler list.
-
-    apscheduler counts weekdays from Monday, so numbers are expanded here rather than
-    passed on: `1-5` means Monday to Friday, as in cron.
-    """
-    if spec == "*":
-        return "*"
-    days: set[int] = set()
-    for part in spec.split(","):
-        rng, _, step_text = part.partition("/")
-        step = int(step_text) if step_text else 1
-        if step < 1:
-            raise ValueError(f"step {step} in {part!r}")
-        if rng == "*":
-            lo, hi = 0, 6
-        elif "-" in rng:
-            a, b = rng.split("-", 1)
-            lo, hi = _dow_number(a), _dow_number(b)
-            if b.strip() == "7":
-                hi = 7
-        else:
-            lo = hi = _dow_number(rng)
-            if step_text:
-                hi = 6
-        if hi < lo:
-            raise ValueError(f"range {rng!r} runs backwards")
-        days.update(d % 7 for d in range(lo, hi + 1, step))
-    return ",".join(_DOW_NAMES[d] for d in sorted(days))
+def _bad_field(parts: list[str]) -> str:
+    """Which field of a cron text croniter refuses ("" if each is fine on its own)."""
+    names = _FIELDS if len(parts) == 6 else _FIELDS[1:]
+    for index, (name, part) in enumerate(zip(names, parts, strict=True)):
+        alone = ["*"] * len(parts)
+        alone[index] = part
+        if len(parts) == 6:
+            alone = alone[1:] + alone[:1]
+        if not croniter.is_valid(" ".join(alone)):
+            return f"{name} {part!r} is not valid"
+    return ""
 
 
 def _zone(name: str) -> tzinfo:
@@ -114,24 +93,34 @@ def parse_schedule(definition: dict[str, Any], default_catchup: str = "once") ->
     catchup = str(definition.get("catchup") or default_catchup).strip().lower()
     if catchup not in CATCHUP_POLICIES:
         raise ScheduleError(f"catchup {catchup!r} is not one of {', '.join(CATCHUP_POLICIES)}")
+    zone = _zone(tz_name)
     parts = interval.split(" ")
-    if len(parts) not in (5, 6):
-        raise ScheduleError(f"interval {interval!r} needs 5 cron fields (or 6, seconds first)")
-    second = parts.pop(0) if len(parts) == 6 else "0"
-    values = dict(zip(_FIELDS, parts, strict=True))
-    try:
-        values["day_of_week"] = _cron_weekdays(values["day_of_week"])
-        trigger = CronTrigger(second=second, timezone=_zone(tz_name), **values)
-    except ScheduleError:
-        raise
-    except ValueError as err:
-        raise ScheduleError(f"interval {interval!r}: {err}") from err
-    return Schedule(interval, tz_name, catchup, trigger)  # type: ignore[arg-type]
+    if len(parts) == 1 and parts[0].lower() in MACROS:
+        cron, day_or = parts[0].lower(), True
+    elif len(parts) in (5, 6):
+        fields = parts[1:] + parts[:1] if len(parts) == 6 else parts  # croniter wants seconds last
+        cron = " ".join(fields)
+        day, weekday = fields[2], fields[4]
+        # cron's rule: both days restricted -> either matches; one is `*...` -> both must
+        day_or = not (day.startswith("*") or weekday.startswith("*"))
+        if not croniter.is_valid(cron):
+            why = _bad_field(parts) or "not a valid cron text"
+            raise ScheduleError(f"interval {interval!r}: {why}")
+    else:
+        raise ScheduleError(f"interval {interval!r} needs 5 cron fields (or 6, seconds "
+                            f"first), or one of {', '.join(MACROS)}")
+    schedule = Schedule(interval, tz_name, catchup, cron, day_or, zone)  # type: ignore[arg-type]
+    next_tick(schedule, _EPOCH)  # `0 0 30 2 *` parses but never comes: say so now
+    return schedule
 
 
 def next_tick(schedule: Schedule, after: datetime) -> datetime:
     """The first tick strictly after `after` (aware), in UTC."""
-    found = schedule.trigger.get_next_fire_time(None, after + timedelta(microseconds=1))
+    start = after.astimezone(schedule.zone)
+    try:
+        found = croniter(schedule.cron, start, day_or=schedule.day_or).get_next(datetime)
+    except CroniterError as err:  # e.g. `0 0 30 2 *`: a day that never comes
+        raise ScheduleError(f"interval {schedule.interval!r} never fires") from err
     return found.astimezone(UTC)
 
 

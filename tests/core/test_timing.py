@@ -29,9 +29,29 @@ def sched(interval: str, **extra: str) -> timing.Schedule:
         ("0 2 * * sat,sun", "2024-03-27T00:00:00", "2024-03-30T02:00:00"),
         ("0 9 1 * *", "2024-03-27T00:00:00", "2024-04-01T09:00:00"),
         ("*/10 * * * * *", "2024-03-27T12:00:01", "2024-03-27T12:00:10"),  # seconds first
+        # standard cron beyond the basics (croniter)
+        ("0 9 * * MON#2", "2024-03-01T00:00:00", "2024-03-11T09:00:00"),  # 2nd Monday
+        ("0 9 * * MON#2", "2024-03-11T09:00:00", "2024-04-08T09:00:00"),  # not every Monday
+        ("0 0 L * *", "2024-02-10T00:00:00", "2024-02-29T00:00:00"),  # last day, leap year
+        ("0 0 L * *", "2024-04-01T00:00:00", "2024-04-30T00:00:00"),
+        ("0 18 * * L5", "2024-03-01T00:00:00", "2024-03-29T18:00:00"),  # last Friday
+        ("@daily", "2024-03-27T12:00:00", "2024-03-28T00:00:00"),
+        ("@hourly", "2024-03-27T12:00:00", "2024-03-27T13:00:00"),
+        ("@weekly", "2024-03-27T12:00:00", "2024-03-31T00:00:00"),  # Sunday midnight
+        ("@monthly", "2024-03-27T12:00:00", "2024-04-01T00:00:00"),
+        ("0 0 * jan,jul mon", "2024-03-27T00:00:00", "2024-07-01T00:00:00"),
+        # both days restricted: either one matches (13th or a Friday), as in cron
+        ("0 0 13 * 5", "2024-03-09T00:00:00", "2024-03-13T00:00:00"),
+        ("0 0 13 * 5", "2024-03-13T00:00:00", "2024-03-15T00:00:00"),
+        # one of them starts with `*`: both must match (an odd day that is a Friday)
+        ("0 0 */2 * 5", "2024-02-27T00:00:00", "2024-03-01T00:00:00"),
+        ("0 0 */2 * 5", "2024-03-01T00:00:01", "2024-03-15T00:00:00"),
     ],
     ids=["nightly", "strictly-after", "every-15-min", "sunday-0", "sunday-7", "weekdays",
-         "weekday-names", "monthly", "seconds"],
+         "weekday-names", "monthly", "seconds", "second-monday", "second-monday-next",
+         "last-day-feb", "last-day-apr", "last-friday", "daily", "hourly", "weekly",
+         "monthly-macro", "month-names", "dom-or-dow-13th", "dom-or-dow-friday",
+         "star-step-and-dow", "star-step-and-dow-next"],
 )
 def test_next_tick_follows_cron(interval, after, expected):
     assert timing.next_tick(sched(interval), at(after)) == at(expected)
@@ -50,12 +70,18 @@ def test_timezone_is_honoured_across_daylight_saving():
     [
         ({}, "needs 'interval:'"),
         ({"interval": "0 2 * *"}, "needs 5 cron fields"),
-        ({"interval": "61 * * * *"}, "higher than the maximum"),
-        ({"interval": "0 2 * * 9"}, "not in 0-7"),
+        ({"interval": "61 * * * *"}, "minute '61' is not valid"),
+        ({"interval": "0 2 * * 9"}, "weekday '9' is not valid"),
+        ({"interval": "0 2 * * mondayX"}, "weekday 'mondayX' is not valid"),
+        ({"interval": "0 25 * * *"}, "hour '25' is not valid"),
+        ({"interval": "0 0 30 2 *"}, "never fires"),
+        ({"interval": "MON#2"}, "needs 5 cron fields"),
+        ({"interval": "@sometimes"}, "needs 5 cron fields"),
         ({"interval": "0 2 * * *", "timezone": "Mars/Olympus"}, "unknown timezone"),
         ({"interval": "0 2 * * *", "catchup": "burst"}, "catchup 'burst'"),
     ],
-    ids=["missing", "four-fields", "bad-minute", "bad-weekday", "bad-zone", "bad-policy"],
+    ids=["missing", "four-fields", "bad-minute", "bad-weekday", "weekday-junk", "bad-hour",
+         "never", "lone-field", "bad-macro", "bad-zone", "bad-policy"],
 )
 def test_bad_schedules_say_why(definition, message):
     with pytest.raises(timing.ScheduleError, match=message):
