@@ -74,8 +74,9 @@ class Controller:
         self.deliverer = Deliverer(secrets=lambda: load_secrets(settings.home),
                                    record=self.store.record_deliveries,
                                    enabled=settings.notifications_on)
-        self.reconciler.finished_listeners.append(
-            NoticeListener(lambda: self.reconciler.workflow, self.deliverer.submit))
+        notices = NoticeListener(lambda: self.reconciler.workflow, self.deliverer.submit)
+        self.reconciler.finished_listeners.append(notices)
+        self.reconciler.started_listeners.append(notices.started)
         self.timers = Timers(add_version=self.reconciler.add_version,
                              latest_version=lambda n: self.store.read_snapshot().versions.get(n),
                              poke=self.loop.poke, default_catchup=settings.time_catchup)

@@ -1,4 +1,5 @@
-"""Which notifications a finished run owes, and what each message says. Pure.
+"""Which notifications a run owes (on_start ones as it starts, the rest when it ends),
+and what each message says. Pure.
 
 A run reports the NOTIFY events it produced (`on_failure: NOTIFY ops_slack`, one per hook
 that ran, and `shipctl: NOTIFY ops_slack --text=...` from `shipctl notify`). From those,
@@ -38,6 +39,7 @@ from controller.core import model
 Method = Literal["webhook", "slack", "email"]
 METHODS: tuple[str, ...] = ("webhook", "slack", "email")
 SNIPPET_LINES = 20
+ON_START = "on_start"
 _EVENT = re.compile(r"^(?P<event>[a-z_]+): NOTIFY (?P<name>\S+)(?P<rest>.*)$")
 _OPTION = re.compile(r"(?:^|\s)--([A-Za-z0-9][A-Za-z0-9_-]*)=")
 
@@ -61,7 +63,7 @@ class Target:
 
 @dataclass(frozen=True)
 class Notice:
-    """One message a finished run owes to one notification resource."""
+    """One message a run owes to one notification resource."""
 
     notification: str
     event: str  # on_start, on_success, on_failure, on_cancel, always, shipctl
@@ -138,6 +140,18 @@ def plan_notices(job: model.Job, run: model.Run, events: tuple[str, ...] | list[
             snippet=snippet(log) if wants_snippet and run.status != "succeeded" else "",
             options=options))
     return notices
+
+
+def start_notices(job: model.Job, run: model.Run) -> list[Notice]:
+    """The notices a run owes as it starts: its on_start hook's NOTIFY, sent right away."""
+    hook = job.hooks.get(ON_START)
+    events = [f"{ON_START}: NOTIFY {n.name}" for n in hook.notify] if hook else []
+    return plan_notices(job, run, events, "")
+
+
+def finished_events(events: tuple[str, ...] | list[str]) -> list[str]:
+    """The NOTIFY events left to send when a run ends: on_start ones went at its start."""
+    return [e for e in events if not e.strip().startswith(f"{ON_START}:")]
 
 
 def _names(value: Any) -> tuple[str, ...]:

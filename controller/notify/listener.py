@@ -1,8 +1,10 @@
-"""Turns a finished run into a delivery batch: the glue between the reconciler and delivery.
+"""Turns a started or finished run into a delivery batch: the glue between the reconciler
+and delivery.
 
-Runs in the loop thread (a `Reconciler.finished_listeners` entry), so it only decides,
-through `core/notices.py`, and queues; sending happens on the delivery thread. NOTIFY in
-`on_start` is delivered here too, with the others, once the run has finished.
+Runs in the loop thread (`Reconciler.started_listeners` and `finished_listeners`), so it
+only decides, through `core/notices.py`, and queues; sending happens on the delivery
+thread. NOTIFY in `on_start` is sent once the run's start is committed, while it runs;
+the other hooks' notices once it has finished.
 """
 
 from __future__ import annotations
@@ -15,16 +17,21 @@ from controller.notify.delivery import Batch, Item
 
 
 class NoticeListener:
-    """`listener(spec, outcome)`: plan the run's notices and hand them to `submit`."""
+    """`listener(spec, outcome)` at the end, `listener.started(spec)` at the start."""
 
     def __init__(self, workflow: Callable[[], model.Workflow | None],
                  submit: Callable[[Batch], None]) -> None:
         self._workflow = workflow
         self._submit = submit
 
+    def started(self, spec: Any) -> None:
+        self._send(spec, notices.start_notices(spec.job, spec.run))
+
     def __call__(self, spec: Any, outcome: Any) -> None:
-        planned = notices.plan_notices(spec.job, spec.run, tuple(outcome.notifications),
-                                       outcome.log or "")
+        events = notices.finished_events(tuple(outcome.notifications))
+        self._send(spec, notices.plan_notices(spec.job, spec.run, events, outcome.log or ""))
+
+    def _send(self, spec: Any, planned: list[notices.Notice]) -> None:
         if not planned:
             return
         wf = self._workflow() or model.Workflow()

@@ -66,6 +66,8 @@ class Reconciler:
         self._version_lock = threading.Lock()
         # Called in the loop thread after a run's final record is committed (notifications).
         self.finished_listeners: list[Callable[[ex.RunSpec, ex.Outcome], None]] = []
+        # Called in the loop thread once a run's start is committed (on_start notifications).
+        self.started_listeners: list[Callable[[ex.RunSpec], None]] = []
         self.config = config
         self.store = store
         self.executor = executor
@@ -384,7 +386,14 @@ class Reconciler:
             except queue.Empty:
                 return
             if kind == "started":
-                self.store.record_run(replace(spec.run, status="running", started_at=data))
+                running = replace(spec.run, status="running", started_at=data)
+                self.store.record_run(running)
+                for listener in self.started_listeners:
+                    try:
+                        listener(replace(spec, run=running))
+                    except Exception:  # a listener (notifications) never breaks the loop
+                        log.exception("%s: run %d: a started-run listener failed",
+                                      running.job, running.number)
             else:
                 self._record_outcome(spec, data)
 

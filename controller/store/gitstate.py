@@ -951,15 +951,24 @@ class GitStateStore:
         logs never mistake this commit for one of the run's own records.
         """
         job = check_name(job, "job name")
-        counts: dict[str, int] = {}
-        for d in deliveries:
-            counts[str(d.get("status"))] = counts.get(str(d.get("status")), 0) + 1
-        summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none"
-        record = {"job": job, "run": number, "deliveries": deliveries}
-        message = format_message(f"{job}: run {number} notifications: {summary}",
-                                 [("Notify", job), ("Run", str(number))])
-        edits: Edits = {("notifications", f"{job}.yml"): yamlio.dump(record).encode()}
-        return self._append(lambda tip: (edits, message))
+        path = ("notifications", f"{job}.yml")
+
+        def change(tip: pygit2.Commit | None) -> tuple[Edits, str]:
+            # on_start notices are recorded as the run starts; the rest join them at its end
+            blob = lookup(self._repo, tip.tree if tip else None, path)
+            old = yamlio.load_mapping(blob.data) if isinstance(blob, pygit2.Blob) else {}
+            earlier = old.get("deliveries") if old.get("run") == number else None
+            every = [*(earlier if isinstance(earlier, list) else []), *deliveries]
+            counts: dict[str, int] = {}
+            for d in every:  # the subject sums up the whole record
+                counts[str(d.get("status"))] = counts.get(str(d.get("status")), 0) + 1
+            summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none"
+            record = {"job": job, "run": number, "deliveries": every}
+            message = format_message(f"{job}: run {number} notifications: {summary}",
+                                     [("Notify", job), ("Run", str(number))])
+            return {path: yamlio.dump(record).encode()}, message
+
+        return self._append(change)
 
 
 def _folder_edits(folder: tuple[str, ...], files: dict[str, bytes]) -> Edits:
