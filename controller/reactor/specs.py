@@ -28,26 +28,40 @@ class SpecBuilder:
     secrets: Callable[[], Mapping[str, Secret]] = dict
     checkout: Checkout | None = None  # files of a gitRepo elsewhere (reactor/pollers.py)
 
-    def _input_version(self, iv: model.InputVersion, snap: model.Snapshot) -> model.Version:
+    def _input_version(self, iv: model.InputVersion,
+                       snap: model.Snapshot) -> tuple[model.Version, str]:
+        """The version a run recorded, and the state commit that wrote it ("" = the tip)."""
         latest = snap.versions.get(iv.name)
         if latest is not None and latest.number == iv.number:
-            return latest
+            return latest, ""
         for entry in self.store.history(iv.name, limit=10_000):
             if entry.version is not None and (
                 entry.version.number == iv.number
                 or (iv.number == 0 and iv.version_name and entry.version.name == iv.version_name)
             ):
-                return entry.version
-        return model.Version(iv.name, iv.number, iv.version_name, created_by="pin")
+                return entry.version, entry.commit
+        return model.Version(iv.name, iv.number, iv.version_name, created_by="pin"), ""
+
+    def _job_state(self, iv: model.InputVersion, snap: model.Snapshot) -> dict[str, bytes]:
+        """JOB_STATE of the input job's run `iv.number` (a replay gets that run's, too)."""
+        hist = snap.jobs.get(iv.name)
+        if hist is None or hist.last_succeeded in (iv.number, 0):
+            return self.store.read_files(f"jobs/{iv.name}/state")
+        commit = next((e.commit for e in self.store.history(iv.name, limit=100_000)
+                       if e.run is not None and e.run.number == iv.number), "")
+        return self.store.read_files(f"jobs/{iv.name}/state", at=commit)
 
     def _resource_files(
-        self, res: model.Resource | None, version: model.Version | None
+        self, res: model.Resource | None, version: model.Version | None, at: str = ""
     ) -> tuple[dict[str, bytes], frozenset[str]]:
-        """A state resource's files, or the checkout of a gitRepo tracking the config repo."""
+        """A state resource's files (at commit `at` of the state branch), or the checkout
+        of a gitRepo tracking the config repo."""
         if res is None:
             return {}, frozenset()
-        if res.type == "state":
-            return self.store.read_files(f"resources/{res.name}/files"), frozenset()
+        if res.type == "state":  # no version when the run was planned: no files yet
+            if version is None:
+                return {}, frozenset()
+            return self.store.read_files(f"resources/{res.name}/files", at=at), frozenset()
         commit = str(version.values.get("commit", "")) if version else ""
         if res.tracks_path is not None and commit:
             return self.config.files_under(commit, res.tracks_path)
@@ -64,11 +78,12 @@ class SpecBuilder:
                 inputs.append(ex.InputSpec(
                     iv.name, "job", wf.jobs[iv.name].type if iv.name in wf.jobs else "runSh",
                     model.Version(iv.name, iv.number, str(iv.number), created_by="job"),
-                    files=self.store.read_files(f"jobs/{iv.name}/state")))
+                    files=self._job_state(iv, snap)))
                 continue
             res = wf.resources.get(iv.name)
-            version = self._input_version(iv, snap) if iv.number or iv.version_name else None
-            files, executable = self._resource_files(res, version)
+            version, at = self._input_version(iv, snap) if iv.number or iv.version_name \
+                else (None, "")
+            files, executable = self._resource_files(res, version, at)
             inputs.append(ex.InputSpec(
                 iv.name, "resource", res.type if res else "", version,
                 definition=dict(res.definition) if res else {},

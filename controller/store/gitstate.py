@@ -547,10 +547,13 @@ class GitStateStore:
             )
             return self._snapshot
 
-    def read_files(self, prefix: str) -> dict[str, bytes]:
+    def read_files(self, prefix: str, at: str = "") -> dict[str, bytes]:
+        """Files under `prefix` at the tip, or at commit `at` of the state branch."""
         parts = split_path(prefix.strip("/"))
         with self._lock:
-            tip = branch_tip(self._repo, self._ref)
+            tip = self._repo.get(at) if at else branch_tip(self._repo, self._ref)
+            if tip is not None and not isinstance(tip, pygit2.Commit):
+                raise ValueError(f"{at} is not a commit")
             folder = lookup(self._repo, tip.tree if tip else None, parts)
             if not isinstance(folder, pygit2.Tree):
                 return {}
