@@ -19,20 +19,24 @@ def test_sample_repo_builds_tests_deploys_staging_then_prod_on_trigger(home):
     assert home.runs("build_app") == ["run 1 succeeded"]
     assert home.runs("test_app") == ["run 1 succeeded"]
     assert home.runs("deploy_prod") == []
-    deployed = home.path / "deployed"
-    assert (deployed / "staging" / "greeting.txt").read_text() == "Hello from staging\n"
-    assert (deployed / "staging" / "BUILD").read_text() == "1.0-1\n"
+    def site(env: str, name: str) -> str:  # what was deployed: files of a state version
+        return home.show(f"resources/{env}_site/files/{name}")
+
+    assert site("staging", "greeting.txt") == "Hello from staging\n"
+    assert site("staging", "BUILD") == "1.0-1\n"
+    assert "staging_site: version 1 (1.0-1) from deploy_staging run 1" in home.subjects()
     assert "PASS: hello, gitline" in gitline("logs", home.path, "test_app").stdout
     assert "not running: no triggering input" in gitline("status", home.path).stdout
 
     home.write("triggers/deploy_prod", "REASON: first release\n")
     home.push("release to prod")
     wait_for(lambda: "deploy_prod: run 1 pending approval" in home.subjects(), what="gate")
-    assert not (home.path / "deployed" / "prod").exists()
+    assert "resources/prod_site" not in home.git("log", "--name-only", "--format=", "state")
     home.write("approvals/deploy_prod", "approve: staging looks good\n")
     home.push("approve prod")
     assert home.wait_runs("deploy_prod", 1) == ["run 1 succeeded"]
-    assert (deployed / "prod" / "greeting.txt").read_text() == "Hello from production\n"
+    assert site("prod", "greeting.txt") == "Hello from production\n"
+    assert "prod_site: version 1 (1.0-1) from deploy_prod run 1" in home.subjects()
     history = home.show("resources/deploy_history/files/deploys.log").splitlines()
     assert [line.split()[1:] for line in history] == [
         ["staging", "1.0-1", "run", "1"],
@@ -44,8 +48,8 @@ def test_sample_repo_builds_tests_deploys_staging_then_prod_on_trigger(home):
     home.push("bump to 1.1")
     home.wait_runs("deploy_staging", 2, timeout=60)
     home.wait_idle()
-    assert (deployed / "staging" / "BUILD").read_text() == "1.1-2\n"
-    assert (deployed / "prod" / "BUILD").read_text() == "1.0-1\n"
+    assert site("staging", "BUILD") == "1.1-2\n"
+    assert site("prod", "BUILD") == "1.0-1\n"
     assert home.runs("deploy_prod") == ["run 1 succeeded"]
 
     # a params change redeploys staging only
@@ -55,4 +59,4 @@ def test_sample_repo_builds_tests_deploys_staging_then_prod_on_trigger(home):
     home.wait_runs("deploy_staging", 3, timeout=60)
     home.wait_idle()
     assert len(home.runs("build_app")) == 2
-    assert (deployed / "staging" / "greeting.txt").read_text() == "Hi from staging\n"
+    assert site("staging", "greeting.txt") == "Hi from staging\n"
