@@ -8,10 +8,15 @@ home=${GITLINE_HOME:-$here/.gitline-home}
 export GIT_AUTHOR_NAME=${GIT_AUTHOR_NAME:-Gitline Demo} GIT_AUTHOR_EMAIL=${GIT_AUTHOR_EMAIL:-demo@localhost}
 export GIT_COMMITTER_NAME=$GIT_AUTHOR_NAME GIT_COMMITTER_EMAIL=$GIT_AUTHOR_EMAIL
 
-[ -x .venv/bin/gitline ] || { python3 -m venv .venv && .venv/bin/pip install -q -e .; }
-export PATH="$here/.venv/bin:$PATH"
+# GITLINE_BIN: a gitline executable to use instead of installing one in .venv (the tests)
+if [ -n "${GITLINE_BIN:-}" ]; then
+  gitline=$GITLINE_BIN
+else
+  [ -x .venv/bin/gitline ] || { python3 -m venv .venv && .venv/bin/pip install -q -e .; }
+  gitline=$here/.venv/bin/gitline
+fi
 
-gitline init "$home" >/dev/null
+"$gitline" init "$home" >/dev/null
 if ! git --git-dir="$home/config.git" rev-parse -q --verify refs/heads/main >/dev/null; then
   work=$(mktemp -d)
   cp -R sample-repo/. "$work"
@@ -22,13 +27,16 @@ if ! git --git-dir="$home/config.git" rev-parse -q --verify refs/heads/main >/de
   rm -rf "$work"
 fi
 
+printf -v q_home %q "$home"
+printf -v q_gitline %q "$gitline"
 cat <<MSG
 Gitline home: $home   (controller starting; Ctrl-C stops it)
 In another shell:
-  git clone $home/config.git work && cd work
-  echo 'REASON: first release' > triggers/deploy_prod && git add -A && git commit -m 'deploy' && git push
-  $here/.venv/bin/gitline approve $home deploy_prod -m 'staging looks good'   # prod waits for this
+  git clone $q_home/config.git work && cd work
+  mkdir -p triggers && echo 'REASON: first release' > triggers/deploy_prod && git add -A && git commit -m 'deploy' && git push
+  $q_gitline approve $q_home deploy_prod -m 'staging looks good'   # prod waits for this
   git fetch origin state && git log --oneline origin/state
-  $here/.venv/bin/gitline status $home
+  git show origin/state:resources/prod_site/files/greeting.txt   # what prod got
+  $q_gitline status $q_home
 MSG
-exec gitline serve "$home"
+exec "$gitline" serve "$home"
