@@ -55,6 +55,7 @@ class Schedule:
     cron: str  # croniter's text: seconds last when there are six fields
     day_or: bool
     zone: tzinfo
+    fixed_hour: bool = True  # the hour is not `*...`: once in a repeated (DST) hour, as cron
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -96,20 +97,22 @@ def parse_schedule(definition: dict[str, Any], default_catchup: str = "once") ->
     zone = _zone(tz_name)
     parts = interval.split(" ")
     if len(parts) == 1 and parts[0].lower() in MACROS:
-        cron, day_or = parts[0].lower(), True
+        cron, day_or, fixed_hour = parts[0].lower(), True, parts[0].lower() != "@hourly"
     elif len(parts) in (5, 6):
         fields = parts[1:] + parts[:1] if len(parts) == 6 else parts  # croniter wants seconds last
         cron = " ".join(fields)
         day, weekday = fields[2], fields[4]
         # cron's rule: both days restricted -> either matches; one is `*...` -> both must
         day_or = not (day.startswith("*") or weekday.startswith("*"))
+        fixed_hour = not fields[1].startswith("*")
         if not croniter.is_valid(cron):
             why = _bad_field(parts) or "not a valid cron text"
             raise ScheduleError(f"interval {interval!r}: {why}")
     else:
         raise ScheduleError(f"interval {interval!r} needs 5 cron fields (or 6, seconds "
                             f"first), or one of {', '.join(MACROS)}")
-    schedule = Schedule(interval, tz_name, catchup, cron, day_or, zone)  # type: ignore[arg-type]
+    schedule = Schedule(interval, tz_name, catchup, cron, day_or, zone,  # type: ignore[arg-type]
+                        fixed_hour)
     next_tick(schedule, _EPOCH)  # `0 0 30 2 *` parses but never comes: say so now
     return schedule
 
@@ -118,7 +121,10 @@ def next_tick(schedule: Schedule, after: datetime) -> datetime:
     """The first tick strictly after `after` (aware), in UTC."""
     start = after.astimezone(schedule.zone)
     try:
-        found = croniter(schedule.cron, start, day_or=schedule.day_or).get_next(datetime)
+        ticks = croniter(schedule.cron, start, day_or=schedule.day_or)
+        found = ticks.get_next(datetime)
+        if found.fold and schedule.fixed_hour:  # 02:30 again after a DST fall-back: skip it
+            found = ticks.get_next(datetime)
     except CroniterError as err:  # e.g. `0 0 30 2 *`: a day that never comes
         raise ScheduleError(f"interval {schedule.interval!r} never fires") from err
     return found.astimezone(UTC)

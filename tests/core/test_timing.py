@@ -65,6 +65,20 @@ def test_timezone_is_honoured_across_daylight_saving():
     assert timing.next_tick(berlin, at("2024-03-31T12:00:00")) == at("2024-04-01T00:00:00")
 
 
+def test_a_fixed_time_fires_once_when_daylight_saving_repeats_an_hour():
+    berlin = sched("30 2 * * *", timezone="Europe/Berlin")
+    # 2024-10-27: 02:30 happens twice (CEST, then CET); cron runs a fixed time once
+    first = timing.next_tick(berlin, at("2024-10-26T12:00:00"))
+    assert first == at("2024-10-27T00:30:00")
+    assert timing.next_tick(berlin, first) == at("2024-10-28T01:30:00")
+    # an hourly schedule ticks in both hours, as cron does
+    hourly = sched("0 * * * *", timezone="Europe/Berlin")
+    assert timing.next_tick(hourly, at("2024-10-27T00:00:00")) == at("2024-10-27T01:00:00")
+    # a time that does not exist (spring forward) fires at the first time after it
+    spring = timing.next_tick(berlin, at("2024-03-30T12:00:00"))
+    assert spring == at("2024-03-31T01:00:00")  # 03:00 CEST
+
+
 @pytest.mark.parametrize(
     ("definition", "message"),
     [
