@@ -142,3 +142,27 @@ def test_tick_names_round_trip():
     assert timing.tick_name(tick) == "2024-03-28T02:00:00Z"
     assert timing.parse_tick("2024-03-28T02:00:00Z") == tick
     assert timing.parse_tick("not a time") is None
+
+
+def test_the_loader_reports_a_bad_schedule_at_its_line():
+    from controller.core import loader
+
+    wf = loader.load_text("shippable.yml", """\
+resources:
+  - name: weekly
+    type: time
+    versionTemplate:
+      interval: "0 9 * * mondayX"
+  - name: zoned
+    type: time
+    versionTemplate: {interval: "@daily", timezone: Mars/Olympus}
+  - name: fine
+    type: time
+    versionTemplate: {interval: "0 9 * * MON#2"}
+""")
+    assert [str(p) for p in wf.problems] == [
+        "shippable.yml:5:7: error: resource 'weekly': interval '0 9 * * mondayX': weekday "
+        "'mondayX' is not valid; it never ticks",
+        "shippable.yml:8:43: error: resource 'zoned': unknown timezone 'Mars/Olympus'; "
+        "it never ticks",
+    ]
