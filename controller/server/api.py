@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
+from controller.core import model
 from controller.server import webhooks
 from controller.server.auth import USER_KEY
+from controller.server.requestcheck import printable
 
 log = logging.getLogger("gitline")
 
@@ -92,8 +94,8 @@ class ApiApp:
         except Invalid as err:
             status, body = 400, {"error": str(err)}
         except Exception:
-            log.exception("API %s %s failed", environ.get("REQUEST_METHOD"),
-                          environ.get("PATH_INFO"))
+            log.exception("API %s %s failed", printable(environ.get("REQUEST_METHOD", "")),
+                          printable(environ.get("PATH_INFO", "")))
             status, body = 500, {"error": "internal error; see the controller log"}
         if isinstance(body, str):
             data, ctype = body.encode(), "text/plain; charset=utf-8"
@@ -108,13 +110,18 @@ class ApiApp:
         path = environ.get("PATH_INFO", "")
         allowed = []
         for route_method, pattern, handler in _ROUTES:
-            m = pattern.match(path)
+            m = pattern.fullmatch(path)
             if m is None:
                 continue
             if route_method != method:
                 allowed.append(route_method)
                 continue
-            return getattr(self, handler)(environ, **m.groupdict())
+            names = m.groupdict()
+            for key, value in names.items():
+                if key != "run" and not model.is_safe_name(value):
+                    raise Invalid(f"invalid {key} name {printable(value)!r}: letters, digits, "
+                                  "_ . - only")
+            return getattr(self, handler)(environ, **names)
         if allowed:
             raise _error(405, f"{method} {path}: use {', '.join(allowed)}")
         raise _error(404, f"no such endpoint: {method} {path} (see GET /api)")
