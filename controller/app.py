@@ -152,9 +152,11 @@ class Controller:
         from controller.server.api import ApiApp
         from controller.server.auth import AuthFilter, TokenStore
         from controller.server.gitserver import GitApp
+        from controller.server.replays import DELIVERIES_FILE, DeliveryLog
 
         s = self.settings
-        api = ApiApp(_api_services(self), max_payload=s.max_payload)
+        api = ApiApp(_api_services(self), max_payload=s.max_payload,
+                     deliveries=DeliveryLog(s.home / DELIVERIES_FILE))
         git = GitApp(s.repo_path, branch=s.branch, state_branch=s.state_branch,
                      on_push=self._pushed, before_push=self._pushing, fallback=api)
         return AuthFilter(git, TokenStore(s.home), anonymous_read=s.anonymous_read)

@@ -125,9 +125,9 @@ class BodyTooLarge(Exception):
     pass
 
 
-def inflate(stream: Any, limit: int) -> Any:
+def inflate(stream: Any, limit: int) -> tuple[Any, int]:
     """A gzip body inflated into a (spooled) file, or BodyTooLarge past `limit` bytes."""
-    out = tempfile.SpooledTemporaryFile(max_size=1024 * 1024)
+    out = tempfile.SpooledTemporaryFile(max_size=1024 * 1024)  # noqa: SIM115 - returned
     inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
     size = 0
 
