@@ -1,38 +1,23 @@
 """A real `gitline serve --listen 127.0.0.1:PORT` for the HTTP attack tests, and raw HTTP.
 
-Test files import the `home` fixture from here (it is e2e's: a fresh HOME and a clone).
+The `home` fixture is in conftest.py (e2e's: a fresh HOME and a clone of its config.git).
 """
 
 from __future__ import annotations
 
 import http.client
-import signal
 import socket
 import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
 from e2ekit import Home, gitline, run  # noqa: E402
 from kit import PAINT_LINE, free_port, wait_for  # noqa: E402
 
-__all__ = ["Home", "PAINT_LINE", "gitline", "run", "wait_for"]
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> Iterator[Home]:
-    path = tmp_path / "home"
-    gitline("init", path)
-    work = tmp_path / "work"
-    run("git", "clone", "-q", path / "config.git", work)
-    h = Home(path, work)
-    yield h
-    h.stop(signal.SIGKILL)
+__all__ = ["PAINT_LINE", "gitline", "run", "wait_for"]
 
 
 def token(home: Home, name: str = "alice") -> str:

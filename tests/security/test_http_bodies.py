@@ -12,7 +12,7 @@ import json
 import socket
 import time
 
-from httpkit import home, raw, request, serve, status_of, token  # noqa: F401
+from httpkit import raw, request, serve, status_of, token
 
 HOOK_LINE = """\
 resources:
