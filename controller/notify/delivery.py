@@ -200,12 +200,17 @@ class Deliverer:
             result.status, result.error = "skipped", "notifications are off (gitline.yml)"
             return result
         try:
-            send = self._sender(target, notices.render(n, target), secrets)
+            message = notices.render(n, target)
+            for recipient in message.recipients:  # a CR/LF would forge mail headers
+                problem = notices.recipient_problem(recipient, message.method)
+                if problem:
+                    raise ValueError(problem)
+            send = self._sender(target, message, secrets)
         except PermanentError as err:
             result.status, result.error = "skipped", str(err)
             return result
         except Exception as err:  # one bad notice never costs the batch its others
-            result.status, result.error = "failed", mask(f"{type(err).__name__}: {err}", hidden)
+            result.status, result.error = "failed", mask(str(err), hidden)
             return result
         delay = self.backoff
         while True:
