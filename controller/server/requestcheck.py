@@ -104,10 +104,8 @@ def refusal(environ: Environ, limits: BodyLimits) -> tuple[int, str] | None:
     if site and site not in _SAFE_FETCH_SITES:
         return 403, f"cross-site request refused (Sec-Fetch-Site: {printable(site)})"
     origin = environ.get("HTTP_ORIGIN", "")
-    if origin and origin != "null" and urlsplit(origin).netloc.lower() != host.lower():
+    if origin and not _same_origin(origin, host, limits.allowed_hosts):
         return 403, f"cross-origin request refused (Origin: {printable(origin)})"
-    if origin == "null":
-        return 403, "cross-origin request refused (Origin: null)"
     ctype = environ.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower()
     service = git_service(path, environ.get("QUERY_STRING", ""))
     if service:
@@ -119,6 +117,14 @@ def refusal(environ: Environ, limits: BodyLimits) -> tuple[int, str] | None:
     if ctype != wanted:
         return 415, f"send Content-Type: {wanted} (not {ctype or 'none'!r})"
     return None
+
+
+def _same_origin(origin: str, host: str, allowed: frozenset[str]) -> bool:
+    """True for a page of this server: Origin names the Host, or an allowed_hosts name."""
+    if origin == "null":
+        return False  # a sandboxed frame or a file: page
+    netloc = urlsplit(origin).netloc.lower()
+    return netloc == host.lower() or (bool(allowed) and host_name(netloc) in allowed)
 
 
 class BodyTooLarge(Exception):

@@ -17,16 +17,24 @@ from httpkit import PAINT_LINE, request, run, serve, token
 HELD = 1000
 
 
-def _raise_fd_limit(wanted: int) -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < wanted:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (min(wanted, hard), hard))
+def _set_fd_limit(soft: int) -> None:
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(soft, hard), hard))
+
+
+def _threads(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        return int(next(line for line in f if line.startswith("Threads:")).split()[1])
 
 
 def test_a_thousand_held_connections_leave_pushes_and_the_api_working(home, tmp_path):
-    _raise_fd_limit(HELD + 512)
     tok = token(home)
-    port = serve(home, http_timeout=300)
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _set_fd_limit(1024)  # the controller starts with the usual default soft limit
+    try:
+        port = serve(home, http_timeout=300)
+    finally:
+        _set_fd_limit(max(soft, HELD + 512))  # this process holds the other ends
     held: list[socket.socket] = []
     try:
         for i in range(HELD):
@@ -35,6 +43,8 @@ def test_a_thousand_held_connections_leave_pushes_and_the_api_working(home, tmp_
                 sock.sendall(b"GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\n")
             held.append(sock)
         time.sleep(1)  # the server has accepted them all by now
+        assert home.proc is not None
+        assert _threads(home.proc.pid) < 100  # not a thread per connection
 
         home.write("shippable.yml", PAINT_LINE.format(color="red"))  # a push by path
         home.push("line")
