@@ -28,7 +28,8 @@ jobs:
           script:
             - test -f "$RELEASE_HOOK_PAYLOAD_FILE"
             - echo "payload bytes $(wc -c < "$RELEASE_HOOK_PAYLOAD_FILE")"
-            - python3 -c "import json,sys; print('tag', json.load(open(sys.argv[1]))['tag'])" "$RELEASE_HOOK_PAYLOAD_FILE"
+            - python3 -c "import json,sys; print('tag', json.load(open(sys.argv[1]))['tag'])"
+              "$RELEASE_HOOK_PAYLOAD_FILE"
 """
 
 
