@@ -92,3 +92,17 @@ def test_a_200_kb_payload_reaches_the_job_through_a_file(home):
                              headers={"Authorization": f"Bearer {tok}"})
     assert status == 200
     assert b"tag v2.0" in log and b"payload bytes 2000" in log
+
+
+def test_a_replayed_signed_push_hook_is_refused(home):
+    secrets = home.path / "secrets.yml"
+    secrets.write_text(f"git_webhook: {KEY}\n")
+    secrets.chmod(0o600)
+    port = serve(home, webhook_secret="git_webhook")
+    body = json.dumps({"ref": "refs/heads/main", "after": "1" * 40,
+                       "repository": {"clone_url": "https://github.com/acme/x.git"}}).encode()
+    headers = {**_signed(body), "X-GitHub-Event": "push"}
+    status, _, answer = request(port, "POST", "/hooks/git", body, headers)
+    assert status == 202, answer
+    status, _, answer = request(port, "POST", "/hooks/git", body, headers)
+    assert status == 409 and "replay" in json.loads(answer)["error"]
