@@ -5,8 +5,9 @@ waitress reads requests in one asyncore thread and runs the app in a bounded poo
 thread: clones, pushes, API calls and webhooks keep being served, and the reconcile loop
 (its own thread) never waits on HTTP. Idle connections close after `http_timeout`, and so
 does one whose request headers are still arriving after it (slowloris). Every request's
-body is bounded before waitress reads it, by what the request is (requestcheck.body_limit):
-a declared Content-Length over the limit gets 413 at once, a chunked body at the limit.
+body is bounded before waitress reads it, by what the request is and whether its
+credentials were accepted before (requestcheck.body_limit, KnownCredentials): a declared
+Content-Length over the limit gets 413 at once, a chunked body at the limit.
 """
 
 from __future__ import annotations
@@ -70,7 +71,8 @@ def raise_fd_limit(wanted: int) -> int:
     return max(16, soft - FD_RESERVE)
 
 
-def _parser_class(limits: ServerLimits) -> type[HTTPRequestParser]:
+def _parser_class(limits: ServerLimits,
+                  known: requestcheck.KnownCredentials) -> type[HTTPRequestParser]:
     class Parser(HTTPRequestParser):
         """waitress's parser, with this request's own body limit once its headers are in."""
 
@@ -82,15 +84,16 @@ def _parser_class(limits: ServerLimits) -> type[HTTPRequestParser]:
             super().parse_header(header_plus)
             limit = requestcheck.body_limit(
                 self.command, self.path, self.query,
-                bool(self.headers.get("AUTHORIZATION")), limits.body)
+                known.known(self.headers.get("AUTHORIZATION", "")), limits.body)
             self.adj = copy.copy(self.adj)  # the shared one stays as it is
             self.adj.max_request_body_size = limit + 1  # waitress refuses >= this
 
     return Parser
 
 
-def _channel_class(limits: ServerLimits) -> type[HTTPChannel]:
-    parser = _parser_class(limits)
+def _channel_class(limits: ServerLimits,
+                   known: requestcheck.KnownCredentials) -> type[HTTPChannel]:
+    parser = _parser_class(limits, known)
 
     class Channel(HTTPChannel):
         parser_class = parser
@@ -116,14 +119,15 @@ class HttpServer:
             log.warning("gitline: only %d HTTP connections fit the descriptor limit "
                         "(http_connections: %d)", connections, limits.connections)
         biggest = max(limits.body.request, limits.body.fetch, limits.body.payload)
+        known = requestcheck.KnownCredentials()
         self._server = create_server(
-            requestcheck.Guard(app, limits.body), host=host, port=port,
+            requestcheck.Guard(app, limits.body, known), host=host, port=port,
             threads=limits.threads, connection_limit=connections,
             channel_timeout=max(1, int(limits.timeout)),
             cleanup_interval=max(1, min(30, int(limits.timeout / 2))),
             max_request_body_size=biggest + 1, asyncore_use_poll=True,  # select: 1024 fds
             backlog=1024, clear_untrusted_proxy_headers=True, ident="gitline")
-        self._server.channel_class = _channel_class(limits)  # type: ignore[union-attr]
+        self._server.channel_class = _channel_class(limits, known)  # type: ignore[union-attr]
         self.host = host
         self.port = int(self._server.effective_port)  # type: ignore[union-attr]
         self._thread = threading.Thread(target=self._server.run, name="gitline-http",

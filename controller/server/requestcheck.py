@@ -12,15 +12,20 @@ escaped, so a request path can never forge a line of the log.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import sys
 import tempfile
+import threading
+import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
+
+from controller.server.auth import USER_KEY
 
 log = logging.getLogger("gitline.http")
 
@@ -39,6 +44,41 @@ class BodyLimits:
     payload: int = 1024 * 1024  # a webhook or an API call
     anonymous_read: bool = False
     allowed_hosts: frozenset[str] = field(default_factory=frozenset)  # empty: any Host
+
+
+class KnownCredentials:
+    """Authorization headers the token check accepted lately (as SHA-256 digests).
+
+    The body limit is decided before the body is read, on waitress's I/O thread, where a
+    token check must not run. A git push or fetch always asks for `info/refs` (no body)
+    first, so its credentials are known by the time its POST comes; a header never
+    accepted (a made-up token) gets UNAUTHENTICATED_BODY. This only sizes the body: every
+    request is still authenticated by the app, so a revoked token is refused at once.
+    """
+
+    def __init__(self, ttl: float = 600.0, size: int = 1024) -> None:
+        self.ttl = ttl
+        self.size = size
+        self._seen: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _key(header: str) -> str:
+        return hashlib.sha256(header.encode("utf-8", "replace")).hexdigest()
+
+    def remember(self, header: str) -> None:
+        with self._lock:
+            if len(self._seen) >= self.size:
+                self._seen.pop(next(iter(self._seen)))  # the oldest
+            self._seen.pop(self._key(header), None)
+            self._seen[self._key(header)] = time.monotonic()
+
+    def known(self, header: str) -> bool:
+        if not header:
+            return False
+        with self._lock:
+            when = self._seen.get(self._key(header))
+        return when is not None and time.monotonic() - when < self.ttl
 
 
 def allowed_hosts(setting: str, listen_host: str, anonymous_read: bool) -> frozenset[str]:
@@ -61,7 +101,10 @@ def git_service(path: str, query: str) -> str:
 
 def body_limit(method: str, path: str, query: str, has_credentials: bool,
                limits: BodyLimits) -> int:
-    """How many body bytes this request may send; checked before the body is read."""
+    """How many body bytes this request may send; checked before the body is read.
+
+    `has_credentials`: its Authorization header was accepted before (KnownCredentials).
+    """
     if method in ("GET", "HEAD", "OPTIONS", "DELETE"):
         return 0
     service = git_service(path, query)
@@ -160,9 +203,11 @@ def inflate(stream: Any, limit: int) -> tuple[Any, int]:
 class Guard:
     """The outermost WSGI layer (see the module doc)."""
 
-    def __init__(self, app: Callable[..., Iterable[bytes]], limits: BodyLimits) -> None:
+    def __init__(self, app: Callable[..., Iterable[bytes]], limits: BodyLimits,
+                 known: KnownCredentials | None = None) -> None:
         self.app = app
         self.limits = limits
+        self.known = known or KnownCredentials()
 
     def __call__(self, environ: Environ, start_response: Callable[..., Any]) -> Iterator[bytes]:
         what = printable(f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO', '')}")
@@ -193,13 +238,16 @@ class Guard:
             close = getattr(result, "close", None)
             if close is not None:
                 close()
+            if environ.get(USER_KEY) and environ.get("HTTP_AUTHORIZATION"):
+                self.known.remember(environ["HTTP_AUTHORIZATION"])  # a token that worked
             log.debug("%s %s -> %s", printable(environ.get("REMOTE_ADDR", "")), what,
                       status[0] if status else "-")
 
     def _inflate(self, environ: Environ) -> tuple[int, str] | None:
         limit = body_limit(environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", ""),
                            environ.get("QUERY_STRING", ""),
-                           bool(environ.get("HTTP_AUTHORIZATION")), self.limits)
+                           self.known.known(environ.get("HTTP_AUTHORIZATION", "")),
+                           self.limits)
         try:
             body, size = inflate(environ["wsgi.input"], limit)
         except BodyTooLarge as err:

@@ -117,6 +117,11 @@ def test_an_unauthenticated_push_body_is_cut_short(home):
             b"Content-Length: 100000000\r\n\r\n")
     status, sent = _send_forever(port, head, 20)
     assert status == 413 and sent < 8 * 1024 * 1024
+    # a made-up token is no better: only credentials accepted before get the push limit
+    made_up = head.replace(b"Host: 127.0.0.1\r\n",
+                           b"Host: 127.0.0.1\r\nAuthorization: Bearer gl_made_up\r\n")
+    status, sent = _send_forever(port, made_up, 20)
+    assert status == 413 and sent < 8 * 1024 * 1024
     status, _, _ = request(port, "GET", "/api/status",
                            headers={"Authorization": f"Bearer {tok}"})
     assert status == 200
