@@ -4,7 +4,8 @@ waitress reads requests in one asyncore thread and runs the app in a bounded poo
 (`http_threads`), so a thousand idle or slow connections cost a descriptor each, never a
 thread: clones, pushes, API calls and webhooks keep being served, and the reconcile loop
 (its own thread) never waits on HTTP. Idle connections close after `http_timeout`, and so
-does one whose request headers are still arriving after it (slowloris). Every request's
+does one whose request headers are still arriving after it, or whose body arrives slower
+than MIN_BODY_RATE after that (slowloris). Every request's
 body is bounded before waitress reads it, by what the request is and whether its
 credentials were accepted before (requestcheck.body_limit, KnownCredentials): a declared
 Content-Length over the limit gets 413 at once, a chunked body at the limit.
@@ -31,6 +32,7 @@ from controller.server import requestcheck
 log = logging.getLogger("gitline.http")
 
 FD_RESERVE = 256  # descriptors kept free for git, the watcher and job logs
+MIN_BODY_RATE = 8 * 1024  # bytes/s: a body may take http_timeout + its size at this rate
 
 
 class ListenError(ValueError):
@@ -100,9 +102,12 @@ def _channel_class(limits: ServerLimits,
 
         def readable(self) -> bool:
             req = self.request
-            if (req is not None and not req.headers_finished
-                    and time.monotonic() - req.started > limits.timeout):
-                self.will_close = True  # headers trickling in for too long: drop it
+            if req is not None and not req.completed:
+                allowed = limits.timeout  # for the headers; the body may take longer:
+                if req.headers_finished:
+                    allowed += max(req.content_length, req.body_bytes_received) / MIN_BODY_RATE
+                if time.monotonic() - req.started > allowed:
+                    self.will_close = True  # trickling in (slowloris): drop it
             return bool(super().readable())
 
     return Channel

@@ -92,15 +92,20 @@ def test_idle_and_slowloris_clients_are_dropped_after_the_timeout(home):
     port = serve(home, http_timeout=2)
     idle = socket.create_connection(("127.0.0.1", port), timeout=10)
     slow = socket.create_connection(("127.0.0.1", port), timeout=10)
+    body = socket.create_connection(("127.0.0.1", port), timeout=10)
     try:
         slow.sendall(b"GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
         took = _closed_within(slow, 15, trickle=True)  # a byte every 0.5 s: never idle
         assert took is not None, "a client trickling its headers was never dropped"
+        body.sendall(b"POST /hooks/x HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     b"Content-Length: 1000\r\n\r\n")
+        took = _closed_within(body, 15, trickle=True)
+        assert took is not None, "a client trickling its body was never dropped"
         took = _closed_within(idle, 15, trickle=False)
         assert took is not None, "an idle connection was never dropped"
         status, _, _ = request(port, "GET", "/api/status",
                                headers={"Authorization": f"Bearer {tok}"})
         assert status == 200
     finally:
-        idle.close()
-        slow.close()
+        for sock in (idle, slow, body):
+            sock.close()
