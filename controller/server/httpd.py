@@ -87,8 +87,9 @@ def _parser_class(limits: ServerLimits,
             limit = requestcheck.body_limit(
                 self.command, self.path, self.query,
                 known.known(self.headers.get("AUTHORIZATION", "")), limits.body)
-            self.adj = copy.copy(self.adj)  # the shared one stays as it is
-            self.adj.max_request_body_size = limit + 1  # waitress refuses >= this
+            adj: Any = copy.copy(self.adj)  # type: ignore[has-type] # shared: stays as is
+            adj.max_request_body_size = limit + 1  # waitress refuses >= this
+            self.adj = adj
 
     return Parser
 
