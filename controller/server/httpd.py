@@ -84,9 +84,14 @@ def _parser_class(limits: ServerLimits,
 
         def parse_header(self, header_plus: bytes) -> None:
             super().parse_header(header_plus)
+            self.headers.pop(requestcheck.TOO_LARGE_HEADER, None)  # only we set it
             limit = requestcheck.body_limit(
                 self.command, self.path, self.query,
                 known.known(self.headers.get("AUTHORIZATION", "")), limits.body)
+            if self.content_length > limit:  # refused unread; the app says so (413 JSON)
+                self.headers[requestcheck.TOO_LARGE_HEADER] = f"{self.content_length} {limit}"
+                self.content_length, self.body_rcv = 0, None
+                self.connection_close = True  # the body it still sends is never read
             adj: Any = copy.copy(self.adj)  # type: ignore[has-type] # shared: stays as is
             adj.max_request_body_size = limit + 1  # waitress refuses >= this
             self.adj = adj

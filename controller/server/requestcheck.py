@@ -30,6 +30,8 @@ from controller.server.auth import USER_KEY
 log = logging.getLogger("gitline.http")
 
 Environ = dict[str, Any]
+# Set by the listener on a request whose declared body is over its limit (never read).
+TOO_LARGE_HEADER = "X_GITLINE_BODY_TOO_LARGE"
 UNAUTHENTICATED_BODY = 64 * 1024  # enough for a 401 round trip, nothing to chew on
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 _SAFE_FETCH_SITES = ("same-origin", "none")  # Sec-Fetch-Site a browser sends for our own UI
@@ -135,6 +137,10 @@ def host_name(host: str) -> str:
 
 def refusal(environ: Environ, limits: BodyLimits) -> tuple[int, str] | None:
     """(status, message) if the request must not reach the apps; None if it may."""
+    too_large = environ.get("HTTP_" + TOO_LARGE_HEADER)
+    if too_large:
+        size, _, limit = too_large.partition(" ")
+        return 413, f"payload too large: {size} bytes (limit {limit})"
     host = environ.get("HTTP_HOST", "")
     if limits.allowed_hosts and host_name(host) not in limits.allowed_hosts:
         return 421, (f"Host {printable(host)!r} is not one of this server's names; "
