@@ -116,7 +116,8 @@ class Controller:
             return self._reader.read_snapshot().versions.get(name)
 
     def _start_network(self) -> None:
-        from controller.server.httpd import HttpServer, ListenError, parse_listen
+        from controller.server import requestcheck
+        from controller.server.httpd import HttpServer, ListenError, ServerLimits, parse_listen
 
         for noisy in ("apscheduler", "dulwich"):  # a line per poll or request otherwise
             logging.getLogger(noisy).setLevel(max(logging.WARNING, log.getEffectiveLevel()))
@@ -129,7 +130,14 @@ class Controller:
         if address is None:
             return
         try:
-            self.http = HttpServer(self.http_app(), *address).start()
+            s = self.settings
+            body = requestcheck.BodyLimits(
+                request=s.max_request_body, fetch=s.max_fetch_body, payload=s.max_payload,
+                anonymous_read=s.anonymous_read, allowed_hosts=requestcheck.allowed_hosts(
+                    s.allowed_hosts, address[0], s.anonymous_read))
+            limits = ServerLimits(threads=s.http_threads, connections=s.http_connections,
+                                  timeout=s.http_timeout, body=body)
+            self.http = HttpServer(self.http_app(), *address, limits=limits).start()
         except OSError as err:  # the controller still works without HTTP: say so loudly
             log.error("gitline: cannot listen on %s (%s); HTTP is off", self.settings.listen, err)
             return
@@ -145,9 +153,11 @@ class Controller:
         from controller.server.api import ApiApp
         from controller.server.auth import AuthFilter, TokenStore
         from controller.server.gitserver import GitApp
+        from controller.server.replays import DELIVERIES_FILE, DeliveryLog
 
         s = self.settings
-        api = ApiApp(_api_services(self), max_payload=s.max_payload)
+        api = ApiApp(_api_services(self), max_payload=s.max_payload,
+                     deliveries=DeliveryLog(s.home / DELIVERIES_FILE))
         git = GitApp(s.repo_path, branch=s.branch, state_branch=s.state_branch,
                      on_push=self._pushed, before_push=self._pushing, fallback=api)
         return AuthFilter(git, TokenStore(s.home), anonymous_read=s.anonymous_read)

@@ -32,7 +32,16 @@ class Settings:
     upstream_secret: str = ""  # secret-store name of the upstream's credentials
     push_state: bool = False  # push the state branch back to the upstream
     repo_poll_seconds: float = 60.0  # default interval of gitRepo resources elsewhere
-    max_payload: int = 1024 * 1024  # bytes of a webhook body
+    max_payload: int = 1024 * 1024  # bytes of a webhook or API request body (413 past it)
+    # The HTTP listener (waitress): bodies are bounded before they are read (413 past).
+    max_request_body: int = 256 * 1024 * 1024  # bytes of a git push (after gunzip)
+    max_fetch_body: int = 1024 * 1024  # bytes of a git fetch's want/have lines
+    http_threads: int = 8  # requests served at once; idle connections take no thread
+    http_connections: int = 2000  # open connections at most (then new ones wait)
+    http_timeout: float = 60.0  # seconds an idle connection (or unfinished headers) lives
+    # Host header names the listener answers (comma-separated; DNS rebinding). "" = any,
+    # except with anonymous_read: then localhost, 127.0.0.1, ::1 and the listen host.
+    allowed_hosts: str = ""
     # Names of the controller's environment variables that jobs see (comma-separated).
     # Nothing else of the controller's environment reaches a job, so its secrets don't.
     pass_env: str = ""

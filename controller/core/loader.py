@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from controller.core import graph, model, timing, yamlread
+from controller.core import graph, model, notices, timing, yamlread
 from controller.core.yamlread import Pos, YMap
 
 SPLIT_FILES = frozenset(
@@ -312,6 +312,8 @@ class _Loader:
         definition = self.definition(name, item)
         if rtype == "time":
             self.check_schedule(name, item, definition)
+        if rtype == "notification":
+            self.check_recipients(name, item, definition)
         integration = _text(item.get("integration"))
         tracks: str | None = None
         if rtype == "gitRepo" and _text(definition.get("sourceName")) in self.self_names:
@@ -328,6 +330,21 @@ class _Loader:
             tracks_path=tracks,
             digest=_digest(rtype, definition, integration),
         )
+
+    def check_recipients(self, name: str, item: YMap, definition: dict[str, Any]) -> None:
+        """A recipient with CR/LF (a forged mail header) or, for email, not an address."""
+        method = _text(definition.get("method")).strip().lower() or (
+            "email" if not item.get("integration") and not definition.get("url_secret")
+            else "")
+        raw = definition.get("recipients")
+        for recipient in raw if isinstance(raw, list) else [] if raw is None else [raw]:
+            problem = notices.recipient_problem(str(recipient).strip(), method)
+            if problem:
+                part = next((item[p] for p in ("versionTemplate", "pointer", "seed", "version",
+                                               "source") if isinstance(item.get(p), YMap)
+                             and "recipients" in item[p]), None)
+                self.error(part.at("recipients") if part is not None else item.pos,
+                           f"resource '{name}': {problem}", name)
 
     def definition(self, name: str, item: YMap) -> dict[str, Any]:
         definition: dict[str, Any] = {}

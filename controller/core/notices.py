@@ -48,6 +48,20 @@ class TargetError(ValueError):
     """A notification resource's definition cannot be delivered to."""
 
 
+# One mail address, no display name: no spaces, commas, brackets or control characters
+# (a CR/LF would start a new mail header).
+_EMAIL = re.compile(r"[^\s@,;<>()\[\]\\\"]+@[^\s@,;<>()\[\]\\\"]+")
+
+
+def recipient_problem(recipient: str, method: str) -> str | None:
+    """Why `recipient` cannot be sent to by `method`; None if it can."""
+    if any(not c.isprintable() for c in recipient):
+        return f"recipient {recipient!r} contains a control character (CR, LF, ...)"
+    if method == "email" and not _EMAIL.fullmatch(recipient):
+        return f"recipient {recipient!r} is not a mail address (user@host)"
+    return None
+
+
 @dataclass(frozen=True)
 class Target:
     """Where a notification resource sends, with secrets as names."""
@@ -177,6 +191,10 @@ def read_target(resource: model.Resource) -> Target:
     if method not in METHODS:
         raise TargetError(f"{resource.name}: method {method!r} is not one of "
                           f"{', '.join(METHODS)}")
+    for recipient in recipients:
+        problem = recipient_problem(recipient, method)
+        if problem:
+            raise TargetError(f"{resource.name}: {problem}")
     if method == "email":
         smtp = d.get("smtp") if isinstance(d.get("smtp"), dict) else {}
         if not recipients:

@@ -30,6 +30,10 @@ SHARED_DIR = "shared"
 NOTIFICATIONS_FILE = "notifications.jsonl"
 VERSION_FILE = "version.json"
 VERSION_ENV_FILE = "version.env"
+PAYLOAD_FILE = "payload.json"  # a webhook version's payload, in IN/<name>/ (<NAME>_PAYLOAD_FILE)
+# A version value longer than this is not exported as a variable (execve refuses an
+# environment past 128 KiB per string, ~2 MB in all): read it from IN/<name>/version.json.
+MAX_ENV_VALUE = 16 * 1024
 
 
 class UnsafeNameError(ValueError):
@@ -185,7 +189,11 @@ def resource_env(
     for key, val in values.items():
         if key == "secure" or (res_type == "params" and key == "params"):
             continue  # an encrypted blob; params are exported one by one below
-        env[f"{prefix}_{model.env_prefix(str(key))}"] = env_str(val)
+        text = env_str(val)
+        if len(text) <= MAX_ENV_VALUE:
+            env[f"{prefix}_{model.env_prefix(str(key))}"] = text
+    if res_type == "webhook" and "payload" in values:
+        env[f"{prefix}_PAYLOAD_FILE"] = f"{path}/{PAYLOAD_FILE}"
     if res_type == "params":
         definition = getattr(inp, "definition", {}) or {}
         for key, val in params_of(values, definition).items():
@@ -320,6 +328,9 @@ def _io_layout(
         (f"{base}/{VERSION_FILE}", json.dumps(record, indent=2, default=str).encode()),
         (f"{base}/{VERSION_ENV_FILE}", env_file(record["values"])),
     ]
+    if res_type == "webhook" and "payload" in record["values"]:
+        payload = json.dumps(record["values"]["payload"], indent=2, default=str)
+        entries.append((f"{base}/{PAYLOAD_FILE}", payload.encode()))
     files_dir = f"{base}/{STATE_DIR}"
     if res_type == "gitRepo":
         entries.append((f"{base}/gitRepo/", b""))

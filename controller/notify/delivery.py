@@ -105,6 +105,10 @@ def post_json(url: str, body: dict[str, Any], timeout: float) -> None:
 
 
 def send_mail(config: Mapping[str, Any], message: notices.Message, timeout: float) -> None:
+    for recipient in message.recipients:
+        problem = notices.recipient_problem(recipient, "email")
+        if problem:
+            raise PermanentError(problem)
     mail = EmailMessage()
     mail["From"] = str(config.get("from") or "gitline@localhost")
     mail["To"] = ", ".join(message.recipients)
@@ -196,9 +200,17 @@ class Deliverer:
             result.status, result.error = "skipped", "notifications are off (gitline.yml)"
             return result
         try:
-            send = self._sender(target, notices.render(n, target), secrets)
+            message = notices.render(n, target)
+            for recipient in message.recipients:  # a CR/LF would forge mail headers
+                problem = notices.recipient_problem(recipient, message.method)
+                if problem:
+                    raise ValueError(problem)
+            send = self._sender(target, message, secrets)
         except PermanentError as err:
             result.status, result.error = "skipped", str(err)
+            return result
+        except Exception as err:  # one bad notice never costs the batch its others
+            result.status, result.error = "failed", mask(str(err), hidden)
             return result
         delay = self.backoff
         while True:
@@ -215,6 +227,10 @@ class Deliverer:
                 if result.attempts >= self.attempts or self._stop.wait(delay):
                     break
                 delay *= 2
+            except Exception as err:  # a header the mail library refuses, ...: this one only
+                result.status = "failed"
+                result.error = mask(f"{type(err).__name__}: {err}", hidden)
+                break
         result.at = _now()
         return result
 

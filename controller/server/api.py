@@ -12,13 +12,18 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
 
-from controller.server import webhooks
+from controller.core import model
+from controller.server import replays, webhooks
 from controller.server.auth import USER_KEY
+from controller.server.replays import DeliveryLog
+from controller.server.requestcheck import printable
 
 log = logging.getLogger("gitline")
 
@@ -78,9 +83,11 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
 class ApiApp:
     """WSGI app for /api/... and /hooks/...; 404 JSON for anything else."""
 
-    def __init__(self, services: Services, *, max_payload: int = webhooks.MAX_PAYLOAD) -> None:
+    def __init__(self, services: Services, *, max_payload: int = webhooks.MAX_PAYLOAD,
+                 deliveries: DeliveryLog | None = None) -> None:
         self.services = services
         self.max_payload = max_payload
+        self.deliveries = deliveries  # signed deliveries seen before (None: not checked)
 
     def __call__(self, environ: Environ, start_response: Callable[..., Any]) -> Iterable[bytes]:
         try:
@@ -92,8 +99,8 @@ class ApiApp:
         except Invalid as err:
             status, body = 400, {"error": str(err)}
         except Exception:
-            log.exception("API %s %s failed", environ.get("REQUEST_METHOD"),
-                          environ.get("PATH_INFO"))
+            log.exception("API %s %s failed", printable(environ.get("REQUEST_METHOD", "")),
+                          printable(environ.get("PATH_INFO", "")))
             status, body = 500, {"error": "internal error; see the controller log"}
         if isinstance(body, str):
             data, ctype = body.encode(), "text/plain; charset=utf-8"
@@ -108,13 +115,18 @@ class ApiApp:
         path = environ.get("PATH_INFO", "")
         allowed = []
         for route_method, pattern, handler in _ROUTES:
-            m = pattern.match(path)
+            m = pattern.fullmatch(path)
             if m is None:
                 continue
             if route_method != method:
                 allowed.append(route_method)
                 continue
-            return getattr(self, handler)(environ, **m.groupdict())
+            names = m.groupdict()
+            for key, value in names.items():
+                if key != "run" and not model.is_safe_name(value):
+                    raise Invalid(f"invalid {key} name {printable(value)!r}: letters, digits, "
+                                  "_ . - only")
+            return getattr(self, handler)(environ, **names)
         if allowed:
             raise _error(405, f"{method} {path}: use {', '.join(allowed)}")
         raise _error(404, f"no such endpoint: {method} {path} (see GET /api)")
@@ -163,14 +175,34 @@ class ApiApp:
         if not secret:
             raise _error(403, f"{name} has no secret key configured; it accepts no calls")
         body = self._body(environ)
-        if not webhooks.verify_resource_hook(_headers(environ), body, secret):
+        how = webhooks.resource_hook_auth(_headers(environ), body, secret)
+        if not how:
             raise _error(401, "missing or wrong webhook key or signature")
         try:
             payload = webhooks.parse_json(body)
         except webhooks.PayloadError as err:
             raise Invalid(str(err)) from err
-        number = self.services.add_hook_version(name, payload)
+        with self._once(name, body, signed=how == "signature"):
+            number = self.services.add_hook_version(name, payload)
         return 202, {"resource": name, "version": number}
+
+    @contextmanager
+    def _once(self, where: str, body: bytes, *, signed: bool) -> Iterator[None]:
+        """409 for a signed delivery seen before; forgets this one if handling it fails."""
+        if not signed or self.deliveries is None:
+            yield
+            return
+        key = replays.delivery_key(where, body)
+        seen = self.deliveries.first_time(key)
+        if seen is not None:
+            when = datetime.fromtimestamp(seen, UTC).isoformat(timespec="seconds")
+            raise _error(409, f"this signed delivery was received already ({when}); "
+                              "a replay makes no new version")
+        try:
+            yield
+        except BaseException:
+            self.deliveries.forget(key)
+            raise
 
     def post_git_hook(self, environ: Environ) -> tuple[int, Any]:
         secret = self.services.git_hook_secret()
@@ -190,7 +222,9 @@ class ApiApp:
             push = webhooks.parse_push(headers, webhooks.parse_json(body))
         except webhooks.PayloadError as err:
             raise Invalid(str(err)) from err
-        return 202, {"fetching": self.services.git_pushed(push)}
+        with self._once("git", body, signed=webhooks.git_provider(headers) != "gitlab"):
+            fetching = self.services.git_pushed(push)
+        return 202, {"fetching": fetching}
 
     def _body(self, environ: Environ) -> bytes:
         try:

@@ -37,16 +37,21 @@ def _same(a: str, b: str) -> bool:
 
 def verify_resource_hook(headers: Mapping[str, str], body: bytes, secret: str) -> bool:
     """True if a `webhook` resource's request carries its key or a valid signature."""
+    return bool(resource_hook_auth(headers, body, secret))
+
+
+def resource_hook_auth(headers: Mapping[str, str], body: bytes, secret: str) -> str:
+    """How a `webhook` resource's request proved itself: "key", "signature" or "" (not)."""
     if not secret:
-        return False
+        return ""
     auth = headers.get("authorization", "")
     if auth.lower().startswith("bearer ") and _same(auth[7:].strip(), secret):
-        return True
+        return "key"
     token = headers.get("x-gitline-token", "")
     if token and _same(token, secret):
-        return True
+        return "key"
     sig = headers.get("x-hub-signature-256", "")
-    return bool(sig) and _same(sig, "sha256=" + _hmac_hex(secret, body))
+    return "signature" if sig and _same(sig, "sha256=" + _hmac_hex(secret, body)) else ""
 
 
 def git_provider(headers: Mapping[str, str]) -> str:
