@@ -3,6 +3,12 @@
 Approving is a commit, so who approved what, and when, is in `git log`. The file holds a
 decision word and an optional reason (`approve`, `reject: tests are red`), or a YAML
 mapping `{decision: approve, reason: ...}`; an empty file approves.
+
+A commit's author field proves nothing (anyone sets GIT_AUTHOR_EMAIL). A decision counts
+for the `Identity` the edges authenticated for its commit: the token that pushed it over
+HTTP (with the approve scope), the key that signed it (HOME/allowed_signers), or the
+local user whose `gitline approve` request the controller turned into it. A commit with
+none is refused, with the reason.
 """
 
 from __future__ import annotations
@@ -24,14 +30,34 @@ Decision = Literal["approve", "reject"]
 
 
 @dataclass(frozen=True)
+class Identity:
+    """Who authenticated an approval commit; `name` is a token, unix user or signer name."""
+
+    name: str
+    email: str = ""
+    via: str = ""  # "token", "local user", "ssh signature", "gpg signature"
+
+    def __str__(self) -> str:
+        who = f"{self.name} <{self.email}>" if self.email and self.email != self.name \
+            else self.name
+        return f"{who} ({self.via})" if self.via else who
+
+
+@dataclass(frozen=True)
 class ApprovalRequest:
     job: str
     commit: str
-    author: str
+    author: str  # the commit's author field, for messages only
     path: str
     decision: Decision = "approve"
     reason: str = ""
     error: str = ""
+    identity: Identity | None = None  # None: not authenticated, see `unauthenticated`
+    unauthenticated: str = ""
+
+    @property
+    def by(self) -> str:
+        return str(self.identity) if self.identity else f"{self.author} (unauthenticated)"
 
 
 def approval_job(path: str) -> str | None:
@@ -65,8 +91,13 @@ def parse_decision(data: bytes) -> tuple[Decision, str, str]:
     return _WORDS[word], reason, ""  # type: ignore[return-value]
 
 
-def judge(approval: model.Approval, author: str) -> str:
-    """"" if `author` may decide, else why not (recorded as a refused approval)."""
-    if approval.allows(author):
+def judge(approval: model.Approval, request: ApprovalRequest) -> str:
+    """"" if the request's authenticated identity may decide, else why not (recorded)."""
+    who = request.identity
+    if who is None:
+        return (f"not authenticated: the commit's author {request.author} proves nothing; "
+                + (request.unauthenticated or "push it with a token that has the approve "
+                   "scope, sign it with a key in allowed_signers, or run `gitline approve`"))
+    if approval.allows(f"{who.name} <{who.email}>"):
         return ""
-    return f"{author} is not an approver (approvers: {', '.join(approval.approvers)})"
+    return f"{who} is not an approver (approvers: {', '.join(approval.approvers)})"
