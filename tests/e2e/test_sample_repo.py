@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from e2ekit import gitline, wait_for
+from e2ekit import gitline, run, wait_for
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample-repo"
 
@@ -31,6 +31,8 @@ def test_sample_repo_builds_tests_deploys_staging_then_prod_on_trigger(home):
     assert not (home.path / "deployed" / "prod").exists()
     # no approvers listed: any authenticated user may approve, e.g. this unix user
     gitline("approve", home.path, "deploy_prod", "-m", "staging looks good")
+    wait_for(lambda: "approvals" in home.git("ls-tree", "--name-only", "main"), what="approval")
+    run("git", "pull", "-q", "--rebase", "origin", "main", cwd=home.work)  # the controller's
     assert home.wait_runs("deploy_prod", 1) == ["run 1 succeeded"]
     assert (deployed / "prod" / "greeting.txt").read_text() == "Hello from production\n"
     history = home.show("resources/deploy_history/files/deploys.log").splitlines()
