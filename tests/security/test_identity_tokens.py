@@ -5,6 +5,7 @@ Against a real `gitline serve --listen` with the real git client.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import threading
@@ -135,10 +136,8 @@ def test_wrong_tokens_in_parallel_do_not_block_a_valid_one(home, tmp_path):
             for wrong in ("gl_0123456789ab_" + "x" * 32, "gl_" + "y" * 32, "not-a-token"):
                 req = urllib.request.Request(base + "/api/status",
                                              headers={"Authorization": f"Bearer {wrong}"})
-                try:
+                with contextlib.suppress(urllib.error.HTTPError, OSError):
                     urllib.request.urlopen(req, timeout=30)
-                except (urllib.error.HTTPError, OSError):
-                    pass
 
     attackers = [threading.Thread(target=attack, daemon=True) for _ in range(20)]
     for t in attackers:
