@@ -195,9 +195,9 @@ class TokenStore:
                     "email": e.get("email", ""), "legacy": not e.get("id")}
                 for n, e in sorted(self._read()[0].items())}
 
-    def legacy(self) -> list[str]:
+    def legacy(self) -> tuple[str, ...]:
         """Names of tokens from before scopes (scrypt-hashed): to be re-issued."""
-        return [n for n, e in self._read()[0].items() if not e.get("id")]
+        return tuple(n for n, e in self._read()[0].items() if not e.get("id"))
 
     def principal(self, token: str) -> Principal | None:
         """Who a token belongs to, or None. A dict lookup and one constant-time compare."""

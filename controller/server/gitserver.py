@@ -183,7 +183,7 @@ class _ReceivePack(ReceivePackHandler):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.repo.refs = _StrictRefs(self.repo.refs)  # type: ignore[attr-defined]
-        store = self.repo.object_store  # type: ignore[attr-defined]
+        store: Any = self.repo.object_store
         add_thin_pack = store.add_thin_pack
 
         def checked_add(*a: Any, **kw: Any) -> Any:

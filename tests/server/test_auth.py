@@ -138,4 +138,4 @@ def test_a_legacy_scrypt_token_keeps_its_old_scopes(tmp_path):
     store = auth.TokenStore(tmp_path)
     assert store.principal(legacy) == auth.Principal("old", frozenset(auth.DEFAULT_SCOPES))
     assert store.principal("gl_" + "B" * 32) is None
-    assert store.legacy() == ["old"]
+    assert store.legacy() == ("old",)
