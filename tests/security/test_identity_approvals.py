@@ -11,7 +11,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from e2ekit import wait_for
+from e2ekit import gitline, wait_for
 from identitykit import GATED, commit, git, pending, serve, token, url
 
 ADA = {"GIT_AUTHOR_NAME": "Ada Lovelace", "GIT_AUTHOR_EMAIL": "ada@example.com",
@@ -105,3 +105,23 @@ def test_a_local_push_with_a_forged_author_is_refused(home):
              "the refusal")
     assert "not authenticated" in "\n".join(map(str, home.status()["config"]["triggerErrors"]))
     assert home.runs("deploy") == []
+
+
+def test_gitline_approve_counts_for_the_unix_user_and_a_forged_rejection_does_not(home):
+    import os
+    import pwd
+
+    me = pwd.getpwuid(os.getuid()).pw_name
+    home.start()  # no local_users mapping: this unix user is not ada@example.com
+    home.write("shippable.yml", GATED)
+    home.push("gated")
+    pending(home)
+    home.write("approvals/deploy", "reject: forged\n")
+    home.push("reject as Ada")
+    wait_for(lambda: "deploy: run 1 reject by Ada Lovelace <ada@example.com> (unauthenticated)"
+             " refused" in home.subjects(), 30, "the forged rejection refused")
+    gitline("approve", home.path, "deploy")
+    wait_for(lambda: f"{me} (local user) is not an approver"
+             in home.show("jobs/deploy/active/1.yml"), 30, "the unmapped user refused")
+    assert home.runs("deploy") == []
+    assert home.status()["jobs"]["deploy"]["active"][0]["status"] == "pending_approval"
