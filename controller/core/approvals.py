@@ -13,7 +13,7 @@ none is refused, with the reason.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from ruamel.yaml import YAML
@@ -36,6 +36,9 @@ class Identity:
     name: str
     email: str = ""
     via: str = ""  # "token", "local user", "ssh signature", "gpg signature"
+    # When the decision was made, as far as proven (push time, signed committer time);
+    # an approval older than the run it would decide is a replay (0: unknown).
+    made_at: float = field(default=0.0, compare=False)
 
     def __str__(self) -> str:
         who = f"{self.name} <{self.email}>" if self.email and self.email != self.name \
@@ -91,9 +94,20 @@ def parse_decision(data: bytes) -> tuple[Decision, str, str]:
     return _WORDS[word], reason, ""  # type: ignore[return-value]
 
 
-def judge(approval: model.Approval, request: ApprovalRequest) -> str:
-    """"" if the request's authenticated identity may decide, else why not (recorded)."""
+REPLAY_SLACK = 300.0  # seconds of clock difference between a signer and the controller
+
+
+def judge(approval: model.Approval, request: ApprovalRequest, queued_at: float = 0.0) -> str:
+    """"" if the request's authenticated identity may decide, else why not (recorded).
+
+    `queued_at` (epoch seconds) is when the pending run was queued: a decision proven
+    older than that was made for another run (an old approval pushed again) and is refused.
+    """
     who = request.identity
+    if who is not None and who.made_at and queued_at and \
+            who.made_at + REPLAY_SLACK < queued_at:
+        return (f"the approval by {who} was made before this run was queued: a decision "
+                "counts only for a run that was pending when it was made")
     if who is None:
         return (f"not authenticated: the commit's author {request.author} proves nothing; "
                 + (request.unauthenticated or "push it with a token that has the approve "

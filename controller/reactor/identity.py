@@ -41,10 +41,10 @@ class Identifier:
             return signed, ""
         entry = self.pushes.entry(sha)
         if entry is not None and entry.via == "local user":
-            return Identity(entry.name, entry.email, "local user"), ""
+            return Identity(entry.name, entry.email, "local user", entry.at), ""
         if entry is not None and entry.via == "token":
             if "approve" in entry.scopes or "admin" in entry.scopes:
-                return Identity(entry.name, entry.email, "token"), ""
+                return Identity(entry.name, entry.email, "token", entry.at), ""
             pushed = f"pushed by token {entry.name}, which lacks the approve scope"
         else:
             pushed = "not pushed over HTTP with a token"
@@ -57,9 +57,10 @@ class Identifier:
         base = ["git", "--git-dir", str(self.repo), "-c", "gpg.format=ssh",
                 "-c", f"gpg.ssh.allowedSignersFile={signers}"]
         try:
-            show = subprocess.run([*base, "show", "-s", "--format=%G?%x1f%GS", sha, "--"],
+            show = subprocess.run([*base, "show", "-s", "--format=%G?%x1f%ct%x1f%GS", sha, "--"],
                                   capture_output=True, text=True, timeout=30, env=env)
-            result, _, signer = show.stdout.strip().partition("\x1f")
+            result, _, rest = show.stdout.strip().partition("\x1f")
+            when, _, signer = rest.partition("\x1f")
             if result == "N" or show.returncode != 0:
                 return None, "not signed"
             verify = subprocess.run([*base, "verify-commit", sha], capture_output=True,
@@ -69,9 +70,11 @@ class Identifier:
         ssh = "ssh" in verify.stderr.lower() or (bool(signer) and "<" not in signer)
         if verify.returncode == 0 and result == "G" and signer:
             if ssh:
-                return Identity(signer, signer if "@" in signer else "", "ssh signature"), ""
+                return Identity(signer, signer if "@" in signer else "", "ssh signature",
+                                float(when or 0)), ""
             name, _, email = signer.partition(" <")
-            return Identity(email.rstrip(">") or name, email.rstrip(">"), "gpg signature"), ""
+            return Identity(email.rstrip(">") or name, email.rstrip(">"), "gpg signature",
+                            float(when or 0)), ""
         if ssh and not signers.is_file():
             return None, f"signed, but there is no {signers} to check SSH signatures against"
         where = signers if ssh else self.home / GNUPG_DIR

@@ -238,7 +238,7 @@ class Reconciler:
         if not pending:
             return f"no run of {d.job} is pending approval"
         run = pending[-1]
-        why_not = approvals.judge(job.approval, d)
+        why_not = approvals.judge(job.approval, d, _parse_time(run.queued_at).timestamp())
         verb = "approved" if d.decision == "approve" else "rejected"
         what = f"{verb} by {d.by} in {d.commit[:7]}" + (
             f": {d.reason}" if d.reason else "")

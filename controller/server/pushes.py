@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 PUSHES_FILE = "pushes.jsonl"
@@ -27,6 +28,7 @@ class Pusher:
     via: str = "token"  # token | api | local user
     email: str = ""
     scopes: tuple[str, ...] = ()
+    at: float = field(default=0.0, compare=False)  # when it was pushed (seconds since epoch)
 
 
 class PushLog:
@@ -45,13 +47,13 @@ class PushLog:
                         # entries from before scopes name a token with no approve scope
                         self._by_sha[str(e["sha"])] = Pusher(
                             str(e["pusher"]), str(e.get("via", "token")), str(e.get("email", "")),
-                            tuple(str(s) for s in e.get("scopes", ())))
+                            tuple(str(s) for s in e.get("scopes", ())), float(e.get("at", 0)))
                     except (ValueError, KeyError, TypeError, AttributeError):
                         continue  # a torn last line after a crash
         return self._by_sha
 
     def record(self, pusher: str | Pusher, shas: Iterable[str]) -> None:
-        who = pusher if isinstance(pusher, Pusher) else Pusher(pusher)
+        who = replace(pusher if isinstance(pusher, Pusher) else Pusher(pusher), at=time.time())
         if not who.name:
             return
         with self._lock:
@@ -62,7 +64,8 @@ class PushLog:
             with self.path.open("a", encoding="utf-8") as f:
                 for sha in new:
                     f.write(json.dumps({"sha": sha, "pusher": who.name, "via": who.via,
-                                        "email": who.email, "scopes": list(who.scopes)}) + "\n")
+                                        "email": who.email, "scopes": list(who.scopes),
+                                        "at": round(who.at, 3)}) + "\n")
                     known[sha] = who
 
     def entry(self, sha: str) -> Pusher | None:

@@ -125,3 +125,15 @@ def test_gitline_approve_counts_for_the_unix_user_and_a_forged_rejection_does_no
              in home.show("jobs/deploy/active/1.yml"), 30, "the unmapped user refused")
     assert home.runs("deploy") == []
     assert home.status()["jobs"]["deploy"]["active"][0]["status"] == "pending_approval"
+
+
+def test_an_old_approval_pushed_again_does_not_decide_a_newer_run():
+    from controller.core import approvals, model
+
+    gate = model.Approval(approvers=("ada@example.com",))
+    ada = approvals.Identity("ada@example.com", "ada@example.com", "ssh signature", 1000.0)
+    request = approvals.ApprovalRequest("deploy", "abc", "Ada <ada@example.com>",
+                                        "approvals/deploy", identity=ada)
+    assert approvals.judge(gate, request, queued_at=900.0) == ""
+    assert "made before this run was queued" in approvals.judge(gate, request,
+                                                                queued_at=1000.0 + 3600)
