@@ -12,6 +12,7 @@ from controller.execution.executor import Executor
 from controller.execution.local import LocalExecutor
 from controller.notify.delivery import Deliverer
 from controller.notify.listener import NoticeListener
+from controller.reactor.identity import Identifier
 from controller.reactor.loop import Loop
 from controller.reactor.reconcile import Reconciler
 from controller.reactor.requests import REQUESTS_DIR
@@ -19,10 +20,11 @@ from controller.reactor.timers import Timers
 from controller.reactor.watcher import RefWatcher
 from controller.secrets import load_secrets
 from controller.secrets import lookup as lookup_secret
-from controller.server.pushes import PushLog, attributed
+from controller.server.pushes import Pusher, PushLog, attributed
 from controller.settings import Settings
 from controller.store.configrepo import MAX_COMMITS, CommitInfo, ConfigRepo
 from controller.store.gitstate import GitStateStore
+from controller.store.repoinit import install_hook
 
 log = logging.getLogger("gitline")
 
@@ -61,10 +63,14 @@ class Controller:
         self.config = AttributedConfigRepo(settings.repo_path, settings.branch, self.pushes)
         self.executor = make_executor(settings)
         self.loop = Loop(self._run_pass, settings.poll_seconds)
+        self.identity = Identifier(settings.home, settings.repo_path, self.pushes,
+                                   settings.local_user_map)
+        install_hook(settings.repo_path, settings.branch, settings.state_branch,
+                     upstream=bool(settings.upstream) and not settings.allow_push_with_upstream)
         self.reconciler = Reconciler(
             self.config, self.store, self.executor, poke=self.loop.poke,
             job_env=settings.job_env(), secrets=lambda: load_secrets(settings.home),
-            requests_dir=settings.home / REQUESTS_DIR,
+            requests_dir=settings.home / REQUESTS_DIR, identity=self.identity,
             checkout=lambda res, version: self.repos.checkout(res, version))
         self._wire_network()
         self.watcher = RefWatcher(settings.repo_path, self.loop.poke,
@@ -159,21 +165,29 @@ class Controller:
         api = ApiApp(_api_services(self), max_payload=s.max_payload,
                      deliveries=DeliveryLog(s.home / DELIVERIES_FILE))
         git = GitApp(s.repo_path, branch=s.branch, state_branch=s.state_branch,
-                     on_push=self._pushed, before_push=self._pushing, fallback=api)
-        return AuthFilter(git, TokenStore(s.home), anonymous_read=s.anonymous_read)
+                     on_push=self._pushed, before_push=self._pushing, fallback=api,
+                     upstream=bool(s.upstream),
+                     allow_push_with_upstream=s.allow_push_with_upstream)
+        tokens = TokenStore(s.home)
+        if tokens.legacy():
+            log.warning("gitline: tokens from before scopes (%s) still work with read, push "
+                        "and trigger; re-issue them: gitline token remove/add",
+                        ", ".join(tokens.legacy()))
+        return AuthFilter(git, tokens, anonymous_read=s.anonymous_read)
 
-    def _pushing(self, user: str, updates: list[tuple[str, str, str]]) -> None:
-        self.pushes.record(user, [new for _, new, _ in updates])
+    def _pushing(self, principal: Any, updates: list[tuple[str, str, str]]) -> None:
+        self.pushes.record(_pusher(principal), [new for _, new, _ in updates])
 
-    def _pushed(self, user: str, updates: list[tuple[str, str, str]]) -> None:
+    def _pushed(self, principal: Any, updates: list[tuple[str, str, str]]) -> None:
         """post-receive: name the pusher of every pushed commit, then reconcile at once."""
+        user = principal.name
         ref = f"refs/heads/{self.settings.branch}"
         config = ConfigRepo(self.settings.repo_path, self.settings.branch)  # this thread's own
         for old, new, name in updates:
             if name == ref and set(new) != {"0"}:
                 commits, _ = config.commits_between(None if set(old) == {"0"} else old, new,
                                                     limit=1000)
-                self.pushes.record(user, [c.sha for c in commits])
+                self.pushes.record(_pusher(principal), [c.sha for c in commits])
         log.info("gitline: %s pushed %s", user or "anonymous",
                  ", ".join(f"{n} {new[:7]}" for _, new, n in updates))
         self.loop.poke()
@@ -216,6 +230,11 @@ class AttributedConfigRepo(ConfigRepo):
                 for c in commits], rewritten
 
 
+def _pusher(principal: Any) -> Pusher:
+    """The push log's entry for a token: its scopes and email count for approvals."""
+    return Pusher(principal.name, "token", principal.email, tuple(sorted(principal.scopes)))
+
+
 def _api_services(ctl: Controller) -> Any:
     """The API's callables, bound to this controller."""
     from controller.core import triggers
@@ -255,7 +274,7 @@ def _api_services(ctl: Controller) -> Any:
         config = ConfigRepo(s.repo_path, s.branch)
         sha = config.commit_file(f"triggers/{job}", f"# API trigger by {user}\n{text}".encode(),
                                  message, user, f"{user}@gitline")
-        ctl.pushes.record(user, [sha])
+        ctl.pushes.record(Pusher(user, "api"), [sha])
         ctl.loop.poke()
         return sha
 

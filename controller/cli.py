@@ -132,12 +132,17 @@ def token() -> None:
 @token.command("add", short_help="Make a token (printed once).")
 @HOME_ARG
 @click.argument("name")
-def token_add(home: Path, name: str) -> None:
-    """Make a token for NAME; only its hash is kept, in HOME/tokens.yml."""
+@click.option("--scope", "scopes", default="read,push,trigger", show_default=True,
+              help="Comma-separated: read (clone, fetch, GET), push, trigger (API), approve "
+              "(approval commits pushed with it count), admin (tags; implies all).")
+@click.option("--email", default="", help="The approver this token speaks for "
+              "(matched against requiresApproval.approvers).")
+def token_add(home: Path, name: str, scopes: str, email: str) -> None:
+    """Make a token for NAME; only the SHA-256 of its secret is kept, in HOME/tokens.yml."""
     from controller.server.auth import TokenError, TokenStore
 
     try:
-        value = TokenStore(home).add(name)
+        value = TokenStore(home).add(name, scopes, email)
     except TokenError as err:
         raise click.ClickException(str(err)) from err
     click.echo(value)
@@ -162,11 +167,13 @@ def token_remove(home: Path, name: str) -> None:
 @token.command("list", short_help="Names of the tokens.")
 @HOME_ARG
 def token_list(home: Path) -> None:
-    """Print each token's name and when it was made (never the token)."""
+    """Print each token's name, when it was made, scopes and email (never the token)."""
     from controller.server.auth import TokenStore
 
-    for name, created in TokenStore(home).list().items():
-        click.echo(f"{name}\t{created}")
+    for name, e in TokenStore(home).entries().items():
+        legacy = "\tlegacy: re-issue it" if e["legacy"] else ""
+        click.echo(f"{name}\t{e['created']}\t{','.join(e['scopes'])}\t{e['email'] or '-'}"
+                   f"{legacy}")
 
 
 @main.command(short_help="Resources, jobs, and why jobs are not running.")
@@ -290,18 +297,17 @@ def _identity() -> tuple[str, str]:
 @click.option("--reject", is_flag=True, help="Reject instead: the pending run is cancelled.")
 @click.option("-m", "--message", "reason", default="", help="Why (recorded on the run).")
 def approve(home: Path, job: str, reject: bool, reason: str) -> None:
-    """Commit approvals/JOB: the pending run of JOB runs (or is cancelled with --reject)."""
+    """Approve JOB's pending run as the unix user running this (or cancel it: --reject).
+
+    The controller commits approvals/JOB for you: it knows who you are from the owner of
+    the request file in HOME/requests (local_users in gitline.yml maps users to emails).
+    """
     from controller.core import approvals
 
-    config, _ = _open(home)
     if approvals.approval_job(f"approvals/{job}") != job:
         raise click.UsageError(f"{job!r} is not a valid job name")
-    decision = "reject" if reject else "approve"
-    stamp = datetime.now(UTC).isoformat(timespec="seconds")
-    body = f"{decision}{': ' + reason if reason else ''}\n# gitline approve at {stamp}\n"
-    user, email = _identity()
-    sha = config.commit_file(f"approvals/{job}", body.encode(), f"{decision} {job}", user, email)
-    click.echo(f"committed approvals/{job} ({decision}) as {sha[:7]} by {user} <{email}>")
+    _request(home, "approve", job=job, decision="reject" if reject else "approve",
+             reason=reason)
 
 
 @main.command(short_help="Stop a job's running or waiting runs.")

@@ -57,6 +57,16 @@ class Settings:
     broker_url: str = ""  # e.g. redis://127.0.0.1:6379/0; required when executor is celery
     default_queue: str = "gitline"  # the queue of jobs without runtime.nodePool
     worker_lost_seconds: float = 60.0  # a celery run whose worker is silent this long fails
+    # Unix user -> approver email for `gitline approve` (`{ada: ada@example.com}` in
+    # gitline.yml, `ada=ada@example.com,bob=...` in GITLINE_LOCAL_USERS).
+    local_users: str = ""
+    # In upstream mode the config branch takes pushes only from the upstream, unless this.
+    allow_push_with_upstream: bool = False
+
+    @property
+    def local_user_map(self) -> dict[str, str]:
+        pairs = (p.partition("=") for p in self.local_users.split(",") if p.strip())
+        return {k.strip(): v.strip() for k, _, v in pairs if k.strip()}
 
     @property
     def notifications_on(self) -> bool:
@@ -120,6 +130,8 @@ def _typed(values: dict[str, Any], path: Path) -> dict[str, Any]:
         if key not in kinds:
             raise SettingsError(f"{path}: unknown setting {key!r} (known: {', '.join(kinds)})")
         conv = {"int": int, "float": float, "bool": _bool}.get(str(kinds[key]), str)
+        if isinstance(value, dict):  # local_users: {ada: ada@example.com}
+            value = ",".join(f"{k}={v}" for k, v in value.items())
         try:
             out[key] = conv(value)
         except (TypeError, ValueError) as err:

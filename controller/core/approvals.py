@@ -3,11 +3,17 @@
 Approving is a commit, so who approved what, and when, is in `git log`. The file holds a
 decision word and an optional reason (`approve`, `reject: tests are red`), or a YAML
 mapping `{decision: approve, reason: ...}`; an empty file approves.
+
+A commit's author field proves nothing (anyone sets GIT_AUTHOR_EMAIL). A decision counts
+for the `Identity` the edges authenticated for its commit: the token that pushed it over
+HTTP (with the approve scope), the key that signed it (HOME/allowed_signers), or the
+local user whose `gitline approve` request the controller turned into it. A commit with
+none is refused, with the reason.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from ruamel.yaml import YAML
@@ -24,14 +30,37 @@ Decision = Literal["approve", "reject"]
 
 
 @dataclass(frozen=True)
+class Identity:
+    """Who authenticated an approval commit; `name` is a token, unix user or signer name."""
+
+    name: str
+    email: str = ""
+    via: str = ""  # "token", "local user", "ssh signature", "gpg signature"
+    # When the decision was made, as far as proven (push time, signed committer time);
+    # an approval older than the run it would decide is a replay (0: unknown).
+    made_at: float = field(default=0.0, compare=False)
+
+    def __str__(self) -> str:
+        who = f"{self.name} <{self.email}>" if self.email and self.email != self.name \
+            else self.name
+        return f"{who} ({self.via})" if self.via else who
+
+
+@dataclass(frozen=True)
 class ApprovalRequest:
     job: str
     commit: str
-    author: str
+    author: str  # the commit's author field, for messages only
     path: str
     decision: Decision = "approve"
     reason: str = ""
     error: str = ""
+    identity: Identity | None = None  # None: not authenticated, see `unauthenticated`
+    unauthenticated: str = ""
+
+    @property
+    def by(self) -> str:
+        return str(self.identity) if self.identity else f"{self.author} (unauthenticated)"
 
 
 def approval_job(path: str) -> str | None:
@@ -65,8 +94,24 @@ def parse_decision(data: bytes) -> tuple[Decision, str, str]:
     return _WORDS[word], reason, ""  # type: ignore[return-value]
 
 
-def judge(approval: model.Approval, author: str) -> str:
-    """"" if `author` may decide, else why not (recorded as a refused approval)."""
-    if approval.allows(author):
+REPLAY_SLACK = 300.0  # seconds of clock difference between a signer and the controller
+
+
+def judge(approval: model.Approval, request: ApprovalRequest, queued_at: float = 0.0) -> str:
+    """"" if the request's authenticated identity may decide, else why not (recorded).
+
+    `queued_at` (epoch seconds) is when the pending run was queued: a decision proven
+    older than that was made for another run (an old approval pushed again) and is refused.
+    """
+    who = request.identity
+    if who is not None and who.made_at and queued_at and \
+            who.made_at + REPLAY_SLACK < queued_at:
+        return (f"the approval by {who} was made before this run was queued: a decision "
+                "counts only for a run that was pending when it was made")
+    if who is None:
+        return (f"not authenticated: the commit's author {request.author} proves nothing; "
+                + (request.unauthenticated or "push it with a token that has the approve "
+                   "scope, sign it with a key in allowed_signers, or run `gitline approve`"))
+    if approval.allows(f"{who.name} <{who.email}>"):
         return ""
-    return f"{author} is not an approver (approvers: {', '.join(approval.approvers)})"
+    return f"{who} is not an approver (approvers: {', '.join(approval.approvers)})"

@@ -20,6 +20,7 @@ from pathlib import Path
 from controller.core import approvals, loader, model, planner, triggers, versions
 from controller.execution import executor as ex
 from controller.reactor import requests
+from controller.reactor.identity import Identifier
 from controller.reactor.specs import Checkout, SpecBuilder
 from controller.secrets import Secret
 from controller.store.configrepo import CommitInfo, ConfigRepo
@@ -60,8 +61,10 @@ class Reconciler:
         secrets: Callable[[], Mapping[str, Secret]] = dict,
         checkout: Checkout | None = None,
         requests_dir: Path | None = None,
+        identity: Identifier | None = None,
     ) -> None:
         self._requests_dir = requests_dir
+        self._identity = identity  # None: no approval can be authenticated (all refused)
         self.specs = SpecBuilder(config, store, dict(job_env or {}), secrets, checkout)
         self._version_lock = threading.Lock()
         # Called in the loop thread after a run's final record is committed (notifications).
@@ -221,7 +224,10 @@ class Reconciler:
         if data is None:
             return []
         decision, reason, error = approvals.parse_decision(data)
-        return [approvals.ApprovalRequest(job, c.sha, c.author, path, decision, reason, error)]
+        who, why = self._identity.identify(c.sha) if self._identity else (
+            None, "this controller authenticates no approvals")
+        return [approvals.ApprovalRequest(job, c.sha, c.author, path, decision, reason, error,
+                                          who, why)]
 
     def _decide(self, wf: model.Workflow, d: approvals.ApprovalRequest) -> str:
         """Apply one approval commit to the job's pending run; an error message if none."""
@@ -234,18 +240,18 @@ class Reconciler:
         if not pending:
             return f"no run of {d.job} is pending approval"
         run = pending[-1]
-        why_not = approvals.judge(job.approval, d.author)
+        why_not = approvals.judge(job.approval, d, _parse_time(run.queued_at).timestamp())
         verb = "approved" if d.decision == "approve" else "rejected"
-        what = f"{verb} by {d.author} in {d.commit[:7]}" + (
+        what = f"{verb} by {d.by} in {d.commit[:7]}" + (
             f": {d.reason}" if d.reason else "")
         if why_not:
             self.store.record_run(
-                replace(run, message=f"approval refused in {d.commit[:7]}: {why_not}"),
-                subject=f"{d.job}: run {run.number} approval by {d.author} refused")
+                replace(run, message=f"{d.decision} refused in {d.commit[:7]}: {why_not}"),
+                subject=f"{d.job}: run {run.number} {d.decision} by {d.by} refused")
             return why_not
         if d.decision == "approve":
             self.store.record_run(replace(run, status="queued", message=what),
-                                  subject=f"{d.job}: run {run.number} approved by {d.author}")
+                                  subject=f"{d.job}: run {run.number} approved by {d.by}")
             log.info("%s: run %d %s", d.job, run.number, what)
         else:
             self._cancel_unstarted(wf, run, what)
@@ -323,6 +329,8 @@ class Reconciler:
         hist = self.store.read_snapshot().jobs.get(job)
         if job not in wf.jobs:
             return f"no job named {job!r}"
+        if req.get("action") == "approve":
+            return self._approve_request(job, req)
         if req.get("action") == "cancel":
             for run in (hist.active if hist else ()):
                 if not self.executor.cancel(job, run.number) and \
@@ -340,6 +348,27 @@ class Reconciler:
         baseline = (last.inputs if last.baseline is None else last.baseline) if last else ()
         self._queue(planner.PlannedRun(job, cause, old.inputs, dict(old.params)), snap,
                     baseline=baseline)
+        return ""
+
+    def _approve_request(self, job: str, req: dict) -> str:
+        """`gitline approve`: commit approvals/<job> for the request file's owner.
+
+        The owner (uid of the file, which only the kernel sets) is the identity; the
+        commit is vouched for in the push log, so the pass that reads it knows who made
+        it. A hand-made commit with the same content and author has no such record.
+        """
+        if self._identity is None:
+            return "this controller authenticates no approvals"
+        who, why = self._identity.local_user(req.get("_uid"))
+        if who is None:
+            return f"approval request refused: {why}"
+        decision = "reject" if req.get("decision") == "reject" else "approve"
+        reason = str(req.get("reason") or "").replace("\n", " ")
+        body = f"{decision}{': ' + reason if reason else ''}\n# gitline approve by {who}\n"
+        sha = self.config.commit_file(f"approvals/{job}", body.encode(), f"{decision} {job}",
+                                      who.name, who.email or f"{who.name}@localhost")
+        self._identity.vouch(sha, who)
+        self._poke()
         return ""
 
     def _recover(self) -> None:

@@ -9,6 +9,7 @@ read.
 from __future__ import annotations
 
 import os
+import stat
 import time
 import uuid
 from pathlib import Path
@@ -18,7 +19,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 REQUESTS_DIR = "requests"
-ACTIONS = frozenset({"cancel", "replay"})
+ACTIONS = frozenset({"cancel", "replay", "approve"})
 
 
 def write_request(home: Path, action: str, **fields: Any) -> Path:
@@ -40,15 +41,36 @@ def _quote(value: Any) -> str:
     return "'" + str(value).replace("'", "''").replace("\n", " ") + "'"
 
 
+def _read_owned(path: Path) -> tuple[str, int | None]:
+    """A request's text and its owner's uid, from one descriptor (no swap in between).
+
+    The uid is None unless the file is a regular file with one link: a hard link to
+    another user's file would carry that user's uid.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        plain = stat.S_ISREG(st.st_mode) and st.st_nlink == 1
+        return f.read(64 * 1024).decode("utf-8"), st.st_uid if plain else None
+
+
 def read_requests(folder: Path) -> list[tuple[Path, dict[str, Any]]]:
-    """Pending requests, oldest first; an unreadable one is returned as {"error": ...}."""
+    """Pending requests, oldest first; an unreadable one is returned as {"error": ...}.
+
+    Each carries `_uid`, the file owner's uid (set here, never read from the file): who
+    made the request, for `gitline approve`.
+    """
     if not folder.is_dir():
         return []
     found = []
     for path in sorted(folder.glob("*.yml")):
+        uid: int | None = None
         try:
-            data = YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8"))
+            text, uid = _read_owned(path)
+            data = YAML(typ="safe", pure=True).load(text)
         except (OSError, YAMLError, UnicodeDecodeError) as err:
             data = {"error": f"unreadable request {path.name}: {err}"}
-        found.append((path, data if isinstance(data, dict) else {"error": "not a mapping"}))
+        data = data if isinstance(data, dict) else {"error": "not a mapping"}
+        data["_uid"] = uid
+        found.append((path, data))
     return found

@@ -2,8 +2,11 @@
 
 Serves one repository at `/config.git` (and `/config`). Each request opens the repository
 afresh (refs are re-read; nothing is cached between pushes) and replaces dulwich's shell
-hooks with in-process ones: update refuses the state branch with a message the git client
-shows (`! [remote rejected] HEAD -> state (gitline: ...)`); pre-receive hands the new tips
+hooks with in-process ones: update refuses every ref but the config branch (tags with the
+admin scope; never a deletion of the config branch; none in upstream mode unless allowed)
+with a message the git client shows (`! [remote rejected] HEAD -> state (gitline: ...)`);
+every received pack is checked as `receive.fsckObjects` would (a tree entry `..` or
+`.git` refuses the whole push, `remote unpack failed`); pre-receive hands the new tips
 and the pusher's name to `before_push` before any ref moves (so the pusher is known before
 the watcher notices); post-receive hands the landed updates to `on_push` (which names the
 pusher of every pushed commit and pokes the loop). A ref
@@ -15,16 +18,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dulwich.errors import HookError, NotGitRepository
+from dulwich.errors import HookError, NotGitRepository, ObjectFormatException
 from dulwich.hooks import Hook
+from dulwich.objects import Tree
 from dulwich.repo import Repo
 from dulwich.server import Backend, ReceivePackHandler
 from dulwich.web import make_wsgi_chain
 
-from controller.server.auth import USER_KEY
+from controller.server.auth import ANONYMOUS, PRINCIPAL_KEY, Principal
 
 log = logging.getLogger("gitline")
 
@@ -32,14 +37,75 @@ REPO_URLS = ("/config.git", "/config")
 
 # (old sha, new sha, ref) as text
 RefUpdate = tuple[str, str, str]
-OnPush = Callable[[str, list[RefUpdate]], None]
+OnPush = Callable[[Principal, list[RefUpdate]], None]
 
 
-def refused_updates(updates: Sequence[RefUpdate], state_branch: str, branch: str) -> list[str]:
-    """Messages for the updates a user may not push (the state branch); [] if all may go."""
-    state_ref = f"refs/heads/{state_branch}"
-    return [f"gitline: {state_ref} is written only by the controller; push to {branch} instead"
-            for _, _, ref in updates if ref == state_ref]
+@dataclass(frozen=True)
+class RefRules:
+    """Which refs a push may update: the config branch only (tags with the admin scope)."""
+
+    branch: str
+    state_branch: str
+    upstream: bool = False  # the branch follows an upstream: no direct pushes...
+    allow_push_with_upstream: bool = False  # ...unless this setting says so
+
+    def refusal(self, old: str, new: str, ref: str, principal: Principal) -> str:
+        """Why `principal` may not make this update ("" if it may)."""
+        config_ref = f"refs/heads/{self.branch}"
+        deleting = set(new) == {"0"}
+        if ref == f"refs/heads/{self.state_branch}" or ref.startswith("refs/gitline/"):
+            return (f"gitline: {ref} is written only by the controller; "
+                    f"push to {self.branch} instead")
+        if ref == config_ref:
+            if deleting:
+                return f"gitline: {config_ref} cannot be deleted"
+            if self.upstream and not self.allow_push_with_upstream:
+                return (f"gitline: {config_ref} follows the upstream repository (setting "
+                        "upstream); push there, or set allow_push_with_upstream: true")
+            return ""
+        if ref.startswith("refs/tags/"):
+            return "" if principal.may("admin") else \
+                f"gitline: {ref}: tags need a token with the admin scope"
+        return f"gitline: {ref} is not {config_ref}: only {self.branch} takes pushes"
+
+
+def refused_updates(updates: Sequence[RefUpdate], state_branch: str, branch: str,
+                    principal: Principal = ANONYMOUS) -> list[str]:
+    """Messages for the updates a user may not push; [] if all may go."""
+    rules = RefRules(branch, state_branch)
+    return [m for o, n, r in updates if (m := rules.refusal(o, n, r, principal))]
+
+
+# NTFS and HFS+ read these as `.git` too (git's fsck refuses them for that reason).
+_IGNORABLE = dict.fromkeys([0x200C, 0x200D, 0x200E, 0x200F, *range(0x202A, 0x202F),
+                            *range(0x206A, 0x2070), 0xFEFF])
+
+
+def bad_tree_entry(name: bytes) -> str:
+    """Why a tree entry name is refused, as git's fsck would ("" if it is fine)."""
+    text = name.decode("utf-8", "replace")
+    if name in (b"", b".", b"..") or b"/" in name or b"\0" in name:
+        return f"tree entry {text!r} is not a file name"
+    folded = text.translate(_IGNORABLE).lower()
+    if folded.rstrip(". ") == ".git" or folded == "git~1" or folded.startswith(".git:"):
+        return f"tree entry {text!r} would be read as .git"
+    return ""
+
+
+def check_objects(objects: Any) -> None:
+    """ObjectFormatException naming the first tree of `objects` that fsck refuses."""
+    for obj in objects:
+        if not isinstance(obj, Tree):
+            continue
+        for entry in obj.iteritems():
+            why = bad_tree_entry(entry.path)
+            if why:
+                raise ObjectFormatException(f"gitline: refused: tree {obj.id.decode()}: {why}")
+        try:
+            obj.check()
+        except ObjectFormatException as err:
+            raise ObjectFormatException(
+                f"gitline: refused: tree {obj.id.decode()}: {err}") from None
 
 
 def _text(updates: Sequence[tuple[bytes, bytes, bytes]]) -> list[RefUpdate]:
@@ -47,40 +113,41 @@ def _text(updates: Sequence[tuple[bytes, bytes, bytes]]) -> list[RefUpdate]:
 
 
 class _PreReceive(Hook):
-    """Before the pack is read: name the pusher of the new tips (refusals come per ref)."""
+    """Before the pack is read: name the pusher of the new tips it may push."""
 
-    def __init__(self, before_push: OnPush, user: str, state_branch: str) -> None:
+    def __init__(self, before_push: OnPush, principal: Principal, rules: RefRules) -> None:
         self._before_push = before_push
-        self._user = user
-        self._state_ref = f"refs/heads/{state_branch}"
+        self._principal = principal
+        self._rules = rules
 
     def execute(self, client_refs: Any) -> tuple[bytes, bytes]:
-        self._before_push(self._user, [u for u in _text(client_refs) if u[2] != self._state_ref])
+        self._before_push(self._principal, [
+            u for u in _text(client_refs) if not self._rules.refusal(*u, self._principal)])
         return b"", b""
 
 
 class _Update(Hook):
-    """Per ref: refuse the state branch; git shows `! [remote rejected] ... (reason)`."""
+    """Per ref: refuse what `rules` refuse; git shows `! [remote rejected] ... (reason)`."""
 
-    def __init__(self, state_branch: str, branch: str) -> None:
-        self._state_branch = state_branch
-        self._branch = branch
+    def __init__(self, rules: RefRules, principal: Principal) -> None:
+        self._rules = rules
+        self._principal = principal
 
     def execute(self, ref: bytes, old: bytes, new: bytes) -> tuple[bytes, bytes]:
-        refused = refused_updates(_text([(old, new, ref)]), self._state_branch, self._branch)
+        refused = self._rules.refusal(old.decode(), new.decode(), ref.decode(), self._principal)
         if refused:
-            raise HookError(refused[0])
+            raise HookError(refused)
         return b"", b""
 
 
 class _PostReceive(Hook):
-    def __init__(self, on_push: OnPush, user: str) -> None:
+    def __init__(self, on_push: OnPush, principal: Principal) -> None:
         self._on_push = on_push
-        self._user = user
+        self._principal = principal
 
     def execute(self, client_refs: Any) -> bytes:
         try:
-            self._on_push(self._user, _text(client_refs))
+            self._on_push(self._principal, _text(client_refs))
         except Exception:  # the push already landed; never fail it afterwards
             log.exception("post-receive: recording the push failed")
         return b""
@@ -116,19 +183,29 @@ class _ReceivePack(ReceivePackHandler):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.repo.refs = _StrictRefs(self.repo.refs)  # type: ignore[attr-defined]
+        store: Any = self.repo.object_store
+        add_thin_pack = store.add_thin_pack
+
+        def checked_add(*a: Any, **kw: Any) -> Any:
+            # receive.fsckObjects for HTTP: an ObjectFormatException here fails the unpack,
+            # so no ref moves (the unreferenced objects stay until a gc, as dulwich does).
+            pack = add_thin_pack(*a, **kw)
+            check_objects(pack.iterobjects())
+            return pack
+
+        store.add_thin_pack = checked_add
 
 
 class ConfigBackend(Backend):
-    """Opens HOME/config.git for one request, with the hooks of that request's user."""
+    """Opens HOME/config.git for one request, with the hooks of that request's principal."""
 
-    def __init__(self, repo_path: Path, *, branch: str, state_branch: str, on_push: OnPush,
-                 before_push: OnPush, user: str) -> None:
+    def __init__(self, repo_path: Path, *, rules: RefRules, on_push: OnPush,
+                 before_push: OnPush, principal: Principal) -> None:
         self._path = str(repo_path)
-        self._branch = branch
-        self._state_branch = state_branch
+        self._rules = rules
         self._on_push = on_push
         self._before_push = before_push
-        self._user = user
+        self._principal = principal
         self.opened: list[Repo] = []
 
     def open_repository(self, path: str | bytes) -> Repo:
@@ -136,10 +213,9 @@ class ConfigBackend(Backend):
         if "/" + name.strip("/") not in REPO_URLS:
             raise NotGitRepository(f"no repository at {name}: use /config.git")
         repo = Repo(self._path)
-        repo.hooks["pre-receive"] = _PreReceive(self._before_push, self._user,
-                                                self._state_branch)
-        repo.hooks["update"] = _Update(self._state_branch, self._branch)
-        repo.hooks["post-receive"] = _PostReceive(self._on_push, self._user)
+        repo.hooks["pre-receive"] = _PreReceive(self._before_push, self._principal, self._rules)
+        repo.hooks["update"] = _Update(self._rules, self._principal)
+        repo.hooks["post-receive"] = _PostReceive(self._on_push, self._principal)
         self.opened.append(repo)
         return repo
 
@@ -149,15 +225,17 @@ class GitApp:
 
     def __init__(self, repo_path: Path, *, branch: str, state_branch: str, on_push: OnPush,
                  fallback: Callable[..., Any],
-                 before_push: OnPush = lambda user, updates: None) -> None:
-        self._kw = {"branch": branch, "state_branch": state_branch, "on_push": on_push,
-                    "before_push": before_push}
+                 before_push: OnPush = lambda principal, updates: None,
+                 upstream: bool = False, allow_push_with_upstream: bool = False) -> None:
+        self._kw = {"rules": RefRules(branch, state_branch, upstream, allow_push_with_upstream),
+                    "on_push": on_push, "before_push": before_push}
         self._path = repo_path
         self._fallback = fallback
 
     def __call__(self, environ: dict[str, Any],
                  start_response: Callable[..., Any]) -> Iterator[bytes]:
-        backend = ConfigBackend(self._path, user=environ.get(USER_KEY, ""), **self._kw)
+        principal = environ.get(PRINCIPAL_KEY) or ANONYMOUS
+        backend = ConfigBackend(self._path, principal=principal, **self._kw)  # type: ignore[arg-type]
         app = make_wsgi_chain(backend, handlers={b"git-receive-pack": _ReceivePack},
                               fallback_app=self._fallback)
         try:

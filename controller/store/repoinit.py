@@ -40,20 +40,36 @@ listen: 127.0.0.1:8080
 
 HOOK = """\
 #!/bin/sh
-# Installed by gitline: the state branch is written only by the controller.
+# Installed by gitline: pushes may update {branch} only (never delete it); the state
+# branch and refs/gitline/* are written only by the controller. Objects are checked by
+# receive.fsckObjects (repository config). Re-written at every `gitline serve` start.
 status=0
+zero=0000000000000000000000000000000000000000
 while read -r old new ref; do
-  if [ "$ref" = "refs/heads/{state_branch}" ]; then
-    echo "gitline: refs/heads/{state_branch} is written only by the controller;\
- push to {branch} instead" >&2
-    status=1
-  fi
+  case "$ref" in
+    refs/heads/{state_branch}|refs/gitline/*)
+      echo "gitline: $ref is written only by the controller; push to {branch} instead" >&2
+      status=1 ;;
+    refs/heads/{branch})
+      if [ "$new" = "$zero" ]; then
+        echo "gitline: refs/heads/{branch} cannot be deleted" >&2
+        status=1
+      elif [ "{upstream}" = "1" ]; then
+        echo "gitline: refs/heads/{branch} follows the upstream repository (setting\
+ upstream); push there, or set allow_push_with_upstream: true" >&2
+        status=1
+      fi ;;
+    *)
+      echo "gitline: $ref is not refs/heads/{branch}: only {branch} takes pushes" >&2
+      status=1 ;;
+  esac
 done
 exit $status
 """
 
 REPO_CONFIG = {
     "receive.denyNonFastForwards": "false",
+    "receive.fsckObjects": "true",  # a tree with `..` or `.git` entries is refused
     "gc.auto": "0",
 }
 
@@ -83,13 +99,19 @@ def _open_or_create(repo_path: Path, branch: str) -> pygit2.Repository:
     return pygit2.init_repository(str(repo_path), bare=True, initial_head=branch)
 
 
-def install_hook(repo_path: Path, branch: str = "main", state_branch: str = "state") -> Path:
-    """Write hooks/pre-receive (executable POSIX sh) that refuses updates to the state ref."""
+def install_hook(repo_path: Path, branch: str = "main", state_branch: str = "state", *,
+                 upstream: bool = False) -> Path:
+    """Write hooks/pre-receive (executable POSIX sh) that refuses all but the config branch
+    (that too when `upstream`), and turn receive.fsckObjects on."""
     hooks = Path(repo_path) / "hooks"
     hooks.mkdir(exist_ok=True)
+    config = pygit2.Repository(str(repo_path)).config
+    for key, value in REPO_CONFIG.items():
+        config[key] = value
     hook = hooks / "pre-receive"
     tmp = hooks / "pre-receive.tmp"
-    tmp.write_text(HOOK.format(branch=branch, state_branch=state_branch))
+    tmp.write_text(HOOK.format(branch=branch, state_branch=state_branch,
+                               upstream="1" if upstream else "0"))
     mode = tmp.stat().st_mode
     tmp.chmod(mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     os.replace(tmp, hook)

@@ -4,6 +4,7 @@ replay, release and manifest, replicate, job state handed downstream."""
 from __future__ import annotations
 
 import os
+import pwd
 import textwrap
 
 from e2ekit import gitline, run, wait_for
@@ -26,16 +27,18 @@ def as_user(name: str, email: str) -> dict[str, str]:
     return {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email}
 
 
-def approve(home, job: str, *args: str, who=("Ada Lovelace", "ada@example.com")) -> str:
-    import subprocess
-    import sys
+ME = pwd.getpwuid(os.getuid()).pw_name
 
-    from e2ekit import GIT_ENV
 
-    env = {**os.environ, **GIT_ENV, **as_user(*who)}
-    out = subprocess.run([sys.executable, "-m", "controller.cli", "approve", str(home.path), job,
-                          *args], capture_output=True, text=True, env=env, check=True)
-    return out.stdout
+def map_me(home) -> None:
+    """local_users: this unix user is ada@example.com (before the controller starts)."""
+    with (home.path / "gitline.yml").open("a") as f:
+        f.write(f"local_users: {{{ME}: ada@example.com}}\n")
+
+
+def approve(home, job: str, *args: str) -> str:
+    """`gitline approve` as this unix user."""
+    return gitline("approve", home.path, job, *args).stdout
 
 
 GATED = """\
@@ -54,6 +57,7 @@ GATED = """\
 
 
 def test_approval_gate_waits_refuses_others_and_runs_when_approved(home):
+    map_me(home)
     home.start()
     home.write("shippable.yml", jobs(GATED))
     home.push("gated deploy")
@@ -64,19 +68,22 @@ def test_approval_gate_waits_refuses_others_and_runs_when_approved(home):
                                  "approve with a commit to approvals/deploy")
     assert home.runs("deploy") == []
 
-    approve(home, "deploy", who=("Mallory", "mallory@example.com"))
-    wait_for(lambda: "deploy: run 1 approval by Mallory <mallory@example.com> refused"
-             in home.subjects(), what="refusal recorded")
+    # a hand-made commit whose author claims to be Ada proves nothing
+    home.write("approvals/deploy", "approve\n")
+    home.push("approve as if Ada")
+    wait_for(lambda: "deploy: run 1 approve by Ada Lovelace <ada@example.com> "
+             "(unauthenticated) refused" in home.subjects(), what="refusal recorded")
     assert home.status()["jobs"]["deploy"]["active"][0]["status"] == "pending_approval"
 
     out = approve(home, "deploy", "-m", "ship it")
     assert "approve" in out
     assert home.wait_runs("deploy", 1) == ["run 1 succeeded"]
     record = home.show("jobs/deploy/run.yml")
-    assert "approved by Ada Lovelace <ada@example.com>" in record and "ship it" in record
+    assert f"approved by {ME} <ada@example.com> (local user)" in record and "ship it" in record
 
 
 def test_rejection_cancels_and_runs_on_cancel_and_a_newer_run_supersedes(home):
+    map_me(home)
     home.start()
     home.write("shippable.yml", jobs(GATED))
     home.push("gated deploy")
@@ -93,7 +100,8 @@ def test_rejection_cancels_and_runs_on_cancel_and_a_newer_run_supersedes(home):
     approve(home, "deploy", "--reject", "-m", "not today")
     assert home.wait_runs("deploy", 2)[-1] == "run 2 cancelled"
     assert "on_cancel ran" in gitline("logs", home.path, "deploy", "2").stdout
-    assert "rejected by Ada Lovelace" in home.show("jobs/deploy/run.yml")
+    assert f"rejected by {ME} <ada@example.com> (local user)" in home.show(
+        "jobs/deploy/run.yml")
 
 
 def test_approval_timeout_cancels_the_run(home):

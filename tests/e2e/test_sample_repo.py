@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from e2ekit import gitline, wait_for
+from e2ekit import gitline, run, wait_for
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample-repo"
 
@@ -32,8 +32,10 @@ def test_sample_repo_builds_tests_deploys_staging_then_prod_on_trigger(home):
     home.push("release to prod")
     wait_for(lambda: "deploy_prod: run 1 pending approval" in home.subjects(), what="gate")
     assert "resources/prod_site" not in home.git("log", "--name-only", "--format=", "state")
-    home.write("approvals/deploy_prod", "approve: staging looks good\n")
-    home.push("approve prod")
+    # no approvers listed: any authenticated user may approve, e.g. this unix user
+    gitline("approve", home.path, "deploy_prod", "-m", "staging looks good")
+    wait_for(lambda: "approvals" in home.git("ls-tree", "--name-only", "main"), what="approval")
+    run("git", "pull", "-q", "--rebase", "origin", "main", cwd=home.work)  # the controller's
     assert home.wait_runs("deploy_prod", 1) == ["run 1 succeeded"]
     assert site("prod", "greeting.txt") == "Hello from production\n"
     assert "prod_site: version 1 (1.0-1) from deploy_prod run 1" in home.subjects()

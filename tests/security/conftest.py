@@ -1,4 +1,4 @@
-"""Security-test fixtures: e2e's `home` (a fresh HOME and a clone of its config.git)."""
+"""Security fixtures: the end-to-end `home` (a real HOME, the controller as a subprocess)."""
 
 from __future__ import annotations
 

@@ -18,7 +18,8 @@ def test_tokens_are_stored_hashed_and_private(tmp_path):
     store = auth.TokenStore(tmp_path)
     token = store.add("alice")
     text = (tmp_path / "tokens.yml").read_text()
-    assert token not in text and "scrypt$" in text
+    secret = token.rsplit("_", 1)[1]
+    assert secret not in text and "sha256:" in text
     assert stat.S_IMODE((tmp_path / "tokens.yml").stat().st_mode) == 0o600
     assert store.verify(token) == "alice"
     assert store.verify(token + "x") is None
@@ -104,3 +105,37 @@ def test_filter_sets_the_user_or_answers_401(tmp_path):
     assert _call(anon, wrong)[0].startswith("401")  # a bad token is never anonymous
     hook = {"REQUEST_METHOD": "POST", "PATH_INFO": "/hooks/deploy"}
     assert _call(strict, hook)[0] == "200 OK"  # webhooks carry their own secrets
+
+
+def test_scopes_decide_what_a_token_may_do(tmp_path):
+    store = auth.TokenStore(tmp_path)
+    reader = store.add("reader", scopes="read")
+    pusher = store.add("pusher", scopes="push,approve", email="ada@example.com")
+    assert store.principal(pusher) == auth.Principal(
+        "pusher", frozenset({"push", "approve"}), "ada@example.com")
+
+    def inner(environ, start_response):
+        start_response("200 OK", [])
+        return [b"ok"]
+
+    app = auth.AuthFilter(inner, store)
+    push = {"REQUEST_METHOD": "POST", "PATH_INFO": "/config.git/git-receive-pack",
+            "HTTP_AUTHORIZATION": basic("x", reader)}
+    status, _, body = _call(app, push)
+    assert status.startswith("403") and b"lacks the push scope" in body
+    trigger = {"REQUEST_METHOD": "POST", "PATH_INFO": "/api/jobs/x/trigger",
+               "HTTP_AUTHORIZATION": basic("x", reader)}
+    assert _call(app, trigger)[0].startswith("403")
+    assert _call(app, {**push, "HTTP_AUTHORIZATION": basic("x", pusher)})[0] == "200 OK"
+    with pytest.raises(auth.TokenError, match="unknown scope"):
+        store.add("bad", scopes="read,root")
+
+
+def test_a_legacy_scrypt_token_keeps_its_old_scopes(tmp_path):
+    legacy = "gl_" + "A" * 32
+    (tmp_path / "tokens.yml").write_text(
+        f"old:\n  hash: {auth.hash_token(legacy, b'salt')}\n  created: x\n")
+    store = auth.TokenStore(tmp_path)
+    assert store.principal(legacy) == auth.Principal("old", frozenset(auth.DEFAULT_SCOPES))
+    assert store.principal("gl_" + "B" * 32) is None
+    assert store.legacy() == ("old",)

@@ -86,7 +86,9 @@ def test_custom_branches(tmp_path: Path, git) -> None:
     work = tmp_path / "work"
     clone_and_commit(git, repo, work)
     git("push", "-q", "origin", "HEAD:trunk", cwd=work)
-    git("push", "-q", "origin", "HEAD:state", cwd=work)  # not the state branch here
+    other = git("push", "origin", "HEAD:state", cwd=work, check=False)  # not the state here
+    assert other.returncode != 0  # but only the config branch takes pushes (issue #9)
+    assert "only trunk takes pushes" in other.stderr
     refused = git("push", "origin", "HEAD:gitline-state", cwd=work, check=False)
     assert refused.returncode != 0
     assert (
