@@ -311,34 +311,52 @@ class Reconciler:
         if self._requests_dir is None:
             return
         for path, req in requests.read_requests(self._requests_dir):
-            error = req.get("error") or self._handle_request(wf, req)
-            if error:
-                log.error("request %s: %s", path.name, error)
+            result = ({"error": req["error"]} if req.get("error")
+                      else self._handle_request(wf, req))
+            if result.get("error"):
+                log.error("request %s: %s", path.name, result["error"])
+            else:
+                log.info("request %s: %s", path.name, result["message"])
+            requests.write_result(path, {
+                "action": str(req.get("action", "")), "job": str(req.get("job", "")),
+                "run": req.get("run"), "by": str(req.get("by", "")), "at": self._clock(),
+                **result})
             path.unlink(missing_ok=True)
 
-    def _handle_request(self, wf: model.Workflow, req: dict) -> str:
+    def _handle_request(self, wf: model.Workflow, req: dict) -> dict:
+        """What one request did: {"message", and "cancelled" or "queued"} or {"error"}."""
         job, by = str(req.get("job", "")), str(req.get("by", "someone"))
         hist = self.store.read_snapshot().jobs.get(job)
         if job not in wf.jobs:
-            return f"no job named {job!r}"
+            return {"error": f"no job named {job!r}"}
         if req.get("action") == "cancel":
+            cancelled = []
             for run in (hist.active if hist else ()):
-                if not self.executor.cancel(job, run.number) and \
-                        (job, run.number) not in self._submitted:
+                if self.executor.cancel(job, run.number):
+                    cancelled.append(run.number)
+                elif (job, run.number) not in self._submitted:
                     self._cancel_unstarted(wf, run, f"cancelled by {by}")
-            return ""
-        number = int(req.get("run", 0))
+                    cancelled.append(run.number)
+            message = (f"cancelled {job} run{'s' if len(cancelled) > 1 else ''} "
+                       + ", ".join(map(str, cancelled)) if cancelled
+                       else f"{job} had no queued or running run to cancel")
+            return {"message": message, "cancelled": cancelled}
+        try:
+            number = int(req.get("run", 0))
+        except (TypeError, ValueError):
+            return {"error": f"run {req.get('run')!r} is not a run number"}
         old = next((e.run for e in self.store.history(job, limit=100_000)
                     if e.run is not None and e.run.number == number), None)
         if old is None:
-            return f"{job} has no run {number} to replay"
+            return {"error": f"{job} has no run {number} to replay"}
         cause = model.Cause("replay", f"run {number} of {job}", author=by)
         snap = self.store.read_snapshot()
         last = snap.jobs[job].last if job in snap.jobs else None
         baseline = (last.inputs if last.baseline is None else last.baseline) if last else ()
+        new = planner.next_run_number(snap, job)
         self._queue(planner.PlannedRun(job, cause, old.inputs, dict(old.params)), snap,
                     baseline=baseline)
-        return ""
+        return {"message": f"queued {job} run {new}, a replay of run {number}", "queued": new}
 
     def _recover(self) -> None:
         """Runs left `running` by a previous controller process were interrupted.
