@@ -15,10 +15,12 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from controller.settings import Settings, SettingsError
+if TYPE_CHECKING:
+    from controller.settings import Settings
 
 HOME_ARG = click.argument("home", envvar="GITLINE_HOME", type=click.Path(path_type=Path))
 HOME_HELP = ("The Gitline home (default: $GITLINE_HOME). The older form, HOME as the first "
@@ -80,6 +82,9 @@ def _home(home: Path | None) -> Path:
 
 
 def _settings(home: Path | None, **overrides) -> Settings:
+    # imported here: ruamel.yaml costs every command's start-up, even --help
+    from controller.settings import Settings, SettingsError
+
     try:
         return Settings.load(_home(home), **overrides)
     except SettingsError as err:
@@ -127,6 +132,8 @@ def _complete_names(kind: str):
             return []
         try:
             from controller.readview import open_repos
+            from controller.settings import Settings
+
             wf = _workflow(*open_repos(Settings.load(home)))
         except Exception:  # noqa: BLE001  completion must never print a traceback
             return []

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from controller.core import loader, model, planner
+from controller.core import model
 from controller.settings import Settings
 from controller.store.configrepo import ConfigRepo
 from controller.store.gitstate import GitStateStore
@@ -31,6 +31,8 @@ def running_workflow(config: ConfigRepo, store: GitStateStore,
                      snap: model.Snapshot | None = None) -> model.Workflow:
     """The workflow the controller runs: the last good config, else the config head
     (a home whose controller has not run yet)."""
+    from controller.core import loader  # ruamel: only for the commands that need it
+
     snap = snap or store.read_snapshot()
     commit = snap.good_commit or config.head()
     if not commit:
@@ -66,6 +68,8 @@ def refused_requests(home: Any) -> list[str]:
 
 def read_status(settings: Settings) -> dict[str, Any]:
     """Resources with their latest version, jobs with their last run and why they wait."""
+    from controller.core import loader, planner
+
     config, store = open_repos(settings)
     snap = store.read_snapshot()
     record = store.read_config_record()
