@@ -16,6 +16,7 @@ def test_replay_and_cancel_report_what_the_controller_did(sample_home: Home):
     done = cli("replay", h.path, "build_app", "1", "--wait", "30")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "queued build_app run 2, a replay of run 1"
+    h.wait_idle(60)  # a trigger is refused while an input job (deploy_staging) is queued
     assert cli("trigger", h.path, "deploy_prod").returncode == 0
 
     def pending() -> bool:
