@@ -290,8 +290,14 @@ def status(home: Path | None, as_json: bool) -> None:
     if as_json:
         _emit_json(report)
         return
+    from controller.reactor.requests import served_by
+
     cfg = report["config"]
     click.echo(f"config: processed {cfg['processed'][:7] or '-'}, running {cfg['good'][:7] or '-'}")
+    pid = served_by(_settings(home).home)
+    if pid is not None:  # None: no HOME/serve.lock, so no way to tell
+        click.echo("controller: " + ("not running (start it: gitline serve)" if pid == 0
+                                     else "running" + (f" (pid {pid})" if pid > 0 else "")))
     for p in cfg["problems"]:
         click.echo(f"  {p}")
     for line in cfg["refused"]:

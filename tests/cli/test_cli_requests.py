@@ -59,3 +59,4 @@ def test_without_a_controller_the_request_says_it_waits(sample_home: Home):
     assert done.returncode == 0
     assert "no controller is running" in done.stdout
     assert len(list((sample_home.path / "requests").glob("*.yml"))) == 1
+    assert "controller: not running" in cli("status", sample_home.path).stdout
