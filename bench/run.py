@@ -125,6 +125,13 @@ def render(m: dict, r: dict, quick: bool, seconds: float) -> str:
                      fmt(big["load_ms"], " ms"), "< 1 s", ok(big["load_ms"]["median"] < 1000)))
         rows.append(("4. plan after a push that changes one file", fmt(big["plan_ms"], " ms"),
                      "< 50 ms", ok(big["plan_ms"]["median"] < 50)))
+    cli = r.get("cli") or {"error": "not run"}
+    if "error" not in cli:
+        for name, f in cli["commands"].items():
+            base = name.startswith(("python", "git "))
+            rows.append((f"7. {'baseline: ' if base else ''}`{name}` (new process)",
+                         fmt(f, " ms"), "" if base or name.endswith("--help") else "< 150 ms",
+                         "" if base or name.endswith("--help") else ok(f["median"] < 150)))
     for name, label in (("push", "1"), ("history", "2, 5"), ("fanout", "3"), ("big", "4")):
         rss = r[name].get("peak_rss_mb")
         if rss is not None:
@@ -161,7 +168,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer pushes, shorter history")
     parser.add_argument("--only", nargs="*",
-                        help="sections to run (push history fanout big); the others keep "
+                        help="sections to run (push history fanout big cli); the others keep "
                              "their figures from bench/last-run.json")
     parser.add_argument("--render", action="store_true",
                         help="only rewrite docs/benchmarks.md from bench/last-run.json")
@@ -173,11 +180,12 @@ def main() -> None:
         return
     started = time.monotonic()
     m = machine()
-    names = args.only or ["push", "history", "fanout", "big"]
+    names = args.only or ["push", "history", "fanout", "big", "cli"]
     results = {n: section(n, args.quick) for n in names}
     last = ROOT / "bench" / "last-run.json"
     previous = json.loads(last.read_text()) if args.only and last.exists() else {}
-    for n in ("push", "history", "fanout", "big"):  # --only keeps the other sections' figures
+    # --only keeps the other sections' figures
+    for n in ("push", "history", "fanout", "big", "cli"):
         results.setdefault(n, previous.get(n) or {"error": "not run"})
     (ROOT / "docs").mkdir(exist_ok=True)
     OUT.write_text(render(m, results, args.quick, time.monotonic() - started))

@@ -536,7 +536,61 @@ def big_workflow(quick: bool) -> dict:
             "peak_rss_mb": peak_rss_mb()}
 
 
-SECTIONS = {"push": push_latency, "history": history, "fanout": fanout, "big": big_workflow}
+# ------------------------------------------------------------------ 7. CLI start-up
+
+
+def cli_startup(quick: bool) -> dict:
+    """Each command as a new process on the sample after its first runs, beside
+    `python -c pass` and `git log -1`; bytecode compiled, as an installed package has it."""
+    from controller.store.gitstate import GitStateStore
+
+    n = 5 if quick else 15
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        home = Home(root)
+        shutil.copytree(ROOT / "sample-repo", home.work, dirs_exist_ok=True)
+        sh("git", "add", "-A", cwd=home.work)
+        sh("git", "commit", "-q", "-m", "sample", cwd=home.work)
+        home.push()
+        home.start("--listen", "none")
+        try:
+            wait_for(lambda: "deploy_staging" in GitStateStore(home.repo).read_snapshot().jobs
+                     and GitStateStore(home.repo).read_snapshot().jobs["deploy_staging"].last,
+                     120, "the sample's first runs", 0.2)
+        finally:
+            home.stop()
+        env = {k: v for k, v in home.env.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        env.update(PYTHONPATH=str(ROOT), PYTHONPYCACHEPREFIX=str(root / "pyc"),
+                   PATH=os.environ.get("PATH", ""))
+        h = str(home.path)
+        cmds = {
+            "python -c pass": [sys.executable, "-c", "pass"],
+            "git log -1 state": ["git", "--git-dir", str(home.repo), "log", "-1", "state"],
+            "gitline --help": [sys.executable, "-m", "controller.cli", "--help"],
+            "gitline status": [sys.executable, "-m", "controller.cli", "status", h],
+            "gitline log app_build": [sys.executable, "-m", "controller.cli", "log", h,
+                                      "app_build"],
+            "gitline logs build_app": [sys.executable, "-m", "controller.cli", "logs", h,
+                                       "build_app"],
+            "gitline trigger deploy_prod": [sys.executable, "-m", "controller.cli", "trigger",
+                                            h, "deploy_prod"],
+        }
+        out = {}
+        for name, cmd in cmds.items():
+            subprocess.run(cmd, env=env, cwd=root, capture_output=True)  # writes bytecode
+            times = []
+            for _ in range(n):
+                started = time.perf_counter()
+                done = subprocess.run(cmd, env=env, cwd=root, capture_output=True, text=True)
+                times.append((time.perf_counter() - started) * 1000)
+                if done.returncode != 0:
+                    raise RuntimeError(f"{name}: {done.stderr.strip()[-300:]}")
+            out[name] = spread(times)
+        return {"commands": out}
+
+
+SECTIONS = {"push": push_latency, "history": history, "fanout": fanout, "big": big_workflow,
+            "cli": cli_startup}
 
 if __name__ == "__main__":
     name = sys.argv[1]

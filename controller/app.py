@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import asdict, replace
+from dataclasses import replace
 from typing import Any
 
-from controller.core import loader, model, planner
+from controller.core import model
 from controller.execution.executor import Executor
 from controller.execution.local import LocalExecutor
 from controller.notify.delivery import Deliverer
@@ -18,6 +18,12 @@ from controller.reactor.reconcile import Reconciler
 from controller.reactor.requests import REQUESTS_DIR
 from controller.reactor.timers import Timers
 from controller.reactor.watcher import RefWatcher
+from controller.readview import (  # noqa: F401  HomeError: re-exported for serve
+    HomeError,
+    open_repos,
+    read_status,
+    run_summary,
+)
 from controller.secrets import load_secrets
 from controller.secrets import lookup as lookup_secret
 from controller.server.pushes import Pusher, PushLog, attributed
@@ -27,18 +33,6 @@ from controller.store.gitstate import GitStateStore
 from controller.store.repoinit import install_hook
 
 log = logging.getLogger("gitline")
-
-
-class HomeError(Exception):
-    """HOME is not a Gitline home (run `gitline init HOME`)."""
-
-
-def open_repos(settings: Settings) -> tuple[ConfigRepo, GitStateStore]:
-    if not settings.repo_path.is_dir():
-        home = settings.home
-        raise HomeError(f"{home} is not a Gitline home: run `gitline init {home}`")
-    return (ConfigRepo(settings.repo_path, settings.branch),
-            GitStateStore(settings.repo_path, settings.state_branch))
 
 
 def make_executor(settings: Settings) -> Executor:
@@ -251,7 +245,7 @@ def _api_services(ctl: Controller) -> Any:
         wf = ctl.reconciler.workflow
         if not entries and (wf is None or job not in wf.jobs):
             raise api.NotFound(f"no job {job}")
-        return [{**_run_summary(e.run), "commit": e.commit, "when": e.when,
+        return [{**run_summary(e.run), "commit": e.commit, "when": e.when,
                  "startedAt": e.run.started_at, "params": e.run.params,
                  "message": e.run.message} for e in entries]
 
@@ -308,68 +302,3 @@ def _api_services(ctl: Controller) -> Any:
         log=lambda job, run: open_repos(s)[1].read_log(job, run), trigger=trigger,
         hook_resource=hook_resource, add_hook_version=add_hook_version,
         git_hook_secret=git_hook_secret, git_pushed=ctl.pollers.pushed)
-
-
-def read_status(settings: Settings) -> dict[str, Any]:
-    """Resources with their latest version, jobs with their last run and why they wait."""
-    config, store = open_repos(settings)
-    snap = store.read_snapshot()
-    record = store.read_config_record()
-    wf = (loader.load_workflow(config.workflow_files(snap.good_commit, loader.is_workflow_file))
-          if snap.good_commit else model.Workflow())
-    waits = planner.plan_runs(wf, snap).waits
-    resources = {}
-    for name, res in sorted(wf.resources.items()):
-        v = snap.versions.get(name)
-        resources[name] = {
-            "type": res.type,
-            "version": v.number if v else None,
-            "versionName": v.name if v else None,
-            "createdBy": v.created_by if v else None,
-            "inconsistent": wf.inconsistent.get(name),
-        }
-    jobs = {}
-    for name, job in sorted(wf.jobs.items()):
-        hist = snap.jobs.get(name, model.JobHistory())
-        last = hist.last
-        jobs[name] = {
-            "type": job.type,
-            "lastRun": _run_summary(last) if last else None,
-            "active": [_run_summary(r) for r in hist.active],
-            "lastSucceeded": hist.last_succeeded or None,
-            "pins": [f"{i.name}@{i.version_name or i.version_number}" for i in job.inputs
-                     if i.pinned],
-            "waiting": _active_reason(job, hist) if hist.active else waits.get(name),
-        }
-    return {
-        "config": {"processed": snap.processed_commit, "good": snap.good_commit,
-                   "problems": record.get("problems", []),
-                   "triggerErrors": record.get("triggerErrors", [])},
-        "resources": resources,
-        "jobs": jobs,
-    }
-
-
-def _active_reason(job: model.Job, hist: model.JobHistory) -> str | None:
-    """Why a job's queued or pending runs are not running yet."""
-    pending = [r for r in hist.active if r.status == "pending_approval"]
-    if pending:
-        approvers = ", ".join(job.approval.approvers) if job.approval else ""
-        return (f"run {pending[-1].number} is pending approval"
-                + (f" by one of: {approvers}" if approvers else "")
-                + f"; approve with a commit to approvals/{job.name}")
-    running = [r for r in hist.active if r.status == "running"]
-    queued = [r for r in hist.active if r.status == "queued"]
-    if running and queued and job.trigger_mode == "serial":
-        return (f"run {queued[0].number} is queued behind run {running[0].number} "
-                "(triggerMode: serial)")
-    if queued and not running:
-        return f"run {queued[0].number} is queued for a free worker"
-    return None
-
-
-def _run_summary(run: model.Run) -> dict[str, Any]:
-    return {"number": run.number, "status": run.status, "cause": str(run.cause),
-            "queuedAt": run.queued_at, "finishedAt": run.finished_at,
-            "exitCode": run.exit_code, "attempt": run.attempt, "message": run.message,
-            "inputs": {i.name: asdict(i)["number"] for i in run.inputs}}

@@ -15,33 +15,135 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from controller.settings import Settings, SettingsError
+if TYPE_CHECKING:
+    from controller.settings import Settings
 
 HOME_ARG = click.argument("home", envvar="GITLINE_HOME", type=click.Path(path_type=Path))
+HOME_HELP = ("The Gitline home (default: $GITLINE_HOME). The older form, HOME as the first "
+             "argument, works too.")
 
 
-def _settings(home: Path, **overrides) -> Settings:
+class NoSuchName(click.ClickException):
+    """A job, resource or run that the workflow does not have: a usage error (exit 2)."""
+
+    exit_code = 2
+
+
+class HomeCommand(click.Command):
+    """A command on a Gitline home: `--home/-H`, $GITLINE_HOME, or HOME as the first
+    argument (when it names a home, or when there is one argument too many)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        positions = _positionals(self, args)
+        most = sum(1 if p.nargs == 1 else 99 for p in self.params
+                   if isinstance(p, click.Argument))
+        if positions and (len(positions) > most or _is_home(args[positions[0]])):
+            i = positions[0]
+            args = ["--home", args[i], *args[:i], *args[i + 1:]]
+        return super().parse_args(ctx, args)
+
+
+def _positionals(cmd: click.Command, args: list[str]) -> list[int]:
+    """Indexes of the positional arguments in `args` (not options nor their values)."""
+    takes_value = {o for p in cmd.params if isinstance(p, click.Option) and not p.is_flag
+                   and not p.count for o in p.opts + p.secondary_opts}
+    found, i = [], 0
+    while i < len(args):
+        a = args[i]
+        if a == "--":
+            return found + list(range(i + 1, len(args)))
+        if a.startswith("-") and a != "-":
+            if a in takes_value:
+                i += 1
+        else:
+            found.append(i)
+        i += 1
+    return found
+
+
+def _is_home(arg: str) -> bool:
+    path = Path(arg)
+    return (path / "config.git").is_dir() or (path / "gitline.yml").is_file()
+
+
+def home_option(fn):
+    return click.option("--home", "-H", "home", envvar="GITLINE_HOME",
+                        type=click.Path(path_type=Path), help=HOME_HELP)(fn)
+
+
+def _home(home: Path | None) -> Path:
+    if home is None:
+        raise click.UsageError("give HOME or set GITLINE_HOME")
+    return home
+
+
+def _settings(home: Path | None, **overrides) -> Settings:
+    # imported here: ruamel.yaml costs every command's start-up, even --help
+    from controller.settings import Settings, SettingsError
+
     try:
-        return Settings.load(home, **overrides)
+        return Settings.load(_home(home), **overrides)
     except SettingsError as err:
         raise click.ClickException(str(err)) from err
 
 
-def _open(home: Path):
+def _open(home: Path | None):
     # Only the store: importing controller.app (scheduler, HTTP server, executors) cost
     # `gitline log` ~250 ms of its 200 ms budget.
-    from controller.store.configrepo import ConfigRepo
-    from controller.store.gitstate import GitStateStore
+    from controller.readview import HomeError, open_repos
 
-    settings = _settings(home)
-    if not settings.repo_path.is_dir():
-        raise click.ClickException(
-            f"{settings.home} is not a Gitline home: run `gitline init {settings.home}`")
-    return (ConfigRepo(settings.repo_path, settings.branch),
-            GitStateStore(settings.repo_path, settings.state_branch))
+    try:
+        return open_repos(_settings(home))
+    except HomeError as err:
+        raise click.ClickException(str(err)) from err
+
+
+def _workflow(config, store):
+    from controller.readview import running_workflow
+
+    return running_workflow(config, store)
+
+
+def _check_name(wf, name: str, kind: str = "job") -> None:
+    """Exit 2 with a suggestion when the running workflow has no such job (or resource)."""
+    import difflib
+
+    names = sorted(wf.jobs) if kind == "job" else sorted({*wf.jobs, *wf.resources})
+    if name in names:
+        return
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+    what = "job" if kind == "job" else "job or resource"
+    hint = f"; did you mean {close[0]!r}?" if close else (
+        f" (jobs: {', '.join(names)})" if names and len(names) <= 12 else "")
+    raise NoSuchName(f"no {what} {name!r}{hint}")
+
+
+def _complete_names(kind: str):
+    """click shell_complete: the job (or job and resource) names of the running workflow."""
+    def complete(ctx: click.Context, param: click.Parameter, incomplete: str):
+        from click.shell_completion import CompletionItem
+
+        home = ctx.params.get("home") or os.environ.get("GITLINE_HOME")
+        if not home:
+            return []
+        try:
+            from controller.readview import open_repos
+            from controller.settings import Settings
+
+            wf = _workflow(*open_repos(Settings.load(home)))
+        except Exception:  # noqa: BLE001  completion must never print a traceback
+            return []
+        names = wf.jobs if kind == "job" else {**wf.resources, **wf.jobs}
+        return [CompletionItem(n) for n in sorted(names) if n.startswith(incomplete)]
+    return complete
+
+
+def _emit_json(data: object) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -129,20 +231,20 @@ def token() -> None:
     """Tokens for `gitline serve`'s HTTP side: git clone/push and the API (basic auth)."""
 
 
-@token.command("add", short_help="Make a token (printed once).")
-@HOME_ARG
+@token.command("add", cls=HomeCommand, short_help="Make a token (printed once).")
+@home_option
 @click.argument("name")
 @click.option("--scope", "scopes", default="read,push,trigger", show_default=True,
               help="Comma-separated: read (clone, fetch, GET), push, trigger (API), approve "
               "(approval commits pushed with it count), admin (tags; implies all).")
 @click.option("--email", default="", help="The approver this token speaks for "
               "(matched against requiresApproval.approvers).")
-def token_add(home: Path, name: str, scopes: str, email: str) -> None:
+def token_add(home: Path | None, name: str, scopes: str, email: str) -> None:
     """Make a token for NAME; only the SHA-256 of its secret is kept, in HOME/tokens.yml."""
     from controller.server.auth import TokenError, TokenStore
 
     try:
-        value = TokenStore(home).add(name, scopes, email)
+        value = TokenStore(_home(home)).add(name, scopes, email)
     except TokenError as err:
         raise click.ClickException(str(err)) from err
     click.echo(value)
@@ -150,52 +252,66 @@ def token_add(home: Path, name: str, scopes: str, email: str) -> None:
                f"git clone http://{name}:<token>@HOST:PORT/config.git", err=True)
 
 
-@token.command("remove", short_help="Revoke a token.")
-@HOME_ARG
+@token.command("remove", cls=HomeCommand, short_help="Revoke a token.")
+@home_option
 @click.argument("name")
-def token_remove(home: Path, name: str) -> None:
+def token_remove(home: Path | None, name: str) -> None:
     """Revoke NAME's token; requests with it are refused at once."""
     from controller.server.auth import TokenError, TokenStore
 
     try:
-        TokenStore(home).remove(name)
+        TokenStore(_home(home)).remove(name)
     except TokenError as err:
         raise click.ClickException(str(err)) from err
     click.echo(f"removed the token of {name}")
 
 
-@token.command("list", short_help="Names of the tokens.")
-@HOME_ARG
-def token_list(home: Path) -> None:
+@token.command("list", cls=HomeCommand, short_help="Names of the tokens.")
+@home_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def token_list(home: Path | None, as_json: bool) -> None:
     """Print each token's name, when it was made, scopes and email (never the token)."""
     from controller.server.auth import TokenStore
 
-    for name, e in TokenStore(home).entries().items():
+    entries = TokenStore(_home(home)).entries()
+    if as_json:
+        _emit_json([{"name": n, "created": e["created"], "scopes": list(e["scopes"]),
+                     "email": e["email"], "legacy": bool(e["legacy"])}
+                    for n, e in entries.items()])
+        return
+    for name, e in entries.items():
         legacy = "\tlegacy: re-issue it" if e["legacy"] else ""
         click.echo(f"{name}\t{e['created']}\t{','.join(e['scopes'])}\t{e['email'] or '-'}"
                    f"{legacy}")
 
 
-@main.command(short_help="Resources, jobs, and why jobs are not running.")
-@HOME_ARG
+
+@main.command(cls=HomeCommand, short_help="Resources, jobs, and why jobs are not running.")
+@home_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def status(home: Path, as_json: bool) -> None:
+def status(home: Path | None, as_json: bool) -> None:
     """Show each resource's latest version and each job's last run, or why it waits."""
-    from controller.app import HomeError, read_status
+    from controller.readview import HomeError, read_status
 
     try:
         report = read_status(_settings(home))
     except HomeError as err:
         raise click.ClickException(str(err)) from err
     if as_json:
-        click.echo(json.dumps(report, indent=2))
+        _emit_json(report)
         return
+    from controller.reactor.requests import served_by
+
     cfg = report["config"]
     click.echo(f"config: processed {cfg['processed'][:7] or '-'}, running {cfg['good'][:7] or '-'}")
+    pid = served_by(_settings(home).home)
+    if pid is not None:  # None: no HOME/serve.lock, so no way to tell
+        click.echo("controller: " + ("not running (start it: gitline serve)" if pid == 0
+                                     else "running" + (f" (pid {pid})" if pid > 0 else "")))
     for p in cfg["problems"]:
         click.echo(f"  {p}")
-    for t in cfg["triggerErrors"]:
-        click.echo(f"  trigger error: {t}")
+    for line in cfg["refused"]:
+        click.echo(f"  refused: {line}")
     click.echo("resources:")
     for name, r in report["resources"].items():
         ver = f"v{r['version']}" if r["version"] else "no version"
@@ -205,64 +321,82 @@ def status(home: Path, as_json: bool) -> None:
     click.echo("jobs:")
     for name, j in report["jobs"].items():
         last = j["lastRun"]
-        shown = f"run {last['number']} {last['status']} ({last['cause']})" if last else "never run"
+        shown = (f"run {last['number']} {_words(last['status'])} ({last['cause']})" if last
+                 else "never run")
         click.echo(f"  {name:<24} {shown}")
         for a in j["active"]:
+            if last and a["number"] == last["number"]:
+                continue  # the line above said it
             note = f" ({a['message']})" if a.get("message") else ""
-            click.echo(f"  {'':<24} run {a['number']} {a['status'].replace('_', ' ')}{note}")
+            click.echo(f"  {'':<24} run {a['number']} {_words(a['status'])}{note}")
         if j["waiting"]:
             click.echo(f"  {'':<24} not running: {j['waiting']}")
 
 
-@main.command(short_help="History of a resource or a job.")
-@HOME_ARG
-@click.argument("name")
+def _words(status: str) -> str:
+    return status.replace("_", " ")
+
+
+@main.command(cls=HomeCommand, short_help="History of a resource or a job.")
+@home_option
+@click.argument("name", shell_complete=_complete_names("any"))
 @click.option("-n", "--limit", default=20, show_default=True, help="How many entries.")
-def log(home: Path, name: str, limit: int) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def log(home: Path | None, name: str, limit: int, as_json: bool) -> None:
     """Versions of resource NAME, or runs of job NAME, newest first, from the state branch."""
     _, store = _open(home)
-    found = False
+    rows: list[dict] = []
     for entry in store.history(name, limit=limit):
-        found = True
+        row = {"commit": entry.commit, "when": entry.when}
         if entry.version is not None:
             v = entry.version
-            label = f" ({v.name})" if v.name else ""
-            click.echo(f"{entry.commit[:7]} {entry.when}  version {v.number}{label}"
-                       f"  from {v.created_by}")
+            row.update(kind="version", number=v.number, versionName=v.name,
+                       createdBy=v.created_by)
+            text = (f"{entry.commit[:7]} {entry.when}  version {v.number}"
+                    f"{f' ({v.name})' if v.name else ''}  from {v.created_by}")
         elif entry.run is not None:
             r = entry.run
-            click.echo(f"{entry.commit[:7]} {entry.when}  run {r.number} {r.status}"
-                       f"  ({r.cause})")
-    if not found:
+            row.update(kind="run", number=r.number, status=r.status, cause=str(r.cause))
+            text = (f"{entry.commit[:7]} {entry.when}  run {r.number} {_words(r.status)}"
+                    f"  ({r.cause})")
+        else:
+            continue
+        rows.append(row)
+        if not as_json:
+            click.echo(text)
+    if as_json:
+        _emit_json(rows)
+    elif not rows:
         raise click.ClickException(f"no history for {name!r} on the state branch")
 
 
-@main.command(short_help="Output of a run.")
-@HOME_ARG
-@click.argument("job")
+@main.command(cls=HomeCommand, short_help="Output of a run.")
+@home_option
+@click.argument("job", shell_complete=_complete_names("job"))
 @click.argument("run", type=int, required=False)
-def logs(home: Path, job: str, run: int | None) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def logs(home: Path | None, job: str, run: int | None, as_json: bool) -> None:
     """Print the log of JOB's latest finished run, or of run RUN."""
     _, store = _open(home)
     text = store.read_log(job, run)
     if text is None:
         raise click.ClickException(f"no log for {job}" + (f" run {run}" if run else ""))
+    if as_json:
+        _emit_json({"job": job, "run": run, "log": text})
+        return
     click.echo(text, nl=False)
 
 
-@main.command(short_help="Start a job by committing triggers/JOB.")
-@HOME_ARG
-@click.argument("job")
+@main.command(cls=HomeCommand, short_help="Start a job by committing triggers/JOB.")
+@home_option
+@click.argument("job", shell_complete=_complete_names("job"))
 @click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE",
               help="A variable for that run (repeatable).")
 @click.option("-m", "--message", help="Commit message.")
-def trigger(home: Path, job: str, params: tuple[str, ...], message: str | None) -> None:
+def trigger(home: Path | None, job: str, params: tuple[str, ...], message: str | None) -> None:
     """Commit triggers/JOB to the config branch, exactly as a user's commit would."""
-    from controller.core import triggers
-
-    config, _ = _open(home)
-    if triggers.trigger_job(f"triggers/{job}") != job:
-        raise click.UsageError(f"{job!r} is not a valid job name")
+    config, store = _open(home)
+    _check_name(_workflow(config, store), job)
     lines = [f"# gitline trigger at {datetime.now(UTC).isoformat(timespec='seconds')}"]
     for p in params:
         key, sep, value = p.partition("=")
@@ -291,71 +425,134 @@ def _identity() -> tuple[str, str]:
     return user, email
 
 
-@main.command(short_help="Approve (or reject) a job's pending run.")
-@HOME_ARG
-@click.argument("job")
+@main.command(cls=HomeCommand, short_help="Approve (or reject) a job's pending run.")
+@home_option
+@click.argument("job", shell_complete=_complete_names("job"))
 @click.option("--reject", is_flag=True, help="Reject instead: the pending run is cancelled.")
 @click.option("-m", "--message", "reason", default="", help="Why (recorded on the run).")
-def approve(home: Path, job: str, reject: bool, reason: str) -> None:
+@click.option("--wait", "wait_seconds", type=float, default=5.0, show_default=True,
+              help="Seconds to wait for the controller's answer.")
+def approve(home: Path | None, job: str, reject: bool, reason: str,
+            wait_seconds: float) -> None:
     """Approve JOB's pending run as the unix user running this (or cancel it: --reject).
 
     The controller commits approvals/JOB for you: it knows who you are from the owner of
     the request file in HOME/requests (local_users in gitline.yml maps users to emails).
     """
-    from controller.core import approvals
-
-    if approvals.approval_job(f"approvals/{job}") != job:
-        raise click.UsageError(f"{job!r} is not a valid job name")
-    _request(home, "approve", job=job, decision="reject" if reject else "approve",
-             reason=reason)
-
-
-@main.command(short_help="Stop a job's running or waiting runs.")
-@HOME_ARG
-@click.argument("job")
-def cancel(home: Path, job: str) -> None:
-    """Ask the controller to cancel JOB's runs: running ones are stopped, on_cancel runs."""
-    _request(home, "cancel", job=job)
+    config, store = _open(home)
+    snap = store.read_snapshot()
+    wf = _workflow(config, store)
+    _check_name(wf, job)
+    if wf.jobs[job].approval is None:
+        raise NoSuchName(f"job {job!r} does not require approval")
+    hist = snap.jobs.get(job)
+    if not hist or not any(r.status == "pending_approval" for r in hist.active):
+        raise click.ClickException(f"no run of {job} is pending approval")
+    _request(home, "approve", wait_seconds, job=job,
+             decision="reject" if reject else "approve", reason=reason)
 
 
-@main.command(short_help="Run a past run again with exactly its inputs.")
-@HOME_ARG
-@click.argument("job")
+@main.command(cls=HomeCommand, short_help="Stop a job's running or waiting runs.")
+@home_option
+@click.argument("job", shell_complete=_complete_names("job"))
+@click.option("--wait", "wait_seconds", type=float, default=5.0, show_default=True,
+              help="Seconds to wait for the controller's answer.")
+def cancel(home: Path | None, job: str, wait_seconds: float) -> None:
+    """Ask the controller to cancel JOB's runs: running ones are stopped, on_cancel runs.
+
+    Prints which runs were cancelled, or that no controller runs and the request waits.
+    """
+    config, store = _open(home)
+    _check_name(_workflow(config, store), job)
+    _request(home, "cancel", wait_seconds, job=job)
+
+
+@main.command(cls=HomeCommand, short_help="Run a past run again with exactly its inputs.")
+@home_option
+@click.argument("job", shell_complete=_complete_names("job"))
 @click.argument("run", type=int)
-def replay(home: Path, job: str, run: int) -> None:
-    """Queue a new run of JOB with the exact input versions and parameters of run RUN."""
-    _request(home, "replay", job=job, run=run)
+@click.option("--wait", "wait_seconds", type=float, default=5.0, show_default=True,
+              help="Seconds to wait for the controller's answer.")
+def replay(home: Path | None, job: str, run: int, wait_seconds: float) -> None:
+    """Queue a new run of JOB with the exact input versions and parameters of run RUN.
+
+    Prints the number of the new run, or that no controller runs and the request waits.
+    """
+    config, store = _open(home)
+    _check_name(_workflow(config, store), job)
+    if not any(e.run is not None and e.run.number == run
+               for e in store.history(job, limit=100_000)):
+        raise NoSuchName(f"{job} has no run {run} to replay")
+    _request(home, "replay", wait_seconds, job=job, run=run)
 
 
-def _request(home: Path, action: str, **fields: object) -> None:
-    from controller.reactor.requests import write_request
+def _request(home: Path | None, action: str, wait_seconds: float, **fields: object) -> None:
+    from controller.reactor import requests
 
-    _open(home)
+    settings = _settings(home)
     user, email = _identity()
-    path = write_request(_settings(home).home, action, by=f"{user} <{email}>", **fields)
-    for _ in range(50):  # a running controller picks it up at once
-        if not path.exists():
-            click.echo(f"{action} of {fields['job']}: done by the controller")
+    path = requests.write_request(settings.home, action, by=f"{user} <{email}>", **fields)
+    what = f"{action} of {fields['job']}" + (f" run {fields['run']}" if "run" in fields else "")
+    if requests.served_by(settings.home) == 0:
+        click.echo(f"{what}: requested, but no controller is running; `gitline serve "
+                   f"{settings.home}` will do it when it starts")
+        return
+    deadline = time.monotonic() + wait_seconds
+    while time.monotonic() < deadline:
+        result = requests.read_result(path)
+        if result is not None:
+            if result.get("error"):
+                raise click.ClickException(f"{what}: refused: {result['error']}")
+            click.echo(result.get("message") or f"{what}: done")
             return
-        time.sleep(0.1)
-    click.echo(f"{action} of {fields['job']}: requested; the controller handles it when it "
-               "runs (gitline serve)")
+        time.sleep(0.05)
+    click.echo(f"{what}: requested; the controller has not answered within {wait_seconds:g} s "
+               "(is `gitline serve` running?); it handles the request when it runs")
 
 
 @main.command(short_help="Check workflow files offline.")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-def validate(paths: tuple[Path, ...]) -> None:
-    """Load PATHS (files or folders) as one workflow; print path:line:col: problems."""
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "github"]), default="text",
+              show_default=True, help="text (path:line:col: ...), json, or GitHub Actions "
+              "annotations (::error file=F,line=L,col=C::message).")
+@click.option("--json", "as_json", is_flag=True, help="The same as --format json.")
+def validate(paths: tuple[Path, ...], fmt: str, as_json: bool) -> None:
+    """Load PATHS (files or folders) as one workflow; print path:line:col: problems.
+
+    Exits 1 when there is an error, or when PATHS hold no workflow file.
+    """
     from controller.core import loader
 
-    wf = loader.load_workflow(_read_files(paths))
-    for p in wf.problems:
-        click.echo(str(p))
+    files = _read_files(paths)
+    if not files:
+        raise click.ClickException(
+            f"no workflow file in {', '.join(map(str, paths))} (looked for shippable.yml, "
+            "*.shippable.yml and the like)")
+    wf = loader.load_workflow(files)
+    problems = sorted(wf.problems, key=_where)
     errors = len(wf.errors)
-    click.echo(f"{len(wf.resources)} resources, {len(wf.jobs)} jobs, {errors} errors, "
-               f"{len(wf.problems) - errors} warnings", err=True)
+    fmt = "json" if as_json else fmt
+    if fmt == "json":
+        _emit_json({"files": [f for f, _ in files], "resources": len(wf.resources),
+                    "jobs": len(wf.jobs), "errors": errors,
+                    "warnings": len(problems) - errors,
+                    "problems": [{"file": p.location.path, "line": p.location.line,
+                                  "col": p.location.col,
+                                  "severity": p.severity, "message": p.message}
+                                 for p in problems]})
+    else:
+        for p in problems:
+            if fmt == "github":
+                level = "error" if p.severity == "error" else "warning"
+                at = p.location
+                click.echo(f"::{level} file={at.path},line={at.line},col={at.col}::"
+                           + p.message.replace("%", "%25").replace("\n", "%0A"))
+            else:
+                click.echo(str(p))
+        click.echo(f"{len(wf.resources)} resources, {len(wf.jobs)} jobs, {errors} errors, "
+                   f"{len(problems) - errors} warnings", err=True)
     if errors:
-        sys.exit(1)
+        raise click.exceptions.Exit(1)
 
 
 @main.command(short_help="Draw the workflow (DOT or Mermaid).")
@@ -363,12 +560,41 @@ def validate(paths: tuple[Path, ...]) -> None:
 @click.option("--format", "fmt", type=click.Choice(["dot", "mermaid"]), default="dot",
               show_default=True, help="Graphviz DOT or a Mermaid flowchart.")
 def graph(paths: tuple[Path, ...], fmt: str) -> None:
-    """Print the resources, jobs and edges of PATHS; switch: off edges are dotted."""
+    """Print the resources, jobs and edges of PATHS; switch: off edges are dotted.
+
+    A workflow that does not load prints its errors and exits 1.
+    """
     from controller.core import graph as graphs
     from controller.core import loader
 
-    wf = loader.load_workflow(_read_files(paths))
+    files = _read_files(paths)
+    if not files:
+        raise click.ClickException(f"no workflow file in {', '.join(map(str, paths))}")
+    wf = loader.load_workflow(files)
+    if wf.fatal or (wf.errors and not wf.jobs and not wf.resources):
+        for p in sorted(wf.errors, key=_where):
+            click.echo(str(p), err=True)
+        raise click.ClickException("the workflow does not load; nothing to draw")
     click.echo(graphs.render_dot(wf) if fmt == "dot" else graphs.render_mermaid(wf), nl=False)
+
+
+@main.command(short_help="Shell completion script (bash, zsh or fish).")
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+def completion(shell: str) -> None:
+    """Print the completion script of SHELL; job and resource names complete too.
+
+    bash: eval "$(gitline completion bash)" in ~/.bashrc; zsh: the same in ~/.zshrc;
+    fish: gitline completion fish > ~/.config/fish/completions/gitline.fish
+    """
+    from click.shell_completion import get_completion_class
+
+    cls = get_completion_class(shell)
+    assert cls is not None  # the Choice above names only shells click knows
+    click.echo(cls(main, {}, "gitline", "_GITLINE_COMPLETE").source())
+
+
+def _where(p) -> tuple[str, int, int]:
+    return (p.location.path, p.location.line, p.location.col)
 
 
 def _read_files(paths: tuple[Path, ...]) -> list[tuple[str, bytes]]:

@@ -149,8 +149,9 @@ def _idle_reason(wf: model.Workflow, job: model.Job, hist: model.JobHistory) -> 
 def _blocked(wf: model.Workflow, job: model.Job) -> str:
     if job.name in wf.inconsistent:
         return f"inconsistent: {wf.inconsistent[job.name]}"
-    if job.not_runnable:
-        return f"not runnable here: {job.not_runnable}"
+    if job.not_runnable:  # the loader's text may already say it: say it once
+        reason = job.not_runnable
+        return reason if "not runnable here" in reason else f"not runnable here: {reason}"
     return ""
 
 

@@ -315,42 +315,60 @@ class Reconciler:
                     self._cancel_unstarted(wf, run, f"approval timed out after {minutes:g} minutes")
 
     def _handle_requests(self, wf: model.Workflow) -> None:
-        """Cancel and replay requests from the CLI or the API (HOME/requests)."""
+        """Cancel, replay and approve requests from the CLI or the API (HOME/requests)."""
         if self._requests_dir is None:
             return
         for path, req in requests.read_requests(self._requests_dir):
-            error = req.get("error") or self._handle_request(wf, req)
-            if error:
-                log.error("request %s: %s", path.name, error)
+            result = ({"error": req["error"]} if req.get("error")
+                      else self._handle_request(wf, req))
+            if result.get("error"):
+                log.error("request %s: %s", path.name, result["error"])
+            else:
+                log.info("request %s: %s", path.name, result["message"])
+            requests.write_result(path, {
+                "action": str(req.get("action", "")), "job": str(req.get("job", "")),
+                "run": req.get("run"), "by": str(req.get("by", "")), "at": self._clock(),
+                **result})
             path.unlink(missing_ok=True)
 
-    def _handle_request(self, wf: model.Workflow, req: dict) -> str:
+    def _handle_request(self, wf: model.Workflow, req: dict) -> dict:
+        """What one request did: {"message", and "cancelled" or "queued"} or {"error"}."""
         job, by = str(req.get("job", "")), str(req.get("by", "someone"))
         hist = self.store.read_snapshot().jobs.get(job)
         if job not in wf.jobs:
-            return f"no job named {job!r}"
+            return {"error": f"no job named {job!r}"}
         if req.get("action") == "approve":
             return self._approve_request(job, req)
         if req.get("action") == "cancel":
+            cancelled = []
             for run in (hist.active if hist else ()):
-                if not self.executor.cancel(job, run.number) and \
-                        (job, run.number) not in self._submitted:
+                if self.executor.cancel(job, run.number):
+                    cancelled.append(run.number)
+                elif (job, run.number) not in self._submitted:
                     self._cancel_unstarted(wf, run, f"cancelled by {by}")
-            return ""
-        number = int(req.get("run", 0))
+                    cancelled.append(run.number)
+            message = (f"cancelled {job} run{'s' if len(cancelled) > 1 else ''} "
+                       + ", ".join(map(str, cancelled)) if cancelled
+                       else f"{job} had no queued or running run to cancel")
+            return {"message": message, "cancelled": cancelled}
+        try:
+            number = int(req.get("run", 0))
+        except (TypeError, ValueError):
+            return {"error": f"run {req.get('run')!r} is not a run number"}
         old = next((e.run for e in self.store.history(job, limit=100_000)
                     if e.run is not None and e.run.number == number), None)
         if old is None:
-            return f"{job} has no run {number} to replay"
+            return {"error": f"{job} has no run {number} to replay"}
         cause = model.Cause("replay", f"run {number} of {job}", author=by)
         snap = self.store.read_snapshot()
         last = snap.jobs[job].last if job in snap.jobs else None
         baseline = (last.inputs if last.baseline is None else last.baseline) if last else ()
+        new = planner.next_run_number(snap, job)
         self._queue(planner.PlannedRun(job, cause, old.inputs, dict(old.params)), snap,
                     baseline=baseline)
-        return ""
+        return {"message": f"queued {job} run {new}, a replay of run {number}", "queued": new}
 
-    def _approve_request(self, job: str, req: dict) -> str:
+    def _approve_request(self, job: str, req: dict) -> dict:
         """`gitline approve`: commit approvals/<job> for the request file's owner.
 
         The owner (uid of the file, which only the kernel sets) is the identity; the
@@ -358,10 +376,10 @@ class Reconciler:
         it. A hand-made commit with the same content and author has no such record.
         """
         if self._identity is None:
-            return "this controller authenticates no approvals"
+            return {"error": "this controller authenticates no approvals"}
         who, why = self._identity.local_user(req.get("_uid"))
         if who is None:
-            return f"approval request refused: {why}"
+            return {"error": f"approval request refused: {why}"}
         decision = "reject" if req.get("decision") == "reject" else "approve"
         reason = str(req.get("reason") or "").replace("\n", " ")
         body = f"{decision}{': ' + reason if reason else ''}\n# gitline approve by {who}\n"
@@ -369,7 +387,8 @@ class Reconciler:
                                       who.name, who.email or f"{who.name}@localhost")
         self._identity.vouch(sha, who)
         self._poke()
-        return ""
+        return {"message": f"committed approvals/{job} ({decision}) as {sha[:7]} for {who}; "
+                           "the controller checks it against the approvers next"}
 
     def _recover(self) -> None:
         """Runs left `running` by a previous controller process were interrupted.

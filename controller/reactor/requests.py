@@ -8,17 +8,19 @@ read.
 
 from __future__ import annotations
 
+import json
 import os
 import stat
+import struct
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
-
 REQUESTS_DIR = "requests"
+DONE_DIR = "done"  # HOME/requests/done/<request>.json: what the controller did with it
+KEEP_RESULTS = 20  # newest results kept (refused ones are listed by `gitline status`)
+SERVE_LOCK = "serve.lock"  # held (fcntl) by a running `gitline serve`
 ACTIONS = frozenset({"cancel", "replay", "approve"})
 
 
@@ -60,6 +62,9 @@ def read_requests(folder: Path) -> list[tuple[Path, dict[str, Any]]]:
     Each carries `_uid`, the file owner's uid (set here, never read from the file): who
     made the request, for `gitline approve`.
     """
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
     if not folder.is_dir():
         return []
     found = []
@@ -74,3 +79,84 @@ def read_requests(folder: Path) -> list[tuple[Path, dict[str, Any]]]:
         data["_uid"] = uid
         found.append((path, data))
     return found
+
+
+def result_path(request: Path) -> Path:
+    return request.parent / DONE_DIR / (request.stem + ".json")
+
+
+def write_result(request: Path, result: dict[str, Any]) -> None:
+    """Record what was done with `request` (the CLI waits for it); keep the newest few.
+
+    In a subfolder: the watcher of HOME/requests is not recursive, so this never wakes
+    the loop.
+    """
+    path = result_path(request)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(result) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    for old in sorted(path.parent.glob("*.json"))[:-KEEP_RESULTS]:
+        old.unlink(missing_ok=True)
+
+
+def read_result(request: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(result_path(request).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def refused(home: Path) -> list[dict[str, Any]]:
+    """The kept results of requests the controller refused, oldest first."""
+    found = []
+    for path in sorted((Path(home) / REQUESTS_DIR / DONE_DIR).glob("*.json")):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and data.get("error"):
+            found.append(data)
+    return found
+
+
+def served_by(home: Path) -> int | None:
+    """Whether a controller serves HOME: its pid (-1 if unknown), 0 if none, None if
+    HOME has no serve.lock (a controller older than the lock: cannot tell).
+
+    Tests the lock without keeping it: a flock, then a POSIX lock (F_GETLK takes
+    nothing), so it works whichever of the two `serve` holds.
+    """
+    import fcntl
+
+    path = Path(home) / SERVE_LOCK
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return -1
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return _pid_in(path)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        fmt = "hhqqi4x"  # struct flock on Linux x86-64/aarch64
+        probe = struct.pack(fmt, fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0)
+        try:
+            kind, _, _, _, pid = struct.unpack(fmt, fcntl.fcntl(fd, fcntl.F_GETLK, probe))
+        except OSError:
+            return 0
+        return (pid or _pid_in(path)) if kind != fcntl.F_UNLCK else 0
+    finally:
+        os.close(fd)
+
+
+def _pid_in(path: Path) -> int:
+    try:
+        digits = "".join(c if c.isdigit() else " " for c in path.read_text()[:200]).split()
+    except OSError:
+        return -1
+    return int(digits[0]) if digits else -1

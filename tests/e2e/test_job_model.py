@@ -64,8 +64,8 @@ def test_approval_gate_waits_refuses_others_and_runs_when_approved(home):
     wait_for(lambda: "deploy: run 1 pending approval" in home.subjects(), what="pending run")
     status = home.status()["jobs"]["deploy"]
     assert status["active"][0]["status"] == "pending_approval"
-    assert status["waiting"] == ("run 1 is pending approval by one of: ada@example.com; "
-                                 "approve with a commit to approvals/deploy")
+    assert status["waiting"] == ("approve with `gitline approve deploy` or a commit to "
+                                 "approvals/deploy (by one of: ada@example.com)")
     assert home.runs("deploy") == []
 
     # a hand-made commit whose author claims to be Ada proves nothing
@@ -169,7 +169,7 @@ def test_cancel_stops_a_running_job_and_runs_on_cancel(home):
     home.push("long job")
     wait_for(lambda: "long: run 1 started" in home.subjects(), what="start")
     out = gitline("cancel", home.path, "long").stdout
-    assert "cancel of long" in out
+    assert out.strip() == "cancelled long run 1"
     assert home.wait_runs("long", 1, timeout=30) == ["run 1 cancelled"]
     assert "on_cancel ran" in gitline("logs", home.path, "long").stdout
 
