@@ -71,19 +71,35 @@ def init(home: Path) -> None:
 def serve(home: Path, workers: int | None, poll_seconds: float | None, verbose: bool,
           listen: str | None) -> None:
     """Watch HOME/config.git and run jobs until SIGINT or SIGTERM."""
+    from controller.homelock import HomeBusy, HomeLock
+
+    settings = _settings(home, workers=workers, poll_seconds=poll_seconds,
+                         listen="none" if listen == "" else listen)
+    if not settings.repo_path.is_dir():
+        raise click.ClickException(
+            f"{settings.home} is not a Gitline home: run `gitline init {settings.home}`")
+    lock = HomeLock(settings.home)
+    try:  # before anything reads the state: a second controller must touch nothing
+        lock.acquire()
+    except HomeBusy as err:
+        raise click.ClickException(str(err)) from err
+    except OSError as err:
+        raise click.ClickException(f"{lock.path}: cannot lock: {err.strerror}") from err
     from controller.app import Controller, HomeError
 
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(message)s")
     try:
-        controller = Controller(_settings(home, workers=workers, poll_seconds=poll_seconds,
-                                          listen="none" if listen == "" else listen))
+        controller = Controller(settings)
     except HomeError as err:
         raise click.ClickException(str(err)) from err
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    controller.serve(stop)
+    try:
+        controller.serve(stop)
+    finally:
+        lock.release()
     click.echo("gitline: stopped", err=True)
 
 
