@@ -20,7 +20,9 @@ import click
 
 from controller.settings import Settings, SettingsError
 
-HOME_ARG = click.argument("home", envvar="GITLINE_HOME", type=click.Path(path_type=Path))
+# readable=False: an unreadable HOME is reported by Settings.load as file + problem, exit 1
+HOME_ARG = click.argument("home", envvar="GITLINE_HOME",
+                          type=click.Path(path_type=Path, readable=False))
 
 
 def _settings(home: Path, **overrides) -> Settings:
@@ -44,7 +46,26 @@ def _open(home: Path):
             GitStateStore(settings.repo_path, settings.state_branch))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Gitline(click.Group):
+    """Turns what a damaged or unreadable HOME raises into one line and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except SettingsError as err:
+            raise click.ClickException(str(err)) from err
+        except OSError as err:
+            if err.filename is None:
+                raise
+            raise click.ClickException(f"{err.filename}: {err.strerror or err}") from err
+        except Exception as err:
+            git = sys.modules.get("pygit2")  # imported only by the commands that need it
+            if git is None or not isinstance(err, git.GitError):
+                raise
+            raise click.ClickException(f"git repository error: {err}") from err
+
+
+@click.group(cls=_Gitline, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="gitline")
 def main() -> None:
     """Gitline: push workflow YAML to a git repository; jobs run; state is git history."""
@@ -63,8 +84,10 @@ def init(home: Path) -> None:
 
 @main.command(short_help="Run the controller in the foreground.")
 @HOME_ARG
-@click.option("--workers", type=int, help="Runs at once (default from HOME/gitline.yml: 4).")
-@click.option("--poll", "poll_seconds", type=float, help="Safety-net poll interval in seconds.")
+@click.option("--workers", type=click.IntRange(min=1),
+              help="Runs at once (default from HOME/gitline.yml: 4).")
+@click.option("--poll", "poll_seconds", type=click.FloatRange(min=0, min_open=True),
+              help="Safety-net poll interval in seconds.")
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
 @click.option("--listen", help="HTTP address for git, the API and webhooks, HOST:PORT "
               "(default from HOME/gitline.yml: 127.0.0.1:8080; '' or none: off).")
