@@ -214,14 +214,20 @@ def token_list(home: Path) -> None:
 def status(home: Path, as_json: bool) -> None:
     """Show each resource's latest version and each job's last run, or why it waits."""
     from controller.app import HomeError, read_status
+    from controller.homelock import serving
 
     try:
-        report = read_status(_settings(home))
+        settings = _settings(home)
+        report = read_status(settings)
     except HomeError as err:
         raise click.ClickException(str(err)) from err
+    holder = serving(settings.home)  # from HOME/serve.lock, held by a running `gitline serve`
+    report["controller"] = {"pid": holder.pid, "since": holder.since} if holder else None
     if as_json:
         click.echo(json.dumps(report, indent=2))
         return
+    click.echo(f"controller: pid {holder.pid} since {holder.since}" if holder else
+               f"controller: not running (start it with `gitline serve {settings.home}`)")
     cfg = report["config"]
     click.echo(f"config: processed {cfg['processed'][:7] or '-'}, running {cfg['good'][:7] or '-'}")
     for p in cfg["problems"]:

@@ -68,7 +68,10 @@ def test_a_second_serve_on_the_same_home_exits_at_once(home):
     home.write("shippable.yml", PAINT_LINE.format(color="red"))
     home.push("a line")
     assert home.wait_runs("paint", 1) == ["run 1 succeeded"]
-    assert home.status()["jobs"]["paint"]["lastRun"]["status"] == "succeeded"
+    status = home.status()
+    assert status["jobs"]["paint"]["lastRun"]["status"] == "succeeded"
+    assert status["controller"]["pid"] == first.pid
+    assert f"controller: pid {first.pid} since " in gitline("status", home.path).stdout
     assert "run 1 succeeded" in gitline("log", home.path, "paint").stdout
     assert "painting red" in gitline("logs", home.path, "paint").stdout
     assert gitline("validate", home.work).returncode == 0
@@ -80,6 +83,8 @@ def test_kill_9_leaves_nothing_to_clean_up(home):
     home.start()
     _started(home)
     home.stop(signal.SIGKILL)
+    assert "pid: " in (home.path / "serve.lock").read_text()  # stale words, no lock
+    assert home.status()["controller"] is None
     home.start()  # the kernel dropped the lock with the killed process
     _started(home)
     assert home.proc is not None
@@ -87,3 +92,5 @@ def test_kill_9_leaves_nothing_to_clean_up(home):
     assert again.returncode == 1 and f"served by pid {home.proc.pid} " in again.stderr
     home.stop()  # a clean stop empties the file: nobody serves HOME now
     assert (home.path / "serve.lock").read_text() == ""
+    assert home.status()["controller"] is None
+    assert "controller: not running" in gitline("status", home.path).stdout
