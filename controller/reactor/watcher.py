@@ -66,12 +66,18 @@ class _RefEvents(FileSystemEventHandler):
                 return
 
 
-class _AnyEvent(FileSystemEventHandler):
+class _Requests(FileSystemEventHandler):
+    """A request file that arrived: written as .NAME.tmp, then renamed to NAME.yml."""
+
     def __init__(self, poke: Callable[[], None]) -> None:
         self._poke = poke
 
     def on_any_event(self, event: FileSystemEvent) -> None:
-        if changes(event) and not os.fsdecode(event.src_path).endswith(".tmp"):
+        # Deleting a handled request is the controller's own doing and asks for nothing.
+        if not changes(event) or event.is_directory or event.event_type == "deleted":
+            return
+        landed = getattr(event, "dest_path", "") or event.src_path  # a rename: where to
+        if not os.fsdecode(landed).endswith(".tmp"):
             self._poke()
 
 
@@ -88,7 +94,7 @@ class RefWatcher:
     def watch_dir(self, folder: Path, poke: Callable[[], None]) -> None:
         """Also poke on any change in `folder` (requests dropped by the CLI)."""
         folder.mkdir(parents=True, exist_ok=True)
-        self._observer.schedule(_AnyEvent(poke), str(folder), recursive=False,
+        self._observer.schedule(_Requests(poke), str(folder), recursive=False,
                                 event_filter=CHANGES)
 
     def start(self) -> None:

@@ -51,6 +51,19 @@ def test_a_push_still_wakes_a_resting_controller_at_once(home):
     assert home.wait_runs("paint", 1, timeout=20) == ["run 1 succeeded"]
 
 
+def test_a_request_wakes_a_resting_controller_at_once(home):
+    home.start("--poll", "60")
+    _started(home)
+    home.write("shippable.yml", PAINT_LINE.format(color="red"))
+    home.push("a line")
+    home.wait_runs("paint", 1, timeout=20)
+    home.wait_idle()
+    replay = gitline("replay", home.path, "paint", "1")
+    assert "done by the controller" in replay.stdout, replay.stdout
+    assert home.wait_runs("paint", 2, timeout=20)[-1] == "run 2 succeeded"
+    assert not list((home.path / "requests").iterdir())  # handled and removed
+
+
 def test_a_second_serve_on_the_same_home_exits_at_once(home):
     home.start()
     _started(home)
