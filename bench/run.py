@@ -132,8 +132,18 @@ def render(m: dict, r: dict, quick: bool, seconds: float) -> str:
             rows.append((f"7. {'baseline: ' if base else ''}`{name}` (new process)",
                          fmt(f, " ms"), "" if base or name.endswith("--help") else "< 150 ms",
                          "" if base or name.endswith("--help") else ok(f["median"] < 150)))
-    for name, label in (("push", "1"), ("history", "2, 5"), ("fanout", "3"), ("big", "4")):
-        rss = r[name].get("peak_rss_mb")
+    idle = r.get("idle") or {"error": "not run"}
+    if "error" not in idle:
+        rows.append((f"8. idle CPU of `gitline serve` on the sample after a push, HTTP on "
+                     f"({idle['seconds']:g} s, {idle['passes']} passes at --poll "
+                     f"{idle['poll_seconds']:g})",
+                     f"{idle['cpu_percent']}% of one core ({idle['cpu_seconds']} s CPU)",
+                     "< 1%", ok(idle["cpu_percent"] < 1)))
+        rows.append(("8. baseline: the same before this change (a read of a ref woke the "
+                     "loop)", "40–80% of one core (82% here, over 20 s)", "", ""))
+    for name, label in (("push", "1"), ("history", "2, 5"), ("fanout", "3"), ("big", "4"),
+                        ("idle", "8")):
+        rss = (r.get(name) or {}).get("peak_rss_mb")
         if rss is not None:
             rows.append((f"6. peak RSS of the controller ({label})", f"{rss} MB", "< 150 MB",
                          ok(rss < RSS_TARGET)))
@@ -168,7 +178,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer pushes, shorter history")
     parser.add_argument("--only", nargs="*",
-                        help="sections to run (push history fanout big cli); the others keep "
+                        help="sections to run (push history fanout big cli idle); the others keep "
                              "their figures from bench/last-run.json")
     parser.add_argument("--render", action="store_true",
                         help="only rewrite docs/benchmarks.md from bench/last-run.json")
@@ -180,12 +190,12 @@ def main() -> None:
         return
     started = time.monotonic()
     m = machine()
-    names = args.only or ["push", "history", "fanout", "big", "cli"]
+    names = args.only or ["push", "history", "fanout", "big", "cli", "idle"]
     results = {n: section(n, args.quick) for n in names}
     last = ROOT / "bench" / "last-run.json"
     previous = json.loads(last.read_text()) if args.only and last.exists() else {}
     # --only keeps the other sections' figures
-    for n in ("push", "history", "fanout", "big", "cli"):
+    for n in ("push", "history", "fanout", "big", "cli", "idle"):
         results.setdefault(n, previous.get(n) or {"error": "not run"})
     (ROOT / "docs").mkdir(exist_ok=True)
     OUT.write_text(render(m, results, args.quick, time.monotonic() - started))

@@ -589,8 +589,58 @@ def cli_startup(quick: bool) -> dict:
         return {"commands": out}
 
 
+
+# ------------------------------------------------------------ 7. idle CPU after a push
+
+def _cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (all its threads), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def idle_cpu(quick: bool) -> dict:
+    """A real `gitline serve` on the sample, HTTP on: CPU over a minute once its runs ended."""
+    seconds = 20 if quick else 60
+    root = Path(tempfile.mkdtemp(prefix="gitline-bench-idle-"))
+    try:
+        home = Home(root, {"GITLINE_PASS_ENV": "GITLINE_DEMO_ROOT",
+                           "GITLINE_DEMO_ROOT": str(root / "deployed")})
+        home.start("-v", "--listen", f"127.0.0.1:{free_port()}")  # -v: a line per pass
+        shutil.copytree(ROOT / "sample-repo", home.work, dirs_exist_ok=True)
+        sh("git", "add", "-A", cwd=home.work)
+        sh("git", "commit", "-qm", "the sample", cwd=home.work)
+        home.push()
+        home.wait_processed()
+        from controller.store.gitstate import GitStateStore
+
+        store = GitStateStore(home.repo)
+
+        def settled() -> bool:  # every run ended (or waits for an approval nobody gives)
+            snap = store.read_snapshot()
+            return bool(snap.jobs) and all(r.status == "pending_approval"
+                                           for h in snap.jobs.values() for r in h.active)
+
+        wait_for(settled, 120, "the sample's runs to end", 0.2)
+        time.sleep(2)
+        assert home.proc is not None
+        log = root / "serve.log"
+        passes_before = log.read_text().count("reconcile pass ")
+        cpu0, t0 = _cpu_seconds(home.proc.pid), time.monotonic()
+        time.sleep(seconds)
+        cpu1, t1 = _cpu_seconds(home.proc.pid), time.monotonic()
+        passes = log.read_text().count("reconcile pass ") - passes_before
+        threads = len(list(Path(f"/proc/{home.proc.pid}/task").iterdir()))
+        return {"seconds": round(t1 - t0, 1), "cpu_seconds": round(cpu1 - cpu0, 3),
+                "cpu_percent": round((cpu1 - cpu0) / (t1 - t0) * 100, 2),
+                "passes": passes, "poll_seconds": 10, "threads": threads,
+                "peak_rss_mb": home.stop()}
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+
 SECTIONS = {"push": push_latency, "history": history, "fanout": fanout, "big": big_workflow,
-            "cli": cli_startup}
+            "cli": cli_startup, "idle": idle_cpu}
 
 if __name__ == "__main__":
     name = sys.argv[1]

@@ -22,7 +22,9 @@ import click
 if TYPE_CHECKING:
     from controller.settings import Settings
 
-HOME_ARG = click.argument("home", envvar="GITLINE_HOME", type=click.Path(path_type=Path))
+# readable=False: an unreadable HOME is reported by Settings.load as file + problem, exit 1
+HOME_ARG = click.argument("home", envvar="GITLINE_HOME",
+                          type=click.Path(path_type=Path, readable=False))
 HOME_HELP = ("The Gitline home (default: $GITLINE_HOME). The older form, HOME as the first "
              "argument, works too.")
 
@@ -72,7 +74,7 @@ def _is_home(arg: str) -> bool:
 
 def home_option(fn):
     return click.option("--home", "-H", "home", envvar="GITLINE_HOME",
-                        type=click.Path(path_type=Path), help=HOME_HELP)(fn)
+                        type=click.Path(path_type=Path, readable=False), help=HOME_HELP)(fn)
 
 
 def _home(home: Path | None) -> Path:
@@ -146,7 +148,27 @@ def _emit_json(data: object) -> None:
     click.echo(json.dumps(data, indent=2, default=str))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Gitline(click.Group):
+    """Turns what a damaged or unreadable HOME raises into one line and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except OSError as err:
+            if err.filename is None:
+                raise
+            raise click.ClickException(f"{err.filename}: {err.strerror or err}") from err
+        except Exception as err:
+            # both imported only by the commands that need them (start-up time)
+            settings, git = sys.modules.get("controller.settings"), sys.modules.get("pygit2")
+            if settings is not None and isinstance(err, settings.SettingsError):
+                raise click.ClickException(str(err)) from err
+            if git is None or not isinstance(err, git.GitError):
+                raise
+            raise click.ClickException(f"git repository error: {err}") from err
+
+
+@click.group(cls=_Gitline, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="gitline")
 def main() -> None:
     """Gitline: push workflow YAML to a git repository; jobs run; state is git history."""
@@ -165,27 +187,45 @@ def init(home: Path) -> None:
 
 @main.command(short_help="Run the controller in the foreground.")
 @HOME_ARG
-@click.option("--workers", type=int, help="Runs at once (default from HOME/gitline.yml: 4).")
-@click.option("--poll", "poll_seconds", type=float, help="Safety-net poll interval in seconds.")
+@click.option("--workers", type=click.IntRange(min=1),
+              help="Runs at once (default from HOME/gitline.yml: 4).")
+@click.option("--poll", "poll_seconds", type=click.FloatRange(min=0, min_open=True),
+              help="Safety-net poll interval in seconds.")
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
 @click.option("--listen", help="HTTP address for git, the API and webhooks, HOST:PORT "
               "(default from HOME/gitline.yml: 127.0.0.1:8080; '' or none: off).")
 def serve(home: Path, workers: int | None, poll_seconds: float | None, verbose: bool,
           listen: str | None) -> None:
     """Watch HOME/config.git and run jobs until SIGINT or SIGTERM."""
+    from controller.homelock import HomeBusy, HomeLock
+
+    settings = _settings(home, workers=workers, poll_seconds=poll_seconds,
+                         listen="none" if listen == "" else listen)
+    if not settings.repo_path.is_dir():
+        raise click.ClickException(
+            f"{settings.home} is not a Gitline home: run `gitline init {settings.home}`")
+    lock = HomeLock(settings.home)
+    try:  # before anything reads the state: a second controller must touch nothing
+        lock.acquire()
+    except HomeBusy as err:
+        raise click.ClickException(str(err)) from err
+    except OSError as err:
+        raise click.ClickException(f"{lock.path}: cannot lock: {err.strerror}") from err
     from controller.app import Controller, HomeError
 
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(message)s")
     try:
-        controller = Controller(_settings(home, workers=workers, poll_seconds=poll_seconds,
-                                          listen="none" if listen == "" else listen))
+        controller = Controller(settings)
     except HomeError as err:
         raise click.ClickException(str(err)) from err
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    controller.serve(stop)
+    try:
+        controller.serve(stop)
+    finally:
+        lock.release()
     click.echo("gitline: stopped", err=True)
 
 
@@ -291,23 +331,23 @@ def token_list(home: Path | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def status(home: Path | None, as_json: bool) -> None:
     """Show each resource's latest version and each job's last run, or why it waits."""
+    from controller.homelock import serving
     from controller.readview import HomeError, read_status
 
     try:
-        report = read_status(_settings(home))
+        settings = _settings(home)
+        report = read_status(settings)
     except HomeError as err:
         raise click.ClickException(str(err)) from err
+    holder = serving(settings.home)  # from HOME/serve.lock, held by a running `gitline serve`
+    report["controller"] = {"pid": holder.pid, "since": holder.since} if holder else None
     if as_json:
         _emit_json(report)
         return
-    from controller.reactor.requests import served_by
-
+    click.echo(f"controller: pid {holder.pid} since {holder.since}" if holder else
+               f"controller: not running (start it with `gitline serve {settings.home}`)")
     cfg = report["config"]
     click.echo(f"config: processed {cfg['processed'][:7] or '-'}, running {cfg['good'][:7] or '-'}")
-    pid = served_by(_settings(home).home)
-    if pid is not None:  # None: no HOME/serve.lock, so no way to tell
-        click.echo("controller: " + ("not running (start it: gitline serve)" if pid == 0
-                                     else "running" + (f" (pid {pid})" if pid > 0 else "")))
     for p in cfg["problems"]:
         click.echo(f"  {p}")
     for line in cfg["refused"]:
@@ -493,7 +533,9 @@ def _request(home: Path | None, action: str, wait_seconds: float, **fields: obje
     user, email = _identity()
     path = requests.write_request(settings.home, action, by=f"{user} <{email}>", **fields)
     what = f"{action} of {fields['job']}" + (f" run {fields['run']}" if "run" in fields else "")
-    if requests.served_by(settings.home) == 0:
+    from controller.homelock import serving
+
+    if serving(settings.home) is None:
         click.echo(f"{what}: requested, but no controller is running; `gitline serve "
                    f"{settings.home}` will do it when it starts")
         return

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
 
 SETTINGS_FILE = "gitline.yml"
 
@@ -91,20 +92,66 @@ class Settings:
         settings = cls(home=Path(home).resolve())
         path = settings.home / SETTINGS_FILE
         values: dict[str, Any] = {}
-        if path.exists():
-            loaded = YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8")) or {}
-            if not isinstance(loaded, dict):
-                raise SettingsError(f"{path}: must be a mapping of setting: value")
-            values.update({k.replace("-", "_"): v for k, v in loaded.items()})
+        values.update({str(k).replace("-", "_"): v for k, v in _read_file(path).items()})
+        env_names = {}
         for f in fields(cls):
             env = os.environ.get(f"GITLINE_{f.name.upper()}")
             if env is not None and f.name != "home":
                 values[f.name] = env
+                env_names[f.name] = f"GITLINE_{f.name.upper()}"
         values.update({k: v for k, v in overrides.items() if v is not None})
-        return _checked(replace(settings, **_typed(values, path)), path)
+        try:
+            return _checked(replace(settings, **_typed(values, path)), path)
+        except _Bad as bad:  # name where the bad value came from: the file or the variable
+            where = ("the command line" if overrides.get(bad.key) is not None
+                     else env_names.get(bad.key, str(path)))
+            raise SettingsError(f"{where}: setting {bad.key}: {bad}") from None
+
+
+class _Bad(ValueError):
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(problem)
+        self.key = key
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    """HOME/gitline.yml as a mapping ({} when there is none); one clear line when damaged."""
+    try:
+        if not path.exists():
+            return {}
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise SettingsError(f"{path}: not UTF-8 text") from None
+    except OSError as err:  # an unreadable HOME, gitline.yml a folder, ...
+        raise SettingsError(f"{err.filename or path}: cannot read: "
+                            f"{err.strerror or err}") from None
+    try:
+        loaded = YAML(typ="safe", pure=True).load(text)
+    except YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        at = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise SettingsError(f"{path}{at}: not valid YAML: {problem}") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise SettingsError(f"{path}: must be a mapping of setting: value")
+    return loaded
+
+
+# Settings that must be positive, and their smallest value.
+_MINIMUM = {"workers": 1, "max_payload": 1}
+_POSITIVE = ("poll_seconds", "upstream_poll_seconds", "repo_poll_seconds",
+             "worker_lost_seconds")
 
 
 def _checked(settings: Settings, path: Path) -> Settings:
+    for key, least in _MINIMUM.items():
+        if getattr(settings, key) < least:
+            raise _Bad(key, f"must be at least {least}, not {getattr(settings, key)}")
+    for key in _POSITIVE:
+        if not getattr(settings, key) > 0:
+            raise _Bad(key, f"must be more than 0 seconds, not {getattr(settings, key):g}")
     if settings.executor not in ("local", "celery"):
         raise SettingsError(f"{path}: setting executor: local or celery, not "
                             f"{settings.executor!r}")
@@ -135,5 +182,5 @@ def _typed(values: dict[str, Any], path: Path) -> dict[str, Any]:
         try:
             out[key] = conv(value)
         except (TypeError, ValueError) as err:
-            raise SettingsError(f"{path}: setting {key}: {err}") from err
+            raise _Bad(key, str(err)) from err
     return out

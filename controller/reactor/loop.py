@@ -3,6 +3,9 @@
 Pokes that arrive during a pass are not lost: the flag is cleared before the pass starts,
 so a poke during it causes one more pass. A failing pass is logged and retried; it never
 stops the controller.
+
+Each pass logs one debug line (`gitline serve -v`): its number, what woke it and how long
+it took, so that a controller that never rests shows itself at once.
 """
 
 from __future__ import annotations
@@ -29,13 +32,16 @@ class Loop:
         backoff = 0.1
         self._wake.set()  # the first pass catches up with whatever happened while down
         while not stop.is_set():
-            self._wake.wait(self._poll)
+            woken = self._wake.wait(self._poll)
             if stop.is_set():
                 return
             self._wake.clear()
+            started = time.monotonic()
             try:
                 self._run_pass()
                 backoff = 0.1
+                log.debug("reconcile pass %d (%s) took %.0f ms", self.passes + 1,
+                          "poked" if woken else "poll", (time.monotonic() - started) * 1000)
             except Exception:  # one bad pass must not stop the controller
                 log.exception("reconcile pass failed; retrying in %.1fs", backoff)
                 time.sleep(backoff)

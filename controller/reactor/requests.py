@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import stat
-import struct
 import time
 import uuid
 from pathlib import Path
@@ -20,7 +19,6 @@ from typing import Any
 REQUESTS_DIR = "requests"
 DONE_DIR = "done"  # HOME/requests/done/<request>.json: what the controller did with it
 KEEP_RESULTS = 20  # newest results kept (refused ones are listed by `gitline status`)
-SERVE_LOCK = "serve.lock"  # held (fcntl) by a running `gitline serve`
 ACTIONS = frozenset({"cancel", "replay", "approve"})
 
 
@@ -120,43 +118,3 @@ def refused(home: Path) -> list[dict[str, Any]]:
             found.append(data)
     return found
 
-
-def served_by(home: Path) -> int | None:
-    """Whether a controller serves HOME: its pid (-1 if unknown), 0 if none, None if
-    HOME has no serve.lock (a controller older than the lock: cannot tell).
-
-    Tests the lock without keeping it: a flock, then a POSIX lock (F_GETLK takes
-    nothing), so it works whichever of the two `serve` holds.
-    """
-    import fcntl
-
-    path = Path(home) / SERVE_LOCK
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
-        return None
-    except OSError:
-        return -1
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return _pid_in(path)
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        fmt = "hhqqi4x"  # struct flock on Linux x86-64/aarch64
-        probe = struct.pack(fmt, fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0)
-        try:
-            kind, _, _, _, pid = struct.unpack(fmt, fcntl.fcntl(fd, fcntl.F_GETLK, probe))
-        except OSError:
-            return 0
-        return (pid or _pid_in(path)) if kind != fcntl.F_UNLCK else 0
-    finally:
-        os.close(fd)
-
-
-def _pid_in(path: Path) -> int:
-    try:
-        digits = "".join(c if c.isdigit() else " " for c in path.read_text()[:200]).split()
-    except OSError:
-        return -1
-    return int(digits[0]) if digits else -1

@@ -21,6 +21,7 @@ SETTINGS_FILE = "gitline.yml"
 
 DEFAULT_SETTINGS = """\
 # Gitline settings. Environment variables GITLINE_<KEY> (upper case) override these.
+# Every setting, its default and meaning: docs/settings.md in the Gitline source.
 
 # The branch of config.git whose workflow YAML Gitline runs.
 branch: {branch}
@@ -34,7 +35,7 @@ workers: 4
 # Seconds between two reconcile passes when no push was noticed.
 poll_seconds: 10
 
-# Address of the HTTP server (status pages, webhooks).
+# HOST:PORT of the HTTP side: git clone/push over HTTP, the JSON API, webhooks (none: off).
 listen: 127.0.0.1:8080
 """
 

@@ -6,6 +6,7 @@ from e2ekit import Home
 from kit import wait_for
 from test_cli_commands import cli
 
+from controller import homelock
 from controller.reactor import requests
 
 
@@ -51,7 +52,7 @@ def test_refused_requests_and_triggers_are_listed_in_status_in_words(sample_home
 
 
 def test_without_a_controller_the_request_says_it_waits(sample_home: Home):
-    (sample_home.path / requests.SERVE_LOCK).write_text("")  # a lock nobody holds
+    (sample_home.path / homelock.LOCK_FILE).write_text("")  # a lock nobody holds
     done = cli("replay", sample_home.path, "build_app", "1", "--wait", "0")
     # build_app has never run: the CLI refuses before asking
     assert done.returncode == 2 and "no run 1" in done.stderr
