@@ -68,8 +68,10 @@ def _positionals(cmd: click.Command, args: list[str]) -> list[int]:
 
 
 def _is_home(arg: str) -> bool:
+    # A name of a job or resource never holds "/", so a path is meant as HOME even when it
+    # names no home (yet): that is then reported as "not a Gitline home", not as a job.
     path = Path(arg)
-    return (path / "config.git").is_dir() or (path / "gitline.yml").is_file()
+    return "/" in arg or path.is_dir() or (path / "gitline.yml").is_file()
 
 
 def home_option(fn):
