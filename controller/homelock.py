@@ -12,6 +12,7 @@ outlives a killed controller does not keep its HOME locked.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import time
@@ -59,14 +60,18 @@ class HomeLock:
                     raise HomeBusy(holder.describe(self.home)) from None
                 time.sleep(0.02)
         since = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid: {os.getpid()}\nsince: {since}\n".encode(), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"pid: {os.getpid()}\nsince: {since}\n".encode(), 0)
+        except OSError:  # a full disk: the flock is the lock, the text only says who holds it
+            pass
         self._fd = fd
         return self
 
     def release(self) -> None:
         if self._fd is not None:
-            os.ftruncate(self._fd, 0)  # nobody holds it now
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, 0)  # nobody holds it now
             os.close(self._fd)  # closing drops the lock
             self._fd = None
 

@@ -108,12 +108,23 @@ def install_hook(repo_path: Path, branch: str = "main", state_branch: str = "sta
     hooks.mkdir(exist_ok=True)
     config = pygit2.Repository(str(repo_path)).config
     for key, value in REPO_CONFIG.items():
-        config[key] = value
+        if _config_value(config, key) != str(value).lower():  # no write when set (full disk)
+            config[key] = value
     hook = hooks / "pre-receive"
+    text = HOOK.format(branch=branch, state_branch=state_branch,
+                       upstream="1" if upstream else "0")
+    if hook.exists() and os.access(hook, os.X_OK) and hook.read_text() == text:
+        return hook  # each `serve` re-installs it; unchanged means nothing to write
     tmp = hooks / "pre-receive.tmp"
-    tmp.write_text(HOOK.format(branch=branch, state_branch=state_branch,
-                               upstream="1" if upstream else "0"))
+    tmp.write_text(text)
     mode = tmp.stat().st_mode
     tmp.chmod(mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     os.replace(tmp, hook)
     return hook
+
+
+def _config_value(config: pygit2.Config, key: str) -> str | None:
+    try:
+        return str(config[key]).lower()
+    except KeyError:
+        return None
