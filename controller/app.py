@@ -10,6 +10,8 @@ from typing import Any
 from controller.core import loader, model, planner
 from controller.execution.executor import Executor
 from controller.execution.local import LocalExecutor
+from controller.execution.sandbox import Sandbox
+from controller.execution.sandbox import find as find_sandbox
 from controller.notify.delivery import Deliverer
 from controller.notify.listener import NoticeListener
 from controller.reactor.loop import Loop
@@ -48,7 +50,15 @@ def make_executor(settings: Settings) -> Executor:
                  safe_url(settings.broker_url), settings.default_queue)
         return CeleryExecutor(settings.broker_url, default_queue=settings.default_queue,
                               lost_after=settings.worker_lost_seconds)
-    return LocalExecutor(settings.work_root, workers=settings.workers)
+    return LocalExecutor(settings.work_root, workers=settings.workers, box=job_sandbox(settings))
+
+
+def job_sandbox(settings: Settings) -> Sandbox:
+    """The sandbox of local runs, checked to work here (SandboxError says why not)."""
+    box = find_sandbox(settings.sandbox.strip().lower(), settings.sandbox_bwrap,
+                       settings.sandbox_binds, hide=(str(settings.home),))
+    log.info("gitline: sandbox: %s", box.describe())
+    return box
 
 
 class Controller:

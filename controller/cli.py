@@ -72,13 +72,14 @@ def serve(home: Path, workers: int | None, poll_seconds: float | None, verbose: 
           listen: str | None) -> None:
     """Watch HOME/config.git and run jobs until SIGINT or SIGTERM."""
     from controller.app import Controller, HomeError
+    from controller.execution.sandbox import SandboxError
 
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(message)s")
     try:
         controller = Controller(_settings(home, workers=workers, poll_seconds=poll_seconds,
                                           listen="none" if listen == "" else listen))
-    except HomeError as err:
+    except (HomeError, SandboxError) as err:
         raise click.ClickException(str(err)) from err
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -100,9 +101,14 @@ def serve(home: Path, workers: int | None, poll_seconds: float | None, verbose: 
               envvar="GITLINE_WORK_ROOT",
               help="Where run folders are made (default ~/.gitline-worker/work).")
 @click.option("--hostname", default="", help="Celery node name (default gitline-PID@HOST).")
+@click.option("--sandbox", "sandbox_kind", default="bwrap", show_default=True,
+              envvar="GITLINE_SANDBOX", type=click.Choice(["bwrap", "none"]),
+              help="What job steps run in (as the controller's `sandbox` setting).")
+@click.option("--sandbox-bind", default="", envvar="GITLINE_SANDBOX_BIND",
+              help="Extra folders jobs may write (comma-separated absolute paths).")
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
 def worker(broker_url: str, queues: str, concurrency: int, work_root: Path | None,
-           hostname: str, verbose: bool) -> None:
+           hostname: str, sandbox_kind: str, sandbox_bind: str, verbose: bool) -> None:
     """Take runs from the broker's QUEUES and run them here until SIGTERM or Ctrl-C.
 
     Jobs run exactly as on the controller's machine (same folders, variables and
@@ -119,9 +125,18 @@ def worker(broker_url: str, queues: str, concurrency: int, work_root: Path | Non
         raise click.UsageError("--queues names no queue")
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(message)s")
+    from controller.execution import sandbox
+
+    binds = tuple(p.strip() for p in sandbox_bind.split(",") if p.strip())
+    try:
+        box = sandbox.find(sandbox_kind, binds=binds)
+    except sandbox.SandboxError as err:
+        raise click.ClickException(str(err)) from err
+    click.echo(f"gitline worker: sandbox: {box.describe()}", err=True)
     celery_worker.run_worker(broker_url, queues=names, concurrency=concurrency,
                              work_root=work_root or celery_worker.default_work_root(),
-                             hostname=hostname, loglevel="DEBUG" if verbose else "INFO")
+                             hostname=hostname, loglevel="DEBUG" if verbose else "INFO",
+                             box=box)
 
 
 @main.group(short_help="API and git-over-HTTP tokens.")

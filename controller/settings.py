@@ -48,6 +48,13 @@ class Settings:
     broker_url: str = ""  # e.g. redis://127.0.0.1:6379/0; required when executor is celery
     default_queue: str = "gitline"  # the queue of jobs without runtime.nodePool
     worker_lost_seconds: float = 60.0  # a celery run whose worker is silent this long fails
+    # What every job step runs in: bwrap (bubblewrap: its workdir read-write, the system
+    # read-only, nothing of HOME; `gitline serve` refuses to start when it does not work)
+    # | none (jobs run as the controller's user and see its files; set it explicitly).
+    sandbox: str = "bwrap"
+    sandbox_bwrap: str = "bwrap"  # the bwrap program (looked up on PATH unless a path)
+    # Extra folders (absolute, comma-separated) jobs may write, e.g. a local deploy target.
+    sandbox_bind: str = ""
 
     @property
     def notifications_on(self) -> bool:
@@ -57,6 +64,10 @@ class Settings:
     def job_env(self) -> dict[str, str]:
         names = [n.strip() for n in self.pass_env.split(",") if n.strip()]
         return {n: os.environ[n] for n in names if n in os.environ}
+
+    @property
+    def sandbox_binds(self) -> tuple[str, ...]:
+        return tuple(p.strip() for p in self.sandbox_bind.split(",") if p.strip())
 
     @property
     def repo_path(self) -> Path:

@@ -24,6 +24,7 @@ MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_TOTAL_BYTES = 200 * 1024 * 1024
 BIN_DIR = ".gitline/bin"
 STEPS_DIR = ".gitline/steps"
+HOME_DIR = ".gitline/home"  # the job's HOME: never the controller's
 
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 
@@ -51,6 +52,7 @@ def prepare(spec: RunSpec, root: Path) -> Path:
                 target.chmod(0o755)
     install_shipctl(workdir)
     (workdir / STEPS_DIR).mkdir(parents=True, exist_ok=True)
+    (workdir / HOME_DIR).mkdir(parents=True, exist_ok=True)
     return workdir
 
 
