@@ -250,9 +250,12 @@ def _api_services(ctl: Controller) -> Any:
         if triggers.trigger_job(f"triggers/{job}") != job or (wf is not None and
                                                               job not in wf.jobs):
             raise api.NotFound(f"no job {job}")
-        text = "".join(f"{k}={v}\n" for k, v in params.items())
+        why = triggers.check_params(params)
+        if why:
+            raise api.Invalid(why)
         config = ConfigRepo(s.repo_path, s.branch)
-        sha = config.commit_file(f"triggers/{job}", f"# API trigger by {user}\n{text}".encode(),
+        sha = config.commit_file(f"triggers/{job}",
+                                 triggers.render_params(params, f"API trigger by {user}"),
                                  message, user, f"{user}@gitline")
         ctl.pushes.record(user, [sha])
         ctl.loop.poke()

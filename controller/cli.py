@@ -271,15 +271,18 @@ def trigger(home: Path, job: str, params: tuple[str, ...], message: str | None) 
     config, _ = _open(home)
     if triggers.trigger_job(f"triggers/{job}") != job:
         raise click.UsageError(f"{job!r} is not a valid job name")
-    lines = [f"# gitline trigger at {datetime.now(UTC).isoformat(timespec='seconds')}"]
+    values: dict[str, str] = {}
     for p in params:
         key, sep, value = p.partition("=")
         if not sep or not key.isidentifier():
             raise click.UsageError(f"--param {p!r}: expected KEY=VALUE")
-        lines.append(f"{key}={value}")
+        if triggers.denied(key):
+            raise click.UsageError(f"--param {key}: {triggers.denied(key)}")
+        values[key] = value
+    text = triggers.render_params(
+        values, f"gitline trigger at {datetime.now(UTC).isoformat(timespec='seconds')}")
     user, email = _identity()
-    sha = config.commit_file(f"triggers/{job}", ("\n".join(lines) + "\n").encode(),
-                             message or f"trigger {job}", user, email)
+    sha = config.commit_file(f"triggers/{job}", text, message or f"trigger {job}", user, email)
     click.echo(f"committed triggers/{job} as {sha[:7]}; the controller runs {job} once")
 
 
