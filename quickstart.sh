@@ -12,6 +12,9 @@ export GIT_COMMITTER_NAME=$GIT_AUTHOR_NAME GIT_COMMITTER_EMAIL=$GIT_AUTHOR_EMAIL
 export PATH="$here/.venv/bin:$PATH"
 
 gitline init "$home" >/dev/null
+# jobs run in a sandbox that sees only their workdir: the sample deploys to this folder
+export GITLINE_DEMO_ROOT=${GITLINE_DEMO_ROOT:-/tmp/gitline-demo} GITLINE_PASS_ENV=GITLINE_DEMO_ROOT
+mkdir -p "$GITLINE_DEMO_ROOT" && export GITLINE_SANDBOX_BIND=$GITLINE_DEMO_ROOT
 if ! git --git-dir="$home/config.git" rev-parse -q --verify refs/heads/main >/dev/null; then
   work=$(mktemp -d)
   cp -R sample-repo/. "$work"
