@@ -68,7 +68,9 @@ class Sandbox:
         opts += ["--tmpfs", "/tmp", "--dev", "/dev", "--proc", "/proc"]
         for path in self.binds:
             opts += ["--bind", path, path]
-        opts += ["--bind", str(workdir), str(workdir), "--chdir", str(workdir),
+        # the sandbox's own root (where bwrap made the mount points) is read-only too
+        opts += ["--bind", str(workdir), str(workdir), "--remount-ro", "/",
+                 "--chdir", str(workdir),
                  "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--die-with-parent"]
         if os.geteuid() == 0:
             opts += ["--unshare-user", "--uid", str(NOBODY), "--gid", str(NOBODY)]

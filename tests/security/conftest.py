@@ -1,0 +1,24 @@
+"""Security fixtures: the e2e `home` (a real `gitline serve` HOME and a user's clone)."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
+from e2ekit import Home, gitline, run  # noqa: E402
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Iterator[Home]:
+    path = tmp_path / "home"
+    gitline("init", path)
+    work = tmp_path / "work"
+    run("git", "clone", "-q", path / "config.git", work)
+    h = Home(path, work)
+    yield h
+    h.stop(signal.SIGKILL)
