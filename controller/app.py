@@ -48,6 +48,7 @@ def make_executor(settings: Settings) -> Executor:
 
         log.info("gitline: runs go to Celery workers through %s (default queue %s)",
                  safe_url(settings.broker_url), settings.default_queue)
+        log.info("gitline: sandbox: each worker's (gitline worker --sandbox, default bwrap)")
         return CeleryExecutor(settings.broker_url, default_queue=settings.default_queue,
                               lost_after=settings.worker_lost_seconds)
     return LocalExecutor(settings.work_root, workers=settings.workers, box=job_sandbox(settings))
