@@ -10,6 +10,8 @@ from typing import Any
 from controller.core import model
 from controller.execution.executor import Executor
 from controller.execution.local import LocalExecutor
+from controller.execution.sandbox import Sandbox
+from controller.execution.sandbox import find as find_sandbox
 from controller.notify.delivery import Deliverer
 from controller.notify.listener import NoticeListener
 from controller.reactor.identity import Identifier
@@ -42,9 +44,18 @@ def make_executor(settings: Settings) -> Executor:
 
         log.info("gitline: runs go to Celery workers through %s (default queue %s)",
                  safe_url(settings.broker_url), settings.default_queue)
+        log.info("gitline: sandbox: each worker's (gitline worker --sandbox, default bwrap)")
         return CeleryExecutor(settings.broker_url, default_queue=settings.default_queue,
                               lost_after=settings.worker_lost_seconds)
-    return LocalExecutor(settings.work_root, workers=settings.workers)
+    return LocalExecutor(settings.work_root, workers=settings.workers, box=job_sandbox(settings))
+
+
+def job_sandbox(settings: Settings) -> Sandbox:
+    """The sandbox of local runs, checked to work here (SandboxError says why not)."""
+    box = find_sandbox(settings.sandbox.strip().lower(), settings.sandbox_bwrap,
+                       settings.sandbox_binds, hide=(str(settings.home),))
+    log.info("gitline: sandbox: %s", box.describe())
+    return box
 
 
 class Controller:
@@ -264,9 +275,12 @@ def _api_services(ctl: Controller) -> Any:
         if triggers.trigger_job(f"triggers/{job}") != job or (wf is not None and
                                                               job not in wf.jobs):
             raise api.NotFound(f"no job {job}")
-        text = "".join(f"{k}={v}\n" for k, v in params.items())
+        why = triggers.check_params(params)
+        if why:
+            raise api.Invalid(why)
         config = ConfigRepo(s.repo_path, s.branch)
-        sha = config.commit_file(f"triggers/{job}", f"# API trigger by {user}\n{text}".encode(),
+        sha = config.commit_file(f"triggers/{job}",
+                                 triggers.render_params(params, f"API trigger by {user}"),
                                  message, user, f"{user}@gitline")
         ctl.pushes.record(Pusher(user, "api"), [sha])
         ctl.loop.poke()

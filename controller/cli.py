@@ -214,12 +214,13 @@ def serve(home: Path, workers: int | None, poll_seconds: float | None, verbose: 
     except OSError as err:
         raise click.ClickException(f"{lock.path}: cannot lock: {err.strerror}") from err
     from controller.app import Controller, HomeError
+    from controller.execution.sandbox import SandboxError
 
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(message)s")
     try:
         controller = Controller(settings)
-    except HomeError as err:
+    except (HomeError, SandboxError) as err:
         raise click.ClickException(str(err)) from err
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -244,9 +245,14 @@ def serve(home: Path, workers: int | None, poll_seconds: float | None, verbose: 
               envvar="GITLINE_WORK_ROOT",
               help="Where run folders are made (default ~/.gitline-worker/work).")
 @click.option("--hostname", default="", help="Celery node name (default gitline-PID@HOST).")
+@click.option("--sandbox", "sandbox_kind", default="bwrap", show_default=True,
+              envvar="GITLINE_SANDBOX", type=click.Choice(["bwrap", "none"]),
+              help="What job steps run in (as the controller's `sandbox` setting).")
+@click.option("--sandbox-bind", default="", envvar="GITLINE_SANDBOX_BIND",
+              help="Extra folders jobs may write (comma-separated absolute paths).")
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
 def worker(broker_url: str, queues: str, concurrency: int, work_root: Path | None,
-           hostname: str, verbose: bool) -> None:
+           hostname: str, sandbox_kind: str, sandbox_bind: str, verbose: bool) -> None:
     """Take runs from the broker's QUEUES and run them here until SIGTERM or Ctrl-C.
 
     Jobs run exactly as on the controller's machine (same folders, variables and
@@ -263,9 +269,18 @@ def worker(broker_url: str, queues: str, concurrency: int, work_root: Path | Non
         raise click.UsageError("--queues names no queue")
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(message)s")
+    from controller.execution import sandbox
+
+    binds = tuple(p.strip() for p in sandbox_bind.split(",") if p.strip())
+    try:
+        box = sandbox.find(sandbox_kind, binds=binds)
+    except sandbox.SandboxError as err:
+        raise click.ClickException(str(err)) from err
+    click.echo(f"gitline worker: sandbox: {box.describe()}", err=True)
     celery_worker.run_worker(broker_url, queues=names, concurrency=concurrency,
                              work_root=work_root or celery_worker.default_work_root(),
-                             hostname=hostname, loglevel="DEBUG" if verbose else "INFO")
+                             hostname=hostname, loglevel="DEBUG" if verbose else "INFO",
+                             box=box)
 
 
 @main.group(short_help="API and git-over-HTTP tokens.")
@@ -437,17 +452,22 @@ def logs(home: Path | None, job: str, run: int | None, as_json: bool) -> None:
 @click.option("-m", "--message", help="Commit message.")
 def trigger(home: Path | None, job: str, params: tuple[str, ...], message: str | None) -> None:
     """Commit triggers/JOB to the config branch, exactly as a user's commit would."""
+    from controller.core import triggers
+
     config, store = _open(home)
     _check_name(_workflow(config, store), job)
-    lines = [f"# gitline trigger at {datetime.now(UTC).isoformat(timespec='seconds')}"]
+    values: dict[str, str] = {}
     for p in params:
         key, sep, value = p.partition("=")
         if not sep or not key.isidentifier():
             raise click.UsageError(f"--param {p!r}: expected KEY=VALUE")
-        lines.append(f"{key}={value}")
+        if triggers.denied(key):
+            raise click.UsageError(f"--param {key}: {triggers.denied(key)}")
+        values[key] = value
+    text = triggers.render_params(
+        values, f"gitline trigger at {datetime.now(UTC).isoformat(timespec='seconds')}")
     user, email = _identity()
-    sha = config.commit_file(f"triggers/{job}", ("\n".join(lines) + "\n").encode(),
-                             message or f"trigger {job}", user, email)
+    sha = config.commit_file(f"triggers/{job}", text, message or f"trigger {job}", user, email)
     click.echo(f"committed triggers/{job} as {sha[:7]}; the controller runs {job} once")
 
 

@@ -68,6 +68,13 @@ class Settings:
     def local_user_map(self) -> dict[str, str]:
         pairs = (p.partition("=") for p in self.local_users.split(",") if p.strip())
         return {k.strip(): v.strip() for k, _, v in pairs if k.strip()}
+    # What every job step runs in: bwrap (bubblewrap: its workdir read-write, the system
+    # read-only, nothing of HOME; `gitline serve` refuses to start when it does not work)
+    # | none (jobs run as the controller's user and see its files; set it explicitly).
+    sandbox: str = "bwrap"
+    sandbox_bwrap: str = "bwrap"  # the bwrap program (looked up on PATH unless a path)
+    # Extra folders (absolute, comma-separated) jobs may write, e.g. a local deploy target.
+    sandbox_bind: str = ""
 
     @property
     def notifications_on(self) -> bool:
@@ -77,6 +84,10 @@ class Settings:
     def job_env(self) -> dict[str, str]:
         names = [n.strip() for n in self.pass_env.split(",") if n.strip()]
         return {n: os.environ[n] for n in names if n in os.environ}
+
+    @property
+    def sandbox_binds(self) -> tuple[str, ...]:
+        return tuple(p.strip() for p in self.sandbox_bind.split(",") if p.strip())
 
     @property
     def repo_path(self) -> Path:

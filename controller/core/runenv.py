@@ -16,7 +16,7 @@ import shlex
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from controller.core import model
+from controller.core import model, triggers
 
 if TYPE_CHECKING:  # pragma: no cover - typing only; the core never imports the edges
     from controller.execution.executor import InputSpec, OutputSpec, RunSpec
@@ -268,7 +268,8 @@ def job_env(spec: RunSpec, workdir: str) -> dict[str, str]:
         }
     )
     env.update({k: v for k, v in spec.secrets.items() if ENV_NAME.match(k)})
-    env.update({k: str(v) for k, v in run.params.items() if ENV_NAME.match(k)})
+    # a refused name (PATH, LD_*, ...) never reaches the job, however it got into params
+    env.update({k: str(v) for k, v in run.params.items() if not triggers.denied(k)})
     return env
 
 

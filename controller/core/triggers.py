@@ -2,10 +2,17 @@
 
 The file may be empty, a YAML mapping (`REASON: hotfix`) or KEY=VALUE lines; its keys
 become environment variables of that run. Parsing is pure; reading blobs is the edge's.
+
+A parameter cannot change how the job runs: names that steer the shell, the loader,
+interpreters, git or Gitline's own runtime contract (DENIED_NAMES, DENIED_PREFIXES; see
+docs/security.md) are refused with an error at their line, from a trigger file, the API
+and `gitline trigger -p` alike. `render_params` writes a trigger file whose values can
+hold any text (newlines too) without becoming extra variables.
 """
 
 from __future__ import annotations
 
+import json
 import re
 
 from ruamel.yaml import YAML
@@ -18,6 +25,45 @@ SUFFIXES = (".yml", ".yaml", ".env")
 MAX_TRIGGER_BYTES = 64 * 1024
 _ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _KV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
+
+
+# Refused parameter names (compared in upper case): they steer the shell, the dynamic
+# loader, interpreters, git, locale and temp files, or are Gitline's runtime contract.
+DENIED_NAMES = frozenset({
+    "PATH", "HOME", "SHELL", "ENV", "BASH_ENV", "IFS", "SHELLOPTS", "BASHOPTS", "PS1", "PS2",
+    "PS3", "PS4", "PROMPT_COMMAND", "CDPATH", "GLOBIGNORE", "HISTFILE", "TMPDIR", "USER",
+    "LOGNAME", "LANG", "LANGUAGE", "TZDIR", "GCONV_PATH", "HOSTALIASES", "LOCALDOMAIN",
+    "RES_OPTIONS", "NLSPATH", "NODE_OPTIONS", "NODE_PATH", "PERL5LIB", "PERL5OPT", "PERLLIB",
+    "RUBYOPT", "RUBYLIB", "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS",
+    "CLASSPATH", "SSL_CERT_FILE", "SSL_CERT_DIR", "CURL_CA_BUNDLE", "REQUESTS_CA_BUNDLE",
+    "SSH_AUTH_SOCK", "SSH_ASKPASS", "EDITOR", "VISUAL", "PAGER", "MANPAGER", "BROWSER",
+    "BUILD_NUMBER", "BUILD_ID", "RUN_NUMBER", "SHARED_DIR",
+})
+DENIED_PREFIXES = ("LD_", "DYLD_", "BASH_FUNC_", "PYTHON", "GIT_", "LC_", "MALLOC_",
+                   "GLIBC_", "JOB_", "GITLINE_", "SHIPCTL", "SUDO_", "XDG_")
+
+
+def denied(name: str) -> str:
+    """Why parameter `name` is refused ("" when it is allowed)."""
+    if not _ENV_KEY.fullmatch(name):
+        return f"parameter name {name!r} is not a valid environment variable name"
+    upper = name.upper()
+    if upper in DENIED_NAMES or upper.startswith(DENIED_PREFIXES):
+        return (f"parameter {name} is not allowed: it would change how the job runs "
+                "(see docs/security.md for the refused names)")
+    return ""
+
+
+def check_params(params: dict[str, str]) -> str:
+    """The first reason a parameter of `params` is refused, or ""."""
+    return next((why for why in map(denied, params) if why), "")
+
+
+def render_params(params: dict[str, str], comment: str = "") -> bytes:
+    """A trigger file (YAML, values JSON-quoted) holding exactly `params`."""
+    lines = [f"# {' '.join(comment.split())}"] if comment else []
+    lines += [f"{key}: {json.dumps(str(value))}" for key, value in params.items()]
+    return ("\n".join(lines) + "\n").encode()
 
 
 def job_file(path: str, folder: str, suffixes: tuple[str, ...]) -> str | None:
@@ -44,8 +90,28 @@ def _unquote(value: str) -> str:
     return value
 
 
-def parse_params(data: bytes) -> tuple[dict[str, str], str]:
-    """Parameters of a trigger file, and an error message ("" when it is fine)."""
+def _line_of(lines: list[str], key: str) -> int:
+    """1-based line where `key` is defined (first match), 1 when not found."""
+    pattern = re.compile(rf"^\s*(?:export\s+)?[\"']?{re.escape(key)}[\"']?\s*[:=]")
+    return next((n for n, ln in enumerate(lines, 1) if pattern.match(ln)), 1)
+
+
+def parse_params(data: bytes, path: str = "") -> tuple[dict[str, str], str]:
+    """Parameters of a trigger file, and an error message ("" when it is fine).
+
+    A refused name is an error `path:line: ...`, and the run gets no parameters."""
+    params, error = _parse(data)
+    if error:
+        return {}, error
+    for key in params:
+        why = denied(key)
+        if why:
+            lines = data.decode("utf-8").splitlines()
+            return {}, f"{path or 'trigger file'}:{_line_of(lines, key)}: {why}"
+    return params, ""
+
+
+def _parse(data: bytes) -> tuple[dict[str, str], str]:
     if len(data) > MAX_TRIGGER_BYTES:
         return {}, f"trigger file is larger than {MAX_TRIGGER_BYTES} bytes"
     try:

@@ -89,7 +89,7 @@ def run(task: Any, spec_json: str, heartbeat: float = DEFAULT_HEARTBEAT) -> str:
     try:
         with _signals(control):
             outcome = local.execute(spec, Path(task.app.conf.gitline_work_root),
-                                    control=control, on_started=beat.start)
+                                    control=control, on_started=beat.start, box=_box)
     finally:
         beat.stop()
     log.info("%s run %d: %s", spec.job.name, spec.run.number, outcome.status)
@@ -132,6 +132,7 @@ class Heartbeat:
 
 _worker_pid: int | None = None  # the worker's main process (set by run_worker)
 _signalled = False  # this pool process took a revoke's signal
+_box: Any = None  # the sandbox of job steps (set by run_worker; None: sandbox.default())
 
 
 @contextlib.contextmanager
@@ -172,9 +173,13 @@ def _end_signalled_process(**_: Any) -> None:
 
 
 def run_worker(broker_url: str, *, queues: list[str], concurrency: int, work_root: Path,
-               hostname: str = "", loglevel: str = "INFO") -> None:
-    """Run a Celery worker in this process until it is stopped (SIGTERM: warm shutdown)."""
-    global _worker_pid
+               hostname: str = "", loglevel: str = "INFO", box: Any = None) -> None:
+    """Run a Celery worker in this process until it is stopped (SIGTERM: warm shutdown).
+
+    `box` (a checked sandbox.Sandbox) is what every job step runs in; the forked pool
+    processes inherit it."""
+    global _worker_pid, _box
+    _box = box
     _worker_pid = os.getpid()
     task_postrun.connect(_end_signalled_process, weak=False)
     work_root.mkdir(parents=True, exist_ok=True)

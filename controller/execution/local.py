@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from controller.core import runenv
-from controller.execution import managed, workspace
+from controller.execution import managed, sandbox, workspace
 from controller.execution.executor import Outcome, OutcomeStatus, OutputUpdate, RunSpec
 
 log = logging.getLogger(__name__)
@@ -39,8 +39,9 @@ log = logging.getLogger(__name__)
 KEEP_WORKDIRS = 3
 GRACE_SECONDS = 2.0
 HOOK_TIMEOUT_SECONDS = 300.0
-BASE_ENV_KEYS = ("PATH", "HOME", "LANG")
-DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
+# A job's PATH when `pass_env` passes none; HOME is its own folder in the workdir
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+DEFAULT_LANG = "C.UTF-8"
 MASK = "****"
 
 StepResult = str  # "ok" | "failed" | "timeout" | "cancelled"
@@ -241,14 +242,17 @@ class StepContext:
     shell: str
     grace: float
     counter: int = 0
+    box: sandbox.Sandbox = field(default_factory=lambda: sandbox.Sandbox("none"))
 
 
 def process_env(ctx_env: dict[str, str], workdir: Path) -> dict[str, str]:
-    """os.environ's PATH/HOME/LANG + the job env, with shipctl's dir first on PATH."""
-    env = {k: os.environ[k] for k in BASE_ENV_KEYS if k in os.environ}
+    """The job env and nothing of the controller's (that comes only through `pass_env`,
+    already in the job env): a fixed PATH with shipctl's dir first, HOME in the workdir,
+    LANG C.UTF-8, unless the job env sets them."""
+    env = {"PATH": DEFAULT_PATH, "HOME": str(workdir / workspace.HOME_DIR),
+           "LANG": DEFAULT_LANG}
     env.update(ctx_env)
-    path = env.get("PATH") or DEFAULT_PATH
-    env["PATH"] = f"{workdir / workspace.BIN_DIR}:{path}"
+    env["PATH"] = f"{workdir / workspace.BIN_DIR}:{env['PATH'] or DEFAULT_PATH}"
     return env
 
 
@@ -268,7 +272,7 @@ def run_step(
     path = ctx.workdir / workspace.STEPS_DIR / f"{ctx.counter:02d}.sh"
     path.write_text("\n".join(script) + "\n", encoding="utf-8")
     proc = subprocess.Popen(
-        [ctx.shell, "-e", "-o", "pipefail", str(path)],
+        ctx.box.wrap([ctx.shell, "-e", "-o", "pipefail", str(path)], ctx.workdir),
         cwd=ctx.workdir,
         env=process_env(env, ctx.workdir),
         stdin=subprocess.DEVNULL,
@@ -407,8 +411,12 @@ def execute(
     shell: str = "/bin/bash",
     hook_timeout: float = HOOK_TIMEOUT_SECONDS,
     grace: float = GRACE_SECONDS,
+    box: sandbox.Sandbox | None = None,
 ) -> Outcome:
-    """Run `spec` in a fresh workdir under `work_root`; never raises."""
+    """Run `spec` in a fresh workdir under `work_root`; never raises.
+
+    Every step runs in `box` (default: bwrap when it works here, see sandbox.default)."""
+    box = box or sandbox.default()
     control = control or RunControl()
     started = now_iso()
     if control.cancelled.is_set():
@@ -422,7 +430,7 @@ def execute(
         started = now_iso()
         if on_started is not None and not spec.cancel_reason:
             on_started(spec, started)
-        return _run(spec, workdir, capture, control, shell, hook_timeout, grace, started)
+        return _run(spec, workdir, capture, control, shell, hook_timeout, grace, started, box)
     except Exception as exc:  # an internal error becomes a failed run, never an exception
         log.exception("run %s %s failed internally", spec.job.name, spec.run.number)
         capture.line(f"gitline: internal error: {exc}")
@@ -452,9 +460,10 @@ def _run(
     hook_timeout: float,
     grace: float,
     started: str,
+    box: sandbox.Sandbox,
 ) -> Outcome:
     env = runenv.job_env(spec, str(workdir))
-    ctx = StepContext(spec, workdir, env, capture, control, shell, grace)
+    ctx = StepContext(spec, workdir, env, capture, control, shell, grace, box=box)
     minutes = spec.job.timeout_minutes
     deadline = time.monotonic() + minutes * 60 if minutes else None
     state = RunState()
@@ -532,8 +541,10 @@ class LocalExecutor:
         shell: str = "/bin/bash",
         hook_timeout: float = HOOK_TIMEOUT_SECONDS,
         grace: float = GRACE_SECONDS,
+        box: sandbox.Sandbox | None = None,
     ) -> None:
         self.work_root = Path(work_root)
+        self.box = box
         self.shell = shell
         self.hook_timeout = hook_timeout
         self.grace = grace
@@ -572,6 +583,7 @@ class LocalExecutor:
                 shell=self.shell,
                 hook_timeout=self.hook_timeout,
                 grace=self.grace,
+                box=self.box,
             )
         finally:
             with self._lock:

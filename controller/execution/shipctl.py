@@ -331,11 +331,15 @@ def cmd_put_resource_state_multi(args: Sequence[str]) -> int:
 
 
 def copy_any(src: Path, dest: Path) -> None:
-    """`cp -r src dest`: into dest if it is a folder."""
+    """`cp -r src dest`: into dest if it is a folder. A symlink is refused, never followed
+    (links inside a copied folder stay links, which collecting refuses with a note)."""
+    if src.is_symlink():
+        raise ShipctlError(f"refused to copy {src}: it is a symlink (only regular files "
+                           "leave a job)", 1)
     if dest.is_dir():
         dest = dest / src.name
     if src.is_dir():
-        shutil.copytree(src, dest, dirs_exist_ok=True)
+        shutil.copytree(src, dest, symlinks=True, dirs_exist_ok=True)
     else:
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(src, dest)

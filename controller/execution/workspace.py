@@ -24,6 +24,7 @@ MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_TOTAL_BYTES = 200 * 1024 * 1024
 BIN_DIR = ".gitline/bin"
 STEPS_DIR = ".gitline/steps"
+HOME_DIR = ".gitline/home"  # the job's HOME: never the controller's
 
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 
@@ -51,6 +52,7 @@ def prepare(spec: RunSpec, root: Path) -> Path:
                 target.chmod(0o755)
     install_shipctl(workdir)
     (workdir / STEPS_DIR).mkdir(parents=True, exist_ok=True)
+    (workdir / HOME_DIR).mkdir(parents=True, exist_ok=True)
     return workdir
 
 
@@ -88,8 +90,9 @@ def read_tree(
 ) -> dict[str, bytes]:
     """Files under `folder` as {relative path: bytes}.
 
-    Symlinks are never followed out of `workdir`; one to a file inside it is read.
-    Files over MAX_FILE_BYTES, or beyond the shared `budget` (bytes left), are skipped.
+    Only regular files leave a job: symlinks are never followed, and a file with hard
+    links outside the workdir is refused (see `refusal`). Files over MAX_FILE_BYTES, or
+    beyond the shared `budget` (bytes left), are skipped. Each skip is a note.
     """
     budget = budget if budget is not None else [MAX_TOTAL_BYTES]
     out: dict[str, bytes] = {}
@@ -119,19 +122,11 @@ def _read_one(
     path: Path, root: Path, rel: str, notes: list[str], budget: list[int]
 ) -> bytes | None:
     try:
-        st = path.lstat()
-        if stat.S_ISLNK(st.st_mode):
-            target = path.resolve()
-            if not target.is_relative_to(root):
-                notes.append(f"skipped {rel}: symlink points outside the workdir")
-                return None
-            if not target.is_file():
-                notes.append(f"skipped {rel}: symlink to a non-file")
-                return None
-            st = target.stat()
-            path = target
-        elif not stat.S_ISREG(st.st_mode):
+        why = refusal(path, root)
+        if why:
+            notes.append(f"refused {rel}: {why}")
             return None
+        st = path.lstat()
         if st.st_size > MAX_FILE_BYTES:
             notes.append(f"skipped {rel}: {st.st_size} bytes is over {MAX_FILE_BYTES}")
             return None
@@ -144,6 +139,34 @@ def _read_one(
     except OSError as exc:
         notes.append(f"skipped {rel}: {exc}")
         return None
+
+
+def refusal(path: Path, root: Path) -> str:
+    """Why `path` may not leave the job ("" for a regular file owned by the workdir).
+
+    A symlink is never followed (it could name /etc/shadow or HOME/secrets.yml); a regular
+    file with more than one hard link counts only when every link is inside the workdir
+    (a link to a file outside would copy that file's content out)."""
+    st = path.lstat()
+    if stat.S_ISLNK(st.st_mode):
+        return "it is a symlink (only regular files leave a job)"
+    if not stat.S_ISREG(st.st_mode):
+        return "not a regular file"
+    if st.st_nlink > 1 and _links_inside(root, st) < st.st_nlink:
+        return "it is a hard link to a file outside the workdir"
+    return ""
+
+
+def _links_inside(root: Path, st: os.stat_result) -> int:
+    count = 0
+    for dirpath, _dirs, files in os.walk(root, followlinks=False):
+        for name in files:
+            try:
+                other = os.lstat(os.path.join(dirpath, name))
+            except OSError:
+                continue
+            count += other.st_ino == st.st_ino and other.st_dev == st.st_dev
+    return count
 
 
 def inside(path: Path, root: Path) -> bool:

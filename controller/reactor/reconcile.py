@@ -264,7 +264,7 @@ class Reconciler:
             return [model.TriggerRequest(job, c.sha, c.author, path, error=str(err))]
         if data is None:  # deleted: nothing to run
             return []
-        params, error = triggers.parse_params(data)
+        params, error = triggers.parse_params(data, path)
         return [model.TriggerRequest(job, c.sha, c.author, path, params, error)]
 
     # --- recording ----------------------------------------------------------------------

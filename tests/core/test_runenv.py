@@ -123,10 +123,11 @@ def test_job_input_env_file_values() -> None:
 
 
 def test_trigger_params_win_and_task_env() -> None:
-    spec = make_spec(params={"DB_HOST": "override", "JOB_NAME": "x"})
+    spec = make_spec(params={"DB_HOST": "override", "JOB_NAME": "x", "LD_PRELOAD": "/x.so"})
     env = runenv.job_env(spec, WD)
     assert env["DB_HOST"] == "override"
-    assert env["JOB_NAME"] == "x"
+    assert env["JOB_NAME"] == "deploy-app"  # refused names never reach the job
+    assert "LD_PRELOAD" not in env
     tenv = runenv.task_env(env, spec.job.tasks[0])
     assert tenv["REGION"] == "eu-west-1"
     assert "REGION" not in env

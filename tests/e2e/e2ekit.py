@@ -48,8 +48,11 @@ class Home:
     def start(self, *extra: str) -> None:
         log = self.path / f"serve-{len(self.logs)}.log"
         self.logs.append(log)
+        # jobs run sandboxed: they see the sample's deploy folder only because it is bound
+        deployed = self.path / "deployed"
+        deployed.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "GITLINE_PASS_ENV": "GITLINE_DEMO_ROOT",
-               "GITLINE_DEMO_ROOT": str(self.path / "deployed")}
+               "GITLINE_DEMO_ROOT": str(deployed), "GITLINE_SANDBOX_BIND": str(deployed)}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "controller.cli", "serve", str(self.path), "--poll", "2",
              # no HTTP unless a test asks (`--listen 127.0.0.1:PORT`): tests run in parallel

@@ -17,7 +17,12 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def worker(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
-    """A `gitline worker` on the default queue `gitline`, two runs at once."""
-    w = Worker(redis_url, tmp_path_factory.mktemp("worker"), "gitline", concurrency=2)
+    """A `gitline worker` on the default queue `gitline`, two runs at once.
+
+    Unsandboxed: these tests follow a job's host pids and pid files outside its folder
+    to check the Celery plumbing (revoke, lost workers); tests/e2e/test_celery.py runs
+    sandboxed workers (the default)."""
+    w = Worker(redis_url, tmp_path_factory.mktemp("worker"), "gitline", concurrency=2,
+               sandbox="none")
     yield w
     w.stop()

@@ -149,7 +149,8 @@ def test_cancel_stops_a_running_job_and_runs_on_cancel(executor, worker: Worker,
 
 
 def test_a_worker_that_dies_fails_its_run(executor, redis_url: str, tmp_path: Path) -> None:
-    doomed = Worker(redis_url, tmp_path, queues="doomed", concurrency=1, name="doomed")
+    doomed = Worker(redis_url, tmp_path, queues="doomed", concurrency=1, name="doomed",
+                    sandbox="none")  # follows the job's host pid after the worker dies
     rec = Recorder()
     pidfile = tmp_path / "orphan.pid"
     key = rec.submit(executor, pool_spec(f"sleep 300 & echo $! > {pidfile}; wait",

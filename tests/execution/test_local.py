@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from controller.core import model
+from controller.execution import sandbox
 from controller.execution.executor import InputSpec, Outcome, OutputSpec, RunSpec
 from controller.execution.local import LocalExecutor, LogCapture, execute, prune_workdirs
 
@@ -62,11 +63,35 @@ def wait_gone(pid: int, seconds: float = 5.0) -> bool:
 
 
 def read_pid(path: Path) -> int:
+    """The host pid of the process whose pid (as the job saw it) is in `path`.
+
+    Jobs run in their own pid namespace (the sandbox): the pid they write is the one
+    inside it; the host pid is the process whose NSpid ends with it and whose cwd is the
+    workdir. -1 (gone) when no such process runs any more.
+    """
     for _ in range(100):
         if path.exists() and path.read_text().strip():
-            return int(path.read_text())
+            return host_pid(int(path.read_text()), path.parents[1])
         time.sleep(0.02)
     raise AssertionError(f"no pid in {path}")
+
+
+def host_pid(pid: int, workdir: Path) -> int:
+    if sandbox.default().kind == "none":
+        return pid
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            status = Path(f"/proc/{entry}/status").read_text()
+            cwd = os.readlink(f"/proc/{entry}/cwd")
+        except OSError:
+            continue
+        nspids = next((ln.split()[1:] for ln in status.splitlines()
+                       if ln.startswith("NSpid:")), [])
+        if len(nspids) > 1 and nspids[-1] == str(pid) and Path(cwd) == workdir.resolve():
+            return int(entry)
+    return -1
 
 
 # --- environment and workspace --------------------------------------------------------
@@ -256,12 +281,12 @@ def test_cancel_before_start(tmp_path: Path) -> None:
         with lock:
             outcomes[spec.run.number] = outcome
 
-    blocker = make_spec(f"while [ ! -e {tmp_path}/go ]; do sleep 0.05; done", number=1)
+    blocker = make_spec('while [ ! -e "$SHARED_DIR/go" ]; do sleep 0.05; done', number=1)
     executor.submit(blocker, lambda s, at: gate.set(), on_done)
     executor.submit(make_spec("echo ran", number=2), lambda s, at: None, on_done)
     assert gate.wait(10)
     assert executor.cancel("build", 2)
-    (tmp_path / "go").touch()
+    (tmp_path / "build" / "1" / "shared" / "go").touch()
     executor.shutdown(wait=True)
     assert outcomes[1].status == "succeeded"
     assert outcomes[2].status == "cancelled"

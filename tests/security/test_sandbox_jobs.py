@@ -1,0 +1,167 @@
+"""Issue #9, jobs run in a sandbox: what a pushed job tries against a real `gitline serve`.
+
+Each attack is the one the issue describes; each fails, the run still records, and no
+secret reaches the state branch (which anonymous clones may read).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from e2ekit import gitline, wait_for
+
+from controller.core import triggers
+from controller.execution import sandbox
+
+FILE_SECRET = "file-secret-5e1f09"
+ENV_SECRET = "env-secret-a7c3d2"
+CONTROLLER_ONLY = "controller-only-91b4"
+
+pytestmark = pytest.mark.skipif(sandbox.default().kind == "none",
+                                reason="bwrap does not work on this machine")
+
+ATTACK = """\
+resources:
+  - name: go
+    type: params
+    versionTemplate: {params: {N: "1"}}
+jobs:
+  - name: attack
+    type: runSh
+    steps:
+      - IN: go
+      - TASK:
+          script:
+            - cat HOME_DIR/secrets.yml > "$JOB_STATE/cat.txt" || echo "blocked: cat"
+            - ln HOME_DIR/secrets.yml "$JOB_STATE/hard.txt" || echo "blocked: ln"
+            - cat /proc/*/environ 2>/dev/null | tr '\\0' '\\n' > "$JOB_STATE/environ.txt" || true
+            - env > "$JOB_STATE/env.txt"
+            - echo forged >> HOME_DIR/tokens.yml || echo "blocked: tokens"
+            - >-
+              git --git-dir HOME_DIR/config.git update-ref refs/heads/state HEAD
+              || echo "blocked: update-ref"
+            - ln -s /etc/passwd passwd-link
+            - shipctl copy_file_to_state passwd-link || echo "blocked: copy_file_to_state"
+            - ln -s /etc/passwd "$JOB_STATE/link.txt"
+            - ls "$(dirname "$PWD")" > "$JOB_STATE/siblings.txt"
+"""
+
+
+def test_a_job_reaches_nothing_of_home_nor_the_controller(home, monkeypatch):
+    (home.path / "secrets.yml").write_text(f"my_secret: {FILE_SECRET}\n")
+    (home.path / "secrets.yml").chmod(0o600)
+    tokens = home.path / "tokens.yml"
+    before_tokens = tokens.read_bytes() if tokens.exists() else None
+    monkeypatch.setenv("GITLINE_SECRET_OTHER_TEAM", ENV_SECRET)
+    monkeypatch.setenv("CONTROLLER_ONLY_VAR", CONTROLLER_ONLY)
+    home.start()
+    home.write("shippable.yml", ATTACK.replace("HOME_DIR", str(home.path)))
+    home.push("a job that attacks")
+    assert home.wait_runs("attack", 1, timeout=60) == ["run 1 succeeded"]
+    home.wait_idle()
+    log = home.show("jobs/attack/log.txt")
+    # (appending to HOME/tokens.yml may "work" inside the job: HOME is under /tmp here and
+    # /tmp is the job's private tmpfs; the real file is checked unchanged below)
+    for blocked in ("cat", "ln", "update-ref", "copy_file_to_state"):
+        assert f"blocked: {blocked}" in log
+    assert "refused to copy" in log and "it is a symlink" in log
+    assert "refused link.txt: it is a symlink" in log
+    # nothing of it on the state branch, in any commit
+    history = home.git("log", "-p", "state")
+    for secret in (FILE_SECRET, ENV_SECRET, CONTROLLER_ONLY, "root:x:0:0"):
+        assert secret not in history
+    env = home.show("jobs/attack/state/env.txt")
+    assert "GITLINE_SECRET" not in env and "CONTROLLER_ONLY_VAR" not in env
+    assert f"HOME={home.path}\n" not in env and "/.gitline/home\n" in env
+    assert "environ.txt" in home.git("ls-tree", "--name-only", "state", "jobs/attack/state/")
+    assert home.show("jobs/attack/state/siblings.txt").split() == ["1"]
+    # HOME untouched, the state branch still the controller's own
+    assert (tokens.read_bytes() if tokens.exists() else None) == before_tokens
+    assert all(s.startswith(("attack", "go", "config", "controller")) or ":" in s
+               for s in home.subjects())
+    assert "gitline: sandbox: bwrap" in home.server_log()  # serve says what is in force
+
+
+TRIGGERED = """\
+resources:
+  - name: t
+    type: trigger
+jobs:
+  - name: deploy
+    type: runSh
+    steps:
+      - IN: t
+      - TASK: {script: ['echo "reason=[$REASON]"', 'env > "$JOB_STATE/env.txt"']}
+"""
+
+
+def test_trigger_params_that_steer_the_job_are_refused_at_their_line(home):
+    home.start()
+    home.write("shippable.yml", TRIGGERED)
+    home.push("line")
+    home.wait_runs("deploy", 1, timeout=60)  # the trigger resource's first version
+    home.wait_idle()
+    home.write("triggers/deploy", "REASON=fine\nLD_PRELOAD=/tmp/evil.so\n")
+    home.push("trigger with LD_PRELOAD")
+
+    def error() -> str:
+        errs = home.status()["config"].get("triggerErrors") or []
+        return " ".join(str(e.get("error", "")) for e in errs)
+    wait_for(lambda: "LD_PRELOAD" in error(), 30, "the trigger error")
+    assert "triggers/deploy:2:" in error() and "not allowed" in error()
+    home.wait_idle()
+    assert len(home.runs("deploy")) == 1  # the refused trigger runs nothing
+    home.write("triggers/deploy", "REASON: fine\nPATH: /tmp/evil\n")
+    home.push("trigger with PATH (YAML)")
+    wait_for(lambda: "triggers/deploy:2: parameter PATH" in error(), 30, "the PATH error")
+
+
+def test_cli_trigger_refuses_path_and_a_newline_never_makes_a_variable(home):
+    home.start()
+    home.write("shippable.yml", TRIGGERED)
+    home.push("line")
+    home.wait_runs("deploy", 1, timeout=60)
+    home.wait_idle()
+    refused = gitline("trigger", home.path, "deploy", "-p", "PATH=/tmp/x", check=False)
+    assert refused.returncode == 2 and "PATH" in refused.stderr and "not allowed" in refused.stderr
+    gitline("trigger", home.path, "deploy", "-p", "REASON=x\nBASH_ENV=/tmp/evil\nINJECTED=1")
+    assert home.wait_runs("deploy", 2, timeout=60)[-1] == "run 2 succeeded"
+    env = home.show("jobs/deploy/state/env.txt")
+    value = "REASON=x\nBASH_ENV=/tmp/evil\nINJECTED=1\n"
+    assert value in env  # the whole text is REASON's value ...
+    rest = env.replace(value, "")
+    assert "BASH_ENV" not in rest and "INJECTED" not in rest  # ... and never a variable
+    assert "reason=[x" in home.show("jobs/deploy/log.txt")
+
+
+def test_render_and_parse_keep_a_newline_inside_its_value():
+    data = triggers.render_params({"REASON": "x\nBASH_ENV=/tmp/evil"}, "API trigger by ada")
+    assert triggers.parse_params(data, "triggers/d") == ({"REASON": "x\nBASH_ENV=/tmp/evil"}, "")
+
+
+def _serve(home, settings: str, seconds: float = 8) -> subprocess.CompletedProcess[str]:
+    (home.path / "gitline.yml").open("a").write(settings)
+    try:
+        return subprocess.run([sys.executable, "-m", "controller.cli", "serve", str(home.path),
+                               "--listen", "none"], capture_output=True, text=True,
+                              timeout=seconds, env={**os.environ})
+    except subprocess.TimeoutExpired as exc:
+        out = exc.stderr.decode() if isinstance(exc.stderr, bytes) else (exc.stderr or "")
+        return subprocess.CompletedProcess(exc.cmd, -1, "", out)
+
+
+def test_serve_refuses_to_start_when_bwrap_does_not_work(home):
+    done = _serve(home, "\nsandbox_bwrap: /nonexistent/bwrap\n")
+    assert done.returncode == 1
+    assert "sandbox: bwrap: /nonexistent/bwrap not found" in done.stderr
+    assert "sandbox: none" in done.stderr  # says how to run without one
+    assert "Traceback" not in done.stderr
+
+
+def test_serve_with_sandbox_none_says_so(home):
+    done = _serve(home, "\nsandbox: none\n", seconds=4)
+    assert done.returncode == -1  # still running when the timeout ended it
+    assert "sandbox: none" in done.stderr
