@@ -51,7 +51,9 @@ class Sandbox:
         return [self.bwrap, *self.options(workdir), "--", *argv]
 
     def options(self, workdir: Path) -> list[str]:
-        opts: list[str] = []
+        # /tmp first: the read-only binds below may lie under it (a project or a Python
+        # installed in /tmp) and must stay visible on top of the private /tmp
+        opts: list[str] = ["--tmpfs", "/tmp", "--dev", "/dev", "--proc", "/proc"]
         ro = readonly_dirs()
         for path in ro:
             opts += ["--ro-bind", path, path]
@@ -65,7 +67,6 @@ class Sandbox:
         for hidden in self.hide:  # a HOME inside a bound dir is covered by an empty tmpfs
             if any(_under(hidden, p) for p in ro):
                 opts += ["--tmpfs", hidden]
-        opts += ["--tmpfs", "/tmp", "--dev", "/dev", "--proc", "/proc"]
         for path in self.binds:
             opts += ["--bind", path, path]
         # the sandbox's own root (where bwrap made the mount points) is read-only too
