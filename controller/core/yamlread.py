@@ -19,7 +19,13 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.events import StreamEndEvent
+from ruamel.yaml.events import (
+    MappingEndEvent,
+    MappingStartEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+    StreamEndEvent,
+)
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from controller.core import model
@@ -111,9 +117,10 @@ def _problem(
 def parse(path: str, text: str, anchors: dict[str, Node] | None = None) -> Parsed:
     """Read one YAML document. `anchors` pre-defines anchors from other files."""
     out = Parsed(path)
-    if _flow_depth(text) > MAX_DEPTH:  # the scanner is quadratic in flow depth: refuse early
+    deep = _too_deep(text)
+    if deep is not None:  # refused before any composer sees it: see _too_deep
         out.failed = True
-        out.problems.append(_problem(path, (1, 1), f"YAML nested deeper than {MAX_DEPTH} levels"))
+        out.problems.append(_problem(path, deep, f"YAML nested deeper than {MAX_DEPTH} levels"))
         return out
     try:
         root, out.anchors = _compose(text, anchors or {})
@@ -138,25 +145,74 @@ def parse(path: str, text: str, anchors: dict[str, Node] | None = None) -> Parse
     return out
 
 
-def _flow_depth(text: str) -> int:
-    """Deepest nesting of [ and { outside quotes (quotes end at a line end here)."""
+# A line whose indentation and block indicators (`- `, `? `, `: `) reach this column may
+# open more than MAX_DEPTH block collections: each level needs at least one more column.
+_DEEP_LINE = re.compile(rf"^[ \t?:-]{{{MAX_DEPTH - 4},}}", re.M)
+
+
+def _too_deep(text: str) -> Pos | None:
+    """Where `text` nests deeper than MAX_DEPTH, or None; decided before composing.
+
+    Both composers recurse once per level: libyaml's crashes the process (SIGSEGV) near
+    50,000 levels of `- - - ... x`, and the pure scanner is quadratic in flow depth. Flow
+    depth is counted in the text; a text that might nest deep in block style (a line
+    indented or `- `-prefixed past MAX_DEPTH columns) is checked on parse events, which
+    keep no recursion, stopping at the first event too deep.
+    """
+    flow = _flow_depth(text)
+    if flow is not None:
+        return flow
+    return _event_depth(text) if _DEEP_LINE.search(text) else None
+
+
+def _flow_depth(text: str) -> Pos | None:
+    """Where [ and { outside quotes first nest past MAX_DEPTH (quotes end at a line end)."""
     if text.count("[") + text.count("{") <= MAX_DEPTH:
-        return 0
-    depth = deepest = 0
+        return None
+    depth = 0
+    line, start = 1, 0
     quote = ""
-    for char in text:
+    for index, char in enumerate(text):
         if char == "\n":
             quote = ""
+            line, start = line + 1, index + 1
         elif quote:
             quote = "" if char == quote else quote
         elif char in "[{":
             depth += 1
-            deepest = max(deepest, depth)
+            if depth > MAX_DEPTH:
+                return (line, index - start + 1)
         elif char in "]}":
             depth = max(0, depth - 1)
         elif char in "'\"":
             quote = char
-    return deepest
+    return None
+
+
+def _event_depth(text: str) -> Pos | None:
+    """Where parse events first open more than MAX_DEPTH collections (None: not that deep,
+    or a syntax error the composer reports itself, before it gets any deeper)."""
+    parser = _CParser(text) if _CParser is not None else None
+    events = (iter(parser.get_event, None) if parser is not None
+              else YAML(typ="safe", pure=True).parse(text))
+    depth = 0
+    try:
+        for event in events:
+            if isinstance(event, (SequenceStartEvent, MappingStartEvent)):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    mark = event.start_mark
+                    return (mark.line + 1, mark.column + 1)
+            elif isinstance(event, (SequenceEndEvent, MappingEndEvent)):
+                depth -= 1
+            elif isinstance(event, StreamEndEvent):
+                break
+    except (YAMLError, ValueError, TypeError):
+        return None
+    finally:
+        if parser is not None:
+            parser.dispose()
+    return None
 
 
 def _compose(text: str, seed: dict[str, Node]) -> tuple[Node | None, dict[str, Node]]:
@@ -174,10 +230,17 @@ def _compose(text: str, seed: dict[str, Node]) -> tuple[Node | None, dict[str, N
     return _compose_pure(text, seed)
 
 
-def _c_loader() -> type | None:
+def _c_parser() -> type | None:
     try:
         from ruamel.yaml.clib._ruamel_yaml import CParser  # type: ignore[import-not-found]
     except ImportError:
+        return None
+    return CParser  # type: ignore[no-any-return]
+
+
+def _c_loader() -> type | None:
+    CParser = _c_parser()
+    if CParser is None:
         return None
     from ruamel.yaml.resolver import BaseResolver, implicit_resolvers
 
@@ -196,6 +259,7 @@ def _c_loader() -> type | None:
     return CLoader
 
 
+_CParser = _c_parser()
 _CLoader = _c_loader()
 _ANCHOR = re.compile(r"(?:^|[\s\[{,])&[^\s&,\[\]{}]", re.M)  # `&name`, not shell `&&`
 

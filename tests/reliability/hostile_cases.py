@@ -89,6 +89,9 @@ CASES: list[Case] = [
          f"{Y}:"),
     Case("block nesting 100 deep", {Y: GOOD + "x:\n" + "".join(
         " " * (i + 1) + f"k{i}:\n" for i in range(100)) + " " * 101 + "v\n"}, f"{Y}:"),
+    # libyaml's composer recursed into this until SIGSEGV (controller and `validate` died)
+    Case("block sequence nesting 50,000 deep", {Y: GOOD + "x:\n" + "- " * 50000 + "x\n"},
+         f"{Y}:15:"),
     Case("latin-1 bytes", {Y: GOOD.encode() + b"# caf\xe9\n"}, f"{Y}:"),
     Case("UTF-16 text", {Y: GOOD.encode("utf-16")}, f"{Y}:"),
     Case("NUL byte", {Y: GOOD + "x: a\0b\n"}, f"{Y}:"),
@@ -199,11 +202,14 @@ EXPECTED: dict[str, tuple[str, bool]] = {
     'file over 5 MB': ('shippable.yml:0:0: error: file is 5243108 bytes; the limit is 5242880',
                        True),
     'flow nesting 10,000 deep': (
-        'shippable.yml:1:1: error: YAML nested deeper than 64 levels',
+        'shippable.yml:14:68: error: YAML nested deeper than 64 levels',
         True),
-    'flow mapping nesting': ('shippable.yml:1:1: error: YAML nested deeper than 64 levels', True),
+    'flow mapping nesting': ('shippable.yml:14:260: error: YAML nested deeper than 64 levels', True),
     'block nesting 100 deep': (
-        'shippable.yml:79:66: error: YAML nested deeper than 64 levels',
+        'shippable.yml:78:65: error: YAML nested deeper than 64 levels',
+        True),
+    'block sequence nesting 50,000 deep': (
+        'shippable.yml:15:127: error: YAML nested deeper than 64 levels',
         True),
     'latin-1 bytes': (
         'shippable.yml:0:0: error: shippable.yml is not UTF-8 text (byte 230): not loaded',

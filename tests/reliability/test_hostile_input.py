@@ -40,7 +40,8 @@ def test_loader_reports_exactly_and_isolates(case: Case) -> None:
 
 THROUGH_CONTROLLER = [
     "alias bomb", "python object tag", "file over 5 MB", "flow nesting 10,000 deep",
-    "latin-1 bytes", "top level is a list", "jobs is a mapping", "job name with ../",
+    "block sequence nesting 50,000 deep", "latin-1 bytes", "top level is a list",
+    "jobs is a mapping", "job name with ../",
     "job name with $()", "duplicate job", "cycle of two", "unknown job type",
 ]
 
