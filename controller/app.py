@@ -109,12 +109,14 @@ class Controller:
         self.repos = RepoPoller(
             s.home / "cache", workflow=lambda: self.reconciler.workflow,
             latest=self._latest_version, add_version=self.reconciler.add_version,
-            poke=self.loop.poke, secrets=secrets, default_interval=s.repo_poll_seconds)
+            poke=self.loop.poke, secrets=secrets, default_interval=s.repo_poll_seconds,
+            allow_local=s.allow_local_repos)
         upstream = None
         if s.upstream:
             upstream = UpstreamFollower(
                 s.repo_path, s.upstream, branch=s.branch, upstream_branch=s.upstream_branch,
                 state_branch=s.state_branch, push_state=s.push_state, poke=self.loop.poke,
+                allow_local=s.allow_local_repos,
                 auth_env=lambda: git_auth_env(
                     s.upstream, secrets().get(s.upstream_secret) if s.upstream_secret else None,
                     s.home / "cache" / "keys"))

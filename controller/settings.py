@@ -10,6 +10,8 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from controller.core.remotes import url_problem
+
 SETTINGS_FILE = "gitline.yml"
 
 
@@ -32,6 +34,9 @@ class Settings:
     upstream_poll_seconds: float = 60.0
     upstream_secret: str = ""  # secret-store name of the upstream's credentials
     push_state: bool = False  # push the state branch back to the upstream
+    # gitRepo `url:`s and `upstream` may be local paths or file:// (else only https, http,
+    # ssh, git and user@host:path remotes are fetched)
+    allow_local_repos: bool = False
     repo_poll_seconds: float = 60.0  # default interval of gitRepo resources elsewhere
     max_payload: int = 1024 * 1024  # bytes of a webhook or API request body (413 past it)
     # The HTTP listener (waitress): bodies are bounded before they are read (413 past).
@@ -169,6 +174,10 @@ def _checked(settings: Settings, path: Path) -> Settings:
     if settings.executor == "celery" and not settings.broker_url.strip():
         raise SettingsError(f"{path}: executor: celery needs broker_url "
                             "(e.g. redis://127.0.0.1:6379/0)")
+    if settings.upstream:
+        problem = url_problem(settings.upstream, allow_local=settings.allow_local_repos)
+        if problem:
+            raise SettingsError(f"{path}: setting upstream: {problem}")
     return settings
 
 

@@ -14,6 +14,10 @@ from pathlib import Path
 
 import pytest
 
+# The suite follows local repositories (gitRepo `url:` and `upstream` paths) throughout;
+# tests of the default (refused) unset this for their controller.
+os.environ.setdefault("GITLINE_ALLOW_LOCAL_REPOS", "1")
+
 AUTHOR_NAME = "Ada Lovelace"
 AUTHOR_EMAIL = "ada@example.com"
 

@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from controller.core import graph, model, notices, timing, yamlread
+from controller.core import graph, model, notices, remotes, timing, yamlread
 from controller.core.yamlread import Pos, YMap
 
 SPLIT_FILES = frozenset(
@@ -320,6 +320,8 @@ class _Loader:
             tracks = self.tracked_path(name, item, definition)
             if tracks is None:
                 return None
+        elif rtype == "gitRepo" and not self.check_remote(name, item, definition):
+            return None
         return model.Resource(
             name=name,
             type=rtype,
@@ -330,6 +332,28 @@ class _Loader:
             tracks_path=tracks,
             digest=_digest(rtype, definition, integration),
         )
+
+    def check_remote(self, name: str, item: YMap, definition: dict[str, Any]) -> bool:
+        """A gitRepo elsewhere names a real remote: never an option or a remote helper."""
+        key = "url" if definition.get("url") else "sourceName"
+        value = _text(definition.get(key))
+        if not value:
+            return True
+        if key == "sourceName" and remotes.ORG_REPO.fullmatch(value):
+            return True  # org/repo on its integration's host
+        # local paths are the HOME's decision (allow_local_repos), made where it is known
+        problem = remotes.url_problem(value, allow_local=True)
+        if problem:
+            self.error(self.key_pos(item, key), f"resource '{name}': {key}: {problem}", name)
+        return problem is None
+
+    def key_pos(self, item: YMap, key: str) -> Pos:
+        """Where a definition key is written (in whichever part of the resource holds it)."""
+        for part in ("versionTemplate", "pointer", "seed", "version", "source"):
+            sub = item.get(part)
+            if isinstance(sub, YMap) and key in sub:
+                return sub.at(key)
+        return item.pos
 
     def check_recipients(self, name: str, item: YMap, definition: dict[str, Any]) -> None:
         """A recipient with CR/LF (a forged mail header) or, for email, not an address."""

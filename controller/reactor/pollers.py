@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from controller.core import model
+from controller.core import model, remotes
 from controller.secrets import Secret
 from controller.server.webhooks import Push, push_matches, sanitize_url
 
@@ -168,11 +168,14 @@ class GitError(RuntimeError):
 
 
 def run_git(*args: str, git_dir: Path | None = None, env: Mapping[str, str] | None = None,
-            timeout: float = 300.0) -> str:
+            timeout: float = 300.0, allow_local: bool = True) -> str:
+    """git with the remote transports only (file:// and paths when `allow_local`)."""
     base = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     base.update({"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true", "LC_ALL": "C"})
     base.update(env or {})
-    cmd = ["git", *([f"--git-dir={git_dir}"] if git_dir else []), *args]
+    base["GIT_PROTOCOL_FROM_USER"] = "0"  # no protocol a URL picks (ext::, fd::) by itself
+    cmd = ["git", *remotes.protocol_config(allow_local),
+           *([f"--git-dir={git_dir}"] if git_dir else []), *args]
     try:
         done = subprocess.run(cmd, env=base, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired as err:
@@ -182,6 +185,13 @@ def run_git(*args: str, git_dir: Path | None = None, env: Mapping[str, str] | No
                               else f"exit {done.returncode}")
         raise GitError(f"git {args[0]}: {detail}")
     return done.stdout
+
+
+def checked_url(url: str, allow_local: bool) -> None:
+    """Refuse a URL git must not be handed (an option, a remote helper, a local path)."""
+    problem = remotes.url_problem(url, allow_local=allow_local)
+    if problem:
+        raise GitError(f"refusing remote {sanitize_url(url)}: {problem}")
 
 
 def list_refs(git_dir: Path, prefix: str = "refs/") -> dict[str, str]:
@@ -227,8 +237,9 @@ class UpstreamFollower:
 
     def __init__(self, repo_path: Path, url: str, *, branch: str, upstream_branch: str,
                  state_branch: str, push_state: bool, auth_env: Callable[[], dict[str, str]],
-                 poke: Callable[[], None]) -> None:
+                 poke: Callable[[], None], allow_local: bool = False) -> None:
         self.repo = repo_path
+        self.allow_local = allow_local
         self.url = url
         self.branch = branch
         self.upstream_branch = upstream_branch or branch
@@ -267,8 +278,10 @@ class UpstreamFollower:
                             err)
 
     def _follow(self, env: dict[str, str]) -> str:
-        run_git("fetch", "--no-tags", "--quiet", self.url,
-                f"+refs/heads/{self.upstream_branch}:{self.FETCH_REF}", git_dir=self.repo, env=env)
+        checked_url(self.url, self.allow_local)
+        run_git("fetch", "--no-tags", "--quiet", "--", self.url,
+                f"+refs/heads/{self.upstream_branch}:{self.FETCH_REF}", git_dir=self.repo, env=env,
+                allow_local=self.allow_local)
         refs = list_refs(self.repo)
         remote = refs[self.FETCH_REF]
         local = refs.get(f"refs/heads/{self.branch}")
@@ -296,7 +309,9 @@ class UpstreamFollower:
         if not tip or tip == self._pushed_state:
             return
         ref = f"refs/heads/{self.state_branch}"
-        run_git("push", "--quiet", self.url, f"{ref}:{ref}", git_dir=self.repo, env=env)
+        checked_url(self.url, self.allow_local)
+        run_git("push", "--quiet", "--", self.url, f"{ref}:{ref}", git_dir=self.repo, env=env,
+                allow_local=self.allow_local)
         self._pushed_state = tip
         log.info("upstream %s: pushed %s at %s", self.report.url, self.state_branch, tip[:7])
 
@@ -321,8 +336,9 @@ class RepoPoller:
                  add_version: Callable[..., Any], poke: Callable[[], None],
                  secrets: Callable[[], Mapping[str, Secret]],
                  default_interval: float = 60.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, allow_local: bool = False) -> None:
         self.cache = cache
+        self.allow_local = allow_local
         self._workflow = workflow
         self._latest = latest
         self._add_version = add_version
@@ -395,13 +411,15 @@ class RepoPoller:
         mirror = self.mirror(url)
         if not (mirror / "HEAD").exists():
             mirror.parent.mkdir(parents=True, exist_ok=True)
-            run_git("init", "--quiet", "--bare", str(mirror))
+            run_git("init", "--quiet", "--bare", "--", str(mirror))
         secret = self._secrets().get(res.integration) if res.integration else None
         env = git_auth_env(url, secret, self.cache / "keys")
         specs = ["+refs/heads/*:refs/heads/*"]
         if res.definition.get("tags", res.definition.get("buildOnTagPush")):
             specs.append("+refs/tags/*:refs/tags/*")
-        run_git("fetch", "--quiet", "--prune", "--no-tags", url, *specs, git_dir=mirror, env=env)
+        checked_url(url, self.allow_local)
+        run_git("fetch", "--quiet", "--prune", "--no-tags", "--", url, *specs, git_dir=mirror,
+                env=env, allow_local=self.allow_local)
         return mirror, list_refs(mirror)
 
     def _poll(self, res: model.Resource, url: str) -> int:

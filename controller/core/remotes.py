@@ -1,0 +1,54 @@
+"""Which git remotes a workflow or the upstream setting may name (pure).
+
+A URL reaches `git fetch`/`git push` as an argument, so a value starting with `-` would be
+an option (`--upload-pack=cmd` runs cmd), and `ext::` runs a command by design. Only real
+remotes pass; local paths and file:// only where the HOME allows them (allow_local_repos).
+"""
+
+from __future__ import annotations
+
+import re
+
+REMOTE_SCHEMES = ("https", "http", "ssh", "git")
+ORG_REPO = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_.-]*(/[A-Za-z0-9_.][A-Za-z0-9_.-]*)*")
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://(.*)", re.S)
+_SCP = re.compile(r"[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^:].*|[A-Za-z0-9.-]+\.[A-Za-z]+:[^/:].*", re.S)
+
+
+def is_local(url: str) -> bool:
+    return url.startswith(("/", "./", "../", "~")) or url.lower().startswith("file:")
+
+
+def url_problem(url: str, *, allow_local: bool) -> str | None:
+    """Why `url` may not be handed to git, or None when it is a remote git may fetch."""
+    if not url:
+        return "is empty"
+    if url.startswith("-"):
+        return f"{url!r} starts with '-' (git would read it as an option)"
+    if any(ord(c) < 0x20 or c == "\x7f" for c in url):
+        return f"{url!r} holds a control character"
+    if "::" in url.split("/", 1)[0]:
+        return f"{url!r} names a git remote helper (such as ext::), which is never allowed"
+    if is_local(url):
+        if allow_local:
+            return None
+        return (f"{url!r} is a local repository; set allow_local_repos: true in gitline.yml "
+                "to follow one")
+    m = _SCHEME.fullmatch(url)
+    if m:
+        if m.group(1).lower() not in REMOTE_SCHEMES:
+            return (f"{url!r}: scheme {m.group(1)!r} is not one of "
+                    f"{', '.join(REMOTE_SCHEMES)}")
+        return None if m.group(2) and not m.group(2).startswith("-") else (
+            f"{url!r} has no host")
+    if _SCP.fullmatch(url):
+        return None
+    return f"{url!r} is not a git remote (https, http, ssh, git or user@host:path)"
+
+
+def protocol_config(allow_local: bool) -> list[str]:
+    """`git -c` options that let git use the remote transports only (file when allowed)."""
+    out = ["-c", "protocol.allow=never"]
+    for scheme in (*REMOTE_SCHEMES, *(("file",) if allow_local else ())):
+        out += ["-c", f"protocol.{scheme}.allow=always"]
+    return out
