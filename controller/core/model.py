@@ -34,7 +34,7 @@ NAME_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,199}$")
 
 def is_safe_name(name: str) -> bool:
     """True if `name` may be used as a file name and in an env var prefix."""
-    return bool(NAME_PATTERN.match(name)) and name not in {".", ".."}
+    return bool(NAME_PATTERN.fullmatch(name)) and name not in {".", ".."}
 
 
 def env_prefix(name: str) -> str:

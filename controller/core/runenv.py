@@ -121,7 +121,8 @@ def params_of(values: Mapping[str, Any], definition: Mapping[str, Any]) -> dict[
     if not isinstance(raw, Mapping):
         return {}
     return {
-        str(k): env_str(v) for k, v in raw.items() if str(k) != "secure" and ENV_NAME.match(str(k))
+        str(k): env_str(v) for k, v in raw.items()
+        if str(k) != "secure" and ENV_NAME.fullmatch(str(k))
     }
 
 
@@ -267,7 +268,7 @@ def job_env(spec: RunSpec, workdir: str) -> dict[str, str]:
             "GITLINE_CONFIG_COMMIT": run.config_commit,
         }
     )
-    env.update({k: v for k, v in spec.secrets.items() if ENV_NAME.match(k)})
+    env.update({k: v for k, v in spec.secrets.items() if ENV_NAME.fullmatch(k)})
     # a refused name (PATH, LD_*, ...) never reaches the job, however it got into params
     env.update({k: str(v) for k, v in run.params.items() if not triggers.denied(k)})
     return env
@@ -276,7 +277,7 @@ def job_env(spec: RunSpec, workdir: str) -> dict[str, str]:
 def task_env(base: Mapping[str, str], task: model.Task) -> dict[str, str]:
     """`base` with the task's own `env` entries applied."""
     env = dict(base)
-    env.update({k: v for k, v in task.env if ENV_NAME.match(k)})
+    env.update({k: v for k, v in task.env if ENV_NAME.fullmatch(k)})
     return env
 
 
@@ -309,7 +310,8 @@ def version_record(inp: InputSpec | OutputSpec, operation: str, res_type: str) -
 
 def env_file(values: Mapping[str, Any]) -> bytes:
     """`KEY='value'` lines, shell-quoted, for keys that are env names."""
-    lines = [f"{k}={shlex.quote(env_str(v))}" for k, v in values.items() if ENV_NAME.match(str(k))]
+    lines = [f"{k}={shlex.quote(env_str(v))}" for k, v in values.items()
+             if ENV_NAME.fullmatch(str(k))]
     return ("\n".join(lines) + ("\n" if lines else "")).encode()
 
 

@@ -121,8 +121,8 @@ def _parse(data: bytes) -> tuple[dict[str, str], str]:
     lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
     if not lines:
         return {}, ""
-    if all(_KV_LINE.match(ln) for ln in lines):
-        return {m[1]: _unquote(m[2]) for ln in lines if (m := _KV_LINE.match(ln))}, ""
+    if all(_KV_LINE.fullmatch(ln) for ln in lines):
+        return {m[1]: _unquote(m[2]) for ln in lines if (m := _KV_LINE.fullmatch(ln))}, ""
     try:
         loaded = YAML(typ="safe", pure=True).load(text)
     except YAMLError as err:
@@ -131,7 +131,7 @@ def _parse(data: bytes) -> tuple[dict[str, str], str]:
         return {}, "trigger file must be a mapping of KEY: value or KEY=VALUE lines"
     params: dict[str, str] = {}
     for key, value in loaded.items():
-        if not isinstance(key, str) or not _ENV_KEY.match(key):
+        if not isinstance(key, str) or not _ENV_KEY.fullmatch(key):
             return {}, f"parameter name {key!r} is not a valid environment variable name"
         if isinstance(value, dict | list):
             return {}, f"parameter {key} must be a plain value, not a {type(value).__name__}"
