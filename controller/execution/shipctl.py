@@ -256,7 +256,17 @@ def parse_pairs(items: Sequence[str]) -> list[tuple[str, str]]:
 
 
 def write_values(res: str, pairs: list[tuple[str, str]], replace: bool) -> None:
-    """Record values for `res`: an output's version.json, or the job's own `<job>.env`."""
+    """Record values for `res`: an output's version.json, or the job's own `<job>.env`.
+
+    A key that the state branch could not read back (a newline, a `/`) is refused here,
+    at the job's own line, instead of leaving an outcome the controller cannot record.
+    """
+    for key, value in pairs:
+        if not model.is_safe_name(key):
+            raise ShipctlError(f"refused key {key!r}: a key is letters, digits, '_', '.' and "
+                               "'-' (not first), at most 200", 1)
+        if "\x00" in value:
+            raise ShipctlError(f"refused the value of {key}: it holds a NUL byte", 1)
     name = resolve(res)
     if name is not None and is_output(name):
         _write_output(name, pairs, replace)
@@ -296,6 +306,10 @@ def _write_output(name: str, pairs: list[tuple[str, str]], replace: bool) -> Non
 
 
 def _write_job_env(job: str, pairs: list[tuple[str, str]], replace: bool) -> None:
+    for key, value in pairs:  # KEY=VALUE lines: a newline would make another variable
+        if not runenv.ENV_NAME.fullmatch(key) or "\n" in value or "\r" in value:
+            raise ShipctlError(f"refused {key!r}: the job's own values are shell names with "
+                               "one-line values", 1)
     state = job_state()
     state.mkdir(parents=True, exist_ok=True)
     lines = "".join(f"{k}={v}\n" for k, v in pairs)

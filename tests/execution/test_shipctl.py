@@ -313,3 +313,13 @@ def test_gitrepo_state_is_the_checkout(tmp_path: Path) -> None:
     )
     assert "deploying" in outcome.log
     assert "commit=abc1234" in outcome.log
+
+
+@pytest.mark.parametrize("key", ["$'K\\n'", "'a/b'", "'-x'", "''"])
+def test_a_key_that_cannot_be_recorded_is_refused_and_fails_the_step(tmp_path: Path,
+                                                                     key: str) -> None:
+    outcome = execute(make_spec(f"shipctl put_resource_state rel_ver {key} v"),
+                      tmp_path / "work")
+    assert outcome.status == "failed"
+    assert "rel_ver" not in {u.name for u in outcome.outputs}
+    assert ("refused key" in outcome.log or "Usage: shipctl" in outcome.log), outcome.log
