@@ -12,7 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
 
-from e2ekit import Home, gitline, run  # noqa: E402
+from e2ekit import Home  # noqa: E402
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample-repo"
 
@@ -20,12 +20,8 @@ SAMPLE = Path(__file__).resolve().parents[2] / "sample-repo"
 @pytest.fixture
 def sample_home(tmp_path: Path) -> Iterator[Home]:
     """An initialised HOME with the sample pushed; no controller until `start()`."""
-    path = tmp_path / "home"
-    gitline("init", path)
-    work = tmp_path / "work"
-    run("git", "clone", "-q", path / "config.git", work)
-    shutil.copytree(SAMPLE, work, dirs_exist_ok=True)
-    h = Home(path, work)
+    h = Home.create(tmp_path)
+    shutil.copytree(SAMPLE, h.work, dirs_exist_ok=True)
     h.push("sample")
     yield h
     h.stop(signal.SIGKILL)

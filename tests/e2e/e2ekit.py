@@ -39,6 +39,14 @@ class Home:
     proc: subprocess.Popen[str] | None = None
     logs: list[Path] = field(default_factory=list)
 
+    @classmethod
+    def create(cls, tmp_path: Path) -> Home:
+        """`gitline init` a HOME under tmp_path and clone its config.git as the user's work."""
+        path, work = tmp_path / "home", tmp_path / "work"
+        gitline("init", path)
+        run("git", "clone", "-q", path / "config.git", work)
+        return cls(path, work)
+
     @property
     def repo(self) -> Path:
         return self.path / "config.git"

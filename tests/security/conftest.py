@@ -11,15 +11,11 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from e2ekit import Home, gitline, run  # noqa: E402
+from e2ekit import Home  # noqa: E402
 
 
 @pytest.fixture
 def home(tmp_path: Path) -> Iterator[Home]:
-    path = tmp_path / "home"
-    gitline("init", path)
-    work = tmp_path / "work"
-    run("git", "clone", "-q", path / "config.git", work)
-    h = Home(path, work)
+    h = Home.create(tmp_path)
     yield h
     h.stop(signal.SIGKILL)
