@@ -26,6 +26,7 @@ from controller.readview import (  # noqa: F401  HomeError: re-exported for serv
     read_status,
     run_summary,
 )
+from controller.secrets import find as find_secret
 from controller.secrets import load_secrets
 from controller.secrets import lookup as lookup_secret
 from controller.server.pushes import Pusher, PushLog, attributed
@@ -118,7 +119,7 @@ class Controller:
                 state_branch=s.state_branch, push_state=s.push_state, poke=self.loop.poke,
                 allow_local=s.allow_local_repos,
                 auth_env=lambda: git_auth_env(
-                    s.upstream, secrets().get(s.upstream_secret) if s.upstream_secret else None,
+                    s.upstream, find_secret(secrets(), s.upstream_secret),
                     s.home / "cache" / "keys"))
         self.pollers = Pollers(upstream=upstream, upstream_seconds=s.upstream_poll_seconds,
                                repos=self.repos)
@@ -294,9 +295,10 @@ def _api_services(ctl: Controller) -> Any:
         if res is None:
             raise api.NotFound(f"no resource {name}")
         key = str(res.definition.get("secret") or res.integration or "")
-        value = load_secrets(s.home).get(key) if key else None
-        if isinstance(value, dict):
-            value = next((value[f] for f in ("key", "token", "secret", "value") if f in value), "")
+        secret = find_secret(load_secrets(s.home), key)
+        value = secret and (secret.value or next(
+            (secret.fields[f] for f in ("key", "token", "secret", "value") if f in secret.fields),
+            ""))
         return res.type, value or ""
 
     def add_hook_version(name: str, payload: Any) -> int:

@@ -14,10 +14,10 @@ import hashlib
 import json
 import posixpath
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from controller.core import graph, model, notices, remotes, timing, yamlread
+from controller.core import graph, model, notices, remotes, secretscope, timing, yamlread
 from controller.core.yamlread import Pos, YMap
 
 SPLIT_FILES = frozenset(
@@ -113,10 +113,15 @@ def load_workflow(
     files: Iterable[tuple[str, str | bytes]],
     *,
     self_names: frozenset[str] = frozenset({".", "self"}),
+    scopes: Mapping[str, secretscope.Scope] | None = None,
 ) -> model.Workflow:
-    """Load every file as one workflow. Never raises."""
+    """Load every file as one workflow. Never raises.
+
+    With `scopes` (the HOME's secrets), a secret named outside its scope is an error at its
+    line and what would get it is inconsistent; without, secrets are not checked (validate).
+    """
     try:
-        return _Loader(self_names).load(list(files))
+        return _Loader(self_names, scopes).load(list(files))
     except Exception as err:  # noqa: BLE001 - the contract is: never raise
         where = model.Location("<workflow>")
         problem = model.Problem(where, f"internal error while loading: {err!r}")
@@ -170,8 +175,11 @@ def _int(value: Any, default: int) -> int | None:
 
 
 class _Loader:
-    def __init__(self, self_names: frozenset[str]) -> None:
+    def __init__(self, self_names: frozenset[str],
+                 scopes: Mapping[str, secretscope.Scope] | None = None) -> None:
         self.self_names = self_names
+        self.scopes = scopes
+        self.integration_at: dict[str, model.Location] = {}
         self.problems: list[model.Problem] = []
         self.resources: dict[str, model.Resource] = {}
         self.jobs: dict[str, model.Job] = {}
@@ -315,6 +323,8 @@ class _Loader:
         if rtype == "notification":
             self.check_recipients(name, item, definition)
         integration = _text(item.get("integration"))
+        if integration:
+            self.integration_at[name] = self.loc(item.at("integration"))
         tracks: str | None = None
         if rtype == "gitRepo" and _text(definition.get("sourceName")) in self.self_names:
             tracks = self.tracked_path(name, item, definition)
@@ -581,6 +591,8 @@ class _Loader:
             )
             for name in cycle:
                 inconsistent.setdefault(name, f"part of the cycle {text}")
+        if self.scopes is not None:
+            self.check_secrets(draft, inconsistent)
         self.spread(inconsistent)
         return model.Workflow(
             resources=self.resources,
@@ -589,6 +601,15 @@ class _Loader:
             inconsistent=inconsistent,
             fatal=self.fatal,
         )
+
+    def check_secrets(self, draft: model.Workflow, inconsistent: dict[str, str]) -> None:
+        """A secret named outside its scope: nothing that would get it runs."""
+        for bad in secretscope.check(draft, self.scopes or {}, self.integration_at):
+            self.problems.append(model.Problem(bad.location, bad.message, "error", bad.resource))
+            if bad.resource_out:
+                inconsistent.setdefault(bad.resource, bad.message)
+            for job in bad.jobs:
+                inconsistent.setdefault(job, bad.message)
 
     def check_names(self, job: model.Job) -> list[str]:
         reasons: list[str] = []

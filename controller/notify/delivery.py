@@ -14,6 +14,7 @@ import json
 import logging
 import queue
 import smtplib
+import ssl
 import threading
 import urllib.error
 import urllib.request
@@ -24,7 +25,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from controller.core import notices
-from controller.secrets import Secret, lookup, secret_values
+from controller.secrets import Secret, find, lookup, secret_values
 
 log = logging.getLogger("gitline")
 MASK = "****"
@@ -115,13 +116,18 @@ def send_mail(config: Mapping[str, Any], message: notices.Message, timeout: floa
     mail["Subject"] = message.subject
     mail.set_content(message.body)
     host, port = str(config["host"]), int(config.get("port") or 25)
-    tls = str(config.get("starttls", "")).lower() in ("true", "yes", "on", "1")
-    use_ssl = str(config.get("ssl", "")).lower() in ("true", "yes", "on", "1")
+    mode = smtp_tls(config)
     try:
-        cls = smtplib.SMTP_SSL if use_ssl else smtplib.SMTP
-        with cls(host, port, timeout=timeout) as smtp:
-            if tls:
-                smtp.starttls()
+        context = ssl.create_default_context()
+        with (smtplib.SMTP_SSL(host, port, timeout=timeout, context=context)
+              if mode == "smtps" else smtplib.SMTP(host, port, timeout=timeout)) as smtp:
+            if mode == "starttls":
+                smtp.ehlo()
+                if not smtp.has_extn("starttls"):
+                    raise PermanentError(f"SMTP server {host}:{port} does not offer STARTTLS; "
+                                         "nothing was sent (tls: plain in the secret allows "
+                                         "plain text, for a local relay)")
+                smtp.starttls(context=context)
             if config.get("user") and config.get("password"):
                 smtp.login(str(config["user"]), str(config["password"]))
             smtp.send_message(mail)
@@ -129,6 +135,19 @@ def send_mail(config: Mapping[str, Any], message: notices.Message, timeout: floa
         raise PermanentError(f"SMTP authentication failed ({err.smtp_code})") from None
     except (smtplib.SMTPException, OSError) as err:
         raise TemporaryError(f"{type(err).__name__}: {err}") from None
+
+
+def smtp_tls(config: Mapping[str, Any]) -> str:
+    """starttls, smtps or plain. Credentials travel encrypted unless the secret's owner
+    wrote `tls: plain`; a relay without credentials keeps the workflow's starttls/ssl."""
+    tls = str(config.get("tls", "")).strip().lower()
+    if tls in ("starttls", "smtps", "plain"):
+        return tls
+    if str(config.get("ssl", "")).lower() in ("true", "yes", "on", "1"):
+        return "smtps"
+    if str(config.get("starttls", "")).lower() in ("true", "yes", "on", "1"):
+        return "starttls"
+    return "starttls" if config.get("user") or config.get("password") else "plain"
 
 
 # --- the worker -------------------------------------------------------------------------
@@ -205,7 +224,7 @@ class Deliverer:
                 problem = notices.recipient_problem(recipient, message.method)
                 if problem:
                     raise ValueError(problem)
-            send = self._sender(target, message, secrets)
+            send = self._sender(n, target, message, secrets)
         except PermanentError as err:
             result.status, result.error = "skipped", str(err)
             return result
@@ -234,25 +253,34 @@ class Deliverer:
         result.at = _now()
         return result
 
-    def _sender(self, target: notices.Target, message: notices.Message,
+    def _sender(self, notice: notices.Notice, target: notices.Target,
+                message: notices.Message,
                 secrets: Mapping[str, Secret]) -> Callable[[], None]:
-        """A no-argument send for `message`; PermanentError if a secret is missing."""
+        """A no-argument send for `message`; PermanentError if a secret is missing or is
+        not for this notification (its scope in secrets.yml)."""
+        for name in {target.url_secret, target.smtp_secret} - {""}:
+            secret = find(secrets, name)
+            if secret is not None and not secret.scope.allows(resource=notice.notification,
+                                                               job=notice.job):
+                raise PermanentError(f"secret {name} is not for notification "
+                                     f"{notice.notification} or job {notice.job} "
+                                     f"(secrets.yml gives it to {secret.scope.describe()})")
         if message.method in ("webhook", "slack"):
             url = lookup(secrets, target.url_secret) or lookup(secrets, target.url_secret, "url")
             if not url:
                 raise PermanentError(f"secret {target.url_secret} is not set")
             return lambda: post_json(url, message.json, self.timeout)
-        config: dict[str, Any] = {}
-        base = secrets.get(target.smtp_secret) if target.smtp_secret else None
-        if isinstance(base, dict):
-            config.update(base)
-        config.update(target.smtp)
-        for key, name in (("user", target.user_secret), ("password", target.password_secret)):
-            if name:
-                value = lookup(secrets, name)
-                if value is None:
-                    raise PermanentError(f"secret {name} is not set")
-                config[key] = value
+        if target.user_secret or target.password_secret:
+            raise PermanentError("user_secret/password_secret are not read: the SMTP server "
+                                 "and its credentials are one secret (host, port, user, "
+                                 "password, tls), named by the notification's integration")
+        config: dict[str, Any] = dict(target.smtp)
+        base = find(secrets, target.smtp_secret)
+        if target.smtp_secret and base is None:
+            raise PermanentError(f"secret {target.smtp_secret} is not set")
+        if base is not None:  # the server comes with its credentials, never from the workflow
+            config = {k: v for k, v in config.items() if k == "from"}
+            config.update(base.fields)
         if not config.get("host"):
             raise PermanentError("no SMTP host")
         return lambda: send_mail(config, message, self.timeout)

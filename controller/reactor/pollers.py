@@ -32,8 +32,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from controller.core import model, remotes
-from controller.secrets import Secret
+from controller.core import model, remotes, secretscope
+from controller.secrets import Secret, find
 from controller.server.webhooks import Push, push_matches, sanitize_url
 
 log = logging.getLogger("gitline")
@@ -130,8 +130,8 @@ def repo_url(resource: model.Resource, secrets: Mapping[str, Secret]) -> str | N
         return None
     if looks_like_url(source):
         return source
-    integ = secrets.get(resource.integration) if resource.integration else None
-    base = integ.get("url", "") if isinstance(integ, dict) else ""
+    integ = find(secrets, resource.integration)
+    base = (integ.get("url") or "") if integ else ""
     return f"{(base or 'https://github.com').rstrip('/')}/{source}.git"
 
 
@@ -139,7 +139,7 @@ def git_auth_env(url: str, secret: Secret | None, key_dir: Path) -> dict[str, st
     """Environment for git that carries `secret` to `url` without putting it in argv."""
     if secret is None:
         return {}
-    fields = secret if isinstance(secret, dict) else {"token": secret}
+    fields = dict(secret.fields) if secret.fields else {"token": secret.value or ""}
     if fields.get("sshKey") and not url.startswith(("http://", "https://")):
         key_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         key = key_dir / hashlib.sha256(fields["sshKey"].encode()).hexdigest()[:16]
@@ -412,7 +412,10 @@ class RepoPoller:
         if not (mirror / "HEAD").exists():
             mirror.parent.mkdir(parents=True, exist_ok=True)
             run_git("init", "--quiet", "--bare", "--", str(mirror))
-        secret = self._secrets().get(res.integration) if res.integration else None
+        secret = find(self._secrets(), res.integration)
+        if secret is not None and not secret.scope.sends_to(url):
+            raise GitError(f"secret {res.integration} is not for {secretscope.host_of(url) or url} "
+                           "(hosts: in secrets.yml); nothing was fetched")
         env = git_auth_env(url, secret, self.cache / "keys")
         specs = ["+refs/heads/*:refs/heads/*"]
         if res.definition.get("tags", res.definition.get("buildOnTagPush")):

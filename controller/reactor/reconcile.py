@@ -17,12 +17,12 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from controller.core import approvals, loader, model, planner, triggers, versions
+from controller.core import approvals, loader, model, planner, secretscope, triggers, versions
 from controller.execution import executor as ex
 from controller.reactor import requests
 from controller.reactor.identity import Identifier
 from controller.reactor.specs import Checkout, SpecBuilder
-from controller.secrets import Secret
+from controller.secrets import Secret, SecretsError, scopes
 from controller.store.configrepo import CommitInfo, ConfigRepo
 from controller.store.gitstate import GitStateStore
 
@@ -124,6 +124,14 @@ class Reconciler:
         # recognised by their commit, so nothing is recorded twice.
         record_config()
 
+    def _scopes(self) -> dict[str, secretscope.Scope] | None:
+        """Who may use each secret; None (unchecked) when secrets.yml cannot be read: no
+        run is built then, and the reason is shown where the run waits."""
+        try:
+            return scopes(self.specs.secrets())
+        except SecretsError:
+            return None
+
     @property
     def workflow(self) -> model.Workflow | None:
         return self._good.workflow if self._good else None
@@ -131,7 +139,8 @@ class Reconciler:
     def workflow_at(self, commit: str) -> model.Workflow:
         if commit not in self._cache:
             files = self.config.workflow_files(commit, loader.is_workflow_file)
-            self._cache = {commit: loader.load_workflow(files)}  # keep one: memory stays flat
+            # keep one: memory stays flat
+            self._cache = {commit: loader.load_workflow(files, scopes=self._scopes())}
         return self._cache[commit]
 
     def _process_config(self, head: str, snap: model.Snapshot) -> Callable[[], object]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from controller.core import model
 from controller.execution import executor as ex
-from controller.secrets import Secret
+from controller.secrets import Secret, SecretsError, find
 from controller.store.configrepo import ConfigRepo
 from controller.store.gitstate import GitStateStore
 
@@ -109,14 +109,23 @@ class SpecBuilder:
             replicate=out.replicate if out else "", overwrite=out.overwrite if out else False)
 
     def _job_secrets(self, wf: model.Workflow, job: model.Job) -> dict[str, str]:
-        """The integrations of this job's inputs and outputs, and nothing else."""
+        """The integrations of this job's inputs and outputs, and nothing else.
+
+        The loader already refused a secret named outside its scope; this holds when
+        secrets.yml changed since: the run is not built rather than handed the secret.
+        """
         secrets = self.secrets()
         out: dict[str, str] = {}
         for name in [i.name for i in job.inputs] + [o.name for o in job.outputs]:
             res = wf.resources.get(name)
-            value = secrets.get(res.integration) if res and res.integration else None
-            fields = value if isinstance(value, dict) else {"value": value} if value else {}
-            for key, val in fields.items():
+            secret = find(secrets, res.integration) if res else None
+            if secret is None:
+                continue
+            if not secret.scope.allows(resource=name, job=job.name):
+                raise SecretsError(f"secret '{res.integration}' of resource '{name}' is not "
+                                   f"for job '{job.name}' (secrets.yml gives it to "
+                                   f"{secret.scope.describe()})")
+            for key, val in secret.as_fields().items():
                 var = f"{model.env_prefix(name)}_INTEGRATION_{model.env_prefix(key)}"
                 out[f"GITLINE_INTEGRATION_{model.env_prefix(name)}_{model.env_prefix(key)}"] = val
                 out[var] = val

@@ -25,11 +25,11 @@ resources:
     versionTemplate: {recipients: ["#ops"]}
   - name: ops_mail
     type: notification
+    integration: ops_smtp
     versionTemplate:
       method: email
       recipients: [ops@example.com]
-      smtp: {host: 127.0.0.1, port: SMTP_PORT, from: ci@example.com,
-             user_secret: smtp_user, password_secret: smtp_password}
+      smtp: {from: ci@example.com}
 jobs:
   - name: breaks
     type: runSh
@@ -54,8 +54,9 @@ jobs:
 def test_hooks_and_shipctl_notify_reach_webhook_slack_and_smtp(home, monkeypatch):
     with HttpSink() as http, SmtpSink(user="ci", password="smtp-pw-5521") as smtp:
         secrets = home.path / "secrets.yml"
-        secrets.write_text(f"ops_hook_url: {http.url('/hook/T123')}\nsmtp_user: ci\n"
-                           "smtp_password: smtp-pw-5521\n")
+        secrets.write_text(f"ops_hook_url: {http.url('/hook/T123')}\n"
+                           f"ops_smtp: {{host: 127.0.0.1, port: {smtp.port}, user: ci, "
+                           "password: smtp-pw-5521, tls: plain, resources: [ops_mail]}\n")
         secrets.chmod(0o600)
         monkeypatch.setenv("GITLINE_SECRET_OPS_SLACK_INT", http.url("/slack/B456"))
         home.start()

@@ -9,14 +9,17 @@ from sinks import HttpSink, SmtpSink
 
 from controller.core import notices
 from controller.notify.delivery import Batch, Deliverer, Item
+from controller.secrets import parse
 
 NOTICE = notices.Notice("ops", "on_failure", "deploy", 3, "failed",
                         "deploy run 3 failed (exit 1)", cause="trigger: triggers/deploy",
                         snippet="boom")
 
 
-def deliverer(secrets: dict, records: list, **kw) -> Deliverer:
+def deliverer(entries: dict, records: list, **kw) -> Deliverer:
+    """A Deliverer over `entries` written as in secrets.yml."""
     kw.setdefault("backoff", 0.05)
+    secrets = {name: parse(name, value) for name, value in entries.items()}
     return Deliverer(secrets=lambda: secrets,
                      record=lambda job, run, results: records.append((job, run, results)), **kw)
 
@@ -100,10 +103,9 @@ def test_email_over_smtp_with_login():
     records: list = []
     with SmtpSink(user="ci", password="s3cret-pw") as smtp:
         target = notices.Target("email", recipients=("ops@example.com", "dev@example.com"),
-                                smtp={"host": "127.0.0.1", "port": smtp.port,
-                                      "from": "ci@example.com"},
-                                user_secret="smtp_user", password_secret="smtp_pw")
-        d = deliverer({"smtp_user": "ci", "smtp_pw": "s3cret-pw"}, records)
+                                smtp={"from": "ci@example.com"}, smtp_secret="mail")
+        d = deliverer({"mail": {"host": "127.0.0.1", "port": smtp.port, "user": "ci",
+                                "password": "s3cret-pw", "tls": "plain"}}, records)
         [result] = d.deliver(Batch("deploy", 3, (Item(NOTICE, target),)))
         assert result.status == "delivered", result.error
         [(rcpt, mail)] = smtp.messages
@@ -116,10 +118,9 @@ def test_email_over_smtp_with_login():
 def test_email_with_a_wrong_password_fails_without_retry_or_leak():
     records: list = []
     with SmtpSink(user="ci", password="right") as smtp:
-        target = notices.Target("email", recipients=("a@b.c",),
-                                smtp={"host": "127.0.0.1", "port": smtp.port},
-                                user_secret="u", password_secret="p")
-        d = deliverer({"u": "ci", "p": "wrong-pw-123"}, records)
+        target = notices.Target("email", recipients=("a@b.c",), smtp_secret="mail")
+        d = deliverer({"mail": {"host": "127.0.0.1", "port": smtp.port, "user": "ci",
+                                "password": "wrong-pw-123", "tls": "plain"}}, records)
         [result] = d.deliver(Batch("j", 1, (Item(NOTICE, target),)))
     assert result.status == "failed" and result.attempts == 1
     assert "wrong-pw-123" not in repr(records)
@@ -139,3 +140,51 @@ def test_submit_returns_at_once_and_the_thread_delivers():
             time.sleep(0.02)
         d.stop()
     assert records[0][2][0]["status"] == "delivered"
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_credentials_never_travel_in_clear_unless_the_secret_says_plain():
+    records: list = []
+    with SmtpSink(user="ci", password="pw-in-clear-1") as smtp:
+        target = notices.Target("email", recipients=("a@b.c",), smtp_secret="mail")
+        d = deliverer({"mail": {"host": "127.0.0.1", "port": smtp.port, "user": "ci",
+                                "password": "pw-in-clear-1"}}, records)
+        [result] = d.deliver(Batch("j", 1, (Item(NOTICE, target),)))
+        assert result.status == "failed" and "does not offer STARTTLS" in result.error
+        assert smtp.logins == [] and smtp.messages == []
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_the_smtp_server_is_the_secrets_not_the_workflows():
+    """A workflow naming its own server with a team's SMTP secret: the mail and the login go
+    to the server in secrets.yml; the workflow's server sees nothing."""
+    records: list = []
+    with SmtpSink(user="ci", password="team-pw") as real, \
+            SmtpSink(user="ci", password="team-pw") as attacker:
+        target = notices.Target("email", recipients=("a@b.c",), smtp_secret="mail",
+                                smtp={"host": "127.0.0.1", "port": attacker.port})
+        d = deliverer({"mail": {"host": "127.0.0.1", "port": real.port, "user": "ci",
+                                "password": "team-pw", "tls": "plain"}}, records)
+        [result] = d.deliver(Batch("j", 1, (Item(NOTICE, target),)))
+        assert result.status == "delivered", result.error
+        assert real.logins == ["ci"] and attacker.logins == [] and attacker.messages == []
+        # credentials named one by one from the workflow are not read at all
+        old = notices.Target("email", recipients=("a@b.c",), user_secret="mail",
+                             password_secret="mail",
+                             smtp={"host": "127.0.0.1", "port": attacker.port})
+        [result] = d.deliver(Batch("j", 1, (Item(NOTICE, old),)))
+        assert result.status == "skipped" and "user_secret" in result.error
+        assert attacker.logins == [] and attacker.messages == []
+
+
+def test_a_secret_reaches_only_the_notifications_and_jobs_of_its_scope():
+    records: list = []
+    with HttpSink() as sink:
+        d = deliverer({"hook_url": {"value": sink.url("/h"), "resources": ["other_team"]},
+                       "job_url": {"value": sink.url("/j"), "jobs": [NOTICE.job]}}, records)
+        [refused, allowed] = d.deliver(Batch(NOTICE.job, 3, (
+            Item(NOTICE, notices.Target("webhook", url_secret="hook_url")),
+            Item(NOTICE, notices.Target("webhook", url_secret="job_url")))))
+        assert refused.status == "skipped" and "not for notification" in refused.error
+        assert allowed.status == "delivered", allowed.error
+        assert [r.path for r in sink.received] == ["/j"]
