@@ -40,6 +40,15 @@ _PLAIN = re.compile(r"^[A-Za-z_/][A-Za-z0-9_./@+\-()<>]*( [A-Za-z0-9_./@+\-()<>]
 _RESERVED = frozenset({"true", "false", "yes", "no", "on", "off", "y", "n", "null", "~"})
 
 
+# YAML reads these as line breaks even inside double quotes (a raw NEL came back as a
+# space): JSON leaves them raw with ensure_ascii=False, so escape them.
+_BREAKS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+def _json(value: Any, **kw: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, **kw).translate(_BREAKS)
+
+
 def _scalar(value: Any) -> str:
     if value is None:
         return "null"
@@ -56,14 +65,14 @@ def _scalar(value: Any) -> str:
     if isinstance(value, str):
         if _PLAIN.fullmatch(value) and value.lower() not in _RESERVED:
             return value
-        return json.dumps(value, ensure_ascii=False)
+        return _json(value)
     raise TypeError(f"cannot write {type(value).__name__} to a record: {value!r}")
 
 
 def _flow(value: Any) -> str:
     """Inline JSON (valid YAML) for structures the block emitter does not handle."""
     try:
-        return json.dumps(value, ensure_ascii=False, allow_nan=False, sort_keys=False)
+        return _json(value, allow_nan=False, sort_keys=False)
     except (TypeError, ValueError) as e:
         raise TypeError(f"cannot write {value!r} to a record: {e}") from e
 
