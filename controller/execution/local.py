@@ -24,7 +24,7 @@ import subprocess
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -33,6 +33,7 @@ from pathlib import Path
 from controller.core import runenv
 from controller.execution import managed, sandbox, workspace
 from controller.execution.executor import Outcome, OutcomeStatus, OutputUpdate, RunSpec
+from controller.masking import StreamMasker, mask, mask_bytes, ordered
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,6 @@ HOOK_TIMEOUT_SECONDS = 300.0
 # A job's PATH when `pass_env` passes none; HOME is its own folder in the workdir
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 DEFAULT_LANG = "C.UTF-8"
-MASK = "****"
 
 StepResult = str  # "ok" | "failed" | "timeout" | "cancelled"
 
@@ -60,8 +60,9 @@ def now_iso() -> str:
 class LogCapture:
     """Keeps the first and last `limit/2` bytes of a stream; counts what it drops."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, secrets: Iterable[str] = ()) -> None:
         limit = max(int(limit), 0)
+        self.masker = StreamMasker(secrets)  # before the cut: a cut never halves a secret
         self.head_cap = limit // 2
         self.tail_cap = limit - self.head_cap
         self.head = bytearray()
@@ -76,14 +77,17 @@ class LogCapture:
 
     def write(self, data: bytes) -> None:
         with self._lock:
-            room = self.head_cap - len(self.head)
-            if room > 0:
-                self.head += data[:room]
-                data = data[room:]
-            if data:
-                self.tail.append(bytes(data))
-                self.tail_len += len(data)
-                self._trim()
+            self._keep(self.masker.feed(data))
+
+    def _keep(self, data: bytes) -> None:
+        room = self.head_cap - len(self.head)
+        if room > 0:
+            self.head += data[:room]
+            data = data[room:]
+        if data:
+            self.tail.append(bytes(data))
+            self.tail_len += len(data)
+            self._trim()
 
     def line(self, text: str) -> None:
         self.write((text.rstrip("\n") + "\n").encode("utf-8", "replace"))
@@ -103,6 +107,7 @@ class LogCapture:
 
     def render(self, secrets: list[str]) -> str:
         with self._lock:
+            self._keep(self.masker.flush())
             marker = b""
             if self.dropped:
                 marker = f"\n[... log truncated: {self.dropped} bytes omitted ...]\n".encode()
@@ -110,26 +115,13 @@ class LogCapture:
         return mask(blob.decode("utf-8", "replace"), secrets)
 
 
-def mask(text: str, secrets: list[str]) -> str:
-    """Replace every secret value in `text` by `****` (longest first)."""
-    for secret in secrets:
-        text = text.replace(secret, MASK)
-    return text
-
-
 def secret_values(spec: RunSpec) -> list[str]:
-    values = {v for v in spec.secrets.values() if isinstance(v, str) and v.strip()}
-    return sorted(values, key=len, reverse=True)
+    return ordered(v for v in spec.secrets.values() if isinstance(v, str))
 
 
 def mask_files(files: dict[str, bytes], secrets: list[str]) -> dict[str, bytes]:
     """State files with every secret value replaced by `****`."""
-    out = {}
-    for path, data in files.items():
-        for secret in secrets:
-            data = data.replace(secret.encode(), MASK.encode())
-        out[path] = data
-    return out
+    return {path: mask_bytes(data, secrets) for path, data in files.items()}
 
 
 def mask_output(update: OutputUpdate, secrets: list[str]) -> OutputUpdate:
@@ -421,7 +413,7 @@ def execute(
     started = now_iso()
     if control.cancelled.is_set():
         return Outcome("cancelled", None, "", started, now_iso(), message="cancelled before start")
-    capture = LogCapture(spec.log_limit)
+    capture = LogCapture(spec.log_limit, secret_values(spec))
     workdir: Path | None = None
     try:
         workdir = workspace.prepare(spec, Path(work_root))

@@ -25,10 +25,10 @@ from email.message import EmailMessage
 from typing import Any
 
 from controller.core import notices
+from controller.masking import mask
 from controller.secrets import Secret, find, lookup, secret_values
 
 log = logging.getLogger("gitline")
-MASK = "****"
 
 
 class TemporaryError(Exception):
@@ -71,12 +71,6 @@ class Result:
         if self.error:
             out["error"] = self.error
         return out
-
-
-def mask(text: str, secrets: list[str]) -> str:
-    for value in sorted(secrets, key=len, reverse=True):
-        text = text.replace(value, MASK)
-    return text
 
 
 def _now() -> str:

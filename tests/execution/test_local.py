@@ -411,3 +411,22 @@ def test_old_workdirs_pruned(tmp_path: Path) -> None:
     (tmp_path / "build" / "10").mkdir()
     assert prune_workdirs(tmp_path / "build", keep=2) == [tmp_path / "build" / "3",
                                                           tmp_path / "build" / "4"]
+
+
+def test_a_cut_log_never_keeps_half_a_secret() -> None:
+    """The secret is written byte by byte across the point where the log is cut: masking
+    happens before the cut, so neither half of it survives."""
+    secret = "hunter2-0123456789-abcdefghij"
+    for offset in range(0, 40, 3):
+        cap = LogCapture(60, [secret])
+        cap.write(b"x" * (30 - offset))
+        for byte in secret.encode():
+            cap.write(bytes([byte]))
+        cap.write(b"y" * 500)
+        text = cap.render([])
+        assert "hunter2" not in text and "abcdefghij" not in text, (offset, text)
+        assert "0123456789" not in text
+    whole = LogCapture(1000, [secret])
+    whole.write(b"a" + secret[:5].encode())
+    whole.write(secret[5:].encode() + b"b")
+    assert whole.render([]) == "a****b"
