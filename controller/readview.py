@@ -97,7 +97,7 @@ def read_status(settings: Settings) -> dict[str, Any]:
             "lastSucceeded": hist.last_succeeded or None,
             "pins": [f"{i.name}@{i.version_name or i.version_number}" for i in job.inputs
                      if i.pinned],
-            "waiting": _active_reason(job, hist) if hist.active else waits.get(name),
+            "waiting": _active_reason(job, hist, settings) if hist.active else waits.get(name),
         }
     return {
         "config": {"processed": snap.processed_commit, "good": snap.good_commit,
@@ -109,7 +109,19 @@ def read_status(settings: Settings) -> dict[str, Any]:
     }
 
 
-def _active_reason(job: model.Job, hist: model.JobHistory) -> str | None:
+def _secrets_problem(settings: Settings) -> str:
+    """Why no run can be built now (an unsafe secrets.yml), or ""."""
+    from controller.secrets import SecretsError, load_secrets
+
+    try:
+        load_secrets(settings.home)
+    except SecretsError as err:
+        return str(err)
+    return ""
+
+
+def _active_reason(job: model.Job, hist: model.JobHistory,
+                   settings: Settings) -> str | None:
     """Why a job's queued or pending runs are not running yet."""
     pending = [r for r in hist.active if r.status == "pending_approval"]
     if pending:
@@ -122,6 +134,9 @@ def _active_reason(job: model.Job, hist: model.JobHistory) -> str | None:
         return (f"run {queued[0].number} is queued behind run {running[0].number} "
                 "(triggerMode: serial)")
     if queued and not running:
+        problem = _secrets_problem(settings)
+        if problem:
+            return f"run {queued[0].number} waits: {problem}"
         return f"run {queued[0].number} is queued for a free worker"
     return None
 

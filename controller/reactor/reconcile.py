@@ -78,6 +78,7 @@ class Reconciler:
         self._clock = clock
         self._events: queue.Queue[tuple] = queue.Queue()
         self._submitted: set[tuple[str, int]] = set()
+        self._unbuildable: dict[tuple[str, int], str] = {}  # run -> why it cannot be built
         self._cache: dict[str, model.Workflow] = {}
         self._good: _Loaded | None = None
         self._recovered = False
@@ -562,9 +563,16 @@ class Reconciler:
                 key = (name, run.number)
                 if key in self._submitted:
                     continue
+                try:
+                    spec = self.specs.build(wf, job, run, snap)
+                except SecretsError as err:  # waits, queued; built again on a later pass
+                    if self._unbuildable.get(key) != str(err):
+                        log.error("%s run %d waits: %s", name, run.number, err)
+                    self._unbuildable[key] = str(err)
+                    continue
+                self._unbuildable.pop(key, None)
                 self._submitted.add(key)
-                self.executor.submit(self.specs.build(wf, job, run, snap), self.on_started,
-                                     self.on_done)
+                self.executor.submit(spec, self.on_started, self.on_done)
 
 
 def _truncated(outcome: ex.Outcome) -> str:
