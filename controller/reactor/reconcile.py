@@ -453,7 +453,21 @@ class Reconciler:
                         log.exception("%s: run %d: a started-run listener failed",
                                       running.job, running.number)
             else:
-                self._record_outcome(spec, data)
+                try:
+                    self._record_outcome(spec, data)
+                except (ValueError, TypeError) as err:  # what the state branch refuses
+                    self._record_unrecordable(spec, data, err)
+
+    def _record_unrecordable(self, spec: ex.RunSpec, outcome: ex.Outcome,
+                             err: Exception) -> None:
+        """The run ends failed with the reason; its log is kept, what was refused is not."""
+        reason = f"outcome could not be recorded: {err}"
+        log.error("%s: run %d: %s", spec.run.job, spec.run.number, reason)
+        final = replace(spec.run, status="failed", started_at=outcome.started_at,
+                        finished_at=outcome.finished_at, exit_code=outcome.exit_code,
+                        message="; ".join(m for m in (spec.run.message, reason) if m))
+        self.store.record_run(final, log=outcome.log)
+        self._submitted.discard((spec.run.job, spec.run.number))
 
     def _record_outcome(self, spec: ex.RunSpec, outcome: ex.Outcome) -> None:
         run = spec.run
