@@ -7,10 +7,8 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
-
 from controller.core.remotes import url_problem
+from controller.store import yamlio
 
 SETTINGS_FILE = "gitline.yml"
 
@@ -141,9 +139,13 @@ def _read_file(path: Path) -> dict[str, Any]:
     except OSError as err:  # an unreadable HOME, gitline.yml a folder, ...
         raise SettingsError(f"{err.filename or path}: cannot read: "
                             f"{err.strerror or err}") from None
-    try:
-        loaded = YAML(typ="safe", pure=True).load(text)
-    except YAMLError as err:
+    try:  # the fast reader of state records; ruamel.yaml only for what it does not take
+        loaded = yamlio.load(text)
+    except Exception as err:
+        from ruamel.yaml.error import YAMLError
+
+        if not isinstance(err, YAMLError):
+            raise
         mark = getattr(err, "problem_mark", None)
         at = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]

@@ -5,7 +5,8 @@ Owns the on-branch format of `version.yml`, `run.yml`, `active/<n>.yml`, `job.ym
 
 Dumping uses a small emitter for a JSON-compatible subset of YAML (block mappings and
 sequences; scalars plain when unambiguous in YAML 1.1 and 1.2, otherwise JSON-quoted),
-which is fast and deterministic. Loading parses that subset directly and falls back to
+which is fast and deterministic. Loading parses that subset directly (and comment lines,
+and plain scalars such as `127.0.0.1:8080`, so HOME/gitline.yml too) and falls back to
 ruamel.yaml's safe loader for anything else, so a hand-written record still loads.
 """
 
@@ -153,6 +154,12 @@ _SPECIAL = {
 }
 
 
+# A plain scalar with `:` inside (never before a space nor at the end), as YAML reads
+# `127.0.0.1:8080` or `redis://host:6379/0`: a string, unless it starts like a date.
+_PLAIN_COLON = re.compile(r"^[A-Za-z0-9_/][A-Za-z0-9_./@+\-()<>]*(:[A-Za-z0-9_./@+\-()<>]+)+$")
+_DATE = re.compile(r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}")
+
+
 def _parse_scalar(text: str) -> Any:
     if text in _SPECIAL:
         value = _SPECIAL[text]
@@ -166,6 +173,8 @@ def _parse_scalar(text: str) -> Any:
     if _FLOAT.fullmatch(text):
         return float(text)
     if _PLAIN.fullmatch(text) and text.lower() not in _RESERVED:
+        return text
+    if _PLAIN_COLON.fullmatch(text) and not _DATE.match(text):
         return text
     raise _Unsupported(text)
 
@@ -198,9 +207,10 @@ class _Lines:
         self.items: list[tuple[int, str]] = []
         for raw in text.splitlines():
             stripped = raw.strip()
-            if not stripped:
+            if not stripped or stripped.startswith("#"):  # a comment line (no block scalars)
                 continue
-            if stripped.startswith(("#", "---", "...", "&", "*", "!", "|", ">")):
+            if stripped.startswith(("---", "...", "&", "*", "!", "|", ">", "%")) or \
+                    "\t" in raw[: len(raw) - len(raw.lstrip())]:
                 raise _Unsupported(raw)
             self.items.append((len(raw) - len(raw.lstrip(" ")), stripped))
         self.i = 0
