@@ -36,7 +36,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +43,8 @@ import pygit2
 from pygit2.enums import FileMode, ObjectType
 
 from controller.core import model
-from controller.store import yamlio
+from controller.store import statebranch, yamlio
+from controller.store.statebranch import JOBS, RESOURCES
 from controller.store.statestore import HistoryEntry
 
 log = logging.getLogger(__name__)
@@ -404,19 +404,6 @@ def format_message(subject: str, trailers: list[tuple[str, str]]) -> str:
     return one_line(subject) + "\n\n" + "\n".join(lines) + "\n"
 
 
-def parse_trailers(message: str) -> dict[str, str]:
-    """`Gitline-Job: x` lines of the last paragraph -> {"Job": "x"}."""
-    paragraphs = message.strip().split("\n\n")
-    if len(paragraphs) < 2:
-        return {}
-    found: dict[str, str] = {}
-    for line in paragraphs[-1].splitlines():
-        key, sep, value = line.partition(": ")
-        if sep and key.startswith("Gitline-"):
-            found[key[len("Gitline-") :]] = value.strip()
-    return found
-
-
 def version_subject(version: model.Version) -> str:
     named = f" ({version.name})" if version.name else ""
     source = f" from {version.created_by}" if version.created_by else ""
@@ -435,15 +422,9 @@ def run_subject(run: model.Run) -> str:
     return f"{run.job}: run {run.number} {what}"
 
 
-def _iso(seconds: int) -> str:
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 # ------------------------------------------------------------------------------ store
 
-_RESOURCES = "resources"
 KEEP_TRIGGER_ERRORS = 20  # rejected triggers listed in controller/config.yml
-_JOBS = "jobs"
 
 
 class GitStateStore:
@@ -458,8 +439,7 @@ class GitStateStore:
         self._snapshot: model.Snapshot | None = None
         self._index_tip = ""  # the state commit at which self._latest is exact
         self._latest: dict[str, str] = {}  # object name -> sha of its newest commit
-        index_name = f"index-{branch.replace('/', '_')}.json"
-        self._index_path = Path(self._repo.path) / "gitline" / index_name
+        self._index_path = statebranch.index_path(self._repo.path, branch)
         self._index_saved = 0.0
         self._index_loaded = False
         self._maintaining: threading.Thread | None = None
@@ -500,16 +480,8 @@ class GitStateStore:
                 for entry in active:
                     if entry.name.endswith(".yml"):
                         runs.append(self._record(active, (entry.name,), "run"))
-            runs.sort(key=lambda r: r.number)
-            last: model.Run | None = self._record(job_tree, ("run.yml",), "run")
-            if runs and (last is None or runs[-1].number > last.number):
-                last = runs[-1]
-            counters = self._record(job_tree, ("job.yml",), "dict") or {}
-            return model.JobHistory(
-                last=last,
-                last_succeeded=int(counters.get("lastSucceeded") or 0),
-                active=tuple(runs),
-            )
+            return statebranch.job_history(runs, self._record(job_tree, ("run.yml",), "run"),
+                                           self._record(job_tree, ("job.yml",), "dict") or {})
 
         return self._cached(("job", job_tree.id), parse)
 
@@ -532,19 +504,13 @@ class GitStateStore:
                 return self._snapshot
             tree = tip.tree
             versions: dict[str, model.Version] = {}
-            for name, sub in self._subtrees(tree, _RESOURCES):
+            for name, sub in self._subtrees(tree, RESOURCES):
                 version = self._record(sub, ("version.yml",), "version")
                 if version is not None:
                     versions[name] = version
-            jobs = {name: self._job_history(sub) for name, sub in self._subtrees(tree, _JOBS)}
-            config = self._record(tree, ("controller", "config.yml"), "dict") or {}
-            self._snapshot = model.Snapshot(
-                versions=versions,
-                jobs=jobs,
-                processed_commit=str(config.get("processed") or ""),
-                good_commit=str(config.get("good") or ""),
-                tip=str(tip.id),
-            )
+            jobs = {name: self._job_history(sub) for name, sub in self._subtrees(tree, JOBS)}
+            config = self._record(tree, statebranch.CONFIG_RECORD, "dict") or {}
+            self._snapshot = statebranch.snapshot(versions, jobs, config, str(tip.id))
             return self._snapshot
 
     def read_files(self, prefix: str, at: str = "") -> dict[str, bytes]:
@@ -562,20 +528,16 @@ class GitStateStore:
     def read_config_record(self) -> dict[str, Any]:
         with self._lock:
             tip = branch_tip(self._repo, self._ref)
-            record = self._record(tip.tree if tip else None, ("controller", "config.yml"), "dict")
+            record = self._record(tip.tree if tip else None, statebranch.CONFIG_RECORD, "dict")
             return copy.deepcopy(record or {})
 
     # --- the history index
 
     def _load_index(self) -> None:
         self._index_loaded = True
-        try:
-            data = json.loads(self._index_path.read_text(encoding="utf-8"))
-            tip, latest = str(data["tip"]), dict(data["latest"])
-        except (OSError, ValueError, KeyError, TypeError):
-            return  # no index, or a damaged one: a walk rebuilds it
-        if tip in self._repo and all(isinstance(v, str) for v in latest.values()):
-            self._index_tip, self._latest = tip, latest
+        saved = statebranch.read_index(self._index_path)
+        if saved is not None and saved[0] in self._repo:  # else a walk rebuilds it
+            self._index_tip, self._latest = saved
 
     def _save_index(self) -> None:
         """Write the index atomically; a failure (a full disk) only costs a longer walk."""
@@ -599,21 +561,11 @@ class GitStateStore:
             return
         if self._index_tip == str(tip.id):
             return
-        newer: dict[str, str] = {}
-        commit: pygit2.Commit | None = tip
-        walked = 0
-        while commit is not None and str(commit.id) != self._index_tip:
-            trailers = parse_trailers(commit.message)
-            for key in ("Resource", "Job"):
-                name = trailers.get(key)
-                if name and name not in newer:
-                    newer[name] = str(commit.id)
-            walked += 1
-            commit = commit.parents[0] if commit.parent_ids else None
-        if commit is None:  # the indexed tip is not an ancestor: what was walked is all
-            self._latest = newer
-        else:
+        newer, reached, walked = statebranch.walk_back(tip, self._index_tip, self._repo.get)
+        if reached:
             self._latest.update(newer)
+        else:  # the indexed tip is not an ancestor: what was walked is all
+            self._latest = newer
         self._index_tip = str(tip.id)
         if walked > INDEX_SAVE_WALK:
             self._save_index()
@@ -631,78 +583,27 @@ class GitStateStore:
         self._catch_up(tip)
         return self._latest.get(name, "none")
 
-    def _walk(self, name: str) -> Iterator[tuple[pygit2.Commit, dict[str, str]]]:
-        """Commits whose Gitline-Resource or Gitline-Job trailer is `name`, newest first.
+    def _walk(self, name: str) -> Iterator[tuple[Any, dict[str, str]]]:
+        """Commits of `name`, newest first (statebranch.chain from the index)."""
+        self._catch_up(branch_tip(self._repo, self._ref))
+        return statebranch.chain(name, self._latest.get(name), self._repo.get)
 
-        Follows the `Gitline-Previous` chain from the index: O(versions of `name`). A
-        commit without the trailer (written by an older Gitline) continues as a
-        first-parent walk from its parent.
-        """
-        tip = branch_tip(self._repo, self._ref)
-        self._catch_up(tip)
-        sha = self._latest.get(name)
-        commit = self._repo.get(sha) if sha else None
-        while commit is not None:
-            trailers = parse_trailers(commit.message)
-            if trailers.get("Resource") == name or trailers.get("Job") == name:
-                yield commit, trailers
-                previous = trailers.get("Previous")
-                if previous is not None:
-                    commit = None if previous == "none" else self._repo.get(previous)
-                    continue
-            commit = commit.parents[0] if commit.parent_ids else None
-
-    def _run_at(self, commit: pygit2.Commit, job: str, number: int) -> model.Run | None:
-        """The run record a commit wrote: run.yml, active/<n>.yml or finished.yml."""
-        tree = commit.tree
-        for path in (("run.yml",), ("active", f"{number}.yml"), ("finished.yml",)):
-            run = self._record(tree, (_JOBS, job, *path), "run")
-            if run is not None and run.number == number:
-                return run
-        return None
+    def _record_at(self, commit: pygit2.Commit, path: tuple[str, ...], kind: str) -> Any:
+        return self._record(commit.tree, path, kind)
 
     def history(self, name: str, limit: int = 100) -> Iterator[HistoryEntry]:
         """Versions of a resource or runs of a job (one per run number), newest first."""
         check_name(name)
         with self._lock:
-            return iter(self._history(name, limit))
-
-    def _history(self, name: str, limit: int) -> list[HistoryEntry]:
-        entries: list[HistoryEntry] = []
-        seen_runs: set[int] = set()
-        for commit, trailers in self._walk(name):
-            if len(entries) >= limit:
-                break
-            when = _iso(commit.commit_time)
-            subject = commit.message.split("\n", 1)[0]
-            if trailers.get("Resource") == name:
-                version = self._record(commit.tree, (_RESOURCES, name, "version.yml"), "version")
-                entries.append(HistoryEntry(str(commit.id), subject, when, version=version))
-                continue
-            number = _int(trailers.get("Run"))
-            if number is None or number in seen_runs:
-                continue
-            seen_runs.add(number)
-            run = self._run_at(commit, name, number)
-            entries.append(HistoryEntry(str(commit.id), subject, when, run=run))
-        return entries
+            return iter(statebranch.history(name, limit, self._walk(name), self._record_at))
 
     def read_log(self, job: str, number: int | None = None) -> str | None:
         check_name(job, "job name")
         with self._lock:
             commit = branch_tip(self._repo, self._ref)
             if number is not None:
-                commit = next(
-                    (
-                        c
-                        for c, t in self._walk(job)
-                        if t.get("Job") == job
-                        and _int(t.get("Run")) == number
-                        and t.get("Status") in model.FINISHED
-                    ),
-                    None,
-                )
-            blob = lookup(self._repo, commit.tree if commit else None, (_JOBS, job, "log.txt"))
+                commit = statebranch.finished_run_commit(job, number, self._walk(job))
+            blob = lookup(self._repo, commit.tree if commit else None, (JOBS, job, "log.txt"))
             if not isinstance(blob, pygit2.Blob):
                 return None
             return blob.data.decode("utf-8", errors="replace")
@@ -798,9 +699,9 @@ class GitStateStore:
 
     def append_version(self, version: model.Version, *, subject: str = "") -> str:
         name = check_name(version.resource, "resource name")
-        edits: Edits = {(_RESOURCES, name, "version.yml"): yamlio.version_to_yaml(version).encode()}
+        edits: Edits = {(RESOURCES, name, "version.yml"): yamlio.version_to_yaml(version).encode()}
         if version.files is not None:
-            edits.update(_folder_edits((_RESOURCES, name, "files"), version.files))
+            edits.update(_folder_edits((RESOURCES, name, "files"), version.files))
         message = format_message(
             subject or version_subject(version),
             [
@@ -810,7 +711,7 @@ class GitStateStore:
                 ("Config", version.config_commit),
             ],
         )
-        written = yamlio.version_from_yaml(edits[(_RESOURCES, name, "version.yml")])
+        written = yamlio.version_from_yaml(edits[(RESOURCES, name, "version.yml")])
 
         def update(snap: model.Snapshot, tip: pygit2.Commit | None) -> model.Snapshot:
             return replace(snap, versions={**snap.versions, name: written})
@@ -828,9 +729,9 @@ class GitStateStore:
         job = check_name(run.job, "job name")
         fixed: Edits = {}
         if state_files is not None:
-            fixed.update(_folder_edits((_JOBS, job, "state"), state_files))
+            fixed.update(_folder_edits((JOBS, job, "state"), state_files))
         if log is not None:
-            fixed[(_JOBS, job, "log.txt")] = log.encode("utf-8")
+            fixed[(JOBS, job, "log.txt")] = log.encode("utf-8")
         message = format_message(
             subject or run_subject(run),
             [
@@ -858,7 +759,7 @@ class GitStateStore:
     ) -> model.JobHistory:
         """The job's history after recording `run` on `tip` (as _job_history would read it)."""
         written = yamlio.run_from_yaml(yamlio.run_to_yaml(run))
-        folder = (_JOBS, run.job)
+        folder = (JOBS, run.job)
         tree = tip.tree if tip else None
         newest = self._record(tree, (*folder, "run.yml"), "run")
         if newest is None or run.number >= newest.number:
@@ -878,7 +779,7 @@ class GitStateStore:
 
     def _run_edits(self, tree: pygit2.Tree | None, run: model.Run) -> Edits:
         """run.yml, job.yml, active/<n>.yml (and finished.yml) for `run` on top of `tree`."""
-        folder = (_JOBS, run.job)
+        folder = (JOBS, run.job)
         text = yamlio.run_to_yaml(run).encode()
         counters = self._record(tree, (*folder, "job.yml"), "dict") or {}
         last_run = int(counters.get("lastRun") or 0)
@@ -982,10 +883,3 @@ def _folder_edits(folder: tuple[str, ...], files: dict[str, bytes]) -> Edits:
             raise TypeError(f"file {path!r}: content must be bytes")
         edits[(*folder, *split_path(path))] = content
     return edits
-
-
-def _int(text: str | None) -> int | None:
-    try:
-        return int(text) if text is not None else None
-    except ValueError:
-        return None

@@ -1,0 +1,182 @@
+"""How the state branch is read, whatever reads its objects: no pygit2 here.
+
+Owns the paths of the records, the `Gitline-*` trailers, the saved history index and
+the walks of history (docs/architecture.md). The controller reads objects with pygit2
+(gitstate.py); the one-shot CLI commands with `git cat-file` (statereader.py), because
+importing pygit2 costs more than their whole budget. Both hand these functions commits
+that have `id`, `message`, `parent_ids` and `commit_time` (a pygit2.Commit has them),
+a `get(sha)` that returns such a commit, and a `record(commit, path, kind)` that returns
+the parsed record at a path of a commit ("version", "run" or "dict"), or None.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from controller.core import model
+from controller.store.statestore import HistoryEntry
+
+RESOURCES = "resources"
+JOBS = "jobs"
+CONFIG_RECORD = ("controller", "config.yml")
+
+
+class Commit(Protocol):
+    @property
+    def id(self) -> Any: ...
+
+    @property
+    def message(self) -> str: ...
+
+    @property
+    def parent_ids(self) -> list[Any]: ...
+
+    @property
+    def commit_time(self) -> int: ...
+
+
+GetCommit = Callable[[Any], Commit | None]
+Record = Callable[[Any, tuple[str, ...], str], Any]
+
+
+def parse_trailers(message: str) -> dict[str, str]:
+    """`Gitline-Job: x` lines of the last paragraph -> {"Job": "x"}."""
+    paragraphs = message.strip().split("\n\n")
+    if len(paragraphs) < 2:
+        return {}
+    found: dict[str, str] = {}
+    for line in paragraphs[-1].splitlines():
+        key, sep, value = line.partition(": ")
+        if sep and key.startswith("Gitline-"):
+            found[key[len("Gitline-") :]] = value.strip()
+    return found
+
+
+def iso(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def int_or_none(text: str | None) -> int | None:
+    try:
+        return int(text) if text is not None else None
+    except ValueError:
+        return None
+
+
+def job_history(active: list[model.Run], last: model.Run | None,
+                counters: dict[str, Any]) -> model.JobHistory:
+    """A job's history from its folder: active/<n>.yml, run.yml and job.yml."""
+    runs = sorted(active, key=lambda r: r.number)
+    if runs and (last is None or runs[-1].number > last.number):
+        last = runs[-1]
+    return model.JobHistory(last=last, last_succeeded=int(counters.get("lastSucceeded") or 0),
+                            active=tuple(runs))
+
+
+def snapshot(versions: dict[str, model.Version], jobs: dict[str, model.JobHistory],
+             config: dict[str, Any], tip: str) -> model.Snapshot:
+    return model.Snapshot(versions=versions, jobs=jobs,
+                          processed_commit=str(config.get("processed") or ""),
+                          good_commit=str(config.get("good") or ""), tip=tip)
+
+
+# --------------------------------------------------------------------- history index
+
+
+def index_path(git_dir: str | Path, branch: str) -> Path:
+    """Where the index (object name -> sha of its newest commit) of `branch` is saved."""
+    return Path(git_dir) / "gitline" / f"index-{branch.replace('/', '_')}.json"
+
+
+def read_index(path: Path) -> tuple[str, dict[str, str]] | None:
+    """(tip, latest) saved at `path`; None when there is none or it is damaged."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        tip, latest = str(data["tip"]), dict(data["latest"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not all(isinstance(v, str) for v in latest.values()):
+        return None
+    return tip, latest
+
+
+def walk_back(tip: Commit, stop: str, get: GetCommit) -> tuple[dict[str, str], bool, int]:
+    """Newest commit of each object from `tip` back to commit `stop` (excluded).
+
+    Returns (newest, reached, walked): `reached` is False when `stop` is not a
+    first-parent ancestor (the whole branch was walked).
+    """
+    newer: dict[str, str] = {}
+    commit: Commit | None = tip
+    walked = 0
+    while commit is not None and str(commit.id) != stop:
+        trailers = parse_trailers(commit.message)
+        for key in ("Resource", "Job"):
+            name = trailers.get(key)
+            if name and name not in newer:
+                newer[name] = str(commit.id)
+        walked += 1
+        commit = get(commit.parent_ids[0]) if commit.parent_ids else None
+    return newer, commit is not None, walked
+
+
+def chain(name: str, newest: str | None, get: GetCommit) -> Iterator[tuple[Commit, dict[str, str]]]:
+    """Commits whose Gitline-Resource or Gitline-Job trailer is `name`, newest first.
+
+    Follows the `Gitline-Previous` chain from `newest`: O(versions of `name`). A commit
+    without the trailer (written by an older Gitline) continues as a first-parent walk.
+    """
+    commit = get(newest) if newest else None
+    while commit is not None:
+        trailers = parse_trailers(commit.message)
+        if trailers.get("Resource") == name or trailers.get("Job") == name:
+            yield commit, trailers
+            previous = trailers.get("Previous")
+            if previous is not None:
+                commit = None if previous == "none" else get(previous)
+                continue
+        commit = get(commit.parent_ids[0]) if commit.parent_ids else None
+
+
+def _run_at(commit: Commit, job: str, number: int, record: Record) -> model.Run | None:
+    """The run record a commit wrote: run.yml, active/<n>.yml or finished.yml."""
+    for path in (("run.yml",), ("active", f"{number}.yml"), ("finished.yml",)):
+        run = record(commit, (JOBS, job, *path), "run")
+        if run is not None and run.number == number:
+            return run
+    return None
+
+
+def history(name: str, limit: int, commits: Iterator[tuple[Commit, dict[str, str]]],
+            record: Record) -> list[HistoryEntry]:
+    """Versions of a resource or runs of a job (one per run number), newest first."""
+    entries: list[HistoryEntry] = []
+    seen_runs: set[int] = set()
+    for commit, trailers in commits:
+        if len(entries) >= limit:
+            break
+        when = iso(commit.commit_time)
+        subject = commit.message.split("\n", 1)[0]
+        if trailers.get("Resource") == name:
+            version = record(commit, (RESOURCES, name, "version.yml"), "version")
+            entries.append(HistoryEntry(str(commit.id), subject, when, version=version))
+            continue
+        number = int_or_none(trailers.get("Run"))
+        if number is None or number in seen_runs:
+            continue
+        seen_runs.add(number)
+        run = _run_at(commit, name, number, record)
+        entries.append(HistoryEntry(str(commit.id), subject, when, run=run))
+    return entries
+
+
+def finished_run_commit(job: str, number: int,
+                        commits: Iterator[tuple[Commit, dict[str, str]]]) -> Commit | None:
+    """The commit that recorded the end of run `number` of `job` (its log.txt)."""
+    return next((c for c, t in commits
+                 if t.get("Job") == job and int_or_none(t.get("Run")) == number
+                 and t.get("Status") in model.FINISHED), None)
