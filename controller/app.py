@@ -313,7 +313,7 @@ def _api_services(ctl: Controller) -> Any:
                 ) if name else ""
 
     def status() -> dict:
-        return {**read_status(s), **ctl.pollers.status()}
+        return {**read_status(s, *open_repos(s)), **ctl.pollers.status()}
 
     return api.Services(
         status=status, runs=runs, versions=versions,

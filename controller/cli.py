@@ -95,15 +95,18 @@ def _settings(home: Path | None, **overrides) -> Settings:
         raise click.ClickException(str(err)) from err
 
 
-def _open(home: Path | None):
-    # Only the store: importing controller.app (scheduler, HTTP server, executors) cost
-    # `gitline log` ~250 ms of its 200 ms budget.
-    from controller.readview import HomeError, open_repos
+def _open(settings: Settings):
+    """(config, state) readers through `git cat-file`, closed with the command. Neither
+    controller.app (scheduler, HTTP server, executors: ~250 ms) nor pygit2 (~50 ms) is
+    imported: `status`, `log`, `logs` and `trigger` must answer in 150 ms."""
+    from controller.readview import HomeError, open_readers
 
     try:
-        return open_repos(_settings(home))
+        config, store, cat = open_readers(settings)
     except HomeError as err:
         raise click.ClickException(str(err)) from err
+    click.get_current_context().call_on_close(cat.close)
+    return config, store
 
 
 def _workflow(config, store):
@@ -135,10 +138,12 @@ def _complete_names(kind: str):
         if not home:
             return []
         try:
-            from controller.readview import open_repos
+            from controller.readview import open_readers
             from controller.settings import Settings
 
-            wf = _workflow(*open_repos(Settings.load(home)))
+            config, store, cat = open_readers(Settings.load(home))
+            with cat:
+                wf = _workflow(config, store)
         except Exception:  # noqa: BLE001  completion must never print a traceback
             return []
         names = wf.jobs if kind == "job" else {**wf.resources, **wf.jobs}
@@ -161,13 +166,20 @@ class _Gitline(click.Group):
                 raise
             raise click.ClickException(f"{err.filename}: {err.strerror or err}") from err
         except Exception as err:
-            # both imported only by the commands that need them (start-up time)
-            settings, git = sys.modules.get("controller.settings"), sys.modules.get("pygit2")
+            # all imported only by the commands that need them (start-up time)
+            settings = sys.modules.get("controller.settings")
             if settings is not None and isinstance(err, settings.SettingsError):
                 raise click.ClickException(str(err)) from err
-            if git is None or not isinstance(err, git.GitError):
+            if not isinstance(err, _git_errors()):
                 raise
             raise click.ClickException(f"git repository error: {err}") from err
+
+
+def _git_errors() -> tuple[type[Exception], ...]:
+    """What pygit2 and `git cat-file` raise, of those this process imported."""
+    found = ((sys.modules.get("pygit2"), "GitError"),
+             (sys.modules.get("controller.store.catfile"), "GitReadError"))
+    return tuple(getattr(module, name) for module, name in found if module is not None)
 
 
 @click.group(cls=_Gitline, context_settings={"help_option_names": ["-h", "--help"]})
@@ -349,13 +361,10 @@ def token_list(home: Path | None, as_json: bool) -> None:
 def status(home: Path | None, as_json: bool) -> None:
     """Show each resource's latest version and each job's last run, or why it waits."""
     from controller.homelock import serving
-    from controller.readview import HomeError, read_status
+    from controller.readview import read_status
 
-    try:
-        settings = _settings(home)
-        report = read_status(settings)
-    except HomeError as err:
-        raise click.ClickException(str(err)) from err
+    settings = _settings(home)
+    report = read_status(settings, *_open(settings))
     holder = serving(settings.home)  # from HOME/serve.lock, held by a running `gitline serve`
     report["controller"] = {"pid": holder.pid, "since": holder.since} if holder else None
     if as_json:
@@ -401,7 +410,7 @@ def _words(status: str) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def log(home: Path | None, name: str, limit: int, as_json: bool) -> None:
     """Versions of resource NAME, or runs of job NAME, newest first, from the state branch."""
-    _, store = _open(home)
+    _, store = _open(_settings(home))
     rows: list[dict] = []
     for entry in store.history(name, limit=limit):
         row = {"commit": entry.commit, "when": entry.when}
@@ -434,7 +443,7 @@ def log(home: Path | None, name: str, limit: int, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def logs(home: Path | None, job: str, run: int | None, as_json: bool) -> None:
     """Print the log of JOB's latest finished run, or of run RUN."""
-    _, store = _open(home)
+    _, store = _open(_settings(home))
     text = store.read_log(job, run)
     if text is None:
         raise click.ClickException(f"no log for {job}" + (f" run {run}" if run else ""))
@@ -453,9 +462,10 @@ def logs(home: Path | None, job: str, run: int | None, as_json: bool) -> None:
 def trigger(home: Path | None, job: str, params: tuple[str, ...], message: str | None) -> None:
     """Commit triggers/JOB to the config branch, exactly as a user's commit would."""
     from controller.core import triggers
+    from controller.store.configrepo import ConfigRepo
 
-    config, store = _open(home)
-    _check_name(_workflow(config, store), job)
+    settings = _settings(home)
+    _check_name(_workflow(*_open(settings)), job)
     values: dict[str, str] = {}
     for p in params:
         key, sep, value = p.partition("=")
@@ -467,6 +477,7 @@ def trigger(home: Path | None, job: str, params: tuple[str, ...], message: str |
     text = triggers.render_params(
         values, f"gitline trigger at {datetime.now(UTC).isoformat(timespec='seconds')}")
     user, email = _identity()
+    config = ConfigRepo(settings.repo_path, settings.branch)
     sha = config.commit_file(f"triggers/{job}", text, message or f"trigger {job}", user, email)
     click.echo(f"committed triggers/{job} as {sha[:7]}; the controller runs {job} once")
 
@@ -501,7 +512,7 @@ def approve(home: Path | None, job: str, reject: bool, reason: str,
     The controller commits approvals/JOB for you: it knows who you are from the owner of
     the request file in HOME/requests (local_users in gitline.yml maps users to emails).
     """
-    config, store = _open(home)
+    config, store = _open(_settings(home))
     snap = store.read_snapshot()
     wf = _workflow(config, store)
     _check_name(wf, job)
@@ -524,7 +535,7 @@ def cancel(home: Path | None, job: str, wait_seconds: float) -> None:
 
     Prints which runs were cancelled, or that no controller runs and the request waits.
     """
-    config, store = _open(home)
+    config, store = _open(_settings(home))
     _check_name(_workflow(config, store), job)
     _request(home, "cancel", wait_seconds, job=job)
 
@@ -540,7 +551,7 @@ def replay(home: Path | None, job: str, run: int, wait_seconds: float) -> None:
 
     Prints the number of the new run, or that no controller runs and the request waits.
     """
-    config, store = _open(home)
+    config, store = _open(_settings(home))
     _check_name(_workflow(config, store), job)
     if not any(e.run is not None and e.run.number == run
                for e in store.history(job, limit=100_000)):

@@ -1,33 +1,59 @@
 """What the read-only commands and the API show: status, the workflow the controller runs.
 
 Only the store and the core: `gitline status` must not pay for importing the
-controller's edges (scheduler, HTTP server, executors).
+controller's edges (scheduler, HTTP server, executors). The CLI reads through
+`git cat-file` (open_readers), the controller and its API through pygit2 (open_repos):
+both give the same answers, and everything here takes either.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from controller.core import model
 from controller.settings import Settings
-from controller.store.configrepo import ConfigRepo
-from controller.store.gitstate import GitStateStore
+
+if TYPE_CHECKING:
+    from controller.store.catfile import CatFile
+    from controller.store.configrepo import ConfigRepo
+    from controller.store.gitstate import GitStateStore
+    from controller.store.statereader import ConfigReader, StateReader
+
+    Config = ConfigRepo | ConfigReader
+    State = GitStateStore | StateReader
 
 
 class HomeError(Exception):
     """HOME is not a Gitline home (run `gitline init HOME`)."""
 
 
-def open_repos(settings: Settings) -> tuple[ConfigRepo, GitStateStore]:
+def _check_home(settings: Settings) -> None:
     if not settings.repo_path.is_dir():
         home = settings.home
         raise HomeError(f"{home} is not a Gitline home: run `gitline init {home}`")
+
+
+def open_repos(settings: Settings) -> tuple[ConfigRepo, GitStateStore]:
+    """The config and state branches through pygit2: the controller's (it writes)."""
+    from controller.store.configrepo import ConfigRepo
+    from controller.store.gitstate import GitStateStore
+
+    _check_home(settings)
     return (ConfigRepo(settings.repo_path, settings.branch),
             GitStateStore(settings.repo_path, settings.state_branch))
 
 
-def running_workflow(config: ConfigRepo, store: GitStateStore,
+def open_readers(settings: Settings) -> tuple[ConfigReader, StateReader, CatFile]:
+    """Both branches read-only through one `git cat-file` (close the CatFile after):
+    a one-shot command does not pay for importing pygit2."""
+    from controller.store.statereader import open_readers as open_both
+
+    _check_home(settings)
+    return open_both(settings.repo_path, settings.branch, settings.state_branch)
+
+
+def running_workflow(config: Config, store: State,
                      snap: model.Snapshot | None = None) -> model.Workflow:
     """The workflow the controller runs: the last good config, else the config head
     (a home whose controller has not run yet)."""
@@ -66,11 +92,10 @@ def refused_requests(home: Any) -> list[str]:
     return out
 
 
-def read_status(settings: Settings) -> dict[str, Any]:
+def read_status(settings: Settings, config: Config, store: State) -> dict[str, Any]:
     """Resources with their latest version, jobs with their last run and why they wait."""
     from controller.core import loader, planner
 
-    config, store = open_repos(settings)
     snap = store.read_snapshot()
     record = store.read_config_record()
     wf = (loader.load_workflow(config.workflow_files(snap.good_commit, loader.is_workflow_file))

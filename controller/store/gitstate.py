@@ -44,7 +44,13 @@ from pygit2.enums import FileMode, ObjectType
 
 from controller.core import model
 from controller.store import statebranch, yamlio
-from controller.store.statebranch import JOBS, RESOURCES
+from controller.store.statebranch import (
+    JOBS,
+    RESOURCES,
+    check_branch,
+    check_name,
+    split_path,
+)
 from controller.store.statestore import HistoryEntry
 
 log = logging.getLogger(__name__)
@@ -81,37 +87,6 @@ def configure_cache() -> None:
 
 def gitline_signature() -> pygit2.Signature:
     return pygit2.Signature(SIGNATURE_NAME, SIGNATURE_EMAIL)
-
-
-# ------------------------------------------------------------------------ names, paths
-
-
-def check_name(name: str, what: str = "name") -> str:
-    """`name` if it is a safe folder name, else ValueError."""
-    if not isinstance(name, str) or not model.is_safe_name(name):
-        raise ValueError(f"unsafe {what}: {name!r}")
-    return name
-
-
-def split_path(path: str) -> tuple[str, ...]:
-    """Components of a relative path; ValueError for anything that could escape a folder."""
-    if not isinstance(path, str) or not path:
-        raise ValueError(f"unsafe path: {path!r}")
-    if path.startswith("/") or "\\" in path or "\0" in path:
-        raise ValueError(f"unsafe path: {path!r}")
-    parts = tuple(path.split("/"))
-    for part in parts:
-        if part in ("", ".", "..") or part.lower() == ".git":
-            raise ValueError(f"unsafe path: {path!r}")
-    return parts
-
-
-def check_branch(branch: str) -> str:
-    for part in branch.split("/"):
-        check_name(part, "branch name")
-    if branch.endswith(".lock"):
-        raise ValueError(f"unsafe branch name: {branch!r}")
-    return branch
 
 
 # ------------------------------------------------------------------------------ trees

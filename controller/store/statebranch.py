@@ -43,6 +43,34 @@ GetCommit = Callable[[Any], Commit | None]
 Record = Callable[[Any, tuple[str, ...], str], Any]
 
 
+def check_name(name: str, what: str = "name") -> str:
+    """`name` if it is a safe folder name, else ValueError."""
+    if not isinstance(name, str) or not model.is_safe_name(name):
+        raise ValueError(f"unsafe {what}: {name!r}")
+    return name
+
+
+def split_path(path: str) -> tuple[str, ...]:
+    """Components of a relative path; ValueError for anything that could escape a folder."""
+    if not isinstance(path, str) or not path:
+        raise ValueError(f"unsafe path: {path!r}")
+    if path.startswith("/") or "\\" in path or "\0" in path:
+        raise ValueError(f"unsafe path: {path!r}")
+    parts = tuple(path.split("/"))
+    for part in parts:
+        if part in ("", ".", "..") or part.lower() == ".git":
+            raise ValueError(f"unsafe path: {path!r}")
+    return parts
+
+
+def check_branch(branch: str) -> str:
+    for part in branch.split("/"):
+        check_name(part, "branch name")
+    if branch.endswith(".lock"):
+        raise ValueError(f"unsafe branch name: {branch!r}")
+    return branch
+
+
 def parse_trailers(message: str) -> dict[str, str]:
     """`Gitline-Job: x` lines of the last paragraph -> {"Job": "x"}."""
     paragraphs = message.strip().split("\n\n")
