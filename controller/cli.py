@@ -6,12 +6,9 @@ Exit codes come from exceptions: ClickException exits 1, UsageError 2.
 from __future__ import annotations
 
 import json
-import logging
 import os
-import signal
 import subprocess
 import sys
-import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -115,11 +112,19 @@ def _workflow(config, store):
     return running_workflow(config, store)
 
 
-def _check_name(wf, name: str, kind: str = "job") -> None:
+def _names(config, store) -> tuple[set[str], set[str]]:
+    """Job and resource names of the running workflow (recorded: no YAML to load)."""
+    from controller.readview import running_names
+
+    return running_names(config, store)
+
+
+def _check_name(known: tuple[set[str], set[str]], name: str, kind: str = "job") -> None:
     """Exit 2 with a suggestion when the running workflow has no such job (or resource)."""
     import difflib
 
-    names = sorted(wf.jobs) if kind == "job" else sorted({*wf.jobs, *wf.resources})
+    jobs, resources = known
+    names = sorted(jobs) if kind == "job" else sorted(jobs | resources)
     if name in names:
         return
     close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
@@ -143,10 +148,10 @@ def _complete_names(kind: str):
 
             config, store, cat = open_readers(Settings.load(home))
             with cat:
-                wf = _workflow(config, store)
+                jobs, resources = _names(config, store)
         except Exception:  # noqa: BLE001  completion must never print a traceback
             return []
-        names = wf.jobs if kind == "job" else {**wf.resources, **wf.jobs}
+        names = jobs if kind == "job" else jobs | resources
         return [CompletionItem(n) for n in sorted(names) if n.startswith(incomplete)]
     return complete
 
@@ -211,6 +216,10 @@ def init(home: Path) -> None:
 def serve(home: Path, workers: int | None, poll_seconds: float | None, verbose: bool,
           listen: str | None) -> None:
     """Watch HOME/config.git and run jobs until SIGINT or SIGTERM."""
+    import logging
+    import signal
+    import threading
+
     from controller.homelock import HomeBusy, HomeLock
 
     settings = _settings(home, workers=workers, poll_seconds=poll_seconds,
@@ -271,6 +280,8 @@ def worker(broker_url: str, queues: str, concurrency: int, work_root: Path | Non
     shipctl); the controller records them. Needs the `celery` extra:
     pip install 'gitline[celery]'. Runs travel as JSON, never pickle.
     """
+    import logging
+
     try:
         from controller.execution import celery_worker
     except ImportError as err:
@@ -465,7 +476,7 @@ def trigger(home: Path | None, job: str, params: tuple[str, ...], message: str |
     from controller.store.configrepo import ConfigRepo
 
     settings = _settings(home)
-    _check_name(_workflow(*_open(settings)), job)
+    _check_name(_names(*_open(settings)), job)
     values: dict[str, str] = {}
     for p in params:
         key, sep, value = p.partition("=")
@@ -515,7 +526,7 @@ def approve(home: Path | None, job: str, reject: bool, reason: str,
     config, store = _open(_settings(home))
     snap = store.read_snapshot()
     wf = _workflow(config, store)
-    _check_name(wf, job)
+    _check_name((set(wf.jobs), set(wf.resources)), job)
     if wf.jobs[job].approval is None:
         raise NoSuchName(f"job {job!r} does not require approval")
     hist = snap.jobs.get(job)
@@ -536,7 +547,7 @@ def cancel(home: Path | None, job: str, wait_seconds: float) -> None:
     Prints which runs were cancelled, or that no controller runs and the request waits.
     """
     config, store = _open(_settings(home))
-    _check_name(_workflow(config, store), job)
+    _check_name(_names(config, store), job)
     _request(home, "cancel", wait_seconds, job=job)
 
 
@@ -552,7 +563,7 @@ def replay(home: Path | None, job: str, run: int, wait_seconds: float) -> None:
     Prints the number of the new run, or that no controller runs and the request waits.
     """
     config, store = _open(_settings(home))
-    _check_name(_workflow(config, store), job)
+    _check_name(_names(config, store), job)
     if not any(e.run is not None and e.run.number == run
                for e in store.history(job, limit=100_000)):
         raise NoSuchName(f"{job} has no run {run} to replay")

@@ -66,6 +66,17 @@ def running_workflow(config: Config, store: State,
     return loader.load_workflow(config.workflow_files(commit, loader.is_workflow_file))
 
 
+def running_names(config: Config, store: State) -> tuple[set[str], set[str]]:
+    """Job and resource names of the running workflow: as the controller recorded them in
+    controller/config.yml, else (no controller has recorded them yet) from its YAML."""
+    record = store.read_config_record()
+    jobs, resources = record.get("jobs"), record.get("resources")
+    if record.get("good") and isinstance(jobs, list) and isinstance(resources, list):
+        return {str(n) for n in jobs}, {str(n) for n in resources}
+    wf = running_workflow(config, store)
+    return set(wf.jobs), set(wf.resources)
+
+
 def refused_triggers(record: dict[str, Any]) -> list[str]:
     """controller/config.yml's triggerErrors, in words."""
     out = []

@@ -15,9 +15,6 @@ from __future__ import annotations
 import json
 import re
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
-
 from controller.core import model
 
 TRIGGER_DIR = "triggers"
@@ -123,6 +120,9 @@ def _parse(data: bytes) -> tuple[dict[str, str], str]:
         return {}, ""
     if all(_KV_LINE.fullmatch(ln) for ln in lines):
         return {m[1]: _unquote(m[2]) for ln in lines if (m := _KV_LINE.fullmatch(ln))}, ""
+    from ruamel.yaml import YAML  # here: `gitline trigger` only renders (start-up time)
+    from ruamel.yaml.error import YAMLError
+
     try:
         loaded = YAML(typ="safe", pure=True).load(text)
     except YAMLError as err:

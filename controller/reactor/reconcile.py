@@ -182,7 +182,7 @@ class Reconciler:
         rejected = self._process_triggers(self.store.read_snapshot(), commits, good)
         return lambda: self.store.record_config(
             processed=head, good=good.commit if good else "", problems=loaded.problems,
-            triggers=rejected,
+            triggers=rejected, names=good.workflow if good else None,
         )
 
     def _process_triggers(

@@ -30,7 +30,6 @@ import copy
 import json
 import logging
 import os
-import random
 import subprocess
 import threading
 import time
@@ -43,7 +42,12 @@ import pygit2
 from pygit2.enums import FileMode, ObjectType
 
 from controller.core import model
-from controller.store import statebranch, yamlio
+from controller.store import reflock, statebranch, yamlio
+from controller.store.reflock import (
+    STALE_LOCK_SECONDS,
+    WRITE_DEADLINE_SECONDS,
+    StateWriteError,
+)
 from controller.store.statebranch import (
     JOBS,
     RESOURCES,
@@ -57,8 +61,6 @@ log = logging.getLogger(__name__)
 
 SIGNATURE_NAME = "Gitline"
 SIGNATURE_EMAIL = "gitline@localhost"
-STALE_LOCK_SECONDS = 5.0  # a ref lock is held for microseconds; older than this is dead
-WRITE_DEADLINE_SECONDS = 30.0  # give up a write after this long (covers a stale lock)
 CACHE_ENTRIES = 5_000  # parsed records kept (a snapshot of 1,000 jobs + 1,000 resources needs ~3k)
 INDEX_SAVE_SECONDS = 2.0  # save the history index at most this often while writing
 INDEX_SAVE_WALK = 500  # ...and after a catch-up walk longer than this (a reader's)
@@ -69,13 +71,6 @@ PACKS_LIMIT = 20  # then repack everything into one pack
 Edits = dict[tuple[str, ...], bytes | None]
 
 _CACHE_CONFIGURED = False
-_IN_FLIGHT: dict[str, int] = {}  # lock file path -> ref updates running in this process
-_IN_FLIGHT_LOCK = threading.Lock()
-
-
-class StateWriteError(RuntimeError):
-    """A commit could not be appended before the deadline (the ref stayed locked)."""
-
 
 def configure_cache() -> None:
     """Cap libgit2's object cache once per process (memory stays flat)."""
@@ -284,28 +279,9 @@ def read_tree_files(
 # ------------------------------------------------------------------------- CAS commits
 
 
-def _lock_path(repo: pygit2.Repository, ref: str) -> Path:
-    return Path(repo.path) / f"{ref}.lock"
-
-
 def clear_stale_lock(repo: pygit2.Repository, ref: str) -> bool:
     """Remove `<ref>.lock` if a killed writer left it; True if removed."""
-    path = _lock_path(repo, ref)
-    with _IN_FLIGHT_LOCK:
-        if _IN_FLIGHT.get(str(path), 0) > 0:
-            return False
-        try:
-            age = time.time() - path.stat().st_mtime
-        except FileNotFoundError:
-            return False
-        if age < STALE_LOCK_SECONDS:
-            return False
-        try:
-            path.unlink()
-        except FileNotFoundError:
-            return False
-    log.warning("removed stale lock %s (%.0f s old) left by a killed writer", path, age)
-    return True
+    return reflock.clear_stale_lock(repo.path, ref, STALE_LOCK_SECONDS)
 
 
 def _update_ref(
@@ -317,10 +293,7 @@ def _update_ref(
     author: pygit2.Signature,
     committer: pygit2.Signature,
 ) -> str:
-    key = str(_lock_path(repo, ref))
-    with _IN_FLIGHT_LOCK:
-        _IN_FLIGHT[key] = _IN_FLIGHT.get(key, 0) + 1
-    try:
+    with reflock.updating(repo.path, ref):
         if tip is None:
             # A root commit: create the ref only if nobody else has (force=False).
             oid = repo.create_commit(None, author, committer, message, tree, [])
@@ -328,9 +301,6 @@ def _update_ref(
         else:
             oid = repo.create_commit(ref, author, committer, message, tree, [tip.id])
         return str(oid)
-    finally:
-        with _IN_FLIGHT_LOCK:
-            _IN_FLIGHT[key] -= 1
 
 
 def branch_tip(repo: pygit2.Repository, ref: str) -> pygit2.Commit | None:
@@ -364,7 +334,7 @@ def cas_commit(
                 raise StateWriteError(f"could not update {ref}: {e}") from e
             clear_stale_lock(repo, ref)
             attempt += 1
-            time.sleep(min(0.002 * 2 ** min(attempt, 6), 0.1) * random.uniform(0.5, 1.5))
+            reflock.back_off(attempt)
 
 
 # ---------------------------------------------------------------------------- messages
@@ -781,6 +751,7 @@ class GitStateStore:
         good: str,
         problems: tuple[model.Problem, ...],
         triggers: tuple[model.TriggerRequest, ...] = (),
+        names: model.Workflow | None = None,
         subject: str = "",
     ) -> str:
         trigger_errors = [
@@ -793,6 +764,9 @@ class GitStateStore:
             "good": good,
             "problems": [str(p) for p in problems],
             "triggerErrors": trigger_errors,
+            # what `gitline trigger` checks a name against, without loading the YAML
+            **({} if names is None else {"jobs": sorted(names.jobs),
+                                         "resources": sorted(names.resources)}),
         }
         errors = sum(1 for p in problems if p.severity == "error") + len(trigger_errors)
         plural = "" if errors == 1 else "s"

@@ -49,9 +49,11 @@ class StateStore(Protocol):
         good: str,
         problems: tuple[model.Problem, ...],
         triggers: tuple[model.TriggerRequest, ...] = (),
+        names: model.Workflow | None = None,
         subject: str = "",
     ) -> str:
-        """One commit: controller/config.yml (processed, good, problems, trigger errors)."""
+        """One commit: controller/config.yml (processed, good, problems, trigger errors,
+        and the job and resource names of `names`, the good workflow)."""
         ...
 
     def read_files(self, prefix: str) -> dict[str, bytes]:
