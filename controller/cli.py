@@ -473,7 +473,7 @@ def logs(home: Path | None, job: str, run: int | None, as_json: bool) -> None:
 def trigger(home: Path | None, job: str, params: tuple[str, ...], message: str | None) -> None:
     """Commit triggers/JOB to the config branch, exactly as a user's commit would."""
     from controller.core import triggers
-    from controller.store.configrepo import ConfigRepo
+    from controller.store.filecommit import commit_file
 
     settings = _settings(home)
     _check_name(_names(*_open(settings)), job)
@@ -488,8 +488,8 @@ def trigger(home: Path | None, job: str, params: tuple[str, ...], message: str |
     text = triggers.render_params(
         values, f"gitline trigger at {datetime.now(UTC).isoformat(timespec='seconds')}")
     user, email = _identity()
-    config = ConfigRepo(settings.repo_path, settings.branch)
-    sha = config.commit_file(f"triggers/{job}", text, message or f"trigger {job}", user, email)
+    sha = commit_file(settings.repo_path, settings.branch, f"triggers/{job}", text,
+                      message or f"trigger {job}", user, email)
     click.echo(f"committed triggers/{job} as {sha[:7]}; the controller runs {job} once")
 
 

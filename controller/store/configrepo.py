@@ -16,15 +16,8 @@ from typing import Any
 import pygit2
 from pygit2.enums import DiffOption, FileMode, SortMode
 
-from controller.store.gitstate import (
-    Edits,
-    branch_tip,
-    cas_commit,
-    check_branch,
-    configure_cache,
-    gitline_signature,
-    split_path,
-)
+from controller.store import filecommit
+from controller.store.gitstate import branch_tip, check_branch, configure_cache
 
 MAX_COMMITS = 10_000  # commits_between never returns more than this (oldest dropped)
 
@@ -212,17 +205,8 @@ class ConfigRepo:
         self, path: str, content: bytes, message: str, author_name: str, author_email: str
     ) -> str:
         """Commit one file on the branch (created if missing); returns the new sha."""
-        parts = split_path(path)
-        author = pygit2.Signature(author_name, author_email)
-        text = message if message.endswith("\n") else message + "\n"
-        edits: Edits = {parts: bytes(content)}
-        return cas_commit(
-            self._repo,
-            self._ref,
-            lambda tip: (edits, text),
-            author=author,
-            committer=gitline_signature(),
-        )
+        return filecommit.commit_file(self._repo.path, self.branch, path, bytes(content),
+                                      message, author_name, author_email)
 
 
 def _oid_at(tree: pygit2.Tree, path: str) -> Any:

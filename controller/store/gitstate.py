@@ -51,6 +51,8 @@ from controller.store.reflock import (
 from controller.store.statebranch import (
     JOBS,
     RESOURCES,
+    SIGNATURE_EMAIL,
+    SIGNATURE_NAME,
     check_branch,
     check_name,
     split_path,
@@ -59,8 +61,6 @@ from controller.store.statestore import HistoryEntry
 
 log = logging.getLogger(__name__)
 
-SIGNATURE_NAME = "Gitline"
-SIGNATURE_EMAIL = "gitline@localhost"
 CACHE_ENTRIES = 5_000  # parsed records kept (a snapshot of 1,000 jobs + 1,000 resources needs ~3k)
 INDEX_SAVE_SECONDS = 2.0  # save the history index at most this often while writing
 INDEX_SAVE_WALK = 500  # ...and after a catch-up walk longer than this (a reader's)

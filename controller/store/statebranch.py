@@ -23,6 +23,8 @@ from controller.store.statestore import HistoryEntry
 RESOURCES = "resources"
 JOBS = "jobs"
 CONFIG_RECORD = ("controller", "config.yml")
+SIGNATURE_NAME = "Gitline"  # the committer of everything Gitline writes
+SIGNATURE_EMAIL = "gitline@localhost"
 
 
 class Commit(Protocol):
