@@ -121,12 +121,11 @@ def _names(config, store) -> tuple[set[str], set[str]]:
 
 def _check_name(known: tuple[set[str], set[str]], name: str, kind: str = "job") -> None:
     """Exit 2 with a suggestion when the running workflow has no such job (or resource)."""
-    import difflib
-
     jobs, resources = known
     names = sorted(jobs) if kind == "job" else sorted(jobs | resources)
     if name in names:
         return
+    import difflib
     close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
     what = "job" if kind == "job" else "job or resource"
     hint = f"; did you mean {close[0]!r}?" if close else (

@@ -9,7 +9,6 @@ Pure: text in, data out; YAML reading itself lives in `yamlread`.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import posixpath
@@ -650,6 +649,8 @@ class _Loader:
     def unresolved(self, job: model.Job, kind: str, name: str, where: model.Location) -> str:
         message = f"unresolved {kind} '{name}' of job '{job.name}'"
         known = sorted([*self.resources, *self.jobs])
+        import difflib  # only for a name that does not resolve (start-up time)
+
         hint = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
         if CROSS_REPO.match(name):
             message += ": defined outside this repository (runCI job of another repo?)"

@@ -29,7 +29,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 from croniter.croniter import CroniterError
@@ -79,6 +78,8 @@ def _bad_field(parts: list[str]) -> str:
 def _zone(name: str) -> tzinfo:
     if name.upper() in ("", "UTC", "Z", "ETC/UTC"):
         return UTC
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError  # here: its tz database costs start-up
+
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as err:
