@@ -263,6 +263,7 @@ def run_step(
     ctx.counter += 1
     path = ctx.workdir / workspace.STEPS_DIR / f"{ctx.counter:02d}.sh"
     path.write_text("\n".join(script) + "\n", encoding="utf-8")
+    ctx.box.hand_over(ctx.workdir)  # what the controller wrote since the last step too
     proc = subprocess.Popen(
         ctx.box.wrap([ctx.shell, "-e", "-o", "pipefail", str(path)], ctx.workdir),
         cwd=ctx.workdir,

@@ -59,6 +59,7 @@ class Home:
         # jobs run sandboxed: they see the sample's deploy folder only because it is bound
         deployed = self.path / "deployed"
         deployed.mkdir(parents=True, exist_ok=True)
+        deployed.chmod(0o777)  # jobs write it, as uid 65534 when the tests run as root
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "GITLINE_PASS_ENV": "GITLINE_DEMO_ROOT",
                "GITLINE_DEMO_ROOT": str(deployed), "GITLINE_SANDBOX_BIND": str(deployed)}
         self.proc = subprocess.Popen(
