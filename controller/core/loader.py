@@ -321,7 +321,7 @@ class _Loader:
         if rtype == "time":
             self.check_schedule(name, item, definition)
         if rtype == "notification":
-            self.check_recipients(name, item, definition)
+            self.check_notification(name, item, definition)
         integration = _text(item.get("integration"))
         if integration:
             self.integration_at[name] = self.loc(item.at("integration"))
@@ -365,20 +365,26 @@ class _Loader:
                 return sub.at(key)
         return item.pos
 
-    def check_recipients(self, name: str, item: YMap, definition: dict[str, Any]) -> None:
-        """A recipient with CR/LF (a forged mail header) or, for email, not an address."""
-        method = _text(definition.get("method")).strip().lower() or (
+    def check_notification(self, name: str, item: YMap, definition: dict[str, Any]) -> None:
+        """What delivery would refuse, said at its line now: an unknown method, a login
+        named by the workflow, a recipient with CR/LF (a forged mail header) or, for
+        email, not an address."""
+        method = _text(definition.get("method")).strip().lower()
+        if method and method not in notices.METHODS:
+            self.error(self.key_pos(item, "method"), f"resource '{name}': method {method!r} "
+                       f"is not one of {', '.join(notices.METHODS)}", name)
+        refused = notices.smtp_problem(definition.get("smtp"))
+        if refused:
+            self.error(self.key_pos(item, "smtp"), f"resource '{name}': {refused}", name)
+        method = method or (
             "email" if not item.get("integration") and not definition.get("url_secret")
             else "")
         raw = definition.get("recipients")
         for recipient in raw if isinstance(raw, list) else [] if raw is None else [raw]:
             problem = notices.recipient_problem(str(recipient).strip(), method)
             if problem:
-                part = next((item[p] for p in ("versionTemplate", "pointer", "seed", "version",
-                                               "source") if isinstance(item.get(p), YMap)
-                             and "recipients" in item[p]), None)
-                self.error(part.at("recipients") if part is not None else item.pos,
-                           f"resource '{name}': {problem}", name)
+                self.error(self.key_pos(item, "recipients"), f"resource '{name}': {problem}",
+                           name)
 
     def definition(self, name: str, item: YMap) -> dict[str, Any]:
         definition: dict[str, Any] = {}

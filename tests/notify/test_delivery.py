@@ -168,13 +168,6 @@ def test_the_smtp_server_is_the_secrets_not_the_workflows():
         [result] = d.deliver(Batch("j", 1, (Item(NOTICE, target),)))
         assert result.status == "delivered", result.error
         assert real.logins == ["ci"] and attacker.logins == [] and attacker.messages == []
-        # credentials named one by one from the workflow are not read at all
-        old = notices.Target("email", recipients=("a@b.c",), user_secret="mail",
-                             password_secret="mail",
-                             smtp={"host": "127.0.0.1", "port": attacker.port})
-        [result] = d.deliver(Batch("j", 1, (Item(NOTICE, old),)))
-        assert result.status == "skipped" and "user_secret" in result.error
-        assert attacker.logins == [] and attacker.messages == []
 
 
 def test_a_secret_reaches_only_the_notifications_and_jobs_of_its_scope():
