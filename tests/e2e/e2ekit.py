@@ -32,6 +32,23 @@ def gitline(*args: str | Path, check: bool = True) -> subprocess.CompletedProces
     return run(sys.executable, "-m", "controller.cli", *args, check=check)
 
 
+def params_and_job(job: str, script: str, more_jobs: str = "") -> str:
+    """A workflow of a params resource `go` and a runSh job `job` taking it, whose one TASK
+    runs `script` (a YAML flow list), then `more_jobs` (YAML items of jobs:)."""
+    return f"""\
+resources:
+  - name: go
+    type: params
+    versionTemplate: {{params: {{N: "1"}}}}
+jobs:
+  - name: {job}
+    type: runSh
+    steps:
+      - IN: go
+      - TASK: {{script: {script}}}
+{more_jobs}"""
+
+
 @dataclass
 class Home:
     path: Path
