@@ -184,7 +184,9 @@ class _Loader:
         self.resources: dict[str, model.Resource] = {}
         self.jobs: dict[str, model.Job] = {}
         self.claimed: dict[str, model.Location] = {}
-        self.notify_at: dict[tuple[str, str], model.Location] = {}
+        self.notify_at: dict[tuple[str, str], list[model.Location]] = {}  # every use
+        self.ci_files: list[str] = []  # files with a CI section (language:, build:)
+        self.lost_files = 0  # files whose top level is no mapping
         self.fatal = False
         self.path = ""
         self.said: set[tuple[str, str]] = set()
@@ -219,6 +221,8 @@ class _Loader:
                 self.fatal = True
                 continue
             self.load_document(parsed.data)
+        if self.lost_files and not self.resources and not self.jobs:
+            self.fatal = True  # nothing loaded at all: keep the last good workflow
         return self.resolve()
 
     def load_document(self, data: Any) -> None:
@@ -228,11 +232,11 @@ class _Loader:
                 self.warn((1, 1), "file is empty: nothing to load")
             return
         if not isinstance(data, YMap):
-            # Not a workflow at all: refuse the push whole (the last good one keeps
-            # running) rather than load it as an empty workflow that removes every job.
-            self.error(yamlread.pos_of(data, (1, 1)), "the top level must be a mapping of keys;"
-                       " the push is not loaded")
-            self.fatal = True
+            # An error of this file: the other files load, and what needed an object of
+            # this one is unresolved (and so inconsistent), like any missing name.
+            self.error(yamlread.pos_of(data, (1, 1)), "the top level must be a mapping of keys "
+                       "(resources:, jobs:); nothing of this file is loaded")
+            self.lost_files += 1
             return
         if "pipelines" in data and "jobs" not in data:
             self.warn(
@@ -256,6 +260,8 @@ class _Loader:
                 return
             for index, item in enumerate(value):
                 self.load_object(key, item, value.at(index))
+        elif key in ("language", "build") and self.path not in self.ci_files:
+            self.ci_files.append(self.path)
         elif not (
             is_templates or key in CI_KEYS or key.startswith("templates") or key in data.anchored
         ):
@@ -544,7 +550,8 @@ class _Loader:
             where = items.at(index) if isinstance(items, yamlread.YList) else pos
             if isinstance(part, dict):
                 scripts += self.script(part.get("script"), name)
-                notes += self.notify(name, part.get("NOTIFY"), where)
+                at = part.at("NOTIFY") if isinstance(part, YMap) and "NOTIFY" in part else where
+                notes += self.notify(name, part.get("NOTIFY"), at)
                 if not {"script", "NOTIFY"} & set(part):
                     self.warn(where, "a hook entry needs 'script:' or 'NOTIFY:'", name)
             else:
@@ -570,14 +577,18 @@ class _Loader:
 
     def notify(self, job: str, value: Any, pos: Pos) -> list[model.Notify]:
         out: list[model.Notify] = []
-        for part in value if isinstance(value, list) else [] if value is None else [value]:
+        parts = value if isinstance(value, list) else [] if value is None else [value]
+        for index, part in enumerate(parts):
+            where = parts.at(index) if isinstance(parts, yamlread.YList) else pos
             if isinstance(part, dict):
                 note = model.Notify(
                     _text(part.get("name")), _truthy(part.get("sendFailingSnippet"))
                 )
             else:
                 note = model.Notify(_text(part))
-            self.notify_at.setdefault((job, note.name), self.loc(pos))
+            uses = self.notify_at.setdefault((job, note.name), [])
+            if self.loc(where) not in uses:
+                uses.append(self.loc(where))
             out.append(note)
         return out
 
@@ -639,11 +650,11 @@ class _Loader:
                 reasons.append(self.bad(job, out.location, msg))
             elif out.name not in self.resources:
                 reasons.append(self.unresolved(job, "output", out.name, out.location))
-        for hook in job.hooks.values():
-            for note in hook.notify:
-                if note.name not in self.resources:
-                    where = self.notify_at.get((job.name, note.name), job.location)
-                    reasons.append(self.unresolved(job, "notification", note.name, where))
+        missing = {note.name: None for hook in job.hooks.values() for note in hook.notify
+                   if note.name not in self.resources}
+        for name in missing:  # each use once, at its own line
+            for where in self.notify_at.get((job.name, name), [job.location]):
+                reasons.append(self.unresolved(job, "notification", name, where))
         return reasons
 
     def triggers(self, name: str) -> bool:
@@ -655,16 +666,33 @@ class _Loader:
 
     def unresolved(self, job: model.Job, kind: str, name: str, where: model.Location) -> str:
         message = f"unresolved {kind} '{name}' of job '{job.name}'"
-        known = sorted([*self.resources, *self.jobs])
-        hint = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
-        if CROSS_REPO.match(name):
-            message += ": defined outside this repository (runCI job of another repo?)"
+        hint = self.nearest(name, kind, job.name)
+        if CROSS_REPO.match(name) and self.ci_files:
+            made = "the runCI job" if name.endswith("_runCI") else "the ciRepo resource"
+            message += (f": Shippable made {made} from the CI section (language:, build:) "
+                        f"of {', '.join(self.ci_files)}; Gitline does not run CI sections")
+        elif CROSS_REPO.match(name):
+            message += ": defined outside this repository (the runCI job of another one?)"
         elif hint:
-            message += f"; did you mean '{hint[0]}'?"
+            message += f"; did you mean '{hint}'?"
         else:
             message += ": no resource or job has this name"
         self.problems.append(model.Problem(where, message, "error", job.name))
         return f"{kind} '{name}' is not defined ({where.path}:{where.line})"
+
+    def nearest(self, name: str, kind: str, referrer: str) -> str | None:
+        """The defined name `name` was probably meant as: of the kind the key expects
+        (an output is a resource, a notification a notification resource) before any
+        other, and never the object that refers to it."""
+        notifications = [r for r, res in self.resources.items() if res.type == "notification"]
+        preferred = {"output": list(self.resources), "notification": notifications}.get(
+            kind, [*self.resources, *self.jobs])
+        for pool in (preferred, [*self.resources, *self.jobs]):
+            names = sorted(n for n in pool if n != referrer)
+            hint = difflib.get_close_matches(name, names, n=1, cutoff=0.75)
+            if hint:
+                return hint[0]
+        return None
 
     def spread(self, inconsistent: dict[str, str]) -> None:
         """Jobs that take an inconsistent job as input are inconsistent too."""

@@ -124,7 +124,7 @@ def test_edge_jdemo_four_script_keys_and_misindented_options() -> None:
     task = load_folder(folder).jobs["genericSetupStagingEnvironment"].tasks[0]
     assert task.script == ('echo "==== TODO TODO TODO TODO ===="',)
     assert messages(folder, "error") == [
-        "shippable.yml:209:11: error: unresolved input 'jdemo_ciRepo' of job 'jdemo_runCI': defined outside this repository (runCI job of another repo?)"
+        "shippable.yml:209:11: error: unresolved input 'jdemo_ciRepo' of job 'jdemo_runCI': Shippable made the ciRepo resource from the CI section (language:, build:) of shippable.yml; Gitline does not run CI sections"
     ]
 
 

@@ -236,10 +236,10 @@ EXPECTED: dict[str, tuple[str, bool]] = {
         "shippable.yml:14:1: warning: duplicate key 'jobs': the value at line 6 is ignored (the last one wins) (its entries paint are ignored)",
         False),
     'top level is a list': (
-        'shippable.yml:1:1: error: the top level must be a mapping of keys; the push is not loaded',
+        'shippable.yml:1:1: error: the top level must be a mapping of keys (resources:, jobs:); nothing of this file is loaded',
         True),
     'top level is a scalar': (
-        'shippable.yml:1:1: error: the top level must be a mapping of keys; the push is not loaded',
+        'shippable.yml:1:1: error: the top level must be a mapping of keys (resources:, jobs:); nothing of this file is loaded',
         True),
     'two documents': (
         "shippable.yml:1:1: error: more than one YAML document ('---') in one file",
