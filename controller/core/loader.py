@@ -186,7 +186,8 @@ class _Loader:
         self.claimed: dict[str, model.Location] = {}
         self.notify_at: dict[tuple[str, str], list[model.Location]] = {}  # every use
         self.ci_files: list[str] = []  # files with a CI section (language:, build:)
-        self.lost_files = 0  # files whose top level is no mapping
+        self.lost = 0  # files and objects not loaded whole (a top level no mapping, ...)
+        self.unloaded: dict[str, str] = {}  # objects not loaded -> why
         self.fatal = False
         self.path = ""
         self.said: set[tuple[str, str]] = set()
@@ -221,7 +222,7 @@ class _Loader:
                 self.fatal = True
                 continue
             self.load_document(parsed.data)
-        if self.lost_files and not self.resources and not self.jobs:
+        if self.lost and not self.resources and not self.jobs:
             self.fatal = True  # nothing loaded at all: keep the last good workflow
         return self.resolve()
 
@@ -236,7 +237,7 @@ class _Loader:
             # this one is unresolved (and so inconsistent), like any missing name.
             self.error(yamlread.pos_of(data, (1, 1)), "the top level must be a mapping of keys "
                        "(resources:, jobs:); nothing of this file is loaded")
-            self.lost_files += 1
+            self.lost += 1
             return
         if "pipelines" in data and "jobs" not in data:
             self.warn(
@@ -251,6 +252,9 @@ class _Loader:
     def load_section(self, data: YMap, key: str, value: Any, is_templates: bool) -> None:
         pos = data.at(key)
         if key in ("resources", "jobs", "triggers"):
+            if isinstance(value, yamlread.UndefinedAlias):
+                self.lost += 1  # said at the alias by yamlread
+                return
             if value is None:
                 self.warn(pos, f"'{key}:' is empty")
                 return
@@ -274,6 +278,13 @@ class _Loader:
             return
         name = self.name_of(item, kind)
         if name is None:
+            return
+        missing = yamlread.undefined_in(item)
+        if missing is not None:  # said at the alias by yamlread; the rest of the file loads
+            why = f"it uses the undefined alias '{missing.name}' (line {missing.pos[0]})"
+            self.error(item.at("name"), f"{kind} '{name}' is not loaded: {why}", name)
+            self.lost += 1
+            self.unloaded[name] = f"{self.path}:{item.pos[0]}: {why}"
             return
         try:
             if kind == "job":
@@ -667,7 +678,9 @@ class _Loader:
     def unresolved(self, job: model.Job, kind: str, name: str, where: model.Location) -> str:
         message = f"unresolved {kind} '{name}' of job '{job.name}'"
         hint = self.nearest(name, kind, job.name)
-        if CROSS_REPO.match(name) and self.ci_files:
+        if name in self.unloaded:
+            message += f": it is not loaded ({self.unloaded[name]})"
+        elif CROSS_REPO.match(name) and self.ci_files:
             made = "the runCI job" if name.endswith("_runCI") else "the ciRepo resource"
             message += (f": Shippable made {made} from the CI section (language:, build:) "
                         f"of {', '.join(self.ci_files)}; Gitline does not run CI sections")

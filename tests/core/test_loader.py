@@ -600,11 +600,13 @@ jobs:
     ]
 
 
-def test_undefined_alias_without_templates_is_fatal() -> None:
+def test_undefined_alias_in_the_only_object_keeps_the_last_good_workflow() -> None:
     wf = load(("shippable.yml", "jobs:\n  - name: j\n    type: runSh\n    steps: *nothere\n"))
-    assert wf.fatal
+    assert wf.fatal  # nothing loaded at all
     assert messages(wf) == [
-        "shippable.yml:4:12: error: YAML does not parse: found undefined alias 'nothere'"
+        "shippable.yml:4:12: error: undefined alias 'nothere' (no file anchors &nothere)",
+        "shippable.yml:2:5: error: job 'j' is not loaded: it uses the undefined alias "
+        "'nothere' (line 4)",
     ]
 
 
@@ -767,3 +769,29 @@ jobs:
     [problem] = load(("shippable.yml", text)).errors
     assert "Shippable made the runCI job from the CI section (language:, build:) of shippable.yml" \
         in problem.message
+
+
+def test_an_undefined_alias_drops_only_the_object_that_holds_it() -> None:
+    text = """\
+resources:
+  - {name: src, type: gitRepo}
+jobs:
+  - name: a
+    type: runSh
+    steps: *nothere
+  - name: b
+    type: runSh
+    steps: [{IN: src}, {TASK: {script: [make]}}]
+  - name: c
+    type: runSh
+    steps: [{IN: a}, {TASK: {script: [make]}}]
+"""
+    wf = load(("shippable.yml", text))
+    assert not wf.fatal and set(wf.jobs) == {"b", "c"} and set(wf.inconsistent) == {"c"}
+    assert messages(wf) == [
+        "shippable.yml:6:12: error: undefined alias 'nothere' (no file anchors &nothere)",
+        "shippable.yml:4:5: error: job 'a' is not loaded: it uses the undefined alias 'nothere' "
+        "(line 6)",
+        "shippable.yml:12:14: error: unresolved input 'a' of job 'c': it is not loaded "
+        "(shippable.yml:4: it uses the undefined alias 'nothere' (line 6))",
+    ]
