@@ -146,7 +146,7 @@ _INPUT = (
     _k("showBuildStatus", "boolean", "Post the run's status to the gitRepo's commit.",
        not_applied=_NO_HOST_STATUS),
     _k("applyTo", "array|string", "Apply params/dockerOptions to some images of a manifest.",
-       items=(SCALAR,), not_applied=_NO_CLOUD),
+       items=(SCALAR, "object"), shape="open", not_applied=_NO_CLOUD),
     _k("scopes", "array|string", "Scopes of a cliConfig input (gke, ecr, ...).",
        items=(SCALAR,), not_applied="Gitline configures no cloud CLI"),
     _k("pull", "boolean", "Pull the image of a manifest input.", not_applied=_NO_CLOUD),
