@@ -10,6 +10,7 @@ Pure: data with positions in, findings out.
 from __future__ import annotations
 
 import difflib
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -88,8 +89,7 @@ class KeyChecker:
         kinds = [k for k in STEP_KINDS if k in step]
         if not kinds:
             return  # the loader says the step is ignored
-        keys = tuple(k for kind in kinds for k in vocabulary.SHAPES[f"{kind} step"].keys)
-        shape = Shape(" + ".join(kinds) + " step", "", keys)
+        shape = _step_shape(tuple(kinds))
         named = step[kinds[0]]
         if isinstance(named, YMap):
             named = named.get("name")
@@ -109,6 +109,13 @@ class KeyChecker:
         self.said.add(once)
         message = f"'{key}' of {owner} is not applied here: {why}"
         return [Finding(pos, message + " (said once)", "info", subject)]
+
+
+@functools.cache
+def _step_shape(kinds: tuple[str, ...]) -> Shape:
+    """A step's keys: those of each kind it holds (2016 steps hold GET and TASK together)."""
+    keys = tuple(k for kind in kinds for k in vocabulary.SHAPES[f"{kind} step"].keys)
+    return Shape(" + ".join(kinds) + " step", "", keys)
 
 
 def _explained(key: str, shape: Shape) -> bool:

@@ -10,6 +10,7 @@ the JSON Schema from it, so the two cannot drift. Pure data: no I/O.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 RUNNABLE_JOB_TYPES = ("runSh", "release", "manifest")
@@ -70,11 +71,15 @@ class Shape:
     closed: bool = True
 
     def key(self, name: str) -> Key | None:
-        return next((k for k in self.keys if k.name == name), None)
+        return self._by_name.get(name)
 
     @property
     def names(self) -> tuple[str, ...]:
-        return tuple(k.name for k in self.keys)
+        return tuple(self._by_name)
+
+    @cached_property
+    def _by_name(self) -> dict[str, Key]:  # workflows of 10,000 objects are checked key by key
+        return {k.name: k for k in self.keys}
 
 
 def _k(name: str, types: str, about: str, **more: Any) -> Key:
