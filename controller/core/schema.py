@@ -23,10 +23,16 @@ def build_schema() -> dict[str, Any]:
     defs["step"] = _step_schema()
     defs["jobEntry"] = _by_type("job", vocabulary.JOB_TYPES, lambda t: f"{t} job")
     defs["resourceEntry"] = _resource_entry()
+    defs["triggerEntry"] = {
+        "if": {"not": {"required": ["type"]}},
+        "then": _shape_schema(vocabulary.SHAPES["resource"], optional=("type",)),
+        "else": {"$ref": "#/$defs/resourceEntry"},
+    }
     sections = {
         "resources": _list_of("resourceEntry", "Resources: what jobs read and write."),
         "jobs": _list_of("jobEntry", "Jobs: what runs, with its inputs and outputs."),
-        "triggers": _list_of("resourceEntry", "Old syntax: trigger resources."),
+        "triggers": _list_of("triggerEntry", "Old syntax: trigger resources (type: trigger "
+                             "when left out)."),
         **{k: {"description": f"'{k}': {vocabulary.CI_WHY}; not validated."}
            for k in vocabulary.CI_KEYS},
     }
@@ -58,13 +64,13 @@ def _list_of(entry: str, about: str) -> dict[str, Any]:
     return {"description": about, "type": ["array", "null"], "items": {"$ref": f"#/$defs/{entry}"}}
 
 
-def _shape_schema(shape: Shape) -> dict[str, Any]:
+def _shape_schema(shape: Shape, optional: tuple[str, ...] = ()) -> dict[str, Any]:
     out: dict[str, Any] = {
         "type": "object",
         "description": shape.about,
         "properties": {k.name: _key_schema(k) for k in shape.keys},
     }
-    required = [k.name for k in shape.keys if k.required]
+    required = [k.name for k in shape.keys if k.required and k.name not in optional]
     if required:
         out["required"] = required
     if shape.closed:
@@ -145,5 +151,4 @@ def _resource_entry() -> dict[str, Any]:
                                  for p in vocabulary.DEFINITION_PARTS}}}
         for t in typed
     ]
-    # old `triggers:` entries may leave out `type` (they are trigger resources)
     return {"allOf": [_ref("resource"), *per_type]}
