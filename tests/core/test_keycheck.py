@@ -145,22 +145,6 @@ def test_keys_not_applied_are_said_once_per_workflow_as_info() -> None:
     assert wf.jobs["j2"].flags == ("team",)  # still read and kept
 
 
-def test_what_the_loader_explains_itself_is_not_said_twice() -> None:
-    text = """\
-    jobs:
-      - name: j
-        type: deploy
-        runtime: {nodepool: big}
-        steps:
-          - TASK: managed
-            deploymentMethod: blueGreen
-    """
-    assert sorted(messages(loader.load_text("shippable.yml", textwrap.dedent(text)), "warning")) == [
-        "shippable.yml:4:15: warning: 'nodepool' should be written 'nodePool'; accepted",
-        "shippable.yml:7:9: warning: 'deploymentMethod' is a misspelling of 'deployMethod'; ignored",
-    ]
-
-
 def test_a_typo_in_a_template_is_reported_at_its_line_for_each_job_using_it() -> None:
     text = """\
     templates: &t
