@@ -20,7 +20,8 @@ from controller.core.vocabulary import Shape
 from controller.core.yamlread import Pos, YMap
 
 # Keys the loader already explains with a message of its own (and what it does instead).
-EXPLAINED = frozenset({"deploymentMethod", "NOTIFY@step", "options@task"})
+EXPLAINED = frozenset({"deploymentMethod", "NOTIFY@step", "options@task", "user_secret@smtp",
+                       "password_secret@smtp"})
 STEP_KINDS = ("IN", "GET", "OUT", "TASK")
 
 

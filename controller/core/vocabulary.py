@@ -30,6 +30,7 @@ DEPENDENCY_MODES = ("chrono", "strict", "immediate")
 BUMPS = ("major", "minor", "patch", "rc", "alpha", "beta", "final")
 # `switch:` as YAML 1.1 and 1.2 readers see it: a boolean or the word.
 SWITCHES: tuple[Any, ...] = (True, False, "on", "off", "true", "false", "yes", "no")
+NOTIFY_METHODS = ("webhook", "slack", "email")
 HOOKS = ("on_start", "on_success", "on_failure", "on_cancel", "always")
 DEFINITION_PARTS = ("versionTemplate", "pointer", "seed", "version", "source")
 
@@ -253,6 +254,13 @@ SHAPES: dict[str, Shape] = {s.name: s for s in (
         _k("only", "array|string", "Only these.", items=(SCALAR,)),
         _k("except", "array|string", "All but these.", items=(SCALAR,)),
     )),
+    Shape("smtp", "Email settings of a notification.", (
+        _k("from", "string", "The sender address."),
+        _k("host", "string", "SMTP server (else the integration secret's host)."),
+        _k("port", "integer|string", "SMTP port."),
+        _k("starttls", "boolean", "Use STARTTLS."),
+        _k("ssl", "boolean", "Use SMTPS."),
+    )),
     Shape("open", "Settings Gitline passes on without reading them.", (), closed=False),
     Shape("definition", "Settings of a resource type Gitline does not run (managed jobs, "
           "tools): a change is a new version; keys are not checked.", (), closed=False),
@@ -284,12 +292,12 @@ SHAPES: dict[str, Shape] = {s.name: s for s in (
         _k("counter", SCALAR, "Bump it to make a new version."),
     ), closed=False),
     Shape("notification definition", "Where NOTIFY and shipctl notify send.", (
-        _k("method", "string", "webhook, slack or email (without it: slack with an "
-           "integration, else email)."),
+        _k("method", "string", "How to send (without it: slack with an integration, "
+           "webhook with url_secret, else email).", enum=NOTIFY_METHODS),
         _k("recipients", "array|string", "Channels or email addresses.", items=(SCALAR,)),
         _k("url_secret", "string", "The secret holding the webhook or Slack URL."),
-        _k("smtp", "object", "Email: from (the server and login are the secret's).",
-           shape="open"),
+        _k("smtp", "object", "Email settings; the server's login is the integration's "
+           "secret.", shape="smtp"),
         _k("sendConsoleLogs", "boolean", "Attach the console log.",
            not_applied="use sendFailingSnippet on the job's NOTIFY"),
         _k("url", "string", "A URL written in the repository.",
