@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from controller.core import vocabulary
+from controller.core import model, vocabulary
 from controller.core.vocabulary import Shape
 from controller.core.yamlread import Pos, YMap
 
@@ -29,7 +29,7 @@ STEP_KINDS = ("IN", "GET", "OUT", "TASK")
 class Finding:
     pos: Pos
     message: str
-    severity: str  # "warning" or "info"
+    severity: model.Severity  # "warning" (an unknown key) or "info" (not applied here)
     subject: str  # the resource or job it concerns
 
 
@@ -82,7 +82,7 @@ class KeyChecker:
             return
         shape = (vocabulary.definition_shape(rtype) if shape_name == "definition"
                  else vocabulary.SHAPES[shape_name])
-        where = owner if owner.startswith(key) else f"{key} of {owner}"  # not "TASK of TASK"
+        where = owner if key in STEP_KINDS else f"{key} of {owner}"  # the step's label names it
         for part in _maps(item if isinstance(item, list) else [item]):
             yield from self.walk(part, shape, where, subject, rtype)
 
