@@ -633,7 +633,9 @@ def schema() -> None:
     """Print the JSON Schema (draft 2020-12) of workflow files, made from the same table
     of known keys as validate's warnings.
 
-    gitline schema > shippable.schema.json, then start a workflow file with
+    \b
+    gitline schema > shippable.schema.json
+    then start a workflow file with (yaml-language-server, VS Code's YAML extension):
     # yaml-language-server: $schema=./shippable.schema.json
     """
     from controller.core import schema as schemas
