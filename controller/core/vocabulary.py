@@ -291,6 +291,10 @@ SHAPES: dict[str, Shape] = {s.name: s for s in (
           "the jobs that take it.", (
         _k("counter", SCALAR, "Bump it to make a new version."),
     ), closed=False),
+    Shape("webhook definition", "An incoming HTTP call (POST /hooks/<name>): its JSON body "
+          "is the version's payload.", (
+        _k("secret", "string", "The secret holding the key (instead of integration:)."),
+    ), closed=False),
     Shape("notification definition", "Where NOTIFY and shipctl notify send.", (
         _k("method", "string", "How to send (without it: slack with an integration, "
            "webhook with url_secret, else email).", enum=NOTIFY_METHODS),
