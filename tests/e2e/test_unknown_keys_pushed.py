@@ -3,24 +3,11 @@ branch; the workflow still runs, as written (the misspelt key is not guessed).""
 
 from __future__ import annotations
 
-from e2ekit import Home, gitline
+from e2ekit import Home, gitline, params_and_job
 from kit import wait_for
 
-WORKFLOW = """\
-resources:
-  - name: app_cfg
-    type: params
-    versionTemplate: {params: {A: "1"}}
-jobs:
-  - name: deploy_prod
-    type: runSh
-    requiresAproval: true
-    flags: [prod]
-    steps:
-      - IN: app_cfg
-      - TASK:
-          script: [echo deployed]
-"""
+WORKFLOW = params_and_job("deploy_prod", "[echo deployed]").replace(
+    "    type: runSh\n", "    type: runSh\n    requiresAproval: true\n    flags: [prod]\n")
 WARNING = ("shippable.yml:8:5: warning: unknown key 'requiresAproval' of job 'deploy_prod'; "
            "did you mean 'requiresApproval'?")
 INFO = ("shippable.yml:9:5: info: 'flags' of job 'deploy_prod' is not applied here: "
