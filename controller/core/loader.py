@@ -17,7 +17,17 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from controller.core import graph, model, notices, remotes, secretscope, timing, yamlread
+from controller.core import (
+    graph,
+    keycheck,
+    model,
+    notices,
+    remotes,
+    secretscope,
+    timing,
+    vocabulary,
+    yamlread,
+)
 from controller.core.yamlread import Pos, YMap
 
 SPLIT_FILES = frozenset(
@@ -29,65 +39,11 @@ SPLIT_FILES = frozenset(
         "shippable.templates.yml",
     }
 )
-CI_KEYS = frozenset(
-    [
-        "language",
-        "build",
-        "env",
-        "matrix",
-        "branches",
-        "node_js",
-        "jdk",
-        "integrations",
-        "services",
-        "python",
-        "go",
-        "php",
-        "ruby",
-        "scala",
-        "rust",
-        "compiler",
-        "os",
-        "dist",
-        "addons",
-        "cache",
-        "git",
-        "before_install",
-        "install",
-        "script",
-        "after_success",
-        "after_failure",
-        "notifications",
-        "runtime",
-    ]
-)
-KNOWN_RESOURCE_TYPES = frozenset(
-    [
-        "gitRepo",
-        "syncRepo",
-        "ciRepo",
-        "params",
-        "image",
-        "version",
-        "time",
-        "trigger",
-        "webhook",
-        "state",
-        "notification",
-        "integration",
-        "cliConfig",
-        "cluster",
-        "replicas",
-        "dockerOptions",
-        "loadBalancer",
-        "file",
-        "externalCI",
-        "awsKeys",
-        "vmCluster",
-    ]
-)
-OLD_RESOURCE_TYPES = frozenset({"dclCluster", "ecsCluster", "gkeCluster", "tripubCluster"})
-OLD_JOB_TYPES = frozenset({"dclDeploy", "ecsDeploy", "gkeDeploy", "tripubDeploy"})
+# The known names are vocabulary's (one table, shared with the key check and the schema).
+CI_KEYS = frozenset(vocabulary.CI_KEYS)
+KNOWN_RESOURCE_TYPES = frozenset(vocabulary.RESOURCE_TYPES)
+OLD_RESOURCE_TYPES = frozenset(vocabulary.OLD_RESOURCE_TYPES)
+OLD_JOB_TYPES = frozenset(vocabulary.OLD_JOB_TYPES)
 CROSS_REPO = re.compile(r".+_(runCI|ciRepo)$")
 _FALSE = {"off", "false", "no", "n", "0"}
 _TRUE = {"on", "true", "yes", "y", "1"}
@@ -128,7 +84,7 @@ def load_workflow(
         return model.Workflow(problems=(problem,), fatal=True)
 
 
-BUMPS = ("major", "minor", "patch", "rc", "alpha", "beta", "final")
+BUMPS = vocabulary.BUMPS
 
 
 def _text(value: Any) -> str:
@@ -191,6 +147,7 @@ class _Loader:
         self.fatal = False
         self.path = ""
         self.said: set[tuple[str, str]] = set()
+        self.keys = keycheck.KeyChecker()
 
     # --- problems ---------------------------------------------------------------------
 
@@ -246,8 +203,18 @@ class _Loader:
                 "Line; the file is not loaded",
             )
             return
+        if not is_templates:  # a templates file holds fragments, checked where used
+            self.check_keys(data)
         for key, value in data.items():
             self.load_section(data, key, value, is_templates)
+
+    def check_keys(self, data: YMap) -> None:
+        """Unknown keys (warnings) and keys not applied here (infos): reported only."""
+        for found in self.keys.check(data):
+            problem = model.Problem(self.loc(found.pos), found.message, found.severity,
+                                    found.subject)
+            if problem not in self.problems:  # an alias repeats its anchor's keys
+                self.problems.append(problem)
 
     def load_section(self, data: YMap, key: str, value: Any, is_templates: bool) -> None:
         pos = data.at(key)

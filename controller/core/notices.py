@@ -34,10 +34,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from controller.core import model
+from controller.core import model, vocabulary
 
 Method = Literal["webhook", "slack", "email"]
-METHODS: tuple[str, ...] = ("webhook", "slack", "email")
+METHODS: tuple[str, ...] = vocabulary.NOTIFY_METHODS
 SNIPPET_LINES = 20
 ON_START = "on_start"
 _EVENT = re.compile(r"^(?P<event>[a-z_]+): NOTIFY (?P<name>\S+)(?P<rest>.*)$")

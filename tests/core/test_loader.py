@@ -270,7 +270,9 @@ jobs:
         30.0,
         "big",
     )
-    assert wf.problems == ()
+    assert messages(wf) == [  # read, kept on the job, and said once not to be acted on
+        "shippable.yml:8:5: info: 'flags' of job 'j' is not applied here: Gitline has no dashboard to filter (said once)"
+    ]
 
 
 def test_hooks_map_and_list_forms() -> None:
@@ -658,9 +660,11 @@ def test_file_level_problems(text: str, expected: str) -> None:
     assert wf.fatal == expected.endswith(("not loaded", "nothing of this file is loaded"))
 
 
-def test_ci_keys_and_templates_are_silent() -> None:
+def test_ci_keys_are_one_info_and_templates_are_silent() -> None:
     text = "language: node_js\nbuild: {ci: [npm test]}\nintegrations: {}\ntemplatesx: 1\nmy_temp: &t [a]\n"
-    assert load(("shippable.yml", text)).problems == ()
+    assert messages(load(("shippable.yml", text))) == [
+        "shippable.yml:1:1: info: 'language' of the top level is not applied here: a Shippable CI section, not part of the workflow; Gitline runs no CI builds (said once)"
+    ]
 
 
 def test_jfrog_pipelines_file_is_not_loaded_nor_fatal() -> None:
