@@ -601,11 +601,15 @@ def _request(home: Path | None, action: str, wait_seconds: float, **fields: obje
               show_default=True, help="text (path:line:col: ...), json, or GitHub Actions "
               "annotations (::error file=F,line=L,col=C::message).")
 @click.option("--json", "as_json", is_flag=True, help="The same as --format json.")
-def validate(paths: tuple[Path, ...], fmt: str, as_json: bool) -> None:
+@click.option("--strict", is_flag=True, help="Warnings (an unknown key, ...) are errors.")
+def validate(paths: tuple[Path, ...], fmt: str, as_json: bool, strict: bool) -> None:
     """Load PATHS (files or folders) as one workflow; print path:line:col: problems.
 
-    Exits 1 when there is an error, or when PATHS hold no workflow file.
+    Exits 1 when there is an error (with --strict, also a warning), or when PATHS hold no
+    workflow file. An info (a key Gitline reads but does not act on) never fails.
     """
+    from dataclasses import replace
+
     from controller.core import loader
 
     files = _read_files(paths)
@@ -615,12 +619,17 @@ def validate(paths: tuple[Path, ...], fmt: str, as_json: bool) -> None:
             "*.shippable.yml and the like)")
     wf = loader.load_workflow(files)
     problems = sorted(wf.problems, key=_where)
-    errors = len(wf.errors)
+    if strict:
+        problems = [replace(p, severity="error") if p.severity == "warning" else p
+                    for p in problems]
+    errors = sum(p.severity == "error" for p in problems)
+    infos = sum(p.severity == "info" for p in problems)
+    warnings = len(problems) - errors - infos
     fmt = "json" if as_json else fmt
     if fmt == "json":
         _emit_json({"files": [f for f, _ in files], "resources": len(wf.resources),
-                    "jobs": len(wf.jobs), "errors": errors,
-                    "warnings": len(problems) - errors,
+                    "jobs": len(wf.jobs), "errors": errors, "warnings": warnings,
+                    "infos": infos,
                     "problems": [{"file": p.location.path, "line": p.location.line,
                                   "col": p.location.col,
                                   "severity": p.severity, "message": p.message}
@@ -628,16 +637,31 @@ def validate(paths: tuple[Path, ...], fmt: str, as_json: bool) -> None:
     else:
         for p in problems:
             if fmt == "github":
-                level = "error" if p.severity == "error" else "warning"
+                level = {"error": "error", "warning": "warning"}.get(p.severity, "notice")
                 at = p.location
                 click.echo(f"::{level} file={at.path},line={at.line},col={at.col}::"
                            + p.message.replace("%", "%25").replace("\n", "%0A"))
             else:
                 click.echo(str(p))
         click.echo(f"{len(wf.resources)} resources, {len(wf.jobs)} jobs, {errors} errors, "
-                   f"{len(problems) - errors} warnings", err=True)
+                   f"{warnings} warnings, {infos} infos", err=True)
     if errors:
         raise click.exceptions.Exit(1)
+
+
+@main.command(short_help="JSON Schema of workflow files, for editors.")
+def schema() -> None:
+    """Print the JSON Schema (draft 2020-12) of workflow files, made from the same table
+    of known keys as validate's warnings.
+
+    \b
+    gitline schema > shippable.schema.json
+    then start a workflow file with (yaml-language-server, VS Code's YAML extension):
+    # yaml-language-server: $schema=./shippable.schema.json
+    """
+    from controller.core import schema as schemas
+
+    _emit_json(schemas.build_schema())
 
 
 @main.command(short_help="Draw the workflow (DOT or Mermaid).")

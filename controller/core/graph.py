@@ -32,6 +32,21 @@ def edges(workflow: model.Workflow) -> list[Edge]:
     return out
 
 
+def drawn_edges(workflow: model.Workflow) -> list[tuple[Edge, bool]]:
+    """The edges as a picture shows them: (edge, both ways). A resource that a job takes
+    IN and writes OUT (a state resource, a terraform state) is one two-way arrow."""
+    all_edges = edges(workflow)
+    ins = {(e.src, e.dst) for e in all_edges if e.kind == "in"}
+    outs = {(e.src, e.dst) for e in all_edges if e.kind == "out"}
+    drawn: list[tuple[Edge, bool]] = []
+    for edge in all_edges:
+        if edge.kind == "in":
+            drawn.append((edge, (edge.dst, edge.src) in outs))
+        elif (edge.dst, edge.src) not in ins:
+            drawn.append((edge, False))
+    return drawn
+
+
 def unresolved(workflow: model.Workflow) -> list[str]:
     """Names used by an edge that no resource or job defines, sorted."""
     known = workflow.resources.keys() | workflow.jobs.keys()
@@ -193,8 +208,9 @@ def render_dot(workflow: model.Workflow) -> str:
         lines.append(
             f"  {_dot_quote(name)} [shape=ellipse, style=dashed, color=red, label={label}];"
         )
-    for edge in edges(workflow):
-        style = "" if edge.switch else " [style=dotted]"
+    for edge, both in drawn_edges(workflow):
+        attrs = ([] if edge.switch else ["style=dotted"]) + (["dir=both"] if both else [])
+        style = f" [{', '.join(attrs)}]" if attrs else ""
         lines.append(f"  {_dot_quote(edge.src)} -> {_dot_quote(edge.dst)}{style};")
     lines.append("}")
     return "\n".join(lines) + "\n"
@@ -220,8 +236,8 @@ def render_mermaid(workflow: model.Workflow) -> str:
         lines.append(f"  {node_id(job.name)}[{_mermaid_label(job.name)}]:::{cls}")
     for name in unresolved(workflow):
         lines.append(f"  {node_id(name)}([{_mermaid_label(name + ' (unresolved)')}]):::unresolved")
-    for edge in edges(workflow):
-        arrow = "-->" if edge.switch else "-.->"
+    for edge, both in drawn_edges(workflow):
+        arrow = ("<" if both else "") + ("-->" if edge.switch else "-.->")
         lines.append(f"  {node_id(edge.src)} {arrow} {node_id(edge.dst)}")
     lines += [
         "  classDef resource fill:#f4f4f4,stroke:#666;",

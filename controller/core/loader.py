@@ -16,7 +16,17 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from controller.core import graph, model, notices, remotes, secretscope, timing, yamlread
+from controller.core import (
+    graph,
+    keycheck,
+    model,
+    notices,
+    remotes,
+    secretscope,
+    timing,
+    vocabulary,
+    yamlread,
+)
 from controller.core.yamlread import Pos, YMap
 
 SPLIT_FILES = frozenset(
@@ -28,65 +38,11 @@ SPLIT_FILES = frozenset(
         "shippable.templates.yml",
     }
 )
-CI_KEYS = frozenset(
-    [
-        "language",
-        "build",
-        "env",
-        "matrix",
-        "branches",
-        "node_js",
-        "jdk",
-        "integrations",
-        "services",
-        "python",
-        "go",
-        "php",
-        "ruby",
-        "scala",
-        "rust",
-        "compiler",
-        "os",
-        "dist",
-        "addons",
-        "cache",
-        "git",
-        "before_install",
-        "install",
-        "script",
-        "after_success",
-        "after_failure",
-        "notifications",
-        "runtime",
-    ]
-)
-KNOWN_RESOURCE_TYPES = frozenset(
-    [
-        "gitRepo",
-        "syncRepo",
-        "ciRepo",
-        "params",
-        "image",
-        "version",
-        "time",
-        "trigger",
-        "webhook",
-        "state",
-        "notification",
-        "integration",
-        "cliConfig",
-        "cluster",
-        "replicas",
-        "dockerOptions",
-        "loadBalancer",
-        "file",
-        "externalCI",
-        "awsKeys",
-        "vmCluster",
-    ]
-)
-OLD_RESOURCE_TYPES = frozenset({"dclCluster", "ecsCluster", "gkeCluster", "tripubCluster"})
-OLD_JOB_TYPES = frozenset({"dclDeploy", "ecsDeploy", "gkeDeploy", "tripubDeploy"})
+# The known names are vocabulary's (one table, shared with the key check and the schema).
+CI_KEYS = frozenset(vocabulary.CI_KEYS)
+KNOWN_RESOURCE_TYPES = frozenset(vocabulary.RESOURCE_TYPES)
+OLD_RESOURCE_TYPES = frozenset(vocabulary.OLD_RESOURCE_TYPES)
+OLD_JOB_TYPES = frozenset(vocabulary.OLD_JOB_TYPES)
 CROSS_REPO = re.compile(r".+_(runCI|ciRepo)$")
 _FALSE = {"off", "false", "no", "n", "0"}
 _TRUE = {"on", "true", "yes", "y", "1"}
@@ -127,7 +83,7 @@ def load_workflow(
         return model.Workflow(problems=(problem,), fatal=True)
 
 
-BUMPS = ("major", "minor", "patch", "rc", "alpha", "beta", "final")
+BUMPS = vocabulary.BUMPS
 
 
 def _text(value: Any) -> str:
@@ -183,10 +139,14 @@ class _Loader:
         self.resources: dict[str, model.Resource] = {}
         self.jobs: dict[str, model.Job] = {}
         self.claimed: dict[str, model.Location] = {}
-        self.notify_at: dict[tuple[str, str], model.Location] = {}
+        self.notify_at: dict[tuple[str, str], list[model.Location]] = {}  # every use
+        self.ci_files: list[str] = []  # files with a CI section (language:, build:)
+        self.lost = 0  # files and objects not loaded whole (a top level no mapping, ...)
+        self.unloaded: dict[str, str] = {}  # objects not loaded -> why
         self.fatal = False
         self.path = ""
         self.said: set[tuple[str, str]] = set()
+        self.keys = keycheck.KeyChecker()
 
     # --- problems ---------------------------------------------------------------------
 
@@ -218,6 +178,8 @@ class _Loader:
                 self.fatal = True
                 continue
             self.load_document(parsed.data)
+        if self.lost and not self.resources and not self.jobs:
+            self.fatal = True  # nothing loaded at all: keep the last good workflow
         return self.resolve()
 
     def load_document(self, data: Any) -> None:
@@ -227,11 +189,11 @@ class _Loader:
                 self.warn((1, 1), "file is empty: nothing to load")
             return
         if not isinstance(data, YMap):
-            # Not a workflow at all: refuse the push whole (the last good one keeps
-            # running) rather than load it as an empty workflow that removes every job.
-            self.error(yamlread.pos_of(data, (1, 1)), "the top level must be a mapping of keys;"
-                       " the push is not loaded")
-            self.fatal = True
+            # An error of this file: the other files load, and what needed an object of
+            # this one is unresolved (and so inconsistent), like any missing name.
+            self.error(yamlread.pos_of(data, (1, 1)), "the top level must be a mapping of keys "
+                       "(resources:, jobs:); nothing of this file is loaded")
+            self.lost += 1
             return
         if "pipelines" in data and "jobs" not in data:
             self.warn(
@@ -240,12 +202,25 @@ class _Loader:
                 "Line; the file is not loaded",
             )
             return
+        if not is_templates:  # a templates file holds fragments, checked where used
+            self.check_keys(data)
         for key, value in data.items():
             self.load_section(data, key, value, is_templates)
+
+    def check_keys(self, data: YMap) -> None:
+        """Unknown keys (warnings) and keys not applied here (infos): reported only."""
+        for found in self.keys.check(data):
+            problem = model.Problem(self.loc(found.pos), found.message, found.severity,
+                                    found.subject)
+            if problem not in self.problems:  # an alias repeats its anchor's keys
+                self.problems.append(problem)
 
     def load_section(self, data: YMap, key: str, value: Any, is_templates: bool) -> None:
         pos = data.at(key)
         if key in ("resources", "jobs", "triggers"):
+            if isinstance(value, yamlread.UndefinedAlias):
+                self.lost += 1  # said at the alias by yamlread
+                return
             if value is None:
                 self.warn(pos, f"'{key}:' is empty")
                 return
@@ -255,6 +230,8 @@ class _Loader:
                 return
             for index, item in enumerate(value):
                 self.load_object(key, item, value.at(index))
+        elif key in ("language", "build") and self.path not in self.ci_files:
+            self.ci_files.append(self.path)
         elif not (
             is_templates or key in CI_KEYS or key.startswith("templates") or key in data.anchored
         ):
@@ -267,6 +244,13 @@ class _Loader:
             return
         name = self.name_of(item, kind)
         if name is None:
+            return
+        missing = yamlread.undefined_in(item)
+        if missing is not None:  # said at the alias by yamlread; the rest of the file loads
+            why = f"it uses the undefined alias '{missing.name}' (line {missing.pos[0]})"
+            self.error(item.at("name"), f"{kind} '{name}' is not loaded: {why}", name)
+            self.lost += 1
+            self.unloaded[name] = f"{self.path}:{item.pos[0]}: {why}"
             return
         try:
             if kind == "job":
@@ -320,7 +304,7 @@ class _Loader:
         if rtype == "time":
             self.check_schedule(name, item, definition)
         if rtype == "notification":
-            self.check_recipients(name, item, definition)
+            self.check_notification(name, item, definition)
         integration = _text(item.get("integration"))
         if integration:
             self.integration_at[name] = self.loc(item.at("integration"))
@@ -364,20 +348,26 @@ class _Loader:
                 return sub.at(key)
         return item.pos
 
-    def check_recipients(self, name: str, item: YMap, definition: dict[str, Any]) -> None:
-        """A recipient with CR/LF (a forged mail header) or, for email, not an address."""
-        method = _text(definition.get("method")).strip().lower() or (
+    def check_notification(self, name: str, item: YMap, definition: dict[str, Any]) -> None:
+        """What delivery would refuse, said at its line now: an unknown method, a login
+        named by the workflow, a recipient with CR/LF (a forged mail header) or, for
+        email, not an address."""
+        method = _text(definition.get("method")).strip().lower()
+        if method and method not in notices.METHODS:
+            self.error(self.key_pos(item, "method"), f"resource '{name}': method {method!r} "
+                       f"is not one of {', '.join(notices.METHODS)}", name)
+        refused = notices.smtp_problem(definition.get("smtp"))
+        if refused:
+            self.error(self.key_pos(item, "smtp"), f"resource '{name}': {refused}", name)
+        method = method or (
             "email" if not item.get("integration") and not definition.get("url_secret")
             else "")
         raw = definition.get("recipients")
         for recipient in raw if isinstance(raw, list) else [] if raw is None else [raw]:
             problem = notices.recipient_problem(str(recipient).strip(), method)
             if problem:
-                part = next((item[p] for p in ("versionTemplate", "pointer", "seed", "version",
-                                               "source") if isinstance(item.get(p), YMap)
-                             and "recipients" in item[p]), None)
-                self.error(part.at("recipients") if part is not None else item.pos,
-                           f"resource '{name}': {problem}", name)
+                self.error(self.key_pos(item, "recipients"), f"resource '{name}': {problem}",
+                           name)
 
     def definition(self, name: str, item: YMap) -> dict[str, Any]:
         definition: dict[str, Any] = {}
@@ -537,7 +527,8 @@ class _Loader:
             where = items.at(index) if isinstance(items, yamlread.YList) else pos
             if isinstance(part, dict):
                 scripts += self.script(part.get("script"), name)
-                notes += self.notify(name, part.get("NOTIFY"), where)
+                at = part.at("NOTIFY") if isinstance(part, YMap) and "NOTIFY" in part else where
+                notes += self.notify(name, part.get("NOTIFY"), at)
                 if not {"script", "NOTIFY"} & set(part):
                     self.warn(where, "a hook entry needs 'script:' or 'NOTIFY:'", name)
             else:
@@ -563,14 +554,18 @@ class _Loader:
 
     def notify(self, job: str, value: Any, pos: Pos) -> list[model.Notify]:
         out: list[model.Notify] = []
-        for part in value if isinstance(value, list) else [] if value is None else [value]:
+        parts = value if isinstance(value, list) else [] if value is None else [value]
+        for index, part in enumerate(parts):
+            where = parts.at(index) if isinstance(parts, yamlread.YList) else pos
             if isinstance(part, dict):
                 note = model.Notify(
                     _text(part.get("name")), _truthy(part.get("sendFailingSnippet"))
                 )
             else:
                 note = model.Notify(_text(part))
-            self.notify_at.setdefault((job, note.name), self.loc(pos))
+            uses = self.notify_at.setdefault((job, note.name), [])
+            if self.loc(where) not in uses:
+                uses.append(self.loc(where))
             out.append(note)
         return out
 
@@ -632,11 +627,11 @@ class _Loader:
                 reasons.append(self.bad(job, out.location, msg))
             elif out.name not in self.resources:
                 reasons.append(self.unresolved(job, "output", out.name, out.location))
-        for hook in job.hooks.values():
-            for note in hook.notify:
-                if note.name not in self.resources:
-                    where = self.notify_at.get((job.name, note.name), job.location)
-                    reasons.append(self.unresolved(job, "notification", note.name, where))
+        missing = {note.name: None for hook in job.hooks.values() for note in hook.notify
+                   if note.name not in self.resources}
+        for name in missing:  # each use once, at its own line
+            for where in self.notify_at.get((job.name, name), [job.location]):
+                reasons.append(self.unresolved(job, "notification", name, where))
         return reasons
 
     def triggers(self, name: str) -> bool:
@@ -648,18 +643,37 @@ class _Loader:
 
     def unresolved(self, job: model.Job, kind: str, name: str, where: model.Location) -> str:
         message = f"unresolved {kind} '{name}' of job '{job.name}'"
-        known = sorted([*self.resources, *self.jobs])
-        import difflib  # only for a name that does not resolve (start-up time)
-
-        hint = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
-        if CROSS_REPO.match(name):
-            message += ": defined outside this repository (runCI job of another repo?)"
+        hint = self.nearest(name, kind, job.name)
+        if name in self.unloaded:
+            message += f": it is not loaded ({self.unloaded[name]})"
+        elif CROSS_REPO.match(name) and self.ci_files:
+            made = "the runCI job" if name.endswith("_runCI") else "the ciRepo resource"
+            message += (f": Shippable made {made} from the CI section (language:, build:) "
+                        f"of {', '.join(self.ci_files)}; Gitline does not run CI sections")
+        elif CROSS_REPO.match(name):
+            message += ": defined outside this repository (the runCI job of another one?)"
         elif hint:
-            message += f"; did you mean '{hint[0]}'?"
+            message += f"; did you mean '{hint}'?"
         else:
             message += ": no resource or job has this name"
         self.problems.append(model.Problem(where, message, "error", job.name))
         return f"{kind} '{name}' is not defined ({where.path}:{where.line})"
+
+    def nearest(self, name: str, kind: str, referrer: str) -> str | None:
+        """The defined name `name` was probably meant as: of the kind the key expects
+        (an output is a resource, a notification a notification resource) before any
+        other, and never the object that refers to it."""
+        import difflib  # only for a name that does not resolve (start-up time)
+
+        notifications = [r for r, res in self.resources.items() if res.type == "notification"]
+        preferred = {"output": list(self.resources), "notification": notifications}.get(
+            kind, [*self.resources, *self.jobs])
+        for pool in (preferred, [*self.resources, *self.jobs]):
+            names = sorted(n for n in pool if n != referrer)
+            hint = difflib.get_close_matches(name, names, n=1, cutoff=0.75)
+            if hint:
+                return hint[0]
+        return None
 
     def spread(self, inconsistent: dict[str, str]) -> None:
         """Jobs that take an inconsistent job as input are inconsistent too."""

@@ -11,7 +11,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Severity = Literal["error", "warning"]
+from controller.core import vocabulary
+
+# info: a fact worth saying once (a key read but not acted on); never a defect.
+Severity = Literal["error", "warning", "info"]
 
 # Resource types whose versions come from their definition in the config repository:
 # a pushed change to the definition makes a new version. Other types get versions from
@@ -22,10 +25,10 @@ NOT_VERSIONED_BY_DEFINITION = frozenset({"state", "time", "webhook", "notificati
 # Resource types that never start a job, whatever `switch` says.
 NEVER_TRIGGERS = frozenset({"state", "notification"})
 
-RUNNABLE_JOB_TYPES = frozenset({"runSh", "release", "manifest"})
-CLOUD_JOB_TYPES = frozenset({"runCI", "runCLI", "deploy", "provision", "externalCI", "jenkinsJob"})
+RUNNABLE_JOB_TYPES = frozenset(vocabulary.RUNNABLE_JOB_TYPES)
+CLOUD_JOB_TYPES = frozenset(vocabulary.CLOUD_JOB_TYPES)
 
-HOOK_NAMES = ("on_start", "on_success", "on_failure", "on_cancel", "always")
+HOOK_NAMES = vocabulary.HOOKS
 
 # A name from YAML becomes a folder and an environment variable: keep it to a safe set so
 # that it can never escape its folder or reach a shell unquoted.

@@ -20,8 +20,8 @@ A notification resource, in either style:
       versionTemplate:
         method: email
         recipients: [ops@example.com]
-        smtp: {host: mail.example.com, port: 587, starttls: true, from: ci@example.com,
-               user_secret: smtp_user, password_secret: smtp_password}
+        smtp: {from: ci@example.com}  # server and login: the integration's secret
+      integration: ops_smtp           # {host: ..., port: 587, user: ..., password: ...}
     - name: ops_slack                 # Shippable style: the integration's secret is the URL
       type: notification
       integration: ops_slack_int
@@ -34,10 +34,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from controller.core import model
+from controller.core import model, vocabulary
 
 Method = Literal["webhook", "slack", "email"]
-METHODS: tuple[str, ...] = ("webhook", "slack", "email")
+METHODS: tuple[str, ...] = vocabulary.NOTIFY_METHODS
 SNIPPET_LINES = 20
 ON_START = "on_start"
 _EVENT = re.compile(r"^(?P<event>[a-z_]+): NOTIFY (?P<name>\S+)(?P<rest>.*)$")
@@ -51,6 +51,15 @@ class TargetError(ValueError):
 # One mail address, no display name: no spaces, commas, brackets or control characters
 # (a CR/LF would start a new mail header).
 _EMAIL = re.compile(r"[^\s@,;<>()\[\]\\\"]+@[^\s@,;<>()\[\]\\\"]+")
+
+
+def smtp_problem(smtp: Any) -> str | None:
+    """Why a workflow's `smtp:` mapping is refused: a login is never the workflow's to name."""
+    if isinstance(smtp, dict) and ("user_secret" in smtp or "password_secret" in smtp):
+        return ("smtp: user_secret/password_secret are not read: the SMTP server and its "
+                "login are one secret (host, port, user, password, tls) named by the "
+                "notification's integration")
+    return None
 
 
 def recipient_problem(recipient: str, method: str) -> str | None:
@@ -71,8 +80,6 @@ class Target:
     recipients: tuple[str, ...] = ()
     smtp: dict[str, Any] = field(default_factory=dict)  # host, port, from, starttls
     smtp_secret: str = ""  # an integration mapping with host/port/user/password/from
-    user_secret: str = ""
-    password_secret: str = ""
 
 
 @dataclass(frozen=True)
@@ -199,14 +206,16 @@ def read_target(resource: model.Resource) -> Target:
         smtp = d.get("smtp") if isinstance(d.get("smtp"), dict) else {}
         if not recipients:
             raise TargetError(f"{resource.name}: method email needs recipients")
+        refused = smtp_problem(smtp)
+        if refused:
+            raise TargetError(f"{resource.name}: {refused}")
         if not smtp.get("host") and not resource.integration:
             raise TargetError(f"{resource.name}: method email needs smtp: {{host: ...}} or an "
                               "integration secret with host")
         return Target(
             "email", recipients=recipients,
             smtp={k: smtp[k] for k in ("host", "port", "from", "starttls", "ssl") if k in smtp},
-            smtp_secret=resource.integration, user_secret=str(smtp.get("user_secret") or ""),
-            password_secret=str(smtp.get("password_secret") or ""))
+            smtp_secret=resource.integration)
     if not url_secret:
         raise TargetError(f"{resource.name}: method {method} needs url_secret (or integration)")
     return Target(method, url_secret=url_secret, recipients=recipients)  # type: ignore[arg-type]

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import re
 
+from controller.core import model
+
+DEFAULT_GIT_HOST = "github.com"  # where `sourceName: org/repo` lives without a `url` field
 REMOTE_SCHEMES = ("https", "http", "ssh", "git")
 ORG_REPO = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_.-]*(/[A-Za-z0-9_.][A-Za-z0-9_.-]*)*")
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://(.*)", re.S)
@@ -17,6 +20,31 @@ _SCP = re.compile(r"[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^:].*|[A-Za-z0-9.-]+\.[A-Za-
 
 def is_local(url: str) -> bool:
     return url.startswith(("/", "./", "../", "~")) or url.lower().startswith("file:")
+
+
+def looks_like_url(text: str) -> bool:
+    """A URL, a path or user@host:path, as opposed to an `org/repo` sourceName."""
+    return "://" in text or is_local(text) or text.startswith("git@") or (
+        ":" in text and "@" in text.split(":", 1)[0])
+
+
+def repo_url(res: model.Resource, base_url: str = "") -> str | None:
+    """Where a gitRepo lives: `url:`, a URL sourceName, or org/repo under `base_url` (the
+    `url` field of its integration's secret; GitHub without one).
+
+    None for a resource that is no gitRepo of another repository (the config repo itself).
+    """
+    if res.type != "gitRepo" or res.tracks_path is not None:
+        return None
+    d = res.definition
+    if d.get("url"):
+        return str(d["url"])
+    source = str(d.get("sourceName") or "")
+    if not source:
+        return None
+    if looks_like_url(source):
+        return source
+    return f"{(base_url or 'https://' + DEFAULT_GIT_HOST).rstrip('/')}/{source}.git"
 
 
 def url_problem(url: str, *, allow_local: bool) -> str | None:

@@ -13,9 +13,8 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from controller.core import model
+from controller.core import model, remotes
 
-DEFAULT_GIT_HOST = "github.com"  # where `sourceName: org/repo` lives without a `url` field
 _SCHEME_HOST = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/]*@)?(\[[^\]]*\]|[^/:?#]*)(?::(\d+))?")
 _SCP_HOST = re.compile(r"(?:[^@/:]+@)?([^/:]+):")
 
@@ -84,16 +83,7 @@ def secret_names(res: model.Resource) -> list[str]:
 
 def git_url(res: model.Resource, scope: Scope) -> str:
     """The remote a gitRepo's credential would be sent to ("" for the config repo itself)."""
-    if res.type != "gitRepo" or res.tracks_path is not None:
-        return ""
-    d = res.definition
-    if d.get("url"):
-        return str(d["url"])
-    source = str(d.get("sourceName") or "")
-    if not source or "://" in source or ("@" in source and ":" in source) or \
-            source.startswith(("/", ".", "file:")):
-        return source
-    return f"{(scope.base_url or 'https://' + DEFAULT_GIT_HOST).rstrip('/')}/{source}.git"
+    return remotes.repo_url(res, scope.base_url) or ""
 
 
 @dataclass(frozen=True)

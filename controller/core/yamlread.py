@@ -20,6 +20,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.events import (
+    AliasEvent,
     MappingEndEvent,
     MappingStartEvent,
     SequenceEndEvent,
@@ -82,6 +83,30 @@ class Parsed:
     undefined_alias: str = ""  # set when it failed only for want of an anchor
 
 
+@dataclass(frozen=True)
+class UndefinedAlias:
+    """Where a file used `*name` that no file anchors: the object holding it is not loaded,
+    the rest of the file is."""
+
+    name: str
+    pos: Pos
+
+
+_UNDEFINED_TAG = "tag:gitline,2026:undefined-alias"
+
+
+def undefined_in(value: Any) -> UndefinedAlias | None:
+    """The first undefined alias inside `value` (read from a lenient parse), if any."""
+    if isinstance(value, UndefinedAlias):
+        return value
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    for item in items:
+        found = undefined_in(item)
+        if found is not None:
+            return found
+    return None
+
+
 class _Abort(Exception):
     """A guard tripped: the file is rejected with this message at this position."""
 
@@ -114,8 +139,10 @@ def _problem(
     return model.Problem(model.Location(path, pos[0], pos[1]), message, severity)
 
 
-def parse(path: str, text: str, anchors: dict[str, Node] | None = None) -> Parsed:
-    """Read one YAML document. `anchors` pre-defines anchors from other files."""
+def parse(path: str, text: str, anchors: dict[str, Node] | None = None, *,
+          lenient: bool = False) -> Parsed:
+    """Read one YAML document. `anchors` pre-defines anchors from other files; `lenient`
+    reads an undefined alias as an `UndefinedAlias` value instead of failing the file."""
     out = Parsed(path)
     deep = _too_deep(text)
     if deep is not None:  # refused before any composer sees it: see _too_deep
@@ -123,7 +150,8 @@ def parse(path: str, text: str, anchors: dict[str, Node] | None = None) -> Parse
         out.problems.append(_problem(path, deep, f"YAML nested deeper than {MAX_DEPTH} levels"))
         return out
     try:
-        root, out.anchors = _compose(text, anchors or {})
+        root, out.anchors = (_compose_pure(text, anchors or {}, lenient=True) if lenient
+                             else _compose(text, anchors or {}))
         out.data = _Converter(path, out.problems).convert(root, 0) if root is not None else None
     except MarkedYAMLError as err:
         out.failed = True
@@ -264,12 +292,15 @@ _CLoader = _c_loader()
 _ANCHOR = re.compile(r"(?:^|[\s\[{,])&[^\s&,\[\]{}]", re.M)  # `&name`, not shell `&&`
 
 
-def _compose_pure(text: str, seed: dict[str, Node]) -> tuple[Node | None, dict[str, Node]]:
+def _compose_pure(text: str, seed: dict[str, Node], *,
+                  lenient: bool = False) -> tuple[Node | None, dict[str, Node]]:
     yaml = YAML(typ="rt", pure=True)
     yaml.doc_infos.append(_doc_info(yaml))
     yaml.tags = {}
     constructor, parser = yaml.get_constructor_parser(text)
     composer = constructor.composer
+    if lenient:
+        _tolerate_undefined_aliases(composer)
     try:
         parser.get_event()  # stream start
         if parser.check_event(StreamEndEvent):
@@ -284,6 +315,23 @@ def _compose_pure(text: str, seed: dict[str, Node]) -> tuple[Node | None, dict[s
         return root, own
     finally:
         parser.dispose()
+
+
+def _tolerate_undefined_aliases(composer: Any) -> None:
+    """Make `*name` without an anchor a marked placeholder node instead of an error (the
+    composer's own recursion goes through the instance attribute set here)."""
+    compose = composer.compose_node
+
+    def compose_node(parent: Any, index: Any) -> Any:
+        if composer.parser.check_event(AliasEvent):
+            event = composer.parser.peek_event()
+            if event.anchor not in composer.anchors:
+                composer.parser.get_event()
+                return ScalarNode(_UNDEFINED_TAG, event.anchor, event.start_mark,
+                                  event.end_mark)
+        return compose(parent, index)
+
+    composer.compose_node = compose_node
 
 
 def _doc_info(yaml: YAML) -> Any:
@@ -312,6 +360,10 @@ class _Converter:
             raise _Abort(f"more than {MAX_NODES} YAML nodes after expanding aliases", _mark(node))
         if depth > MAX_DEPTH:
             raise _Abort(f"YAML nested deeper than {MAX_DEPTH} levels", _mark(node))
+        if isinstance(node, ScalarNode) and str(node.tag) == _UNDEFINED_TAG:
+            self.warn(_mark(node), f"undefined alias '{node.value}' (no file anchors "
+                      f"&{node.value})", "error")
+            return UndefinedAlias(str(node.value), _mark(node))
         if isinstance(node, ScalarNode):
             return self.scalar(node)
         if id(node) in self.active:
@@ -475,6 +527,8 @@ def read_files(files: list[tuple[str, str | bytes]]) -> list[Parsed]:
         if result.undefined_alias:
             seed = _anchor_seed(result.path, parsed)
             retry = parse(result.path, texts[result.path], seed)
+            if retry.failed and retry.undefined_alias:  # still missing: lose only its objects
+                retry = parse(result.path, texts[result.path], seed, lenient=True)
             if not retry.failed:
                 parsed[index] = retry
     return parsed

@@ -115,7 +115,8 @@ class LogCapture:
         return mask(blob.decode("utf-8", "replace"), secrets)
 
 
-def secret_values(spec: RunSpec) -> list[str]:
+def spec_secret_values(spec: RunSpec) -> list[str]:
+    """The run's secret strings, longest first: what its log and files are masked with."""
     return ordered(v for v in spec.secrets.values() if isinstance(v, str))
 
 
@@ -263,6 +264,7 @@ def run_step(
     ctx.counter += 1
     path = ctx.workdir / workspace.STEPS_DIR / f"{ctx.counter:02d}.sh"
     path.write_text("\n".join(script) + "\n", encoding="utf-8")
+    ctx.box.hand_over(ctx.workdir)  # what the controller wrote since the last step too
     proc = subprocess.Popen(
         ctx.box.wrap([ctx.shell, "-e", "-o", "pipefail", str(path)], ctx.workdir),
         cwd=ctx.workdir,
@@ -413,7 +415,7 @@ def execute(
     started = now_iso()
     if control.cancelled.is_set():
         return Outcome("cancelled", None, "", started, now_iso(), message="cancelled before start")
-    capture = LogCapture(spec.log_limit, secret_values(spec))
+    capture = LogCapture(spec.log_limit, spec_secret_values(spec))
     workdir: Path | None = None
     try:
         workdir = workspace.prepare(spec, Path(work_root))
@@ -426,7 +428,7 @@ def execute(
     except Exception as exc:  # an internal error becomes a failed run, never an exception
         log.exception("run %s %s failed internally", spec.job.name, spec.run.number)
         capture.line(f"gitline: internal error: {exc}")
-        secrets = secret_values(spec)
+        secrets = spec_secret_values(spec)
         return Outcome(
             "failed",
             None,
@@ -469,7 +471,7 @@ def _run(
     state.notifications.extend(_shipctl_events(workdir))
     for note in notes:
         capture.line(f"gitline: {note}")
-    secrets = secret_values(spec)
+    secrets = spec_secret_values(spec)
     # what goes to the state branch never holds a secret: files and values are masked too
     state_files = mask_files(state_files, secrets)
     outputs = tuple(mask_output(o, secrets) for o in outputs)

@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from controller.core import model, runenv
+from controller.core import model, runenv, vocabulary
 
 USAGE_EXIT = 99
 
@@ -451,7 +451,7 @@ def cmd_replace(args: Sequence[str]) -> int:
 
 # --- misc ----------------------------------------------------------------------------
 
-BUMPS = ("major", "minor", "patch", "rc", "alpha", "beta", "final")
+BUMPS = vocabulary.BUMPS  # the same bump kinds as a release job's `bump:`
 
 
 def bump_version(version: str, action: str) -> str:

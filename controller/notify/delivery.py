@@ -264,10 +264,6 @@ class Deliverer:
             if not url:
                 raise PermanentError(f"secret {target.url_secret} is not set")
             return lambda: post_json(url, message.json, self.timeout)
-        if target.user_secret or target.password_secret:
-            raise PermanentError("user_secret/password_secret are not read: the SMTP server "
-                                 "and its credentials are one secret (host, port, user, "
-                                 "password, tls), named by the notification's integration")
         config: dict[str, Any] = dict(target.smtp)
         base = find(secrets, target.smtp_secret)
         if target.smtp_secret and base is None:

@@ -110,29 +110,10 @@ def watched_refs(definition: Mapping[str, Any], refs: Mapping[str, str]) -> dict
     return dict(list(out.items())[:MAX_REFS])
 
 
-def looks_like_url(text: str) -> bool:
-    return "://" in text or text.startswith(("/", "git@", "file:")) or (
-        ":" in text and "@" in text.split(":", 1)[0])
-
-
 def repo_url(resource: model.Resource, secrets: Mapping[str, Secret]) -> str | None:
-    """Where a gitRepo lives: `url:`, a URL sourceName, or org/repo on its integration's host.
-
-    None for a gitRepo that tracks the config repository itself.
-    """
-    if resource.type != "gitRepo" or resource.tracks_path is not None:
-        return None
-    d = resource.definition
-    if d.get("url"):
-        return str(d["url"])
-    source = str(d.get("sourceName") or "")
-    if not source:
-        return None
-    if looks_like_url(source):
-        return source
+    """Where a gitRepo lives, org/repo resolved on its integration's host (remotes.repo_url)."""
     integ = find(secrets, resource.integration)
-    base = (integ.get("url") or "") if integ else ""
-    return f"{(base or 'https://github.com').rstrip('/')}/{source}.git"
+    return remotes.repo_url(resource, (integ.get("url") or "") if integ else "")
 
 
 def git_auth_env(url: str, secret: Secret | None, key_dir: Path) -> dict[str, str]:

@@ -161,7 +161,8 @@ class Reconciler:
         else:
             good = _Loaded(head, loaded)
         for p in loaded.problems:
-            log.log(logging.ERROR if p.severity == "error" else logging.WARNING, "%s", p)
+            level = {"error": logging.ERROR, "warning": logging.WARNING}.get(p.severity)
+            log.log(level or logging.INFO, "%s", p)
         self._good = good
         if good is not None:
             tracked = {

@@ -93,6 +93,8 @@ def test_render_dot() -> None:
     assert '"params" -> "build" [style=dotted];' in dot
     assert '"repo" -> "build";' in dot
     assert '"build" -> "img";' in dot
+    # test takes st IN and writes it OUT: one two-way arrow, not two
+    assert '"st" -> "test" [dir=both];' in dot and '"test" -> "st"' not in dot
     assert 'style="filled,dashed"' in dot  # deploy: not runnable here
     assert "color=red, fontcolor=red" in dot  # deploy: inconsistent
     assert '"ghost" [shape=ellipse, style=dashed, color=red, label="ghost\\nunresolved"];' in dot
@@ -108,6 +110,7 @@ def test_render_mermaid() -> None:
     assert '  n8(["ghost (unresolved)"]):::unresolved' in lines
     assert "  n2 -.-> n4" in lines  # params -> build, switch off
     assert "  n0 --> n4" in lines
+    assert "  n3 <--> n5" in lines and "  n5 --> n3" not in lines  # st <-> test
 
 
 def test_names_are_quoted_safely() -> None:

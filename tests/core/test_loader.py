@@ -270,7 +270,9 @@ jobs:
         30.0,
         "big",
     )
-    assert wf.problems == ()
+    assert messages(wf) == [  # read, kept on the job, and said once not to be acted on
+        "shippable.yml:8:5: info: 'flags' of job 'j' is not applied here: Gitline has no dashboard to filter (said once)"
+    ]
 
 
 def test_hooks_map_and_list_forms() -> None:
@@ -429,7 +431,7 @@ jobs:
     assert messages(wf) == [
         "shippable.yml:7:9: error: unresolved input 'myHook' of job 'a'; did you mean 'myHook6'?",
         "shippable.yml:11:9: error: unresolved input 'other_ciRepo' of job 'b': "
-        "defined outside this repository (runCI job of another repo?)",
+        "defined outside this repository (the runCI job of another one?)",
     ]
     assert set(wf.inconsistent) == {"a", "b"}
 
@@ -600,11 +602,13 @@ jobs:
     ]
 
 
-def test_undefined_alias_without_templates_is_fatal() -> None:
+def test_undefined_alias_in_the_only_object_keeps_the_last_good_workflow() -> None:
     wf = load(("shippable.yml", "jobs:\n  - name: j\n    type: runSh\n    steps: *nothere\n"))
-    assert wf.fatal
+    assert wf.fatal  # nothing loaded at all
     assert messages(wf) == [
-        "shippable.yml:4:12: error: YAML does not parse: found undefined alias 'nothere'"
+        "shippable.yml:4:12: error: undefined alias 'nothere' (no file anchors &nothere)",
+        "shippable.yml:2:5: error: job 'j' is not loaded: it uses the undefined alias "
+        "'nothere' (line 4)",
     ]
 
 
@@ -640,8 +644,8 @@ jobs:
         ("jobs:\n", "shippable.yml:1:1: warning: 'jobs:' is empty"),
         ("resources: ~\n", "shippable.yml:1:1: warning: 'resources:' is empty"),
         ("", "shippable.yml:1:1: warning: file is empty: nothing to load"),
-        ("- a\n", "shippable.yml:1:1: error: the top level must be a mapping of keys; the push "
-                   "is not loaded"),
+        ("- a\n", "shippable.yml:1:1: error: the top level must be a mapping of keys "
+                   "(resources:, jobs:); nothing of this file is loaded"),
         ("jobs: {a: 1}\n", "shippable.yml:1:1: error: 'jobs:' must be a list; the push is not "
                             "loaded"),
         ("colour: red\n", "shippable.yml:1:1: warning: unknown top-level key 'colour' ignored"),
@@ -652,13 +656,15 @@ jobs:
 def test_file_level_problems(text: str, expected: str) -> None:
     wf = load(("shippable.yml", text))
     assert messages(wf) == [expected]
-    # A file that is not a workflow at all keeps the last good one (it would remove every job).
-    assert wf.fatal == expected.endswith("not loaded")
+    # A push with nothing loadable keeps the last good workflow (it would remove every job).
+    assert wf.fatal == expected.endswith(("not loaded", "nothing of this file is loaded"))
 
 
-def test_ci_keys_and_templates_are_silent() -> None:
+def test_ci_keys_are_one_info_and_templates_are_silent() -> None:
     text = "language: node_js\nbuild: {ci: [npm test]}\nintegrations: {}\ntemplatesx: 1\nmy_temp: &t [a]\n"
-    assert load(("shippable.yml", text)).problems == ()
+    assert messages(load(("shippable.yml", text))) == [
+        "shippable.yml:1:1: info: 'language' of the top level is not applied here: a Shippable CI section, not part of the workflow; Gitline runs no CI builds (said once)"
+    ]
 
 
 def test_jfrog_pipelines_file_is_not_loaded_nor_fatal() -> None:
@@ -685,3 +691,111 @@ def test_jfrog_pipelines_file_is_not_loaded_nor_fatal() -> None:
 def test_never_raises(content: str | bytes) -> None:
     wf = load(("shippable.yml", content))
     assert isinstance(wf, model.Workflow)
+
+
+# --- what real configurations showed (issue #11) ----------------------------------------
+
+def test_a_file_that_is_no_mapping_loses_only_its_own_objects() -> None:
+    jobs = """\
+resources:
+  - {name: src, type: gitRepo}
+jobs:
+  - name: build
+    type: runSh
+    steps: [{IN: src}, {TASK: {script: [make]}}]
+  - name: nightly
+    type: runSh
+    steps: [{IN: every_night}, {TASK: {script: [make]}}]
+"""
+    triggers = "- name: every_night\n  type: time\n"
+    wf = load(("shippable.jobs.yml", jobs), ("shippable.triggers.yml", triggers))
+    assert not wf.fatal
+    assert set(wf.jobs) == {"build", "nightly"} and set(wf.resources) == {"src"}
+    assert set(wf.inconsistent) == {"nightly"}  # only what needed the lost file's objects
+    assert messages(wf)[0] == ("shippable.triggers.yml:1:1: error: the top level must be a "
+                               "mapping of keys (resources:, jobs:); nothing of this file is "
+                               "loaded")
+
+
+def test_an_unresolved_notification_is_said_once_per_use_at_its_line() -> None:
+    text = """\
+jobs:
+  - name: deploy
+    type: runSh
+    steps: [{TASK: {script: [make]}}]
+    on_success:
+      NOTIFY: slack_ops
+    on_failure:
+      - NOTIFY: slack_ops
+    always:
+      NOTIFY: [other, slack_ops]
+"""
+    wf = load(("shippable.yml", text))
+    found = [(p.location.line, p.message) for p in wf.errors]
+    assert [line for line, _ in found] == [6, 8, 10, 10]
+    assert all("'slack_ops'" in m for _, m in found[:3]) and "'other'" in found[3][1]
+
+
+def test_did_you_mean_never_names_the_referrer_and_prefers_the_expected_kind() -> None:
+    text = """\
+resources:
+  - {name: micro_sh_img, type: image}
+  - {name: ops_hook, type: notification, versionTemplate: {method: webhook, url_secret: x}}
+  - {name: ops_hooks, type: params}
+jobs:
+  - name: micro_sh_tag
+    type: runSh
+    steps: [{IN: micro_sh_imgs}, {TASK: {script: [make]}}]
+  - name: ops_hookz
+    type: runSh
+    steps: [{IN: micro_sh_img}, {TASK: {script: [make]}}]
+    on_failure: {NOTIFY: ops_hok}
+"""
+    wf = load(("shippable.yml", text))
+    text_of = "\n".join(messages(wf))
+    assert "unresolved input 'micro_sh_imgs' of job 'micro_sh_tag'; did you mean 'micro_sh_img'?" \
+        in text_of
+    assert "unresolved notification 'ops_hok' of job 'ops_hookz'; did you mean 'ops_hook'?" \
+        in text_of
+    wf = load(("shippable.yml", text.replace("IN: micro_sh_imgs", "IN: micro_sh_tab")))
+    assert "did you mean 'micro_sh_tag'" not in "\n".join(messages(wf))
+
+
+def test_a_runci_job_of_this_files_own_ci_section_is_named_so() -> None:
+    text = """\
+language: node_js
+build: {ci: [npm test]}
+jobs:
+  - name: deploy
+    type: runSh
+    steps: [{IN: myapp_runCI}, {TASK: {script: [make]}}]
+"""
+    [problem] = load(("shippable.yml", text)).errors
+    assert "Shippable made the runCI job from the CI section (language:, build:) of shippable.yml" \
+        in problem.message
+
+
+def test_an_undefined_alias_drops_only_the_object_that_holds_it() -> None:
+    text = """\
+resources:
+  - {name: src, type: gitRepo}
+jobs:
+  - name: a
+    type: runSh
+    steps: *nothere
+  - name: b
+    type: runSh
+    steps: [{IN: src}, {TASK: {script: [make]}}]
+  - name: c
+    type: runSh
+    steps: [{IN: a}, {TASK: {script: [make]}}]
+"""
+    wf = load(("shippable.yml", text))
+    assert not wf.fatal and set(wf.jobs) == {"b", "c"} and set(wf.inconsistent) == {"c"}
+    assert messages(wf) == [
+        "shippable.yml:6:12: error: undefined alias 'nothere' (no file anchors &nothere)",
+        "shippable.yml:4:5: error: job 'a' is not loaded: it uses the undefined alias 'nothere' "
+        "(line 6)",
+        "shippable.yml:12:14: error: unresolved input 'a' of job 'c': it is not loaded "
+        "(shippable.yml:4: it uses the undefined alias 'nothere' (line 6))",
+    ]

@@ -80,11 +80,9 @@ def test_the_run_message_is_part_of_the_text():
         (res("s2", {"method": "slack", "url_secret": "x"}),
          notices.Target("slack", url_secret="x")),
         (res("m", {"method": "email", "recipients": "ops@example.com",
-                   "smtp": {"host": "mail", "port": 2525, "user_secret": "u",
-                            "password_secret": "p"}}),
+                   "smtp": {"host": "mail", "port": 2525}}),
          notices.Target("email", recipients=("ops@example.com",),
-                        smtp={"host": "mail", "port": 2525}, user_secret="u",
-                        password_secret="p")),
+                        smtp={"host": "mail", "port": 2525})),
         (res("m2", {"method": "email", "recipients": ["a@b.c"]}, integration="smtp_int"),
          notices.Target("email", recipients=("a@b.c",), smtp_secret="smtp_int")),
     ],
@@ -102,8 +100,11 @@ def test_targets_in_both_styles(resource, expected):
         (res("h", {"method": "webhook"}), "needs url_secret"),
         (res("m", {"method": "email", "smtp": {"host": "x"}}), "needs recipients"),
         (res("m", {"method": "email", "recipients": ["a@b"]}), "needs smtp"),
+        (res("m", {"method": "email", "recipients": ["a@b"],
+                   "smtp": {"host": "x", "password_secret": "other_team"}}),
+         "user_secret/password_secret are not read"),
     ],
-    ids=["plain-url", "unknown-method", "no-secret", "no-recipients", "no-smtp"],
+    ids=["plain-url", "unknown-method", "no-secret", "no-recipients", "no-smtp", "smtp-login"],
 )
 def test_bad_targets_say_why(resource, message):
     with pytest.raises(notices.TargetError, match=message):

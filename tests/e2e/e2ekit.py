@@ -32,6 +32,23 @@ def gitline(*args: str | Path, check: bool = True) -> subprocess.CompletedProces
     return run(sys.executable, "-m", "controller.cli", *args, check=check)
 
 
+def params_and_job(job: str, script: str, more_jobs: str = "") -> str:
+    """A workflow of a params resource `go` and a runSh job `job` taking it, whose one TASK
+    runs `script` (a YAML flow list), then `more_jobs` (YAML items of jobs:)."""
+    return f"""\
+resources:
+  - name: go
+    type: params
+    versionTemplate: {{params: {{N: "1"}}}}
+jobs:
+  - name: {job}
+    type: runSh
+    steps:
+      - IN: go
+      - TASK: {{script: {script}}}
+{more_jobs}"""
+
+
 @dataclass
 class Home:
     path: Path
@@ -59,6 +76,7 @@ class Home:
         # jobs run sandboxed: they see the sample's deploy folder only because it is bound
         deployed = self.path / "deployed"
         deployed.mkdir(parents=True, exist_ok=True)
+        deployed.chmod(0o777)  # jobs write it, as uid 65534 when the tests run as root
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "GITLINE_PASS_ENV": "GITLINE_DEMO_ROOT",
                "GITLINE_DEMO_ROOT": str(deployed), "GITLINE_SANDBOX_BIND": str(deployed)}
         self.proc = subprocess.Popen(

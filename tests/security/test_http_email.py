@@ -83,3 +83,27 @@ def test_a_recipient_with_cr_never_drops_the_batch(home):
     record = home.show("notifications/works.yml")
     assert record.count("status: delivered") == 1 and "status: failed" in record
     assert "control character" in record
+
+
+LOGIN_FROM_WORKFLOW = """\
+resources:
+  - name: ops_mail
+    type: notification
+    versionTemplate:
+      method: email
+      recipients: [ops@example.com]
+      smtp: {host: 127.0.0.1, user_secret: hook_key, password_secret: other_team_secret}
+  - name: ops_irc
+    type: notification
+    versionTemplate: {method: irc, recipients: ["#ops"]}
+"""
+
+
+def test_a_workflow_naming_an_smtp_login_or_an_unknown_method_is_refused_at_its_line(tmp_path):
+    path = tmp_path / "shippable.yml"
+    path.write_text(LOGIN_FROM_WORKFLOW)
+    result = gitline("validate", path, check=False)
+    out = result.stdout + result.stderr
+    assert result.returncode == 1
+    assert f"{path}:7:" in out and "user_secret/password_secret are not read" in out
+    assert f"{path}:10:" in out and "method 'irc' is not one of webhook, slack, email" in out

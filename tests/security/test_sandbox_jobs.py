@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from e2ekit import gitline, wait_for
@@ -83,6 +84,57 @@ def test_a_job_reaches_nothing_of_home_nor_the_controller(home, monkeypatch):
     assert all(s.startswith(("attack", "go", "config", "controller")) or ":" in s
                for s in home.subjects())
     assert "gitline: sandbox: bwrap" in home.server_log()  # serve says what is in force
+
+
+ROOT_JOB = """\
+resources:
+  - name: go
+    type: params
+    versionTemplate: {params: {N: "1"}}
+jobs:
+  - name: drop_uid
+    type: runSh
+    steps:
+      - IN: go
+      - TASK:
+          script:
+            - id -u > "$JOB_STATE/uid.txt"
+            - head -c 4 /etc/shadow > "$JOB_STATE/shadow.txt" || echo "blocked: shadow"
+            - touch /etc/forged || echo "blocked: etc"
+            - echo one > made-by-step-1.txt
+            - mkdir -p sub && echo x > sub/deep.txt
+      - TASK:
+          script:
+            - echo two >> made-by-step-1.txt && echo "step 2 wrote" && cat made-by-step-1.txt
+            - echo tmp > /tmp/scratch && cat /tmp/scratch
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the uid drop is what a root controller does")
+def test_under_root_a_job_runs_as_nobody_and_reads_no_root_file(home):
+    home.start()
+    home.write("shippable.yml", ROOT_JOB)
+    home.push("a job that tries root's files")
+    assert home.wait_runs("drop_uid", 1, timeout=60) == ["run 1 succeeded"]
+    home.wait_idle()
+    log = home.show("jobs/drop_uid/log.txt")
+    assert home.show("jobs/drop_uid/state/uid.txt").strip() == str(sandbox.NOBODY)
+    assert "blocked: shadow" in log and "blocked: etc" in log
+    assert home.show("jobs/drop_uid/state/shadow.txt") == ""  # not a byte of /etc/shadow
+    assert not os.path.exists("/etc/forged")
+    assert "step 2 wrote" in log and "one\ntwo" in log and "tmp" in log
+    assert f"jobs run as uid {sandbox.NOBODY}" in home.server_log()
+
+
+def test_hand_over_changes_only_a_run_folder(tmp_path):
+    box = sandbox.Sandbox("bwrap", user=sandbox.NOBODY)
+    for wrong in (tmp_path / "missing", Path("/tmp")):
+        with pytest.raises(sandbox.SandboxError, match="not a run folder"):
+            box.hand_over(wrong)
+    link = tmp_path / "link"
+    link.symlink_to(tmp_path)
+    with pytest.raises(sandbox.SandboxError):
+        box.hand_over(link)
 
 
 TRIGGERED = """\
@@ -165,3 +217,13 @@ def test_serve_with_sandbox_none_says_so(home):
     done = _serve(home, "\nsandbox: none\n", seconds=4)
     assert done.returncode == -1  # still running when the timeout ended it
     assert "sandbox: none" in done.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the uid drop is what a root controller does")
+def test_serve_refuses_a_bound_folder_its_jobs_could_not_write(home, tmp_path):
+    target = tmp_path / "deploy target"
+    target.mkdir(mode=0o755)
+    done = _serve(home, f"\nsandbox_bind: {target}\n")
+    assert done.returncode == 1
+    assert f"jobs run as uid {sandbox.NOBODY} and cannot write {target} (chown" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -3,20 +3,9 @@ reason in `gitline status`, and starts by itself once the cause is fixed, no res
 
 from __future__ import annotations
 
-from e2ekit import wait_for
+from e2ekit import params_and_job, wait_for
 
-LINE = """\
-resources:
-  - name: go
-    type: params
-    versionTemplate: {params: {N: "1"}}
-jobs:
-  - name: build
-    type: runSh
-    steps:
-      - IN: go
-      - TASK: {script: ['echo built']}
-"""
+LINE = params_and_job("build", "['echo built']")
 
 
 def test_a_run_waits_for_a_safe_secrets_file_and_then_runs(home):

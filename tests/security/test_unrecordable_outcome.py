@@ -3,23 +3,15 @@ reason, instead of leaving it `running` for ever (also after a restart)."""
 
 from __future__ import annotations
 
-LINE = """\
-resources:
-  - name: go
-    type: params
-    versionTemplate: {params: {N: "1"}}
-jobs:
-  - name: odd
-    type: runSh
-    steps:
-      - IN: go
-      - TASK: {script: ['touch "$JOB_STATE/a\\\\b"', 'echo done']}
+from e2ekit import params_and_job
+
+LINE = params_and_job("odd", """['touch "$JOB_STATE/a\\\\b"', 'echo done']""", """\
   - name: after
     type: runSh
     steps:
       - IN: odd
       - TASK: {script: ['echo after']}
-"""
+""")
 
 
 def test_a_state_file_the_branch_cannot_hold_fails_the_run_with_the_reason(home):

@@ -9,6 +9,7 @@ import pytest
 
 from controller.core import model
 from controller.reactor import pollers
+from controller.secrets import Secret
 from controller.server import webhooks
 
 BODY = b'{"ref": "refs/heads/main"}'
@@ -128,10 +129,11 @@ def test_a_gitrepo_of_the_config_repository_is_not_polled():
 
 
 def test_credentials_go_to_git_through_the_environment(tmp_path):
-    env = pollers.git_auth_env("https://h/x.git", {"username": "u", "password": "p"}, tmp_path)
+    env = pollers.git_auth_env("https://h/x.git", Secret(fields={"username": "u", "password": "p"}),
+                              tmp_path)
     assert env["GIT_CONFIG_KEY_0"] == "http.extraHeader"
     assert env["GIT_CONFIG_VALUE_0"] == "Authorization: Basic dTpw"
-    ssh = pollers.git_auth_env("git@h:x.git", {"sshKey": "KEY"}, tmp_path / "keys")
+    ssh = pollers.git_auth_env("git@h:x.git", Secret(fields={"sshKey": "KEY"}), tmp_path / "keys")
     key = ssh["GIT_SSH_COMMAND"].split()[2]
     assert (tmp_path / "keys").exists() and oct(__import__("os").stat(key).st_mode)[-3:] == "600"
     assert pollers.git_auth_env("https://h/x.git", None, tmp_path) == {}
