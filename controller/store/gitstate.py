@@ -25,9 +25,7 @@ after each version.
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import json
 import logging
 import os
 import subprocess
@@ -63,7 +61,6 @@ log = logging.getLogger(__name__)
 
 CACHE_ENTRIES = 5_000  # parsed records kept (a snapshot of 1,000 jobs + 1,000 resources needs ~3k)
 INDEX_SAVE_SECONDS = 2.0  # save the history index at most this often while writing
-INDEX_SAVE_WALK = 500  # ...and after a catch-up walk longer than this (a reader's)
 LOOSE_OBJECTS_LIMIT = 6_700  # pack when about this many loose objects (git's gc.auto)
 PACKS_LIMIT = 20  # then repack everything into one pack
 
@@ -487,15 +484,7 @@ class GitStateStore:
     def _save_index(self) -> None:
         """Write the index atomically; a failure (a full disk) only costs a longer walk."""
         self._index_saved = time.monotonic()
-        tmp = self._index_path.with_name(f"{self._index_path.name}.{os.getpid()}.tmp")
-        try:
-            self._index_path.parent.mkdir(exist_ok=True)
-            tmp.write_text(json.dumps({"tip": self._index_tip, "latest": self._latest}))
-            os.replace(tmp, self._index_path)
-        except OSError as err:
-            log.warning("could not save the history index %s: %s", self._index_path, err)
-            with contextlib.suppress(OSError):
-                tmp.unlink()
+        statebranch.save_index(self._index_path, self._index_tip, self._latest)
 
     def _catch_up(self, tip: pygit2.Commit | None) -> None:
         """Make self._latest exact at `tip`: walk back to the indexed tip, or to the root."""
@@ -512,7 +501,7 @@ class GitStateStore:
         else:  # the indexed tip is not an ancestor: what was walked is all
             self._latest = newer
         self._index_tip = str(tip.id)
-        if walked > INDEX_SAVE_WALK:
+        if walked > statebranch.INDEX_SAVE_WALK:
             self._save_index()
 
     def _advance_index(self, parent: str, sha: str, names: tuple[str, ...]) -> None:

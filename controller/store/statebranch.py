@@ -11,7 +11,9 @@ the parsed record at a path of a commit ("version", "run" or "dict"), or None.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +25,7 @@ from controller.store.statestore import HistoryEntry
 RESOURCES = "resources"
 JOBS = "jobs"
 CONFIG_RECORD = ("controller", "config.yml")
+INDEX_SAVE_WALK = 500  # a reader saves the index after a catch-up walk longer than this
 SIGNATURE_NAME = "Gitline"  # the committer of everything Gitline writes
 SIGNATURE_EMAIL = "gitline@localhost"
 
@@ -120,6 +123,22 @@ def snapshot(versions: dict[str, model.Version], jobs: dict[str, model.JobHistor
 def index_path(git_dir: str | Path, branch: str) -> Path:
     """Where the index (object name -> sha of its newest commit) of `branch` is saved."""
     return Path(git_dir) / "gitline" / f"index-{branch.replace('/', '_')}.json"
+
+
+def save_index(path: Path, tip: str, latest: dict[str, str]) -> None:
+    """Write the index atomically; a failure (a full disk) only costs a longer walk."""
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(exist_ok=True)
+        tmp.write_text(json.dumps({"tip": tip, "latest": latest}))
+        os.replace(tmp, path)
+    except OSError as err:
+        import logging  # only here: the CLI must not pay for it at start-up
+
+        logging.getLogger(__name__).warning("could not save the history index %s: %s",
+                                            path, err)
+        with contextlib.suppress(OSError):
+            tmp.unlink()
 
 
 def read_index(path: Path) -> tuple[str, dict[str, str]] | None:

@@ -3,7 +3,8 @@
 What the one-shot CLI commands read (`status`, `log`, `logs`, `trigger`), with the same
 answers as GitStateStore and ConfigRepo give the controller, without importing pygit2.
 The walks of history and the shape of the records are statebranch.py's, shared with
-GitStateStore. Nothing here writes, not even the saved history index.
+GitStateStore. Nothing here writes but the saved history index, after a long walk, as
+GitStateStore's readers do.
 """
 
 from __future__ import annotations
@@ -73,8 +74,10 @@ class StateReader:
         if tip is not None:
             saved = statebranch.read_index(self._index_path)
             start, latest = saved if saved and self._cat.read(saved[0]) else ("", {})
-            newer, reached, _ = statebranch.walk_back(tip, start, self._cat.commit)
+            newer, reached, walked = statebranch.walk_back(tip, start, self._cat.commit)
             latest = {**latest, **newer} if reached else newer
+            if walked > statebranch.INDEX_SAVE_WALK:
+                statebranch.save_index(self._index_path, tip.id, latest)
         return statebranch.chain(name, latest.get(name), self._cat.commit)
 
     def _record_at(self, commit: CommitText, path: tuple[str, ...], kind: str) -> Any:
