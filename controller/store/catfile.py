@@ -8,6 +8,7 @@ pygit2.Commit that statebranch.py uses (`id`, `message`, `parent_ids`, `commit_t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 from dataclasses import dataclass
@@ -59,7 +60,8 @@ class CatFile:
             proc, self._proc = self._proc, None
             for pipe in (proc.stdin, proc.stdout, proc.stderr):
                 if pipe is not None:
-                    pipe.close()
+                    with contextlib.suppress(BrokenPipeError):  # git has gone: nothing to say
+                        pipe.close()
             proc.wait()
 
     def _pipes(self) -> tuple[IO[bytes], IO[bytes]]:
