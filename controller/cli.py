@@ -18,6 +18,7 @@ import click
 
 if TYPE_CHECKING:
     from controller.settings import Settings
+    from controller.store.statereader import ConfigReader, StateReader
 
 # readable=False: an unreadable HOME is reported by Settings.load as file + problem, exit 1
 HOME_ARG = click.argument("home", envvar="GITLINE_HOME",
@@ -92,7 +93,7 @@ def _settings(home: Path | None, **overrides) -> Settings:
         raise click.ClickException(str(err)) from err
 
 
-def _open(settings: Settings):
+def _open(settings: Settings) -> tuple[ConfigReader, StateReader]:
     """(config, state) readers through `git cat-file`, closed with the command. Neither
     controller.app (scheduler, HTTP server, executors: ~250 ms) nor pygit2 (~50 ms) is
     imported: `status`, `log`, `logs` and `trigger` must answer in 150 ms."""
@@ -106,13 +107,13 @@ def _open(settings: Settings):
     return config, store
 
 
-def _workflow(config, store):
+def _workflow(config: ConfigReader, store: StateReader):
     from controller.readview import running_workflow
 
     return running_workflow(config, store)
 
 
-def _names(config, store) -> tuple[set[str], set[str]]:
+def _names(config: ConfigReader, store: StateReader) -> tuple[set[str], set[str]]:
     """Job and resource names of the running workflow (recorded: no YAML to load)."""
     from controller.readview import running_names
 
@@ -126,6 +127,7 @@ def _check_name(known: tuple[set[str], set[str]], name: str, kind: str = "job") 
     if name in names:
         return
     import difflib
+
     close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
     what = "job" if kind == "job" else "job or resource"
     hint = f"; did you mean {close[0]!r}?" if close else (
@@ -182,7 +184,7 @@ class _Gitline(click.Group):
 def _git_errors() -> tuple[type[Exception], ...]:
     """What pygit2 and `git cat-file` raise, of those this process imported."""
     found = ((sys.modules.get("pygit2"), "GitError"),
-             (sys.modules.get("controller.store.catfile"), "GitReadError"))
+             (sys.modules.get("controller.store.catfile"), "GitCommandError"))
     return tuple(getattr(module, name) for module, name in found if module is not None)
 
 

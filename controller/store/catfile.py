@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from typing import IO
 
 
-class GitReadError(RuntimeError):
-    """git could not read the repository (not a repository, a damaged object)."""
+class GitCommandError(RuntimeError):
+    """git could not read or write the repository (not a repository, a damaged object,
+    no permission)."""
 
 
 @dataclass(frozen=True)
@@ -72,12 +73,12 @@ class CatFile:
         assert self._proc.stdin is not None and self._proc.stdout is not None
         return self._proc.stdin, self._proc.stdout
 
-    def _failed(self) -> GitReadError:
+    def _failed(self) -> GitCommandError:
         assert self._proc is not None
         problem = self._proc.stderr.read().decode(errors="replace").strip() \
             if self._proc.stderr else ""
         self.close()
-        return GitReadError(f"{self.git_dir}: {problem or 'git cat-file failed'}")
+        return GitCommandError(f"{self.git_dir}: {problem or 'git cat-file failed'}")
 
     def read(self, rev: str) -> tuple[str, str, bytes] | None:
         """(id, type, content) of the object `rev` names (`sha`, `ref:path`); None if none."""

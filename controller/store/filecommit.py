@@ -15,7 +15,7 @@ import subprocess
 import time
 
 from controller.store import reflock
-from controller.store.catfile import CatFile, TreeEntry
+from controller.store.catfile import CatFile, GitCommandError, TreeEntry
 from controller.store.statebranch import SIGNATURE_EMAIL, SIGNATURE_NAME, split_path
 
 
@@ -23,7 +23,7 @@ def _git(git_dir: str, *args: str, data: bytes = b"") -> str:
     done = subprocess.run(["git", "--git-dir", git_dir, *args], input=data,
                           capture_output=True, check=False)
     if done.returncode != 0:
-        raise OSError(f"git {args[0]} in {git_dir}: "
+        raise GitCommandError(f"git {args[0]} in {git_dir}: "
                       f"{done.stderr.decode(errors='replace').strip()}")
     return done.stdout.decode().strip()
 
@@ -85,7 +85,7 @@ def commit_file(git_dir: str | os.PathLike[str], branch: str, path: str, content
             with reflock.updating(git_dir, ref):
                 _git(git_dir, "update-ref", ref, sha, tip.id if tip else "")
             return sha
-        except OSError as err:
+        except GitCommandError as err:  # the ref moved, or is locked: again
             if time.monotonic() > deadline:
                 raise reflock.StateWriteError(f"could not update {ref}: {err}") from err
             reflock.clear_stale_lock(git_dir, ref)

@@ -11,7 +11,7 @@ import pytest
 
 from controller.core import loader, model
 from controller.store import statebranch
-from controller.store.catfile import CatFile, GitReadError
+from controller.store.catfile import CatFile, GitCommandError
 from controller.store.configrepo import ConfigRepo
 from controller.store.gitstate import GitStateStore
 from controller.store.statereader import open_readers
@@ -92,5 +92,5 @@ def test_workflow_files_are_the_same_as_the_config_repos(repo: Path, git, tmp_pa
 
 
 def test_a_directory_that_is_not_a_repository_is_a_read_error(tmp_path: Path) -> None:
-    with CatFile(tmp_path) as cat, pytest.raises(GitReadError, match="not a git repository"):
+    with CatFile(tmp_path) as cat, pytest.raises(GitCommandError, match="not a git repository"):
         cat.read("HEAD")
