@@ -22,13 +22,6 @@ CAUSE = model.Cause("trigger", "triggers/deploy_prod", "1a2b3c4d5e", "Ada <ada@e
 
 
 @pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    path = tmp_path / "config.git"
-    pygit2.init_repository(str(path), bare=True, initial_head="main")
-    return path
-
-
-@pytest.fixture
 def store(repo: Path) -> GitStateStore:
     return GitStateStore(repo)
 

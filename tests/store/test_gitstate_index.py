@@ -15,13 +15,6 @@ from controller.store.gitstate import GitStateStore
 CAUSE = model.Cause("trigger", "triggers/deploy", "1a2b3c4d5e", "Ada <ada@example.com>")
 
 
-@pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    path = tmp_path / "config.git"
-    pygit2.init_repository(str(path), bare=True, initial_head="main")
-    return path
-
-
 def _mixed_writes(store: GitStateStore, rounds: int = 5) -> None:
     for n in range(1, rounds + 1):
         store.append_version(model.Version("app", n, f"1.{n}", {"n": n}, created_by="x"))

@@ -6,8 +6,8 @@ import dataclasses
 import json
 from pathlib import Path
 
-import pygit2
 import pytest
+from test_gitstate_index import CAUSE
 
 from controller.core import loader, model
 from controller.store import statebranch
@@ -15,15 +15,6 @@ from controller.store.catfile import CatFile, GitCommandError
 from controller.store.configrepo import ConfigRepo
 from controller.store.gitstate import GitStateStore
 from controller.store.statereader import open_readers
-
-CAUSE = model.Cause("trigger", "triggers/deploy", "1a2b3c4d5e", "Ada <ada@example.com>")
-
-
-@pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    path = tmp_path / "config.git"
-    pygit2.init_repository(str(path), bare=True, initial_head="main")
-    return path
 
 
 def _writes(store: GitStateStore, rounds: int) -> None:
