@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -139,9 +140,21 @@ class Home:
         return self.runs(job)
 
     def wait_idle(self, timeout: float = 30.0) -> None:
+        """Until the push is processed, no run is active and the state branch stays put
+        for half a second (a run's end and its downstream run's queueing are two commits:
+        between them the line looks idle and is not)."""
+        seen: list[tuple[str, float]] = []
+
         def idle() -> bool:
             st = self.status()
             head = self.git("rev-parse", "main").strip()
-            return st["config"]["processed"] == head and not any(
-                j["active"] for j in st["jobs"].values())
+            tip = self.git("rev-parse", "state", check=False).strip()
+            if st["config"]["processed"] != head or any(
+                    j["active"] for j in st["jobs"].values()):
+                seen.clear()
+                return False
+            if not seen or seen[0][0] != tip:
+                seen[:] = [(tip, time.monotonic())]
+                return False
+            return time.monotonic() - seen[0][1] >= 0.5
         wait_for(idle, timeout, "the controller to be idle")
