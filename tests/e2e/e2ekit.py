@@ -129,8 +129,9 @@ class Home:
     def runs(self, job: str) -> list[str]:
         """Final statuses of a job's runs, oldest first, from commit subjects."""
         finals = ("succeeded", "failed", "timed out", "cancelled", "interrupted")
-        return [s.split(": ", 1)[1] for s in reversed(self.subjects())
-                if s.startswith(f"{job}: run ") and s.split(" ", 3)[3].startswith(finals)]
+        said = [s[len(job) + 2:] for s in reversed(self.subjects())
+                if s.startswith(f"{job}: run ")]  # "run N <status>"
+        return [s for s in said if s.split(" ", 2)[2].startswith(finals)]
 
     def wait_runs(self, job: str, count: int, timeout: float = 30.0) -> list[str]:
         try:
