@@ -96,12 +96,10 @@ class Controller:
     # --- the network side: git over HTTP, the API, webhooks, upstreams (issue #5) -------
 
     def _wire_network(self) -> None:
-        from controller.reactor.pollers import (
-            Pollers,
-            RepoPoller,
-            UpstreamFollower,
-            git_auth_env,
-        )
+        from controller.reactor.pollers import Pollers
+        from controller.reactor.repopoller import RepoPoller
+        from controller.reactor.upstream import UpstreamFollower
+        from controller.store.remote import git_auth_env
 
         s = self.settings
         secrets = lambda: load_secrets(s.home)  # noqa: E731
