@@ -29,10 +29,10 @@ from controller.readview import (  # noqa: F401  HomeError: re-exported for serv
 from controller.secrets import find as find_secret
 from controller.secrets import load_secrets
 from controller.secrets import lookup as lookup_secret
-from controller.server.pushes import Pusher, PushLog, attributed
 from controller.settings import Settings
 from controller.store.configrepo import MAX_COMMITS, CommitInfo, ConfigRepo
 from controller.store.gitstate import GitStateStore
+from controller.store.pushlog import Pusher, PushLog, attributed
 from controller.store.repoinit import install_hook
 
 log = logging.getLogger("gitline")
