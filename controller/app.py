@@ -29,10 +29,10 @@ from controller.readview import (  # noqa: F401  HomeError: re-exported for serv
 from controller.secrets import find as find_secret
 from controller.secrets import load_secrets
 from controller.secrets import lookup as lookup_secret
-from controller.server.pushes import Pusher, PushLog, attributed
 from controller.settings import Settings
 from controller.store.configrepo import MAX_COMMITS, CommitInfo, ConfigRepo
 from controller.store.gitstate import GitStateStore
+from controller.store.pushlog import Pusher, PushLog, attributed
 from controller.store.repoinit import install_hook
 
 log = logging.getLogger("gitline")
@@ -96,12 +96,10 @@ class Controller:
     # --- the network side: git over HTTP, the API, webhooks, upstreams (issue #5) -------
 
     def _wire_network(self) -> None:
-        from controller.reactor.pollers import (
-            Pollers,
-            RepoPoller,
-            UpstreamFollower,
-            git_auth_env,
-        )
+        from controller.reactor.pollers import Pollers
+        from controller.reactor.repopoller import RepoPoller
+        from controller.reactor.upstream import UpstreamFollower
+        from controller.store.remote import git_auth_env
 
         s = self.settings
         secrets = lambda: load_secrets(s.home)  # noqa: E731

@@ -390,18 +390,20 @@ def status(home: Path | None, as_json: bool) -> None:
         click.echo(f"  {p}")
     for line in cfg["refused"]:
         click.echo(f"  refused: {line}")
+    from controller.core.model import shown as shown_name
+
     click.echo("resources:")
     for name, r in report["resources"].items():
         ver = f"v{r['version']}" if r["version"] else "no version"
         vname = f" ({r['versionName'][:12]})" if r["versionName"] else ""
         bad = f"  INCONSISTENT: {r['inconsistent']}" if r["inconsistent"] else ""
-        click.echo(f"  {name:<24} {r['type']:<12} {ver}{vname}{bad}")
+        click.echo(f"  {shown_name(name):<24} {r['type']:<12} {ver}{vname}{bad}")
     click.echo("jobs:")
     for name, j in report["jobs"].items():
         last = j["lastRun"]
         shown = (f"run {last['number']} {_words(last['status'])} ({last['cause']})" if last
                  else "never run")
-        click.echo(f"  {name:<24} {shown}")
+        click.echo(f"  {shown_name(name):<24} {shown}")
         for a in j["active"]:
             if last and a["number"] == last["number"]:
                 continue  # the line above said it

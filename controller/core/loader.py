@@ -273,7 +273,7 @@ class _Loader:
         if not model.is_safe_name(name):
             self.error(
                 item.at("name"),
-                f"{kind} name {name!r} is not allowed: use letters, digits, '_', '.', '-'",
+                f"{kind} name {name!r} is not allowed: {model.NAME_RULE}",
                 name,
             )
             return None

@@ -30,14 +30,25 @@ CLOUD_JOB_TYPES = frozenset(vocabulary.CLOUD_JOB_TYPES)
 
 HOOK_NAMES = vocabulary.HOOKS
 
-# A name from YAML becomes a folder and an environment variable: keep it to a safe set so
-# that it can never escape its folder or reach a shell unquoted.
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,199}$")
+# A name from YAML becomes a folder on the state branch and a word in logs and commit
+# subjects. Shippable allowed quoted names such as "Slack (DevTac)": a name may hold
+# spaces and harmless punctuation, but never `/` or `\\` (a path), `..`, a control
+# character, a shell character ($ ` ; | & < > * ? ' " :) nor start with `-`, `.` or a space.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9_()\[\]+@,#=~!][A-Za-z0-9_.\-()\[\]+@,#=~! ]{0,199}")
+NAME_RULE = ("use letters, digits, spaces and _.-()[]+@,#=~! (not first: - . or a space; "
+             "no '..'; at most 200)")
+PLAIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")  # needs no quotes anywhere
 
 
 def is_safe_name(name: str) -> bool:
     """True if `name` may be used as a file name and in an env var prefix."""
-    return bool(NAME_PATTERN.fullmatch(name)) and name not in {".", ".."}
+    return (bool(NAME_PATTERN.fullmatch(name)) and ".." not in name
+            and not name.endswith(" "))
+
+
+def shown(name: str) -> str:
+    """`name` as printed where words are separated by spaces: quoted unless plain."""
+    return name if PLAIN_NAME.fullmatch(name) else '"' + name.replace('"', '\\"') + '"'
 
 
 def env_prefix(name: str) -> str:

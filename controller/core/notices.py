@@ -40,7 +40,9 @@ Method = Literal["webhook", "slack", "email"]
 METHODS: tuple[str, ...] = vocabulary.NOTIFY_METHODS
 SNIPPET_LINES = 20
 ON_START = "on_start"
-_EVENT = re.compile(r"^(?P<event>[a-z_]+): NOTIFY (?P<name>\S+)(?P<rest>.*)$")
+# `<event>: NOTIFY <name>[ --key=value...]`: a name may hold spaces ("Slack (DevTac)")
+_EVENT = re.compile(r"^(?P<event>[a-z_]+): NOTIFY (?P<name>.+?)"
+                    r"(?P<rest>\s--[A-Za-z0-9][A-Za-z0-9_-]*=.*)?$", re.S)
 _OPTION = re.compile(r"(?:^|\s)--([A-Za-z0-9][A-Za-z0-9_-]*)=")
 
 
@@ -113,7 +115,7 @@ def parse_event(event: str) -> tuple[str, str, dict[str, str]] | None:
     found = _EVENT.match(event.strip())
     if found is None:
         return None
-    rest = found["rest"]
+    rest = found["rest"] or ""
     keys = list(_OPTION.finditer(rest))
     options = {}
     for i, key in enumerate(keys):

@@ -9,16 +9,18 @@ oversized files, with a note.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import shutil
 import stat
 import sys
 from pathlib import Path
 from typing import Any
 
-from controller.core import runenv
-from controller.execution.executor import OutputSpec, OutputUpdate, RunSpec
+from controller.core import model, runenv
+from controller.core.runspec import OutputSpec, OutputUpdate, RunSpec
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_TOTAL_BYTES = 200 * 1024 * 1024
@@ -30,8 +32,14 @@ _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 
 
 def workdir_for(spec: RunSpec, root: Path) -> Path:
-    """`root/<job>/<run number>`."""
-    return root / runenv.check_name(spec.job.name) / str(int(spec.run.number))
+    """`root/<job>/<run number>`; a job named with spaces or punctuation gets a plain
+    folder name (`Deploy (prod)` -> `Deploy__prod_-<hash>`), so that $JOB_STATE and the
+    other paths a job is given hold no character a script would have to quote."""
+    name = runenv.check_name(spec.job.name)
+    if not model.PLAIN_NAME.fullmatch(name):
+        digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+        name = f"{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}-{digest}"
+    return root / name / str(int(spec.run.number))
 
 
 def prepare(spec: RunSpec, root: Path) -> Path:

@@ -69,8 +69,9 @@ def split_path(path: str) -> tuple[str, ...]:
 
 
 def check_branch(branch: str) -> str:
-    for part in branch.split("/"):
-        check_name(part, "branch name")
+    for part in branch.split("/"):  # plain words: git refuses spaces and more in refs
+        if not model.PLAIN_NAME.fullmatch(part) or ".." in part:
+            raise ValueError(f"unsafe branch name: {branch!r}")
     if branch.endswith(".lock"):
         raise ValueError(f"unsafe branch name: {branch!r}")
     return branch

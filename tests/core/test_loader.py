@@ -406,7 +406,8 @@ def test_duplicate_names_across_files_first_wins() -> None:
     ]
 
 
-@pytest.mark.parametrize("name", ["../etc", "a b", "$(rm)", "", "-"[:0] + "x" * 201])
+@pytest.mark.parametrize("name", ["../etc", "a b ", " a", "$(rm)", "", "-x", ".x", "a..b",
+                                  "a:b", "a\\\\b", "x" * 201])
 def test_unsafe_names_rejected(name: str) -> None:
     wf = load(("shippable.yml", f'resources:\n  - name: "{name}"\n    type: params\n'))
     assert wf.resources == {}
@@ -799,3 +800,20 @@ jobs:
         "shippable.yml:12:14: error: unresolved input 'a' of job 'c': it is not loaded "
         "(shippable.yml:4: it uses the undefined alias 'nothere' (line 6))",
     ]
+
+
+@pytest.mark.parametrize("name", ["Slack (DevTac)", "deploy [prod] #2", "a+b@c", "x" * 200])
+def test_quoted_names_shippable_allowed_load(name: str) -> None:
+    text = f"""\
+resources:
+  - name: "{name}"
+    type: notification
+    versionTemplate: {{method: webhook, url_secret: x}}
+jobs:
+  - name: j
+    type: runSh
+    steps: [{{TASK: {{script: [make]}}}}]
+    on_failure: {{NOTIFY: "{name}"}}
+"""
+    wf = load(("shippable.yml", text))
+    assert list(wf.resources) == [name] and not wf.errors and not wf.inconsistent

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -128,8 +129,9 @@ class Home:
     def runs(self, job: str) -> list[str]:
         """Final statuses of a job's runs, oldest first, from commit subjects."""
         finals = ("succeeded", "failed", "timed out", "cancelled", "interrupted")
-        return [s.split(": ", 1)[1] for s in reversed(self.subjects())
-                if s.startswith(f"{job}: run ") and s.split(" ", 3)[3].startswith(finals)]
+        said = [s[len(job) + 2:] for s in reversed(self.subjects())
+                if s.startswith(f"{job}: run ")]  # "run N <status>"
+        return [s for s in said if s.split(" ", 2)[2].startswith(finals)]
 
     def wait_runs(self, job: str, count: int, timeout: float = 30.0) -> list[str]:
         try:
@@ -139,9 +141,21 @@ class Home:
         return self.runs(job)
 
     def wait_idle(self, timeout: float = 30.0) -> None:
+        """Until the push is processed, no run is active and the state branch stays put
+        for half a second (a run's end and its downstream run's queueing are two commits:
+        between them the line looks idle and is not)."""
+        seen: list[tuple[str, float]] = []
+
         def idle() -> bool:
             st = self.status()
             head = self.git("rev-parse", "main").strip()
-            return st["config"]["processed"] == head and not any(
-                j["active"] for j in st["jobs"].values())
+            tip = self.git("rev-parse", "state", check=False).strip()
+            if st["config"]["processed"] != head or any(
+                    j["active"] for j in st["jobs"].values()):
+                seen.clear()
+                return False
+            if not seen or seen[0][0] != tip:
+                seen[:] = [(tip, time.monotonic())]
+                return False
+            return time.monotonic() - seen[0][1] >= 0.5
         wait_for(idle, timeout, "the controller to be idle")

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 from kit import PAINT_LINE
 
+from controller.core.model import NAME_RULE
+
 GOOD = PAINT_LINE.format(color="blue")
 
 JOB = """\
@@ -111,7 +113,7 @@ CASES: list[Case] = [
     Case("job name with $()", {Y: with_job('"$(touch /tmp/pwned)"')}, f"{Y}:14:", fatal=False),
     Case("job name with ;", {Y: with_job('"x; rm -rf ~"')}, f"{Y}:14:", fatal=False),
     Case("job name with backticks", {Y: with_job('"`id`"')}, f"{Y}:14:", fatal=False),
-    Case("job name with a space", {Y: with_job('"a b"')}, f"{Y}:14:", fatal=False),
+    Case("job name ending in a space", {Y: with_job('"a b "')}, f"{Y}:14:", fatal=False),
     Case("job name with a quote", {Y: with_job("\"a'b\"")}, f"{Y}:14:", fatal=False),
     Case("job name .git", {Y: with_job(".git")}, f"{Y}:14:", fatal=False),
     Case("job name ..", {Y: with_job('".."')}, f"{Y}:14:", fatal=False),
@@ -248,56 +250,56 @@ EXPECTED: dict[str, tuple[str, bool]] = {
         "shippable.yml:15:3: error: merge key '<<' needs a mapping or a list of mappings",
         False),
     'job name with ../': (
-        "shippable.yml:14:5: error: job name '../../etc/passwd' is not allowed: use letters, digits, '_', '.', '-'",
+        "shippable.yml:14:5: error: job name '../../etc/passwd' is not allowed: " + NAME_RULE,
         False),
     'job name with /': (
-        "shippable.yml:14:5: error: job name 'a/b' is not allowed: use letters, digits, '_', '.', '-'",
+        "shippable.yml:14:5: error: job name 'a/b' is not allowed: " + NAME_RULE,
         False),
     'job name with newline': (
-        "shippable.yml:14:5: error: job name 'a\\nb' is not allowed: use letters, digits, '_', '.', '-'",
+        "shippable.yml:14:5: error: job name 'a\\nb' is not allowed: " + NAME_RULE,
         False),
     'job name with $()': (
-        "shippable.yml:14:5: error: job name '$(touch /tmp/pwned)' is not allowed: use letters, digits, '_', '.', '-'",
+        "shippable.yml:14:5: error: job name '$(touch /tmp/pwned)' is not allowed: " + NAME_RULE,
         False),
     'job name with ;': (
-        "shippable.yml:14:5: error: job name 'x; rm -rf ~' is not allowed: use letters, digits, '_', '.', '-'",
+        "shippable.yml:14:5: error: job name 'x; rm -rf ~' is not allowed: " + NAME_RULE,
         False),
     'job name with backticks': (
-        "shippable.yml:14:5: error: job name '`id`' is not allowed: use letters, digits, '_', '.', '-'",
+        "shippable.yml:14:5: error: job name '`id`' is not allowed: " + NAME_RULE,
         False),
-    'job name with a space': (
-        "shippable.yml:14:5: error: job name 'a b' is not allowed: use letters, digits, '_', '.', '-'",
+    'job name ending in a space': (
+        "shippable.yml:14:5: error: job name 'a b ' is not allowed: " + NAME_RULE,
         False),
     'job name with a quote': (
-        'shippable.yml:14:5: error: job name "a\'b" is not allowed: use letters, digits, \'_\', \'.\', \'-\'',
+        'shippable.yml:14:5: error: job name "a\'b" is not allowed: ' + NAME_RULE,
         False),
     'job name .git': (
-        "shippable.yml:14:5: error: job name '.git' is not allowed: use letters, digits, '_', '.', '-'",
+        "shippable.yml:14:5: error: job name '.git' is not allowed: " + NAME_RULE,
         False),
     'job name ..': (
-        "shippable.yml:14:5: error: job name '..' is not allowed: use letters, digits, '_', '.', '-'",
+        "shippable.yml:14:5: error: job name '..' is not allowed: " + NAME_RULE,
         False),
     'empty job name': (
-        "shippable.yml:14:5: error: job name '' is not allowed: use letters, digits, '_', '.', '-'",
+        "shippable.yml:14:5: error: job name '' is not allowed: " + NAME_RULE,
         False),
     'job name 300 chars': (f"{Y}:14:5: error: job name '{'a' * 300}' is not allowed: "
-             "use letters, digits, '_', '.', '-'", False),
+             + NAME_RULE, False),
     'job name is a list': ("shippable.yml:14:5: error: job without a 'name:'", False),
     'job name is null': ("shippable.yml:14:5: error: job without a 'name:'", False),
     'resource name with ../': (
-        "shippable.yml:6:5: error: resource name '../x' is not allowed: use letters, digits, '_', '.', '-'",
+        "shippable.yml:6:5: error: resource name '../x' is not allowed: " + NAME_RULE,
         False),
     'resource name with /': (
-        "shippable.yml:6:5: error: resource name 'a/b' is not allowed: use letters, digits, '_', '.', '-'",
+        "shippable.yml:6:5: error: resource name 'a/b' is not allowed: " + NAME_RULE,
         False),
     'resource name with $()': (
-        "shippable.yml:6:5: error: resource name '$(id)' is not allowed: use letters, digits, '_', '.', '-'",
+        "shippable.yml:6:5: error: resource name '$(id)' is not allowed: " + NAME_RULE,
         False),
     'resource name with newline': (
-        "shippable.yml:6:5: error: resource name 'a\\nb' is not allowed: use letters, digits, '_', '.', '-'",
+        "shippable.yml:6:5: error: resource name 'a\\nb' is not allowed: " + NAME_RULE,
         False),
     'resource name with NUL escape': (
-        "shippable.yml:6:5: error: resource name 'a\\x00b' is not allowed: use letters, digits, '_', '.', '-'",
+        "shippable.yml:6:5: error: resource name 'a\\x00b' is not allowed: " + NAME_RULE,
         False),
     'duplicate job': (
         "shippable.yml:14:5: error: duplicate name 'paint': first defined at shippable.yml:7:5; this one is ignored",

@@ -104,7 +104,7 @@ def test_bad_trigger_files_are_reported_and_run_nothing(home: Home) -> None:
     bad = {
         "missing job": ("triggers/ghost", ""),
         "a folder": ("triggers/paint/inner", ""),
-        "bad name": ("triggers/a b", ""),
+        "bad name": ("triggers/a;b", ""),
     }
     for what, (rel, text) in bad.items():
         home.write(rel, text)
@@ -118,7 +118,7 @@ def test_bad_trigger_files_are_reported_and_run_nothing(home: Home) -> None:
     assert errors["triggers/ghost"] == "no job named 'ghost' in the workflow"
     assert errors["triggers/paint"] == "triggers/paint is a symlink, not a file"
     assert errors["triggers/paint/inner"].startswith("triggers/paint/inner is not a trigger file")
-    assert errors["triggers/a b"].startswith("triggers/a b is not a trigger file")
+    assert errors["triggers/a;b"].startswith("triggers/a;b is not a trigger file")
     home.wait_idle(60)
     assert home.runs("paint") == ["run 1 succeeded"]  # nothing ran
 

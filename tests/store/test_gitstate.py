@@ -267,7 +267,8 @@ def test_config_record(store: GitStateStore, repo: Path, git) -> None:
 # --- safety --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["../x", "a/b", "", ".", "..", "-x", "x y", "/abs"])
+@pytest.mark.parametrize("name", ["../x", "a/b", "", ".", "..", "-x", "x y ", "a;b", "a\\b",
+                                  "/abs"])
 def test_unsafe_names_are_refused(store: GitStateStore, name: str) -> None:
     with pytest.raises(ValueError):
         store.append_version(version(name))
