@@ -9,7 +9,6 @@ Pure: data with positions in, findings out.
 
 from __future__ import annotations
 
-import difflib
 import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -98,6 +97,8 @@ class KeyChecker:
         yield from self.walk(step, shape, f"{label} of {owner}", subject)
 
     def unknown(self, pos: Pos, key: str, shape: Shape, owner: str, subject: str) -> Finding:
+        import difflib  # only for an unknown key (start-up time of `gitline status`)
+
         hint = difflib.get_close_matches(key, shape.names, n=1, cutoff=0.6)
         tail = f"; did you mean '{hint[0]}'?" if hint else "; it is ignored"
         return Finding(pos, f"unknown key '{key}' of {owner}{tail}", "warning", subject)
