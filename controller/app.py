@@ -51,6 +51,18 @@ def make_executor(settings: Settings) -> Executor:
     return LocalExecutor(settings.work_root, workers=settings.workers, box=job_sandbox(settings))
 
 
+def _say_unscoped_secrets(settings: Settings) -> None:
+    """One line at start naming the secrets that any job may ask for (no scope)."""
+    try:
+        secrets = load_secrets(settings.home)
+    except Exception:  # noqa: BLE001 - an unsafe file is said where a run needs it
+        return
+    unscoped = sorted(name for name, secret in secrets.items() if secret.scope.is_global)
+    if unscoped:
+        log.warning("gitline: secrets.yml: %d secret(s) reach any job or resource that names "
+                    "them (no jobs:/resources: scope): %s", len(unscoped), ", ".join(unscoped))
+
+
 def job_sandbox(settings: Settings) -> Sandbox:
     """The sandbox of local runs, checked to work here (SandboxError says why not)."""
     box = find_sandbox(settings.sandbox.strip().lower(), settings.sandbox_bwrap,
@@ -211,6 +223,7 @@ class Controller:
         log.info("gitline: watching %s (branch %s), state on %s, %d workers",
                  self.settings.repo_path, self.settings.branch, self.settings.state_branch,
                  self.settings.workers)
+        _say_unscoped_secrets(self.settings)
         try:
             self.loop.run(stop)
         finally:
