@@ -442,7 +442,7 @@ class _Loader:
             timeout_minutes=self.timeout(runtime, name),
             retries=self.number(item, "retries", 0, name),
             flags=_strs(item.get("flags")),
-            node_pool=self.node_pool(runtime, name),
+            node_pool=steps.task_pool(self.node_pool(runtime, name)),
             not_runnable=not_runnable,
             approval=self.approval(item, name),
             bump=steps.bump,
@@ -719,7 +719,23 @@ class _Steps:
         self.inputs: list[model.Input] = []
         self.outputs: list[model.Output] = []
         self.tasks: list[model.Task] = []
+        self.task_pools: list[tuple[str, Pos]] = []  # runtime.nodePool of TASKs
         self.bump = ""
+
+    def task_pool(self, job_pool: str) -> str:
+        """The node pool the job runs in: its own; else its only TASK's. A run goes to one
+        worker, so a TASK's pool beside the job's or another TASK is said, not dropped."""
+        if not self.task_pools:
+            return job_pool
+        if not job_pool and len(self.tasks) == 1:
+            return self.task_pools[0][0]
+        why = (f"the job's runtime.nodePool {job_pool!r} is used" if job_pool else
+               f"job '{self.job}' has {len(self.tasks)} TASKs and a run goes to one worker; "
+               "set runtime.nodePool on the job")
+        for pool, pos in self.task_pools:
+            self.loader.warn(pos, f"runtime.nodePool {pool!r} of a TASK is not applied: {why}",
+                             self.job)
+        return job_pool
 
     def read(self, steps: Any, pos: Pos) -> None:
         if steps is None:
@@ -849,7 +865,11 @@ class _Steps:
             self.loader.warn(value.at("options"), msg, self.job)
             runtime = {"options": value["options"]}
         if isinstance(runtime, dict):
-            self.loader.node_pool(runtime, self.job)
+            pool = self.loader.node_pool(runtime, self.job)
+            if pool:
+                at = runtime.at("nodePool" if "nodePool" in runtime else "nodepool") \
+                    if isinstance(runtime, YMap) else pos
+                self.task_pools.append((pool, at))
             options = runtime.get("options")
             if isinstance(options, dict):
                 env = self.env(options.get("env"), pos)

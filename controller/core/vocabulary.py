@@ -232,8 +232,8 @@ SHAPES: dict[str, Shape] = {s.name: s for s in (
     Shape("task runtime", "A task's runtime.", (
         _k("options", "object", "env, and container options.", shape="task options"),
         _k("container", "boolean", "Run the task in a container.", not_applied=_NO_CONTAINER),
-        _k("nodePool", "string", "A node pool per task.",
-           not_applied="a job runs on one node pool: the job's runtime.nodePool"),
+        _k("nodePool", "string", "The Celery queue of a job with this one TASK (a job with "
+           "several TASKs, or a nodePool of its own, runs on one: a warning says so)."),
         _k("nodepool", "string", "Lower-case spelling of nodePool.", alias_of="nodePool"),
         _k("timeoutMinutes", "number|string", "A timeout per task.",
            not_applied="the timeout is the job's runtime.timeoutMinutes"),

@@ -817,3 +817,38 @@ jobs:
 """
     wf = load(("shippable.yml", text))
     assert list(wf.resources) == [name] and not wf.errors and not wf.inconsistent
+
+
+def test_a_tasks_node_pool_routes_a_one_task_job_and_is_said_otherwise() -> None:
+    text = """\
+jobs:
+  - name: one
+    type: runSh
+    steps:
+      - TASK:
+          runtime: {nodePool: gpu}
+          script: [make]
+  - name: two
+    type: runSh
+    steps:
+      - TASK:
+          runtime: {nodePool: gpu}
+          script: [make]
+      - TASK: {script: [test]}
+  - name: own
+    type: runSh
+    runtime: {nodePool: big}
+    steps:
+      - TASK:
+          runtime: {nodePool: gpu}
+          script: [make]
+"""
+    wf = load(("shippable.yml", text))
+    assert wf.jobs["one"].node_pool == "gpu"
+    assert wf.jobs["two"].node_pool == "" and wf.jobs["own"].node_pool == "big"
+    assert messages(wf) == [
+        "shippable.yml:12:21: warning: runtime.nodePool 'gpu' of a TASK is not applied: job "
+        "'two' has 2 TASKs and a run goes to one worker; set runtime.nodePool on the job",
+        "shippable.yml:20:21: warning: runtime.nodePool 'gpu' of a TASK is not applied: the "
+        "job's runtime.nodePool 'big' is used",
+    ]
