@@ -109,6 +109,22 @@ def test_push_runs_jobs_on_celery_workers_and_the_state_branch_records_them(
     assert "slow was cancelled" in home.show("jobs/slow/log.txt")
     home.wait_idle(timeout=60)
 
+    # a TASK's runtime.nodePool routes a one-TASK job; no worker serves 'gpu': status says so
+    home.write("shippable.yml", LINE + """\
+  - name: train
+    type: runSh
+    steps:
+      - IN: app_cfg
+      - TASK:
+          runtime: {nodePool: gpu}
+          script: [echo trained]
+""")
+    home.push("a job for the gpu queue")
+    wait_for(lambda: home.status()["jobs"].get("train", {}).get("active"), 60, "train queued")
+    waiting = home.status()["jobs"]["train"]["waiting"]
+    assert waiting == ("run 1 is queued for a free worker of Celery queue 'gpu' "
+                       "(`gitline worker --queues gpu`)")
+
 
 def test_status_does_not_import_celery(tmp_home: Path) -> None:
     (tmp_home / "gitline.yml").write_text(
