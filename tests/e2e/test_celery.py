@@ -16,6 +16,8 @@ import pytest
 from celerykit import Worker, redis_server
 from e2ekit import Home, gitline, wait_for
 
+from controller.execution import sealing
+
 LINE = """\
 resources:
   - name: app_cfg
@@ -70,11 +72,13 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture
-def workers(broker: str, tmp_path: Path) -> Iterator[dict[str, Worker]]:
+def workers(broker: str, tmp_path: Path, home: Home) -> Iterator[dict[str, Worker]]:
     started: dict[str, Worker] = {}
+    sealing.home_key(home.path)  # the key the controller seals runs with, given to workers
     try:
         for queue in ("gitline", "builders"):
-            started[queue] = Worker(broker, tmp_path, queues=queue, name=f"e2e-{queue}")
+            started[queue] = Worker(broker, tmp_path, queues=queue, name=f"e2e-{queue}",
+                                    key_file=home.path / sealing.KEY_FILE)
         yield started
     finally:
         for w in started.values():
