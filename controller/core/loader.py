@@ -804,8 +804,21 @@ class _Steps:
                 version_number=None if number is None else _int(number, 0),
                 show_build_status=_truthy(step.get("showBuildStatus")),
                 apply_to=_strs(step.get("applyTo")),
+                dependency_mode=self.dependency_mode(step, name),
             )
         )
+
+    def dependency_mode(self, step: YMap, name: str) -> Any:
+        """`dependencyMode` of one IN: overrides the job's for that input job."""
+        value = step.get("dependencyMode")
+        if value is None:
+            return ""
+        if value not in vocabulary.DEPENDENCY_MODES:
+            self.loader.warn(step.at("dependencyMode"), f"dependencyMode {value!r} of input "
+                             f"'{name}' is not one of {', '.join(vocabulary.DEPENDENCY_MODES)}; "
+                             "using the job's", self.job)
+            return ""
+        return value
 
     def output(self, step: YMap) -> None:
         name = self.name(step, "OUT")

@@ -107,6 +107,7 @@ class Input:
     version_number: int | None = None  # pin
     show_build_status: bool = False
     apply_to: tuple[str, ...] = ()
+    dependency_mode: Literal["chrono", "strict", "immediate", ""] = ""  # "": the job's
 
     @property
     def pinned(self) -> bool:

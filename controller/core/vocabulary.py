@@ -102,8 +102,9 @@ _COMMON_JOB = (
        items=("object",)),
     _k("triggerMode", "string", "serial (default): one run at a time; parallel: no wait.",
        enum=TRIGGER_MODES),
-    _k("dependencyMode", "string", "chrono (default): wait while an input job is queued or "
-       "running; strict: also while its newest run failed; immediate: never wait.",
+    _k("dependencyMode", "string", "chrono (default): wait while an input job is queued, "
+       "running or its newest run failed; strict: also while a job above it is; "
+       "immediate: never wait.",
        enum=DEPENDENCY_MODES),
     _k("priority", "integer|string", "Orders due runs: 0 first, default 9999."),
     _k("runtime", "object", "Where and how long the job runs.", shape="job runtime"),
@@ -145,6 +146,8 @@ _JOB_EXTRAS: dict[str, tuple[Key, ...]] = {
 }
 
 _INPUT = (
+    _k("dependencyMode", "string", "For an input job: this input's dependencyMode "
+       "(else the job's).", enum=DEPENDENCY_MODES),
     _k("switch", "boolean|string", "off: a new version of this input never starts the job.",
        enum=SWITCHES),
     _k("versionName", SCALAR, "Pin the input to the version with this name."),
