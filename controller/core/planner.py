@@ -231,7 +231,8 @@ def plan_runs(
         snap = with_run(snap, _as_queued(planned, snap))
 
     waits: dict[str, str] = {}
-    for job in sorted(wf.jobs.values(), key=lambda j: (j.priority, j.name)):
+    auto: list[PlannedRun] = []
+    for job in _upstream_first(wf):
         blocked = _blocked(wf, job)
         if blocked:
             waits[job.name] = blocked
@@ -251,9 +252,39 @@ def plan_runs(
                 waits[job.name] = _idle_reason(wf, job, hist)
                 continue
             planned = PlannedRun(job.name, cause, inputs)
-        runs.append(planned)
+        auto.append(planned)
         snap = with_run(snap, _as_queued(planned, snap))
-    return Plan(tuple(runs), waits, tuple(rejected))
+    auto.sort(key=lambda p: (wf.jobs[p.job].priority, p.job))
+    return Plan((*runs, *auto), waits, tuple(rejected))
+
+
+def _order(job: model.Job) -> tuple[int, str]:
+    return (job.priority, job.name)
+
+
+def _upstream_first(wf: model.Workflow) -> list[model.Job]:
+    """Jobs with their input jobs before them (else by priority), so that a job due in
+    this pass is queued before the jobs that take it as input are considered: they must
+    wait for it. Iterative (a chain of 10,000 jobs); a cycle is cut where it is met."""
+    done: set[str] = set()
+    opened: set[str] = set()  # expanded, not yet done: met again, it is a cycle
+    order: list[model.Job] = []
+    for root in sorted(wf.jobs.values(), key=_order):
+        stack = [(root, False)]
+        while stack:
+            job, expanded = stack.pop()
+            if expanded:
+                done.add(job.name)
+                order.append(job)
+                continue
+            if job.name in done or job.name in opened:
+                continue
+            opened.add(job.name)
+            stack.append((job, True))
+            ups = [wf.jobs[i.name] for i in job.inputs if i.name in wf.jobs]
+            stack += [(up, False) for up in sorted(ups, key=_order, reverse=True)
+                      if up.name not in opened]
+    return order
 
 
 def next_run_number(snap: model.Snapshot, job: str) -> int:

@@ -258,3 +258,17 @@ def test_priority_orders_due_runs():
     w = wf(res("app"), job("b_low", inp("app"), priority=500), job("a_high", inp("app"),
                                                                      priority=10))
     assert due(planner.plan_runs(w, snap([ver("app", 1)]))) == ["a_high", "b_low"]
+
+
+def test_a_job_waits_for_its_input_job_due_in_the_same_pass_whatever_the_names():
+    w = wf(res("app"), job("z_up", inp("app")), job("a_down", inp("z_up"), inp("app")))
+    s = snap([ver("app", 2)], [ran("z_up", 1, app=1), ran("a_down", 1, z_up=1, app=1)])
+    plan = planner.plan_runs(w, s)
+    assert due(plan) == ["z_up"]
+    assert plan.waits["a_down"] == "waiting for input job z_up (run 2 queued)"
+
+
+def test_jobs_in_a_cycle_are_each_planned_once():
+    w = wf(res("app"), job("j_a", inp("app"), inp("j_b")), job("j_b", inp("j_a")))
+    plan = planner.plan_runs(w, snap([ver("app", 1)]))
+    assert sorted([*due(plan), *plan.waits]) == ["j_a", "j_b"]
