@@ -52,7 +52,8 @@ _TRUE = {"on", "true", "yes", "y", "1"}
 def is_workflow_file(path: str) -> bool:
     """True for the file names Shippable (and Gitline) read anywhere in the tree."""
     base = posixpath.basename(path.replace("\\", "/"))
-    if base in SPLIT_FILES or base.endswith(".shippable.yml"):
+    # any name ending in shippable.yml (myshippable.yml, app.shippable.yml), as Shippable read
+    if base in SPLIT_FILES or base.endswith("shippable.yml"):
         return True
     for ext in (".yml", ".yaml"):
         if base == "gitline" + ext or base.endswith(".gitline" + ext):

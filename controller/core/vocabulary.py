@@ -21,7 +21,8 @@ JOB_TYPES = RUNNABLE_JOB_TYPES + CLOUD_JOB_TYPES + OLD_JOB_TYPES
 RESOURCE_TYPES = (
     "gitRepo", "syncRepo", "ciRepo", "params", "image", "version", "time", "trigger",
     "webhook", "state", "notification", "integration", "cliConfig", "cluster", "replicas",
-    "dockerOptions", "loadBalancer", "file", "externalCI", "awsKeys", "vmCluster",
+    "dockerOptions", "loadBalancer", "file", "externalCI", "externalCIServer", "awsKeys",
+    "vmCluster",
 )
 OLD_RESOURCE_TYPES = ("dclCluster", "ecsCluster", "gkeCluster", "tripubCluster")
 

@@ -61,6 +61,8 @@ jobs:
         ("shippable.yml", True),
         ("a/b/shippable.yml", True),
         ("example.shippable.yml", True),
+        ("myshippable.yml", True),
+        ("ci/prod-shippable.yml", True),
         ("shippable.resources.yml", True),
         ("x/shippable.jobs.yml", True),
         ("shippable.triggers.yml", True),
@@ -817,3 +819,21 @@ jobs:
 """
     wf = load(("shippable.yml", text))
     assert list(wf.resources) == [name] and not wf.errors and not wf.inconsistent
+
+
+def test_documented_forms_load_clean():
+    """#17: `externalCIServer` is a resource type; `interval: "not a cron"` an error at it."""
+    wf = loader.load_text("shippable.yml", """\
+resources:
+  - name: jenkins
+    type: externalCIServer
+    integration: my_jenkins
+    versionTemplate: {}
+  - name: nightly
+    type: time
+    versionTemplate:
+      interval: "not a cron"
+""")
+    assert "jenkins" in wf.resources
+    assert [f"{p.location.line}:{p.severity}" for p in wf.problems] == ["9:error"]
+    assert "interval 'not a cron' needs 5 cron fields" in wf.problems[0].message

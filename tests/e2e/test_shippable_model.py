@@ -40,3 +40,10 @@ def test_chrono_a_job_does_not_run_while_its_input_job_last_failed(home):
     home.push("N=3 fixes up")
     assert home.wait_runs("down", 2)[-1] == "run 2 succeeded"
     assert "down saw N=3" in gitline("logs", home.path, "down").stdout
+
+
+def test_a_file_named_myshippable_yml_is_a_workflow_file(home):
+    home.start()
+    home.write("ci/myshippable.yml", CHRONO.format(n=1))
+    home.push("workflow in ci/myshippable.yml")
+    assert home.wait_runs("down", 1) == ["run 1 succeeded"]
