@@ -28,6 +28,7 @@ from ruamel.yaml.events import (
     StreamEndEvent,
 )
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from ruamel.yaml.scanner import RoundTripScanner
 
 from controller.core import model
 
@@ -292,9 +293,23 @@ _CLoader = _c_loader()
 _ANCHOR = re.compile(r"(?:^|[\s\[{,])&[^\s&,\[\]{}]", re.M)  # `&name`, not shell `&&`
 
 
+class _LibyamlTabs(RoundTripScanner):  # type: ignore[misc]
+    """Tabs as separation whitespace where libyaml takes them (`- name:<TAB>job`, as in
+    Shippable's own templates): wherever a simple key cannot start (after a key's `:`,
+    after a plain scalar, in flow context). Indentation stays spaces only, as in libyaml,
+    so both composers read the same files the same way."""
+
+    def scan_to_next_token(self) -> Any:
+        if not self.allow_simple_key or self.flow_level:
+            while self.reader.peek() in " \t":
+                self.reader.forward()
+        return super().scan_to_next_token()
+
+
 def _compose_pure(text: str, seed: dict[str, Node], *,
                   lenient: bool = False) -> tuple[Node | None, dict[str, Node]]:
     yaml = YAML(typ="rt", pure=True)
+    yaml.Scanner = _LibyamlTabs
     yaml.doc_infos.append(_doc_info(yaml))
     yaml.tags = {}
     constructor, parser = yaml.get_constructor_parser(text)
