@@ -837,3 +837,24 @@ resources:
     assert "jenkins" in wf.resources
     assert [f"{p.location.line}:{p.severity}" for p in wf.problems] == ["9:error"]
     assert "interval 'not a cron' needs 5 cron fields" in wf.problems[0].message
+
+
+def test_external_references_are_not_fetched_and_say_so_where_they_are_used():
+    """#17: Shippable fetched a templates file's externalReferences; the network is off here."""
+    wf = loader.load_workflow([
+        ("shippable.templates.yml", "externalReferences:\n"
+         "  - https://raw.example.com/org/tpl/master/shippable.templates.yml\n"),
+        ("shippable.yml", "resources:\n  - name: p\n    type: params\n"
+         "    versionTemplate: {params: {A: '1'}}\njobs:\n  - name: j\n    type: runSh\n"
+         "    steps: *common_steps\n"),
+    ])
+    assert [str(p) for p in wf.problems][:2] == [
+        "shippable.templates.yml:2:5: error: externalReferences: https://raw.example.com/org/"
+        "tpl/master/shippable.templates.yml is not fetched: the network is off here; the "
+        "anchors it defines are undefined (copy them into this file)",
+        "shippable.yml:8:12: error: alias 'common_steps' is defined by no file here: "
+        "externalReferences (shippable.templates.yml:2) are not fetched, the network is off "
+        "here",
+    ]
+    assert "p" in wf.resources and "j" not in wf.jobs
+    assert not any("found undefined alias" in p.message for p in wf.problems)
