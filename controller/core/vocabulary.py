@@ -40,7 +40,7 @@ CI_KEYS = (
     "language", "build", "env", "matrix", "branches", "node_js", "jdk", "integrations",
     "services", "python", "go", "php", "ruby", "scala", "rust", "compiler", "os", "dist",
     "addons", "cache", "git", "before_install", "install", "script", "after_success",
-    "after_failure", "notifications", "runtime",
+    "after_failure", "notifications", "runtime", "vote", "depth", "gitConfig",
 )
 CI_WHY = "a Shippable CI section, not part of the workflow; Gitline runs no CI builds"
 

@@ -47,3 +47,67 @@ def test_a_file_named_myshippable_yml_is_a_workflow_file(home):
     home.write("ci/myshippable.yml", CHRONO.format(n=1))
     home.push("workflow in ci/myshippable.yml")
     assert home.wait_runs("down", 1) == ["run 1 succeeded"]
+
+
+NOT_APPLIED = """\
+vote:
+  on_success: {Verified: 1}
+resources:
+  - name: cfg
+    type: params
+    versionTemplate: {params: {N: "1"}}
+  - name: tools
+    type: cliConfig
+    integration: gke
+  - name: out_img
+    type: image
+    versionTemplate: {sourceName: registry/app}
+jobs:
+  - name: deploy
+    type: runSh
+    allowPublicAccess: true
+    runtime: {container: false}
+    steps:
+      - IN: cfg
+      - IN: tools
+        switch: off
+        scopes: [gke]
+      - TASK:
+          name: t
+          runtime:
+            options:
+              imageName: drydock/u16
+              imageTag: master
+              pull: true
+              options: "--privileged"
+          script: [echo ok]
+      - OUT: out_img
+        replicateOnPullRequest: true
+  - name: deploy2
+    type: runSh
+    allowPublicAccess: true
+    steps:
+      - IN: cfg
+      - TASK: [echo ok]
+"""
+
+
+def test_keys_gitline_cannot_honour_are_said_once_as_not_applied_here(home):
+    """runtime.container, a TASK's image options, allowPublicAccess, vote, scopes,
+    replicateOnPullRequest: each one info in `status`, at push time, once per workflow."""
+    home.start()
+    home.write("shippable.yml", NOT_APPLIED)
+    home.push("keys from a Shippable line")
+    assert home.wait_runs("deploy2", 1) == ["run 1 succeeded"]
+    problems = home.status()["config"]["problems"]
+    said = [p.split(": info: ", 1)[1].split(" is not applied here: ")[0] for p in problems]
+    assert said == ["'vote' of the top level", "'allowPublicAccess' of job 'deploy'",
+                    "'container' of runtime of job 'deploy'",
+                    "'scopes' of IN 'tools' of job 'deploy'",
+                    *(f"'{k}' of options of runtime of TASK 't' of job 'deploy'"
+                      for k in ("imageName", "imageTag", "pull", "options")),
+                    "'replicateOnPullRequest' of OUT 'out_img' of job 'deploy'"]
+    assert all(p.endswith("(said once)") for p in problems)
+    text = gitline("status", home.path).stdout
+    assert "'container' of runtime of job 'deploy' is not applied here: jobs run in " \
+           "Gitline's bubblewrap sandbox, not in a container image" in text
