@@ -446,8 +446,18 @@ class _Loader:
             node_pool=self.node_pool(runtime, name),
             not_runnable=not_runnable,
             approval=self.approval(item, name),
-            bump=steps.bump,
+            bump=self.bump(item, steps, jtype, name),
         )
+
+    def bump(self, item: YMap, steps: _Steps, jtype: str, name: str) -> str:
+        """A release's bump: the TASK's, else the job's `bump:`, else minor (as documented)."""
+        if jtype != "release":
+            return steps.bump
+        if steps.bump or steps.bump_said:
+            return steps.bump or ""
+        if item.get("bump") is None:
+            return "minor"
+        return steps.bump_of(item)
 
     def approval(self, item: YMap, name: str) -> model.Approval | None:
         """`requiresApproval: true` or `{approvers: [...], timeoutMinutes: N}`."""
@@ -721,6 +731,7 @@ class _Steps:
         self.outputs: list[model.Output] = []
         self.tasks: list[model.Task] = []
         self.bump = ""
+        self.bump_said = False  # a TASK wrote bump: (even a bad one, already warned of)
 
     def read(self, steps: Any, pos: Pos) -> None:
         if steps is None:
@@ -757,7 +768,7 @@ class _Steps:
             elif kind == "TASK":
                 self.task(step["TASK"], step.at("TASK"))
                 if step.get("bump") is not None:
-                    self.bump = self.bump_of(step)
+                    self.bump, self.bump_said = self.bump_of(step), True
             else:
                 self.loader.warn(
                     step.at(kind), "NOTIFY as a step is not supported; use a hook", self.job

@@ -141,6 +141,8 @@ _JOB_EXTRAS: dict[str, tuple[Key, ...]] = {
            not_applied="jenkinsJob runs on Jenkins"),
     ),
     "release": (
+        _k("bump", "string", "How the version input is bumped (default minor); a TASK's "
+           "bump wins.", enum=BUMPS),
         _k("options", "object", "2016 syntax of a release's bump (action: minor).",
            shape="open", not_applied="write 'bump:' beside 'TASK: managed'"),
     ),

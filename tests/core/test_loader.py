@@ -858,3 +858,26 @@ def test_external_references_are_not_fetched_and_say_so_where_they_are_used():
     ]
     assert "p" in wf.resources and "j" not in wf.jobs
     assert not any("found undefined alias" in p.message for p in wf.problems)
+
+
+@pytest.mark.parametrize(("job_bump", "task_bump", "expected"), [
+    ("", "", "minor"),  # the documented default
+    ("    bump: patch\n", "", "patch"),  # job-level, as the docs' release examples write it
+    ("    bump: patch\n", "        bump: major\n", "major"),  # the TASK's wins
+    ("    bump: sideways\n", "", ""),  # warned of; released as it is
+])
+def test_release_bump_job_level_task_level_and_default(job_bump, task_bump, expected):
+    wf = loader.load_text("shippable.yml", f"""\
+resources:
+  - name: v
+    type: version
+    versionTemplate: {{versionName: "1.0.0"}}
+jobs:
+  - name: rel
+    type: release
+{job_bump}    steps:
+      - IN: v
+      - TASK: managed
+{task_bump}""")
+    assert wf.jobs["rel"].bump == expected
+    assert [p.severity for p in wf.problems] == (["warning"] if expected == "" else [])

@@ -111,3 +111,43 @@ def test_keys_gitline_cannot_honour_are_said_once_as_not_applied_here(home):
     text = gitline("status", home.path).stdout
     assert "'container' of runtime of job 'deploy' is not applied here: jobs run in " \
            "Gitline's bubblewrap sandbox, not in a container image" in text
+
+
+RELEASES = """\
+resources:
+  - name: cfg
+    type: params
+    versionTemplate: {params: {N: "1"}}
+  - name: v_default
+    type: version
+    versionTemplate: {versionName: "1.0.0"}
+  - name: v_patch
+    type: version
+    versionTemplate: {versionName: "1.0.0"}
+jobs:
+  - name: rel_default
+    type: release
+    steps:
+      - IN: cfg
+      - IN: v_default
+        switch: off
+  - name: rel_patch
+    type: release
+    bump: patch
+    steps:
+      - IN: cfg
+      - IN: v_patch
+        switch: off
+      - TASK: managed
+"""
+
+
+def test_release_bumps_minor_by_default_and_reads_a_job_level_bump(home):
+    home.start()
+    home.write("shippable.yml", RELEASES)
+    home.push("two releases")
+    assert home.wait_runs("rel_default", 1) == ["run 1 succeeded"]
+    assert home.wait_runs("rel_patch", 1) == ["run 1 succeeded"]
+    subjects = home.subjects()
+    assert "v_default: version 2 (1.1.0) from rel_default run 1" in subjects
+    assert "v_patch: version 2 (1.0.1) from rel_patch run 1" in subjects
