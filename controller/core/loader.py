@@ -841,6 +841,7 @@ class _Steps:
                     location=self.loader.loc(step.at("OUT")),
                     replicate=_text(step.get("replicate")),
                     overwrite=_truthy(step.get("overwrite")),
+                    on_failure=_truthy(step.get("on_failure")),
                 )
             )
 

@@ -120,6 +120,7 @@ class Output:
     location: Location
     replicate: str = ""
     overwrite: bool = False
+    on_failure: bool = False  # `on_failure: true`: a run that did not succeed versions it too
 
 
 @dataclass(frozen=True)
@@ -177,6 +178,13 @@ class Job:
     not_runnable: str = ""
     approval: Approval | None = None
     bump: str = ""  # release jobs: major, minor, patch, rc, alpha, beta or final
+
+    def publishes(self, output: str, status: str) -> bool:
+        """Whether what a run with `status` wrote to `output` becomes a new version: a
+        succeeded run's, and a failed one's only for an `OUT` marked `on_failure: true`."""
+        if status == "succeeded":
+            return True
+        return any(o.name == output and o.on_failure for o in self.outputs)
 
 
 @dataclass(frozen=True)

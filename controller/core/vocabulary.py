@@ -220,6 +220,8 @@ SHAPES: dict[str, Shape] = {s.name: s for s in (
         _k("OUT", "string", "The resource.", required=True),
         _k("replicate", "string", "Copy this input's version when the run wrote none."),
         _k("overwrite", "boolean", "Replace the output's values instead of adding to them."),
+        _k("on_failure", "boolean", "A run that fails still makes a new version of this "
+           "output from what it wrote."),
         _k("replicateOnPullRequest", "boolean", "Replicate for pull-request versions too.",
            not_applied="Gitline makes no pull-request versions"),
     )),

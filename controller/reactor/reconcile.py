@@ -525,8 +525,8 @@ class Reconciler:
             log.warning("%s: run %d wrote %s, which is not one of its OUTs; ignored",
                         spec.run.job, spec.run.number, update.resource)
             return
-        if status != "succeeded" and out.type != "state":
-            return  # a failed run publishes only state (e.g. a partial terraform state)
+        if not spec.job.publishes(out.name, status):
+            return
         self.add_version(
             update.resource, update.values, replace_values=update.replace,
             name=update.version_name, created_by=f"{spec.run.job} run {spec.run.number}",

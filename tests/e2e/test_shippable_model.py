@@ -151,3 +151,43 @@ def test_release_bumps_minor_by_default_and_reads_a_job_level_bump(home):
     subjects = home.subjects()
     assert "v_default: version 2 (1.1.0) from rel_default run 1" in subjects
     assert "v_patch: version 2 (1.0.1) from rel_patch run 1" in subjects
+
+
+ON_FAILURE = """\
+resources:
+  - name: cfg
+    type: params
+    versionTemplate: {params: {N: "1"}}
+  - name: report
+    type: params
+    versionTemplate: {params: {RESULT: none}}
+  - name: app_img
+    type: image
+    versionTemplate: {sourceName: registry/app}
+jobs:
+  - name: tests
+    type: runSh
+    steps:
+      - IN: cfg
+      - TASK:
+          script:
+            - shipctl post_resource_state report RESULT failed-at-3
+            - shipctl post_resource_state app_img versionName 9.9
+            - exit 3
+      - OUT: report
+        on_failure: true
+      - OUT: app_img
+"""
+
+
+def test_an_out_with_on_failure_is_versioned_by_a_failed_run(home):
+    home.start()
+    home.write("shippable.yml", ON_FAILURE)
+    home.push("tests that fail")
+    assert home.wait_runs("tests", 1) == ["run 1 failed (exit 3)"]
+    home.wait_idle()
+    subjects = home.subjects()
+    assert any(s.startswith("report: version 2") and s.endswith("from tests run 1")
+               for s in subjects), subjects
+    assert "RESULT: failed-at-3" in home.show("resources/report/version.yml")
+    assert not any(s.startswith("app_img: version 2") for s in subjects)
