@@ -8,7 +8,7 @@ but are never mutated after construction.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from controller.core import vocabulary
@@ -178,6 +178,10 @@ class Job:
     not_runnable: str = ""
     approval: Approval | None = None
     bump: str = ""  # release jobs: major, minor, patch, rc, alpha, beta or final
+
+    def with_default_timeout(self, minutes: float) -> Job:
+        """The job as it runs: every run has a timeout (the setting's when none is written)."""
+        return self if self.timeout_minutes else replace(self, timeout_minutes=minutes)
 
     def publishes(self, output: str, status: str) -> bool:
         """Whether what a run with `status` wrote to `output` becomes a new version: a

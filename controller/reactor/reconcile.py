@@ -62,10 +62,12 @@ class Reconciler:
         checkout: Checkout | None = None,
         requests_dir: Path | None = None,
         identity: Identifier | None = None,
+        default_timeout_minutes: float = 60.0,
     ) -> None:
         self._requests_dir = requests_dir
         self._identity = identity  # None: no approval can be authenticated (all refused)
-        self.specs = SpecBuilder(config, store, dict(job_env or {}), secrets, checkout)
+        self.specs = SpecBuilder(config, store, dict(job_env or {}), secrets, checkout,
+                                 default_timeout_minutes)
         self._version_lock = threading.Lock()
         # Called in the loop thread after a run's final record is committed (notifications).
         self.finished_listeners: list[Callable[[ex.RunSpec, ex.Outcome], None]] = []

@@ -27,6 +27,7 @@ class SpecBuilder:
     job_env: dict[str, str] = field(default_factory=dict)
     secrets: Callable[[], Mapping[str, Secret]] = dict
     checkout: Checkout | None = None  # files of a gitRepo elsewhere (reactor/pollers.py)
+    default_timeout_minutes: float = 60.0  # a job without runtime.timeoutMinutes
 
     def _input_version(self, iv: model.InputVersion,
                        snap: model.Snapshot) -> tuple[model.Version, str]:
@@ -72,6 +73,7 @@ class SpecBuilder:
     def build(self, wf: model.Workflow, job: model.Job, run: model.Run,
               snap: model.Snapshot) -> ex.RunSpec:
         """Everything a worker needs for `run`, with the exact input versions it recorded."""
+        job = job.with_default_timeout(self.default_timeout_minutes)
         inputs = []
         for iv in run.inputs:
             if iv.kind == "job":

@@ -3,7 +3,7 @@ happens (dependencyMode, release bump, OUT on_failure, integrations, not-applied
 
 from __future__ import annotations
 
-from e2ekit import gitline
+from e2ekit import gitline, params_and_job
 
 CHRONO = """\
 resources:
@@ -191,3 +191,20 @@ def test_an_out_with_on_failure_is_versioned_by_a_failed_run(home):
                for s in subjects), subjects
     assert "RESULT: failed-at-3" in home.show("resources/report/version.yml")
     assert not any(s.startswith("app_img: version 2") for s in subjects)
+
+
+def test_a_job_without_a_timeout_gets_the_default_one(home):
+    """Shippable killed a run after 60 minutes; `default_timeout_minutes` is that, here
+    made short. It cannot be switched off."""
+    with (home.path / "gitline.yml").open("a") as f:
+        f.write("default_timeout_minutes: 0.02\n")  # 1.2 seconds
+    home.start()
+    home.write("shippable.yml", params_and_job("hang", "[sleep 30]"))
+    home.push("a job that hangs")
+    assert home.wait_runs("hang", 1) == ["run 1 timed out"]
+    assert "timed out after 0.02 minutes" in home.show("jobs/hang/run.yml")
+    (home.path / "gitline.yml").write_text("default_timeout_minutes: 0\n")
+    refused = gitline("status", home.path, check=False)
+    assert refused.returncode == 1
+    assert "setting default_timeout_minutes: must be more than 0 minutes, not 0" in \
+        refused.stderr
