@@ -56,6 +56,19 @@ def env_prefix(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9]", "_", name).upper()
 
 
+def documented_prefix(name: str) -> str:
+    """`my-key-1` -> `MYKEY1`: Shippable's documented rule (capitals; every character but
+    letters, digits and `_` removed; leading digits removed, so it is a shell name)."""
+    return re.sub(r"[^A-Za-z0-9_]", "", name).upper().lstrip("0123456789")
+
+
+def env_prefixes(name: str) -> tuple[str, ...]:
+    """The prefixes a job gets for `name`: Gitline's (relied on since its first version)
+    and the documented one where they differ; never one that is not a shell name."""
+    found = (env_prefix(name), documented_prefix(name))
+    return tuple(dict.fromkeys(p for p in found if re.fullmatch(r"[A-Za-z_]\w*", p)))
+
+
 @dataclass(frozen=True)
 class Location:
     """Where something was written: a path in the config repo, 1-based line and column."""

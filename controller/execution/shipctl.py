@@ -151,7 +151,7 @@ def usage(args: Sequence[str], count: int, text: str) -> None:
 
 def cmd_get_resource_name(args: Sequence[str]) -> int:
     usage(args, 1, "get_resource_name RESOURCE_NAME")
-    return out(model.env_prefix(args[0]))
+    return out((*model.env_prefixes(args[0]), model.env_prefix(args[0]))[0])  # a shell name
 
 
 def _record_field(field: str, text: str) -> Callable[[Sequence[str]], int]:
@@ -186,6 +186,8 @@ def cmd_get_resource_version_key(args: Sequence[str]) -> int:
     value = dig(record.get("values") or {}, key)
     if value is None:
         value = dig(record.get("definition") or {}, key)
+    if isinstance(value, str):  # `${VAR}` in a resource: from the job's environment
+        value = runenv.fill_placeholders(value, os.environ)
     return out(value)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from controller.core import model
+from controller.core import model, runenv
 from controller.execution import executor as ex
 from controller.secrets import Secret, SecretsError, find
 from controller.store.configrepo import ConfigRepo
@@ -118,6 +118,7 @@ class SpecBuilder:
         """
         secrets = self.secrets()
         out: dict[str, str] = {}
+        ins = {i.name for i in job.inputs}
         for name in [i.name for i in job.inputs] + [o.name for o in job.outputs]:
             res = wf.resources.get(name)
             secret = find(secrets, res.integration) if res else None
@@ -127,8 +128,7 @@ class SpecBuilder:
                 raise SecretsError(f"secret '{res.integration}' of resource '{name}' is not "
                                    f"for job '{job.name}' (secrets.yml gives it to "
                                    f"{secret.scope.describe()})")
-            for key, val in secret.as_fields().items():
-                var = f"{model.env_prefix(name)}_INTEGRATION_{model.env_prefix(key)}"
-                out[f"GITLINE_INTEGRATION_{model.env_prefix(name)}_{model.env_prefix(key)}"] = val
-                out[var] = val
+            # a key-value integration (fields) of an integration resource taken as IN
+            as_is = name in ins and res.type == "integration" and bool(secret.fields)
+            out.update(runenv.integration_env(name, secret.as_fields(), as_is=as_is))
         return out

@@ -208,3 +208,48 @@ def test_a_job_without_a_timeout_gets_the_default_one(home):
     assert refused.returncode == 1
     assert "setting default_timeout_minutes: must be more than 0 minutes, not 0" in \
         refused.stderr
+
+
+RUNTIME_NAMES = """\
+resources:
+  - name: cfg
+    type: params
+    versionTemplate: {params: {NAMESPACE: prod-ns}}
+  - name: my-key-1
+    type: params
+    versionTemplate: {params: {A: "1"}}
+  - name: kube-prod
+    type: cluster
+    versionTemplate: {sourceName: prod-cluster, namespace: "${NAMESPACE}"}
+  - name: creds
+    type: integration
+    integration: kv_creds
+jobs:
+  - name: show
+    type: runSh
+    steps:
+      - IN: cfg
+      - IN: my-key-1
+      - IN: kube-prod
+      - IN: creds
+      - TASK:
+          script:
+            - echo "documented=$MYKEY1_VERSIONNUMBER gitline=$MY_KEY_1_VERSIONNUMBER"
+            - echo "namespace=$KUBEPROD_NAMESPACE $(shipctl get_resource_version_key kube-prod namespace)"
+            - test -n "$username" && test "$username" = "$CREDS_INTEGRATION_USERNAME"
+            - echo "kv keys as-is"
+"""
+
+
+def test_runtime_names_as_documented_kv_keys_as_is_and_placeholders_filled(home):
+    secrets = home.path / "secrets.yml"
+    secrets.write_text("kv_creds: {username: ada-the-user, password: pa55-word-x}\n")
+    secrets.chmod(0o600)
+    home.start()
+    home.write("shippable.yml", RUNTIME_NAMES)
+    home.push("names, placeholders, a key-value integration")
+    assert home.wait_runs("show", 1) == ["run 1 succeeded"]
+    log = gitline("logs", home.path, "show").stdout
+    assert "documented=1 gitline=1" in log
+    assert "namespace=prod-ns prod-ns" in log
+    assert "kv keys as-is" in log
