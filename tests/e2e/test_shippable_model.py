@@ -235,7 +235,8 @@ jobs:
       - TASK:
           script:
             - echo "documented=$MYKEY1_VERSIONNUMBER gitline=$MY_KEY_1_VERSIONNUMBER"
-            - echo "namespace=$KUBEPROD_NAMESPACE $(shipctl get_resource_version_key kube-prod namespace)"
+            - NS=$(shipctl get_resource_version_key kube-prod namespace)
+            - echo "namespace=$KUBEPROD_NAMESPACE $NS"
             - test -n "$username" && test "$username" = "$CREDS_INTEGRATION_USERNAME"
             - echo "kv keys as-is"
 """
