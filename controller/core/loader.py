@@ -358,6 +358,9 @@ class _Loader:
         if method and method not in notices.METHODS:
             self.error(self.key_pos(item, "method"), f"resource '{name}': method {method!r} "
                        f"is not one of {', '.join(notices.METHODS)}", name)
+        if not method and item.get("integration"):  # not silently Slack: say what decides
+            self.report(item.at("integration"), f"resource '{name}' has an integration and no "
+                        f"method: {notices.BY_SECRET}", "info", name)
         refused = notices.smtp_problem(definition.get("smtp"))
         if refused:
             self.error(self.key_pos(item, "smtp"), f"resource '{name}': {refused}", name)

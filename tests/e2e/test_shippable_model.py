@@ -3,7 +3,13 @@ happens (dependencyMode, release bump, OUT on_failure, integrations, not-applied
 
 from __future__ import annotations
 
-from e2ekit import gitline, params_and_job
+import sys
+from pathlib import Path
+
+from e2ekit import gitline, params_and_job, wait_for
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "notify"))
+from sinks import HttpSink  # noqa: E402
 
 CHRONO = """\
 resources:
@@ -254,3 +260,36 @@ def test_runtime_names_as_documented_kv_keys_as_is_and_placeholders_filled(home)
     assert "documented=1 gitline=1" in log
     assert "namespace=prod-ns prod-ns" in log
     assert "kv keys as-is" in log
+
+
+PROVIDER = params_and_job("breaks", "[exit 3]").replace("jobs:\n", """\
+  - name: team_hook
+    type: notification
+    integration: team_hook_int
+    versionTemplate: {recipients: ["#ops"]}
+jobs:
+""") + """\
+    on_failure: {NOTIFY: team_hook}
+"""
+
+
+def test_a_notification_integration_without_method_is_not_silently_slack(home):
+    """A webhook-shaped provider's URL gets the JSON webhook body, and the workflow says
+    what decides the method."""
+    with HttpSink() as http:
+        secrets = home.path / "secrets.yml"
+        secrets.write_text(f"team_hook_int: {http.url('/team/T9')}\n")
+        secrets.chmod(0o600)
+        home.start()
+        home.write("shippable.yml", PROVIDER)
+        home.push("a provider's webhook")
+        assert home.wait_runs("breaks", 1) == ["run 1 failed (exit 3)"]
+        [got] = http.wait(1)
+    assert got.path == "/team/T9"
+    assert got.body["event"] == "on_failure" and got.body["job"] == "breaks"  # not Slack's
+    wait_for(lambda: "breaks: run 1 notifications: 1 delivered" in home.subjects(),
+             what="the delivery record")
+    assert "method: webhook" in home.show("notifications/breaks.yml")
+    [info] = [p for p in home.status()["config"]["problems"] if "no method" in p]
+    assert ": info: resource 'team_hook' has an integration and no method: the method " \
+           "follows its secret" in info
