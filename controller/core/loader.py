@@ -137,6 +137,7 @@ class _Loader:
         self.self_names = self_names
         self.scopes = scopes
         self.integration_at: dict[str, model.Location] = {}
+        self.job_integration_at: list[tuple[str, str, model.Location]] = []
         self.problems: list[model.Problem] = []
         self.resources: dict[str, model.Resource] = {}
         self.jobs: dict[str, model.Job] = {}
@@ -450,7 +451,16 @@ class _Loader:
             not_runnable=not_runnable,
             approval=self.approval(item, name),
             bump=self.bump(item, steps, jtype, name),
+            integrations=self.integrations(item, name),
         )
+
+    def integrations(self, item: YMap, name: str) -> tuple[str, ...]:
+        """Job-level `integrations:`: secret names, checked against their scopes like a
+        resource's integration (at this line)."""
+        names = tuple(n for n in _strs(item.get("integrations")) if n)
+        for secret in names:
+            self.job_integration_at.append((name, secret, self.loc(item.at("integrations"))))
+        return names
 
     def bump(self, item: YMap, steps: _Steps, jtype: str, name: str) -> str:
         """A release's bump: the TASK's, else the job's `bump:`, else minor (as documented)."""
@@ -619,6 +629,11 @@ class _Loader:
                 inconsistent.setdefault(bad.resource, bad.message)
             for job in bad.jobs:
                 inconsistent.setdefault(job, bad.message)
+        for job, secret, where in self.job_integration_at:
+            message = secretscope.job_misuse(job, secret, self.scopes or {})
+            if message:
+                self.problems.append(model.Problem(where, message, "error", job))
+                inconsistent.setdefault(job, message)
 
     def check_names(self, job: model.Job) -> list[str]:
         reasons: list[str] = []

@@ -191,6 +191,7 @@ class Job:
     not_runnable: str = ""
     approval: Approval | None = None
     bump: str = ""  # release jobs: major, minor, patch, rc, alpha, beta or final
+    integrations: tuple[str, ...] = ()  # job-level `integrations:`: secrets the job gets
 
     def with_default_timeout(self, minutes: float) -> Job:
         """The job as it runs: every run has a timeout (the setting's when none is written)."""

@@ -202,6 +202,15 @@ def integration_env(name: str, fields: Mapping[str, str], *, as_is: bool) -> dic
     return env
 
 
+INTEGRATION_KEYS = "GITLINE_INTEGRATION_KEYS_"  # + prefix: the field names, space-separated
+
+
+def integration_keys(name: str, fields: Mapping[str, str]) -> dict[str, str]:
+    """The names of an integration's fields (not secret: an environment variable, never
+    masked), for `shipctl get_integration_keys` / `get_integration_resource_keys`."""
+    return {f"{INTEGRATION_KEYS}{model.env_prefix(name)}": " ".join(fields)}
+
+
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 

@@ -120,8 +120,9 @@ _COMMON_JOB = (
        not_applied="read access is the config repository's and the API's (tokens)"),
     _k("timeoutMinutes", "number|string", "A timeout written beside runtime:.",
        not_applied="Gitline reads the timeout from runtime.timeoutMinutes"),
-    _k("integrations", "array|string", "Integrations a Shippable job loads.",
-       items=(SCALAR,), not_applied="a job gets the integrations of its inputs and outputs"),
+    _k("integrations", "array|string", "Secrets (HOME/secrets.yml) the job gets as "
+       "<NAME>_INTEGRATION_<FIELD> and its keys as-is; shipctl get_integration_field.",
+       items=(SCALAR,)),
 )
 _JOB_EXTRAS: dict[str, tuple[Key, ...]] = {
     "deploy": (

@@ -215,6 +215,25 @@ def cmd_get_params_resource(args: Sequence[str]) -> int:
     return out(params.get(args[1], ""))
 
 
+def _integration_keys(name: str) -> list[str]:
+    return os.environ.get(f"{runenv.INTEGRATION_KEYS}{model.env_prefix(name)}", "").split()
+
+
+def cmd_get_integration_keys(args: Sequence[str]) -> int:
+    """The field names of an integration (a job's `integrations:` or a resource's)."""
+    usage(args, 1, "get_integration_keys NAME")
+    return out(" ".join(_integration_keys(args[0])))
+
+
+def cmd_get_integration_resource(args: Sequence[str]) -> int:
+    """The fields of an integration as one JSON object (values are masked in the log)."""
+    usage(args, 1, "get_integration_resource NAME")
+    prefix = model.env_prefix(args[0])
+    fields = {k: os.environ.get(f"GITLINE_INTEGRATION_{prefix}_{model.env_prefix(k)}", "")
+              for k in _integration_keys(args[0])}
+    return out(json.dumps(fields, sort_keys=True))
+
+
 def cmd_get_integration_resource_field(args: Sequence[str]) -> int:
     usage(args, 2, "get_integration_resource_field RESOURCE_NAME KEY_NAME")
     prefix, field = model.env_prefix(args[0]), model.env_prefix(args[1])
@@ -552,6 +571,10 @@ COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
     "get_resource_env": cmd_get_resource_env,
     "get_params_resource": cmd_get_params_resource,
     "get_integration_resource_field": cmd_get_integration_resource_field,
+    "get_integration_field": cmd_get_integration_resource_field,  # a job's integrations:
+    "get_integration_keys": cmd_get_integration_keys,
+    "get_integration_resource_keys": cmd_get_integration_keys,
+    "get_integration_resource": cmd_get_integration_resource,
     "get_json_value": cmd_get_json_value,
     "post_resource_state": cmd_post_resource_state,
     "put_resource_state": cmd_put_resource_state,

@@ -881,3 +881,30 @@ jobs:
 {task_bump}""")
     assert wf.jobs["rel"].bump == expected
     assert [p.severity for p in wf.problems] == (["warning"] if expected == "" else [])
+
+
+def test_job_level_integrations_are_read_and_held_to_their_scopes():
+    from controller.core import secretscope
+
+    text = """\
+resources:
+  - name: p
+    type: params
+    versionTemplate: {params: {A: "1"}}
+jobs:
+  - name: deploy
+    type: runSh
+    integrations: [deploy_kv, other_kv]
+    steps:
+      - IN: p
+      - TASK: [echo]
+"""
+    scopes = {"deploy_kv": secretscope.Scope(jobs=frozenset({"deploy"})),
+              "other_kv": secretscope.Scope(jobs=frozenset({"build"}))}
+    wf = loader.load_workflow([("shippable.yml", text)], scopes=scopes)
+    assert wf.jobs["deploy"].integrations == ("deploy_kv", "other_kv")
+    assert [str(p) for p in wf.problems] == [
+        "shippable.yml:8:5: error: job 'deploy' names secret 'other_kv' in integrations:, "
+        "which is not for it (secrets.yml gives it to jobs build)"]
+    assert "deploy" in wf.inconsistent
+    assert not loader.load_workflow([("shippable.yml", text)]).problems  # validate: no HOME

@@ -293,3 +293,27 @@ def test_a_notification_integration_without_method_is_not_silently_slack(home):
     [info] = [p for p in home.status()["config"]["problems"] if "no method" in p]
     assert ": info: resource 'team_hook' has an integration and no method: the method " \
            "follows its secret" in info
+
+
+JOB_INTEGRATIONS = params_and_job("deploy", """[
+            'test "$username" = "$DEPLOY_KV_INTEGRATION_USERNAME" && test -n "$username"',
+            'test "$(shipctl get_integration_field deploy_kv token)" = "$token"',
+            'echo "keys: $(shipctl get_integration_keys deploy_kv)"',
+            'shipctl get_integration_resource deploy_kv > fields.json',
+            'python3 -c "import json, sys; print(sorted(json.load(sys.stdin)))" < fields.json']"""
+    ).replace("    type: runSh\n", "    type: runSh\n    integrations: [deploy_kv]\n")
+
+
+def test_job_level_integrations_reach_the_job_as_shippable_exported_them(home):
+    secrets = home.path / "secrets.yml"
+    secrets.write_text("deploy_kv: {username: ada-the-user, token: t0k-8812, jobs: [deploy]}\n")
+    secrets.chmod(0o600)
+    home.start()
+    home.write("shippable.yml", JOB_INTEGRATIONS)
+    home.push("a job with integrations:")
+    assert home.wait_runs("deploy", 1) == ["run 1 succeeded"], gitline(
+        "logs", home.path, "deploy").stdout
+    log = gitline("logs", home.path, "deploy").stdout
+    assert "keys: username token" in log
+    assert "['token', 'username']" in log
+    assert "t0k-8812" not in log and "ada-the-user" not in log
