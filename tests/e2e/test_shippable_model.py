@@ -11,6 +11,14 @@ from e2ekit import gitline, params_and_job, wait_for
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "notify"))
 from sinks import HttpSink  # noqa: E402
 
+
+def write_secrets(home, text: str) -> None:
+    """HOME/secrets.yml as the controller accepts it (mode 0600)."""
+    path = home.path / "secrets.yml"
+    path.write_text(text)
+    path.chmod(0o600)
+
+
 CHRONO = """\
 resources:
   - name: cfg
@@ -249,9 +257,7 @@ jobs:
 
 
 def test_runtime_names_as_documented_kv_keys_as_is_and_placeholders_filled(home):
-    secrets = home.path / "secrets.yml"
-    secrets.write_text("kv_creds: {username: ada-the-user, password: pa55-word-x}\n")
-    secrets.chmod(0o600)
+    write_secrets(home, "kv_creds: {username: ada-the-user, password: pa55-word-x}\n")
     home.start()
     home.write("shippable.yml", RUNTIME_NAMES)
     home.push("names, placeholders, a key-value integration")
@@ -277,9 +283,7 @@ def test_a_notification_integration_without_method_is_not_silently_slack(home):
     """A webhook-shaped provider's URL gets the JSON webhook body, and the workflow says
     what decides the method."""
     with HttpSink() as http:
-        secrets = home.path / "secrets.yml"
-        secrets.write_text(f"team_hook_int: {http.url('/team/T9')}\n")
-        secrets.chmod(0o600)
+        write_secrets(home, f"team_hook_int: {http.url('/team/T9')}\n")
         home.start()
         home.write("shippable.yml", PROVIDER)
         home.push("a provider's webhook")
@@ -305,9 +309,7 @@ JOB_INTEGRATIONS = params_and_job("deploy", """[
 
 
 def test_job_level_integrations_reach_the_job_as_shippable_exported_them(home):
-    secrets = home.path / "secrets.yml"
-    secrets.write_text("deploy_kv: {username: ada-the-user, token: t0k-8812, jobs: [deploy]}\n")
-    secrets.chmod(0o600)
+    write_secrets(home, "deploy_kv: {username: ada-the-user, token: t0k-8812, jobs: [deploy]}\n")
     home.start()
     home.write("shippable.yml", JOB_INTEGRATIONS)
     home.push("a job with integrations:")
