@@ -29,10 +29,10 @@ from controller.readview import (  # noqa: F401  HomeError: re-exported for serv
 from controller.secrets import find as find_secret
 from controller.secrets import load_secrets
 from controller.secrets import lookup as lookup_secret
-from controller.server.pushes import Pusher, PushLog, attributed
 from controller.settings import Settings
 from controller.store.configrepo import MAX_COMMITS, CommitInfo, ConfigRepo
 from controller.store.gitstate import GitStateStore
+from controller.store.pushlog import Pusher, PushLog, attributed
 from controller.store.repoinit import install_hook
 
 log = logging.getLogger("gitline")
@@ -49,6 +49,18 @@ def make_executor(settings: Settings) -> Executor:
         return CeleryExecutor(settings.broker_url, default_queue=settings.default_queue,
                               lost_after=settings.worker_lost_seconds)
     return LocalExecutor(settings.work_root, workers=settings.workers, box=job_sandbox(settings))
+
+
+def _say_unscoped_secrets(settings: Settings) -> None:
+    """One line at start naming the secrets that any job may ask for (no scope)."""
+    try:
+        secrets = load_secrets(settings.home)
+    except Exception:  # noqa: BLE001 - an unsafe file is said where a run needs it
+        return
+    unscoped = sorted(name for name, secret in secrets.items() if secret.scope.is_global)
+    if unscoped:
+        log.warning("gitline: secrets.yml: %d secret(s) reach any job or resource that names "
+                    "them (no jobs:/resources: scope): %s", len(unscoped), ", ".join(unscoped))
 
 
 def job_sandbox(settings: Settings) -> Sandbox:
@@ -97,12 +109,10 @@ class Controller:
     # --- the network side: git over HTTP, the API, webhooks, upstreams (issue #5) -------
 
     def _wire_network(self) -> None:
-        from controller.reactor.pollers import (
-            Pollers,
-            RepoPoller,
-            UpstreamFollower,
-            git_auth_env,
-        )
+        from controller.reactor.pollers import Pollers
+        from controller.reactor.repopoller import RepoPoller
+        from controller.reactor.upstream import UpstreamFollower
+        from controller.store.remote import git_auth_env
 
         s = self.settings
         secrets = lambda: load_secrets(s.home)  # noqa: E731
@@ -214,6 +224,7 @@ class Controller:
         log.info("gitline: watching %s (branch %s), state on %s, %d workers",
                  self.settings.repo_path, self.settings.branch, self.settings.state_branch,
                  self.settings.workers)
+        _say_unscoped_secrets(self.settings)
         try:
             self.loop.run(stop)
         finally:

@@ -80,3 +80,27 @@ def protocol_config(allow_local: bool) -> list[str]:
     for scheme in (*REMOTE_SCHEMES, *(("file",) if allow_local else ())):
         out += ["-c", f"protocol.{scheme}.allow=always"]
     return out
+
+
+_SCP_HOST = re.compile(r"^(?:[^@/]+@)?([^:/]+):(.+)$")  # git@host:org/repo.git
+
+
+def normalize_url(url: str) -> str:
+    """A URL reduced to host/path for matching: no scheme, user, port, `.git` or case."""
+    url = url.strip()
+    if "://" in url:
+        _, rest = url.split("://", 1)
+        host, _, path = rest.partition("/")
+        host = host.rsplit("@", 1)[-1].split(":", 1)[0]
+    else:
+        m = _SCP_HOST.match(url)
+        host, path = (m.group(1), m.group(2)) if m else ("", url)
+    path = path.strip("/")
+    if path.endswith(".git"):
+        path = path[:-4]
+    return f"{host.lower()}/{path.rstrip('/')}".lower()
+
+
+def sanitize_url(url: str) -> str:
+    """`url` without credentials, for logs and status."""
+    return re.sub(r"(://)[^/@]*@", r"\1***@", url)

@@ -14,12 +14,10 @@ import json
 import re
 import shlex
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from controller.core import model, triggers
-
-if TYPE_CHECKING:  # pragma: no cover - typing only; the core never imports the edges
-    from controller.execution.executor import InputSpec, OutputSpec, RunSpec
+from controller.core.runspec import InputSpec, OutputSpec, RunSpec
 
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 

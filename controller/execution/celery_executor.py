@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from controller.core.runspec import Outcome, RunSpec
 from controller.execution import celery_worker, codec
-from controller.execution.executor import Outcome, RunSpec
 from controller.execution.local import now_iso
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """RunSpec and Outcome as JSON text, for a broker: the Celery executor's wire format.
 
 A broker is not a trusted channel for code, so nothing here is pickle: a spec is plain
-JSON, decoded into the dataclasses of `executor.py` and `core/model.py` by their type
+JSON, decoded into the dataclasses of `core/runspec.py` and `core/model.py` by their type
 hints. Typed fields come back as what they were declared (tuples, frozensets, nested
 dataclasses, `bytes` from base64); values typed `Any` (a resource's definition, version
 values) keep what JSON cannot say through one-key tags: `{"$bytes": b64}`, `{"$tuple": [...]}`,
@@ -24,7 +24,7 @@ import typing
 from functools import cache
 from typing import Any
 
-from controller.execution.executor import Outcome, RunSpec
+from controller.core.runspec import Outcome, RunSpec
 
 FORMAT = 1
 TAGS = frozenset({"$bytes", "$tuple", "$set", "$date", "$datetime", "$map"})

@@ -31,8 +31,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from controller.core import runenv
+from controller.core.runspec import Outcome, OutcomeStatus, OutputUpdate, RunSpec
 from controller.execution import managed, sandbox, workspace
-from controller.execution.executor import Outcome, OutcomeStatus, OutputUpdate, RunSpec
 from controller.masking import StreamMasker, mask, mask_bytes, ordered
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from controller.core import runenv
-from controller.execution.executor import InputSpec, RunSpec
+from controller.core.runspec import InputSpec, RunSpec
 from controller.execution.shipctl import bump_version
 
 MANAGED_TYPES = frozenset({"release", "manifest"})

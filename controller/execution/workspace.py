@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from controller.core import model, runenv
-from controller.execution.executor import OutputSpec, OutputUpdate, RunSpec
+from controller.core.runspec import OutputSpec, OutputUpdate, RunSpec
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_TOTAL_BYTES = 200 * 1024 * 1024

@@ -10,9 +10,9 @@ the other hooks' notices once it has finished.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from controller.core import model, notices
+from controller.core.runspec import Outcome, RunSpec
 from controller.notify.delivery import Batch, Item
 
 
@@ -24,14 +24,14 @@ class NoticeListener:
         self._workflow = workflow
         self._submit = submit
 
-    def started(self, spec: Any) -> None:
+    def started(self, spec: RunSpec) -> None:
         self._send(spec, notices.start_notices(spec.job, spec.run))
 
-    def __call__(self, spec: Any, outcome: Any) -> None:
+    def __call__(self, spec: RunSpec, outcome: Outcome) -> None:
         events = notices.finished_events(tuple(outcome.notifications))
         self._send(spec, notices.plan_notices(spec.job, spec.run, events, outcome.log or ""))
 
-    def _send(self, spec: Any, planned: list[notices.Notice]) -> None:
+    def _send(self, spec: RunSpec, planned: list[notices.Notice]) -> None:
         if not planned:
             return
         wf = self._workflow() or model.Workflow()

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from controller.core.approvals import Identity
-from controller.server.pushes import Pusher, PushLog
+from controller.store.pushlog import Pusher, PushLog
 
 ALLOWED_SIGNERS = "allowed_signers"
 GNUPG_DIR = "gnupg"

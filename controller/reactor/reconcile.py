@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from controller.core import approvals, loader, model, planner, secretscope, triggers, versions
+from controller.core import runspec as rs
 from controller.execution import executor as ex
 from controller.reactor import requests
 from controller.reactor.identity import Identifier
@@ -70,9 +71,9 @@ class Reconciler:
                                  default_timeout_minutes)
         self._version_lock = threading.Lock()
         # Called in the loop thread after a run's final record is committed (notifications).
-        self.finished_listeners: list[Callable[[ex.RunSpec, ex.Outcome], None]] = []
+        self.finished_listeners: list[Callable[[rs.RunSpec, rs.Outcome], None]] = []
         # Called in the loop thread once a run's start is committed (on_start notifications).
-        self.started_listeners: list[Callable[[ex.RunSpec], None]] = []
+        self.started_listeners: list[Callable[[rs.RunSpec], None]] = []
         self.config = config
         self.store = store
         self.executor = executor
@@ -87,11 +88,11 @@ class Reconciler:
 
     # --- executor callbacks (any thread) ----------------------------------------------
 
-    def on_started(self, spec: ex.RunSpec, started_at: str) -> None:
+    def on_started(self, spec: rs.RunSpec, started_at: str) -> None:
         self._events.put(("started", spec, started_at))
         self._poke()
 
-    def on_done(self, spec: ex.RunSpec, outcome: ex.Outcome) -> None:
+    def on_done(self, spec: rs.RunSpec, outcome: rs.Outcome) -> None:
         self._events.put(("done", spec, outcome))
         self._poke()
 
@@ -461,7 +462,7 @@ class Reconciler:
                 except (ValueError, TypeError) as err:  # what the state branch refuses
                     self._record_unrecordable(spec, data, err)
 
-    def _record_unrecordable(self, spec: ex.RunSpec, outcome: ex.Outcome,
+    def _record_unrecordable(self, spec: rs.RunSpec, outcome: rs.Outcome,
                              err: Exception) -> None:
         """The run ends failed with the reason; its log is kept, what was refused is not."""
         reason = f"outcome could not be recorded: {err}"
@@ -472,7 +473,7 @@ class Reconciler:
         self.store.record_run(final, log=outcome.log)
         self._submitted.discard((spec.run.job, spec.run.number))
 
-    def _record_outcome(self, spec: ex.RunSpec, outcome: ex.Outcome) -> None:
+    def _record_outcome(self, spec: rs.RunSpec, outcome: rs.Outcome) -> None:
         run = spec.run
         for update in outcome.outputs:
             self._record_output(spec, update, outcome.status)
@@ -499,7 +500,7 @@ class Reconciler:
             except Exception:  # a listener (notifications) never breaks the loop
                 log.exception("%s: run %d: a finished-run listener failed", run.job, run.number)
 
-    def _retry(self, final: model.Run, outcome: ex.Outcome, retries: int) -> None:
+    def _retry(self, final: model.Run, outcome: rs.Outcome, retries: int) -> None:
         """Record the failed attempt (with its log) and queue the next one of the same run."""
         what = outcome.status.replace("_", " ")
         again = replace(final, status="queued", attempt=final.attempt + 1,
@@ -511,7 +512,7 @@ class Reconciler:
         log.info("%s: run %d attempt %d %s; retrying", final.job, final.number, final.attempt,
                  what)
 
-    def _replicate(self, spec: ex.RunSpec, written: set[str]) -> None:
+    def _replicate(self, spec: rs.RunSpec, written: set[str]) -> None:
         """`OUT: x, replicate: y`: x gets a copy of input y's version, unless the run wrote x."""
         for out in spec.outputs:
             src = next((i for i in spec.inputs if i.name == out.replicate), None)
@@ -521,7 +522,7 @@ class Reconciler:
                              created_by=f"{spec.run.job} run {spec.run.number}",
                              config_commit=spec.run.config_commit)
 
-    def _record_output(self, spec: ex.RunSpec, update: ex.OutputUpdate, status: str) -> None:
+    def _record_output(self, spec: rs.RunSpec, update: rs.OutputUpdate, status: str) -> None:
         out = next((o for o in spec.outputs if o.name == update.resource), None)
         if out is None:
             log.warning("%s: run %d wrote %s, which is not one of its OUTs; ignored",
@@ -592,7 +593,7 @@ class Reconciler:
                 self.executor.submit(spec, self.on_started, self.on_done)
 
 
-def _truncated(outcome: ex.Outcome) -> str:
+def _truncated(outcome: rs.Outcome) -> str:
     """The run record says when its log.txt is only the head and tail of the output."""
     return "log truncated (only its first and last parts are kept)" if outcome.log_truncated \
         else ""

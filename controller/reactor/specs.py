@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from controller.core import model, runenv
-from controller.execution import executor as ex
+from controller.core import runspec as rs
 from controller.secrets import Secret, SecretsError, find
 from controller.store.configrepo import ConfigRepo
 from controller.store.gitstate import GitStateStore
@@ -71,13 +71,13 @@ class SpecBuilder:
         return {}, frozenset()
 
     def build(self, wf: model.Workflow, job: model.Job, run: model.Run,
-              snap: model.Snapshot) -> ex.RunSpec:
+              snap: model.Snapshot) -> rs.RunSpec:
         """Everything a worker needs for `run`, with the exact input versions it recorded."""
         job = job.with_default_timeout(self.default_timeout_minutes)
         inputs = []
         for iv in run.inputs:
             if iv.kind == "job":
-                inputs.append(ex.InputSpec(
+                inputs.append(rs.InputSpec(
                     iv.name, "job", wf.jobs[iv.name].type if iv.name in wf.jobs else "runSh",
                     model.Version(iv.name, iv.number, str(iv.number), created_by="job"),
                     files=self._job_state(iv, snap)))
@@ -86,7 +86,7 @@ class SpecBuilder:
             version, at = self._input_version(iv, snap) if iv.number or iv.version_name \
                 else (None, "")
             files, executable = self._resource_files(res, version, at)
-            inputs.append(ex.InputSpec(
+            inputs.append(rs.InputSpec(
                 iv.name, "resource", res.type if res else "", version,
                 definition=dict(res.definition) if res else {},
                 files=files, executable=executable))
@@ -97,14 +97,14 @@ class SpecBuilder:
         outs = {o.name: o for o in job.outputs}
         secrets, keys = self._job_secrets(wf, job)
         outputs = tuple(self._output_spec(wf, name, outs.get(name), snap) for name in out_names)
-        return ex.RunSpec(run=run, job=job, inputs=tuple(inputs), outputs=outputs,
+        return rs.RunSpec(run=run, job=job, inputs=tuple(inputs), outputs=outputs,
                           previous_state=self.store.read_files(f"jobs/{job.name}/state"),
                           env={**self.job_env, **keys}, secrets=secrets)
 
     def _output_spec(self, wf: model.Workflow, name: str, out: model.Output | None,
-                     snap: model.Snapshot) -> ex.OutputSpec:
+                     snap: model.Snapshot) -> rs.OutputSpec:
         res = wf.resources.get(name)
-        return ex.OutputSpec(
+        return rs.OutputSpec(
             name, res.type if res else "", snap.versions.get(name),
             definition=dict(res.definition) if res else {},
             files=self.store.read_files(f"resources/{name}/files") if res and res.type == "state"

@@ -15,10 +15,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
+
+from controller.core.sources import Push
 
 MAX_PAYLOAD = 1024 * 1024  # bytes; larger bodies get 413
 
@@ -89,16 +89,6 @@ def parse_json(body: bytes) -> Any:
         raise PayloadError(f"the body is not JSON: {err}") from err
 
 
-@dataclass(frozen=True)
-class Push:
-    """What a git push hook says: where, which ref, and the repository's URLs."""
-
-    provider: str
-    ref: str
-    after: str
-    urls: tuple[str, ...]
-
-
 def parse_push(headers: Mapping[str, str], payload: Any) -> Push:
     """The ref and repository URLs of a GitHub/Gitea/GitLab push payload."""
     if not isinstance(payload, dict):
@@ -110,32 +100,3 @@ def parse_push(headers: Mapping[str, str], payload: Any) -> Push:
     return Push(git_provider(headers), str(payload.get("ref", "")),
                 str(payload.get("after", payload.get("checkout_sha", "")) or ""), urls)
 
-
-_SCP = re.compile(r"^(?:[^@/]+@)?([^:/]+):(.+)$")  # git@host:org/repo.git
-
-
-def normalize_url(url: str) -> str:
-    """A URL reduced to host/path for matching: no scheme, user, port, `.git` or case."""
-    url = url.strip()
-    if "://" in url:
-        _, rest = url.split("://", 1)
-        host, _, path = rest.partition("/")
-        host = host.rsplit("@", 1)[-1].split(":", 1)[0]
-    else:
-        m = _SCP.match(url)
-        host, path = (m.group(1), m.group(2)) if m else ("", url)
-    path = path.strip("/")
-    if path.endswith(".git"):
-        path = path[:-4]
-    return f"{host.lower()}/{path.rstrip('/')}".lower()
-
-
-def push_matches(push: Push, url: str) -> bool:
-    """True if the push is for the repository at `url`."""
-    wanted = normalize_url(url)
-    return any(normalize_url(u) == wanted for u in push.urls)
-
-
-def sanitize_url(url: str) -> str:
-    """`url` without credentials, for logs and status."""
-    return re.sub(r"(://)[^/@]*@", r"\1***@", url)

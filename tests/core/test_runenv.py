@@ -7,7 +7,7 @@ import json
 import pytest
 
 from controller.core import model, runenv
-from controller.execution.executor import InputSpec, OutputSpec, RunSpec
+from controller.core.runspec import InputSpec, OutputSpec, RunSpec
 
 LOC = model.Location("shippable.jobs.yml", 1, 1)
 WD = "/work/build/7"

@@ -9,8 +9,8 @@ import json
 import pytest
 
 from controller.core import model
+from controller.core.runspec import InputSpec, Outcome, OutputSpec, OutputUpdate, RunSpec
 from controller.execution import codec
-from controller.execution.executor import InputSpec, Outcome, OutputSpec, OutputUpdate, RunSpec
 
 LOC = model.Location("ci/shippable.jobs.yml", 12, 5)
 CAUSE = model.Cause("trigger", "triggers/deploy", "a" * 40, "Ada <ada@example.com>")

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from controller.core import model
+from controller.core.runspec import InputSpec, Outcome, OutputSpec, RunSpec
 from controller.execution import sandbox
-from controller.execution.executor import InputSpec, Outcome, OutputSpec, RunSpec
 from controller.execution.local import LocalExecutor, LogCapture, execute, prune_workdirs
 
 LOC = model.Location("shippable.jobs.yml", 1, 1)

@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 
 from controller.core import model
-from controller.execution import shipctl, workspace
-from controller.execution.executor import (
+from controller.core.runspec import (
     InputSpec,
     Outcome,
     OutputSpec,
     OutputUpdate,
     RunSpec,
 )
+from controller.execution import shipctl, workspace
 from controller.execution.local import execute
 
 LOC = model.Location("shippable.jobs.yml", 1, 1)

@@ -7,10 +7,11 @@ import hmac
 
 import pytest
 
-from controller.core import model
-from controller.reactor import pollers
+from controller.core import model, remotes, sources
+from controller.reactor import repopoller
 from controller.secrets import Secret
 from controller.server import webhooks
+from controller.store import remote
 
 BODY = b'{"ref": "refs/heads/main"}'
 
@@ -56,12 +57,12 @@ def test_git_hook_signatures(headers, provider, ok):
     ("git://127.0.0.1:9418/lib.git", "git://127.0.0.1/lib"),
 ])
 def test_urls_of_the_same_repository_match(a, b):
-    push = webhooks.Push("github", "refs/heads/main", "", (a,))
-    assert webhooks.push_matches(push, b)
+    push = sources.Push("github", "refs/heads/main", "", (a,))
+    assert sources.push_matches(push, b)
 
 
 def test_sanitize_url_drops_credentials():
-    assert webhooks.sanitize_url("https://bob:tok@host/x.git") == "https://***@host/x.git"
+    assert remotes.sanitize_url("https://bob:tok@host/x.git") == "https://***@host/x.git"
 
 
 def test_parse_push_of_each_provider():
@@ -85,7 +86,7 @@ def test_parse_push_of_each_provider():
     ("a", "b", False, False, "rewrite"),
 ])
 def test_decide_follow(local, remote, l_in_r, r_in_l, decision):
-    assert pollers.decide_follow(local, remote, l_in_r, r_in_l) == decision
+    assert sources.decide_follow(local, remote, l_in_r, r_in_l) == decision
 
 
 REFS = {"refs/heads/main": "1", "refs/heads/master": "2", "refs/heads/feature/a": "3",
@@ -105,7 +106,7 @@ REFS = {"refs/heads/main": "1", "refs/heads/master": "2", "refs/heads/feature/a"
     ({"branch": "main", "tags": {"only": ["v*"]}}, ["refs/heads/main", "refs/tags/v1.0"]),
 ])
 def test_watched_refs(definition, refs):
-    assert sorted(pollers.watched_refs(definition, REFS)) == refs
+    assert sorted(sources.watched_refs(definition, REFS)) == refs
 
 
 def _repo(definition, integration="", tracks=None):
@@ -121,19 +122,19 @@ def _repo(definition, integration="", tracks=None):
     ({"sourceName": "org/lib", "url": "file:///srv/lib.git"}, "", {}, "file:///srv/lib.git"),
 ])
 def test_repo_url(definition, integration, secrets, url):
-    assert pollers.repo_url(_repo(definition, integration), secrets) == url
+    assert repopoller.repo_url(_repo(definition, integration), secrets) == url
 
 
 def test_a_gitrepo_of_the_config_repository_is_not_polled():
-    assert pollers.repo_url(_repo({"sourceName": "."}, tracks=""), {}) is None
+    assert repopoller.repo_url(_repo({"sourceName": "."}, tracks=""), {}) is None
 
 
 def test_credentials_go_to_git_through_the_environment(tmp_path):
-    env = pollers.git_auth_env("https://h/x.git", Secret(fields={"username": "u", "password": "p"}),
+    env = remote.git_auth_env("https://h/x.git", Secret(fields={"username": "u", "password": "p"}),
                               tmp_path)
     assert env["GIT_CONFIG_KEY_0"] == "http.extraHeader"
     assert env["GIT_CONFIG_VALUE_0"] == "Authorization: Basic dTpw"
-    ssh = pollers.git_auth_env("git@h:x.git", Secret(fields={"sshKey": "KEY"}), tmp_path / "keys")
+    ssh = remote.git_auth_env("git@h:x.git", Secret(fields={"sshKey": "KEY"}), tmp_path / "keys")
     key = ssh["GIT_SSH_COMMAND"].split()[2]
     assert (tmp_path / "keys").exists() and oct(__import__("os").stat(key).st_mode)[-3:] == "600"
-    assert pollers.git_auth_env("https://h/x.git", None, tmp_path) == {}
+    assert remote.git_auth_env("https://h/x.git", None, tmp_path) == {}
