@@ -93,7 +93,8 @@ class Controller:
             self.config, self.store, self.executor, poke=self.loop.poke,
             job_env=settings.job_env(), secrets=lambda: load_secrets(settings.home),
             requests_dir=settings.home / REQUESTS_DIR, identity=self.identity,
-            checkout=lambda res, version: self.repos.checkout(res, version))
+            checkout=lambda res, version: self.repos.checkout(res, version),
+            default_timeout_minutes=settings.default_timeout_minutes)
         self._wire_network()
         self.watcher = RefWatcher(settings.repo_path, self.loop.poke,
                                   ignore_refs=(f"refs/heads/{settings.state_branch}",

@@ -52,7 +52,8 @@ _TRUE = {"on", "true", "yes", "y", "1"}
 def is_workflow_file(path: str) -> bool:
     """True for the file names Shippable (and Gitline) read anywhere in the tree."""
     base = posixpath.basename(path.replace("\\", "/"))
-    if base in SPLIT_FILES or base.endswith(".shippable.yml"):
+    # any name ending in shippable.yml (myshippable.yml, app.shippable.yml), as Shippable read
+    if base in SPLIT_FILES or base.endswith("shippable.yml"):
         return True
     for ext in (".yml", ".yaml"):
         if base == "gitline" + ext or base.endswith(".gitline" + ext):
@@ -136,6 +137,7 @@ class _Loader:
         self.self_names = self_names
         self.scopes = scopes
         self.integration_at: dict[str, model.Location] = {}
+        self.job_integration_at: list[tuple[str, str, model.Location]] = []
         self.problems: list[model.Problem] = []
         self.resources: dict[str, model.Resource] = {}
         self.jobs: dict[str, model.Job] = {}
@@ -357,6 +359,9 @@ class _Loader:
         if method and method not in notices.METHODS:
             self.error(self.key_pos(item, "method"), f"resource '{name}': method {method!r} "
                        f"is not one of {', '.join(notices.METHODS)}", name)
+        if not method and item.get("integration"):  # not silently Slack: say what decides
+            self.report(item.at("integration"), f"resource '{name}' has an integration and no "
+                        f"method: {notices.BY_SECRET}", "info", name)
         refused = notices.smtp_problem(definition.get("smtp"))
         if refused:
             self.error(self.key_pos(item, "smtp"), f"resource '{name}': {refused}", name)
@@ -445,8 +450,27 @@ class _Loader:
             node_pool=steps.task_pool(self.node_pool(runtime, name)),
             not_runnable=not_runnable,
             approval=self.approval(item, name),
-            bump=steps.bump,
+            bump=self.bump(item, steps, jtype, name),
+            integrations=self.integrations(item, name),
         )
+
+    def integrations(self, item: YMap, name: str) -> tuple[str, ...]:
+        """Job-level `integrations:`: secret names, checked against their scopes like a
+        resource's integration (at this line)."""
+        names = tuple(n for n in _strs(item.get("integrations")) if n)
+        for secret in names:
+            self.job_integration_at.append((name, secret, self.loc(item.at("integrations"))))
+        return names
+
+    def bump(self, item: YMap, steps: _Steps, jtype: str, name: str) -> str:
+        """A release's bump: the TASK's, else the job's `bump:`, else minor (as documented)."""
+        if jtype != "release":
+            return steps.bump
+        if steps.bump or steps.bump_said:
+            return steps.bump or ""
+        if item.get("bump") is None:
+            return "minor"
+        return steps.bump_of(item)
 
     def approval(self, item: YMap, name: str) -> model.Approval | None:
         """`requiresApproval: true` or `{approvers: [...], timeoutMinutes: N}`."""
@@ -605,6 +629,11 @@ class _Loader:
                 inconsistent.setdefault(bad.resource, bad.message)
             for job in bad.jobs:
                 inconsistent.setdefault(job, bad.message)
+        for job, secret, where in self.job_integration_at:
+            message = secretscope.job_misuse(job, secret, self.scopes or {})
+            if message:
+                self.problems.append(model.Problem(where, message, "error", job))
+                inconsistent.setdefault(job, message)
 
     def check_names(self, job: model.Job) -> list[str]:
         reasons: list[str] = []
@@ -721,6 +750,7 @@ class _Steps:
         self.tasks: list[model.Task] = []
         self.task_pools: list[tuple[str, Pos]] = []  # runtime.nodePool of TASKs
         self.bump = ""
+        self.bump_said = False  # a TASK wrote bump: (even a bad one, already warned of)
 
     def task_pool(self, job_pool: str) -> str:
         """The node pool the job runs in: its own; else its only TASK's. A run goes to one
@@ -772,7 +802,7 @@ class _Steps:
             elif kind == "TASK":
                 self.task(step["TASK"], step.at("TASK"))
                 if step.get("bump") is not None:
-                    self.bump = self.bump_of(step)
+                    self.bump, self.bump_said = self.bump_of(step), True
             else:
                 self.loader.warn(
                     step.at(kind), "NOTIFY as a step is not supported; use a hook", self.job
@@ -820,8 +850,21 @@ class _Steps:
                 version_number=None if number is None else _int(number, 0),
                 show_build_status=_truthy(step.get("showBuildStatus")),
                 apply_to=_strs(step.get("applyTo")),
+                dependency_mode=self.dependency_mode(step, name),
             )
         )
+
+    def dependency_mode(self, step: YMap, name: str) -> Any:
+        """`dependencyMode` of one IN: overrides the job's for that input job."""
+        value = step.get("dependencyMode")
+        if value is None:
+            return ""
+        if value not in vocabulary.DEPENDENCY_MODES:
+            self.loader.warn(step.at("dependencyMode"), f"dependencyMode {value!r} of input "
+                             f"'{name}' is not one of {', '.join(vocabulary.DEPENDENCY_MODES)}; "
+                             "using the job's", self.job)
+            return ""
+        return value
 
     def output(self, step: YMap) -> None:
         name = self.name(step, "OUT")
@@ -832,6 +875,7 @@ class _Steps:
                     location=self.loader.loc(step.at("OUT")),
                     replicate=_text(step.get("replicate")),
                     overwrite=_truthy(step.get("overwrite")),
+                    on_failure=_truthy(step.get("on_failure")),
                 )
             )
 

@@ -464,8 +464,8 @@ def _run(
         state.message = f"timed out after {minutes:g} minutes ({state.message})"
     notes: list[str] = []
     outputs, state_files = workspace.collect(spec, workdir, notes)
-    if state.result != "ok":
-        outputs = ()  # a run that did not succeed makes no versions
+    status = STATUS[state.result]
+    outputs = tuple(o for o in outputs if spec.job.publishes(o.resource, status))
     state.notifications.extend(_shipctl_events(workdir))
     for note in notes:
         capture.line(f"gitline: {note}")
@@ -473,7 +473,6 @@ def _run(
     # what goes to the state branch never holds a secret: files and values are masked too
     state_files = mask_files(state_files, secrets)
     outputs = tuple(mask_output(o, secrets) for o in outputs)
-    status = STATUS[state.result]
     return Outcome(
         status=status,
         exit_code=state.exit_code if status in ("succeeded", "failed") else None,
