@@ -41,14 +41,30 @@ log = logging.getLogger("gitline")
 def make_executor(settings: Settings) -> Executor:
     """Local threads, or Celery workers (`executor: celery`; celery is imported only then)."""
     if settings.executor == "celery":
+        from controller.execution import sealing
         from controller.execution.celery_executor import CeleryExecutor, safe_url
 
-        log.info("gitline: runs go to Celery workers through %s (default queue %s)",
-                 safe_url(settings.broker_url), settings.default_queue)
+        key = sealing.home_key(settings.home)
+        log.info("gitline: runs go to Celery workers through %s (default queue %s), sealed "
+                 "with %s (give it to workers: gitline worker --key-file)",
+                 safe_url(settings.broker_url), settings.default_queue,
+                 settings.home / sealing.KEY_FILE)
         log.info("gitline: sandbox: each worker's (gitline worker --sandbox, default bwrap)")
-        return CeleryExecutor(settings.broker_url, default_queue=settings.default_queue,
+        return CeleryExecutor(settings.broker_url, key=key, default_queue=settings.default_queue,
                               lost_after=settings.worker_lost_seconds)
     return LocalExecutor(settings.work_root, workers=settings.workers, box=job_sandbox(settings))
+
+
+def _say_unscoped_secrets(settings: Settings) -> None:
+    """One line at start naming the secrets that any job may ask for (no scope)."""
+    try:
+        secrets = load_secrets(settings.home)
+    except Exception:  # noqa: BLE001 - an unsafe file is said where a run needs it
+        return
+    unscoped = sorted(name for name, secret in secrets.items() if secret.scope.is_global)
+    if unscoped:
+        log.warning("gitline: secrets.yml: %d secret(s) reach any job or resource that names "
+                    "them (no jobs:/resources: scope): %s", len(unscoped), ", ".join(unscoped))
 
 
 def job_sandbox(settings: Settings) -> Sandbox:
@@ -77,7 +93,8 @@ class Controller:
             self.config, self.store, self.executor, poke=self.loop.poke,
             job_env=settings.job_env(), secrets=lambda: load_secrets(settings.home),
             requests_dir=settings.home / REQUESTS_DIR, identity=self.identity,
-            checkout=lambda res, version: self.repos.checkout(res, version))
+            checkout=lambda res, version: self.repos.checkout(res, version),
+            default_timeout_minutes=settings.default_timeout_minutes)
         self._wire_network()
         self.watcher = RefWatcher(settings.repo_path, self.loop.poke,
                                   ignore_refs=(f"refs/heads/{settings.state_branch}",
@@ -211,6 +228,7 @@ class Controller:
         log.info("gitline: watching %s (branch %s), state on %s, %d workers",
                  self.settings.repo_path, self.settings.branch, self.settings.state_branch,
                  self.settings.workers)
+        _say_unscoped_secrets(self.settings)
         try:
             self.loop.run(stop)
         finally:

@@ -272,9 +272,14 @@ def serve(home: Path, workers: int | None, poll_seconds: float | None, verbose: 
               help="What job steps run in (as the controller's `sandbox` setting).")
 @click.option("--sandbox-bind", default="", envvar="GITLINE_SANDBOX_BIND",
               help="Extra folders jobs may write (comma-separated absolute paths).")
+@click.option("--key-file", type=click.Path(dir_okay=False, path_type=Path),
+              envvar="GITLINE_WORKER_KEY_FILE",
+              help="The controller's HOME/worker.key, which seals every run sent (env "
+              "GITLINE_WORKER_KEY_FILE, or the key itself in GITLINE_WORKER_KEY).")
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
 def worker(broker_url: str, queues: str, concurrency: int, work_root: Path | None,
-           hostname: str, sandbox_kind: str, sandbox_bind: str, verbose: bool) -> None:
+           hostname: str, sandbox_kind: str, sandbox_bind: str, key_file: Path | None,
+           verbose: bool) -> None:
     """Take runs from the broker's QUEUES and run them here until SIGTERM or Ctrl-C.
 
     Jobs run exactly as on the controller's machine (same folders, variables and
@@ -291,6 +296,20 @@ def worker(broker_url: str, queues: str, concurrency: int, work_root: Path | Non
     names = [q.strip() for q in queues.split(",") if q.strip()]
     if not names:
         raise click.UsageError("--queues names no queue")
+    from controller.execution import sealing
+
+    try:
+        if key_file is not None:
+            key = sealing.read_key(key_file)
+        elif os.environ.get("GITLINE_WORKER_KEY"):
+            key = sealing.check_key(os.environ["GITLINE_WORKER_KEY"].strip().encode(),
+                                    "GITLINE_WORKER_KEY")
+        else:
+            raise click.UsageError("give the controller's HOME/worker.key with --key-file "
+                                   "(or GITLINE_WORKER_KEY_FILE, or the key in "
+                                   "GITLINE_WORKER_KEY)")
+    except sealing.SealError as err:
+        raise click.ClickException(str(err)) from err
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(message)s")
     from controller.execution import sandbox
@@ -303,8 +322,8 @@ def worker(broker_url: str, queues: str, concurrency: int, work_root: Path | Non
     click.echo(f"gitline worker: sandbox: {box.describe()}", err=True)
     celery_worker.run_worker(broker_url, queues=names, concurrency=concurrency,
                              work_root=work_root or celery_worker.default_work_root(),
-                             hostname=hostname, loglevel="DEBUG" if verbose else "INFO",
-                             box=box)
+                             key=key, hostname=hostname,
+                             loglevel="DEBUG" if verbose else "INFO", box=box)
 
 
 @main.group(short_help="API and git-over-HTTP tokens.")

@@ -173,6 +173,10 @@ def _active_reason(job: model.Job, hist: model.JobHistory,
         problem = _secrets_problem(settings)
         if problem:
             return f"run {queued[0].number} waits: {problem}"
+        if settings.executor == "celery":  # the queue a worker must serve for it to start
+            queue = job.node_pool.strip() or settings.default_queue
+            return (f"run {queued[0].number} is queued for a free worker of Celery queue "
+                    f"'{queue}' (`gitline worker --queues {queue}`)")
         return f"run {queued[0].number} is queued for a free worker"
     return None
 

@@ -55,6 +55,9 @@ class Settings:
     # Ticks of `time` resources missed while the controller was down: once (one catch-up
     # tick) | skip. A resource's own `catchup:` overrides it.
     time_catchup: str = "once"
+    # Minutes a run of a job without runtime.timeoutMinutes may take, as Shippable's 60;
+    # there is no "no timeout": a hung job would hold its serial line forever.
+    default_timeout_minutes: float = 60.0
     # Where runs go: local (this machine, `workers` at once) | celery (Celery workers that
     # `gitline worker` starts, through the Redis broker at `broker_url`).
     executor: str = "local"
@@ -160,7 +163,7 @@ def _read_file(path: Path) -> dict[str, Any]:
 # Settings that must be positive, and their smallest value.
 _MINIMUM = {"workers": 1, "max_payload": 1}
 _POSITIVE = ("poll_seconds", "upstream_poll_seconds", "repo_poll_seconds",
-             "worker_lost_seconds")
+             "worker_lost_seconds", "default_timeout_minutes")
 
 
 def _checked(settings: Settings, path: Path) -> Settings:
@@ -169,7 +172,8 @@ def _checked(settings: Settings, path: Path) -> Settings:
             raise _Bad(key, f"must be at least {least}, not {getattr(settings, key)}")
     for key in _POSITIVE:
         if not getattr(settings, key) > 0:
-            raise _Bad(key, f"must be more than 0 seconds, not {getattr(settings, key):g}")
+            unit = key.rsplit("_", 1)[-1]  # seconds, or minutes
+            raise _Bad(key, f"must be more than 0 {unit}, not {getattr(settings, key):g}")
     if settings.executor not in ("local", "celery"):
         raise SettingsError(f"{path}: setting executor: local or celery, not "
                             f"{settings.executor!r}")

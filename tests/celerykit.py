@@ -79,7 +79,8 @@ class Worker:
     """`gitline worker` as a subprocess; `stop()` is a warm shutdown, `kill()` is -9."""
 
     def __init__(self, broker: str, workdir: Path, queues: str = "gitline",
-                 concurrency: int = 2, name: str = "", sandbox: str = "bwrap") -> None:
+                 concurrency: int = 2, name: str = "", sandbox: str = "bwrap", *,
+                 key_file: Path) -> None:
         self.name = name or f"w{os.getpid()}-{queues.replace(',', '-')}-{time.monotonic_ns()}"
         self.work_root = workdir / f"{self.name}-runs"
         self.log_path = workdir / f"{self.name}.log"
@@ -88,7 +89,7 @@ class Worker:
             [sys.executable, "-m", "controller.cli", "worker", "--broker", broker,
              "--queues", queues, "--concurrency", str(concurrency),
              "--work-root", str(self.work_root), "--hostname", f"{self.name}@localhost",
-             "--sandbox", sandbox],
+             "--sandbox", sandbox, "--key-file", str(key_file)],
             stdout=self.log_path.open("w"), stderr=subprocess.STDOUT, env=env,
             start_new_session=True)
         try:

@@ -51,7 +51,8 @@ _TRUE = {"on", "true", "yes", "y", "1"}
 def is_workflow_file(path: str) -> bool:
     """True for the file names Shippable (and Gitline) read anywhere in the tree."""
     base = posixpath.basename(path.replace("\\", "/"))
-    if base in SPLIT_FILES or base.endswith(".shippable.yml"):
+    # any name ending in shippable.yml (myshippable.yml, app.shippable.yml), as Shippable read
+    if base in SPLIT_FILES or base.endswith("shippable.yml"):
         return True
     for ext in (".yml", ".yaml"):
         if base == "gitline" + ext or base.endswith(".gitline" + ext):
@@ -135,6 +136,7 @@ class _Loader:
         self.self_names = self_names
         self.scopes = scopes
         self.integration_at: dict[str, model.Location] = {}
+        self.job_integration_at: list[tuple[str, str, model.Location]] = []
         self.problems: list[model.Problem] = []
         self.resources: dict[str, model.Resource] = {}
         self.jobs: dict[str, model.Job] = {}
@@ -356,6 +358,9 @@ class _Loader:
         if method and method not in notices.METHODS:
             self.error(self.key_pos(item, "method"), f"resource '{name}': method {method!r} "
                        f"is not one of {', '.join(notices.METHODS)}", name)
+        if not method and item.get("integration"):  # not silently Slack: say what decides
+            self.report(item.at("integration"), f"resource '{name}' has an integration and no "
+                        f"method: {notices.BY_SECRET}", "info", name)
         refused = notices.smtp_problem(definition.get("smtp"))
         if refused:
             self.error(self.key_pos(item, "smtp"), f"resource '{name}': {refused}", name)
@@ -441,11 +446,30 @@ class _Loader:
             timeout_minutes=self.timeout(runtime, name),
             retries=self.number(item, "retries", 0, name),
             flags=_strs(item.get("flags")),
-            node_pool=self.node_pool(runtime, name),
+            node_pool=steps.task_pool(self.node_pool(runtime, name)),
             not_runnable=not_runnable,
             approval=self.approval(item, name),
-            bump=steps.bump,
+            bump=self.bump(item, steps, jtype, name),
+            integrations=self.integrations(item, name),
         )
+
+    def integrations(self, item: YMap, name: str) -> tuple[str, ...]:
+        """Job-level `integrations:`: secret names, checked against their scopes like a
+        resource's integration (at this line)."""
+        names = tuple(n for n in _strs(item.get("integrations")) if n)
+        for secret in names:
+            self.job_integration_at.append((name, secret, self.loc(item.at("integrations"))))
+        return names
+
+    def bump(self, item: YMap, steps: _Steps, jtype: str, name: str) -> str:
+        """A release's bump: the TASK's, else the job's `bump:`, else minor (as documented)."""
+        if jtype != "release":
+            return steps.bump
+        if steps.bump or steps.bump_said:
+            return steps.bump or ""
+        if item.get("bump") is None:
+            return "minor"
+        return steps.bump_of(item)
 
     def approval(self, item: YMap, name: str) -> model.Approval | None:
         """`requiresApproval: true` or `{approvers: [...], timeoutMinutes: N}`."""
@@ -604,6 +628,11 @@ class _Loader:
                 inconsistent.setdefault(bad.resource, bad.message)
             for job in bad.jobs:
                 inconsistent.setdefault(job, bad.message)
+        for job, secret, where in self.job_integration_at:
+            message = secretscope.job_misuse(job, secret, self.scopes or {})
+            if message:
+                self.problems.append(model.Problem(where, message, "error", job))
+                inconsistent.setdefault(job, message)
 
     def check_names(self, job: model.Job) -> list[str]:
         reasons: list[str] = []
@@ -720,7 +749,24 @@ class _Steps:
         self.inputs: list[model.Input] = []
         self.outputs: list[model.Output] = []
         self.tasks: list[model.Task] = []
+        self.task_pools: list[tuple[str, Pos]] = []  # runtime.nodePool of TASKs
         self.bump = ""
+        self.bump_said = False  # a TASK wrote bump: (even a bad one, already warned of)
+
+    def task_pool(self, job_pool: str) -> str:
+        """The node pool the job runs in: its own; else its only TASK's. A run goes to one
+        worker, so a TASK's pool beside the job's or another TASK is said, not dropped."""
+        if not self.task_pools:
+            return job_pool
+        if not job_pool and len(self.tasks) == 1:
+            return self.task_pools[0][0]
+        why = (f"the job's runtime.nodePool {job_pool!r} is used" if job_pool else
+               f"job '{self.job}' has {len(self.tasks)} TASKs and a run goes to one worker; "
+               "set runtime.nodePool on the job")
+        for pool, pos in self.task_pools:
+            self.loader.warn(pos, f"runtime.nodePool {pool!r} of a TASK is not applied: {why}",
+                             self.job)
+        return job_pool
 
     def read(self, steps: Any, pos: Pos) -> None:
         if steps is None:
@@ -757,7 +803,7 @@ class _Steps:
             elif kind == "TASK":
                 self.task(step["TASK"], step.at("TASK"))
                 if step.get("bump") is not None:
-                    self.bump = self.bump_of(step)
+                    self.bump, self.bump_said = self.bump_of(step), True
             else:
                 self.loader.warn(
                     step.at(kind), "NOTIFY as a step is not supported; use a hook", self.job
@@ -805,8 +851,21 @@ class _Steps:
                 version_number=None if number is None else _int(number, 0),
                 show_build_status=_truthy(step.get("showBuildStatus")),
                 apply_to=_strs(step.get("applyTo")),
+                dependency_mode=self.dependency_mode(step, name),
             )
         )
+
+    def dependency_mode(self, step: YMap, name: str) -> Any:
+        """`dependencyMode` of one IN: overrides the job's for that input job."""
+        value = step.get("dependencyMode")
+        if value is None:
+            return ""
+        if value not in vocabulary.DEPENDENCY_MODES:
+            self.loader.warn(step.at("dependencyMode"), f"dependencyMode {value!r} of input "
+                             f"'{name}' is not one of {', '.join(vocabulary.DEPENDENCY_MODES)}; "
+                             "using the job's", self.job)
+            return ""
+        return value
 
     def output(self, step: YMap) -> None:
         name = self.name(step, "OUT")
@@ -817,6 +876,7 @@ class _Steps:
                     location=self.loader.loc(step.at("OUT")),
                     replicate=_text(step.get("replicate")),
                     overwrite=_truthy(step.get("overwrite")),
+                    on_failure=_truthy(step.get("on_failure")),
                 )
             )
 
@@ -850,7 +910,11 @@ class _Steps:
             self.loader.warn(value.at("options"), msg, self.job)
             runtime = {"options": value["options"]}
         if isinstance(runtime, dict):
-            self.loader.node_pool(runtime, self.job)
+            pool = self.loader.node_pool(runtime, self.job)
+            if pool:
+                at = runtime.at("nodePool" if "nodePool" in runtime else "nodepool") \
+                    if isinstance(runtime, YMap) else pos
+                self.task_pools.append((pool, at))
             options = runtime.get("options")
             if isinstance(options, dict):
                 env = self.env(options.get("env"), pos)

@@ -8,7 +8,7 @@ but are never mutated after construction.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from controller.core import vocabulary
@@ -54,6 +54,19 @@ def shown(name: str) -> str:
 def env_prefix(name: str) -> str:
     """`app-img.v1` -> `APP_IMG_V1`: the prefix of an input's runtime variables."""
     return re.sub(r"[^A-Za-z0-9]", "_", name).upper()
+
+
+def documented_prefix(name: str) -> str:
+    """`my-key-1` -> `MYKEY1`: Shippable's documented rule (capitals; every character but
+    letters, digits and `_` removed; leading digits removed, so it is a shell name)."""
+    return re.sub(r"[^A-Za-z0-9_]", "", name).upper().lstrip("0123456789")
+
+
+def env_prefixes(name: str) -> tuple[str, ...]:
+    """The prefixes a job gets for `name`: Gitline's (relied on since its first version)
+    and the documented one where they differ; never one that is not a shell name."""
+    found = (env_prefix(name), documented_prefix(name))
+    return tuple(dict.fromkeys(p for p in found if re.fullmatch(r"[A-Za-z_]\w*", p)))
 
 
 @dataclass(frozen=True)
@@ -107,6 +120,7 @@ class Input:
     version_number: int | None = None  # pin
     show_build_status: bool = False
     apply_to: tuple[str, ...] = ()
+    dependency_mode: Literal["chrono", "strict", "immediate", ""] = ""  # "": the job's
 
     @property
     def pinned(self) -> bool:
@@ -119,6 +133,7 @@ class Output:
     location: Location
     replicate: str = ""
     overwrite: bool = False
+    on_failure: bool = False  # `on_failure: true`: a run that did not succeed versions it too
 
 
 @dataclass(frozen=True)
@@ -176,6 +191,18 @@ class Job:
     not_runnable: str = ""
     approval: Approval | None = None
     bump: str = ""  # release jobs: major, minor, patch, rc, alpha, beta or final
+    integrations: tuple[str, ...] = ()  # job-level `integrations:`: secrets the job gets
+
+    def with_default_timeout(self, minutes: float) -> Job:
+        """The job as it runs: every run has a timeout (the setting's when none is written)."""
+        return self if self.timeout_minutes else replace(self, timeout_minutes=minutes)
+
+    def publishes(self, output: str, status: str) -> bool:
+        """Whether what a run with `status` wrote to `output` becomes a new version: a
+        succeeded run's, and a failed one's only for an `OUT` marked `on_failure: true`."""
+        if status == "succeeded":
+            return True
+        return any(o.name == output and o.on_failure for o in self.outputs)
 
 
 @dataclass(frozen=True)

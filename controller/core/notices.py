@@ -36,8 +36,12 @@ from typing import Any, Literal
 
 from controller.core import model, vocabulary
 
-Method = Literal["webhook", "slack", "email"]
+# "integration": written with `integration:` and no `method:`; settled by its secret.
+Method = Literal["webhook", "slack", "email", "integration"]
 METHODS: tuple[str, ...] = vocabulary.NOTIFY_METHODS
+BY_SECRET = ("the method follows its secret: email for an SMTP server (a 'host' field), "
+             "Slack for a hooks.slack.com URL, a JSON webhook for any other URL (Shippable's "
+             "webhook-shaped providers); write method: to say it")
 SNIPPET_LINES = 20
 ON_START = "on_start"
 # `<event>: NOTIFY <name>[ --key=value...]`: a name may hold spaces ("Slack (DevTac)")
@@ -195,8 +199,11 @@ def read_target(resource: model.Resource) -> Target:
     url_secret = str(d.get("url_secret") or resource.integration or "")
     recipients = _names(d.get("recipients"))
     method = str(d.get("method") or "").strip().lower()
-    if not method:  # Shippable style: an integration is Slack; recipients alone, email
-        method = "slack" if resource.integration else "webhook" if url_secret else "email"
+    if not method and resource.integration:  # Shippable took it from the integration's type
+        return Target("integration", url_secret=url_secret, recipients=recipients,
+                      smtp_secret=resource.integration)
+    if not method:  # url_secret alone: a webhook; recipients alone: email
+        method = "webhook" if url_secret else "email"
     if method not in METHODS:
         raise TargetError(f"{resource.name}: method {method!r} is not one of "
                           f"{', '.join(METHODS)}")
@@ -221,6 +228,23 @@ def read_target(resource: model.Resource) -> Target:
     if not url_secret:
         raise TargetError(f"{resource.name}: method {method} needs url_secret (or integration)")
     return Target(method, url_secret=url_secret, recipients=recipients)  # type: ignore[arg-type]
+
+
+def settle(target: Target, url: str, smtp_host: bool) -> Target:
+    """A Target of method "integration" as its secret says (see BY_SECRET); TargetError
+    when that cannot be sent (an email without recipients)."""
+    if target.method != "integration":
+        return target
+    if smtp_host:
+        for recipient in target.recipients or ("",):
+            problem = recipient_problem(recipient, "email") if recipient else \
+                "method email needs recipients"
+            if problem:
+                raise TargetError(problem)
+        return Target("email", recipients=target.recipients, smtp_secret=target.smtp_secret)
+    host = re.sub(r"^[a-z]+://([^/:?#]*).*$", r"\1", url.strip().lower(), flags=re.S)
+    method: Method = "slack" if host == "hooks.slack.com" else "webhook"
+    return Target(method, url_secret=target.url_secret, recipients=target.recipients)
 
 
 def render(notice: Notice, target: Target) -> Message:

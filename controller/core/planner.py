@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from controller.core import model
+from controller.core import graph, model
 
 
 @dataclass(frozen=True)
@@ -54,24 +54,47 @@ def _resolve_resource(inp: model.Input, res: model.Resource, snap: model.Snapsho
     return model.InputVersion(inp.name, "resource", latest.number, latest.name)
 
 
-def _resolve_job(inp: model.Input, job: model.Job, snap: model.Snapshot):
+# chrono (the default) and strict: "if Job-1 is in failed state or is queued, Job-4 will
+# not trigger" (Shippable's jobs page). strict also waits on any failure or run of the
+# input job's own upstream jobs; immediate waits for nothing.
+FAILED = frozenset({"failed", "timed_out"})
+
+
+def _block(name: str, up: model.JobHistory, mode: str, *, manual: bool) -> str:
+    """Why the newest state of input job `name` holds a run back under `mode`, or ""."""
+    if mode == "immediate":
+        return ""
+    if up.active:
+        run = up.active[-1]
+        return f"waiting for input job {name} (run {run.number} {run.status})"
+    # a trigger file is a person asking for a run: an old failure upstream does not refuse it
+    failed = up.last is not None and (
+        up.last.status != "succeeded" if mode == "strict" else up.last.status in FAILED)
+    if failed and not manual and up.last is not None:
+        return f"input job {name} run {up.last.number} {up.last.status}"
+    return ""
+
+
+def _resolve_job(wf: model.Workflow, inp: model.Input, job: model.Job, snap: model.Snapshot,
+                 *, manual: bool = False) -> model.InputVersion:
+    mode = inp.dependency_mode or job.dependency_mode
     up = snap.jobs.get(inp.name, model.JobHistory())
-    in_flight = bool(up.active)
-    if job.dependency_mode != "immediate":
-        if in_flight:
-            raise _NotReady(
-                f"waiting for input job {inp.name} (run {up.active[-1].number} "
-                f"{up.active[-1].status})"
-            )
-        if up.last and up.last.status != "succeeded" and job.dependency_mode == "strict":
-            raise _NotReady(f"input job {inp.name} run {up.last.number} {up.last.status}")
+    why = _block(inp.name, up, mode, manual=manual)
+    if not why and mode == "strict":  # the whole chain above the input job
+        for name in sorted(graph.upstream(wf, inp.name) & wf.jobs.keys()):
+            why = _block(name, snap.jobs.get(name, model.JobHistory()), mode, manual=manual)
+            if why:
+                why = why.replace("input job", "upstream job", 1)
+                break
+    if why:
+        raise _NotReady(why)
     if up.last_succeeded == 0:
         raise _NotReady(f"waiting for input job {inp.name} to succeed")
     return model.InputVersion(inp.name, "job", up.last_succeeded)
 
 
 def resolve_inputs(
-    wf: model.Workflow, job: model.Job, snap: model.Snapshot
+    wf: model.Workflow, job: model.Job, snap: model.Snapshot, *, manual: bool = False
 ) -> tuple[model.InputVersion, ...]:
     """The exact input versions a run of `job` would use now; raises _NotReady."""
     resolved = []
@@ -79,7 +102,7 @@ def resolve_inputs(
         if inp.name in wf.resources:
             resolved.append(_resolve_resource(inp, wf.resources[inp.name], snap))
         elif inp.name in wf.jobs:
-            resolved.append(_resolve_job(inp, job, snap))
+            resolved.append(_resolve_job(wf, inp, job, snap, manual=manual))
         else:
             raise _NotReady(f"input {inp.name} is not defined")
     return tuple(resolved)
@@ -167,7 +190,7 @@ def _plan_trigger(
     if blocked:
         return blocked
     try:
-        inputs = resolve_inputs(wf, job, snap)
+        inputs = resolve_inputs(wf, job, snap, manual=True)
     except _NotReady as why:
         return str(why)
     cause = model.Cause("trigger", req.path, commit=req.commit, author=req.author)
@@ -208,7 +231,8 @@ def plan_runs(
         snap = with_run(snap, _as_queued(planned, snap))
 
     waits: dict[str, str] = {}
-    for job in sorted(wf.jobs.values(), key=lambda j: (j.priority, j.name)):
+    auto: list[PlannedRun] = []
+    for job in _upstream_first(wf):
         blocked = _blocked(wf, job)
         if blocked:
             waits[job.name] = blocked
@@ -228,9 +252,39 @@ def plan_runs(
                 waits[job.name] = _idle_reason(wf, job, hist)
                 continue
             planned = PlannedRun(job.name, cause, inputs)
-        runs.append(planned)
+        auto.append(planned)
         snap = with_run(snap, _as_queued(planned, snap))
-    return Plan(tuple(runs), waits, tuple(rejected))
+    auto.sort(key=lambda p: (wf.jobs[p.job].priority, p.job))
+    return Plan((*runs, *auto), waits, tuple(rejected))
+
+
+def _order(job: model.Job) -> tuple[int, str]:
+    return (job.priority, job.name)
+
+
+def _upstream_first(wf: model.Workflow) -> list[model.Job]:
+    """Jobs with their input jobs before them (else by priority), so that a job due in
+    this pass is queued before the jobs that take it as input are considered: they must
+    wait for it. Iterative (a chain of 10,000 jobs); a cycle is cut where it is met."""
+    done: set[str] = set()
+    opened: set[str] = set()  # expanded, not yet done: met again, it is a cycle
+    order: list[model.Job] = []
+    for root in sorted(wf.jobs.values(), key=_order):
+        stack = [(root, False)]
+        while stack:
+            job, expanded = stack.pop()
+            if expanded:
+                done.add(job.name)
+                order.append(job)
+                continue
+            if job.name in done or job.name in opened:
+                continue
+            opened.add(job.name)
+            stack.append((job, True))
+            ups = [wf.jobs[i.name] for i in job.inputs if i.name in wf.jobs]
+            stack += [(up, False) for up in sorted(ups, key=_order, reverse=True)
+                      if up.name not in opened]
+    return order
 
 
 def next_run_number(snap: model.Snapshot, job: str) -> int:

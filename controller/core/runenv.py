@@ -178,8 +178,49 @@ def version_name(res_type: str, ver: model.Version, values: Mapping[str, Any]) -
 def resource_env(
     inp: InputSpec | OutputSpec, operation: str, workdir: str, res_type: str
 ) -> dict[str, str]:
-    """The `<NAME>_*` variables of one IN or OUT."""
-    prefix = model.env_prefix(check_name(inp.name))
+    """The `<NAME>_*` variables of one IN or OUT, under each of its prefixes."""
+    env: dict[str, str] = {}
+    for prefix in model.env_prefixes(check_name(inp.name)):
+        env.update(_resource_env(inp, operation, workdir, res_type, prefix))
+    return env
+
+
+def integration_env(name: str, fields: Mapping[str, str], *, as_is: bool) -> dict[str, str]:
+    """A resource's integration (a secret's fields) as a job sees it:
+    `<NAME>_INTEGRATION_<FIELD>` and `GITLINE_INTEGRATION_<NAME>_<FIELD>`; with `as_is`
+    (a key-value integration taken as IN) each field under its own name too, as Shippable
+    exported them, unless the name would change how the job runs (PATH, JOB_*, ...)."""
+    env: dict[str, str] = {}
+    for key, val in fields.items():
+        field = model.env_prefix(key)
+        env[f"GITLINE_INTEGRATION_{model.env_prefix(name)}_{field}"] = val
+        env.update({f"{p}_INTEGRATION_{field}": val for p in model.env_prefixes(name)})
+        if as_is and ENV_NAME.fullmatch(key) and not triggers.denied(key):
+            env[key] = val
+    return env
+
+
+INTEGRATION_KEYS = "GITLINE_INTEGRATION_KEYS_"  # + prefix: the field names, space-separated
+
+
+def integration_keys(name: str, fields: Mapping[str, str]) -> dict[str, str]:
+    """The names of an integration's fields (not secret: an environment variable, never
+    masked), for `shipctl get_integration_keys` / `get_integration_resource_keys`."""
+    return {f"{INTEGRATION_KEYS}{model.env_prefix(name)}": " ".join(fields)}
+
+
+PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def fill_placeholders(text: str, env: Mapping[str, str]) -> str:
+    """`${NAMESPACE}` from `env` ("templating resources" in Shippable's docs); a name the
+    job does not have stays as written, so a script can still tell."""
+    return PLACEHOLDER.sub(lambda m: env.get(m[1], m[0]), text)
+
+
+def _resource_env(
+    inp: InputSpec | OutputSpec, operation: str, workdir: str, res_type: str, prefix: str
+) -> dict[str, str]:
     ver = _version(inp)
     is_job = getattr(inp, "kind", "resource") == "job"
     values = version_values(inp, job_name_files=is_job)
@@ -240,10 +281,12 @@ def job_env(spec: RunSpec, workdir: str) -> dict[str, str]:
     run, job = spec.run, spec.job
     check_name(job.name)
     env: dict[str, str] = dict(spec.env)  # passed through from the controller's settings
+    of_resources: dict[str, str] = {}
     for inp in spec.inputs:
-        env.update(resource_env(inp, "IN", workdir, inp.type))
+        of_resources.update(resource_env(inp, "IN", workdir, inp.type))
     for out in spec.outputs:
-        env.update(resource_env(out, "OUT", workdir, out.type))
+        of_resources.update(resource_env(out, "OUT", workdir, out.type))
+    env.update(of_resources)
     for inp in spec.inputs:
         if inp.type == "params":
             env.update(params_of(version_values(inp), inp.definition))
@@ -269,6 +312,9 @@ def job_env(spec: RunSpec, workdir: str) -> dict[str, str]:
     env.update({k: v for k, v in spec.secrets.items() if ENV_NAME.fullmatch(k)})
     # a refused name (PATH, LD_*, ...) never reaches the job, however it got into params
     env.update({k: str(v) for k, v in run.params.items() if not triggers.denied(k)})
+    # resource values written `${VAR}` are filled from the job's environment (params ...)
+    env.update({k: fill_placeholders(v, env) for k, v in of_resources.items()
+                if "${" in v and env.get(k) == v})
     return env
 
 

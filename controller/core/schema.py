@@ -39,7 +39,7 @@ def build_schema() -> dict[str, Any]:
     return {
         "$schema": DIALECT,
         "title": "Gitline workflow (Shippable Assembly Lines)",
-        "description": "shippable.yml, *.shippable.yml, shippable.{resources,jobs,triggers,"
+        "description": "shippable.yml, *shippable.yml, shippable.{resources,jobs,triggers,"
                        "templates}.yml. Other top-level keys may hold YAML anchors "
                        "(templates), so the top level is open.",
         "type": "object",

@@ -131,5 +131,14 @@ def _misuse(wf: model.Workflow, res: model.Resource, name: str, scope: Scope,
                      res.name, refused, not jobs)
 
 
+def job_misuse(job: str, name: str, scopes: Mapping[str, Scope]) -> str:
+    """Why job-level `integrations: [name]` of `job` is refused by the secret's scope."""
+    scope = _find(scopes, name)
+    if scope is None or scope.allows(job=job):
+        return ""
+    return (f"job '{job}' names secret '{name}' in integrations:, which is not for it "
+            f"(secrets.yml gives it to {scope.describe()})")
+
+
 def _find(scopes: Mapping[str, Scope], name: str) -> Scope | None:
     return scopes.get(name, scopes.get(name.lower()))

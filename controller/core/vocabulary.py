@@ -21,7 +21,8 @@ JOB_TYPES = RUNNABLE_JOB_TYPES + CLOUD_JOB_TYPES + OLD_JOB_TYPES
 RESOURCE_TYPES = (
     "gitRepo", "syncRepo", "ciRepo", "params", "image", "version", "time", "trigger",
     "webhook", "state", "notification", "integration", "cliConfig", "cluster", "replicas",
-    "dockerOptions", "loadBalancer", "file", "externalCI", "awsKeys", "vmCluster",
+    "dockerOptions", "loadBalancer", "file", "externalCI", "externalCIServer", "awsKeys",
+    "vmCluster",
 )
 OLD_RESOURCE_TYPES = ("dclCluster", "ecsCluster", "gkeCluster", "tripubCluster")
 
@@ -39,7 +40,7 @@ CI_KEYS = (
     "language", "build", "env", "matrix", "branches", "node_js", "jdk", "integrations",
     "services", "python", "go", "php", "ruby", "scala", "rust", "compiler", "os", "dist",
     "addons", "cache", "git", "before_install", "install", "script", "after_success",
-    "after_failure", "notifications", "runtime",
+    "after_failure", "notifications", "runtime", "vote", "depth", "gitConfig",
 )
 CI_WHY = "a Shippable CI section, not part of the workflow; Gitline runs no CI builds"
 
@@ -102,8 +103,9 @@ _COMMON_JOB = (
        items=("object",)),
     _k("triggerMode", "string", "serial (default): one run at a time; parallel: no wait.",
        enum=TRIGGER_MODES),
-    _k("dependencyMode", "string", "chrono (default): wait while an input job is queued or "
-       "running; strict: also while its newest run failed; immediate: never wait.",
+    _k("dependencyMode", "string", "chrono (default): wait while an input job is queued, "
+       "running or its newest run failed; strict: also while a job above it is; "
+       "immediate: never wait.",
        enum=DEPENDENCY_MODES),
     _k("priority", "integer|string", "Orders due runs: 0 first, default 9999."),
     _k("runtime", "object", "Where and how long the job runs.", shape="job runtime"),
@@ -118,8 +120,9 @@ _COMMON_JOB = (
        not_applied="read access is the config repository's and the API's (tokens)"),
     _k("timeoutMinutes", "number|string", "A timeout written beside runtime:.",
        not_applied="Gitline reads the timeout from runtime.timeoutMinutes"),
-    _k("integrations", "array|string", "Integrations a Shippable job loads.",
-       items=(SCALAR,), not_applied="a job gets the integrations of its inputs and outputs"),
+    _k("integrations", "array|string", "Secrets (HOME/secrets.yml) the job gets as "
+       "<NAME>_INTEGRATION_<FIELD> and its keys as-is; shipctl get_integration_field.",
+       items=(SCALAR,)),
 )
 _JOB_EXTRAS: dict[str, tuple[Key, ...]] = {
     "deploy": (
@@ -139,12 +142,16 @@ _JOB_EXTRAS: dict[str, tuple[Key, ...]] = {
            not_applied="jenkinsJob runs on Jenkins"),
     ),
     "release": (
+        _k("bump", "string", "How the version input is bumped (default minor); a TASK's "
+           "bump wins.", enum=BUMPS),
         _k("options", "object", "2016 syntax of a release's bump (action: minor).",
            shape="open", not_applied="write 'bump:' beside 'TASK: managed'"),
     ),
 }
 
 _INPUT = (
+    _k("dependencyMode", "string", "For an input job: this input's dependencyMode "
+       "(else the job's).", enum=DEPENDENCY_MODES),
     _k("switch", "boolean|string", "off: a new version of this input never starts the job.",
        enum=SWITCHES),
     _k("versionName", SCALAR, "Pin the input to the version with this name."),
@@ -214,6 +221,8 @@ SHAPES: dict[str, Shape] = {s.name: s for s in (
         _k("OUT", "string", "The resource.", required=True),
         _k("replicate", "string", "Copy this input's version when the run wrote none."),
         _k("overwrite", "boolean", "Replace the output's values instead of adding to them."),
+        _k("on_failure", "boolean", "A run that fails still makes a new version of this "
+           "output from what it wrote."),
         _k("replicateOnPullRequest", "boolean", "Replicate for pull-request versions too.",
            not_applied="Gitline makes no pull-request versions"),
     )),
@@ -232,8 +241,8 @@ SHAPES: dict[str, Shape] = {s.name: s for s in (
     Shape("task runtime", "A task's runtime.", (
         _k("options", "object", "env, and container options.", shape="task options"),
         _k("container", "boolean", "Run the task in a container.", not_applied=_NO_CONTAINER),
-        _k("nodePool", "string", "A node pool per task.",
-           not_applied="a job runs on one node pool: the job's runtime.nodePool"),
+        _k("nodePool", "string", "The Celery queue of a job with this one TASK (a job with "
+           "several TASKs, or a nodePool of its own, runs on one: a warning says so)."),
         _k("nodepool", "string", "Lower-case spelling of nodePool.", alias_of="nodePool"),
         _k("timeoutMinutes", "number|string", "A timeout per task.",
            not_applied="the timeout is the job's runtime.timeoutMinutes"),

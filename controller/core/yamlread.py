@@ -28,6 +28,7 @@ from ruamel.yaml.events import (
     StreamEndEvent,
 )
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from ruamel.yaml.scanner import RoundTripScanner
 
 from controller.core import model
 
@@ -292,9 +293,23 @@ _CLoader = _c_loader()
 _ANCHOR = re.compile(r"(?:^|[\s\[{,])&[^\s&,\[\]{}]", re.M)  # `&name`, not shell `&&`
 
 
+class _LibyamlTabs(RoundTripScanner):  # type: ignore[misc]
+    """Tabs as separation whitespace where libyaml takes them (`- name:<TAB>job`, as in
+    Shippable's own templates): wherever a simple key cannot start (after a key's `:`,
+    after a plain scalar, in flow context). Indentation stays spaces only, as in libyaml,
+    so both composers read the same files the same way."""
+
+    def scan_to_next_token(self) -> Any:
+        if not self.allow_simple_key or self.flow_level:
+            while self.reader.peek() in " \t":
+                self.reader.forward()
+        return super().scan_to_next_token()
+
+
 def _compose_pure(text: str, seed: dict[str, Node], *,
                   lenient: bool = False) -> tuple[Node | None, dict[str, Node]]:
     yaml = YAML(typ="rt", pure=True)
+    yaml.Scanner = _LibyamlTabs
     yaml.doc_infos.append(_doc_info(yaml))
     yaml.tags = {}
     constructor, parser = yaml.get_constructor_parser(text)
@@ -531,7 +546,42 @@ def read_files(files: list[tuple[str, str | bytes]]) -> list[Parsed]:
                 retry = parse(result.path, texts[result.path], seed, lenient=True)
             if not retry.failed:
                 parsed[index] = retry
+    _say_external_references(parsed)
     return parsed
+
+
+# Shippable fetched `externalReferences:` (raw URLs of template files) of a templates file.
+# Gitline reads workflow files from the config repository only: the network is off here.
+EXTERNAL_REFERENCES = "externalReferences"
+_UNDEFINED = re.compile(r"(?:YAML does not parse: found )?undefined alias '([^']*)'.*")
+
+
+def _say_external_references(parsed: list[Parsed]) -> None:
+    """Each external reference is an error at its line, and an alias no file defines says
+    it may be one of theirs, instead of a bare "undefined alias"."""
+    refs: list[tuple[Parsed, Pos, str]] = []
+    for result in parsed:
+        data = result.data
+        if posixpath.basename(result.path) != TEMPLATE_FILE or not isinstance(data, YMap):
+            continue
+        urls = data.get(EXTERNAL_REFERENCES)
+        urls = urls if isinstance(urls, YList) else YList(data.at(EXTERNAL_REFERENCES))
+        refs += [(result, urls.at(i), str(url)) for i, url in enumerate(urls)]
+    if not refs:
+        return
+    where = ", ".join(f"{r.path}:{pos[0]}" for r, pos, _ in refs)
+    for result, pos, url in refs:
+        result.problems.append(_problem(result.path, pos, f"{EXTERNAL_REFERENCES}: {url} is "
+                               "not fetched: the network is off here; the anchors it defines "
+                               "are undefined (copy them into this file)"))
+    for result in parsed:
+        for index, problem in enumerate(result.problems):
+            found = _UNDEFINED.fullmatch(problem.message)
+            if found:
+                message = (f"alias '{found[1]}' is defined by no file here: externalReferences "
+                           f"({where}) are not fetched, the network is off here")
+                result.problems[index] = _problem(result.path, (problem.location.line,
+                                                                problem.location.col), message)
 
 
 def _anchor_seed(path: str, parsed: list[Parsed]) -> dict[str, Any]:

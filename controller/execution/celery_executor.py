@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from controller.core.runspec import Outcome, RunSpec
-from controller.execution import celery_worker, codec
+from controller.execution import celery_worker, codec, sealing
 from controller.execution.local import now_iso
 
 log = logging.getLogger(__name__)
@@ -142,10 +142,12 @@ def made(status: str, message: str) -> Outcome:
 class CeleryExecutor:
     """Sends RunSpecs to Celery workers and follows them from one background thread."""
 
-    def __init__(self, broker_url: str, *, default_queue: str = celery_worker.DEFAULT_QUEUE,
+    def __init__(self, broker_url: str, *, key: bytes,
+                 default_queue: str = celery_worker.DEFAULT_QUEUE,
                  poll_seconds: float = POLL_SECONDS, heartbeat: float = 5.0,
                  lost_after: float = LOST_AFTER, cancel_grace: float = CANCEL_GRACE) -> None:
         self.url = broker_url
+        self._key = key  # seals every RunSpec sent (sealing.py)
         self.default_queue = default_queue or celery_worker.DEFAULT_QUEUE
         self.poll_seconds, self.heartbeat = poll_seconds, heartbeat
         self.lost_after, self.cancel_grace = lost_after, cancel_grace
@@ -242,7 +244,7 @@ class CeleryExecutor:
             return
         try:
             self._sender.send_task(
-                celery_worker.TASK_NAME, args=[codec.spec_to_json(t.spec)],
+                celery_worker.TASK_NAME, args=[sealing.seal(codec.spec_to_json(t.spec), self._key)],
                 kwargs={"heartbeat": self.heartbeat}, task_id=t.task_id, queue=t.queue,
                 retry=True, retry_policy=SEND_RETRY)
         except Exception as err:

@@ -33,7 +33,7 @@ from celery import Celery
 from celery.exceptions import Ignore
 from celery.signals import task_postrun
 
-from controller.execution import codec, local
+from controller.execution import codec, local, sealing
 
 log = logging.getLogger(__name__)
 
@@ -78,11 +78,14 @@ def make_app(broker_url: str, *, results: bool = True, work_root: Path | None = 
 
 
 def run(task: Any, spec_json: str, heartbeat: float = DEFAULT_HEARTBEAT) -> str:
-    """The task `gitline.run`: codec JSON of a RunSpec in, codec JSON of its Outcome out."""
+    """The task `gitline.run`: a sealed RunSpec (codec JSON) in, codec JSON of its Outcome
+    out. A message that this worker's key did not seal fails the task and runs nothing."""
     task_id = task.request.id
     if task.backend.get_task_meta(task_id, cache=False).get("status") == "REVOKED":
         raise Ignore()  # cancelled while no worker was up to hear the revoke
-    spec = codec.spec_from_json(spec_json)
+    if _key is None:
+        raise sealing.SealError("this worker has no key; nothing was run")
+    spec = codec.spec_from_json(sealing.unseal(spec_json, _key))
     control = local.RunControl()
     beat = Heartbeat(task.backend, task_id, task.request.hostname or socket.gethostname(),
                      heartbeat)
@@ -132,6 +135,7 @@ class Heartbeat:
 
 _worker_pid: int | None = None  # the worker's main process (set by run_worker)
 _signalled = False  # this pool process took a revoke's signal
+_key: bytes | None = None  # the controller's worker key (set by run_worker)
 _box: Any = None  # the sandbox of job steps (set by run_worker; None: sandbox.default())
 
 
@@ -173,13 +177,15 @@ def _end_signalled_process(**_: Any) -> None:
 
 
 def run_worker(broker_url: str, *, queues: list[str], concurrency: int, work_root: Path,
-               hostname: str = "", loglevel: str = "INFO", box: Any = None) -> None:
+               key: bytes, hostname: str = "", loglevel: str = "INFO",
+               box: Any = None) -> None:
     """Run a Celery worker in this process until it is stopped (SIGTERM: warm shutdown).
 
-    `box` (a checked sandbox.Sandbox) is what every job step runs in; the forked pool
-    processes inherit it."""
-    global _worker_pid, _box
+    `box` (a checked sandbox.Sandbox) is what every job step runs in, `key` opens the
+    sealed RunSpecs; the forked pool processes inherit both."""
+    global _worker_pid, _box, _key
     _box = box
+    _key = key
     _worker_pid = os.getpid()
     task_postrun.connect(_end_signalled_process, weak=False)
     work_root.mkdir(parents=True, exist_ok=True)

@@ -46,8 +46,6 @@ DEFAULT_LANG = "C.UTF-8"
 
 StepResult = str  # "ok" | "failed" | "timeout" | "cancelled"
 
-_active_lock = threading.Lock()
-_active_workdirs: set[Path] = set()
 
 
 def now_iso() -> str:
@@ -417,10 +415,10 @@ def execute(
         return Outcome("cancelled", None, "", started, now_iso(), message="cancelled before start")
     capture = LogCapture(spec.log_limit, spec_secret_values(spec))
     workdir: Path | None = None
+    claim: int | None = None
     try:
         workdir = workspace.prepare(spec, Path(work_root))
-        with _active_lock:
-            _active_workdirs.add(workdir)
+        claim = workspace.claim(workdir)  # no pruner, in any worker process, removes it now
         started = now_iso()
         if on_started is not None and not spec.cancel_reason:
             on_started(spec, started)
@@ -439,9 +437,9 @@ def execute(
             message=mask(f"internal error: {type(exc).__name__}: {exc}", secrets),
         )
     finally:
+        if claim is not None:
+            os.close(claim)
         if workdir is not None:
-            with _active_lock:
-                _active_workdirs.discard(workdir)
             _prune_quietly(workdir.parent)
 
 
@@ -466,8 +464,8 @@ def _run(
         state.message = f"timed out after {minutes:g} minutes ({state.message})"
     notes: list[str] = []
     outputs, state_files = workspace.collect(spec, workdir, notes)
-    if state.result != "ok":
-        outputs = ()  # a run that did not succeed makes no versions
+    status = STATUS[state.result]
+    outputs = tuple(o for o in outputs if spec.job.publishes(o.resource, status))
     state.notifications.extend(_shipctl_events(workdir))
     for note in notes:
         capture.line(f"gitline: {note}")
@@ -475,7 +473,6 @@ def _run(
     # what goes to the state branch never holds a secret: files and values are masked too
     state_files = mask_files(state_files, secrets)
     outputs = tuple(mask_output(o, secrets) for o in outputs)
-    status = STATUS[state.result]
     return Outcome(
         status=status,
         exit_code=state.exit_code if status in ("succeeded", "failed") else None,
@@ -500,18 +497,22 @@ def _shipctl_events(workdir: Path) -> list[str]:
 
 
 def prune_workdirs(job_dir: Path, keep: int = KEEP_WORKDIRS) -> list[Path]:
-    """Delete all but the newest `keep` run workdirs of a job (never an active one)."""
+    """Delete all but the newest `keep` run workdirs of a job, never one a run holds (in
+    this process or another worker's: `workspace.claim`)."""
     runs = sorted(
         (p for p in job_dir.iterdir() if p.name.isdigit() and p.is_dir() and not p.is_symlink()),
         key=lambda p: int(p.name),
     )
-    with _active_lock:
-        active = set(_active_workdirs)
     removed = []
     for old in runs[: max(len(runs) - keep, 0)]:
-        if old.resolve() not in active:
+        claim = workspace.claim(old, wait=False)
+        if claim is None:
+            continue  # a run is using it
+        try:
             shutil.rmtree(old, ignore_errors=True)
-            removed.append(old)
+        finally:
+            os.close(claim)
+        removed.append(old)
     return removed
 
 

@@ -151,7 +151,7 @@ def usage(args: Sequence[str], count: int, text: str) -> None:
 
 def cmd_get_resource_name(args: Sequence[str]) -> int:
     usage(args, 1, "get_resource_name RESOURCE_NAME")
-    return out(model.env_prefix(args[0]))
+    return out((*model.env_prefixes(args[0]), model.env_prefix(args[0]))[0])  # a shell name
 
 
 def _record_field(field: str, text: str) -> Callable[[Sequence[str]], int]:
@@ -186,6 +186,8 @@ def cmd_get_resource_version_key(args: Sequence[str]) -> int:
     value = dig(record.get("values") or {}, key)
     if value is None:
         value = dig(record.get("definition") or {}, key)
+    if isinstance(value, str):  # `${VAR}` in a resource: from the job's environment
+        value = runenv.fill_placeholders(value, os.environ)
     return out(value)
 
 
@@ -211,6 +213,25 @@ def cmd_get_params_resource(args: Sequence[str]) -> int:
     record = read_record(name)
     params = runenv.params_of(record.get("values") or {}, record.get("definition") or {})
     return out(params.get(args[1], ""))
+
+
+def _integration_keys(name: str) -> list[str]:
+    return os.environ.get(f"{runenv.INTEGRATION_KEYS}{model.env_prefix(name)}", "").split()
+
+
+def cmd_get_integration_keys(args: Sequence[str]) -> int:
+    """The field names of an integration (a job's `integrations:` or a resource's)."""
+    usage(args, 1, "get_integration_keys NAME")
+    return out(" ".join(_integration_keys(args[0])))
+
+
+def cmd_get_integration_resource(args: Sequence[str]) -> int:
+    """The fields of an integration as one JSON object (values are masked in the log)."""
+    usage(args, 1, "get_integration_resource NAME")
+    prefix = model.env_prefix(args[0])
+    fields = {k: os.environ.get(f"GITLINE_INTEGRATION_{prefix}_{model.env_prefix(k)}", "")
+              for k in _integration_keys(args[0])}
+    return out(json.dumps(fields, sort_keys=True))
 
 
 def cmd_get_integration_resource_field(args: Sequence[str]) -> int:
@@ -550,6 +571,10 @@ COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
     "get_resource_env": cmd_get_resource_env,
     "get_params_resource": cmd_get_params_resource,
     "get_integration_resource_field": cmd_get_integration_resource_field,
+    "get_integration_field": cmd_get_integration_resource_field,  # a job's integrations:
+    "get_integration_keys": cmd_get_integration_keys,
+    "get_integration_resource_keys": cmd_get_integration_keys,
+    "get_integration_resource": cmd_get_integration_resource,
     "get_json_value": cmd_get_json_value,
     "post_resource_state": cmd_post_resource_state,
     "put_resource_state": cmd_put_resource_state,

@@ -9,6 +9,7 @@ oversized files, with a note.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -62,6 +63,19 @@ def prepare(spec: RunSpec, root: Path) -> Path:
     (workdir / STEPS_DIR).mkdir(parents=True, exist_ok=True)
     (workdir / HOME_DIR).mkdir(parents=True, exist_ok=True)
     return workdir
+
+
+def claim(workdir: Path, *, wait: bool = True) -> int | None:
+    """Hold `workdir` (an flock on the folder itself, for every process on this host):
+    the returned descriptor holds it until closed. Without `wait`, None when another
+    holder has it. The job cannot take or drop it: the folder's lock is not its file."""
+    fd = os.open(workdir, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
 
 
 def install_shipctl(workdir: Path) -> Path:

@@ -213,6 +213,8 @@ class Deliverer:
             result.status, result.error = "skipped", "notifications are off (gitline.yml)"
             return result
         try:
+            target = self._settled(target, secrets)
+            result.method = target.method
             message = notices.render(n, target)
             for recipient in message.recipients:  # a CR/LF would forge mail headers
                 problem = notices.recipient_problem(recipient, message.method)
@@ -246,6 +248,17 @@ class Deliverer:
                 break
         result.at = _now()
         return result
+
+    @staticmethod
+    def _settled(target: notices.Target, secrets: Mapping[str, Secret]) -> notices.Target:
+        """`integration:` without `method:`: the method its secret calls for."""
+        if target.method != "integration":
+            return target
+        secret = find(secrets, target.url_secret)
+        if secret is None:
+            raise PermanentError(f"secret {target.url_secret} is not set")
+        url = secret.value or secret.fields.get("url", "")
+        return notices.settle(target, url, bool(secret.fields.get("host")))
 
     def _sender(self, notice: notices.Notice, target: notices.Target,
                 message: notices.Message,

@@ -63,10 +63,12 @@ class Reconciler:
         checkout: Checkout | None = None,
         requests_dir: Path | None = None,
         identity: Identifier | None = None,
+        default_timeout_minutes: float = 60.0,
     ) -> None:
         self._requests_dir = requests_dir
         self._identity = identity  # None: no approval can be authenticated (all refused)
-        self.specs = SpecBuilder(config, store, dict(job_env or {}), secrets, checkout)
+        self.specs = SpecBuilder(config, store, dict(job_env or {}), secrets, checkout,
+                                 default_timeout_minutes)
         self._version_lock = threading.Lock()
         # Called in the loop thread after a run's final record is committed (notifications).
         self.finished_listeners: list[Callable[[rs.RunSpec, rs.Outcome], None]] = []
@@ -526,8 +528,8 @@ class Reconciler:
             log.warning("%s: run %d wrote %s, which is not one of its OUTs; ignored",
                         spec.run.job, spec.run.number, update.resource)
             return
-        if status != "succeeded" and out.type != "state":
-            return  # a failed run publishes only state (e.g. a partial terraform state)
+        if not spec.job.publishes(out.name, status):
+            return
         self.add_version(
             update.resource, update.values, replace_values=update.replace,
             name=update.version_name, created_by=f"{spec.run.job} run {spec.run.number}",

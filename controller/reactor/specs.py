@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from controller.core import model
+from controller.core import model, runenv
 from controller.core import runspec as rs
 from controller.secrets import Secret, SecretsError, find
 from controller.store.configrepo import ConfigRepo
@@ -27,6 +27,7 @@ class SpecBuilder:
     job_env: dict[str, str] = field(default_factory=dict)
     secrets: Callable[[], Mapping[str, Secret]] = dict
     checkout: Checkout | None = None  # files of a gitRepo elsewhere (reactor/pollers.py)
+    default_timeout_minutes: float = 60.0  # a job without runtime.timeoutMinutes
 
     def _input_version(self, iv: model.InputVersion,
                        snap: model.Snapshot) -> tuple[model.Version, str]:
@@ -72,6 +73,7 @@ class SpecBuilder:
     def build(self, wf: model.Workflow, job: model.Job, run: model.Run,
               snap: model.Snapshot) -> rs.RunSpec:
         """Everything a worker needs for `run`, with the exact input versions it recorded."""
+        job = job.with_default_timeout(self.default_timeout_minutes)
         inputs = []
         for iv in run.inputs:
             if iv.kind == "job":
@@ -93,10 +95,11 @@ class SpecBuilder:
             out_names += [i.name for i in job.inputs if i.name not in out_names
                           and i.name in wf.resources and wf.resources[i.name].type == "version"]
         outs = {o.name: o for o in job.outputs}
+        secrets, keys = self._job_secrets(wf, job)
         outputs = tuple(self._output_spec(wf, name, outs.get(name), snap) for name in out_names)
         return rs.RunSpec(run=run, job=job, inputs=tuple(inputs), outputs=outputs,
                           previous_state=self.store.read_files(f"jobs/{job.name}/state"),
-                          env=self.job_env, secrets=self._job_secrets(wf, job))
+                          env={**self.job_env, **keys}, secrets=secrets)
 
     def _output_spec(self, wf: model.Workflow, name: str, out: model.Output | None,
                      snap: model.Snapshot) -> rs.OutputSpec:
@@ -108,14 +111,18 @@ class SpecBuilder:
             else {},
             replicate=out.replicate if out else "", overwrite=out.overwrite if out else False)
 
-    def _job_secrets(self, wf: model.Workflow, job: model.Job) -> dict[str, str]:
-        """The integrations of this job's inputs and outputs, and nothing else.
+    def _job_secrets(self, wf: model.Workflow,
+                     job: model.Job) -> tuple[dict[str, str], dict[str, str]]:
+        """The integrations of this job's inputs and outputs and its own `integrations:`,
+        and nothing else: (secret variables, the variables naming their fields).
 
         The loader already refused a secret named outside its scope; this holds when
         secrets.yml changed since: the run is not built rather than handed the secret.
         """
         secrets = self.secrets()
         out: dict[str, str] = {}
+        keys: dict[str, str] = {}
+        ins = {i.name for i in job.inputs}
         for name in [i.name for i in job.inputs] + [o.name for o in job.outputs]:
             res = wf.resources.get(name)
             secret = find(secrets, res.integration) if res else None
@@ -125,8 +132,19 @@ class SpecBuilder:
                 raise SecretsError(f"secret '{res.integration}' of resource '{name}' is not "
                                    f"for job '{job.name}' (secrets.yml gives it to "
                                    f"{secret.scope.describe()})")
-            for key, val in secret.as_fields().items():
-                var = f"{model.env_prefix(name)}_INTEGRATION_{model.env_prefix(key)}"
-                out[f"GITLINE_INTEGRATION_{model.env_prefix(name)}_{model.env_prefix(key)}"] = val
-                out[var] = val
-        return out
+            # a key-value integration (fields) of an integration resource taken as IN
+            as_is = name in ins and res.type == "integration" and bool(secret.fields)
+            out.update(runenv.integration_env(name, secret.as_fields(), as_is=as_is))
+            keys.update(runenv.integration_keys(name, secret.as_fields()))
+        for name in job.integrations:  # job-level integrations: as Shippable exported them
+            secret = find(secrets, name)
+            if secret is None:
+                raise SecretsError(f"secret '{name}' of job '{job.name}' (integrations:) is "
+                                   "not set in secrets.yml")
+            if not secret.scope.allows(job=job.name):
+                raise SecretsError(f"secret '{name}' is not for job '{job.name}' (secrets.yml "
+                                   f"gives it to {secret.scope.describe()})")
+            out.update(runenv.integration_env(name, secret.as_fields(),
+                                              as_is=bool(secret.fields)))
+            keys.update(runenv.integration_keys(name, secret.as_fields()))
+        return out, keys

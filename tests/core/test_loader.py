@@ -61,6 +61,8 @@ jobs:
         ("shippable.yml", True),
         ("a/b/shippable.yml", True),
         ("example.shippable.yml", True),
+        ("myshippable.yml", True),
+        ("ci/prod-shippable.yml", True),
         ("shippable.resources.yml", True),
         ("x/shippable.jobs.yml", True),
         ("shippable.triggers.yml", True),
@@ -817,3 +819,127 @@ jobs:
 """
     wf = load(("shippable.yml", text))
     assert list(wf.resources) == [name] and not wf.errors and not wf.inconsistent
+
+
+def test_a_tasks_node_pool_routes_a_one_task_job_and_is_said_otherwise() -> None:
+    text = """\
+jobs:
+  - name: one
+    type: runSh
+    steps:
+      - TASK:
+          runtime: {nodePool: gpu}
+          script: [make]
+  - name: two
+    type: runSh
+    steps:
+      - TASK:
+          runtime: {nodePool: gpu}
+          script: [make]
+      - TASK: {script: [test]}
+  - name: own
+    type: runSh
+    runtime: {nodePool: big}
+    steps:
+      - TASK:
+          runtime: {nodePool: gpu}
+          script: [make]
+"""
+    wf = load(("shippable.yml", text))
+    assert wf.jobs["one"].node_pool == "gpu"
+    assert wf.jobs["two"].node_pool == "" and wf.jobs["own"].node_pool == "big"
+    assert messages(wf) == [
+        "shippable.yml:12:21: warning: runtime.nodePool 'gpu' of a TASK is not applied: job "
+        "'two' has 2 TASKs and a run goes to one worker; set runtime.nodePool on the job",
+        "shippable.yml:20:21: warning: runtime.nodePool 'gpu' of a TASK is not applied: the "
+        "job's runtime.nodePool 'big' is used",
+    ]
+
+
+def test_documented_forms_load_clean():
+    """#17: `externalCIServer` is a resource type; `interval: "not a cron"` an error at it."""
+    wf = loader.load_text("shippable.yml", """\
+resources:
+  - name: jenkins
+    type: externalCIServer
+    integration: my_jenkins
+    versionTemplate: {}
+  - name: nightly
+    type: time
+    versionTemplate:
+      interval: "not a cron"
+""")
+    assert "jenkins" in wf.resources
+    assert [f"{p.location.line}:{p.severity}" for p in wf.problems] == ["9:error"]
+    assert "interval 'not a cron' needs 5 cron fields" in wf.problems[0].message
+
+
+def test_external_references_are_not_fetched_and_say_so_where_they_are_used():
+    """#17: Shippable fetched a templates file's externalReferences; the network is off here."""
+    wf = loader.load_workflow([
+        ("shippable.templates.yml", "externalReferences:\n"
+         "  - https://raw.example.com/org/tpl/master/shippable.templates.yml\n"),
+        ("shippable.yml", "resources:\n  - name: p\n    type: params\n"
+         "    versionTemplate: {params: {A: '1'}}\njobs:\n  - name: j\n    type: runSh\n"
+         "    steps: *common_steps\n"),
+    ])
+    assert [str(p) for p in wf.problems][:2] == [
+        "shippable.templates.yml:2:5: error: externalReferences: https://raw.example.com/org/"
+        "tpl/master/shippable.templates.yml is not fetched: the network is off here; the "
+        "anchors it defines are undefined (copy them into this file)",
+        "shippable.yml:8:12: error: alias 'common_steps' is defined by no file here: "
+        "externalReferences (shippable.templates.yml:2) are not fetched, the network is off "
+        "here",
+    ]
+    assert "p" in wf.resources and "j" not in wf.jobs
+    assert not any("found undefined alias" in p.message for p in wf.problems)
+
+
+@pytest.mark.parametrize(("job_bump", "task_bump", "expected"), [
+    ("", "", "minor"),  # the documented default
+    ("    bump: patch\n", "", "patch"),  # job-level, as the docs' release examples write it
+    ("    bump: patch\n", "        bump: major\n", "major"),  # the TASK's wins
+    ("    bump: sideways\n", "", ""),  # warned of; released as it is
+])
+def test_release_bump_job_level_task_level_and_default(job_bump, task_bump, expected):
+    wf = loader.load_text("shippable.yml", f"""\
+resources:
+  - name: v
+    type: version
+    versionTemplate: {{versionName: "1.0.0"}}
+jobs:
+  - name: rel
+    type: release
+{job_bump}    steps:
+      - IN: v
+      - TASK: managed
+{task_bump}""")
+    assert wf.jobs["rel"].bump == expected
+    assert [p.severity for p in wf.problems] == (["warning"] if expected == "" else [])
+
+
+def test_job_level_integrations_are_read_and_held_to_their_scopes():
+    from controller.core import secretscope
+
+    text = """\
+resources:
+  - name: p
+    type: params
+    versionTemplate: {params: {A: "1"}}
+jobs:
+  - name: deploy
+    type: runSh
+    integrations: [deploy_kv, other_kv]
+    steps:
+      - IN: p
+      - TASK: [echo]
+"""
+    scopes = {"deploy_kv": secretscope.Scope(jobs=frozenset({"deploy"})),
+              "other_kv": secretscope.Scope(jobs=frozenset({"build"}))}
+    wf = loader.load_workflow([("shippable.yml", text)], scopes=scopes)
+    assert wf.jobs["deploy"].integrations == ("deploy_kv", "other_kv")
+    assert [str(p) for p in wf.problems] == [
+        "shippable.yml:8:5: error: job 'deploy' names secret 'other_kv' in integrations:, "
+        "which is not for it (secrets.yml gives it to jobs build)"]
+    assert "deploy" in wf.inconsistent
+    assert not loader.load_workflow([("shippable.yml", text)]).problems  # validate: no HOME

@@ -75,8 +75,9 @@ def test_the_run_message_is_part_of_the_text():
     [
         (res("h", {"method": "webhook", "url_secret": "hook_url"}),
          notices.Target("webhook", url_secret="hook_url")),
-        (res("s", {"recipients": ["#ops"]}, integration="slack_int"),
-         notices.Target("slack", url_secret="slack_int", recipients=("#ops",))),
+        (res("s", {"recipients": ["#ops"]}, integration="slack_int"),  # settled by its secret
+         notices.Target("integration", url_secret="slack_int", recipients=("#ops",),
+                        smtp_secret="slack_int")),
         (res("s2", {"method": "slack", "url_secret": "x"}),
          notices.Target("slack", url_secret="x")),
         (res("m", {"method": "email", "recipients": "ops@example.com",
@@ -124,3 +125,21 @@ def test_messages_per_method():
     mail = notices.render(n, notices.Target("email", recipients=("a@b.c",)))
     assert mail.subject == "[gitline] deploy run 3 failed (exit 1)"
     assert "boom" in mail.body and mail.recipients == ("a@b.c",)
+
+
+@pytest.mark.parametrize(("url", "smtp_host", "recipients", "method"), [
+    ("https://hooks.slack.com/services/T/B/X", False, ("#ops",), "slack"),
+    ("https://hooks.example.com/ci", False, (), "webhook"),  # any webhook-shaped provider
+    ("", True, ("ops@example.com",), "email"),
+])
+def test_an_integration_without_method_is_settled_by_its_secret(url, smtp_host, recipients,
+                                                                 method):
+    """#17: not silently Slack: the secret says which provider it is."""
+    target = notices.read_target(res("n", {"recipients": list(recipients)}, integration="i"))
+    assert notices.settle(target, url, smtp_host).method == method
+
+
+def test_an_smtp_integration_without_recipients_cannot_be_settled():
+    target = notices.read_target(res("n", {}, integration="i"))
+    with pytest.raises(notices.TargetError, match="method email needs recipients"):
+        notices.settle(target, "", True)

@@ -200,21 +200,48 @@ def test_tracked_files_change_versions_a_self_gitrepo():
 
 
 def test_dependency_modes_decide_whether_a_failed_or_busy_input_job_blocks():
-    def line(mode: str) -> model.Workflow:
+    def line(mode: str, **in_mode) -> model.Workflow:
         return wf(res("app"), job("j_up", inp("app")),
-                  job("down", inp("j_up"), inp("app"), dependency_mode=mode))
+                  job("down", inp("j_up", **in_mode), inp("app"), dependency_mode=mode))
 
     failed = snap([ver("app", 2)], [ran("j_up", 1, app=1), ran("down", 1, j_up=1, app=1),
                                     ran("j_up", 2, "failed", app=2)])
-    assert due(planner.plan_runs(line("chrono"), failed)).count("down") == 1
-    strict = planner.plan_runs(line("strict"), failed)
-    assert "down" not in due(strict)
-    assert strict.waits["down"] == "input job j_up run 2 failed"
+    # "if Job-1 is in failed state or is queued, Job-4 will not trigger" (chrono, the default)
+    for mode in ("chrono", "strict"):
+        plan = planner.plan_runs(line(mode), failed)
+        assert "down" not in due(plan)
+        assert plan.waits["down"] == "input job j_up run 2 failed"
+    assert "down" in due(planner.plan_runs(line("immediate"), failed))
+    # an IN's own dependencyMode overrides the job's, for that input
+    assert "down" in due(planner.plan_runs(line("chrono", dependency_mode="immediate"), failed))
+    assert "down" not in due(planner.plan_runs(line("immediate", dependency_mode="chrono"),
+                                               failed))
 
     busy = snap([ver("app", 2)], [ran("j_up", 1, app=1), ran("down", 1, j_up=1, app=1),
                                   ran("j_up", 2, "running", app=2)])
     assert "down" not in due(planner.plan_runs(line("chrono"), busy))
     assert "down" in due(planner.plan_runs(line("immediate"), busy))
+
+
+def test_a_trigger_file_runs_a_job_whose_input_job_failed_but_not_one_that_is_busy():
+    w = wf(res("app"), job("j_up", inp("app")), job("down", inp("j_up")))
+    req = model.TriggerRequest("down", "c" * 40, "Ada", "triggers/down")
+    failed = snap([ver("app", 2)], [ran("j_up", 1, app=1), ran("j_up", 2, "failed", app=2)])
+    assert due(planner.plan_runs(w, failed, triggers=[req])) == ["down"]
+    busy = snap([ver("app", 2)], [ran("j_up", 1, app=1), ran("j_up", 2, "queued", app=2)])
+    assert planner.plan_runs(w, busy, triggers=[req]).rejected[0].error == (
+        "waiting for input job j_up (run 2 queued)")
+
+
+def test_strict_also_waits_on_the_jobs_above_its_input_job():
+    def line(mode: str) -> model.Workflow:
+        return wf(res("app"), job("j_a", inp("app")), job("j_b", inp("j_a")),
+                  job("down", inp("j_b"), dependency_mode=mode))
+
+    s = snap([ver("app", 2)], [ran("j_a", 1, app=1), ran("j_b", 1, j_a=1),
+                               ran("j_a", 2, "failed", app=2)])
+    assert planner.plan_runs(line("strict"), s).waits["down"] == "upstream job j_a run 2 failed"
+    assert "down" in due(planner.plan_runs(line("chrono"), s))
 
 
 def test_a_replay_does_not_make_newer_versions_look_unprocessed():
@@ -231,3 +258,17 @@ def test_priority_orders_due_runs():
     w = wf(res("app"), job("b_low", inp("app"), priority=500), job("a_high", inp("app"),
                                                                      priority=10))
     assert due(planner.plan_runs(w, snap([ver("app", 1)]))) == ["a_high", "b_low"]
+
+
+def test_a_job_waits_for_its_input_job_due_in_the_same_pass_whatever_the_names():
+    w = wf(res("app"), job("z_up", inp("app")), job("a_down", inp("z_up"), inp("app")))
+    s = snap([ver("app", 2)], [ran("z_up", 1, app=1), ran("a_down", 1, z_up=1, app=1)])
+    plan = planner.plan_runs(w, s)
+    assert due(plan) == ["z_up"]
+    assert plan.waits["a_down"] == "waiting for input job z_up (run 2 queued)"
+
+
+def test_jobs_in_a_cycle_are_each_planned_once():
+    w = wf(res("app"), job("j_a", inp("app"), inp("j_b")), job("j_b", inp("j_a")))
+    plan = planner.plan_runs(w, snap([ver("app", 1)]))
+    assert sorted([*due(plan), *plan.waits]) == ["j_a", "j_b"]

@@ -163,3 +163,50 @@ def test_unsafe_file_paths_raise(bad: str) -> None:
     inputs = (InputSpec("s", "resource", "state", None, files={bad: b"x"}),)
     with pytest.raises(runenv.UnsafeNameError):
         runenv.layout(make_spec(inputs=inputs))
+
+
+@pytest.mark.parametrize(("name", "prefixes"), [
+    ("my-key-1", ("MY_KEY_1", "MYKEY1")),  # Gitline's, and the documented one
+    ("my_key_1", ("MY_KEY_1",)),
+    ("1st-img", ("STIMG",)),  # leading digits removed: 1ST_IMG is no shell name
+    ("Slack (DevTac)", ("SLACK__DEVTAC_", "SLACKDEVTAC")),
+])
+def test_env_prefixes_follow_the_documented_rule_and_keep_gitlines(name, prefixes):
+    assert model.env_prefixes(name) == prefixes
+
+
+def _one_input(name: str, type_: str, values: dict, definition: dict | None = None) -> RunSpec:
+    job = model.Job("j", "runSh", LOC)
+    run = model.Run("j", 1, "running", model.Cause("input", "x"))
+    inputs = (
+        InputSpec("cfg", "resource", "params", model.Version("cfg", 1, "",
+                  {"params": {"NAMESPACE": "prod-ns"}})),
+        InputSpec(name, "resource", type_, model.Version(name, 2, "", values),
+                  definition=definition or {}),
+    )
+    return RunSpec(run=run, job=job, inputs=inputs)
+
+
+def test_every_exported_name_is_a_shell_name_under_both_prefixes():
+    env = runenv.job_env(_one_input("1-my-cluster", "cluster", {"region": "eu"}), WD)
+    assert env["MYCLUSTER_REGION"] == "eu" and env["MYCLUSTER_VERSIONNUMBER"] == "2"
+    assert all(runenv.ENV_NAME.fullmatch(k) for k in env), [k for k in env
+                                                            if not runenv.ENV_NAME.fullmatch(k)]
+    env = runenv.job_env(_one_input("my-cluster", "cluster", {"region": "eu"}), WD)
+    assert env["MY_CLUSTER_REGION"] == env["MYCLUSTER_REGION"] == "eu"
+
+
+def test_placeholders_in_a_resource_are_filled_from_the_jobs_environment():
+    spec = _one_input("kube", "cluster", {"namespace": "${NAMESPACE}", "zone": "${NOPE}"})
+    env = runenv.job_env(spec, WD)
+    assert env["KUBE_NAMESPACE"] == "prod-ns"
+    assert env["KUBE_ZONE"] == "${NOPE}"  # not in the job's environment: as written
+
+
+def test_a_key_value_integration_taken_as_in_exports_its_keys_as_is():
+    fields = {"username": "ada", "PATH": "/evil", "JOB_NAME": "x", "bad-name": "y"}
+    env = runenv.integration_env("my-creds", fields, as_is=True)
+    assert env["username"] == "ada"
+    assert env["MY_CREDS_INTEGRATION_USERNAME"] == env["MYCREDS_INTEGRATION_USERNAME"] == "ada"
+    assert "PATH" not in env and "JOB_NAME" not in env and "bad-name" not in env
+    assert "username" not in runenv.integration_env("my-creds", fields, as_is=False)

@@ -33,7 +33,7 @@ resources:
   - name: ops2
     type: notification
     integration: ops_slack
-    versionTemplate: {recipients: ["#ops"]}
+    versionTemplate: {method: slack, recipients: ["#ops"]}
 jobs:
   - name: deploy_prod
     type: runSh

@@ -16,6 +16,8 @@ import pytest
 from celerykit import Worker, redis_server
 from e2ekit import Home, gitline, wait_for
 
+from controller.execution import sealing
+
 LINE = """\
 resources:
   - name: app_cfg
@@ -70,11 +72,13 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture
-def workers(broker: str, tmp_path: Path) -> Iterator[dict[str, Worker]]:
+def workers(broker: str, tmp_path: Path, home: Home) -> Iterator[dict[str, Worker]]:
     started: dict[str, Worker] = {}
+    sealing.home_key(home.path)  # the key the controller seals runs with, given to workers
     try:
         for queue in ("gitline", "builders"):
-            started[queue] = Worker(broker, tmp_path, queues=queue, name=f"e2e-{queue}")
+            started[queue] = Worker(broker, tmp_path, queues=queue, name=f"e2e-{queue}",
+                                    key_file=home.path / sealing.KEY_FILE)
         yield started
     finally:
         for w in started.values():
@@ -108,6 +112,22 @@ def test_push_runs_jobs_on_celery_workers_and_the_state_branch_records_them(
     assert home.wait_runs("slow", 1, timeout=60) == ["run 1 cancelled"]
     assert "slow was cancelled" in home.show("jobs/slow/log.txt")
     home.wait_idle(timeout=60)
+
+    # a TASK's runtime.nodePool routes a one-TASK job; no worker serves 'gpu': status says so
+    home.write("shippable.yml", LINE + """\
+  - name: train
+    type: runSh
+    steps:
+      - IN: app_cfg
+      - TASK:
+          runtime: {nodePool: gpu}
+          script: [echo trained]
+""")
+    home.push("a job for the gpu queue")
+    wait_for(lambda: home.status()["jobs"].get("train", {}).get("active"), 60, "train queued")
+    waiting = home.status()["jobs"]["train"]["waiting"]
+    assert waiting == ("run 1 is queued for a free worker of Celery queue 'gpu' "
+                       "(`gitline worker --queues gpu`)")
 
 
 def test_status_does_not_import_celery(tmp_home: Path) -> None:

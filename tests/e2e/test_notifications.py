@@ -22,7 +22,7 @@ resources:
   - name: ops_slack
     type: notification
     integration: ops_slack_int
-    versionTemplate: {recipients: ["#ops"]}
+    versionTemplate: {method: slack, recipients: ["#ops"]}  # the sink is no hooks.slack.com
   - name: ops_mail
     type: notification
     integration: ops_smtp

@@ -20,7 +20,7 @@ from test_local import gone, hook, make_spec
 from controller.core import model
 from controller.core.runspec import Outcome, OutputSpec, RunSpec
 from controller.execution import celery_executor as ce
-from controller.execution import codec
+from controller.execution import codec, sealing
 
 FAST = {"poll_seconds": 0.1, "heartbeat": 0.5, "lost_after": 4.0, "cancel_grace": 15.0}
 
@@ -58,8 +58,8 @@ class Recorder:
 
 
 @pytest.fixture
-def executor(redis_url: str) -> Iterator[ce.CeleryExecutor]:
-    ex = ce.CeleryExecutor(redis_url, **FAST)
+def executor(redis_url: str, key_file: Path) -> Iterator[ce.CeleryExecutor]:
+    ex = ce.CeleryExecutor(redis_url, key=sealing.read_key(key_file), **FAST)
     yield ex
     ex.shutdown(wait=False)
 
@@ -102,8 +102,9 @@ def test_runs_come_back_with_logs_outputs_and_state(executor, worker: Worker) ->
 
 
 def test_node_pool_routes_runs_to_its_queue(executor, worker: Worker, redis_url: str,
-                                            tmp_path: Path) -> None:
-    gpu = Worker(redis_url, tmp_path, queues="gpu", concurrency=1, name="gpu-worker")
+                                            tmp_path: Path, key_file: Path) -> None:
+    gpu = Worker(redis_url, tmp_path, queues="gpu", concurrency=1, name="gpu-worker",
+                 key_file=key_file)
     try:
         rec = Recorder()
         here = rec.submit(executor, pool_spec("pwd", pool="gpu", name="train"))
@@ -148,9 +149,11 @@ def test_cancel_stops_a_running_job_and_runs_on_cancel(executor, worker: Worker,
     assert rec.wait(again).status == "succeeded"
 
 
-def test_a_worker_that_dies_fails_its_run(executor, redis_url: str, tmp_path: Path) -> None:
+def test_a_worker_that_dies_fails_its_run(executor, redis_url: str, tmp_path: Path,
+                                          key_file: Path) -> None:
+    # unsandboxed: the test follows the job's host pid after the worker dies
     doomed = Worker(redis_url, tmp_path, queues="doomed", concurrency=1, name="doomed",
-                    sandbox="none")  # follows the job's host pid after the worker dies
+                    sandbox="none", key_file=key_file)
     rec = Recorder()
     pidfile = tmp_path / "orphan.pid"
     key = rec.submit(executor, pool_spec(f"sleep 300 & echo $! > {pidfile}; wait",
@@ -168,9 +171,10 @@ def test_a_worker_that_dies_fails_its_run(executor, redis_url: str, tmp_path: Pa
     assert time.monotonic() - began < FAST["lost_after"] + 10
 
 
-def test_broker_down_is_a_failed_outcome_not_an_exception(tmp_path: Path) -> None:
+def test_broker_down_is_a_failed_outcome_not_an_exception(tmp_path: Path,
+                                                          key_file: Path) -> None:
     url = f"redis://:pw@127.0.0.1:{free_port()}/0"  # nothing listens there
-    ex = ce.CeleryExecutor(url, **FAST)
+    ex = ce.CeleryExecutor(url, key=sealing.read_key(key_file), **FAST)
     try:
         rec = Recorder()
         began = time.monotonic()
@@ -259,8 +263,9 @@ def test_no_pickle_is_accepted() -> None:
 
 
 def test_shutdown_without_wait_abandons_runs_without_hooks(redis_url: str, worker: Worker,
-                                                           tmp_path: Path) -> None:
-    ex = ce.CeleryExecutor(redis_url, **FAST)
+                                                           tmp_path: Path,
+                                                           key_file: Path) -> None:
+    ex = ce.CeleryExecutor(redis_url, key=sealing.read_key(key_file), **FAST)
     pidfile, marker = tmp_path / "sleep.pid", tmp_path / "hook-ran"
     rec = Recorder()
     key = rec.submit(ex, make_spec(
@@ -275,10 +280,11 @@ def test_shutdown_without_wait_abandons_runs_without_hooks(redis_url: str, worke
 
 
 def test_a_worker_process_killed_under_a_run_fails_it(redis_url: str, worker: Worker,
-                                                      tmp_path: Path) -> None:
+                                                      tmp_path: Path, key_file: Path) -> None:
     # Celery notices a dead pool process within seconds (not at once): a long lost_after
     # keeps the heartbeat rule from answering first
-    executor = ce.CeleryExecutor(redis_url, **{**FAST, "lost_after": 30.0})
+    executor = ce.CeleryExecutor(redis_url, key=sealing.read_key(key_file),
+                                 **{**FAST, "lost_after": 30.0})
     pids = tmp_path / "pids"
     rec = Recorder()
     key = rec.submit(executor, make_spec(f"sleep 300 & echo $! $PPID > {pids}; wait",
@@ -295,3 +301,54 @@ def test_a_worker_process_killed_under_a_run_fails_it(redis_url: str, worker: Wo
     assert outcome.status == "failed"
     assert outcome.message.startswith("worker lost: Worker exited prematurely: signal 9"), \
         outcome.message
+
+
+
+# --- sealed task messages -------------------------------------------------------------
+
+
+def test_a_secret_never_sits_in_the_broker_in_clear(redis_url: str, key_file: Path) -> None:
+    """The run waits in a queue nobody serves; what Redis holds is a sealed token."""
+    import redis
+
+    ex = ce.CeleryExecutor(redis_url, key=sealing.read_key(key_file), **FAST)
+    try:
+        Recorder().submit(ex, pool_spec("echo $API_TOKEN", pool="nobody_serves", name="x",
+                                        secrets={"API_TOKEN": "hunter2-in-redis"},
+                                        env={"API_TOKEN": "hunter2-in-redis"}))
+        client = redis.Redis.from_url(redis_url)
+        queued = wait_until(lambda: client.lrange("nobody_serves", 0, -1), 20, "the message")
+        assert b"hunter2" not in b"".join(queued) and b"echo $API_TOKEN" not in b"".join(queued)
+    finally:
+        ex.shutdown(wait=False)
+
+
+def test_a_worker_runs_nothing_it_cannot_unseal(redis_url: str, worker: Worker,
+                                               tmp_path: Path) -> None:
+    """Someone who can write to Redis but has not the key (or a controller with another
+    HOME) gets a failed run with the reason, and no step ran."""
+    other = tmp_path / "other-home"
+    other.mkdir()
+    ex = ce.CeleryExecutor(redis_url, key=sealing.home_key(other), **FAST)
+    marker = tmp_path / "ran"
+    try:
+        rec = Recorder()
+        key = rec.submit(ex, make_spec(f"touch {marker}", name="forged"))
+        outcome = rec.wait(key, timeout=30)
+    finally:
+        ex.shutdown(wait=False)
+    assert outcome.status == "failed"
+    assert "not sealed with this worker's key" in outcome.message
+    assert not marker.exists()
+
+
+def test_a_worker_without_the_key_does_not_start(redis_url: str) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "controller.cli", "worker", "--broker",
+                           redis_url], capture_output=True, text=True, timeout=60,
+                          env={k: v for k, v in os.environ.items()
+                               if not k.startswith("GITLINE_WORKER_KEY")})
+    assert done.returncode == 2
+    assert "give the controller's HOME/worker.key with --key-file" in done.stderr

@@ -26,14 +26,17 @@ VERSION = model.Version(
 JOB = model.Job(
     "deploy", "runSh", LOC,
     inputs=(model.Input("app_img", LOC, switch=False, version_name="1.4.2", version_number=7,
-                        show_build_status=True, apply_to=("TASK1",)),),
-    outputs=(model.Output("app_img", LOC, replicate="other", overwrite=True),),
+                        show_build_status=True, apply_to=("TASK1",),
+                        dependency_mode="immediate"),),
+    outputs=(model.Output("app_img", LOC, replicate="other", overwrite=True,
+                          on_failure=True),),
     tasks=(model.Task("build", ("echo 1", "echo 2"), (("A", "1"), ("B", "two"))),),
     hooks={"on_success": model.Hook(("echo ok",), (model.Notify("slack", True),)),
            "always": model.Hook(("echo always",))},
     trigger_mode="parallel", dependency_mode="strict", priority=3, timeout_minutes=1.5,
     retries=2, flags=("prod",), node_pool="gpu", not_runnable="no cloud here",
-    approval=model.Approval(("ada@example.com",), 60.0), bump="minor")
+    approval=model.Approval(("ada@example.com",), 60.0), bump="minor",
+    integrations=("deploy_kv",))
 RUN = model.Run(
     "deploy", 4, "running", CAUSE,
     inputs=(model.InputVersion("app_img", "resource", 7, "1.4.2"),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -411,6 +413,27 @@ def test_old_workdirs_pruned(tmp_path: Path) -> None:
     (tmp_path / "build" / "10").mkdir()
     assert prune_workdirs(tmp_path / "build", keep=2) == [tmp_path / "build" / "3",
                                                           tmp_path / "build" / "4"]
+
+
+def test_prune_never_removes_a_folder_another_worker_process_runs_in(tmp_path: Path) -> None:
+    """Two worker processes (celery --concurrency 2) run the same parallel job: the one
+    that prunes must leave the other's live folder alone (it was a per-process list)."""
+    job_dir = tmp_path / "build"
+    for number in range(1, 6):
+        (job_dir / str(number)).mkdir(parents=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; "
+         "from controller.execution import workspace; "
+         f"fd = workspace.claim(Path({str(job_dir / '1')!r})); print('held', flush=True); "
+         "time.sleep(60)"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        assert prune_workdirs(job_dir, keep=2) == [job_dir / "2", job_dir / "3"]
+        assert (job_dir / "1").is_dir()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert prune_workdirs(job_dir, keep=2) == [job_dir / "1"]
 
 
 def test_a_cut_log_never_keeps_half_a_secret() -> None:

@@ -46,7 +46,8 @@ jobs:
 def test_a_secret_outside_its_scope_is_an_error_at_its_line_and_reaches_no_one(home):
     (home.path / "secrets.yml").write_text(
         f"team_a_key: {{value: {TEAM_SECRET}, jobs: [team_a_job]}}\n"
-        f"gh: {{token: {GIT_TOKEN}, hosts: [github.com]}}\n")
+        f"gh: {{token: {GIT_TOKEN}, hosts: [github.com]}}\n"
+        "old_global: anything-9\n")
     (home.path / "secrets.yml").chmod(0o600)
     home.start()
     text = LINE.replace("TEAM", TEAM_SECRET).replace("SINK_URL", "http://127.0.0.1:9/x.git")
@@ -66,3 +67,6 @@ def test_a_secret_outside_its_scope_is_an_error_at_its_line_and_reaches_no_one(h
     assert "not for 127.0.0.1" not in home.server_log()  # never polled with it
     history = home.git("log", "-p", "state")
     assert TEAM_SECRET not in history and GIT_TOKEN not in history
+    # serve said at start which secrets any job may name (gh is scoped by hosts only)
+    assert ("secrets.yml: 2 secret(s) reach any job or resource that names them "
+            "(no jobs:/resources: scope): gh, old_global") in home.server_log()
