@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import threading
+import time
 from dataclasses import replace
 from typing import Any
 
 from controller.core import model
+from controller.core.runspec import Outcome, RunSpec
 from controller.execution.executor import Executor
-from controller.execution.local import LocalExecutor
+from controller.execution.local import LocalExecutor, now_iso
 from controller.execution.sandbox import Sandbox
 from controller.execution.sandbox import find as find_sandbox
 from controller.notify.delivery import Deliverer
@@ -29,6 +33,7 @@ from controller.readview import (  # noqa: F401  HomeError: re-exported for serv
 from controller.secrets import find as find_secret
 from controller.secrets import load_secrets
 from controller.secrets import lookup as lookup_secret
+from controller.server.observe import Metrics
 from controller.settings import Settings
 from controller.store.configrepo import MAX_COMMITS, CommitInfo, ConfigRepo
 from controller.store.gitstate import GitStateStore
@@ -80,6 +85,8 @@ class Controller:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.metrics = Metrics()
+        self.last_pass = 0.0  # time.monotonic() of the last pass that ended, for /readyz
         self.config, self.store = open_repos(settings)
         self.pushes = PushLog(settings.home)  # who pushed over HTTP, for runs' causes
         self.config = AttributedConfigRepo(settings.repo_path, settings.branch, self.pushes)
@@ -101,12 +108,14 @@ class Controller:
                                                "refs/gitline/"))
         self.watcher.watch_dir(settings.home / REQUESTS_DIR, self.loop.poke)
         self.deliverer = Deliverer(secrets=lambda: load_secrets(settings.home),
-                                   record=self.store.record_deliveries,
+                                   record=self._record_deliveries,
                                    enabled=settings.notifications_on)
         notices = NoticeListener(lambda: self.reconciler.workflow, self.deliverer.submit)
         self.reconciler.finished_listeners.append(notices)
         self.reconciler.started_listeners.append(notices.started)
-        self.timers = Timers(add_version=self.reconciler.add_version,
+        self.reconciler.finished_listeners.append(self._run_finished)
+        self.reconciler.started_listeners.append(self._run_started)
+        self.timers = Timers(add_version=self.add_version,
                              latest_version=lambda n: self.store.read_snapshot().versions.get(n),
                              poke=self.loop.poke, default_catchup=settings.time_catchup)
 
@@ -124,7 +133,7 @@ class Controller:
         self._reader = GitStateStore(s.repo_path, s.state_branch)
         self.repos = RepoPoller(
             s.home / "cache", workflow=lambda: self.reconciler.workflow,
-            latest=self._latest_version, add_version=self.reconciler.add_version,
+            latest=self._latest_version, add_version=self.add_version,
             poke=self.loop.poke, secrets=secrets, default_interval=s.repo_poll_seconds,
             allow_local=s.allow_local_repos)
         upstream = None
@@ -182,6 +191,7 @@ class Controller:
         from controller.server.api import ApiApp
         from controller.server.auth import AuthFilter, TokenStore
         from controller.server.gitserver import GitApp
+        from controller.server.observe import MetricsApp, Observe
         from controller.server.replays import DELIVERIES_FILE, DeliveryLog
 
         s = self.settings
@@ -196,7 +206,9 @@ class Controller:
             log.warning("gitline: tokens from before scopes (%s) still work with read, push "
                         "and trigger; re-issue them: gitline token remove/add",
                         ", ".join(tokens.legacy()))
-        return AuthFilter(git, tokens, anonymous_read=s.anonymous_read)
+        return Observe(AuthFilter(MetricsApp(git, self.metrics), tokens,
+                                  anonymous_read=s.anonymous_read),
+                       metrics=self.metrics, ready=self.readiness)
 
     def _pushing(self, principal: Any, updates: list[tuple[str, str, str]]) -> None:
         self.pushes.record(_pusher(principal), [new for _, new, _ in updates])
@@ -216,9 +228,52 @@ class Controller:
         self.loop.poke()
 
     def _run_pass(self) -> None:
+        began = time.monotonic()
         self.reconciler.run_pass()
         self.store.maintain()  # packs loose objects in the background when they pile up
         self.timers.sync(self.reconciler.workflow)  # schedules follow pushes
+        self.last_pass = time.monotonic()
+        snap = self.store.read_snapshot()  # cached by the store: the pass just read it
+        active = [r for h in snap.jobs.values() for r in h.active]
+        self.metrics.pass_done(self.last_pass - began,
+                               queued=sum(r.status != "running" for r in active),
+                               running=sum(r.status == "running" for r in active),
+                               config_loads=snap.processed_commit == snap.good_commit)
+
+    # --- what the metrics and /readyz are told --------------------------------------------
+
+    def add_version(self, resource: str, values: dict[str, Any], **kw: Any) -> model.Version:
+        """A version from outside a run (webhook, timer, polled repository), counted."""
+        version = self.reconciler.add_version(resource, values, **kw)
+        self.metrics.version_added()
+        return version
+
+    def _run_started(self, spec: RunSpec) -> None:
+        self.metrics.run_started(spec.job.name, spec.run.queued_at, now_iso())
+
+    def _run_finished(self, spec: RunSpec, outcome: Outcome) -> None:
+        self.metrics.run_finished(spec.job.name, outcome.status, outcome.started_at,
+                                  outcome.finished_at, len(outcome.outputs))
+
+    def _record_deliveries(self, job: str, run: int, results: list[dict[str, Any]]) -> None:
+        self.metrics.delivered(results)
+        self.store.record_deliveries(job, run, results)
+
+    def readiness(self) -> dict[str, Any]:
+        """/readyz: watching, a recent pass, a writable state branch (and why not)."""
+        s = self.settings
+        recent = max(3 * s.poll_seconds, 30.0)
+        heads = s.repo_path / "refs" / "heads"
+        report: dict[str, Any] = {
+            "watching": self.watcher.alive,
+            "recentPass": self.last_pass > 0 and time.monotonic() - self.last_pass < recent,
+            "stateWritable": os.access(heads, os.W_OK) and disk_free(s.repo_path) > 1 << 20,
+        }
+        reasons = {"watching": "the repository watcher is not running",
+                   "recentPass": f"no reconcile pass ended in the last {recent:.0f} s",
+                   "stateWritable": f"{heads} is not writable or its disk is full"}
+        report["reasons"] = [why for key, why in reasons.items() if not report[key]]
+        return report
 
     def serve(self, stop: threading.Event) -> None:
         self.watcher.start()
@@ -318,7 +373,7 @@ def _api_services(ctl: Controller) -> Any:
         return res.type, value or ""
 
     def add_hook_version(name: str, payload: Any) -> int:
-        version = ctl.reconciler.add_version(name, {"payload": payload}, created_by="webhook")
+        version = ctl.add_version(name, {"payload": payload}, created_by="webhook")
         ctl.loop.poke()
         return version.number
 
@@ -336,3 +391,10 @@ def _api_services(ctl: Controller) -> Any:
         log=lambda job, run: open_repos(s)[1].read_log(job, run), trigger=trigger,
         hook_resource=hook_resource, add_hook_version=add_hook_version,
         git_hook_secret=git_hook_secret, git_pushed=ctl.pollers.pushed)
+
+
+def disk_free(path: Any) -> int:
+    try:
+        return shutil.disk_usage(path).free
+    except OSError:
+        return 0

@@ -100,6 +100,10 @@ class RefWatcher:
     def start(self) -> None:
         self._observer.start()
 
+    @property
+    def alive(self) -> bool:
+        return self._observer.is_alive()
+
     def stop(self) -> None:
         self._observer.stop()
         self._observer.join(timeout=5)
