@@ -212,12 +212,17 @@ def init(home: Path) -> None:
 @click.option("--poll", "poll_seconds", type=click.FloatRange(min=0, min_open=True),
               help="Safety-net poll interval in seconds.")
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, envvar="GITLINE_LOG_FORMAT",
+              help="Log lines as text or as JSON (with job and run for lines about a run).")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
+              default=None, envvar="GITLINE_LOG_LEVEL",
+              help="Log level (default info; -v means debug).")
 @click.option("--listen", help="HTTP address for git, the API and webhooks, HOST:PORT "
               "(default from HOME/gitline.yml: 127.0.0.1:8080; '' or none: off).")
 def serve(home: Path, workers: int | None, poll_seconds: float | None, verbose: bool,
-          listen: str | None) -> None:
+          log_format: str, log_level: str | None, listen: str | None) -> None:
     """Watch HOME/config.git and run jobs until SIGINT or SIGTERM."""
-    import logging
     import signal
     import threading
 
@@ -235,11 +240,11 @@ def serve(home: Path, workers: int | None, poll_seconds: float | None, verbose: 
         raise click.ClickException(str(err)) from err
     except OSError as err:
         raise click.ClickException(f"{lock.path}: cannot lock: {err.strerror}") from err
+    from controller import logsetup
     from controller.app import Controller, HomeError
     from controller.execution.sandbox import SandboxError
 
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(message)s")
+    logsetup.configure(log_level or ("debug" if verbose else "info"), log_format)
     try:
         controller = Controller(settings)
     except (HomeError, SandboxError) as err:
@@ -277,16 +282,21 @@ def serve(home: Path, workers: int | None, poll_seconds: float | None, verbose: 
               help="The controller's HOME/worker.key, which seals every run sent (env "
               "GITLINE_WORKER_KEY_FILE, or the key itself in GITLINE_WORKER_KEY).")
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, envvar="GITLINE_LOG_FORMAT",
+              help="Log lines as text or as JSON (with job and run for lines about a run).")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
+              default=None, envvar="GITLINE_LOG_LEVEL",
+              help="Log level (default info; -v means debug).")
 def worker(broker_url: str, queues: str, concurrency: int, work_root: Path | None,
            hostname: str, sandbox_kind: str, sandbox_bind: str, key_file: Path | None,
-           verbose: bool) -> None:
+           verbose: bool, log_format: str, log_level: str | None) -> None:
     """Take runs from the broker's QUEUES and run them here until SIGTERM or Ctrl-C.
 
     Jobs run exactly as on the controller's machine (same folders, variables and
     shipctl); the controller records them. Needs the `celery` extra:
     pip install 'gitline[celery]'. Runs travel as JSON, never pickle.
     """
-    import logging
 
     try:
         from controller.execution import celery_worker
@@ -310,8 +320,9 @@ def worker(broker_url: str, queues: str, concurrency: int, work_root: Path | Non
                                    "GITLINE_WORKER_KEY)")
     except sealing.SealError as err:
         raise click.ClickException(str(err)) from err
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(message)s")
+    from controller import logsetup
+
+    logsetup.configure(log_level or ("debug" if verbose else "info"), log_format)
     from controller.execution import sandbox
 
     binds = tuple(p.strip() for p in sandbox_bind.split(",") if p.strip())

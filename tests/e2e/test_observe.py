@@ -60,3 +60,16 @@ def test_health_readiness_and_metrics_of_a_serving_controller(home: Home) -> Non
     home.push("broken YAML")
     home.wait_idle()
     assert samples(get(base + "/metrics", reader)[2])[("gitline_config_loads", ())] == 0
+
+
+def test_json_logs_name_the_job_and_run_of_each_run_line(home: Home) -> None:
+    home.start("--log-format", "json", "--log-level", "info")
+    home.write("shippable.yml", LINE.format(color="red"))
+    home.push("a job")
+    assert home.wait_runs("paint", 1, timeout=60) == ["run 1 succeeded"]
+    lines = [json.loads(line) for line in home.server_log().splitlines() if line.strip()]
+    assert all({"time", "level", "logger", "message"} <= set(line) for line in lines)
+    about_runs = [line for line in lines if line["message"].startswith("paint: run 1")]
+    assert about_runs and all(line["job"] == "paint" and line["run"] == 1
+                              for line in about_runs)
+    assert not any(line["level"] == "debug" for line in lines)
