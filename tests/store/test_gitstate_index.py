@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import subprocess
 from pathlib import Path
 
 import pygit2
@@ -120,6 +122,17 @@ def test_maintain_packs_loose_objects_and_reads_still_work(repo: Path, git) -> N
     store.append_version(model.Version("app", 21, created_by="x"))
     assert [e.version.number for e in store.history("app", 3)] == [21, 20, 19]  # type: ignore[union-attr]
     assert "error" not in git("fsck", "--full", cwd=repo).stderr.lower()
+    # and a commit-graph with changed-path Bloom filters for users' `git log -- <path>`
+    graphs = repo / "objects" / "info" / "commit-graphs"
+    assert list(graphs.glob("graph-*.graph")), "no commit-graph written"
+    assert "error" not in git("commit-graph", "verify", cwd=repo).stderr.lower()
+    trace = repo.parent / "trace2.txt"
+    subprocess.run(["git", "--git-dir", str(repo), "log", "--format=%s", "state", "--",
+                    "resources/app/version.yml"], env={**os.environ, "GIT_TRACE2_PERF": str(trace)},
+                   capture_output=True, check=True)
+    assert '"definitely_not":' in trace.read_text()  # git log skipped commits by their filter
+    assert git.out("log", "-1", "--format=%s", "state", "--", "resources/app/version.yml",
+                   cwd=repo).startswith("app: version 21")
 
 
 def _wide_writes(store: GitStateStore) -> None:
