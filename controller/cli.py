@@ -12,7 +12,7 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -25,6 +25,21 @@ HOME_ARG = click.argument("home", envvar="GITLINE_HOME",
                           type=click.Path(path_type=Path, readable=False))
 HOME_HELP = ("The Gitline home (default: $GITLINE_HOME). The older form, HOME as the first "
              "argument, works too.")
+
+
+def _log_options(command: Any) -> Any:
+    """-v, --log-format and --log-level: how `serve` and `worker` log (logsetup.py)."""
+    for option in reversed([
+        click.option("-v", "--verbose", is_flag=True, help="Debug logging."),
+        click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
+                     show_default=True, envvar="GITLINE_LOG_FORMAT",
+                     help="Log lines as text or as JSON (job and run on lines about a run)."),
+        click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
+                     default=None, envvar="GITLINE_LOG_LEVEL",
+                     help="Log level (default info; -v means debug)."),
+    ]):
+        command = option(command)
+    return command
 
 
 class NoSuchName(click.ClickException):
@@ -211,13 +226,7 @@ def init(home: Path) -> None:
               help="Runs at once (default from HOME/gitline.yml: 4).")
 @click.option("--poll", "poll_seconds", type=click.FloatRange(min=0, min_open=True),
               help="Safety-net poll interval in seconds.")
-@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
-@click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
-              show_default=True, envvar="GITLINE_LOG_FORMAT",
-              help="Log lines as text or as JSON (with job and run for lines about a run).")
-@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
-              default=None, envvar="GITLINE_LOG_LEVEL",
-              help="Log level (default info; -v means debug).")
+@_log_options
 @click.option("--listen", help="HTTP address for git, the API and webhooks, HOST:PORT "
               "(default from HOME/gitline.yml: 127.0.0.1:8080; '' or none: off).")
 def serve(home: Path, workers: int | None, poll_seconds: float | None, verbose: bool,
@@ -281,13 +290,7 @@ def serve(home: Path, workers: int | None, poll_seconds: float | None, verbose: 
               envvar="GITLINE_WORKER_KEY_FILE",
               help="The controller's HOME/worker.key, which seals every run sent (env "
               "GITLINE_WORKER_KEY_FILE, or the key itself in GITLINE_WORKER_KEY).")
-@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
-@click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
-              show_default=True, envvar="GITLINE_LOG_FORMAT",
-              help="Log lines as text or as JSON (with job and run for lines about a run).")
-@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
-              default=None, envvar="GITLINE_LOG_LEVEL",
-              help="Log level (default info; -v means debug).")
+@_log_options
 def worker(broker_url: str, queues: str, concurrency: int, work_root: Path | None,
            hostname: str, sandbox_kind: str, sandbox_bind: str, key_file: Path | None,
            verbose: bool, log_format: str, log_level: str | None) -> None:
