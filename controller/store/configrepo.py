@@ -49,9 +49,14 @@ _KINDS = {FileMode.LINK: "symlink", FileMode.TREE: "directory", FileMode.COMMIT:
 class ConfigRepo:
     """Reads (and, for the CLI, writes one file to) `refs/heads/<branch>` of a bare repo."""
 
-    def __init__(self, repo_path: str | os.PathLike[str], branch: str = "main") -> None:
+    def __init__(self, repo_path: str | os.PathLike[str], branch: str = "main", *,
+                 objects: str | os.PathLike[str] | None = None) -> None:
+        """`objects`: a further objects folder, such as the quarantine of a push that a
+        pre-receive hook reads before git moves the new objects in."""
         configure_cache()
         self._repo = pygit2.Repository(str(repo_path))
+        if objects:
+            self._repo.odb.add_disk_alternate(str(objects))
         self.branch = check_branch(branch)
         self._ref = f"refs/heads/{branch}"
 

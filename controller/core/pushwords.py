@@ -1,0 +1,82 @@
+"""A PushPlan in words: the `remote:` lines of a push and `gitline plan`, and its JSON.
+
+Pure. Short for big workflows: each list says its count, then its first lines, then how
+many more there are. git prints every line the hook writes as `remote: <line>`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from controller.core.pushplan import PushPlan
+
+LIMIT = 10  # lines of each list
+PROBLEM_LIMIT = 20  # problems: the exact line of each matters most
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _first(lines: Sequence[str], limit: int) -> list[str]:
+    shown = [f"  {line}" for line in lines[:limit]]
+    return shown + ([f"  ... and {len(lines) - limit} more"] if len(lines) > limit else [])
+
+
+def render(plan: PushPlan, *, reject_invalid: bool = False, limit: int = LIMIT) -> list[str]:
+    """The lines that answer a push (and `gitline plan`), in the order they matter."""
+    errors = len(plan.errors)
+    lines = [f"gitline: {_plural(plan.resources, 'resource')}, {_plural(plan.jobs, 'job')}; "
+             f"{_plural(errors, 'error')}, {_plural(len(plan.problems) - errors, 'warning')}"]
+    lines += _first([str(p) for p in plan.problems], max(limit, PROBLEM_LIMIT))
+    if plan.refused(reject_invalid):
+        return lines + ["gitline: push refused: the workflow has errors (reject_invalid: true "
+                        "in gitline.yml); fix them and push again"]
+    if not plan.loads:
+        lines.append("gitline: the pushed workflow does not load: " + (
+            f"the last good one ({plan.kept[:7]}) keeps running" if plan.kept
+            else "nothing runs until one loads"))
+    elif errors:
+        lines.append("gitline: what the errors touch waits (inconsistent); the rest runs")
+    if plan.versions:
+        lines.append(f"gitline: {_plural(len(plan.versions), 'new version')}:")
+        lines += _first([f"{v.resource}: version {v.number} ({v.why})" for v in plan.versions],
+                        limit)
+    if plan.runs:
+        lines.append(f"gitline: {_plural(len(plan.runs), 'job')} will run:")
+        lines += _first([f"{r.job}: {r.why}" + ("; waits for approval" if r.gated else "")
+                         for r in plan.runs], limit)
+    else:
+        lines.append("gitline: no job will run")
+    if plan.files:
+        lines.append(f"gitline: {_plural(len(plan.files), 'trigger or approval file')}:")
+        lines += _first([f"{f.path}: {'accepted' if f.accepted else 'refused'}: {f.why}"
+                         for f in plan.files], limit)
+    if plan.cancelled:
+        lines.append(f"gitline: {_plural(len(plan.cancelled), 'run')} of removed jobs will be "
+                     "cancelled:")
+        lines += _first(list(plan.cancelled), limit)
+    return lines
+
+
+def as_json(plan: PushPlan, *, reject_invalid: bool = False) -> dict[str, Any]:
+    """Everything of the plan, unabridged, for `gitline plan --json`."""
+    return {
+        "refused": plan.refused(reject_invalid),
+        "loads": plan.loads,
+        "kept": plan.kept,
+        "resources": plan.resources,
+        "jobs": plan.jobs,
+        "errors": len(plan.errors),
+        "warnings": len(plan.problems) - len(plan.errors),
+        "problems": [{"file": p.location.path, "line": p.location.line, "col": p.location.col,
+                      "severity": p.severity, "message": p.message} for p in plan.problems],
+        "versions": [{"resource": v.resource, "version": v.number, "why": v.why}
+                     for v in plan.versions],
+        "runs": [{"job": r.job, "why": r.why, "after": r.after or None, "gated": r.gated}
+                 for r in plan.runs],
+        "files": [{"path": f.path, "commit": f.commit, "accepted": f.accepted, "why": f.why}
+                  for f in plan.files],
+        "cancelled": list(plan.cancelled),
+    }

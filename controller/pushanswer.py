@@ -1,0 +1,99 @@
+"""The answer to a push: read what core/pushplan needs from git, return the PushPlan.
+
+Used by the pre-receive hook of config.git (`python -m controller.pushanswer`, written by
+store/repoinit.py), by the HTTP git server (through app.py, in process) and by
+`gitline plan`. It only reads: the config commits (with a push's quarantined objects),
+the state branch and secrets.yml's scopes. Store and core only, as readview.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from controller.core import approvals, intake, loader, pushplan, pushwords
+from controller.store.configrepo import ConfigRepo
+from controller.store.gitstate import GitStateStore
+from controller.store.repoinit import REFUSE  # the hook's status that refuses a push
+
+ZERO = "0" * 40
+
+
+def _scopes(home: Path) -> dict | None:
+    """Who may use each secret, as the controller checks it; None when secrets.yml cannot
+    be read here (a pusher without access to it): then scopes are not checked."""
+    from controller.secrets import SecretsError, load_secrets, scopes
+
+    try:
+        return scopes(load_secrets(home))
+    except (SecretsError, OSError):
+        return None
+
+
+def plan_commit(config: ConfigRepo, store: GitStateStore, old: str, new: str, *,
+                home: Path | None = None,
+                identity: approvals.Identity | None = None) -> pushplan.PushPlan:
+    """What moving the config branch from `old` ("" or zeros: from nothing) to `new` does.
+
+    `identity`: who pushed, when the edge knows it (a token with the approve scope)."""
+    snap = store.read_snapshot()
+    scopes = _scopes(home) if home is not None else None
+    pushed = loader.load_workflow(config.workflow_files(new, loader.is_workflow_file),
+                                  scopes=scopes)
+    good = None
+    if pushed.fatal and snap.good_commit:  # only then: a second load costs as much again
+        good = (snap.good_commit, loader.load_workflow(
+            config.workflow_files(snap.good_commit, loader.is_workflow_file), scopes=scopes))
+    commit, wf = good if good else (new, pushed)
+    tracked = {r.name: config.tree_id(commit, r.tracks_path) or ""
+               for r in wf.resources.values() if r.tracks_path is not None}
+    commits, _ = config.commits_between(old if old and old != ZERO else None, new)
+    asked, decisions = intake.file_requests(commits, config.read_blob,
+                                            intake.trigger_runs_done(snap))
+    if identity is not None:
+        decisions = [d if d.error else replace(d, identity=identity) for d in decisions]
+    return pushplan.plan_push(pushed, new, snap, good=good,
+                              author=commits[-1].author if commits else "",
+                              tracked_trees=tracked, triggers=asked, decisions=decisions)
+
+
+def answer(repo_path: Path, old: str, new: str, *, branch: str, state_branch: str,
+           reject_invalid: bool, objects: str | None = None,
+           identity: approvals.Identity | None = None) -> tuple[list[str], bool]:
+    """(the lines to show the pusher, whether the push is refused)."""
+    config = ConfigRepo(repo_path, branch, objects=objects)
+    store = GitStateStore(repo_path, state_branch)
+    plan = plan_commit(config, store, old, new, home=Path(repo_path).parent, identity=identity)
+    return pushwords.render(plan, reject_invalid=reject_invalid), plan.refused(reject_invalid)
+
+
+def main(argv: list[str]) -> int:
+    """The pre-receive hook's Python half: `OLD NEW` of the config branch; GIT_DIR is the
+    repository, HOME is its parent. Prints the answer; exits REFUSE to refuse the push."""
+    from controller.settings import Settings, SettingsError
+
+    old, new = argv
+    repo = Path(os.environ.get("GIT_DIR", ".")).resolve()
+    try:
+        settings = Settings.load(repo.parent)
+    except SettingsError as err:
+        print(f"gitline: {err}; the push is accepted without a plan", file=sys.stderr)
+        return 0
+    # git keeps a pushed pack in a quarantine folder until pre-receive accepts it
+    objects = os.environ.get("GIT_QUARANTINE_PATH") or os.environ.get("GIT_OBJECT_DIRECTORY")
+    lines, refused = answer(repo, old, new, branch=settings.branch,
+                            state_branch=settings.state_branch,
+                            reject_invalid=settings.reject_invalid, objects=objects)
+    sys.stdout.write("".join(f"{line}\n" for line in lines))
+    return REFUSE if refused else 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except Exception as err:  # noqa: BLE001 - never block a push because the answer broke
+        print(f"gitline: no plan for this push ({type(err).__name__}: {err}); it is accepted",
+              file=sys.stderr)
+        sys.exit(0)
