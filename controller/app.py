@@ -34,7 +34,7 @@ from controller.secrets import find as find_secret
 from controller.secrets import load_secrets
 from controller.secrets import lookup as lookup_secret
 from controller.server.observe import Metrics
-from controller.settings import Settings
+from controller.settings import Settings, SettingsError
 from controller.store.configrepo import MAX_COMMITS, CommitInfo, ConfigRepo
 from controller.store.gitstate import GitStateStore
 from controller.store.pushlog import Pusher, PushLog, attributed
@@ -199,7 +199,7 @@ class Controller:
                      deliveries=DeliveryLog(s.home / DELIVERIES_FILE))
         git = GitApp(s.repo_path, branch=s.branch, state_branch=s.state_branch,
                      on_push=self._pushed, before_push=self._pushing, fallback=api,
-                     upstream=bool(s.upstream),
+                     answer=self._answer, upstream=bool(s.upstream),
                      allow_push_with_upstream=s.allow_push_with_upstream)
         tokens = TokenStore(s.home)
         if tokens.legacy():
@@ -212,6 +212,21 @@ class Controller:
 
     def _pushing(self, principal: Any, updates: list[tuple[str, str, str]]) -> None:
         self.pushes.record(_pusher(principal), [new for _, new, _ in updates])
+
+    def _answer(self, principal: Any, old: str, new: str) -> tuple[list[str], bool]:
+        """The lines that answer a push over HTTP, and whether it is refused (the hook's)."""
+        from controller.core.approvals import Identity
+        from controller.pushanswer import answer
+
+        try:  # read at each push, as the pre-receive hook of a push by path does
+            reject = Settings.load(self.settings.home).reject_invalid
+        except SettingsError:
+            reject = self.settings.reject_invalid
+        who = Identity(principal.name, principal.email, "token") \
+            if principal.name and principal.may("approve") else None
+        s = self.settings
+        return answer(s.repo_path, old, new, branch=s.branch, state_branch=s.state_branch,
+                      reject_invalid=reject, identity=who)
 
     def _pushed(self, principal: Any, updates: list[tuple[str, str, str]]) -> None:
         """post-receive: name the pusher of every pushed commit, then reconcile at once."""

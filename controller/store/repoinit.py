@@ -2,7 +2,8 @@
 
 Owns what `gitline init` leaves on disk: HOME/config.git (bare, HEAD -> the watched
 branch, no auto-gc), HOME/config.git/hooks/pre-receive (refuses pushes to the state
-branch; answers a push to the config branch with its plan, controller.pushanswer), and HOME/gitline.yml with documented defaults (never overwritten).
+branch; answers a push to the config branch with its plan, controller.pushanswer), and
+HOME/gitline.yml with documented defaults (never overwritten).
 Idempotent: running it again only refreshes the hook and the repository settings.
 """
 
