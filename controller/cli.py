@@ -701,6 +701,73 @@ def schema() -> None:
     _emit_json(schemas.build_schema())
 
 
+@main.command(cls=HomeCommand, short_help="What a push would do, before it is made.")
+@home_option
+@click.argument("rev", required=False)
+@click.option("--work", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Plan the working tree of this clone (uncommitted and new files too), "
+              "against HOME's state or, without HOME, the clone's origin/state.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def plan(home: Path | None, rev: str | None, work: Path | None, as_json: bool) -> None:
+    """Print what pushing REV (default: the config branch) or a clone's working tree
+    (--work) does: problems at file:line:col, new versions, the jobs that will run and why,
+    trigger and approval files accepted or refused. Does nothing; exits 1 on errors.
+
+    The same lines a push shows as `remote:`; as a clone's .git/hooks/pre-push it stops a
+    push whose workflow has errors: exec gitline plan --work "$(git rev-parse --show-toplevel)"
+    """
+    from controller import pushanswer
+    from controller.core import pushwords
+
+    if work is not None and rev is not None:
+        raise click.UsageError("give REV or --work, not both")
+    if work is not None:
+        pushed, reject = _plan_work(home, work)
+    else:
+        settings = _settings(home)
+        config, store = _open(home)
+        try:
+            new = config.resolve(rev or settings.branch)
+        except KeyError as err:
+            raise NoSuchName(f"no commit {rev or settings.branch!r} in {settings.repo_path}"
+                             ) from err
+        old = store.read_snapshot().processed_commit
+        pushed = pushanswer.plan_commit(config, store, old, new, home=settings.home)
+        reject = settings.reject_invalid
+    if as_json:
+        _emit_json(pushwords.as_json(pushed, reject_invalid=reject))
+    else:
+        click.echo("\n".join(pushwords.render(pushed, reject_invalid=reject)))
+    if pushed.errors:
+        raise click.exceptions.Exit(1)
+
+
+def _plan_work(home: Path | None, work: Path):
+    """The plan of a clone's working tree: (PushPlan, reject_invalid)."""
+    from controller import pushanswer
+    from controller.store.configrepo import ConfigRepo
+    from controller.store.gitstate import GitStateStore
+    from controller.store.worktree import WorkTreeError, commit_worktree
+
+    settings = _settings(home) if home is not None else None
+    branch = settings.branch if settings else "main"
+    try:
+        wc = commit_worktree(work, branch)
+    except WorkTreeError as err:
+        raise click.ClickException(str(err)) from err
+    if settings is not None:
+        store = GitStateStore(settings.repo_path, settings.state_branch)
+    else:
+        store = GitStateStore(wc.git_dir, ref="refs/remotes/origin/state")
+        if not store.read_snapshot().tip:
+            click.echo("gitline: no origin/state in this clone (git fetch origin state): "
+                       "planned as if nothing had run yet", err=True)
+    config = ConfigRepo(wc.git_dir, branch)
+    pushed = pushanswer.plan_commit(config, store, wc.base, wc.commit,
+                                    home=settings.home if settings else None)
+    return pushed, settings.reject_invalid if settings else False
+
+
 @main.command(short_help="Draw the workflow (DOT or Mermaid).")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["dot", "mermaid"]), default="dot",

@@ -64,6 +64,10 @@ class ConfigRepo:
         tip = branch_tip(self._repo, self._ref)
         return str(tip.id) if tip else None
 
+    def resolve(self, rev: str) -> str:
+        """The commit sha `rev` (a sha, a branch, `main~2`) names; KeyError if none."""
+        return str(self._commit(rev).id)
+
     def _commit(self, sha: str) -> pygit2.Commit:
         try:
             return self._repo.revparse_single(sha).peel(pygit2.Commit)
