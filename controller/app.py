@@ -18,6 +18,7 @@ from controller.execution.sandbox import Sandbox
 from controller.execution.sandbox import find as find_sandbox
 from controller.notify.delivery import Deliverer
 from controller.notify.listener import NoticeListener
+from controller.pushanswer import Answerer
 from controller.reactor.identity import Identifier
 from controller.reactor.loop import Loop
 from controller.reactor.reconcile import Reconciler
@@ -148,6 +149,8 @@ class Controller:
         self.pollers = Pollers(upstream=upstream, upstream_seconds=s.upstream_poll_seconds,
                                repos=self.repos)
         self.http = None
+        self.answers: Any = None  # HOME/answers.sock, once serving
+        self.answerer = Answerer(s.repo_path, branch=s.branch, state_branch=s.state_branch)
 
     def _latest_version(self, name: str) -> model.Version | None:
         with self._read_lock:
@@ -160,6 +163,7 @@ class Controller:
         for noisy in ("apscheduler", "dulwich"):  # a line per poll or request otherwise
             logging.getLogger(noisy).setLevel(max(logging.WARNING, log.getEffectiveLevel()))
         self.pollers.start()
+        self._start_answers()
         try:
             address = parse_listen(self.settings.listen)
         except ListenError as err:
@@ -181,7 +185,32 @@ class Controller:
             return
         log.info("gitline: git, API and webhooks on %s/config.git", self.http.url)
 
+    def _start_answers(self) -> None:
+        """HOME/answers.sock: pushes by path are answered here, not by a new process."""
+        from controller.server.answers import SOCKET_NAME, AnswerSocket
+
+        try:
+            self.answers = AnswerSocket(self.settings.home / SOCKET_NAME,
+                                        self._answer_hook).start()
+        except OSError as err:  # the hook then plans by itself: slower, the same answer
+            log.warning("gitline: cannot listen on %s (%s); pushes by path are answered "
+                        "by the hook itself", self.settings.home / SOCKET_NAME, err)
+
+    def _answer_hook(self, request: dict[str, Any]) -> dict[str, Any]:
+        lines, refuse = self.answerer(str(request["old"]), str(request["new"]),
+                                      reject_invalid=self._reject_invalid(),
+                                      objects=request.get("objects") or None)
+        return {"lines": lines, "refuse": refuse}
+
+    def _reject_invalid(self) -> bool:
+        try:  # read at each push, as the pre-receive hook's own answer does
+            return Settings.load(self.settings.home).reject_invalid
+        except SettingsError:
+            return self.settings.reject_invalid
+
     def _stop_network(self) -> None:
+        if self.answers is not None:
+            self.answers.stop()
         self.pollers.stop()
         if self.http is not None:
             self.http.stop()
@@ -216,17 +245,10 @@ class Controller:
     def _answer(self, principal: Any, old: str, new: str) -> tuple[list[str], bool]:
         """The lines that answer a push over HTTP, and whether it is refused (the hook's)."""
         from controller.core.approvals import Identity
-        from controller.pushanswer import answer
 
-        try:  # read at each push, as the pre-receive hook of a push by path does
-            reject = Settings.load(self.settings.home).reject_invalid
-        except SettingsError:
-            reject = self.settings.reject_invalid
         who = Identity(principal.name, principal.email, "token") \
             if principal.name and principal.may("approve") else None
-        s = self.settings
-        return answer(s.repo_path, old, new, branch=s.branch, state_branch=s.state_branch,
-                      reject_invalid=reject, identity=who)
+        return self.answerer(old, new, reject_invalid=self._reject_invalid(), identity=who)
 
     def _pushed(self, principal: Any, updates: list[tuple[str, str, str]]) -> None:
         """post-receive: name the pusher of every pushed commit, then reconcile at once."""

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from dataclasses import replace
 from pathlib import Path
 
 from controller.core import approvals, intake, loader, pushplan, pushwords
+from controller.core.yamlread import ParseCache
 from controller.store.configrepo import ConfigRepo
 from controller.store.gitstate import GitStateStore
 from controller.store.repoinit import REFUSE  # the hook's status that refuses a push
@@ -33,15 +35,16 @@ def _scopes(home: Path) -> dict | None:
 
 
 def plan_commit(config: ConfigRepo, store: GitStateStore, old: str, new: str, *,
-                home: Path | None = None,
-                identity: approvals.Identity | None = None) -> pushplan.PushPlan:
+                home: Path | None = None, identity: approvals.Identity | None = None,
+                cache: ParseCache | None = None) -> pushplan.PushPlan:
     """What moving the config branch from `old` ("" or zeros: from nothing) to `new` does.
 
-    `identity`: who pushed, when the edge knows it (a token with the approve scope)."""
+    `identity`: who pushed, when the edge knows it (a token with the approve scope);
+    `cache`: files parsed for the previous answer (a long-lived answerer)."""
     snap = store.read_snapshot()
     scopes = _scopes(home) if home is not None else None
     pushed = loader.load_workflow(config.workflow_files(new, loader.is_workflow_file),
-                                  scopes=scopes)
+                                  scopes=scopes, cache=cache)
     good = None
     if pushed.fatal and snap.good_commit:  # only then: a second load costs as much again
         good = (snap.good_commit, loader.load_workflow(
@@ -59,14 +62,32 @@ def plan_commit(config: ConfigRepo, store: GitStateStore, old: str, new: str, *,
                               tracked_trees=tracked, triggers=asked, decisions=decisions)
 
 
-def answer(repo_path: Path, old: str, new: str, *, branch: str, state_branch: str,
-           reject_invalid: bool, objects: str | None = None,
-           identity: approvals.Identity | None = None) -> tuple[list[str], bool]:
-    """(the lines to show the pusher, whether the push is refused)."""
-    config = ConfigRepo(repo_path, branch, objects=objects)
-    store = GitStateStore(repo_path, state_branch)
-    plan = plan_commit(config, store, old, new, home=Path(repo_path).parent, identity=identity)
-    return pushwords.render(plan, reject_invalid=reject_invalid), plan.refused(reject_invalid)
+class Answerer:
+    """Answers pushes of one HOME; long-lived in the controller (pushes over HTTP, and by
+    path through HOME/answers.sock), where the state snapshot is re-read only when the
+    state branch moved and only the files a push changed are parsed again."""
+
+    def __init__(self, repo_path: Path, *, branch: str, state_branch: str) -> None:
+        self.repo_path = Path(repo_path)
+        self._branch = branch
+        self._store = GitStateStore(repo_path, state_branch)
+        self._cache: ParseCache = {}
+        self._lock = threading.Lock()  # one answer at a time: the store and cache are shared
+
+    def __call__(self, old: str, new: str, *, reject_invalid: bool,
+                 objects: str | None = None,
+                 identity: approvals.Identity | None = None) -> tuple[list[str], bool]:
+        """(the lines to show the pusher, whether the push is refused). `objects`: the
+        push's quarantined objects folder (a pre-receive hook's), inside the repository."""
+        if objects and not Path(objects).resolve().is_relative_to(
+                (self.repo_path / "objects").resolve()):
+            raise ValueError(f"{objects} is not inside {self.repo_path}/objects")
+        config = ConfigRepo(self.repo_path, self._branch, objects=objects)
+        with self._lock:
+            plan = plan_commit(config, self._store, old, new, home=self.repo_path.parent,
+                               identity=identity, cache=self._cache)
+        return pushwords.render(plan, reject_invalid=reject_invalid), \
+            plan.refused(reject_invalid)
 
 
 def main(argv: list[str]) -> int:
@@ -83,9 +104,8 @@ def main(argv: list[str]) -> int:
         return 0
     # git keeps a pushed pack in a quarantine folder until pre-receive accepts it
     objects = os.environ.get("GIT_QUARANTINE_PATH") or os.environ.get("GIT_OBJECT_DIRECTORY")
-    lines, refused = answer(repo, old, new, branch=settings.branch,
-                            state_branch=settings.state_branch,
-                            reject_invalid=settings.reject_invalid, objects=objects)
+    answer = Answerer(repo, branch=settings.branch, state_branch=settings.state_branch)
+    lines, refused = answer(old, new, reject_invalid=settings.reject_invalid, objects=objects)
     sys.stdout.write("".join(f"{line}\n" for line in lines))
     return REFUSE if refused else 0
 

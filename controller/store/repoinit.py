@@ -24,6 +24,7 @@ REPO_DIR = "config.git"
 # `gitline` that installed it, whatever the pusher's environment holds.
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 REFUSE = 3  # controller.pushanswer's exit status that refuses the push
+UNANSWERED = 4  # controller/answerclient.py's: no controller answered, plan in the hook
 SETTINGS_FILE = "gitline.yml"
 
 DEFAULT_SETTINGS = """\
@@ -80,9 +81,14 @@ while read -r old new ref; do
   esac
 done
 if [ $status -eq 0 ] && [ -n "$config_new" ]; then
-  PYTHONPATH={root}${{PYTHONPATH:+:$PYTHONPATH}} {python} -m controller.pushanswer \
-    "$config_old" "$config_new"
+  # the running controller answers (HOME/answers.sock); without one, plan here
+  {python} -S -E {client} "$config_old" "$config_new" </dev/null
   answered=$?
+  if [ $answered -eq {unanswered} ]; then
+    PYTHONPATH={root}${{PYTHONPATH:+:$PYTHONPATH}} {python} -m controller.pushanswer \
+"$config_old" "$config_new"
+    answered=$?
+  fi
   if [ $answered -eq {refuse} ]; then
     status=1
   elif [ $answered -ne 0 ]; then
@@ -137,7 +143,9 @@ def install_hook(repo_path: Path, branch: str = "main", state_branch: str = "sta
     hook = hooks / "pre-receive"
     text = HOOK.format(branch=branch, state_branch=state_branch,
                        upstream="1" if upstream else "0", refuse=REFUSE,
-                       python=shlex.quote(sys.executable), root=shlex.quote(str(PACKAGE_ROOT)))
+                       python=shlex.quote(sys.executable), root=shlex.quote(str(PACKAGE_ROOT)),
+                       client=shlex.quote(str(PACKAGE_ROOT / "controller" / "answerclient.py")),
+                       unanswered=UNANSWERED)
     if hook.exists() and os.access(hook, os.X_OK) and hook.read_text() == text:
         return hook  # each `serve` re-installs it; unchanged means nothing to write
     tmp = hooks / "pre-receive.tmp"
