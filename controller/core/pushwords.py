@@ -27,16 +27,17 @@ def _first(lines: Sequence[str], limit: int) -> list[str]:
 def render(plan: PushPlan, *, reject_invalid: bool = False, limit: int = LIMIT) -> list[str]:
     """The lines that answer a push (and `gitline plan`), in the order they matter."""
     errors = len(plan.errors)
+    counts = f"{_plural(errors, 'error')}, {_plural(len(plan.problems) - errors, 'warning')}"
     lines = [f"gitline: {_plural(plan.resources, 'resource')}, {_plural(plan.jobs, 'job')}; "
-             f"{_plural(errors, 'error')}, {_plural(len(plan.problems) - errors, 'warning')}"]
+             f"{counts}" if plan.loads else
+             f"gitline: the pushed workflow does not load: {counts}"]
     lines += _first([str(p) for p in plan.problems], max(limit, PROBLEM_LIMIT))
     if plan.refused(reject_invalid):
         return lines + ["gitline: push refused: the workflow has errors (reject_invalid: true "
                         "in gitline.yml); fix them and push again"]
     if not plan.loads:
-        lines.append("gitline: the pushed workflow does not load: " + (
-            f"the last good one ({plan.kept[:7]}) keeps running" if plan.kept
-            else "nothing runs until one loads"))
+        lines.append(f"gitline: the last good workflow ({plan.kept[:7]}) keeps running"
+                     if plan.kept else "gitline: nothing runs until a workflow loads")
     elif errors:
         lines.append("gitline: what the errors touch waits (inconsistent); the rest runs")
     if plan.versions:
