@@ -197,9 +197,12 @@ class Controller:
                         "by the hook itself", self.settings.home / SOCKET_NAME, err)
 
     def _answer_hook(self, request: dict[str, Any]) -> dict[str, Any]:
-        lines, refuse = self.answerer(str(request["old"]), str(request["new"]),
+        new = str(request["new"])
+        lines, refuse = self.answerer(str(request["old"]), new,
                                       reject_invalid=self._reject_invalid(),
                                       objects=request.get("objects") or None)
+        log.info("gitline: answered the push of %s by path: %s", new[:7],
+                 "refused (reject_invalid)" if refuse else lines[0].removeprefix("gitline: "))
         return {"lines": lines, "refuse": refuse}
 
     def _reject_invalid(self) -> bool:
