@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -198,3 +199,19 @@ def test_gitline_plan_of_an_unknown_rev_is_a_usage_error(home, rev):
     done = gitline("plan", home.path, rev, check=False)
     assert done.returncode == 2
     assert f"no commit '{rev}'" in done.stderr
+
+
+def test_the_readme_pre_push_hook_stops_a_push_with_errors_before_it_leaves(home):
+    shutil.copytree(SAMPLE, home.work, dirs_exist_ok=True)
+    push(home, "sample line")
+    hook = home.work / ".git" / "hooks" / "pre-push"
+    hook.write_text("#!/bin/sh\ngit fetch -q origin state 2>/dev/null\n"
+                    f'PYTHONPATH={SAMPLE.parent} exec {sys.executable} -m controller.cli plan '
+                    '--work "$(git rev-parse --show-toplevel)"\n')  # `gitline`, this copy
+    hook.chmod(0o755)
+    before = tip(home)
+    with_typo(home)
+    done = push(home, "typo", check=False)
+    assert f"shippable.yml:{typo_line()}:9: error: unresolved input 'build_ap'" in done.stdout + done.stderr
+    assert "failed to push some refs" in done.stderr
+    assert tip(home) == before
