@@ -17,6 +17,20 @@ UNANSWERED = 4  # store/repoinit.UNANSWERED
 WAIT = 60.0  # seconds for the answer (a big workflow parses in about one)
 
 
+def read_line(sock: socket.socket, limit: int = 0) -> bytes:
+    """Bytes up to a newline or the end (ValueError past `limit` bytes, when given);
+    the answer socket of the controller reads its requests with it too."""
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+        if limit and len(data) > limit:
+            raise ValueError(f"request longer than {limit} bytes")
+    return data
+
+
 def main(old: str, new: str) -> int:
     objects = os.environ.get("GIT_QUARANTINE_PATH") or os.environ.get("GIT_OBJECT_DIRECTORY")
     home = os.path.join(os.environ.get("GIT_DIR", "."), "..")
@@ -31,13 +45,7 @@ def main(old: str, new: str) -> int:
         return UNANSWERED
     try:
         sock.sendall(json.dumps({"old": old, "new": new, "objects": objects}).encode() + b"\n")
-        data = b""
-        while not data.endswith(b"\n"):
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-        reply = json.loads(data)
+        reply = json.loads(read_line(sock))
     except (OSError, ValueError) as err:
         print(f"gitline: the controller did not answer ({err}); the push is accepted")
         return 0

@@ -189,6 +189,7 @@ class Controller:
         """HOME/answers.sock: pushes by path are answered here, not by a new process."""
         from controller.server.answers import SOCKET_NAME, AnswerSocket
 
+        threading.Thread(target=self.answerer.warm, name="gitline-warm", daemon=True).start()
         try:
             self.answers = AnswerSocket(self.settings.home / SOCKET_NAME,
                                         self._answer_hook).start()

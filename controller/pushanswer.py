@@ -74,6 +74,19 @@ class Answerer:
         self._cache: ParseCache = {}
         self._lock = threading.Lock()  # one answer at a time: the store and cache are shared
 
+    def warm(self) -> None:
+        """Parse the branch's workflow once, so that the first push after a start is
+        answered as quickly as the next ones."""
+        try:
+            config = ConfigRepo(self.repo_path, self._branch)
+            head = config.head()
+            if head:
+                with self._lock:
+                    loader.load_workflow(config.workflow_files(head, loader.is_workflow_file),
+                                         cache=self._cache)
+        except Exception:  # noqa: BLE001 - only a head start: a push's answer says what fails
+            return
+
     def __call__(self, old: str, new: str, *, reject_invalid: bool,
                  objects: str | None = None,
                  identity: approvals.Identity | None = None) -> tuple[list[str], bool]:

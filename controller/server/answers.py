@@ -20,6 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from controller.answerclient import read_line
+
 log = logging.getLogger("gitline")
 
 SOCKET_NAME = "answers.sock"
@@ -69,7 +71,7 @@ class AnswerSocket:
         with conn:
             try:
                 conn.settimeout(TIMEOUT)
-                request = json.loads(_read_line(conn))
+                request = json.loads(read_line(conn, MAX_REQUEST))
                 if not isinstance(request, dict):
                     raise ValueError("a request is a JSON object")
                 reply = self._answer(request)
@@ -78,18 +80,6 @@ class AnswerSocket:
                 reply = {"error": f"{type(err).__name__}: {err}"}
             with contextlib.suppress(OSError):  # the hook gave up waiting
                 conn.sendall(json.dumps(reply).encode() + b"\n")
-
-
-def _read_line(conn: socket.socket) -> bytes:
-    data = b""
-    while not data.endswith(b"\n"):
-        chunk = conn.recv(4096)
-        if not chunk:
-            break
-        data += chunk
-        if len(data) > MAX_REQUEST:
-            raise ValueError(f"request longer than {MAX_REQUEST} bytes")
-    return data
 
 
 def _bind(sock: socket.socket, path: Path) -> None:
