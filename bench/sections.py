@@ -746,8 +746,8 @@ def push_answer(quick: bool) -> dict:
         return results
     finally:
         for home in homes.values():
-            if home.proc is not None:
-                home.stop()
+            if home.proc is not None and home.proc.poll() is None:
+                home.proc.kill()
         shutil.rmtree(root, ignore_errors=True)
 
 
