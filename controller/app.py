@@ -198,11 +198,12 @@ class Controller:
                         "by the hook itself", self.settings.home / SOCKET_NAME, err)
 
     def _answer_hook(self, request: dict[str, Any]) -> dict[str, Any]:
-        new = str(request["new"])
+        new, started = str(request["new"]), time.monotonic()
         lines, refuse = self.answerer(str(request["old"]), new,
                                       reject_invalid=self._reject_invalid(),
                                       objects=request.get("objects") or None)
-        log.info("gitline: answered the push of %s by path: %s", new[:7],
+        log.info("gitline: answered the push of %s by path in %.0f ms: %s", new[:7],
+                 (time.monotonic() - started) * 1000,
                  "refused (reject_invalid)" if refuse else lines[0].removeprefix("gitline: "))
         return {"lines": lines, "refuse": refuse}
 

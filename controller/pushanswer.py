@@ -1,9 +1,11 @@
 """The answer to a push: read what core/pushplan needs from git, return the PushPlan.
 
-Used by the pre-receive hook of config.git (`python -m controller.pushanswer`, written by
-store/repoinit.py), by the HTTP git server (through app.py, in process) and by
-`gitline plan`. It only reads: the config commits (with a push's quarantined objects),
-the state branch and secrets.yml's scopes. Store and core only, as readview.
+Used in the controller by the HTTP git server's update hook and by HOME/answers.sock (the
+pre-receive hook of a push by path asks there; both through app.py, one `Answerer`), by
+the hook itself when no controller runs (`python -m controller.pushanswer`, written by
+store/repoinit.py), and by `gitline plan`. It only reads: the config commits (with a
+push's quarantined objects), the state branch and secrets.yml's scopes. Store and core
+only, as readview.
 """
 
 from __future__ import annotations
