@@ -80,6 +80,10 @@ def _answer_rows(a: dict) -> list[tuple[str, str, str, str]]:
                          "", ""))
         rows.append((f"9. baseline: the same pushes of {what} to a bare repository, no hook",
                      fmt(f["plain"], " ms"), "", ""))
+    if "big_peak_rss_mb" in a:
+        rows.append(("9. peak RSS of the controller holding the 5,000-job workflow's parse "
+                     "cache", f"{a['big_peak_rss_mb']} MB", "< 150 MB",
+                     ok(a["big_peak_rss_mb"] < RSS_TARGET)))
     return rows
 
 
