@@ -92,7 +92,7 @@ def plan_push(
             for p in plan.runs]
     runs += _cascade(wf, [r.job for r in runs])
     files = [FileVerdict(p.cause.detail, p.cause.commit, True,
-                         f"{p.job} runs once" + _params_words(p.params))
+                         f"{model.shown(p.job)} runs once" + _params_words(p.params))
              for p in plan.runs if p.cause.kind == "trigger"]
     files += [FileVerdict(r.path, r.commit, False, r.error) for r in plan.rejected]
     files += [_decision(wf, after, d) for d in decisions]
@@ -115,7 +115,7 @@ def _new_version(wf: model.Workflow, snap: model.Snapshot, v: model.Version) -> 
 def _cause_words(cause: model.Cause, params: Mapping[str, str]) -> str:
     if cause.kind == "input":  # "app_src version 4 (abc1234)"
         name, _, version = cause.detail.partition(" version ")
-        return f"{name} changed: version {version}" if version else cause.detail
+        return f"{model.shown(name)} changed: version {version}" if version else cause.detail
     if cause.kind == "trigger":
         at = f" in {cause.commit[:7]}" if cause.commit else ""
         return f"trigger file {cause.detail}{at}{_params_words(params)}"
@@ -144,7 +144,8 @@ def _cascade(wf: model.Workflow, planned: list[str]) -> list[PlannedJob]:
                 continue
             seen.add(dst)
             todo.append(dst)
-            out.append(PlannedJob(dst, f"after {src}", after=src, gated=_gated(wf, dst)))
+            out.append(PlannedJob(dst, f"after {model.shown(src)}", after=src,
+                                  gated=_gated(wf, dst)))
     return out
 
 
@@ -156,7 +157,7 @@ def _decision(wf: model.Workflow, snap: model.Snapshot,
         return FileVerdict(d.path, d.commit, False, d.error or none)
     job = wf.jobs[d.job]
     assert job.approval is not None  # pending_approval found a gated job
-    what = f"{d.decision}s {d.job} run {run.number}"
+    what = f"{d.decision}s {model.shown(d.job)} run {run.number}"
     if d.identity is None:  # the edge could not tell who made the commit: the pass checks
         approvers = ", ".join(job.approval.approvers) or "anyone who can push"
         return FileVerdict(d.path, d.commit, True, f"{what} if the controller can prove who "
@@ -167,5 +168,5 @@ def _decision(wf: model.Workflow, snap: model.Snapshot,
 
 def _orphans(wf: model.Workflow, snap: model.Snapshot) -> tuple[str, ...]:
     """Queued or running runs of jobs the workflow no longer has: they are cancelled."""
-    return tuple(f"{name} run {r.number}" for name, hist in sorted(snap.jobs.items())
+    return tuple(f"{model.shown(name)} run {r.number}" for name, hist in sorted(snap.jobs.items())
                  if name not in wf.jobs for r in hist.active)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from controller.core.model import shown
 from controller.core.pushplan import PushPlan
 
 LIMIT = 10  # lines of each list
@@ -24,14 +25,22 @@ def _first(lines: Sequence[str], limit: int) -> list[str]:
     return shown + ([f"  ... and {len(lines) - limit} more"] if len(lines) > limit else [])
 
 
+def _counts(plan: PushPlan) -> tuple[int, int, int]:
+    """Errors, warnings and infos (keys Gitline reads but does not act on) of the push."""
+    of = [p.severity for p in plan.problems]
+    return of.count("error"), of.count("warning"), of.count("info")
+
+
 def render(plan: PushPlan, *, reject_invalid: bool = False, limit: int = LIMIT) -> list[str]:
     """The lines that answer a push (and `gitline plan`), in the order they matter."""
-    errors = len(plan.errors)
-    counts = f"{_plural(errors, 'error')}, {_plural(len(plan.problems) - errors, 'warning')}"
+    errors, warnings, infos = _counts(plan)
+    counts = f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')}" + (
+        f" ({_plural(infos, 'info')}: gitline validate shows them)" if infos else "")
     lines = [f"gitline: {_plural(plan.resources, 'resource')}, {_plural(plan.jobs, 'job')}; "
              f"{counts}" if plan.loads else
              f"gitline: the pushed workflow does not load: {counts}"]
-    lines += _first([str(p) for p in plan.problems], max(limit, PROBLEM_LIMIT))
+    lines += _first([str(p) for p in plan.problems if p.severity != "info"],
+                    max(limit, PROBLEM_LIMIT))
     if plan.refused(reject_invalid):
         return lines + ["gitline: push refused: the workflow has errors (reject_invalid: true "
                         "in gitline.yml); fix them and push again"]
@@ -42,11 +51,11 @@ def render(plan: PushPlan, *, reject_invalid: bool = False, limit: int = LIMIT) 
         lines.append("gitline: what the errors touch waits (inconsistent); the rest runs")
     if plan.versions:
         lines.append(f"gitline: {_plural(len(plan.versions), 'new version')}:")
-        lines += _first([f"{v.resource}: version {v.number} ({v.why})" for v in plan.versions],
-                        limit)
+        lines += _first([f"{shown(v.resource)}: version {v.number} ({v.why})"
+                         for v in plan.versions], limit)
     if plan.runs:
         lines.append(f"gitline: {_plural(len(plan.runs), 'job')} will run:")
-        lines += _first([f"{r.job}: {r.why}" + ("; waits for approval" if r.gated else "")
+        lines += _first([f"{shown(r.job)}: {r.why}" + ("; waits for approval" if r.gated else "")
                          for r in plan.runs], limit)
     else:
         lines.append("gitline: no job will run")
@@ -69,8 +78,7 @@ def as_json(plan: PushPlan, *, reject_invalid: bool = False) -> dict[str, Any]:
         "kept": plan.kept,
         "resources": plan.resources,
         "jobs": plan.jobs,
-        "errors": len(plan.errors),
-        "warnings": len(plan.problems) - len(plan.errors),
+        **dict(zip(("errors", "warnings", "infos"), _counts(plan), strict=True)),
         "problems": [{"file": p.location.path, "line": p.location.line, "col": p.location.col,
                       "severity": p.severity, "message": p.message} for p in plan.problems],
         "versions": [{"resource": v.resource, "version": v.number, "why": v.why}

@@ -231,3 +231,15 @@ def test_file_requests_read_each_trigger_and_approval_file_of_each_commit_once()
                           "name"),
         ("link", "c2", {}, "triggers/link is a symlink, not a file")]
     assert [(d.job, d.decision, d.reason) for d in decided] == [("deploy_prod", "reject", "red")]
+
+
+def test_infos_are_counted_not_listed_and_a_name_with_spaces_is_quoted():
+    text = LINE.replace("  - name: test_app\n    type: runSh\n",
+                        '  - name: "test app"\n    type: runSh\n    flags: [x]\n')
+    text = text.replace("- IN: test_app", '- IN: "test app"')
+    p = plan(text, snap=model.Snapshot())
+    lines = pushwords.render(p)
+    assert lines[0] == ("gitline: 2 resources, 3 jobs; 0 errors, 0 warnings (1 info: gitline "
+                        "validate shows them)")
+    assert '  "test app": after build_app' in lines
+    assert pushwords.as_json(p)["infos"] == 1
