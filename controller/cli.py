@@ -713,8 +713,11 @@ def plan(home: Path | None, rev: str | None, work: Path | None, as_json: bool) -
     (--work) does: problems at file:line:col, new versions, the jobs that will run and why,
     trigger and approval files accepted or refused. Does nothing; exits 1 on errors.
 
-    The same lines a push shows as `remote:`; as a clone's .git/hooks/pre-push it stops a
-    push whose workflow has errors: exec gitline plan --work "$(git rev-parse --show-toplevel)"
+    The same lines a push shows as `remote:`. As a clone's .git/hooks/pre-push it stops a
+    push whose workflow has errors:
+
+    \b
+    exec gitline plan --work "$(git rev-parse --show-toplevel)"
     """
     from controller import pushanswer
     from controller.core import pushwords
