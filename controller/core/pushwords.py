@@ -25,6 +25,13 @@ def _first(lines: Sequence[str], limit: int) -> list[str]:
     return shown + ([f"  ... and {len(lines) - limit} more"] if len(lines) > limit else [])
 
 
+def _section(noun: str, items: Sequence[str], limit: int, verb: str = "") -> list[str]:
+    """`gitline: 3 jobs will run:` and the first lines; nothing when there are none."""
+    if not items:
+        return []
+    return [f"gitline: {_plural(len(items), noun)}{verb}:", *_first(items, limit)]
+
+
 def _counts(plan: PushPlan) -> tuple[int, int, int]:
     """Errors, warnings and infos (keys Gitline reads but does not act on) of the push."""
     of = [p.severity for p in plan.problems]
@@ -49,24 +56,15 @@ def render(plan: PushPlan, *, reject_invalid: bool = False, limit: int = LIMIT) 
                      if plan.kept else "gitline: nothing runs until a workflow loads")
     elif errors:
         lines.append("gitline: what the errors touch waits (inconsistent); the rest runs")
-    if plan.versions:
-        lines.append(f"gitline: {_plural(len(plan.versions), 'new version')}:")
-        lines += _first([f"{shown(v.resource)}: version {v.number} ({v.why})"
-                         for v in plan.versions], limit)
-    if plan.runs:
-        lines.append(f"gitline: {_plural(len(plan.runs), 'job')} will run:")
-        lines += _first([f"{shown(r.job)}: {r.why}" + ("; waits for approval" if r.gated else "")
-                         for r in plan.runs], limit)
-    else:
-        lines.append("gitline: no job will run")
-    if plan.files:
-        lines.append(f"gitline: {_plural(len(plan.files), 'trigger or approval file')}:")
-        lines += _first([f"{f.path}: {'accepted' if f.accepted else 'refused'}: {f.why}"
-                         for f in plan.files], limit)
-    if plan.cancelled:
-        lines.append(f"gitline: {_plural(len(plan.cancelled), 'run')} of removed jobs will be "
-                     "cancelled:")
-        lines += _first(list(plan.cancelled), limit)
+    lines += _section("new version", [f"{shown(v.resource)}: version {v.number} ({v.why})"
+                                      for v in plan.versions], limit)
+    lines += _section("job", [f"{shown(r.job)}: {r.why}" + ("; waits for approval" if r.gated
+                                                           else "") for r in plan.runs],
+                      limit, " will run") or ["gitline: no job will run"]
+    lines += _section("trigger or approval file", [
+        f"{f.path}: {'accepted' if f.accepted else 'refused'}: {f.why}" for f in plan.files],
+        limit)
+    lines += _section("run", list(plan.cancelled), limit, " of removed jobs will be cancelled")
     return lines
 
 
