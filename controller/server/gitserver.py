@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from dulwich.errors import HookError, NotGitRepository, ObjectFormatException
+from dulwich.file import FileLocked
 from dulwich.hooks import Hook
 from dulwich.objects import Tree
 from dulwich.protocol import CAPABILITY_SIDE_BAND_64K, SIDE_BAND_CHANNEL_PROGRESS
@@ -189,13 +190,24 @@ class _StrictRefs:
     def __contains__(self, name: bytes) -> bool:
         return name in self._refs
 
+    # Another push holding the ref's lock file lost this one the race too. dulwich reports
+    # an OSError as "failed to write"; FileLocked (not an OSError) would fail the whole
+    # request after the answer's remote: lines were sent, and the client would hang.
     def set_if_equals(self, name: bytes, old: bytes | None, new: bytes, **kw: Any) -> bool:
-        if not self._refs.set_if_equals(name, old, new, **kw):
+        try:
+            moved = not self._refs.set_if_equals(name, old, new, **kw)
+        except FileLocked:
+            moved = True
+        if moved:
             raise OSError(f"{name.decode()} moved during the push; fetch and push again")
         return True
 
     def remove_if_equals(self, name: bytes, old: bytes | None, **kw: Any) -> bool:
-        if not self._refs.remove_if_equals(name, old, **kw):
+        try:
+            moved = not self._refs.remove_if_equals(name, old, **kw)
+        except FileLocked:
+            moved = True
+        if moved:
             raise OSError(f"{name.decode()} moved during the push")
         return True
 

@@ -9,10 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from dulwich.file import FileLocked
 
 from controller import answerclient
 from controller.pushanswer import Answerer
 from controller.server.answers import AnswerSocket
+from controller.server.gitserver import _StrictRefs
 from controller.store.repoinit import init_home
 
 CLIENT = Path(answerclient.__file__)
@@ -72,3 +74,21 @@ def test_the_answerer_reads_objects_only_from_inside_the_repository(tmp_path):
     answerer = Answerer(tmp_path / "home" / "config.git", branch="main", state_branch="state")
     with pytest.raises(ValueError, match="is not inside"):
         answerer("", "b" * 40, reject_invalid=False, objects=str(tmp_path / "elsewhere"))
+
+
+class _Locked:
+    """dulwich's refs while another push holds refs/heads/main.lock."""
+
+    def set_if_equals(self, *args: object, **kw: object) -> bool:
+        raise FileLocked(b"refs/heads/main", b"refs/heads/main.lock")
+
+    remove_if_equals = set_if_equals
+
+
+def test_a_ref_locked_by_another_push_is_a_lost_race_not_a_failed_request():
+    # the answer's remote: lines are sent by then: the push must end with a status line
+    refs = _StrictRefs(_Locked())
+    with pytest.raises(OSError, match="moved during the push; fetch and push again"):
+        refs.set_if_equals(b"refs/heads/main", b"a" * 40, b"b" * 40)
+    with pytest.raises(OSError, match="moved during the push"):
+        refs.remove_if_equals(b"refs/heads/main", b"a" * 40)
