@@ -727,8 +727,13 @@ def plan(home: Path | None, rev: str | None, work: Path | None, as_json: bool) -
     if work is not None:
         pushed, reject = _plan_work(home, work)
     else:
+        from controller.readview import HomeError, open_repos
+
         settings = _settings(home)
-        config, store = _open(home)
+        try:  # pygit2's: plan reads commits, diffs and trees the cat-file readers do not
+            config, store = open_repos(settings)
+        except HomeError as err:
+            raise click.ClickException(str(err)) from err
         try:
             new = config.resolve(rev or settings.branch)
         except KeyError as err:
