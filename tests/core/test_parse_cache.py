@@ -26,3 +26,13 @@ def test_a_cached_load_is_the_load_and_parses_only_what_changed(monkeypatch):
     assert sorted(set(parsed)) == ["shippable.jobs.yml", "shippable.resources.yml"]
     assert second == loader.load_workflow([TEMPLATES, JOBS, changed])
     assert len(cache) == 3
+
+
+def test_what_is_said_across_files_is_said_once_per_load_not_kept_in_the_cache():
+    templates = ("shippable.templates.yml",
+                 "externalReferences:\n  - https://example.com/shared.yml\n")
+    cache: yamlread.ParseCache = {}
+    first = loader.load_workflow([templates, RESOURCES], cache=cache)
+    again = loader.load_workflow([templates, RESOURCES], cache=cache)
+    assert again.problems == first.problems
+    assert sum("externalReferences" in p.message for p in again.problems) == 1
