@@ -423,6 +423,8 @@ def status(home: Path | None, as_json: bool) -> None:
         click.echo(f"  {p}")
     for line in cfg["refused"]:
         click.echo(f"  refused: {line}")
+    for line in cfg["waitingTriggers"]:
+        click.echo(f"  waits: {line}")
     from controller.core.model import shown as shown_name
 
     click.echo("resources:")

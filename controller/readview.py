@@ -139,7 +139,10 @@ def read_status(settings: Settings, config: Config, store: State) -> dict[str, A
         "config": {"processed": snap.processed_commit, "good": snap.good_commit,
                    "problems": record.get("problems", []),
                    "triggerErrors": record.get("triggerErrors", []),
-                   "refused": refused_triggers(record) + refused_requests(settings.home)},
+                   "refused": refused_triggers(record) + refused_requests(settings.home),
+                   "waitingTriggers": [
+                       f"{t.path} in {t.commit[:7]} by {t.author}: {t.error}; it runs once "
+                       "that run has ended" for t in snap.waiting_triggers]},
         "resources": resources,
         "jobs": jobs,
     }

@@ -339,3 +339,5 @@ class Snapshot:
     processed_commit: str = ""  # last config commit fully processed
     good_commit: str = ""  # last config commit that loaded without a fatal error
     tip: str = ""  # the state commit this was read from
+    # trigger files that wait for a run of an input job in flight (error: for which)
+    waiting_triggers: tuple[TriggerRequest, ...] = ()

@@ -10,7 +10,7 @@ a reason, so `status` can always say why a job is not running.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from controller.core import graph, model
 
@@ -28,10 +28,18 @@ class Plan:
     runs: tuple[PlannedRun, ...] = ()
     waits: dict[str, str] = field(default_factory=dict)  # job -> why it is not due
     rejected: tuple[model.TriggerRequest, ...] = ()  # triggers that cannot run, with error
+    # triggers that wait for a run of an input job in flight (error says which); they run
+    # when it ends, as a pending build does in Concourse
+    waiting: tuple[model.TriggerRequest, ...] = ()
 
 
 class _NotReady(Exception):
-    """An input cannot be resolved now; the message says why."""
+    """An input cannot be resolved now; the message says why. `in_flight`: only because a
+    run of an input job is queued or running (it will end: a trigger waits for it)."""
+
+    def __init__(self, why: str, *, in_flight: bool = False) -> None:
+        super().__init__(why)
+        self.in_flight = in_flight
 
 
 def _resolve_resource(inp: model.Input, res: model.Resource, snap: model.Snapshot):
@@ -87,7 +95,7 @@ def _resolve_job(wf: model.Workflow, inp: model.Input, job: model.Job, snap: mod
                 why = why.replace("input job", "upstream job", 1)
                 break
     if why:
-        raise _NotReady(why)
+        raise _NotReady(why, in_flight=why.startswith("waiting for"))
     if up.last_succeeded == 0:
         raise _NotReady(f"waiting for input job {inp.name} to succeed")
     return model.InputVersion(inp.name, "job", up.last_succeeded)
@@ -181,7 +189,9 @@ def blocked(wf: model.Workflow, job: model.Job) -> str:
 
 def _plan_trigger(
     wf: model.Workflow, snap: model.Snapshot, req: model.TriggerRequest
-) -> PlannedRun | str:
+) -> PlannedRun | str | _NotReady:
+    """The run a trigger makes now, why it never will (str), or why it waits (_NotReady
+    with in_flight)."""
     job = wf.jobs.get(req.job)
     if req.error:
         return req.error
@@ -193,7 +203,7 @@ def _plan_trigger(
     try:
         inputs = resolve_inputs(wf, job, snap, manual=True)
     except _NotReady as why:
-        return str(why)
+        return why if why.in_flight else str(why)
     cause = model.Cause("trigger", req.path, commit=req.commit, author=req.author)
     return PlannedRun(job.name, cause, inputs, dict(req.params))
 
@@ -221,12 +231,14 @@ def plan_runs(
     """Runs to queue now (trigger requests first, in order), and why other jobs wait."""
     runs: list[PlannedRun] = []
     rejected: list[model.TriggerRequest] = []
+    waiting: list[model.TriggerRequest] = []
     for req in triggers:
         planned = _plan_trigger(wf, snap, req)
         if isinstance(planned, str):
-            rejected.append(
-                model.TriggerRequest(req.job, req.commit, req.author, req.path, req.params, planned)
-            )
+            rejected.append(replace(req, error=planned))
+            continue
+        if isinstance(planned, _NotReady):
+            waiting.append(replace(req, error=str(planned)))
             continue
         runs.append(planned)
         snap = with_run(snap, _as_queued(planned, snap))
@@ -256,7 +268,7 @@ def plan_runs(
         auto.append(planned)
         snap = with_run(snap, _as_queued(planned, snap))
     auto.sort(key=lambda p: (wf.jobs[p.job].priority, p.job))
-    return Plan((*runs, *auto), waits, tuple(rejected))
+    return Plan((*runs, *auto), waits, tuple(rejected), tuple(waiting))
 
 
 def _order(job: model.Job) -> tuple[int, str]:

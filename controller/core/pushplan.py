@@ -95,6 +95,9 @@ def plan_push(
                          f"{model.shown(p.job)} runs once" + _params_words(p.params))
              for p in plan.runs if p.cause.kind == "trigger"]
     files += [FileVerdict(r.path, r.commit, False, r.error) for r in plan.rejected]
+    files += [FileVerdict(r.path, r.commit, True, f"{model.shown(r.job)} runs once that run "
+                          f"has ended ({r.error})" + _params_words(r.params))
+              for r in plan.waiting]
     files += [_decision(wf, after, d) for d in decisions]
     return replace(base, versions=tuple(_new_version(wf, snap, v) for v in taken.versions),
                  runs=tuple(runs), files=tuple(files), cancelled=_orphans(wf, snap))

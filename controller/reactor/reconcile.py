@@ -116,6 +116,7 @@ class Reconciler:
             return
         wf = self._good.workflow
         self._handle_requests(wf)
+        self._retry_waiting(wf)
         snap = self.store.read_snapshot()
         self._expire_approvals(wf, snap)
         snap = self.store.read_snapshot()
@@ -176,10 +177,12 @@ class Reconciler:
         self._good = good
         # The snapshot after the versions above: a trigger in the same push as the first
         # definition of its job's input must see that input's version.
-        rejected = self._process_triggers(self.store.read_snapshot(), commits, good)
+        snap = self.store.read_snapshot()
+        rejected, waiting = self._process_triggers(snap, commits, good)
+        waits = (*snap.waiting_triggers, *waiting) if waiting else None
         return lambda: self.store.record_config(
             processed=head, good=good.commit if good else "", problems=loaded.problems,
-            triggers=rejected, names=good.workflow if good else None,
+            triggers=rejected, waiting=waits, names=good.workflow if good else None,
         )
 
     def _tracked(self, loaded: model.Workflow, head: str,
@@ -191,13 +194,16 @@ class Reconciler:
 
     def _process_triggers(
         self, snap: model.Snapshot, commits: list[CommitInfo], good: _Loaded | None
-    ) -> tuple[model.TriggerRequest, ...]:
-        requests, asked = intake.file_requests(commits, self.config.read_blob,
-                                               intake.trigger_runs_done(snap))
+    ) -> tuple[tuple[model.TriggerRequest, ...], tuple[model.TriggerRequest, ...]]:
+        """Queue the runs of the push's trigger files and apply its approval files;
+        returns (refused, waiting for an input job's run in flight)."""
+        known = intake.trigger_runs_done(snap) | {(t.job, t.commit)
+                                                  for t in snap.waiting_triggers}
+        requests, asked = intake.file_requests(commits, self.config.read_blob, known)
         decisions = [self._identified(d) for d in asked]
         if good is None:
             return tuple(replace(r, error=r.error or "the workflow does not load")
-                         for r in requests)
+                         for r in requests), ()
         plan = planner.plan_runs(good.workflow, snap, triggers=requests)
         for p in plan.runs:
             if p.cause.kind == "trigger":
@@ -210,7 +216,30 @@ class Reconciler:
                                                      error=error))
         for r in rejected:
             log.error("%s in %s by %s: %s", r.path, r.commit[:7], r.author, r.error)
-        return tuple(rejected)
+        for r in plan.waiting:
+            log.info("%s in %s by %s waits: %s", r.path, r.commit[:7], r.author, r.error)
+        return tuple(rejected), plan.waiting
+
+    def _retry_waiting(self, wf: model.Workflow) -> None:
+        """Trigger files that waited for an input job's run: each runs once that run has
+        ended (the newest inputs), or is refused if it never can."""
+        snap = self.store.read_snapshot()
+        before = snap.waiting_triggers
+        if not before:
+            return
+        done = intake.trigger_runs_done(snap)
+        pending = tuple(t for t in snap.waiting_triggers if (t.job, t.commit) not in done)
+        plan = planner.plan_runs(wf, snap, triggers=[replace(t, error="") for t in pending])
+        for p in plan.runs:
+            if p.cause.kind == "trigger":
+                snap = self._queue(p, snap)
+        for r in plan.rejected:
+            log.error("%s in %s by %s: %s", r.path, r.commit[:7], r.author, r.error)
+
+        def keys(ts: tuple[model.TriggerRequest, ...]) -> list[tuple[str, str]]:
+            return [(t.job, t.commit) for t in ts]
+        if keys(plan.waiting) != keys(before) or plan.rejected:
+            self.store.record_waiting(plan.waiting, plan.rejected)
 
     def _identified(self, d: approvals.ApprovalRequest) -> approvals.ApprovalRequest:
         """The request with who made its commit, as far as the controller can prove it."""

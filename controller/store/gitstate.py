@@ -751,9 +751,13 @@ class GitStateStore:
         good: str,
         problems: tuple[model.Problem, ...],
         triggers: tuple[model.TriggerRequest, ...] = (),
+        waiting: tuple[model.TriggerRequest, ...] | None = None,
         names: model.Workflow | None = None,
         subject: str = "",
     ) -> str:
+        """controller/config.yml after a push: what was processed, what loads, its
+        problems, refused triggers (kept with earlier ones) and waiting ones (None: as
+        they are)."""
         trigger_errors = [
             {"job": t.job, "commit": t.commit, "author": t.author, "path": t.path, "error": t.error}
             for t in triggers
@@ -777,21 +781,52 @@ class GitStateStore:
 
         def change(tip: pygit2.Commit | None) -> tuple[Edits, str]:
             kept = self._kept_trigger_errors(tip, trigger_errors)
-            text = yamlio.dump({**record, "triggerErrors": kept}).encode()
+            old = self._config_record(tip)
+            still = old.get("waitingTriggers") or [] if waiting is None else \
+                statebranch.waiting_record(waiting)
+            text = yamlio.dump({**record, "triggerErrors": kept,
+                                **({"waitingTriggers": still} if still else {})}).encode()
             return {("controller", "config.yml"): text}, message
 
         def update(snap: model.Snapshot, tip: pygit2.Commit | None) -> model.Snapshot:
-            return replace(snap, processed_commit=processed, good_commit=good)
+            return replace(snap, processed_commit=processed, good_commit=good,
+                           waiting_triggers=snap.waiting_triggers if waiting is None
+                           else waiting)
 
         return self._append(change, update=update)
+
+    def record_waiting(self, waiting: tuple[model.TriggerRequest, ...],
+                       refused: tuple[model.TriggerRequest, ...] = ()) -> str:
+        """The trigger files still waiting (the others ran, or are `refused` now)."""
+        errors = [{"job": t.job, "commit": t.commit, "author": t.author, "path": t.path,
+                   "error": t.error} for t in refused]
+        ran = "no trigger waits" if not waiting else f"{len(waiting)} waiting"
+        message = format_message(f"config: trigger files: {ran}"
+                                 + (f", {len(errors)} refused" if errors else ""), [])
+
+        def change(tip: pygit2.Commit | None) -> tuple[Edits, str]:
+            record = dict(self._config_record(tip))
+            record["triggerErrors"] = self._kept_trigger_errors(tip, errors)
+            record.pop("waitingTriggers", None)
+            if waiting:
+                record["waitingTriggers"] = statebranch.waiting_record(waiting)
+            return {("controller", "config.yml"): yamlio.dump(record).encode()}, message
+
+        def update(snap: model.Snapshot, tip: pygit2.Commit | None) -> model.Snapshot:
+            return replace(snap, waiting_triggers=waiting)
+
+        return self._append(change, update=update)
+
+    def _config_record(self, tip: pygit2.Commit | None) -> dict[str, Any]:
+        record = self._record(tip.tree if tip else None, ("controller", "config.yml"), "dict")
+        return record if isinstance(record, dict) else {}
 
     def _kept_trigger_errors(
         self, tip: pygit2.Commit | None, new: list[dict[str, str]]
     ) -> list[dict[str, str]]:
         """Earlier trigger errors stay listed (newest last, at most KEEP_TRIGGER_ERRORS):
         the next push must not hide a rejected trigger from `gitline status`."""
-        record = self._record(tip.tree if tip else None, ("controller", "config.yml"), "dict")
-        old = (record or {}).get("triggerErrors") or []
+        old = self._config_record(tip).get("triggerErrors") or []
         fresh = {(e["commit"], e["path"]) for e in new}
         kept = [e for e in old if isinstance(e, dict)
                 and (e.get("commit"), e.get("path")) not in fresh]

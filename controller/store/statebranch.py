@@ -115,7 +115,28 @@ def snapshot(versions: dict[str, model.Version], jobs: dict[str, model.JobHistor
              config: dict[str, Any], tip: str) -> model.Snapshot:
     return model.Snapshot(versions=versions, jobs=jobs,
                           processed_commit=str(config.get("processed") or ""),
-                          good_commit=str(config.get("good") or ""), tip=tip)
+                          good_commit=str(config.get("good") or ""), tip=tip,
+                          waiting_triggers=waiting_triggers(config))
+
+
+def waiting_triggers(config: dict[str, Any]) -> tuple[model.TriggerRequest, ...]:
+    """controller/config.yml's waitingTriggers (skipping entries it cannot read)."""
+    out = []
+    for entry in config.get("waitingTriggers") or []:
+        if not isinstance(entry, dict) or not entry.get("job") or not entry.get("commit"):
+            continue
+        params = entry.get("params") if isinstance(entry.get("params"), dict) else {}
+        out.append(model.TriggerRequest(
+            str(entry["job"]), str(entry["commit"]), str(entry.get("author") or ""),
+            str(entry.get("path") or ""), {str(k): str(v) for k, v in params.items()},
+            str(entry.get("error") or "")))
+    return tuple(out)
+
+
+def waiting_record(waiting: tuple[model.TriggerRequest, ...]) -> list[dict[str, Any]]:
+    """The waitingTriggers entries of controller/config.yml."""
+    return [{"job": t.job, "commit": t.commit, "author": t.author, "path": t.path,
+             "params": dict(t.params), "error": t.error} for t in waiting]
 
 
 # --------------------------------------------------------------------- history index

@@ -223,14 +223,20 @@ def test_dependency_modes_decide_whether_a_failed_or_busy_input_job_blocks():
     assert "down" in due(planner.plan_runs(line("immediate"), busy))
 
 
-def test_a_trigger_file_runs_a_job_whose_input_job_failed_but_not_one_that_is_busy():
+def test_a_trigger_file_runs_a_job_whose_input_job_failed_and_waits_while_it_is_busy():
     w = wf(res("app"), job("j_up", inp("app")), job("down", inp("j_up")))
-    req = model.TriggerRequest("down", "c" * 40, "Ada", "triggers/down")
+    req = model.TriggerRequest("down", "c" * 40, "Ada", "triggers/down", {"WHY": "now"})
     failed = snap([ver("app", 2)], [ran("j_up", 1, app=1), ran("j_up", 2, "failed", app=2)])
     assert due(planner.plan_runs(w, failed, triggers=[req])) == ["down"]
     busy = snap([ver("app", 2)], [ran("j_up", 1, app=1), ran("j_up", 2, "queued", app=2)])
-    assert planner.plan_runs(w, busy, triggers=[req]).rejected[0].error == (
-        "waiting for input job j_up (run 2 queued)")
+    plan = planner.plan_runs(w, busy, triggers=[req])
+    assert not plan.rejected and "down" not in due(plan)
+    [waiting] = plan.waiting  # kept, as a pending build: it runs once j_up run 2 ended
+    assert waiting.error == "waiting for input job j_up (run 2 queued)"
+    assert waiting.params == {"WHY": "now"} and waiting.commit == "c" * 40
+    gone = model.TriggerRequest("nope", "d" * 40, "Ada", "triggers/nope")
+    assert planner.plan_runs(w, busy, triggers=[gone]).rejected[0].error == (
+        "no job named 'nope' in the workflow")  # never runnable: refused, not kept
 
 
 def test_strict_also_waits_on_the_jobs_above_its_input_job():
