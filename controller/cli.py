@@ -148,7 +148,7 @@ def _services_errors() -> Iterator[None]:
 
     try:
         yield
-    except services.NoSuchName as err:
+    except (services.NoSuchName, services.NeedsNoApproval) as err:
         raise NoSuchName(str(err)) from err
     except services.Refused as err:
         raise click.ClickException(str(err)) from err

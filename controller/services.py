@@ -34,6 +34,10 @@ class Refused(ValueError):
     """The job exists but the ask makes no sense now (the CLI exits 1, the API 409)."""
 
 
+class NeedsNoApproval(Refused):
+    """Approving a job without requiresApproval: a usage error in the CLI (exit 2)."""
+
+
 class History(Protocol):
     def read_snapshot(self) -> model.Snapshot: ...
     def history(self, name: str, limit: int = ...) -> Iterable[Any]: ...
@@ -54,7 +58,7 @@ def check_approvable(wf: model.Workflow, snap: model.Snapshot, job: str) -> None
     """An approval (or rejection) of `job` has a run to decide, else Refused says why."""
     check_job(wf.jobs, job)
     if wf.jobs[job].approval is None:
-        raise Refused(f"job {job!r} does not require approval")
+        raise NeedsNoApproval(f"job {job!r} does not require approval")
     hist = snap.jobs.get(job)
     if not hist or not any(r.status == "pending_approval" for r in hist.active):
         raise Refused(f"no run of {job} is pending approval")
