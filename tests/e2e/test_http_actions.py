@@ -11,34 +11,22 @@ from pathlib import Path
 import pytest
 from e2ekit import Home, gitline, wait_for
 from test_http import serve
+from test_job_model import GATED, jobs
 
-LINE = """\
-resources:
-  - name: cfg
-    type: params
-    versionTemplate:
-      params: {N: "1"}
-jobs:
-  - name: deploy
-    type: runSh
-    requiresApproval:
-      approvers: [ada@example.com]
-    steps:
-      - IN: cfg
-      - TASK:
-          script: [echo "deploying N=$N"]
-  - name: paint
-    type: runSh
-    steps:
-      - IN: cfg
-      - TASK:
-          script: [echo "painting N=$N"]
-  - name: slow
-    type: runSh
-    steps:
-      - TASK:
-          script: [sleep 120]
-"""
+# the gated deploy of the job-model tests, beside an ungated job and a slow one
+LINE = jobs(GATED + """\
+- name: paint
+  type: runSh
+  steps:
+    - IN: cfg
+    - TASK:
+        script: [echo "painting N=$N"]
+- name: slow
+  type: runSh
+  steps:
+    - TASK:
+        script: [sleep 120]
+""")
 
 
 def add_token(home: Home, name: str, *args: str) -> str:
@@ -139,7 +127,8 @@ def test_replay_queues_a_run_with_the_same_inputs(home, line):
     _, runs = call(base, toks["reader"], "/api/jobs/paint/runs")
     by_number = {r["number"]: r for r in runs["runs"]}
     assert by_number[3]["inputs"] == by_number[1]["inputs"] != by_number[2]["inputs"]
-    assert "replay" in by_number[3]["cause"]
+    assert by_number[3]["cause"].startswith("replay: run 1 of paint")
+    assert "bob (token)" in by_number[3]["cause"]
 
     status, body = call(base, toks["bob"], "/api/jobs/paint/runs/99/replay", {})
     assert (status, body["error"]) == (404, "paint has no run 99 to replay")
