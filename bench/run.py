@@ -65,6 +65,28 @@ def fmt(s: dict | None, unit: str = "") -> str:
     return f"{s['median']}{unit} ({s['min']}–{s['max']}, n={s['n']})"
 
 
+def _answer_rows(a: dict) -> list[tuple[str, str, str, str]]:
+    """9: what the push's answer adds to a push, beside the same push with no hook."""
+    rows = []
+    for key, what, target in (("sample", "the sample", 100), ("big", "5,000 jobs", 1000)):
+        f = a[key]
+        rows.append((f"9. push of {what}, answered by the running controller "
+                     f"({f['controller']['n']} pushes)", f"{fmt(f['controller'], ' ms')}; "
+                     f"adds {f['controller_added_ms']} ms at p50",
+                     f"adds < {target:,} ms", ok(f["controller_added_ms"] < target)))
+        if "hook_alone" in f:
+            rows.append((f"9. same, {what}, no controller: the hook plans by itself",
+                         f"{fmt(f['hook_alone'], ' ms')}; adds {f['hook_alone_added_ms']} ms",
+                         "", ""))
+        rows.append((f"9. baseline: the same pushes of {what} to a bare repository, no hook",
+                     fmt(f["plain"], " ms"), "", ""))
+    if "big_peak_rss_mb" in a:
+        rows.append(("9. peak RSS of the controller holding the 5,000-job workflow's parse "
+                     "cache", f"{a['big_peak_rss_mb']} MB", "< 150 MB",
+                     ok(a["big_peak_rss_mb"] < RSS_TARGET)))
+    return rows
+
+
 def render(m: dict, r: dict, quick: bool, seconds: float) -> str:
     rows: list[tuple[str, str, str, str]] = []
     push = r["push"]
@@ -144,8 +166,11 @@ def render(m: dict, r: dict, quick: bool, seconds: float) -> str:
                      "< 1%", ok(idle["cpu_percent"] < 1)))
         rows.append(("8. baseline: the same before this change (a read of a ref woke the "
                      "loop)", "40–80% of one core (82% here, over 20 s)", "", ""))
+    answer = r.get("answer") or {"error": "not run"}
+    if "error" not in answer:
+        rows += _answer_rows(answer)
     for name, label in (("push", "1"), ("history", "2, 5"), ("fanout", "3"), ("big", "4"),
-                        ("idle", "8")):
+                        ("idle", "8"), ("answer", "9")):
         rss = (r.get(name) or {}).get("peak_rss_mb")
         if rss is not None:
             rows.append((f"6. peak RSS of the controller ({label})", f"{rss} MB", "< 150 MB",
@@ -181,7 +206,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer pushes, shorter history")
     parser.add_argument("--only", nargs="*",
-                        help="sections to run (push history fanout big cli idle); the others keep "
+                        help="sections to run (push history fanout big cli idle answer); the "
+                             "others keep "
                              "their figures from bench/last-run.json")
     parser.add_argument("--render", action="store_true",
                         help="only rewrite docs/benchmarks.md from bench/last-run.json")
@@ -193,12 +219,12 @@ def main() -> None:
         return
     started = time.monotonic()
     m = machine()
-    names = args.only or ["push", "history", "fanout", "big", "cli", "idle"]
+    names = args.only or ["push", "history", "fanout", "big", "cli", "idle", "answer"]
     results = {n: section(n, args.quick) for n in names}
     last = ROOT / "bench" / "last-run.json"
     previous = json.loads(last.read_text()) if args.only and last.exists() else {}
     # --only keeps the other sections' figures
-    for n in ("push", "history", "fanout", "big", "cli", "idle"):
+    for n in ("push", "history", "fanout", "big", "cli", "idle", "answer"):
         results.setdefault(n, previous.get(n) or {"error": "not run"})
     (ROOT / "docs").mkdir(exist_ok=True)
     OUT.write_text(render(m, results, args.quick, time.monotonic() - started))

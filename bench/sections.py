@@ -8,6 +8,7 @@ writes docs/benchmarks.md. Timing is never asserted anywhere: these are measurem
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -638,8 +639,132 @@ def idle_cpu(quick: bool) -> dict:
 
 
 
+# ------------------------------------------------------------- 9. the push's answer
+
+
+def _timed_push(work: Path) -> float:
+    t0 = time.perf_counter()
+    done = subprocess.run(["git", "push", "-q", "origin", "HEAD:main"], cwd=work,
+                          env=GIT_ENV, capture_output=True, text=True)
+    ms = (time.perf_counter() - t0) * 1000
+    if done.returncode != 0:
+        raise RuntimeError(f"push failed: {done.stderr}")
+    return ms
+
+
+def _answer_series(homes: dict[str, Home], bare: Path, files: list[tuple[str, bytes]],
+                   change: Callable[[int], tuple[str, bytes]], count: int,
+                   settle: Callable[[Home], None], repacked: bool = False) -> dict:
+    """Push the same commits to a bare repository with no hook and to each home, one after
+    the other: ms per push, p50 of each, and how much each home's hook adds."""
+    plain = bare.parent / f"{bare.stem}-work"
+    sh("git", "clone", "-q", bare, plain)
+    works = {"plain": plain, **{k: h.work for k, h in homes.items()}}
+    for work in works.values():
+        for rel, data in files:
+            (work / rel).parent.mkdir(parents=True, exist_ok=True)
+            (work / rel).write_bytes(data)
+        sh("git", "add", "-A", cwd=work)
+        sh("git", "commit", "-qm", "the workflow", cwd=work)
+        _timed_push(work)
+    for home in homes.values():
+        settle(home)
+        # the first push's loose objects are packed in the background (about 20 s after
+        # the 5,000 versions): a one-off that would compete for the cores
+        if repacked and home.proc is not None:
+            with contextlib.suppress(AssertionError):
+                wait_for(lambda h=home: "packed loose objects" in _serve_log(h), 120,
+                         "the repack")
+    times: dict[str, list[float]] = {k: [] for k in works}
+    for i in range(count):
+        rel, data = change(i)
+        for key, work in works.items():
+            (work / rel).write_bytes(data)
+            sh("git", "commit", "-qam", f"change {i}", cwd=work)
+            times[key].append(_timed_push(work))
+            if key in homes:
+                settle(homes[key])
+    out = {k: summary(v) for k, v in times.items()}
+    for key in homes:
+        out[f"{key}_added_ms"] = round(out[key]["p50"] - out["plain"]["p50"], 1)
+    return out
+
+
+def _serve_log(home: Home) -> str:
+    path = home.root / "serve.log"
+    return path.read_text() if path.exists() else ""
+
+
+def _settled(timeout: float) -> Callable[[Home], None]:
+    def settle(home: Home) -> None:
+        if home.proc is None:
+            return
+        from controller.store.gitstate import GitStateStore
+
+        head = sh("git", "rev-parse", "HEAD", cwd=home.work).stdout.strip()
+
+        def idle() -> bool:
+            snap = GitStateStore(home.repo).read_snapshot()
+            return snap.processed_commit == head and not any(
+                h.active for h in snap.jobs.values())
+        wait_for(idle, timeout, "the controller to be idle", 0.05)
+    return settle
+
+
+def _gated(files: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
+    """The big workflow with every job waiting for a yearly tick: pushes make versions and
+    plans, and no run (5,000 runs would measure the executor, not the answer)."""
+    gate = (b"resources:\n  - name: gate\n    type: time\n    versionTemplate:\n"
+            b"      interval: \"0 0 1 1 *\"\n")
+    return [("gate/shippable.yml", gate)] + [
+        (rel, data.replace(b"    steps:\n", b"    steps:\n      - IN: gate\n"))
+        for rel, data in files]
+
+
+def push_answer(quick: bool) -> dict:
+    count = 8 if quick else 20
+    root = Path(tempfile.mkdtemp(prefix="gitline-bench-answer-"))
+    results: dict = {}
+    homes: dict[str, Home] = {}
+    try:
+        sample = ROOT / "sample-repo"
+        files = [(p.relative_to(sample).as_posix(), p.read_bytes())
+                 for p in sorted(sample.rglob("*")) if p.is_file()]
+        hello = (sample / "app" / "hello.sh").read_bytes()
+        for key in ("controller", "hook_alone"):
+            (root / key).mkdir()
+            homes[key] = Home(root / key)
+        homes["controller"].start("--listen", "none")
+        sh("git", "init", "-q", "--bare", root / "plain.git")
+        results["sample"] = _answer_series(
+            homes, root / "plain.git", files,
+            lambda i: ("app/hello.sh", hello + f"# change {i}\n".encode()), count,
+            _settled(60))
+        results["peak_rss_mb"] = homes["controller"].stop()
+
+        big = _gated(_big_files(5000))
+        first = big[1][1]
+        (root / "big").mkdir()
+        bighome = Home(root / "big")
+        homes = {"controller": bighome}
+        bighome.start("--listen", "none")
+        sh("git", "init", "-q", "--bare", root / "big-plain.git")
+        results["big"] = _answer_series(
+            {"controller": bighome}, root / "big-plain.git", big,
+            lambda i: (big[1][0], first.replace(b"COLOR: blue", f"COLOR: c{i}".encode(), 1)),
+            max(5, count // 2), _settled(600), repacked=True)
+        results["big"]["jobs"] = 5000
+        results["big_peak_rss_mb"] = bighome.stop()
+        return results
+    finally:
+        for home in homes.values():
+            if home.proc is not None and home.proc.poll() is None:
+                home.proc.kill()
+        shutil.rmtree(root, ignore_errors=True)
+
+
 SECTIONS = {"push": push_latency, "history": history, "fanout": fanout, "big": big_workflow,
-            "cli": cli_startup, "idle": idle_cpu}
+            "cli": cli_startup, "idle": idle_cpu, "answer": push_answer}
 
 if __name__ == "__main__":
     name = sys.argv[1]

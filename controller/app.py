@@ -20,6 +20,7 @@ from controller.execution.sandbox import Sandbox
 from controller.execution.sandbox import find as find_sandbox
 from controller.notify.delivery import Deliverer
 from controller.notify.listener import NoticeListener
+from controller.pushanswer import Answerer
 from controller.reactor.identity import Identifier
 from controller.reactor.loop import Loop
 from controller.reactor.reconcile import Reconciler
@@ -36,7 +37,7 @@ from controller.secrets import find as find_secret
 from controller.secrets import load_secrets
 from controller.secrets import lookup as lookup_secret
 from controller.server.observe import Metrics
-from controller.settings import Settings
+from controller.settings import Settings, SettingsError
 from controller.store.configrepo import MAX_COMMITS, CommitInfo, ConfigRepo
 from controller.store.gitstate import GitStateStore
 from controller.store.pushlog import Pusher, PushLog, attributed
@@ -150,6 +151,8 @@ class Controller:
         self.pollers = Pollers(upstream=upstream, upstream_seconds=s.upstream_poll_seconds,
                                repos=self.repos)
         self.http = None
+        self.answers: Any = None  # HOME/answers.sock, once serving
+        self.answerer = Answerer(s.repo_path, branch=s.branch, state_branch=s.state_branch)
 
     def _latest_version(self, name: str) -> model.Version | None:
         with self._read_lock:
@@ -162,6 +165,7 @@ class Controller:
         for noisy in ("apscheduler", "dulwich"):  # a line per poll or request otherwise
             logging.getLogger(noisy).setLevel(max(logging.WARNING, log.getEffectiveLevel()))
         self.pollers.start()
+        self._start_answers()
         try:
             address = parse_listen(self.settings.listen)
         except ListenError as err:
@@ -183,7 +187,37 @@ class Controller:
             return
         log.info("gitline: git, API and webhooks on %s/config.git", self.http.url)
 
+    def _start_answers(self) -> None:
+        """HOME/answers.sock: pushes by path are answered here, not by a new process."""
+        from controller.server.answers import SOCKET_NAME, AnswerSocket
+
+        threading.Thread(target=self.answerer.warm, name="gitline-warm", daemon=True).start()
+        try:
+            self.answers = AnswerSocket(self.settings.home / SOCKET_NAME,
+                                        self._answer_hook).start()
+        except OSError as err:  # the hook then plans by itself: slower, the same answer
+            log.warning("gitline: cannot listen on %s (%s); pushes by path are answered "
+                        "by the hook itself", self.settings.home / SOCKET_NAME, err)
+
+    def _answer_hook(self, request: dict[str, Any]) -> dict[str, Any]:
+        new, started = str(request["new"]), time.monotonic()
+        lines, refuse = self.answerer(str(request["old"]), new,
+                                      reject_invalid=self._reject_invalid(),
+                                      objects=request.get("objects") or None)
+        log.info("gitline: answered the push of %s by path in %.0f ms: %s", new[:7],
+                 (time.monotonic() - started) * 1000,
+                 "refused (reject_invalid)" if refuse else lines[0].removeprefix("gitline: "))
+        return {"lines": lines, "refuse": refuse}
+
+    def _reject_invalid(self) -> bool:
+        try:  # read at each push, as the pre-receive hook's own answer does
+            return Settings.load(self.settings.home).reject_invalid
+        except SettingsError:
+            return self.settings.reject_invalid
+
     def _stop_network(self) -> None:
+        if self.answers is not None:
+            self.answers.stop()
         self.pollers.stop()
         if self.http is not None:
             self.http.stop()
@@ -201,7 +235,7 @@ class Controller:
                      deliveries=DeliveryLog(s.home / DELIVERIES_FILE))
         git = GitApp(s.repo_path, branch=s.branch, state_branch=s.state_branch,
                      on_push=self._pushed, before_push=self._pushing, fallback=api,
-                     upstream=bool(s.upstream),
+                     answer=self._answer, upstream=bool(s.upstream),
                      allow_push_with_upstream=s.allow_push_with_upstream)
         tokens = TokenStore(s.home)
         if tokens.legacy():
@@ -214,6 +248,14 @@ class Controller:
 
     def _pushing(self, principal: Any, updates: list[tuple[str, str, str]]) -> None:
         self.pushes.record(_pusher(principal), [new for _, new, _ in updates])
+
+    def _answer(self, principal: Any, old: str, new: str) -> tuple[list[str], bool]:
+        """The lines that answer a push over HTTP, and whether it is refused (the hook's)."""
+        from controller.core.approvals import Identity
+
+        who = Identity(principal.name, principal.email, "token") \
+            if principal.name and principal.may("approve") else None
+        return self.answerer(old, new, reject_invalid=self._reject_invalid(), identity=who)
 
     def _pushed(self, principal: Any, updates: list[tuple[str, str, str]]) -> None:
         """post-receive: name the pusher of every pushed commit, then reconcile at once."""

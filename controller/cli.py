@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -26,6 +26,21 @@ HOME_ARG = click.argument("home", envvar="GITLINE_HOME",
                           type=click.Path(path_type=Path, readable=False))
 HOME_HELP = ("The Gitline home (default: $GITLINE_HOME). The older form, HOME as the first "
              "argument, works too.")
+
+
+def _log_options(command: Any) -> Any:
+    """-v, --log-format and --log-level: how `serve` and `worker` log (logsetup.py)."""
+    for option in reversed([
+        click.option("-v", "--verbose", is_flag=True, help="Debug logging."),
+        click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
+                     show_default=True, envvar="GITLINE_LOG_FORMAT",
+                     help="Log lines as text or as JSON (job and run on lines about a run)."),
+        click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
+                     default=None, envvar="GITLINE_LOG_LEVEL",
+                     help="Log level (default info; -v means debug)."),
+    ]):
+        command = option(command)
+    return command
 
 
 class NoSuchName(click.ClickException):
@@ -230,13 +245,7 @@ def init(home: Path) -> None:
               help="Runs at once (default from HOME/gitline.yml: 4).")
 @click.option("--poll", "poll_seconds", type=click.FloatRange(min=0, min_open=True),
               help="Safety-net poll interval in seconds.")
-@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
-@click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
-              show_default=True, envvar="GITLINE_LOG_FORMAT",
-              help="Log lines as text or as JSON (with job and run for lines about a run).")
-@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
-              default=None, envvar="GITLINE_LOG_LEVEL",
-              help="Log level (default info; -v means debug).")
+@_log_options
 @click.option("--listen", help="HTTP address for git, the API and webhooks, HOST:PORT "
               "(default from HOME/gitline.yml: 127.0.0.1:8080; '' or none: off).")
 def serve(home: Path, workers: int | None, poll_seconds: float | None, verbose: bool,
@@ -300,13 +309,7 @@ def serve(home: Path, workers: int | None, poll_seconds: float | None, verbose: 
               envvar="GITLINE_WORKER_KEY_FILE",
               help="The controller's HOME/worker.key, which seals every run sent (env "
               "GITLINE_WORKER_KEY_FILE, or the key itself in GITLINE_WORKER_KEY).")
-@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
-@click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
-              show_default=True, envvar="GITLINE_LOG_FORMAT",
-              help="Log lines as text or as JSON (with job and run for lines about a run).")
-@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
-              default=None, envvar="GITLINE_LOG_LEVEL",
-              help="Log level (default info; -v means debug).")
+@_log_options
 def worker(broker_url: str, queues: str, concurrency: int, work_root: Path | None,
            hostname: str, sandbox_kind: str, sandbox_bind: str, key_file: Path | None,
            verbose: bool, log_format: str, log_level: str | None) -> None:
@@ -701,6 +704,81 @@ def schema() -> None:
     from controller.core import schema as schemas
 
     _emit_json(schemas.build_schema())
+
+
+@main.command(cls=HomeCommand, short_help="What a push would do, before it is made.")
+@home_option
+@click.argument("rev", required=False)
+@click.option("--work", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Plan the working tree of this clone (uncommitted and new files too), "
+              "against HOME's state or, without HOME, the clone's origin/state.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def plan(home: Path | None, rev: str | None, work: Path | None, as_json: bool) -> None:
+    """Print what pushing REV (default: the config branch) or a clone's working tree
+    (--work) does: problems at file:line:col, new versions, the jobs that will run and why,
+    trigger and approval files accepted or refused. Does nothing; exits 1 on errors.
+
+    The same lines a push shows as `remote:`. As a clone's .git/hooks/pre-push it stops a
+    push whose workflow has errors:
+
+    \b
+    exec gitline plan --work "$(git rev-parse --show-toplevel)"
+    """
+    from controller import pushanswer
+    from controller.core import pushwords
+
+    if work is not None and rev is not None:
+        raise click.UsageError("give REV or --work, not both")
+    if work is not None:
+        pushed, reject = _plan_work(home, work)
+    else:
+        from controller.readview import HomeError, open_repos
+
+        settings = _settings(home)
+        try:  # pygit2's: plan reads commits, diffs and trees the cat-file readers do not
+            config, store = open_repos(settings)
+        except HomeError as err:
+            raise click.ClickException(str(err)) from err
+        try:
+            new = config.resolve(rev or settings.branch)
+        except KeyError as err:
+            raise NoSuchName(f"no commit {rev or settings.branch!r} in {settings.repo_path}"
+                             ) from err
+        old = store.read_snapshot().processed_commit
+        pushed = pushanswer.plan_commit(config, store, old, new, home=settings.home)
+        reject = settings.reject_invalid
+    if as_json:
+        _emit_json(pushwords.as_json(pushed, reject_invalid=reject))
+    else:
+        click.echo("\n".join(pushwords.render(pushed, reject_invalid=reject)))
+    if pushed.errors:
+        raise click.exceptions.Exit(1)
+
+
+def _plan_work(home: Path | None, work: Path):
+    """The plan of a clone's working tree: (PushPlan, reject_invalid)."""
+    from controller import pushanswer
+    from controller.store.configrepo import ConfigRepo
+    from controller.store.gitstate import GitStateStore
+    from controller.store.worktree import WorkTreeError, commit_worktree
+
+    settings = _settings(home) if home is not None else None
+    branch = settings.branch if settings else "main"
+    try:
+        wc = commit_worktree(work, branch)
+    except WorkTreeError as err:
+        raise click.ClickException(str(err)) from err
+    if settings is not None:
+        store = GitStateStore(settings.repo_path, settings.state_branch)
+    else:
+        store = GitStateStore(wc.git_dir, ref="refs/remotes/origin/state")
+        if not store.read_snapshot().tip:
+            click.echo("gitline: no origin/state in this clone (git fetch origin state): "
+                       "planned as if nothing had run yet", err=True)
+    config = ConfigRepo(wc.git_dir, branch)
+    pushed = pushanswer.plan_commit(config, store, wc.base, wc.commit,
+                                    home=settings.home if settings else None)
+    return pushed, settings.reject_invalid if settings else False
 
 
 @main.command(short_help="Draw the workflow (DOT or Mermaid).")

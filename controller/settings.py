@@ -69,6 +69,9 @@ class Settings:
     local_users: str = ""
     # In upstream mode the config branch takes pushes only from the upstream, unless this.
     allow_push_with_upstream: bool = False
+    # A push whose workflow has errors is refused (with the errors in the pusher's terminal);
+    # false: it is accepted and recorded, and the last good workflow keeps running.
+    reject_invalid: bool = False
 
     @property
     def local_user_map(self) -> dict[str, str]:

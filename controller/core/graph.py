@@ -53,13 +53,13 @@ def unresolved(workflow: model.Workflow) -> list[str]:
     return sorted({n for e in edges(workflow) for n in (e.src, e.dst)} - known)
 
 
-def _triggers(workflow: model.Workflow) -> dict[str, set[str]]:
+def starts(workflow: model.Workflow) -> dict[str, set[str]]:
     """job -> jobs it can start (through a job input or an output resource, switch on)."""
     producers: dict[str, set[str]] = {}
     for job in workflow.jobs.values():
         for out in job.outputs:
             producers.setdefault(out.name, set()).add(job.name)
-    starts: dict[str, set[str]] = {name: set() for name in workflow.jobs}
+    out: dict[str, set[str]] = {name: set() for name in workflow.jobs}
     for job in workflow.jobs.values():
         for inp in job.inputs:
             if not inp.switch:
@@ -72,17 +72,17 @@ def _triggers(workflow: model.Workflow) -> dict[str, set[str]]:
             else:  # never triggers, or unresolved (its type is unknown)
                 continue
             for src in sources - {job.name}:
-                starts[src].add(job.name)
-    return starts
+                out[src].add(job.name)
+    return out
 
 
 def job_cycles(workflow: model.Workflow) -> list[list[str]]:
     """Each group of jobs that can start one another in a loop, as one cycle path."""
-    starts = _triggers(workflow)
+    edges_of = starts(workflow)
     cycles = []
-    for component in _strong_components(starts):
+    for component in _strong_components(edges_of):
         if len(component) > 1:
-            cycles.append(_cycle_path(sorted(component), starts, component))
+            cycles.append(_cycle_path(sorted(component), edges_of, component))
     return sorted(cycles)
 
 

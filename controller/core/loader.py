@@ -70,14 +70,16 @@ def load_workflow(
     *,
     self_names: frozenset[str] = frozenset({".", "self"}),
     scopes: Mapping[str, secretscope.Scope] | None = None,
+    cache: yamlread.ParseCache | None = None,
 ) -> model.Workflow:
     """Load every file as one workflow. Never raises.
 
     With `scopes` (the HOME's secrets), a secret named outside its scope is an error at its
     line and what would get it is inconsistent; without, secrets are not checked (validate).
+    `cache`: files parsed by the previous call (see yamlread.read_files).
     """
     try:
-        return _Loader(self_names, scopes).load(list(files))
+        return _Loader(self_names, scopes).load(list(files), cache)
     except Exception as err:  # noqa: BLE001 - the contract is: never raise
         where = model.Location("<workflow>")
         problem = model.Problem(where, f"internal error while loading: {err!r}")
@@ -172,8 +174,9 @@ class _Loader:
 
     # --- files ------------------------------------------------------------------------
 
-    def load(self, files: list[tuple[str, str | bytes]]) -> model.Workflow:
-        for parsed in yamlread.read_files(sorted(files, key=lambda f: f[0])):
+    def load(self, files: list[tuple[str, str | bytes]],
+             cache: yamlread.ParseCache | None = None) -> model.Workflow:
+        for parsed in yamlread.read_files(sorted(files, key=lambda f: f[0]), cache):
             self.path = parsed.path
             self.problems.extend(parsed.problems)
             if parsed.failed:

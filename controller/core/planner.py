@@ -169,7 +169,8 @@ def _idle_reason(wf: model.Workflow, job: model.Job, hist: model.JobHistory) -> 
     return f"up to date with run {hist.last.number} ({hist.last.status}){pinned}"
 
 
-def _blocked(wf: model.Workflow, job: model.Job) -> str:
+def blocked(wf: model.Workflow, job: model.Job) -> str:
+    """Why `job` cannot run at all with this workflow ("" when it can)."""
     if job.name in wf.inconsistent:
         return f"inconsistent: {wf.inconsistent[job.name]}"
     if job.not_runnable:  # the loader's text may already say it: say it once
@@ -186,9 +187,9 @@ def _plan_trigger(
         return req.error
     if job is None:
         return f"no job named {req.job!r} in the workflow"
-    blocked = _blocked(wf, job)
-    if blocked:
-        return blocked
+    cannot = blocked(wf, job)
+    if cannot:
+        return cannot
     try:
         inputs = resolve_inputs(wf, job, snap, manual=True)
     except _NotReady as why:
@@ -233,9 +234,9 @@ def plan_runs(
     waits: dict[str, str] = {}
     auto: list[PlannedRun] = []
     for job in _upstream_first(wf):
-        blocked = _blocked(wf, job)
-        if blocked:
-            waits[job.name] = blocked
+        cannot = blocked(wf, job)
+        if cannot:
+            waits[job.name] = cannot
             continue
         hist = snap.jobs.get(job.name, model.JobHistory())
         try:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -527,17 +527,30 @@ def _number(text: str, kind: type) -> Any:
 # --- reading files ---------------------------------------------------------------------
 
 
-def read_files(files: list[tuple[str, str | bytes]]) -> list[Parsed]:
-    """Parse every file; retry those missing an anchor with anchors from the others."""
+# (path, text) -> that file parsed on its own: valid whatever the other files hold
+ParseCache = dict[tuple[str, str], Parsed]
+
+
+def read_files(files: list[tuple[str, str | bytes]],
+               cache: ParseCache | None = None) -> list[Parsed]:
+    """Parse every file; retry those missing an anchor with anchors from the others.
+
+    With `cache`, a file parsed alone before (same path, same text) is not parsed again,
+    and the cache is left holding this call's files only (a long-lived process answering
+    pushes that change one file of many parses one)."""
     texts: dict[str, str] = {}
     parsed: list[Parsed] = []
+    kept: ParseCache = {}
     for path, content in files:
         text, problem = decode(path, content)
         if problem is not None or text is None:
             parsed.append(Parsed(path, problems=[problem] if problem else [], failed=True))
             continue
         texts[path] = text
-        parsed.append(parse(path, text))
+        alone = cache.get((path, text)) if cache is not None else None
+        kept[(path, text)] = alone or parse(path, text)
+        # its own problems list: the notes below are said per load, never kept in the cache
+        parsed.append(replace(kept[(path, text)], problems=list(kept[(path, text)].problems)))
     for index, result in enumerate(parsed):
         if result.undefined_alias:
             seed = _anchor_seed(result.path, parsed)
@@ -545,8 +558,11 @@ def read_files(files: list[tuple[str, str | bytes]]) -> list[Parsed]:
             if retry.failed and retry.undefined_alias:  # still missing: lose only its objects
                 retry = parse(result.path, texts[result.path], seed, lenient=True)
             if not retry.failed:
-                parsed[index] = retry
+                parsed[index] = retry  # depends on the others: the cache keeps the lone parse
     _say_external_references(parsed)
+    if cache is not None:
+        cache.clear()
+        cache.update(kept)
     return parsed
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from controller.core import approvals, loader, model, planner, secretscope, triggers, versions
+from controller.core import approvals, intake, loader, model, planner, secretscope
 from controller.core import runspec as rs
 from controller.execution import executor as ex
 from controller.reactor import requests
@@ -154,33 +154,26 @@ class Reconciler:
         if rewritten:
             log.warning("config branch was rewritten (force push); only %s is processed", head[:7])
         author = commits[-1].author if commits else ""
-        if loaded.fatal and snap.good_commit:
-            good = _Loaded(snap.good_commit, self.workflow_at(snap.good_commit))
-            log.error("config %s does not load; keeping %s:\n%s", head[:7],
-                      snap.good_commit[:7], "\n".join(map(str, loaded.errors)))
-        elif loaded.fatal:
-            good = None
-            log.error("config %s does not load:\n%s", head[:7], "\n".join(map(str, loaded.errors)))
-        else:
-            good = _Loaded(head, loaded)
+        last_good = (snap.good_commit, self.workflow_at(snap.good_commit)) \
+            if loaded.fatal and snap.good_commit else None
+        if loaded.fatal:
+            log.error("config %s does not load%s:\n%s", head[:7],
+                      f"; keeping {snap.good_commit[:7]}" if last_good else "",
+                      "\n".join(map(str, loaded.errors)))
         for p in loaded.problems:
             level = {"error": logging.ERROR, "warning": logging.WARNING}.get(p.severity)
             log.log(level or logging.INFO, "%s", p)
+        with self._version_lock:
+            taken = intake.take_config(loaded, head, last_good, self.store.read_snapshot(),
+                                       author=author, tracked_trees=self._tracked(loaded, head,
+                                                                                  last_good))
+            for v in taken.versions:
+                self.store.append_version(v)
+        for v in taken.versions:
+            log.info("%s: version %d%s", v.resource, v.number,
+                     f" ({v.name[:12]})" if v.name else "")
+        good = _Loaded(taken.commit, taken.workflow) if taken.workflow is not None else None
         self._good = good
-        if good is not None:
-            tracked = {
-                r.name: self.config.tree_id(good.commit, r.tracks_path) or ""
-                for r in good.workflow.resources.values() if r.tracks_path is not None
-            }
-            with self._version_lock:
-                new = versions.plan_versions(good.workflow, self.store.read_snapshot(),
-                                             commit=good.commit, author=author,
-                                             tracked_trees=tracked)
-                for v in new:
-                    self.store.append_version(v)
-            for v in new:
-                log.info("%s: version %d%s", v.resource, v.number,
-                         f" ({v.name[:12]})" if v.name else "")
         # The snapshot after the versions above: a trigger in the same push as the first
         # definition of its job's input must see that input's version.
         rejected = self._process_triggers(self.store.read_snapshot(), commits, good)
@@ -189,25 +182,19 @@ class Reconciler:
             triggers=rejected, names=good.workflow if good else None,
         )
 
+    def _tracked(self, loaded: model.Workflow, head: str,
+                 last_good: tuple[str, model.Workflow] | None) -> dict[str, str]:
+        """Tree ids of the paths gitRepo resources on this repository track."""
+        commit, wf = last_good if last_good else (head, loaded)
+        return {r.name: self.config.tree_id(commit, r.tracks_path) or ""
+                for r in wf.resources.values() if r.tracks_path is not None}
+
     def _process_triggers(
         self, snap: model.Snapshot, commits: list[CommitInfo], good: _Loaded | None
     ) -> tuple[model.TriggerRequest, ...]:
-        done = {(r.job, r.cause.commit) for h in snap.jobs.values()
-                for r in (*h.active, *([h.last] if h.last else [])) if r.cause.kind == "trigger"}
-        requests = []
-        decisions: list[approvals.ApprovalRequest] = []
-        for c in commits:
-            for path in c.changed_paths:
-                if path.startswith(approvals.APPROVAL_DIR + "/"):
-                    decisions.extend(self._approval_request(c, path))
-                    continue
-                job = triggers.trigger_job(path)
-                if job is None and path.startswith(triggers.TRIGGER_DIR + "/"):
-                    requests.append(model.TriggerRequest(
-                        path.split("/", 1)[1], c.sha, c.author, path,
-                        error=f"{path} is not a trigger file: use triggers/<job> for a job name"))
-                elif job is not None and (job, c.sha) not in done:
-                    requests.extend(self._trigger_request(job, c, path))
+        requests, asked = intake.file_requests(commits, self.config.read_blob,
+                                               intake.trigger_runs_done(snap))
+        decisions = [self._identified(d) for d in asked]
         if good is None:
             return tuple(replace(r, error=r.error or "the workflow does not load")
                          for r in requests)
@@ -225,35 +212,22 @@ class Reconciler:
             log.error("%s in %s by %s: %s", r.path, r.commit[:7], r.author, r.error)
         return tuple(rejected)
 
-    def _approval_request(self, c: CommitInfo, path: str) -> list[approvals.ApprovalRequest]:
-        job = approvals.approval_job(path)
-        if job is None:
-            return [approvals.ApprovalRequest(path.split("/", 1)[1], c.sha, c.author, path,
-                                              error=f"{path} is not an approval file: use "
-                                                    "approvals/<job>")]
-        try:
-            data = self.config.read_blob(c.sha, path)
-        except ValueError as err:
-            return [approvals.ApprovalRequest(job, c.sha, c.author, path, error=str(err))]
-        if data is None:
-            return []
-        decision, reason, error = approvals.parse_decision(data)
-        who, why = self._identity.identify(c.sha) if self._identity else (
+    def _identified(self, d: approvals.ApprovalRequest) -> approvals.ApprovalRequest:
+        """The request with who made its commit, as far as the controller can prove it."""
+        if d.error:
+            return d
+        who, why = self._identity.identify(d.commit) if self._identity else (
             None, "this controller authenticates no approvals")
-        return [approvals.ApprovalRequest(job, c.sha, c.author, path, decision, reason, error,
-                                          who, why)]
+        return replace(d, identity=who, unauthenticated=why)
 
     def _decide(self, wf: model.Workflow, d: approvals.ApprovalRequest) -> str:
         """Apply one approval commit to the job's pending run; an error message if none."""
-        job = wf.jobs.get(d.job)
         hist = self.store.read_snapshot().jobs.get(d.job, model.JobHistory())
-        pending = [r for r in hist.active if r.status == "pending_approval"
-                   and (d.job, r.number) not in self._submitted]
-        if job is None or job.approval is None:
-            return f"job {d.job!r} does not require approval"
-        if not pending:
-            return f"no run of {d.job} is pending approval"
-        run = pending[-1]
+        run, none = intake.pending_approval(wf.jobs.get(d.job), d.job, hist, self._submitted)
+        if run is None:
+            return none
+        job = wf.jobs[d.job]
+        assert job.approval is not None  # pending_approval found a gated job
         why_not = approvals.judge(job.approval, d, _parse_time(run.queued_at).timestamp())
         verb = "approved" if d.decision == "approve" else "rejected"
         what = f"{verb} by {d.by} in {d.commit[:7]}" + (
@@ -270,16 +244,6 @@ class Reconciler:
         else:
             self._cancel_unstarted(wf, run, what)
         return ""
-
-    def _trigger_request(self, job: str, c: CommitInfo, path: str) -> list[model.TriggerRequest]:
-        try:
-            data = self.config.read_blob(c.sha, path)
-        except ValueError as err:  # a symlink or a folder where a file belongs
-            return [model.TriggerRequest(job, c.sha, c.author, path, error=str(err))]
-        if data is None:  # deleted: nothing to run
-            return []
-        params, error = triggers.parse_params(data, path)
-        return [model.TriggerRequest(job, c.sha, c.author, path, params, error)]
 
     # --- recording ----------------------------------------------------------------------
 

@@ -9,7 +9,9 @@ every received pack is checked as `receive.fsckObjects` would (a tree entry `..`
 `.git` refuses the whole push, `remote unpack failed`); pre-receive hands the new tips
 and the pusher's name to `before_push` before any ref moves (so the pusher is known before
 the watcher notices); post-receive hands the landed updates to `on_push` (which names the
-pusher of every pushed commit and pokes the loop). A ref
+pusher of every pushed commit and pokes the loop). Once the pack is in, update hands a
+push of the config branch to `answer`: its lines (problems, plan) reach the pusher as
+`remote:` lines, and it may refuse the push (reject_invalid). A ref
 update whose old value no longer matches (two clients racing) is reported as failed,
 never as a silent success.
 """
@@ -23,8 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from dulwich.errors import HookError, NotGitRepository, ObjectFormatException
+from dulwich.file import FileLocked
 from dulwich.hooks import Hook
 from dulwich.objects import Tree
+from dulwich.protocol import CAPABILITY_SIDE_BAND_64K, SIDE_BAND_CHANNEL_PROGRESS
 from dulwich.repo import Repo
 from dulwich.server import Backend, ReceivePackHandler
 from dulwich.web import make_wsgi_chain
@@ -38,6 +42,8 @@ REPO_URLS = ("/config.git", "/config")
 # (old sha, new sha, ref) as text
 RefUpdate = tuple[str, str, str]
 OnPush = Callable[[Principal, list[RefUpdate]], None]
+# (principal, old, new) of the config branch -> (lines for the pusher, refuse the push)
+Answer = Callable[[Principal, str, str], tuple[list[str], bool]]
 
 
 @dataclass(frozen=True)
@@ -127,16 +133,32 @@ class _PreReceive(Hook):
 
 
 class _Update(Hook):
-    """Per ref: refuse what `rules` refuse; git shows `! [remote rejected] ... (reason)`."""
+    """Per ref: refuse what `rules` refuse; git shows `! [remote rejected] ... (reason)`.
 
-    def __init__(self, rules: RefRules, principal: Principal) -> None:
+    Runs once the pack is in (dulwich's pre-receive runs before it is read), so the config
+    branch's new commits can be answered here: the lines go to the pusher as `remote:`
+    progress through `say`, and a refusal keeps the ref where it was."""
+
+    def __init__(self, rules: RefRules, principal: Principal, answer: Answer | None) -> None:
         self._rules = rules
         self._principal = principal
+        self._answer = answer
+        self.say: Callable[[bytes], None] = lambda data: None  # set by _ReceivePack
 
     def execute(self, ref: bytes, old: bytes, new: bytes) -> tuple[bytes, bytes]:
         refused = self._rules.refusal(old.decode(), new.decode(), ref.decode(), self._principal)
         if refused:
             raise HookError(refused)
+        if self._answer is None or ref.decode() != f"refs/heads/{self._rules.branch}":
+            return b"", b""
+        try:
+            lines, refuse = self._answer(self._principal, old.decode(), new.decode())
+        except Exception:  # the answer is a courtesy: never block a push because it broke
+            log.exception("the answer to a push of %s failed", new[:7].decode())
+            return b"", b""
+        self.say("".join(f"{line}\n" for line in lines).encode())
+        if refuse:
+            raise HookError("gitline: the workflow has errors (reject_invalid: true)")
         return b"", b""
 
 
@@ -168,13 +190,24 @@ class _StrictRefs:
     def __contains__(self, name: bytes) -> bool:
         return name in self._refs
 
+    # Another push holding the ref's lock file lost this one the race too. dulwich reports
+    # an OSError as "failed to write"; FileLocked (not an OSError) would fail the whole
+    # request after the answer's remote: lines were sent, and the client would hang.
     def set_if_equals(self, name: bytes, old: bytes | None, new: bytes, **kw: Any) -> bool:
-        if not self._refs.set_if_equals(name, old, new, **kw):
+        try:
+            moved = not self._refs.set_if_equals(name, old, new, **kw)
+        except FileLocked:
+            moved = True
+        if moved:
             raise OSError(f"{name.decode()} moved during the push; fetch and push again")
         return True
 
     def remove_if_equals(self, name: bytes, old: bytes | None, **kw: Any) -> bool:
-        if not self._refs.remove_if_equals(name, old, **kw):
+        try:
+            moved = not self._refs.remove_if_equals(name, old, **kw)
+        except FileLocked:
+            moved = True
+        if moved:
             raise OSError(f"{name.decode()} moved during the push")
         return True
 
@@ -183,6 +216,9 @@ class _ReceivePack(ReceivePackHandler):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.repo.refs = _StrictRefs(self.repo.refs)  # type: ignore[attr-defined]
+        update = self.repo.hooks.get("update")  # type: ignore[attr-defined]
+        if isinstance(update, _Update):
+            update.say = self._progress
         store: Any = self.repo.object_store
         add_thin_pack = store.add_thin_pack
 
@@ -196,12 +232,20 @@ class _ReceivePack(ReceivePackHandler):
         store.add_thin_pack = checked_add
 
 
+    def _progress(self, data: bytes) -> None:
+        """`remote:` lines in the pusher's terminal (side-band progress, when asked for)."""
+        if data and self._client_capabilities is not None and \
+                self.has_capability(CAPABILITY_SIDE_BAND_64K):
+            self.proto.write_sideband(SIDE_BAND_CHANNEL_PROGRESS, data)
+
+
 class ConfigBackend(Backend):
     """Opens HOME/config.git for one request, with the hooks of that request's principal."""
 
     def __init__(self, repo_path: Path, *, rules: RefRules, on_push: OnPush,
-                 before_push: OnPush, principal: Principal) -> None:
+                 before_push: OnPush, principal: Principal, answer: Answer | None = None) -> None:
         self._path = str(repo_path)
+        self._answer = answer
         self._rules = rules
         self._on_push = on_push
         self._before_push = before_push
@@ -214,7 +258,7 @@ class ConfigBackend(Backend):
             raise NotGitRepository(f"no repository at {name}: use /config.git")
         repo = Repo(self._path)
         repo.hooks["pre-receive"] = _PreReceive(self._before_push, self._principal, self._rules)
-        repo.hooks["update"] = _Update(self._rules, self._principal)
+        repo.hooks["update"] = _Update(self._rules, self._principal, self._answer)
         repo.hooks["post-receive"] = _PostReceive(self._on_push, self._principal)
         self.opened.append(repo)
         return repo
@@ -226,9 +270,10 @@ class GitApp:
     def __init__(self, repo_path: Path, *, branch: str, state_branch: str, on_push: OnPush,
                  fallback: Callable[..., Any],
                  before_push: OnPush = lambda principal, updates: None,
-                 upstream: bool = False, allow_push_with_upstream: bool = False) -> None:
+                 upstream: bool = False, allow_push_with_upstream: bool = False,
+                 answer: Answer | None = None) -> None:
         self._kw = {"rules": RefRules(branch, state_branch, upstream, allow_push_with_upstream),
-                    "on_push": on_push, "before_push": before_push}
+                    "on_push": on_push, "before_push": before_push, "answer": answer}
         self._path = repo_path
         self._fallback = fallback
 

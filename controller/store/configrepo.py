@@ -49,15 +49,24 @@ _KINDS = {FileMode.LINK: "symlink", FileMode.TREE: "directory", FileMode.COMMIT:
 class ConfigRepo:
     """Reads (and, for the CLI, writes one file to) `refs/heads/<branch>` of a bare repo."""
 
-    def __init__(self, repo_path: str | os.PathLike[str], branch: str = "main") -> None:
+    def __init__(self, repo_path: str | os.PathLike[str], branch: str = "main", *,
+                 objects: str | os.PathLike[str] | None = None) -> None:
+        """`objects`: a further objects folder, such as the quarantine of a push that a
+        pre-receive hook reads before git moves the new objects in."""
         configure_cache()
         self._repo = pygit2.Repository(str(repo_path))
+        if objects:
+            self._repo.odb.add_disk_alternate(str(objects))
         self.branch = check_branch(branch)
         self._ref = f"refs/heads/{branch}"
 
     def head(self) -> str | None:
         tip = branch_tip(self._repo, self._ref)
         return str(tip.id) if tip else None
+
+    def resolve(self, rev: str) -> str:
+        """The commit sha `rev` (a sha, a branch, `main~2`) names; KeyError if none."""
+        return str(self._commit(rev).id)
 
     def _commit(self, sha: str) -> pygit2.Commit:
         try:

@@ -372,10 +372,13 @@ KEEP_TRIGGER_ERRORS = 20  # rejected triggers listed in controller/config.yml
 class GitStateStore:
     """StateStore on `refs/heads/<branch>` of a (bare) repository, via pygit2."""
 
-    def __init__(self, repo_path: str | os.PathLike[str], branch: str = "state") -> None:
+    def __init__(self, repo_path: str | os.PathLike[str], branch: str = "state", *,
+                 ref: str = "") -> None:
+        """`ref` reads another ref than refs/heads/<branch> (a clone's
+        refs/remotes/origin/state); such a store is only read."""
         configure_cache()
         self._repo = pygit2.Repository(str(repo_path))
-        self._ref = f"refs/heads/{check_branch(branch)}"
+        self._ref = ref or f"refs/heads/{check_branch(branch)}"
         self._lock = threading.RLock()  # one writer (and reader) at a time on this repo object
         self._cache: dict[Any, Any] = {}  # oid -> parsed record / JobHistory
         self._snapshot: model.Snapshot | None = None

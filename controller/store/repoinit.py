@@ -2,14 +2,17 @@
 
 Owns what `gitline init` leaves on disk: HOME/config.git (bare, HEAD -> the watched
 branch, no auto-gc), HOME/config.git/hooks/pre-receive (refuses pushes to the state
-branch), and HOME/gitline.yml with documented defaults (never overwritten).
+branch; answers a push to the config branch with its plan, controller.pushanswer), and
+HOME/gitline.yml with documented defaults (never overwritten).
 Idempotent: running it again only refreshes the hook and the repository settings.
 """
 
 from __future__ import annotations
 
 import os
+import shlex
 import stat
+import sys
 from pathlib import Path
 
 import pygit2
@@ -17,6 +20,11 @@ import pygit2
 from controller.store.gitstate import check_branch
 
 REPO_DIR = "config.git"
+# The hook answers a push with this interpreter and this copy of Gitline: the code of the
+# `gitline` that installed it, whatever the pusher's environment holds.
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+REFUSE = 3  # controller.pushanswer's exit status that refuses the push
+UNANSWERED = 4  # controller/answerclient.py's: no controller answered, plan in the hook
 SETTINGS_FILE = "gitline.yml"
 
 DEFAULT_SETTINGS = """\
@@ -43,9 +51,13 @@ HOOK = """\
 #!/bin/sh
 # Installed by gitline: pushes may update {branch} only (never delete it); the state
 # branch and refs/gitline/* are written only by the controller. Objects are checked by
-# receive.fsckObjects (repository config). Re-written at every `gitline serve` start.
+# receive.fsckObjects (repository config). A push to {branch} is answered with its
+# problems and what it will run (controller.pushanswer; with reject_invalid: true in
+# gitline.yml a workflow with errors is refused). Re-written at every `gitline serve` start.
 status=0
 zero=0000000000000000000000000000000000000000
+config_old=
+config_new=
 while read -r old new ref; do
   case "$ref" in
     refs/heads/{state_branch}|refs/gitline/*)
@@ -59,12 +71,30 @@ while read -r old new ref; do
         echo "gitline: refs/heads/{branch} follows the upstream repository (setting\
  upstream); push there, or set allow_push_with_upstream: true" >&2
         status=1
+      else
+        config_old=$old
+        config_new=$new
       fi ;;
     *)
       echo "gitline: $ref is not refs/heads/{branch}: only {branch} takes pushes" >&2
       status=1 ;;
   esac
 done
+if [ $status -eq 0 ] && [ -n "$config_new" ]; then
+  # the running controller answers (HOME/answers.sock); without one, plan here
+  {python} -S -E {client} "$config_old" "$config_new" </dev/null
+  answered=$?
+  if [ $answered -eq {unanswered} ]; then
+    PYTHONPATH={root}${{PYTHONPATH:+:$PYTHONPATH}} {python} -m controller.pushanswer \
+"$config_old" "$config_new"
+    answered=$?
+  fi
+  if [ $answered -eq {refuse} ]; then
+    status=1
+  elif [ $answered -ne 0 ]; then
+    echo "gitline: no plan for this push (exit $answered); it is accepted" >&2
+  fi
+fi
 exit $status
 """
 
@@ -112,7 +142,10 @@ def install_hook(repo_path: Path, branch: str = "main", state_branch: str = "sta
             config[key] = value
     hook = hooks / "pre-receive"
     text = HOOK.format(branch=branch, state_branch=state_branch,
-                       upstream="1" if upstream else "0")
+                       upstream="1" if upstream else "0", refuse=REFUSE,
+                       python=shlex.quote(sys.executable), root=shlex.quote(str(PACKAGE_ROOT)),
+                       client=shlex.quote(str(PACKAGE_ROOT / "controller" / "answerclient.py")),
+                       unanswered=UNANSWERED)
     if hook.exists() and os.access(hook, os.X_OK) and hook.read_text() == text:
         return hook  # each `serve` re-installs it; unchanged means nothing to write
     tmp = hooks / "pre-receive.tmp"

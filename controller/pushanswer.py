@@ -1,0 +1,151 @@
+"""The answer to a push: read what core/pushplan needs from git, return the PushPlan.
+
+Used in the controller by the HTTP git server's update hook and by HOME/answers.sock (the
+pre-receive hook of a push by path asks there; both through app.py, one `Answerer`), by
+the hook itself when no controller runs (`python -m controller.pushanswer`, written by
+store/repoinit.py), and by `gitline plan`. It only reads: the config commits (with a
+push's quarantined objects), the state branch and secrets.yml's scopes. Store and core
+only, as readview.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import os
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+from controller.core import approvals, intake, loader, pushplan, pushwords
+from controller.core.yamlread import ParseCache
+from controller.store.configrepo import ConfigRepo
+from controller.store.gitstate import GitStateStore
+from controller.store.repoinit import REFUSE  # the hook's status that refuses a push
+
+ZERO = "0" * 40
+
+
+def _scopes(home: Path) -> dict | None:
+    """Who may use each secret, as the controller checks it; None when secrets.yml cannot
+    be read here (a pusher without access to it): then scopes are not checked."""
+    from controller.secrets import SecretsError, load_secrets, scopes
+
+    try:
+        return scopes(load_secrets(home))
+    except (SecretsError, OSError):
+        return None
+
+
+def plan_commit(config: ConfigRepo, store: GitStateStore, old: str, new: str, *,
+                home: Path | None = None, identity: approvals.Identity | None = None,
+                cache: ParseCache | None = None) -> pushplan.PushPlan:
+    """What moving the config branch from `old` ("" or zeros: from nothing) to `new` does.
+
+    `identity`: who pushed, when the edge knows it (a token with the approve scope);
+    `cache`: files parsed for the previous answer (a long-lived answerer)."""
+    snap = store.read_snapshot()
+    scopes = _scopes(home) if home is not None else None
+    pushed = loader.load_workflow(config.workflow_files(new, loader.is_workflow_file),
+                                  scopes=scopes, cache=cache)
+    good = None
+    if pushed.fatal and snap.good_commit:  # only then: a second load costs as much again
+        good = (snap.good_commit, loader.load_workflow(
+            config.workflow_files(snap.good_commit, loader.is_workflow_file), scopes=scopes))
+    commit, wf = good if good else (new, pushed)
+    tracked = {r.name: config.tree_id(commit, r.tracks_path) or ""
+               for r in wf.resources.values() if r.tracks_path is not None}
+    commits, _ = config.commits_between(old if old and old != ZERO else None, new)
+    asked, decisions = intake.file_requests(commits, config.read_blob,
+                                            intake.trigger_runs_done(snap))
+    if identity is not None:
+        decisions = [d if d.error else replace(d, identity=identity) for d in decisions]
+    return pushplan.plan_push(pushed, new, snap, good=good,
+                              author=commits[-1].author if commits else "",
+                              tracked_trees=tracked, triggers=asked, decisions=decisions)
+
+
+@contextlib.contextmanager
+def _no_collection() -> Iterator[None]:
+    """The cyclic garbage collector paused while a push waits: loading a big workflow makes
+    a million small objects, and each collection it sets off walks the parse cache too
+    (40% of an answer for 5,000 jobs). Plain reference counting still frees them."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+class Answerer:
+    """Answers pushes of one HOME; long-lived in the controller (pushes over HTTP, and by
+    path through HOME/answers.sock), where the state snapshot is re-read only when the
+    state branch moved and only the files a push changed are parsed again."""
+
+    def __init__(self, repo_path: Path, *, branch: str, state_branch: str) -> None:
+        self.repo_path = Path(repo_path)
+        self._branch = branch
+        self._store = GitStateStore(repo_path, state_branch)
+        self._cache: ParseCache = {}
+        self._lock = threading.Lock()  # one answer at a time: the store and cache are shared
+
+    def warm(self) -> None:
+        """Parse the branch's workflow once, so that the first push after a start is
+        answered as quickly as the next ones."""
+        try:
+            config = ConfigRepo(self.repo_path, self._branch)
+            head = config.head()
+            if head:
+                with self._lock:
+                    loader.load_workflow(config.workflow_files(head, loader.is_workflow_file),
+                                         cache=self._cache)
+        except Exception:  # noqa: BLE001 - only a head start: a push's answer says what fails
+            return
+
+    def __call__(self, old: str, new: str, *, reject_invalid: bool,
+                 objects: str | None = None,
+                 identity: approvals.Identity | None = None) -> tuple[list[str], bool]:
+        """(the lines to show the pusher, whether the push is refused). `objects`: the
+        push's quarantined objects folder (a pre-receive hook's), inside the repository."""
+        if objects and not Path(objects).resolve().is_relative_to(
+                (self.repo_path / "objects").resolve()):
+            raise ValueError(f"{objects} is not inside {self.repo_path}/objects")
+        config = ConfigRepo(self.repo_path, self._branch, objects=objects)
+        with self._lock, _no_collection():
+            plan = plan_commit(config, self._store, old, new, home=self.repo_path.parent,
+                               identity=identity, cache=self._cache)
+        return pushwords.render(plan, reject_invalid=reject_invalid), \
+            plan.refused(reject_invalid)
+
+
+def main(argv: list[str]) -> int:
+    """The pre-receive hook's Python half: `OLD NEW` of the config branch; GIT_DIR is the
+    repository, HOME is its parent. Prints the answer; exits REFUSE to refuse the push."""
+    from controller.settings import Settings, SettingsError
+
+    old, new = argv
+    repo = Path(os.environ.get("GIT_DIR", ".")).resolve()
+    try:
+        settings = Settings.load(repo.parent)
+    except SettingsError as err:
+        print(f"gitline: {err}; the push is accepted without a plan", file=sys.stderr)
+        return 0
+    # git keeps a pushed pack in a quarantine folder until pre-receive accepts it
+    objects = os.environ.get("GIT_QUARANTINE_PATH") or os.environ.get("GIT_OBJECT_DIRECTORY")
+    answer = Answerer(repo, branch=settings.branch, state_branch=settings.state_branch)
+    lines, refused = answer(old, new, reject_invalid=settings.reject_invalid, objects=objects)
+    sys.stdout.write("".join(f"{line}\n" for line in lines))
+    return REFUSE if refused else 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except Exception as err:  # noqa: BLE001 - never block a push because the answer broke
+        print(f"gitline: no plan for this push ({type(err).__name__}: {err}); it is accepted",
+              file=sys.stderr)
+        sys.exit(0)

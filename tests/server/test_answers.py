@@ -1,0 +1,94 @@
+"""HOME/answers.sock: the hook's client and the controller's socket, end to end in one
+process; the answerer reads a push's objects only from inside the repository."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from dulwich.file import FileLocked
+
+from controller import answerclient
+from controller.pushanswer import Answerer
+from controller.server.answers import AnswerSocket
+from controller.server.gitserver import _StrictRefs
+from controller.store.repoinit import init_home
+
+CLIENT = Path(answerclient.__file__)
+
+
+def ask(home: Path, old: str = "a" * 40, new: str = "b" * 40,
+        objects: str = "") -> subprocess.CompletedProcess[str]:
+    """The hook's client as the hook runs it: in config.git, without site-packages."""
+    env = {"PATH": os.environ["PATH"], "GIT_DIR": ".", **(
+        {"GIT_QUARANTINE_PATH": objects} if objects else {})}
+    return subprocess.run([sys.executable, "-S", "-E", str(CLIENT), old, new],
+                          cwd=home / "config.git", env=env, capture_output=True, text=True,
+                          timeout=30)
+
+
+@pytest.fixture
+def deep_home(tmp_path: Path) -> Path:
+    """A HOME whose socket path is longer than a socket address holds (108 bytes)."""
+    home = tmp_path / ("x" * 60) / ("y" * 60) / "home"
+    init_home(home)
+    return home
+
+
+def test_the_client_reads_the_answer_and_exits_3_when_the_push_is_refused(deep_home):
+    asked: list[dict] = []
+
+    def answer(request: dict) -> dict:
+        asked.append(request)
+        return {"lines": ["gitline: one", "  two"], "refuse": request["new"] == "c" * 40}
+
+    sock = AnswerSocket(deep_home / "answers.sock", answer).start()
+    try:
+        done = ask(deep_home, objects=str(deep_home / "config.git" / "objects" / "q"))
+        assert (done.returncode, done.stdout) == (0, "gitline: one\n  two\n")
+        assert ask(deep_home, new="c" * 40).returncode == answerclient.REFUSE
+    finally:
+        sock.stop()
+    assert asked[0] == {"old": "a" * 40, "new": "b" * 40,
+                        "objects": str(deep_home / "config.git" / "objects" / "q")}
+    assert not (deep_home / "answers.sock").exists()
+    assert ask(deep_home).returncode == answerclient.UNANSWERED  # no controller: plan here
+
+
+def test_a_failed_answer_accepts_the_push_and_says_why(deep_home):
+    sock = AnswerSocket(deep_home / "answers.sock", lambda request: 1 / 0).start()
+    try:
+        done = ask(deep_home)
+    finally:
+        sock.stop()
+    assert done.returncode == 0
+    assert done.stdout == ("gitline: no plan for this push (ZeroDivisionError: division by "
+                           "zero); it is accepted\n")
+
+
+def test_the_answerer_reads_objects_only_from_inside_the_repository(tmp_path):
+    init_home(tmp_path / "home")
+    answerer = Answerer(tmp_path / "home" / "config.git", branch="main", state_branch="state")
+    with pytest.raises(ValueError, match="is not inside"):
+        answerer("", "b" * 40, reject_invalid=False, objects=str(tmp_path / "elsewhere"))
+
+
+class _Locked:
+    """dulwich's refs while another push holds refs/heads/main.lock."""
+
+    def set_if_equals(self, *args: object, **kw: object) -> bool:
+        raise FileLocked(b"refs/heads/main", b"refs/heads/main.lock")
+
+    remove_if_equals = set_if_equals
+
+
+def test_a_ref_locked_by_another_push_is_a_lost_race_not_a_failed_request():
+    # the answer's remote: lines are sent by then: the push must end with a status line
+    refs = _StrictRefs(_Locked())
+    with pytest.raises(OSError, match="moved during the push; fetch and push again"):
+        refs.set_if_equals(b"refs/heads/main", b"a" * 40, b"b" * 40)
+    with pytest.raises(OSError, match="moved during the push"):
+        refs.remove_if_equals(b"refs/heads/main", b"a" * 40)
