@@ -110,6 +110,8 @@ def test_cancel_stops_a_running_run_and_needs_the_trigger_scope(home, line):
     status, body = call(base, toks["bob"], "/api/jobs/slow/cancel", {})
     assert status == 200 and body["cancelled"] == [1], body
     assert home.wait_runs("slow", 1, timeout=60) == ["run 1 cancelled"]
+    status, body = call(base, toks["bob"], "/api/jobs/slwo/trigger", {})
+    assert status == 404 and "did you mean 'slow'" in body["error"]
     status, body = call(base, toks["bob"], "/api/jobs/slwo/cancel", {})
     assert status == 404 and "did you mean 'slow'" in body["error"]
 
