@@ -414,7 +414,7 @@ def _api_services(ctl: Controller) -> Any:
     def trigger(job: str, params: dict[str, str], user: str, message: str) -> str:
         wf = ctl.reconciler.workflow
         if triggers.trigger_job(f"triggers/{job}") != job:
-            raise api.NotFound(f"no job {job!r}")
+            raise api.NotFound(f"no job {job!r}")  # not a name a trigger file can have
         if wf is not None:
             with _service_errors():
                 services.check_job(wf.jobs, job)

@@ -111,7 +111,7 @@ class ApiApp:
         except Reply as reply:
             status, body = reply.status, reply.body
         except NotFound as err:
-            status, body = 404, {"error": str(err).strip("'\"")}
+            status, body = 404, {"error": str(err.args[0]) if err.args else "not found"}
         except Invalid as err:
             status, body = 400, {"error": str(err)}
         except Conflict as err:
