@@ -509,9 +509,10 @@ def log(home: Path | None, name: str, limit: int, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def logs(home: Path | None, job: str, run: int | None, as_json: bool) -> None:
     """Print the log of JOB's latest finished run, or of run RUN."""
-    _, store = _open(_settings(home))
+    config, store = _open(_settings(home))
     text = store.read_log(job, run)
-    if text is None:
+    if text is None:  # a typo gets the suggestion; a job that never finished, the fact
+        _check_name(_names(config, store), job)
         raise click.ClickException(f"no log for {job}" + (f" run {run}" if run else ""))
     if as_json:
         _emit_json({"job": job, "run": run, "log": text})

@@ -58,7 +58,7 @@ def test_gitline_home_the_option_and_the_first_argument_all_name_home(sample_hom
 
 @pytest.mark.parametrize("args", [
     ["trigger", "deplyo_prod"], ["approve", "deplyo_prod"], ["cancel", "deplyo_prod"],
-    ["replay", "deplyo_prod", "1"],
+    ["replay", "deplyo_prod", "1"], ["logs", "deplyo_prod"],
 ])
 def test_a_job_that_does_not_exist_exits_2_suggests_and_commits_nothing(sample_home, args):
     before = heads(sample_home)
