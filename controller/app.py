@@ -7,6 +7,8 @@ import os
 import shutil
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
@@ -356,9 +358,32 @@ def _pusher(principal: Any) -> Pusher:
     return Pusher(principal.name, "token", principal.email, tuple(sorted(principal.scopes)))
 
 
+API_WAIT_SECONDS = 5.0  # how long a cancel or replay call waits for the loop's answer
+
+
+def _running(ctl: Controller) -> model.Workflow:
+    """The workflow the controller runs (empty before its first good load)."""
+    return ctl.reconciler.workflow or model.Workflow()
+
+
+@contextmanager
+def _service_errors() -> Iterator[None]:
+    """controller.services' refusals in the API's words: 404 and 409."""
+    from controller import services
+    from controller.server import api
+
+    try:
+        yield
+    except services.NoSuchName as err:
+        raise api.NotFound(str(err)) from err
+    except services.Refused as err:
+        raise api.Conflict(str(err)) from err
+
+
 def _api_services(ctl: Controller) -> Any:
     """The API's callables, bound to this controller."""
-    from controller.core import triggers
+    from controller import services
+    from controller.core import approvals, triggers
     from controller.server import api
 
     s = ctl.settings
@@ -388,9 +413,11 @@ def _api_services(ctl: Controller) -> Any:
 
     def trigger(job: str, params: dict[str, str], user: str, message: str) -> str:
         wf = ctl.reconciler.workflow
-        if triggers.trigger_job(f"triggers/{job}") != job or (wf is not None and
-                                                              job not in wf.jobs):
-            raise api.NotFound(f"no job {job}")
+        if triggers.trigger_job(f"triggers/{job}") != job:
+            raise api.NotFound(f"no job {job!r}")  # not a name a trigger file can have
+        if wf is not None:
+            with _service_errors():
+                services.check_job(wf.jobs, job)
         why = triggers.check_params(params)
         if why:
             raise api.Invalid(why)
@@ -401,6 +428,32 @@ def _api_services(ctl: Controller) -> Any:
         ctl.pushes.record(Pusher(user, "api"), [sha])
         ctl.loop.poke()
         return sha
+
+    def approve(job: str, decision: str, reason: str, principal: Any) -> str:
+        """approvals/<job> as `gitline approve` writes it, vouched for as the token's:
+        the pass that reads it counts the token's email if it has the approve scope."""
+        with _service_errors():
+            services.check_approvable(_running(ctl), open_repos(s)[1].read_snapshot(), job)
+        who = approvals.Identity(principal.name, principal.email, "token")
+        config = ConfigRepo(s.repo_path, s.branch)
+        sha = config.commit_file(
+            f"approvals/{job}", approvals.decision_text(decision, reason, who),
+            f"{decision} {job} (API, {principal.name})", principal.name,
+            principal.email or f"{principal.name}@gitline",
+            before_update=lambda sha: ctl.pushes.record(_pusher(principal), [sha]))
+        ctl.loop.poke()
+        return sha
+
+    def ask(action: str, job: str, user: str, **fields: Any) -> dict:
+        with _service_errors():
+            services.check_job(_running(ctl).jobs, job)
+            if action == "replay":
+                services.check_replayable(open_repos(s)[1], job, fields["run"])
+        answer = services.ask(s.home, action, f"{user} (token)", wait_seconds=API_WAIT_SECONDS,
+                              controller_running=lambda: True, poke=ctl.loop.poke,
+                              job=job, **fields)
+        extra = {k: answer.result[k] for k in ("cancelled", "queued") if k in answer.result}
+        return {"state": answer.state, "message": answer.message, **extra}
 
     def hook_resource(name: str) -> tuple[str, str]:
         wf = ctl.reconciler.workflow
@@ -431,6 +484,8 @@ def _api_services(ctl: Controller) -> Any:
     return api.Services(
         status=status, runs=runs, versions=versions,
         log=lambda job, run: open_repos(s)[1].read_log(job, run), trigger=trigger,
+        approve=approve, cancel=lambda job, user: ask("cancel", job, user),
+        replay=lambda job, run, user: ask("replay", job, user, run=run),
         hook_resource=hook_resource, add_hook_version=add_hook_version,
         git_hook_secret=git_hook_secret, git_pushed=ctl.pollers.pushed)
 

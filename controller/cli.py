@@ -9,7 +9,8 @@ import json
 import os
 import subprocess
 import sys
-import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -138,16 +139,34 @@ def _names(config: ConfigReader, store: StateReader) -> tuple[set[str], set[str]
 def _check_name(known: tuple[set[str], set[str]], name: str, kind: str = "job") -> None:
     """Exit 2 with a suggestion when the running workflow has no such job (or resource)."""
     jobs, resources = known
-    names = sorted(jobs) if kind == "job" else sorted(jobs | resources)
+    if kind == "job":
+        with _services_errors():
+            from controller import services
+
+            services.check_job(jobs, name)
+        return
+    names = sorted(jobs | resources)
     if name in names:
         return
     import difflib
 
     close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
-    what = "job" if kind == "job" else "job or resource"
     hint = f"; did you mean {close[0]!r}?" if close else (
         f" (jobs: {', '.join(names)})" if names and len(names) <= 12 else "")
-    raise NoSuchName(f"no {what} {name!r}{hint}")
+    raise NoSuchName(f"no job or resource {name!r}{hint}")
+
+
+@contextmanager
+def _services_errors() -> Iterator[None]:
+    """controller.services' refusals as exit codes: no such name 2, refused 1."""
+    from controller import services
+
+    try:
+        yield
+    except (services.NoSuchName, services.NeedsNoApproval) as err:
+        raise NoSuchName(str(err)) from err
+    except services.Refused as err:
+        raise click.ClickException(str(err)) from err
 
 
 def _complete_names(kind: str):
@@ -562,15 +581,12 @@ def approve(home: Path | None, job: str, reject: bool, reason: str,
     The controller commits approvals/JOB for you: it knows who you are from the owner of
     the request file in HOME/requests (local_users in gitline.yml maps users to emails).
     """
+    from controller import services
+
     config, store = _open(_settings(home))
     snap = store.read_snapshot()
-    wf = _workflow(config, store)
-    _check_name((set(wf.jobs), set(wf.resources)), job)
-    if wf.jobs[job].approval is None:
-        raise NoSuchName(f"job {job!r} does not require approval")
-    hist = snap.jobs.get(job)
-    if not hist or not any(r.status == "pending_approval" for r in hist.active):
-        raise click.ClickException(f"no run of {job} is pending approval")
+    with _services_errors():
+        services.check_approvable(_workflow(config, store), snap, job)
     _request(home, "approve", wait_seconds, job=job,
              decision="reject" if reject else "approve", reason=reason)
 
@@ -603,36 +619,25 @@ def replay(home: Path | None, job: str, run: int, wait_seconds: float) -> None:
     """
     config, store = _open(_settings(home))
     _check_name(_names(config, store), job)
-    if not any(e.run is not None and e.run.number == run
-               for e in store.history(job, limit=100_000)):
-        raise NoSuchName(f"{job} has no run {run} to replay")
+    from controller import services
+
+    with _services_errors():
+        services.check_replayable(store, job, run)
     _request(home, "replay", wait_seconds, job=job, run=run)
 
 
 def _request(home: Path | None, action: str, wait_seconds: float, **fields: object) -> None:
-    from controller.reactor import requests
+    from controller import services
+    from controller.homelock import serving
 
     settings = _settings(home)
     user, email = _identity()
-    path = requests.write_request(settings.home, action, by=f"{user} <{email}>", **fields)
-    what = f"{action} of {fields['job']}" + (f" run {fields['run']}" if "run" in fields else "")
-    from controller.homelock import serving
-
-    if serving(settings.home) is None:
-        click.echo(f"{what}: requested, but no controller is running; `gitline serve "
-                   f"{settings.home}` will do it when it starts")
-        return
-    deadline = time.monotonic() + wait_seconds
-    while time.monotonic() < deadline:
-        result = requests.read_result(path)
-        if result is not None:
-            if result.get("error"):
-                raise click.ClickException(f"{what}: refused: {result['error']}")
-            click.echo(result.get("message") or f"{what}: done")
-            return
-        time.sleep(0.05)
-    click.echo(f"{what}: requested; the controller has not answered within {wait_seconds:g} s "
-               "(is `gitline serve` running?); it handles the request when it runs")
+    answer = services.ask(settings.home, action, f"{user} <{email}>", wait_seconds=wait_seconds,
+                          controller_running=lambda: serving(settings.home) is not None,
+                          **fields)
+    if answer.state == "refused":
+        raise click.ClickException(answer.message)
+    click.echo(answer.message)
 
 
 @main.command(short_help="Check workflow files offline.")

@@ -94,6 +94,14 @@ def parse_decision(data: bytes) -> tuple[Decision, str, str]:
     return _WORDS[word], reason, ""  # type: ignore[return-value]
 
 
+def decision_text(decision: str, reason: str, who: object) -> bytes:
+    """approvals/<job>'s content for a decision made through Gitline (`gitline approve`
+    or the API): the same file whoever asks."""
+    word = "reject" if decision == "reject" else "approve"
+    reason = reason.replace("\n", " ").strip()
+    return f"{word}{': ' + reason if reason else ''}\n# gitline approve by {who}\n".encode()
+
+
 REPLAY_SLACK = 300.0  # seconds of clock difference between a signer and the controller
 
 

@@ -388,9 +388,8 @@ class Reconciler:
         if who is None:
             return {"error": f"approval request refused: {why}"}
         decision = "reject" if req.get("decision") == "reject" else "approve"
-        reason = str(req.get("reason") or "").replace("\n", " ")
-        body = f"{decision}{': ' + reason if reason else ''}\n# gitline approve by {who}\n"
-        sha = self.config.commit_file(f"approvals/{job}", body.encode(), f"{decision} {job}",
+        body = approvals.decision_text(decision, str(req.get("reason") or ""), who)
+        sha = self.config.commit_file(f"approvals/{job}", body, f"{decision} {job}",
                                       who.name, who.email or f"{who.name}@localhost")
         self._identity.vouch(sha, who)
         self._poke()

@@ -17,11 +17,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any
 
 from controller.core import model
 from controller.server import replays, webhooks
-from controller.server.auth import USER_KEY
+from controller.server.auth import PRINCIPAL_KEY, USER_KEY
 from controller.server.replays import DeliveryLog
 from controller.server.requestcheck import printable
 
@@ -38,6 +39,10 @@ class Invalid(ValueError):
     """The request is well-formed HTTP but asks for something invalid (400)."""
 
 
+class Conflict(ValueError):
+    """The job exists but the ask makes no sense now: nothing waits for approval (409)."""
+
+
 @dataclass
 class Services:
     """What the API may do; each a callable so the API stays free of git and threads."""
@@ -47,6 +52,11 @@ class Services:
     versions: Callable[[str, int], list[dict]]  # resource, limit
     log: Callable[[str, int | None], str | None]  # job, run (None: newest)
     trigger: Callable[[str, dict[str, str], str, str], str]  # job, params, user, message
+    # job, decision (approve|reject), reason, the token's Principal -> approval commit sha
+    approve: Callable[[str, str, str, Any], str]
+    # The controller's answer to a request: {"state": done|refused|waiting, "message", ...}
+    cancel: Callable[[str, str], dict]  # job, user
+    replay: Callable[[str, int, str], dict]  # job, run, user
     # A webhook resource's type and secret: (type, secret); NotFound if no such resource.
     hook_resource: Callable[[str], tuple[str, str]]
     add_hook_version: Callable[[str, Any], int]  # resource, payload -> version number
@@ -74,6 +84,12 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("GET", re.compile(r"^/api/jobs/(?P<job>[^/]+)/log$"), "get_log"),
     ("GET", re.compile(r"^/api/jobs/(?P<job>[^/]+)/runs/(?P<run>[0-9]+)/log$"), "get_log"),
     ("POST", re.compile(r"^/api/jobs/(?P<job>[^/]+)/trigger$"), "post_trigger"),
+    ("POST", re.compile(r"^/api/jobs/(?P<job>[^/]+)/approve$"), "post_approve"),
+    ("POST", re.compile(r"^/api/jobs/(?P<job>[^/]+)/reject$"), "post_reject"),
+    ("POST", re.compile(r"^/api/jobs/(?P<job>[^/]+)/cancel$"), "post_cancel"),
+    ("POST", re.compile(r"^/api/jobs/(?P<job>[^/]+)/runs/(?P<run>[0-9]+)/replay$"),
+     "post_replay"),
+    ("GET", re.compile(r"^/api/openapi\.yaml$"), "get_openapi"),
     ("GET", re.compile(r"^/api/resources/(?P<name>[^/]+)/versions$"), "get_versions"),
     ("POST", re.compile(r"^/hooks/git$"), "post_git_hook"),
     ("POST", re.compile(r"^/hooks/(?P<name>[^/]+)$"), "post_resource_hook"),
@@ -95,14 +111,18 @@ class ApiApp:
         except Reply as reply:
             status, body = reply.status, reply.body
         except NotFound as err:
-            status, body = 404, {"error": str(err).strip("'\"")}
+            status, body = 404, {"error": str(err.args[0]) if err.args else "not found"}
         except Invalid as err:
             status, body = 400, {"error": str(err)}
+        except Conflict as err:
+            status, body = 409, {"error": str(err)}
         except Exception:
             log.exception("API %s %s failed", printable(environ.get("REQUEST_METHOD", "")),
                           printable(environ.get("PATH_INFO", "")))
             status, body = 500, {"error": "internal error; see the controller log"}
-        if isinstance(body, str):
+        if isinstance(body, bytes):  # the OpenAPI description
+            data, ctype = body, "application/yaml"
+        elif isinstance(body, str):
             data, ctype = body.encode(), "text/plain; charset=utf-8"
         else:
             data, ctype = (json.dumps(body, indent=2) + "\n").encode(), "application/json"
@@ -152,7 +172,28 @@ class ApiApp:
             raise NotFound(f"no log for {job}" + (f" run {run}" if run else ""))
         return 200, text
 
+    def get_openapi(self, environ: Environ) -> tuple[int, Any]:
+        return 200, openapi_text()
+
     # --- writing ------------------------------------------------------------------------
+
+    def post_approve(self, environ: Environ, job: str, decision: str = "approve"
+                     ) -> tuple[int, Any]:
+        data = self._object(environ)
+        reason = str(data.get("reason") or data.get("message") or "")
+        principal = environ.get(PRINCIPAL_KEY)
+        sha = self.services.approve(job, decision, reason, principal)
+        return 202, {"job": job, "decision": decision, "commit": sha,
+                     "path": f"approvals/{job}"}
+
+    def post_reject(self, environ: Environ, job: str) -> tuple[int, Any]:
+        return self.post_approve(environ, job, "reject")
+
+    def post_cancel(self, environ: Environ, job: str) -> tuple[int, Any]:
+        return _answered(job, self.services.cancel(job, _user(environ)))
+
+    def post_replay(self, environ: Environ, job: str, run: str) -> tuple[int, Any]:
+        return _answered(job, self.services.replay(job, int(run), _user(environ)))
 
     def post_trigger(self, environ: Environ, job: str) -> tuple[int, Any]:
         body = self._body(environ)
@@ -226,6 +267,17 @@ class ApiApp:
             fetching = self.services.git_pushed(push)
         return 202, {"fetching": fetching}
 
+    def _object(self, environ: Environ) -> dict[str, Any]:
+        """The body as a JSON object ({} when empty)."""
+        body = self._body(environ)
+        try:
+            data = webhooks.parse_json(body) if body.strip() else {}
+        except webhooks.PayloadError as err:
+            raise Invalid(str(err)) from err
+        if not isinstance(data, dict):
+            raise Invalid("the body must be a JSON object")
+        return data
+
     def _body(self, environ: Environ) -> bytes:
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -237,6 +289,26 @@ class ApiApp:
         if not length or stream is None:
             return b""  # no Content-Length: reading would wait for a body that never ends
         return stream.read(length)
+
+
+def _user(environ: Environ) -> str:
+    return environ.get(USER_KEY, "") or "anonymous"
+
+
+_STATES = {"done": 200, "waiting": 202, "no controller": 202}
+
+
+def _answered(job: str, answer: dict) -> tuple[int, Any]:
+    """A request's answer: 200 done, 202 not answered yet, 409 refused by the controller."""
+    state = answer.get("state", "")
+    if state == "refused":
+        raise Conflict(answer.get("message", "refused"))
+    return _STATES.get(state, 202), {"job": job, **answer}
+
+
+def openapi_text() -> bytes:
+    """docs/openapi.yaml, shipped inside the package (docs/ links to it)."""
+    return (Path(__file__).with_name("openapi.yaml")).read_bytes()
 
 
 def _headers(environ: Environ) -> dict[str, str]:

@@ -253,7 +253,8 @@ def credentials(environ: Environ) -> str | None:
 
 
 def required_scope(environ: Environ) -> str:
-    """The scope a request needs: read (fetch, GET), push, trigger, approve or admin."""
+    """The scope a request needs: read (fetch, GET), push, trigger (trigger, cancel,
+    replay), approve (approve, reject) or admin."""
     path = environ.get("PATH_INFO", "")
     query = environ.get("QUERY_STRING", "")
     method = environ.get("REQUEST_METHOD", "GET")
@@ -261,9 +262,11 @@ def required_scope(environ: Environ) -> str:
         return "push"
     if path.endswith("/git-upload-pack") or method in ("GET", "HEAD"):
         return "read"  # a fetch is a POST but reads
-    if method == "POST" and re.fullmatch(r"/api/jobs/[^/]+/trigger", path):
+    # cancel and replay start or stop runs of a job, as a trigger does: the same scope
+    if method == "POST" and re.fullmatch(
+            r"/api/jobs/[^/]+/(trigger|cancel|runs/[0-9]+/replay)", path):
         return "trigger"
-    if method == "POST" and re.fullmatch(r"/api/jobs/[^/]+/approve", path):
+    if method == "POST" and re.fullmatch(r"/api/jobs/[^/]+/(approve|reject)", path):
         return "approve"
     return "admin"
 

@@ -211,11 +211,12 @@ class ConfigRepo:
     # --- writing
 
     def commit_file(
-        self, path: str, content: bytes, message: str, author_name: str, author_email: str
+        self, path: str, content: bytes, message: str, author_name: str, author_email: str,
+        before_update: Callable[[str], None] | None = None,
     ) -> str:
         """Commit one file on the branch (created if missing); returns the new sha."""
         return filecommit.commit_file(self._repo.path, self.branch, path, bytes(content),
-                                      message, author_name, author_email)
+                                      message, author_name, author_email, before_update)
 
 
 def _oid_at(tree: pygit2.Tree, path: str) -> Any:

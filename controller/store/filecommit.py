@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import subprocess
 import time
+from collections.abc import Callable
 
 from controller.store import reflock
 from controller.store.catfile import CatFile, GitCommandError, TreeEntry
@@ -61,9 +62,12 @@ def _signature(name: str, email: str, when: float) -> str:
 
 
 def commit_file(git_dir: str | os.PathLike[str], branch: str, path: str, content: bytes,
-                message: str, author_name: str, author_email: str) -> str:
+                message: str, author_name: str, author_email: str,
+                before_update: Callable[[str], None] | None = None) -> str:
     """Commit `content` at `path` on `branch` (created if missing) as the author, with
-    Gitline as committer; returns the new sha."""
+    Gitline as committer; returns the new sha. `before_update(sha)` runs before the ref
+    moves (as pre-receive does for a push): whoever sees the commit can already read
+    what it recorded about it."""
     git_dir, ref, parts = str(git_dir), f"refs/heads/{branch}", split_path(path)
     message = message if message.endswith("\n") else message + "\n"
     author, committer = (author_name, author_email), (SIGNATURE_NAME, SIGNATURE_EMAIL)
@@ -81,6 +85,8 @@ def commit_file(git_dir: str | os.PathLike[str], branch: str, path: str, content
                 f"committer {_signature(*committer, now)}\n\n{message}")
         sha = _git(git_dir, "hash-object", "-w", "-t", "commit", "--stdin",
                    data=body.encode("utf-8"))
+        if before_update is not None:
+            before_update(sha)
         try:
             with reflock.updating(git_dir, ref):
                 _git(git_dir, "update-ref", ref, sha, tip.id if tip else "")

@@ -65,3 +65,16 @@ def test_a_stale_lock_left_by_a_killed_writer_is_removed(repo: Path, caplog) -> 
     assert not lock.exists()
     assert str(pygit2.Repository(str(repo)).references["refs/heads/main"].target) == sha
     assert any("stale lock" in r.getMessage() for r in caplog.records)
+
+
+def test_before_update_sees_the_commit_before_the_branch_does(repo: Path) -> None:
+    """The API records who made an approval before any reader can see the commit."""
+    seen: list[tuple[str, str | None]] = []
+
+    def record(sha: str) -> None:
+        ref = pygit2.Repository(str(repo)).references.get("refs/heads/main")
+        seen.append((sha, str(ref.target) if ref else None))
+
+    sha = commit_file(repo, "main", "approvals/deploy", b"approve\n", "approve deploy", "ada",
+                      "ada@example.com", before_update=record)
+    assert seen == [(sha, None)]
