@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 PUSHES_FILE = "pushes.jsonl"
 
@@ -30,6 +31,12 @@ class Pusher:
     scopes: tuple[str, ...] = ()
     at: float = field(default=0.0, compare=False)  # when it was pushed (seconds since epoch)
 
+
+
+def token_pusher(principal: Any) -> Pusher:
+    """The entry of a token's push (a server Principal: name, email, scopes): its scopes
+    and email count for approvals."""
+    return Pusher(principal.name, "token", principal.email, tuple(sorted(principal.scopes)))
 
 class PushLog:
     def __init__(self, home: Path) -> None:
