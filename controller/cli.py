@@ -510,8 +510,14 @@ def log(home: Path | None, name: str, limit: int, as_json: bool) -> None:
 @click.argument("job", shell_complete=_complete_names("job"))
 @click.argument("run", type=int, required=False)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def logs(home: Path | None, job: str, run: int | None, as_json: bool) -> None:
-    """Print the log of JOB's latest finished run, or of run RUN."""
+@click.option("-f", "--follow", is_flag=True,
+              help="Follow the newest (or RUN's) run as it writes, until it ends; exit 0 if "
+              "it succeeded, 1 if not.")
+def logs(home: Path | None, job: str, run: int | None, as_json: bool, follow: bool) -> None:
+    """Print the log of JOB's latest finished run, or of run RUN (-f: as it runs)."""
+    if follow:
+        _follow_log(_settings(home), job, run)
+        return
     config, store = _open(_settings(home))
     text = store.read_log(job, run)
     if text is None:  # a typo gets the suggestion; a job that never finished, the fact
@@ -521,6 +527,64 @@ def logs(home: Path | None, job: str, run: int | None, as_json: bool) -> None:
         _emit_json({"job": job, "run": run, "log": text})
         return
     click.echo(text, nl=False)
+
+
+def _follow_log(settings: Settings, job: str, number: int | None) -> None:
+    """Print a run's live log (beside its folder, written by the local executor) as it
+    grows; at its end, the recorded log if there was no live one (a Celery worker's)."""
+    import time
+
+    from controller.execution.workspace import job_folder
+
+    config, store = _open(settings)
+    _check_name(_names(config, store), job)
+    number = number or _newest_run(store.read_snapshot(), job)
+    if number is None:
+        raise click.ClickException(f"{job} has no run to follow")
+    live = settings.work_root / job_folder(job) / f"{number}.log"
+    printed, status = 0, None
+    while status is None:
+        status = _run_end(settings, job, number)  # read before the file: nothing is lost
+        if live.exists():
+            with live.open("rb") as f:
+                f.seek(printed)
+                chunk = f.read()
+            printed += len(chunk)
+            sys.stdout.write(chunk.decode("utf-8", "replace"))
+            sys.stdout.flush()
+        if status is None:
+            time.sleep(0.3)
+    if not printed:
+        click.echo(_open(settings)[1].read_log(job, number) or "", nl=False)
+    click.echo(f"gitline: {job} run {number} {status.replace('_', ' ')}", err=True)
+    sys.exit(0 if status == "succeeded" else 1)
+
+
+def _newest_run(snap: Any, job: str) -> int | None:
+    hist = snap.jobs.get(job)
+    if hist is None:
+        return None
+    return hist.active[-1].number if hist.active else hist.last.number if hist.last else None
+
+
+def _run_end(settings: Settings, job: str, number: int) -> str | None:
+    """The final status of `job` run `number`, or None while it is queued or running."""
+    from controller.readview import open_readers
+
+    _, store, cat = open_readers(settings)  # fresh: the state branch moves under us
+    try:
+        hist = store.read_snapshot().jobs.get(job)
+        if hist is None or any(r.number == number for r in hist.active):
+            return None
+        if hist.last is not None and hist.last.number == number:
+            return hist.last.status
+        found = next((e.run for e in store.history(job, 200)
+                      if e.run is not None and e.run.number == number), None)
+        if found is None:
+            raise click.ClickException(f"{job} has no run {number}")
+        return found.status
+    finally:
+        cat.close()
 
 
 @main.command(cls=HomeCommand, short_help="Start a job by committing triggers/JOB.")
