@@ -212,7 +212,8 @@ def read_target(resource: model.Resource) -> Target:
         if problem:
             raise TargetError(f"{resource.name}: {problem}")
     if method == "email":
-        smtp = d.get("smtp") if isinstance(d.get("smtp"), dict) else {}
+        smtp_value = d.get("smtp")
+        smtp: dict[str, Any] = smtp_value if isinstance(smtp_value, dict) else {}
         if not recipients:
             raise TargetError(f"{resource.name}: method email needs recipients")
         refused = smtp_problem(smtp)

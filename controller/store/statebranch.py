@@ -125,7 +125,8 @@ def waiting_triggers(config: dict[str, Any]) -> tuple[model.TriggerRequest, ...]
     for entry in config.get("waitingTriggers") or []:
         if not isinstance(entry, dict) or not entry.get("job") or not entry.get("commit"):
             continue
-        params = entry.get("params") if isinstance(entry.get("params"), dict) else {}
+        params_value = entry.get("params")
+        params: dict[Any, Any] = params_value if isinstance(params_value, dict) else {}
         out.append(model.TriggerRequest(
             str(entry["job"]), str(entry["commit"]), str(entry.get("author") or ""),
             str(entry.get("path") or ""), {str(k): str(v) for k, v in params.items()},
