@@ -17,7 +17,7 @@ import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from controller.core import model
 from controller.store.statestore import HistoryEntry
@@ -45,6 +45,7 @@ class Commit(Protocol):
 
 
 GetCommit = Callable[[Any], Commit | None]
+C = TypeVar("C", bound=Commit)
 Record = Callable[[Any, tuple[str, ...], str], Any]
 
 
@@ -247,7 +248,7 @@ def history(name: str, limit: int, commits: Iterator[tuple[Commit, dict[str, str
 
 
 def finished_run_commit(job: str, number: int,
-                        commits: Iterator[tuple[Commit, dict[str, str]]]) -> Commit | None:
+                        commits: Iterator[tuple[C, dict[str, str]]]) -> C | None:
     """The commit that recorded the end of run `number` of `job` (its log.txt)."""
     return next((c for c, t in commits
                  if t.get("Job") == job and int_or_none(t.get("Run")) == number
