@@ -146,7 +146,7 @@ def plan_notices(job: model.Job, run: model.Run, events: tuple[str, ...] | list[
                  log: str) -> list[Notice]:
     """The notices a finished run owes: one per NOTIFY event, in order, without repeats."""
     notices: list[Notice] = []
-    seen: set[tuple[str, str, tuple]] = set()
+    seen: set[tuple[str, str, tuple[tuple[str, str], ...]]] = set()
     for event in events:
         parsed = parse_event(event)
         if parsed is None:

@@ -42,7 +42,8 @@ class _NotReady(Exception):
         self.in_flight = in_flight
 
 
-def _resolve_resource(inp: model.Input, res: model.Resource, snap: model.Snapshot):
+def _resolve_resource(inp: model.Input, res: model.Resource,
+                      snap: model.Snapshot) -> model.InputVersion:
     latest = snap.versions.get(inp.name)
     if inp.version_number is not None:
         name = inp.version_name or (

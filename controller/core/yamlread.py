@@ -294,7 +294,7 @@ _CLoader = _c_loader()
 _ANCHOR = re.compile(r"(?:^|[\s\[{,])&[^\s&,\[\]{}]", re.M)  # `&name`, not shell `&&`
 
 
-class _LibyamlTabs(RoundTripScanner):  # type: ignore[misc]
+class _LibyamlTabs(RoundTripScanner):
     """Tabs as separation whitespace where libyaml takes them (`- name:<TAB>job`, as in
     Shippable's own templates): wherever a simple key cannot start (after a key's `:`,
     after a plain scalar, in flow context). Indentation stays spaces only, as in libyaml,
