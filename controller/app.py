@@ -8,7 +8,7 @@ import shutil
 import threading
 import time
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from controller.core import model
 from controller.core.runspec import Outcome, RunSpec
@@ -39,6 +39,9 @@ from controller.store.configrepo import MAX_COMMITS, CommitInfo, ConfigRepo
 from controller.store.gitstate import GitStateStore
 from controller.store.pushlog import PushLog, attributed, token_pusher
 from controller.store.repoinit import install_hook
+
+if TYPE_CHECKING:  # imported when serving (startup cost)
+    from controller.server.httpd import HttpServer
 
 log = logging.getLogger("gitline")
 
@@ -147,7 +150,7 @@ class Controller:
                     s.home / "cache" / "keys"))
         self.pollers = Pollers(upstream=upstream, upstream_seconds=s.upstream_poll_seconds,
                                repos=self.repos)
-        self.http = None
+        self.http: HttpServer | None = None
         self.answers: Any = None  # HOME/answers.sock, once serving
         self.answerer = Answerer(s.repo_path, branch=s.branch, state_branch=s.state_branch)
 

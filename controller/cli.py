@@ -68,7 +68,8 @@ def _positionals(cmd: click.Command, args: list[str]) -> list[int]:
     """Indexes of the positional arguments in `args` (not options nor their values)."""
     takes_value = {o for p in cmd.params if isinstance(p, click.Option) and not p.is_flag
                    and not p.count for o in p.opts + p.secondary_opts}
-    found, i = [], 0
+    found: list[int] = []
+    i = 0
     while i < len(args):
         a = args[i]
         if a == "--":
@@ -482,7 +483,7 @@ def log(home: Path | None, name: str, limit: int, as_json: bool) -> None:
     _, store = _open(_settings(home))
     rows: list[dict] = []
     for entry in store.history(name, limit=limit):
-        row = {"commit": entry.commit, "when": entry.when}
+        row: dict[str, Any] = {"commit": entry.commit, "when": entry.when}
         if entry.version is not None:
             v = entry.version
             row.update(kind="version", number=v.number, versionName=v.name,
@@ -691,7 +692,7 @@ def replay(home: Path | None, job: str, run: int, wait_seconds: float) -> None:
     _request(home, "replay", wait_seconds, job=job, run=run)
 
 
-def _request(home: Path | None, action: str, wait_seconds: float, **fields: object) -> None:
+def _request(home: Path | None, action: str, wait_seconds: float, **fields: Any) -> None:
     from controller import services
     from controller.homelock import serving
 
