@@ -6,9 +6,7 @@ The `home` fixture is in conftest.py (e2e's: a fresh HOME and a clone of its con
 from __future__ import annotations
 
 import http.client
-import socket
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -44,24 +42,6 @@ def serve(home: Home, *extra: str, **settings: object) -> int:
     return port
 
 
-def raw(port: int, data: bytes, timeout: float = 20.0) -> bytes:
-    """Send `data` as it is on a new connection; everything the server answers until EOF."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
-        sock.sendall(data)
-        sock.shutdown(socket.SHUT_WR)
-        chunks = []
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                chunk = sock.recv(65536)
-            except ConnectionResetError:
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-        return b"".join(chunks)
-
-
 def request(port: int, method: str, path: str, body: bytes | None = None,
             headers: dict[str, str] | None = None,
             timeout: float = 30.0) -> tuple[int, dict[str, str], bytes]:
@@ -72,9 +52,3 @@ def request(port: int, method: str, path: str, body: bytes | None = None,
         return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
     finally:
         conn.close()
-
-
-def status_of(answer: bytes) -> int:
-    """The status code of a raw HTTP answer (0 if there was none)."""
-    line = answer.split(b"\r\n", 1)[0].split()
-    return int(line[1]) if len(line) > 1 and line[1].isdigit() else 0

@@ -12,7 +12,8 @@ import json
 import socket
 import time
 
-from httpkit import raw, request, serve, status_of, token
+from httpkit import request, serve, token
+from kit import raw, status_of
 
 HOOK_LINE = """\
 resources:

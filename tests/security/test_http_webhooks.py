@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 
+from e2ekit import wait_for
 from httpkit import request, serve, token
 
 KEY = "s3cret-hook-key"
@@ -81,9 +82,11 @@ def test_a_200_kb_payload_reaches_the_job_through_a_file(home):
     secrets.write_text(f"release_hook_key: {KEY}\n")
     secrets.chmod(0o600)
     home.write("shippable.yml", LINE)
-    home.push("line")
+    head = home.push("line")
     tok = token(home)
     port = serve(home)
+    # the hook's resource exists once the controller has read the push
+    wait_for(lambda: home.status()["config"]["processed"] == head, 30, "the push read")
     body = json.dumps({"tag": "v2.0", "notes": "x" * 200_000}).encode()
     status, _, _ = request(port, "POST", "/hooks/release_hook", body, _signed(body))
     assert status == 202
