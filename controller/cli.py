@@ -5,6 +5,7 @@ Exit codes come from exceptions: ClickException exits 1, UsageError 2.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -67,7 +68,8 @@ def _positionals(cmd: click.Command, args: list[str]) -> list[int]:
     """Indexes of the positional arguments in `args` (not options nor their values)."""
     takes_value = {o for p in cmd.params if isinstance(p, click.Option) and not p.is_flag
                    and not p.count for o in p.opts + p.secondary_opts}
-    found, i = [], 0
+    found: list[int] = []
+    i = 0
     while i < len(args):
         a = args[i]
         if a == "--":
@@ -486,7 +488,7 @@ def log(home: Path | None, name: str, limit: int, as_json: bool) -> None:
     _, store = _open(_settings(home))
     rows: list[dict] = []
     for entry in store.history(name, limit=limit):
-        row = {"commit": entry.commit, "when": entry.when}
+        row: dict[str, Any] = {"commit": entry.commit, "when": entry.when}
         if entry.version is not None:
             v = entry.version
             row.update(kind="version", number=v.number, versionName=v.name,
@@ -515,8 +517,14 @@ def log(home: Path | None, name: str, limit: int, as_json: bool) -> None:
 @click.argument("job", shell_complete=_complete_names("job"))
 @click.argument("run", type=int, required=False)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def logs(home: Path | None, job: str, run: int | None, as_json: bool) -> None:
-    """Print the log of JOB's latest finished run, or of run RUN."""
+@click.option("-f", "--follow", is_flag=True,
+              help="Follow the newest (or RUN's) run as it writes, until it ends; exit 0 if "
+              "it succeeded, 1 if not.")
+def logs(home: Path | None, job: str, run: int | None, as_json: bool, follow: bool) -> None:
+    """Print the log of JOB's latest finished run, or of run RUN (-f: as it runs)."""
+    if follow:
+        _follow_log(_settings(home), job, run)
+        return
     config, store = _open(_settings(home))
     text = store.read_log(job, run)
     if text is None:  # a typo gets the suggestion; a job that never finished, the fact
@@ -526,6 +534,64 @@ def logs(home: Path | None, job: str, run: int | None, as_json: bool) -> None:
         _emit_json({"job": job, "run": run, "log": text})
         return
     click.echo(text, nl=False)
+
+
+def _follow_log(settings: Settings, job: str, number: int | None) -> None:
+    """Print a run's live log (beside its folder, written by the local executor) as it
+    grows; at its end, the recorded log if there was no live one (a Celery worker's)."""
+    import time
+
+    from controller.execution.workspace import job_folder
+
+    config, store = _open(settings)
+    _check_name(_names(config, store), job)
+    number = number or _newest_run(store.read_snapshot(), job)
+    if number is None:
+        raise click.ClickException(f"{job} has no run to follow")
+    live = settings.work_root / job_folder(job) / f"{number}.log"
+    printed, status = 0, None
+    while status is None:
+        status = _run_end(settings, job, number)  # read before the file: nothing is lost
+        if live.exists():
+            with live.open("rb") as f:
+                f.seek(printed)
+                chunk = f.read()
+            printed += len(chunk)
+            sys.stdout.write(chunk.decode("utf-8", "replace"))
+            sys.stdout.flush()
+        if status is None:
+            time.sleep(0.3)
+    if not printed:
+        click.echo(_open(settings)[1].read_log(job, number) or "", nl=False)
+    click.echo(f"gitline: {job} run {number} {status.replace('_', ' ')}", err=True)
+    sys.exit(0 if status == "succeeded" else 1)
+
+
+def _newest_run(snap: Any, job: str) -> int | None:
+    hist = snap.jobs.get(job)
+    if hist is None:
+        return None
+    return hist.active[-1].number if hist.active else hist.last.number if hist.last else None
+
+
+def _run_end(settings: Settings, job: str, number: int) -> str | None:
+    """The final status of `job` run `number`, or None while it is queued or running."""
+    from controller.readview import open_readers
+
+    _, store, cat = open_readers(settings)  # fresh: the state branch moves under us
+    try:
+        hist = store.read_snapshot().jobs.get(job)
+        if hist is None or any(r.number == number for r in hist.active):
+            return None
+        if hist.last is not None and hist.last.number == number:
+            return hist.last.status
+        found = next((e.run for e in store.history(job, 200)
+                      if e.run is not None and e.run.number == number), None)
+        if found is None:
+            raise click.ClickException(f"{job} has no run {number}")
+        return found.status
+    finally:
+        cat.close()
 
 
 @main.command(cls=HomeCommand, short_help="Start a job by committing triggers/JOB.")
@@ -632,7 +698,7 @@ def replay(home: Path | None, job: str, run: int, wait_seconds: float) -> None:
     _request(home, "replay", wait_seconds, job=job, run=run)
 
 
-def _request(home: Path | None, action: str, wait_seconds: float, **fields: object) -> None:
+def _request(home: Path | None, action: str, wait_seconds: float, **fields: Any) -> None:
     from controller import services
     from controller.homelock import serving
 
@@ -644,6 +710,52 @@ def _request(home: Path | None, action: str, wait_seconds: float, **fields: obje
     if answer.state == "refused":
         raise click.ClickException(answer.message)
     click.echo(answer.message)
+
+
+@main.command(cls=HomeCommand, short_help="Housekeeping now: pack, index, prune.")
+@home_option
+@click.option("--keep-pushes", type=click.IntRange(min=0), default=None,
+              help="Entries of HOME/pushes.jsonl to keep (default 100000).")
+def gc(home: Path | None, keep_pushes: int | None) -> None:
+    """Pack the state branch's objects and write its commit-graph, remove old run
+    folders (the newest 3 of each job stay; never a running one) and trim
+    HOME/pushes.jsonl; print what each freed. Safe beside a running controller."""
+    from controller.execution.local import prune_workdirs
+    from controller.readview import HomeError, open_repos
+    from controller.store.pushlog import KEEP_ENTRIES, PushLog
+
+    settings = _settings(home)
+    try:
+        _, store = open_repos(settings)
+    except HomeError as err:
+        raise click.ClickException(str(err)) from err
+    before = _size(settings.repo_path)
+    store.maintain(limit=0, wait=True)
+    click.echo(f"packed {settings.repo_path} and wrote its commit-graph: "
+               f"{_mb(before)} -> {_mb(_size(settings.repo_path))}")
+    root, removed, freed = settings.work_root, 0, 0
+    for job_dir in sorted(root.iterdir()) if root.is_dir() else []:
+        if job_dir.is_dir() and not job_dir.is_symlink():
+            size = _size(job_dir)
+            removed += len(prune_workdirs(job_dir))
+            freed += size - _size(job_dir)
+    click.echo(f"removed {removed} old run folder(s) under {root}: {_mb(freed)}")
+    dropped = PushLog(settings.home).rotate(KEEP_ENTRIES if keep_pushes is None else keep_pushes)
+    click.echo(f"dropped {dropped} old entr{'y' if dropped == 1 else 'ies'} of pushes.jsonl")
+
+
+def _size(path: Path) -> int:
+    """Bytes of the regular files under `path` (links not followed)."""
+    total = 0
+    for folder, _, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(folder, name)).st_size
+    return total
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e3:.0f} KB"
 
 
 @main.command(short_help="Check workflow files offline.")

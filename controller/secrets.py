@@ -110,8 +110,9 @@ def _override(secret: Secret, fld: str, value: str) -> Secret:
     """One environment variable over a secret: its string, a field, or its scope."""
     if fld.lower() in SCOPE_KEYS:
         items = [v.strip() for v in value.split(",") if v.strip()]
-        return replace(secret, scope=replace(secret.scope, **{
-            fld.lower(): frozenset(items if fld.lower() != "hosts" else map(str.lower, items))}))
+        changed: dict[str, Any] = {
+            fld.lower(): frozenset(items if fld.lower() != "hosts" else map(str.lower, items))}
+        return replace(secret, scope=replace(secret.scope, **changed))
     if not fld:
         return replace(secret, value=value, fields={})
     fields = {**secret.fields, fld: value}

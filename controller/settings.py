@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -205,7 +206,8 @@ def _typed(values: dict[str, Any], path: Path) -> dict[str, Any]:
     for key, value in values.items():
         if key not in kinds:
             raise SettingsError(f"{path}: unknown setting {key!r} (known: {', '.join(kinds)})")
-        conv = {"int": int, "float": float, "bool": _bool}.get(str(kinds[key]), str)
+        converters: dict[str, Callable[[Any], Any]] = {"int": int, "float": float, "bool": _bool}
+        conv = converters.get(str(kinds[key]), str)
         if isinstance(value, dict):  # local_users: {ada: ada@example.com}
             value = ",".join(f"{k}={v}" for k, v in value.items())
         try:

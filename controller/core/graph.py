@@ -57,8 +57,8 @@ def starts(workflow: model.Workflow) -> dict[str, set[str]]:
     """job -> jobs it can start (through a job input or an output resource, switch on)."""
     producers: dict[str, set[str]] = {}
     for job in workflow.jobs.values():
-        for out in job.outputs:
-            producers.setdefault(out.name, set()).add(job.name)
+        for output in job.outputs:
+            producers.setdefault(output.name, set()).add(job.name)
     out: dict[str, set[str]] = {name: set() for name in workflow.jobs}
     for job in workflow.jobs.values():
         for inp in job.inputs:
@@ -209,8 +209,8 @@ def render_dot(workflow: model.Workflow) -> str:
             f"  {_dot_quote(name)} [shape=ellipse, style=dashed, color=red, label={label}];"
         )
     for edge, both in drawn_edges(workflow):
-        attrs = ([] if edge.switch else ["style=dotted"]) + (["dir=both"] if both else [])
-        style = f" [{', '.join(attrs)}]" if attrs else ""
+        edge_attrs = ([] if edge.switch else ["style=dotted"]) + (["dir=both"] if both else [])
+        style = f" [{', '.join(edge_attrs)}]" if edge_attrs else ""
         lines.append(f"  {_dot_quote(edge.src)} -> {_dot_quote(edge.dst)}{style};")
     lines.append("}")
     return "\n".join(lines) + "\n"

@@ -233,6 +233,7 @@ class _Loader:
                 self.error(pos, f"'{key}:' must be a list; the push is not loaded")
                 self.fatal = True  # as above: never drop every object of a section
                 return
+            assert isinstance(value, yamlread.YList)  # yamlread reads every sequence as one
             for index, item in enumerate(value):
                 self.load_object(key, item, value.at(index))
         elif key in ("language", "build") and self.path not in self.ci_files:
@@ -432,7 +433,10 @@ class _Loader:
             return None
         steps = _Steps(self, name)
         steps.read(item.get("steps"), item.at("steps"))
-        runtime = item.get("runtime") if isinstance(item.get("runtime"), dict) else YMap(item.pos)
+        runtime = item.get("runtime")
+        if not isinstance(runtime, dict):
+            runtime = YMap(item.pos)
+        assert isinstance(runtime, YMap)  # yamlread reads every mapping as one
         return model.Job(
             name=name,
             type=jtype,

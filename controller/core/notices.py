@@ -146,7 +146,7 @@ def plan_notices(job: model.Job, run: model.Run, events: tuple[str, ...] | list[
                  log: str) -> list[Notice]:
     """The notices a finished run owes: one per NOTIFY event, in order, without repeats."""
     notices: list[Notice] = []
-    seen: set[tuple[str, str, tuple]] = set()
+    seen: set[tuple[str, str, tuple[tuple[str, str], ...]]] = set()
     for event in events:
         parsed = parse_event(event)
         if parsed is None:
@@ -212,7 +212,8 @@ def read_target(resource: model.Resource) -> Target:
         if problem:
             raise TargetError(f"{resource.name}: {problem}")
     if method == "email":
-        smtp = d.get("smtp") if isinstance(d.get("smtp"), dict) else {}
+        smtp_value = d.get("smtp")
+        smtp: dict[str, Any] = smtp_value if isinstance(smtp_value, dict) else {}
         if not recipients:
             raise TargetError(f"{resource.name}: method email needs recipients")
         refused = smtp_problem(smtp)

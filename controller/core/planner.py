@@ -42,7 +42,8 @@ class _NotReady(Exception):
         self.in_flight = in_flight
 
 
-def _resolve_resource(inp: model.Input, res: model.Resource, snap: model.Snapshot):
+def _resolve_resource(inp: model.Input, res: model.Resource,
+                      snap: model.Snapshot) -> model.InputVersion:
     latest = snap.versions.get(inp.name)
     if inp.version_number is not None:
         name = inp.version_name or (
@@ -260,11 +261,11 @@ def plan_runs(
             cause = model.Cause("retry", f"run {hist.last.number} was interrupted")
             planned = PlannedRun(job.name, cause, hist.last.inputs, dict(hist.last.params))
         else:
-            cause = _changed_cause(wf, job, snap, inputs, hist.last)
-            if cause is None:
+            changed = _changed_cause(wf, job, snap, inputs, hist.last)
+            if changed is None:
                 waits[job.name] = _idle_reason(wf, job, hist)
                 continue
-            planned = PlannedRun(job.name, cause, inputs)
+            planned = PlannedRun(job.name, changed, inputs)
         auto.append(planned)
         snap = with_run(snap, _as_queued(planned, snap))
     auto.sort(key=lambda p: (wf.jobs[p.job].priority, p.job))

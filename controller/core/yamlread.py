@@ -259,12 +259,13 @@ def _compose(text: str, seed: dict[str, Node]) -> tuple[Node | None, dict[str, N
     return _compose_pure(text, seed)
 
 
-def _c_parser() -> type | None:
+def _c_parser() -> Any:
+    """libyaml's CParser class, or None (the extension is untyped: Any)."""
     try:
         from ruamel.yaml.clib._ruamel_yaml import CParser  # type: ignore[import-not-found]
     except ImportError:
         return None
-    return CParser  # type: ignore[no-any-return]
+    return CParser
 
 
 def _c_loader() -> type | None:
@@ -280,7 +281,7 @@ def _c_loader() -> type | None:
         if (1, 2) in versions:
             Resolver12.add_implicit_resolver_base(tag, regexp, first)
 
-    class CLoader(CParser, Resolver12):  # type: ignore[misc, valid-type]
+    class CLoader(CParser, Resolver12):  # type: ignore[misc, valid-type]  # a class from a variable
         def __init__(self, stream: str) -> None:
             CParser.__init__(self, stream)
             Resolver12.__init__(self)
@@ -293,7 +294,7 @@ _CLoader = _c_loader()
 _ANCHOR = re.compile(r"(?:^|[\s\[{,])&[^\s&,\[\]{}]", re.M)  # `&name`, not shell `&&`
 
 
-class _LibyamlTabs(RoundTripScanner):  # type: ignore[misc]
+class _LibyamlTabs(RoundTripScanner):
     """Tabs as separation whitespace where libyaml takes them (`- name:<TAB>job`, as in
     Shippable's own templates): wherever a simple key cannot start (after a key's `:`,
     after a plain scalar, in flow context). Indentation stays spaces only, as in libyaml,
@@ -389,6 +390,7 @@ class _Converter:
         try:
             if isinstance(node, SequenceNode):
                 return self.sequence(node, depth)
+            assert isinstance(node, MappingNode)  # scalars were handled above
             return self.mapping(node, depth)
         finally:
             self.active.discard(id(node))

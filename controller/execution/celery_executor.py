@@ -90,7 +90,8 @@ def judge(t: Tracked, meta: dict[str, Any], now: float, *, lost_after: float,
 
     Updates `t`'s bookkeeping (started, beat, revoked_at); `now` is monotonic seconds.
     """
-    status, result = meta.get("status"), meta.get("result")
+    status = meta.get("status")
+    result: Any = meta.get("result")  # the backend's value: the worker's JSON text on SUCCESS
     info = result if isinstance(result, dict) else {}
     if status == "PENDING":
         if t.cancel and not t.started:

@@ -165,8 +165,8 @@ def _signals(control: local.RunControl) -> Iterator[None]:
     try:
         yield
     finally:
-        for signum, previous in old.items():
-            signal.signal(signum, previous)
+        for number, previous in old.items():
+            signal.signal(number, previous)
 
 
 def _end_signalled_process(**_: Any) -> None:

@@ -98,7 +98,7 @@ def encode(hint: Any, value: Any) -> Any:
         return encode_any(value)
     if origin in (typing.Union, types.UnionType):
         return encode(_optional(args), value)
-    if dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         hints = _hints(hint)
         return {f.name: encode(hints[f.name], getattr(value, f.name))
                 for f in dataclasses.fields(hint)}
@@ -128,7 +128,7 @@ def decode(hint: Any, data: Any) -> Any:
         return decode_any(data)
     if origin in (typing.Union, types.UnionType):
         return decode(_optional(args), data)
-    if dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         if not isinstance(data, dict):
             raise TypeError(f"{hint.__name__}: expected an object")
         hints = _hints(hint)

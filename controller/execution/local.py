@@ -30,6 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from controller.core import runenv
 from controller.core.runspec import Outcome, OutcomeStatus, OutputUpdate, RunSpec, ran_by
@@ -59,9 +60,12 @@ def now_iso() -> str:
 class LogCapture:
     """Keeps the first and last `limit/2` bytes of a stream; counts what it drops."""
 
-    def __init__(self, limit: int, secrets: Iterable[str] = ()) -> None:
+    def __init__(self, limit: int, secrets: Iterable[str] = (),
+                 live: BinaryIO | None = None) -> None:
         limit = max(int(limit), 0)
         self.masker = StreamMasker(secrets)  # before the cut: a cut never halves a secret
+        # the masked stream as it comes, for `gitline logs -f` (up to `limit` bytes)
+        self.live, self.live_room = live, limit
         self.head_cap = limit // 2
         self.tail_cap = limit - self.head_cap
         self.head = bytearray()
@@ -76,7 +80,26 @@ class LogCapture:
 
     def write(self, data: bytes) -> None:
         with self._lock:
-            self._keep(self.masker.feed(data))
+            masked = self.masker.feed(data)
+            self._follow(masked)
+            self._keep(masked)
+
+    def _follow(self, data: bytes) -> None:
+        if self.live is None or not data:
+            return
+        try:
+            if len(data) > self.live_room:
+                data = data[:self.live_room] + b"\n[... the live log stops here; the run's " \
+                    b"log keeps its head and tail ...]\n"
+                self.live_room = 0
+            else:
+                self.live_room -= len(data)
+            self.live.write(data)
+            self.live.flush()
+            if not self.live_room:
+                self.live = None
+        except OSError:  # a full disk stops the live copy, never the run
+            self.live = None
 
     def _keep(self, data: bytes) -> None:
         room = self.head_cap - len(self.head)
@@ -106,7 +129,9 @@ class LogCapture:
 
     def render(self, secrets: list[str]) -> str:
         with self._lock:
-            self._keep(self.masker.flush())
+            rest = self.masker.flush()
+            self._follow(rest)
+            self._keep(rest)
             marker = b""
             if self.dropped:
                 marker = f"\n[... log truncated: {self.dropped} bytes omitted ...]\n".encode()
@@ -414,11 +439,14 @@ def execute(
     started = now_iso()
     if control.cancelled.is_set():
         return Outcome("cancelled", None, "", started, now_iso(), message="cancelled before start")
-    capture = LogCapture(spec.log_limit, spec_secret_values(spec))
     workdir: Path | None = None
     claim: int | None = None
+    live: BinaryIO | None = None
+    capture = LogCapture(spec.log_limit, spec_secret_values(spec))
     try:
         workdir = workspace.prepare(spec, Path(work_root))
+        live = workspace.live_log(workdir).open("wb")  # beside the folder: not the job's
+        capture.live = live
         claim = workspace.claim(workdir)  # no pruner, in any worker process, removes it now
         started = now_iso()
         if on_started is not None and not spec.cancel_reason:
@@ -438,6 +466,8 @@ def execute(
             message=mask(f"internal error: {type(exc).__name__}: {exc}", secrets),
         )
     finally:
+        if live is not None:
+            live.close()
         if claim is not None:
             os.close(claim)
         if workdir is not None:
@@ -511,6 +541,7 @@ def prune_workdirs(job_dir: Path, keep: int = KEEP_WORKDIRS) -> list[Path]:
             continue  # a run is using it
         try:
             shutil.rmtree(old, ignore_errors=True)
+            workspace.live_log(old).unlink(missing_ok=True)
         finally:
             os.close(claim)
         removed.append(old)

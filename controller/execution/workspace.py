@@ -36,11 +36,16 @@ def workdir_for(spec: RunSpec, root: Path) -> Path:
     """`root/<job>/<run number>`; a job named with spaces or punctuation gets a plain
     folder name (`Deploy (prod)` -> `Deploy__prod_-<hash>`), so that $JOB_STATE and the
     other paths a job is given hold no character a script would have to quote."""
-    name = runenv.check_name(spec.job.name)
+    return root / job_folder(spec.job.name) / str(int(spec.run.number))
+
+
+def job_folder(job: str) -> str:
+    """The folder of a job's runs: its name, or a plain form of a name with spaces."""
+    name = runenv.check_name(job)
     if not model.PLAIN_NAME.fullmatch(name):
         digest = hashlib.sha256(name.encode()).hexdigest()[:8]
         name = f"{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}-{digest}"
-    return root / name / str(int(spec.run.number))
+    return name
 
 
 def prepare(spec: RunSpec, root: Path) -> Path:
@@ -63,6 +68,12 @@ def prepare(spec: RunSpec, root: Path) -> Path:
     (workdir / STEPS_DIR).mkdir(parents=True, exist_ok=True)
     (workdir / HOME_DIR).mkdir(parents=True, exist_ok=True)
     return workdir
+
+
+def live_log(workdir: Path) -> Path:
+    """`<job folder>/<run>.log`: the run's log as it is written, beside its folder (where
+    the job cannot reach it), kept until the folder is pruned."""
+    return workdir.parent / f"{workdir.name}.log"
 
 
 def claim(workdir: Path, *, wait: bool = True) -> int | None:

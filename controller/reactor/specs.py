@@ -125,7 +125,9 @@ class SpecBuilder:
         ins = {i.name for i in job.inputs}
         for name in [i.name for i in job.inputs] + [o.name for o in job.outputs]:
             res = wf.resources.get(name)
-            secret = find(secrets, res.integration) if res else None
+            if res is None:
+                continue
+            secret = find(secrets, res.integration)
             if secret is None:
                 continue
             if not secret.scope.allows(resource=name, job=job.name):

@@ -87,15 +87,15 @@ class RefWatcher:
     def __init__(self, repo: Path, poke: Callable[[], None], ignore_refs: tuple[str, ...] = ()):
         self._observer = Observer()
         handler = _RefEvents(repo, poke, ignore_refs)
-        self._observer.schedule(handler, str(repo), recursive=False, event_filter=CHANGES)
+        self._observer.schedule(handler, str(repo), recursive=False, event_filter=list(CHANGES))
         self._observer.schedule(handler, str(repo / "refs"), recursive=True,
-                                event_filter=CHANGES)
+                                event_filter=list(CHANGES))
 
     def watch_dir(self, folder: Path, poke: Callable[[], None]) -> None:
         """Also poke on any change in `folder` (requests dropped by the CLI)."""
         folder.mkdir(parents=True, exist_ok=True)
         self._observer.schedule(_Requests(poke), str(folder), recursive=False,
-                                event_filter=CHANGES)
+                                event_filter=list(CHANGES))
 
     def start(self) -> None:
         self._observer.start()

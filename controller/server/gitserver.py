@@ -215,8 +215,9 @@ class _StrictRefs:
 class _ReceivePack(ReceivePackHandler):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.repo.refs = _StrictRefs(self.repo.refs)  # type: ignore[attr-defined]
-        update = self.repo.hooks.get("update")  # type: ignore[attr-defined]
+        repo: Any = self.repo  # a dulwich Repo (refs, hooks), typed as the BackendRepo protocol
+        repo.refs = _StrictRefs(repo.refs)  # duck-types the RefsContainer it wraps
+        update = repo.hooks.get("update")
         if isinstance(update, _Update):
             update.say = self._progress
         store: Any = self.repo.object_store

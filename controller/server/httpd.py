@@ -78,6 +78,8 @@ def _parser_class(limits: ServerLimits,
     class Parser(HTTPRequestParser):
         """waitress's parser, with this request's own body limit once its headers are in."""
 
+        content_length: int  # set by waitress's parse_header
+
         def __init__(self, adj: Any) -> None:
             super().__init__(adj)
             self.started = time.monotonic()
@@ -138,9 +140,9 @@ class HttpServer:
             cleanup_interval=max(1, min(30, int(limits.timeout / 2))),
             max_request_body_size=biggest + 1, asyncore_use_poll=True,  # select: 1024 fds
             backlog=1024, clear_untrusted_proxy_headers=True, ident="gitline")
-        self._server.channel_class = _channel_class(limits, known)  # type: ignore[union-attr]
+        self._server.channel_class = _channel_class(limits, known)
         self.host = host
-        self.port = int(self._server.effective_port)  # type: ignore[union-attr]
+        self.port = int(self._server.effective_port)
         self._thread = threading.Thread(target=self._server.run, name="gitline-http",
                                         daemon=True)
 

@@ -17,7 +17,14 @@ import pygit2
 from pygit2.enums import DiffOption, FileMode, SortMode
 
 from controller.store import filecommit
-from controller.store.gitstate import branch_tip, check_branch, configure_cache
+from controller.store.gitstate import (
+    branch_tip,
+    check_branch,
+    configure_cache,
+    entry_name,
+    get_blob,
+    get_tree,
+)
 
 MAX_COMMITS = 10_000  # commits_between never returns more than this (oldest dropped)
 
@@ -106,7 +113,7 @@ class ConfigRepo:
             entry = self._entry(commit, path)
             if entry is None or entry.filemode != FileMode.TREE:
                 return {}, frozenset()
-            tree = self._repo.get(entry.id)
+            tree = get_tree(self._repo, entry.id)
         files: dict[str, bytes] = {}
         executable: set[str] = set()
         self._walk_files(tree, "", files, executable, lambda _: True)
@@ -122,9 +129,10 @@ class ConfigRepo:
     ) -> None:
         """Regular files of `tree` for which `wanted(path)`; symlinks and submodules skipped."""
         for entry in tree:
-            rel = prefix + entry.name
+            rel = prefix + entry_name(entry)
             if entry.filemode == FileMode.TREE:
-                self._walk_files(self._repo.get(entry.id), rel + "/", files, executable, wanted)
+                self._walk_files(get_tree(self._repo, entry.id), rel + "/", files, executable,
+                                 wanted)
             elif entry.filemode in (FileMode.BLOB, FileMode.BLOB_EXECUTABLE) and wanted(rel):
                 files[rel] = self._blob(entry.id, rel)
                 if entry.filemode == FileMode.BLOB_EXECUTABLE:
@@ -132,7 +140,7 @@ class ConfigRepo:
 
     def _blob(self, oid: Any, path: str) -> bytes:
         try:
-            return self._repo.get(oid).data
+            return get_blob(self._repo, oid).data
         except pygit2.GitError as err:  # a damaged loose object or pack: say which, and where
             raise CorruptObject(
                 f"{path}: git object {oid} in {self._repo.path} cannot be read ({err}); "
@@ -154,7 +162,7 @@ class ConfigRepo:
         kind = _KINDS.get(entry.filemode)
         if kind is not None:
             raise NotAFile(path, kind)
-        return self._repo.get(entry.id).data
+        return get_blob(self._repo, entry.id).data
 
     # --- commits
 
@@ -199,7 +207,7 @@ class ConfigRepo:
         if commit.parent_ids:
             diff = self._repo.diff(
                 commit.parents[0].tree, commit.tree, flags=DiffOption.IGNORE_SUBMODULES
-            )
+            )  # type: ignore[call-overload]  # pygit2's stub omits Tree; diff takes trees
         else:
             diff = commit.tree.diff_to_tree(swap=True)
         paths = {f.path for delta in diff.deltas for f in (delta.old_file, delta.new_file)}

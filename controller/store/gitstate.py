@@ -155,13 +155,33 @@ def build_tree(repo: pygit2.Repository, base: pygit2.Tree | None, edits: Edits) 
     return builder.write()
 
 
+def get_tree(repo: pygit2.Repository, oid: Any) -> pygit2.Tree:
+    """The tree `oid`: an entry of mode TREE, so a tree in the object database."""
+    tree = repo.get(oid)
+    assert isinstance(tree, pygit2.Tree), oid
+    return tree
+
+
+def get_blob(repo: pygit2.Repository, oid: Any) -> pygit2.Blob:
+    """The blob `oid`: an entry of a blob mode, so a blob in the object database."""
+    blob = repo.get(oid)
+    assert isinstance(blob, pygit2.Blob), oid
+    return blob
+
+
+def entry_name(entry: pygit2.Object) -> str:
+    """A tree entry's name (pygit2 types it optional: an object read by id has none)."""
+    assert entry.name is not None
+    return entry.name
+
+
 def _build_sub(repo: pygit2.Repository, oid: Any, edits: Edits) -> Any:
     """build_tree on the folder `oid` (None: a new folder); a kept wide tree is not read."""
     if oid is None:
         return build_tree(repo, None, edits)
     if _WIDE.cached(repo, oid) is not None:
         return _WIDE.build(repo, oid, edits)
-    return build_tree(repo, repo.get(oid), edits)
+    return build_tree(repo, get_tree(repo, oid), edits)
 
 
 WIDE_TREE = 128  # entries from which a tree is kept parsed in memory
@@ -214,6 +234,7 @@ class _WideTrees:
         """`base` is a wide Tree, or the oid of one whose entries are kept."""
         parts, order = self._parsed(repo, base)
         reorder = False
+        entry: bytes | None
         for name, (has_leaf, leaf, below) in _group(edits).items():
             if has_leaf and leaf is not None:
                 if below:
@@ -265,11 +286,11 @@ def read_tree_files(
     """Every regular file below `tree`, by path relative to it."""
     files: dict[str, bytes] = {}
     for entry in tree:
-        path = f"{prefix}{entry.name}"
+        path = f"{prefix}{entry_name(entry)}"
         if entry.filemode == FileMode.TREE:
-            files.update(read_tree_files(repo, repo.get(entry.id), path + "/"))
+            files.update(read_tree_files(repo, get_tree(repo, entry.id), path + "/"))
         elif entry.filemode in (FileMode.BLOB, FileMode.BLOB_EXECUTABLE):
-            files[path] = repo.get(entry.id).data
+            files[path] = get_blob(repo, entry.id).data
     return files
 
 
@@ -304,7 +325,9 @@ def branch_tip(repo: pygit2.Repository, ref: str) -> pygit2.Commit | None:
     reference = repo.references.get(ref)
     if reference is None:
         return None
-    return repo.get(reference.resolve().target).peel(pygit2.Commit)
+    target = repo.get(reference.resolve().target)
+    assert target is not None, ref  # a ref names an object that exists
+    return target.peel(pygit2.Commit)
 
 
 def cas_commit(
@@ -423,8 +446,8 @@ class GitStateStore:
             active = lookup(self._repo, job_tree, ("active",))
             if isinstance(active, pygit2.Tree):
                 for entry in active:
-                    if entry.name.endswith(".yml"):
-                        runs.append(self._record(active, (entry.name,), "run"))
+                    if entry_name(entry).endswith(".yml"):
+                        runs.append(self._record(active, (entry_name(entry),), "run"))
             return statebranch.job_history(runs, self._record(job_tree, ("run.yml",), "run"),
                                            self._record(job_tree, ("job.yml",), "dict") or {})
 
@@ -435,8 +458,8 @@ class GitStateStore:
         if not isinstance(folder, pygit2.Tree):
             return
         for entry in folder:
-            if entry.filemode == FileMode.TREE and model.is_safe_name(entry.name):
-                yield entry.name, self._repo.get(entry.id)
+            if entry.filemode == FileMode.TREE and model.is_safe_name(entry_name(entry)):
+                yield entry_name(entry), get_tree(self._repo, entry.id)
 
     # --- StateStore: reads
 
@@ -498,7 +521,7 @@ class GitStateStore:
             return
         if self._index_tip == str(tip.id):
             return
-        newer, reached, walked = statebranch.walk_back(tip, self._index_tip, self._repo.get)
+        newer, reached, walked = statebranch.walk_back(tip, self._index_tip, self._commit)
         if reached:
             self._latest.update(newer)
         else:  # the indexed tip is not an ancestor: what was walked is all
@@ -523,7 +546,13 @@ class GitStateStore:
     def _walk(self, name: str) -> Iterator[tuple[Any, dict[str, str]]]:
         """Commits of `name`, newest first (statebranch.chain from the index)."""
         self._catch_up(branch_tip(self._repo, self._ref))
-        return statebranch.chain(name, self._latest.get(name), self._repo.get)
+        return statebranch.chain(name, self._latest.get(name), self._commit)
+
+    def _commit(self, oid: Any) -> pygit2.Commit | None:
+        """The commit `oid` (trailers and parents name only commits), None if missing."""
+        commit = self._repo.get(oid)
+        assert commit is None or isinstance(commit, pygit2.Commit), oid
+        return commit
 
     def _record_at(self, commit: pygit2.Commit, path: tuple[str, ...], kind: str) -> Any:
         return self._record(commit.tree, path, kind)
@@ -644,7 +673,8 @@ class GitStateStore:
 
     def append_version(self, version: model.Version, *, subject: str = "") -> str:
         name = check_name(version.resource, "resource name")
-        edits: Edits = {(RESOURCES, name, "version.yml"): yamlio.version_to_yaml(version).encode()}
+        text = yamlio.version_to_yaml(version).encode()
+        edits: Edits = {(RESOURCES, name, "version.yml"): text}
         if version.files is not None:
             edits.update(_folder_edits((RESOURCES, name, "files"), version.files))
         message = format_message(
@@ -656,7 +686,7 @@ class GitStateStore:
                 ("Config", version.config_commit),
             ],
         )
-        written = yamlio.version_from_yaml(edits[(RESOURCES, name, "version.yml")])
+        written = yamlio.version_from_yaml(text)
 
         def update(snap: model.Snapshot, tip: pygit2.Commit | None) -> model.Snapshot:
             return replace(snap, versions={**snap.versions, name: written})

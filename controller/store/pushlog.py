@@ -11,13 +11,16 @@ writes this file; a pusher never can. Append-only JSON lines; read once.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 PUSHES_FILE = "pushes.jsonl"
+KEEP_ENTRIES = 100_000  # entries `gitline gc` keeps (a few MB)
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,13 @@ class Pusher:
     email: str = ""
     scopes: tuple[str, ...] = ()
     at: float = field(default=0.0, compare=False)  # when it was pushed (seconds since epoch)
+
+
+
+def token_pusher(principal: Any) -> Pusher:
+    """The entry of a token's push (a server Principal: name, email, scopes): its scopes
+    and email count for approvals."""
+    return Pusher(principal.name, "token", principal.email, tuple(sorted(principal.scopes)))
 
 
 class PushLog:
@@ -67,6 +77,21 @@ class PushLog:
                                         "email": who.email, "scopes": list(who.scopes),
                                         "at": round(who.at, 3)}) + "\n")
                     known[sha] = who
+
+    def rotate(self, keep: int = KEEP_ENTRIES) -> int:
+        """Keep the newest `keep` entries (a pushed commit is looked up when its push is
+        processed, seconds later); returns how many were dropped."""
+        with self._lock:
+            if not self.path.exists():
+                return 0
+            lines = self.path.read_text(encoding="utf-8").splitlines(keepends=True)
+            if len(lines) <= keep:
+                return 0
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text("".join(lines[-keep:]) if keep else "", encoding="utf-8")
+            os.replace(tmp, self.path)
+            self._by_sha = None
+            return len(lines) - keep
 
     def entry(self, sha: str) -> Pusher | None:
         with self._lock:

@@ -17,7 +17,7 @@ import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from controller.core import model
 from controller.store.statestore import HistoryEntry
@@ -45,6 +45,7 @@ class Commit(Protocol):
 
 
 GetCommit = Callable[[Any], Commit | None]
+C = TypeVar("C", bound=Commit)
 Record = Callable[[Any, tuple[str, ...], str], Any]
 
 
@@ -125,7 +126,8 @@ def waiting_triggers(config: dict[str, Any]) -> tuple[model.TriggerRequest, ...]
     for entry in config.get("waitingTriggers") or []:
         if not isinstance(entry, dict) or not entry.get("job") or not entry.get("commit"):
             continue
-        params = entry.get("params") if isinstance(entry.get("params"), dict) else {}
+        params_value = entry.get("params")
+        params: dict[Any, Any] = params_value if isinstance(params_value, dict) else {}
         out.append(model.TriggerRequest(
             str(entry["job"]), str(entry["commit"]), str(entry.get("author") or ""),
             str(entry.get("path") or ""), {str(k): str(v) for k, v in params.items()},
@@ -246,7 +248,7 @@ def history(name: str, limit: int, commits: Iterator[tuple[Commit, dict[str, str
 
 
 def finished_run_commit(job: str, number: int,
-                        commits: Iterator[tuple[Commit, dict[str, str]]]) -> Commit | None:
+                        commits: Iterator[tuple[C, dict[str, str]]]) -> C | None:
     """The commit that recorded the end of run `number` of `job` (its log.txt)."""
     return next((c for c, t in commits
                  if t.get("Job") == job and int_or_none(t.get("Run")) == number

@@ -142,7 +142,7 @@ class _Unsupported(Exception):
 
 _INT = re.compile(r"^-?[0-9]+$")
 _FLOAT = re.compile(r"^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$")
-_SPECIAL = {
+_SPECIAL: dict[str, Any] = {
     "null": None,
     "true": True,
     "false": False,

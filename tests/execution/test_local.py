@@ -425,10 +425,21 @@ def test_internal_error_is_a_failed_outcome(tmp_path: Path) -> None:
 def test_old_workdirs_pruned(tmp_path: Path) -> None:
     for number in range(1, 6):
         assert execute(make_spec("true", number=number), tmp_path).status == "succeeded"
-    assert sorted(os.listdir(tmp_path / "build")) == ["3", "4", "5"]
+    # each run's folder and, beside it, its live log (gitline logs -f) go together
+    assert sorted(os.listdir(tmp_path / "build")) == ["3", "3.log", "4", "4.log", "5", "5.log"]
     (tmp_path / "build" / "10").mkdir()
     assert prune_workdirs(tmp_path / "build", keep=2) == [tmp_path / "build" / "3",
                                                           tmp_path / "build" / "4"]
+    assert sorted(os.listdir(tmp_path / "build")) == ["10", "5", "5.log"]
+
+
+def test_the_live_log_is_the_masked_stream_as_it_is_written(tmp_path: Path) -> None:
+    outcome = execute(make_spec('echo "first $API_TOKEN"', "echo second", name="live",
+                                secrets={"API_TOKEN": "hunter2-live"},
+                                env={"API_TOKEN": "hunter2-live"}), tmp_path)
+    live = (tmp_path / "live" / "1.log").read_text()
+    assert "first ****" in live and "second" in live and "hunter2" not in live
+    assert live == outcome.log  # a short log: the same text, written as it came
 
 
 def test_prune_never_removes_a_folder_another_worker_process_runs_in(tmp_path: Path) -> None:

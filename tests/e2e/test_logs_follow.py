@@ -1,0 +1,48 @@
+"""`gitline logs -f`: a run's log while it runs (issue #12), against a real controller."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from e2ekit import Home, wait_for
+
+LINE = """\
+resources:
+  - name: go
+    type: params
+    versionTemplate: {params: {N: "1"}}
+jobs:
+  - name: slow
+    type: runSh
+    steps:
+      - IN: go
+      - TASK: {script: ['echo "first line"', 'sleep 3', 'echo "last line"', 'exit $CODE']}
+"""
+
+
+def test_logs_follow_prints_lines_as_they_come_and_exits_with_the_run(home: Home) -> None:
+    home.start()
+    home.write("shippable.yml", LINE.replace("$CODE", "0"))
+    home.push("a slow job")
+    wait_for(lambda: "slow: run 1 started" in home.subjects(), 60, "the run to start")
+    follow = subprocess.Popen([sys.executable, "-m", "controller.cli", "logs", "-f",
+                               str(home.path), "slow"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    assert follow.stdout is not None
+    lines = []
+    while "first line" not in "".join(lines):
+        lines.append(follow.stdout.readline())
+    assert "slow: run 1 succeeded" not in home.subjects()  # seen while it runs
+    out, err = follow.communicate(timeout=60)
+    assert follow.returncode == 0
+    assert "last line" in out and "gitline: slow run 1 succeeded" in err
+    assert "slow: run 1 succeeded" in home.subjects()
+
+    home.write("shippable.yml", LINE.replace("$CODE", "3").replace('"1"', '"2"'))
+    home.push("a failing one")
+    wait_for(lambda: "slow: run 2 started" in home.subjects(), 60, "run 2 to start")
+    done = subprocess.run([sys.executable, "-m", "controller.cli", "logs", "-f",
+                           str(home.path), "slow"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "last line" in done.stdout
+    assert "gitline: slow run 2 failed" in done.stderr
