@@ -457,20 +457,25 @@ def status(home: Path | None, as_json: bool) -> None:
     click.echo("jobs:")
     for name, j in report["jobs"].items():
         last = j["lastRun"]
-        shown = (f"run {last['number']} {_words(last['status'])} ({last['cause']})" if last
-                 else "never run")
+        shown = (f"run {last['number']} {_words(last['status'])}{_on(last)} ({last['cause']})"
+                 if last else "never run")
         click.echo(f"  {shown_name(name):<24} {shown}")
         for a in j["active"]:
             if last and a["number"] == last["number"]:
                 continue  # the line above said it
             note = f" ({a['message']})" if a.get("message") else ""
-            click.echo(f"  {'':<24} run {a['number']} {_words(a['status'])}{note}")
+            click.echo(f"  {'':<24} run {a['number']} {_words(a['status'])}{_on(a)}{note}")
         if j["waiting"]:
             click.echo(f"  {'':<24} not running: {j['waiting']}")
 
 
 def _words(status: str) -> str:
     return status.replace("_", " ")
+
+
+def _on(run: dict) -> str:
+    """" on WORKER" for a running run that names its worker (status), else ""."""
+    return f" on {run['worker']}" if run.get("worker") and run["status"] == "running" else ""
 
 
 @main.command(cls=HomeCommand, short_help="History of a resource or a job.")
@@ -492,9 +497,10 @@ def log(home: Path | None, name: str, limit: int, as_json: bool) -> None:
                     f"{f' ({v.name})' if v.name else ''}  from {v.created_by}")
         elif entry.run is not None:
             r = entry.run
-            row.update(kind="run", number=r.number, status=r.status, cause=str(r.cause))
+            row.update(kind="run", number=r.number, status=r.status, cause=str(r.cause),
+                       worker=r.worker)
             text = (f"{entry.commit[:7]} {entry.when}  run {r.number} {_words(r.status)}"
-                    f"  ({r.cause})")
+                    f"  ({r.cause}){f'  on {r.worker}' if r.worker else ''}")
         else:
             continue
         rows.append(row)

@@ -188,4 +188,5 @@ def run_summary(run: model.Run) -> dict[str, Any]:
     return {"number": run.number, "status": run.status, "cause": str(run.cause),
             "queuedAt": run.queued_at, "finishedAt": run.finished_at,
             "exitCode": run.exit_code, "attempt": run.attempt, "message": run.message,
+            "worker": run.worker,
             "inputs": {i.name: asdict(i)["number"] for i in run.inputs}}

@@ -297,6 +297,7 @@ class Run:
     attempt: int = 1
     message: str = ""  # why it failed to start, timed out, was interrupted...
     notifications: tuple[str, ...] = ()  # NOTIFY events recorded on the run
+    worker: str = ""  # who ran it: a Celery node name, or local@<hostname>; "" until started
     # What the planner compares new versions against. A replay runs old inputs but must
     # not make the planner think newer versions are unprocessed: it keeps the baseline.
     baseline: tuple[InputVersion, ...] | None = None

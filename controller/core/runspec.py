@@ -8,7 +8,7 @@ records them; none of them needs to import another for it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from controller.core import model
@@ -57,6 +57,15 @@ class RunSpec:
     log_limit: int = 10 * 1024 * 1024
 
 
+def ran_by(spec: RunSpec, worker: str) -> RunSpec:
+    """`spec` whose run names `worker` (a Celery node name, local@<hostname>) as its runner.
+
+    Executors hand this to on_started / on_done, so the record says who ran the run."""
+    if not worker or spec.run.worker == worker:
+        return spec
+    return replace(spec, run=replace(spec.run, worker=worker))
+
+
 @dataclass(frozen=True)
 class OutputUpdate:
     """What a run wrote to one output resource; the controller numbers the version."""
@@ -83,3 +92,4 @@ class Outcome:
     state_files: dict[str, bytes] = field(default_factory=dict)  # JOB_STATE at the end
     notifications: tuple[str, ...] = ()  # NOTIFY events the run produced
     message: str = ""
+    worker: str = ""  # who ran it (a Celery node name, local@<hostname>); "" if unknown

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from controller.core.runspec import Outcome, RunSpec
+from controller.core.runspec import Outcome, RunSpec, ran_by
 from controller.execution import celery_worker, codec, sealing
 from controller.execution.local import now_iso
 
@@ -103,6 +103,7 @@ def judge(t: Tracked, meta: dict[str, Any], now: float, *, lost_after: float,
             t.beat, t.seen_at = info.get("beat"), now
         if not t.started:
             t.started = True
+            t.spec = ran_by(t.spec, str(info.get("hostname") or ""))
             return Verdict(started_at=str(info.get("startedAt") or now_iso()))
         if now - t.seen_at > lost_after:
             return Verdict(outcome=made("failed", (
@@ -114,6 +115,7 @@ def judge(t: Tracked, meta: dict[str, Any], now: float, *, lost_after: float,
             outcome = codec.outcome_from_json(result)
         except codec.CodecError as err:
             return Verdict(outcome=made("failed", f"the worker's outcome is unreadable: {err}"))
+        t.spec = ran_by(t.spec, outcome.worker)
         # a run over before a poll saw it start is still recorded as started, as locally
         unseen = not t.started and not t.spec.cancel_reason
         return Verdict(started_at=outcome.started_at if unseen else "", outcome=outcome)

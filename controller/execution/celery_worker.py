@@ -26,6 +26,7 @@ import signal
 import socket
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from celery import Celery
 from celery.exceptions import Ignore
 from celery.signals import task_postrun
 
+from controller.core.runspec import ran_by
 from controller.execution import codec, local, sealing
 
 log = logging.getLogger(__name__)
@@ -87,14 +89,16 @@ def run(task: Any, spec_json: str, heartbeat: float = DEFAULT_HEARTBEAT) -> str:
         raise sealing.SealError("this worker has no key; nothing was run")
     spec = codec.spec_from_json(sealing.unseal(spec_json, _key))
     control = local.RunControl()
-    beat = Heartbeat(task.backend, task_id, task.request.hostname or socket.gethostname(),
-                     heartbeat)
+    node = task.request.hostname or socket.gethostname()
+    spec = ran_by(spec, node)
+    beat = Heartbeat(task.backend, task_id, node, heartbeat)
     try:
         with _signals(control):
             outcome = local.execute(spec, Path(task.app.conf.gitline_work_root),
                                     control=control, on_started=beat.start, box=_box)
     finally:
         beat.stop()
+    outcome = replace(outcome, worker=node)
     log.info("%s run %d: %s", spec.job.name, spec.run.number, outcome.status)
     return codec.outcome_to_json(outcome)
 

@@ -13,7 +13,10 @@ from controller.core.runspec import Outcome, RunSpec
 
 
 class Executor(Protocol):
-    """Runs RunSpecs somewhere and reports back through callbacks (any thread)."""
+    """Runs RunSpecs somewhere and reports back through callbacks (any thread).
+
+    The spec given to the callbacks names who runs it in `spec.run.worker` (runspec.ran_by:
+    the Celery node name, or local@<hostname>), so the controller records it."""
 
     def submit(
         self,

@@ -20,6 +20,7 @@ import os
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -32,7 +33,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from controller.core import runenv
-from controller.core.runspec import Outcome, OutcomeStatus, OutputUpdate, RunSpec
+from controller.core.runspec import Outcome, OutcomeStatus, OutputUpdate, RunSpec, ran_by
 from controller.execution import managed, sandbox, workspace
 from controller.masking import StreamMasker, mask, mask_bytes, ordered
 
@@ -568,9 +569,11 @@ class LocalExecutor:
         hook_timeout: float = HOOK_TIMEOUT_SECONDS,
         grace: float = GRACE_SECONDS,
         box: sandbox.Sandbox | None = None,
+        name: str = "",
     ) -> None:
         self.work_root = Path(work_root)
         self.box = box
+        self.name = name or f"local@{socket.gethostname()}"  # the worker runs record
         self.shell = shell
         self.hook_timeout = hook_timeout
         self.grace = grace
@@ -600,6 +603,7 @@ class LocalExecutor:
         on_done: Callable[[RunSpec, Outcome], None],
     ) -> None:
         key = (spec.job.name, spec.run.number)
+        spec = ran_by(spec, self.name)
         try:
             outcome = execute(
                 spec,

@@ -493,7 +493,9 @@ class Reconciler:
                 log.exception("%s: run %d: a finished-run listener failed", run.job, run.number)
 
     def _retry(self, final: model.Run, outcome: rs.Outcome, retries: int) -> None:
-        """Record the failed attempt (with its log) and queue the next one of the same run."""
+        """Record the failed attempt (with its log) and queue the next one of the same run.
+
+        The record keeps the failed attempt's worker until the next attempt starts."""
         what = outcome.status.replace("_", " ")
         again = replace(final, status="queued", attempt=final.attempt + 1,
                         message=f"attempt {final.attempt} {what}: {outcome.message}; "

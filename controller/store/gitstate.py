@@ -715,6 +715,7 @@ class GitStateStore:
                 ("Status", run.status),
                 ("Cause", str(run.cause)),
                 ("Config", run.config_commit),
+                ("Worker", run.worker),
             ],
         )
 

@@ -404,6 +404,7 @@ def run_to_dict(run: model.Run) -> dict[str, Any]:
         "attempt": run.attempt,
         "message": run.message,
         "notifications": list(run.notifications),
+        **({"worker": run.worker} if run.worker else {}),
         **({} if run.baseline is None else {"baseline": [_input_to_dict(i) for i in run.baseline]}),
     }
 
@@ -425,6 +426,7 @@ def run_from_dict(data: dict[str, Any]) -> model.Run:
         attempt=int(data.get("attempt") or 1),
         message=_str(data, "message"),
         notifications=tuple(str(n) for n in data.get("notifications") or ()),
+        worker=_str(data, "worker"),
         baseline=None if data.get("baseline") is None
         else tuple(_input_from_dict(i) for i in data["baseline"]),
     )

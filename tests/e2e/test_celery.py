@@ -106,11 +106,25 @@ def test_push_runs_jobs_on_celery_workers_and_the_state_branch_records_them(
     assert subjects.index("build_img: run 1 succeeded") < subjects.index("build_img: run 1 started")
     assert "runs go to Celery workers through " + broker in home.server_log()
 
+    # who ran what: the worker's node name in run.yml, the trailers of started and final
+    assert "worker: e2e-builders@localhost" in run
+    assert "worker: e2e-gitline@localhost" in home.show("jobs/deploy/run.yml")
+    assert {k: v for k, v in worker_trailers(home, "build_img").items() if v} == {
+        "build_img: run 1 started": "e2e-builders@localhost",
+        "build_img: run 1 succeeded": "e2e-builders@localhost"}  # not queued: no worker yet
+    log_text = gitline("log", home.path, "deploy").stdout
+    assert "run 1 succeeded  (" in log_text and "on e2e-gitline@localhost" in log_text
+
     # a run on a worker is stopped by `gitline cancel`; on_cancel runs there
     wait_for(lambda: "slow: run 1 started" in home.subjects(), 60, "slow to run")
+    assert "worker: e2e-gitline@localhost" in home.show("jobs/slow/active/1.yml")
+    assert worker_trailers(home, "slow")["slow: run 1 started"] == "e2e-gitline@localhost"
+    assert "run 1 running on e2e-gitline@localhost" in gitline("status", home.path).stdout
+    assert home.status()["jobs"]["slow"]["active"][0]["worker"] == "e2e-gitline@localhost"
     gitline("cancel", home.path, "slow")
     assert home.wait_runs("slow", 1, timeout=60) == ["run 1 cancelled"]
     assert "slow was cancelled" in home.show("jobs/slow/log.txt")
+    assert worker_trailers(home, "slow")["slow: run 1 cancelled"] == "e2e-gitline@localhost"
     home.wait_idle(timeout=60)
 
     # a TASK's runtime.nodePool routes a one-TASK job; no worker serves 'gpu': status says so
@@ -128,6 +142,17 @@ def test_push_runs_jobs_on_celery_workers_and_the_state_branch_records_them(
     waiting = home.status()["jobs"]["train"]["waiting"]
     assert waiting == ("run 1 is queued for a free worker of Celery queue 'gpu' "
                        "(`gitline worker --queues gpu`)")
+
+
+def worker_trailers(home: Home, job: str) -> dict[str, str]:
+    """Subject -> Gitline-Worker trailer of `job`'s commits on the state branch (`%B`)."""
+    found: dict[str, str] = {}
+    for body in home.git("log", "--format=%B%x00", "state").split("\0"):
+        lines = body.strip().splitlines()
+        if lines and lines[0].startswith(f"{job}: run "):
+            found[lines[0]] = next((line.split(": ", 1)[1] for line in lines
+                                    if line.startswith("Gitline-Worker: ")), "")
+    return found
 
 
 def test_status_does_not_import_celery(tmp_home: Path) -> None:

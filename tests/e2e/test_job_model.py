@@ -134,6 +134,9 @@ def test_retries_record_each_attempt_and_succeed(home):
     assert "flaky: run 1 attempt 1 failed, retrying" in home.subjects()
     record = home.show("jobs/flaky/run.yml")
     assert "attempt: 2" in record
+    # each attempt's started and end commits name its worker (the retry commit the failed one)
+    bodies = home.git("log", "--format=%B", "state", "--", "jobs/flaky/run.yml")
+    assert bodies.count("Gitline-Worker: local@") == 4
 
 
 def test_timeout_kills_the_job_and_runs_on_failure(home):

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import signal
+import socket
 import textwrap
 
-from e2ekit import gitline, run, wait_for
+from e2ekit import gitline, params_and_job, run, wait_for
 
 PIPELINE = """\
 resources:
@@ -224,3 +225,22 @@ def test_status_log_and_validate_commands(home, tmp_path):
     result = gitline("validate", bad.parent, check=False)
     assert result.returncode == 1
     assert f"{bad}:5:" in result.stdout and "nope" in result.stdout
+
+
+def test_the_local_worker_of_a_run_is_recorded_and_shown(home):
+    """Who ran what: local@<hostname> in run.yml, the trailers, status and log."""
+    here = f"local@{socket.gethostname()}"
+    home.start()
+    home.write("shippable.yml", params_and_job("nap", "[sleep 300]"))
+    home.push("a job that waits")
+    wait_for(lambda: "nap: run 1 started" in home.subjects(), 30, "nap to start")
+    assert f"worker: {here}" in home.show("jobs/nap/active/1.yml")
+    assert f"run 1 running on {here}" in gitline("status", home.path).stdout
+    assert home.status()["jobs"]["nap"]["lastRun"]["worker"] == here
+    gitline("cancel", home.path, "nap")
+    assert home.wait_runs("nap", 1) == ["run 1 cancelled"]
+    assert f"worker: {here}" in home.show("jobs/nap/run.yml")
+    bodies = home.git("log", "--format=%B", "state", "--", "jobs/nap/run.yml")
+    assert bodies.count(f"Gitline-Worker: {here}") == 2  # started and cancelled, not queued
+    log = gitline("log", home.path, "nap").stdout
+    assert "run 1 cancelled  (input: go version 1" in log and log.rstrip().endswith(f"on {here}")

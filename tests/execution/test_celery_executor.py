@@ -32,18 +32,21 @@ class Recorder:
         self.started: dict[tuple[str, int], str] = {}
         self.done: dict[tuple[str, int], Outcome] = {}
         self.order: list[tuple[str, tuple[str, int]]] = []
+        self.workers: list[tuple[str, tuple[str, int], str]] = []  # (callback, run, worker)
         self._cond = threading.Condition()
 
     def on_started(self, spec: RunSpec, at: str) -> None:
         with self._cond:
             self.started[(spec.job.name, spec.run.number)] = at
             self.order.append(("started", (spec.job.name, spec.run.number)))
+            self.workers.append(("started", (spec.job.name, spec.run.number), spec.run.worker))
             self._cond.notify_all()
 
     def on_done(self, spec: RunSpec, outcome: Outcome) -> None:
         with self._cond:
             self.done[(spec.job.name, spec.run.number)] = outcome
             self.order.append(("done", (spec.job.name, spec.run.number)))
+            self.workers.append(("done", (spec.job.name, spec.run.number), spec.run.worker))
             self._cond.notify_all()
 
     def wait(self, key: tuple[str, int], table: str = "done", timeout: float = 45.0):
@@ -98,6 +101,9 @@ def test_runs_come_back_with_logs_outputs_and_state(executor, worker: Worker) ->
     assert fail.message == "TASK t2 failed with exit code 3"
     for key in keys:  # started is reported, and before done
         assert rec.order.index(("started", key)) < rec.order.index(("done", key))
+    node = f"{worker.name}@localhost"  # who ran it: the worker's Celery node name
+    assert sorted(rec.workers) == sorted((cb, k, node) for cb in ("started", "done") for k in keys)
+    assert out.worker == node
     assert executor.running() == []
 
 
@@ -208,9 +214,11 @@ def tracked(**kw) -> ce.Tracked:
 
 def test_judge_reports_started_once_then_waits_while_the_heartbeat_moves() -> None:
     t = tracked()
-    meta = {"status": "STARTED", "result": {"startedAt": "2024-01-01T00:00:00Z", "beat": 0}}
+    meta = {"status": "STARTED", "result": {"startedAt": "2024-01-01T00:00:00Z", "beat": 0,
+                                            "hostname": "w1@box"}}
     assert ce.judge(t, meta, 100.0, lost_after=5, cancel_grace=5).started_at == \
         "2024-01-01T00:00:00Z"
+    assert t.spec.run.worker == "w1@box"  # the spec on_started and on_done get names it
     assert ce.judge(t, meta, 104.0, lost_after=5, cancel_grace=5) == ce.WAIT
     meta["result"]["beat"] = 1
     assert ce.judge(t, meta, 108.0, lost_after=5, cancel_grace=5) == ce.WAIT
@@ -241,10 +249,13 @@ def test_judge_table(status, result, cancel, started, want) -> None:
 
 
 def test_judge_a_fast_run_is_started_and_done_at_once() -> None:
-    outcome = Outcome("succeeded", 0, "hi\n", "2024-01-01T00:00:01Z", "2024-01-01T00:00:02Z")
-    verdict = ce.judge(tracked(), {"status": "SUCCESS", "result": codec.outcome_to_json(outcome)},
+    outcome = Outcome("succeeded", 0, "hi\n", "2024-01-01T00:00:01Z", "2024-01-01T00:00:02Z",
+                      worker="w2@box")
+    t = tracked()
+    verdict = ce.judge(t, {"status": "SUCCESS", "result": codec.outcome_to_json(outcome)},
                        1.0, lost_after=5, cancel_grace=5)
     assert verdict.outcome == outcome and verdict.started_at == "2024-01-01T00:00:01Z"
+    assert t.spec.run.worker == "w2@box"  # never seen STARTED: the outcome names its worker
 
 
 def test_safe_url_and_queue_names() -> None:

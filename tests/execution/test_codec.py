@@ -44,7 +44,7 @@ RUN = model.Run(
     params={"REASON": "hotfix"}, config_commit="c" * 40, queued_at="2024-03-28T02:00:00Z",
     started_at="2024-03-28T02:00:01Z", finished_at="2024-03-28T02:00:02Z", exit_code=3,
     attempt=2, message="retrying", notifications=("on_success: NOTIFY slack",),
-    baseline=(model.InputVersion("app_img", "resource", 6, "1.4.1"),))
+    worker="w1@builder-3", baseline=(model.InputVersion("app_img", "resource", 6, "1.4.1"),))
 SPEC = RunSpec(
     RUN, JOB,
     inputs=(InputSpec("app_img", "resource", "image", VERSION, {"sourceName": "app", "n": 1},
@@ -61,7 +61,7 @@ OUTCOME = Outcome(
                           version_name="1.4.3", files={"a": b"\x00"}),
              OutputUpdate("other", {})),
     state_files={"out.bin": b"\x00\x01\x02"}, notifications=("always: NOTIFY slack",),
-    message="TASK build failed with exit code 2")
+    message="TASK build failed with exit code 2", worker="w1@builder-3")
 
 
 def _fields_set(value: object, path: str, seen: dict[str, bool]) -> dict[str, bool]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -366,6 +367,21 @@ def test_parallel_runs_overlap(tmp_path: Path) -> None:
     (a0, a1), (b0, b1) = times["a"], times["b"]
     assert a0 < b1 and b0 < a1  # the intervals overlap
     assert time.monotonic() - began < 10
+
+
+def test_callbacks_name_the_worker(tmp_path: Path) -> None:
+    seen: list[tuple[str, str]] = []
+    done = threading.Event()
+    executor = LocalExecutor(tmp_path, workers=1)
+    executor.submit(make_spec("true"), lambda s, at: seen.append(("started", s.run.worker)),
+                    lambda s, o: (seen.append(("done", s.run.worker)), done.set()))
+    assert done.wait(20)
+    executor.shutdown()
+    here = f"local@{socket.gethostname()}"
+    assert seen == [("started", here), ("done", here)]
+    named = LocalExecutor(tmp_path, workers=1, name="ci@box")
+    assert named.name == "ci@box"
+    named.shutdown()
 
 
 def test_shutdown_without_wait_kills_runs_silently(tmp_path: Path) -> None:

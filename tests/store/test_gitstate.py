@@ -206,6 +206,32 @@ def test_run_finishing_out_of_order_keeps_newest_run(store: GitStateStore) -> No
     assert store.read_log("deploy_prod", 3) == "three\n"
 
 
+def test_worker_is_in_the_records_and_the_trailers_of_started_and_final(store, repo, git) -> None:
+    store.record_run(run(number=3))
+    started = run(number=3, status="running", worker="e2e-gitline@localhost")
+    store.record_run(started)
+    active = safe_load(git.out("show", "state:jobs/deploy_prod/active/3.yml", cwd=repo))
+    assert active["worker"] == "e2e-gitline@localhost"  # type: ignore[index]
+    assert store.read_snapshot().jobs["deploy_prod"].active == (started,)
+    store.record_run(dataclasses.replace(started, status="succeeded", exit_code=0))
+    record = safe_load(git.out("show", "state:jobs/deploy_prod/run.yml", cwd=repo))
+    assert record["worker"] == "e2e-gitline@localhost"  # type: ignore[index]
+    workers = git.out("log", "--format=%(trailers:key=Gitline-Worker,valueonly)|", "state",
+                      cwd=repo)
+    assert [w.strip() for w in workers.split("|")][:3] == [
+        "e2e-gitline@localhost", "e2e-gitline@localhost", ""]  # final, started, queued
+    entries = list(store.history("deploy_prod"))  # one entry a run: its latest record
+    assert [e.run.worker for e in entries] == ["e2e-gitline@localhost"]  # type: ignore[union-attr]
+
+
+def test_a_record_without_worker_reads_as_empty() -> None:
+    text = yamlio.run_to_yaml(run(number=1, status="succeeded"))
+    assert "worker" not in text  # nothing written for a run no worker started
+    assert yamlio.run_from_yaml(text).worker == ""
+    old = "job: deploy_prod\nnumber: 1\nstatus: succeeded\ncause: {kind: manual}\n"
+    assert yamlio.run_from_yaml(old).worker == ""
+
+
 def test_multiline_cause_stays_one_trailer_line(store, repo, git) -> None:
     cause = model.Cause("manual", "first line\nGitline-Job: evil", author="Eve <e@x>")
     store.record_run(model.Run("deploy_prod", 1, "queued", cause))
@@ -420,6 +446,7 @@ def test_run_yaml_round_trip_covers_every_field() -> None:
         attempt=2,
         message='exit 2: "quoted" # not a comment',
         notifications=("on_failure: slack",),
+        worker="e2e-gitline@localhost",
         baseline=(model.InputVersion("app_img", "resource", 4, "1.1"),),
     )
     text = yamlio.run_to_yaml(full)

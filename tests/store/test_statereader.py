@@ -22,6 +22,7 @@ def _writes(store: GitStateStore, rounds: int) -> None:
         store.append_version(model.Version("app", n, f"1.{n}", {"n": n}, created_by="x"))
         run = model.Run("deploy", n, "queued", CAUSE, (model.InputVersion("app", "resource", n),))
         store.record_run(run)
+        run = dataclasses.replace(run, worker=f"w{n}@localhost" if n % 2 else "")
         store.record_run(dataclasses.replace(run, status="running"))
         store.record_run(dataclasses.replace(run, status="succeeded"), log=f"log {n}\n")
         store.record_config(processed=f"{n:040d}", good=f"{n:040d}", problems=())
