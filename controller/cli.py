@@ -549,9 +549,11 @@ def _follow_log(settings: Settings, job: str, number: int | None) -> None:
     if number is None:
         raise click.ClickException(f"{job} has no run to follow")
     live = settings.work_root / job_folder(job) / f"{number}.log"
-    printed, status = 0, None
+    printed, status, checked = 0, None, 0.0
     while status is None:
-        status = _run_end(settings, job, number)  # read before the file: nothing is lost
+        if time.monotonic() - checked >= 1.0:  # the state branch once a second, not per read
+            checked = time.monotonic()
+            status = _run_end(settings, job, number)  # before the file: nothing is lost
         if live.exists():
             with live.open("rb") as f:
                 f.seek(printed)

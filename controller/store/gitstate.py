@@ -811,8 +811,8 @@ class GitStateStore:
         )
 
         def change(tip: pygit2.Commit | None) -> tuple[Edits, str]:
-            kept = self._kept_trigger_errors(tip, trigger_errors)
             old = self._config_record(tip)
+            kept = _kept_trigger_errors(old, trigger_errors)
             still = old.get("waitingTriggers") or [] if waiting is None else \
                 statebranch.waiting_record(waiting)
             text = yamlio.dump({**record, "triggerErrors": kept,
@@ -837,7 +837,7 @@ class GitStateStore:
 
         def change(tip: pygit2.Commit | None) -> tuple[Edits, str]:
             record = dict(self._config_record(tip))
-            record["triggerErrors"] = self._kept_trigger_errors(tip, errors)
+            record["triggerErrors"] = _kept_trigger_errors(record, errors)
             record.pop("waitingTriggers", None)
             if waiting:
                 record["waitingTriggers"] = statebranch.waiting_record(waiting)
@@ -851,17 +851,6 @@ class GitStateStore:
     def _config_record(self, tip: pygit2.Commit | None) -> dict[str, Any]:
         record = self._record(tip.tree if tip else None, ("controller", "config.yml"), "dict")
         return record if isinstance(record, dict) else {}
-
-    def _kept_trigger_errors(
-        self, tip: pygit2.Commit | None, new: list[dict[str, str]]
-    ) -> list[dict[str, str]]:
-        """Earlier trigger errors stay listed (newest last, at most KEEP_TRIGGER_ERRORS):
-        the next push must not hide a rejected trigger from `gitline status`."""
-        old = self._config_record(tip).get("triggerErrors") or []
-        fresh = {(e["commit"], e["path"]) for e in new}
-        kept = [e for e in old if isinstance(e, dict)
-                and (e.get("commit"), e.get("path")) not in fresh]
-        return (kept + new)[-KEEP_TRIGGER_ERRORS:]
 
     def record_deliveries(self, job: str, number: int, deliveries: list[dict[str, Any]]) -> str:
         """`notifications/<job>.yml`: how the notices of run `number` were delivered.
@@ -888,6 +877,17 @@ class GitStateStore:
             return {path: yamlio.dump(record).encode()}, message
 
         return self._append(change)
+
+
+def _kept_trigger_errors(record: dict[str, Any], new: list[dict[str, str]]
+                         ) -> list[dict[str, str]]:
+    """Earlier trigger errors of config.yml's `record` stay listed (newest last, at most
+    KEEP_TRIGGER_ERRORS): the next push must not hide a rejected trigger from status."""
+    old = record.get("triggerErrors") or []
+    fresh = {(e["commit"], e["path"]) for e in new}
+    kept = [e for e in old if isinstance(e, dict)
+            and (e.get("commit"), e.get("path")) not in fresh]
+    return (kept + new)[-KEEP_TRIGGER_ERRORS:]
 
 
 def _folder_edits(folder: tuple[str, ...], files: dict[str, bytes]) -> Edits:

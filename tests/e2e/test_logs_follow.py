@@ -5,20 +5,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from e2ekit import Home, wait_for
+from e2ekit import Home, params_and_job, wait_for
 
-LINE = """\
-resources:
-  - name: go
-    type: params
-    versionTemplate: {params: {N: "1"}}
-jobs:
-  - name: slow
-    type: runSh
-    steps:
-      - IN: go
-      - TASK: {script: ['echo "first line"', 'sleep 3', 'echo "last line"', 'exit $CODE']}
-"""
+LINE = params_and_job("slow", """['echo "first line"', 'sleep 3', 'echo "last line"', \
+'exit $CODE']""")
 
 
 def test_logs_follow_prints_lines_as_they_come_and_exits_with_the_run(home: Home) -> None:

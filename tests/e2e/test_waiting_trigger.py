@@ -6,26 +6,16 @@ from __future__ import annotations
 
 import signal
 
-from e2ekit import Home, gitline, wait_for
+from e2ekit import Home, gitline, params_and_job, wait_for
 
-LINE = """\
-resources:
-  - name: go
-    type: params
-    versionTemplate: {params: {N: "1"}}
-jobs:
-  - name: slow_up
-    type: runSh
-    steps:
-      - IN: go
-      - TASK: {script: ['sleep 4', 'echo up done']}
+LINE = params_and_job("slow_up", "['sleep 4', 'echo up done']", """\
   - name: down
     type: runSh
     steps:
       - IN: slow_up
         switch: off
       - TASK: {script: ['echo "down with REASON=$REASON"']}
-"""
+""")
 
 
 def test_a_trigger_waits_for_the_input_jobs_run_and_then_runs_once(home: Home) -> None:
