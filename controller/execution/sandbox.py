@@ -27,7 +27,10 @@ from pathlib import Path
 KINDS = ("bwrap", "none")
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt")
 NOBODY = 65534
-_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
+# the `controller` package itself, not the folder it lies in: that folder (a checkout)
+# may be 0700 and root's, which a job dropped to uid 65534 could not pass through; the
+# folders leading to a bound path are made 0755 inside the sandbox (Sandbox._parents)
+_PACKAGE_DIR = str(Path(__file__).resolve().parents[1])
 
 
 class SandboxError(Exception):
@@ -179,7 +182,7 @@ def _chown_tree(top: str, uid: int) -> None:
 def readonly_dirs() -> list[str]:
     """System dirs that exist, this Python's installation and the controller package."""
     found: list[str] = []
-    candidates = [*SYSTEM_DIRS, sys.prefix, sys.base_prefix, sys.exec_prefix, _PACKAGE_ROOT]
+    candidates = [*SYSTEM_DIRS, sys.prefix, sys.base_prefix, sys.exec_prefix, _PACKAGE_DIR]
     for path in candidates:
         real = os.path.realpath(path)
         if os.path.isdir(real) and not any(_under(real, p) for p in found):
