@@ -7,11 +7,18 @@ the result backend and calls `on_started` / `on_done` from that thread. Which st
 means what is decided by `judge`, a pure function of the task's state and what the
 follower has seen; the thread only reads, sends and reports.
 
-Nothing breaks into the caller: a run that cannot be sent, a worker that dies (its
-heartbeat stops, or Celery reports the process lost) and a broker that stays unreachable
-all become a failed Outcome whose message says which. `cancel` revokes the task with
-SIGTERM (the worker runs on_cancel and always, and reports `cancelled`); a run no worker
-had started is reported cancelled at once.
+An outcome is never thrown away because Redis is away: while the broker is unreachable
+runs wait (unsent ones stay filed, sent ones keep their task) and the thread says so
+once, and once more when it is back; workers keep retrying to store their outcomes
+(celery_worker.py), so a job that ended during an outage is recorded as it ended. A
+message that a restarted Redis lost (no AOF) is noticed: its task is still PENDING, its
+`sent` mark is gone and no worker claimed it; it is sent again once, and the worker's
+claim (celery_worker.claim) makes sure a run never executes twice.
+
+A worker that dies (its heartbeat stops, or Celery reports the process lost) becomes a
+failed Outcome saying so. `cancel` revokes the task with SIGTERM (the worker runs
+on_cancel and always, and reports `cancelled`); a run no worker had started is reported
+cancelled at once.
 """
 
 from __future__ import annotations
@@ -32,7 +39,8 @@ from controller.execution.local import now_iso
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.25
-LOST_AFTER = 60.0  # seconds without a heartbeat (or without the broker) before a run fails
+LOST_AFTER = 60.0  # seconds without a heartbeat before a started run fails
+LOST_MESSAGE_AFTER = 20.0  # seconds a PENDING task may lack its sent mark and claim
 CANCEL_GRACE = 30.0  # seconds a cancelled, started run has to report its on_cancel outcome
 SEND_RETRY = {"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5,
               "interval_max": 1.0}
@@ -70,6 +78,9 @@ class Tracked:
     seen_at: float = 0.0  # when the heartbeat last changed (monotonic)
     revoked_at: float | None = None
     done: bool = False
+    looked_at: float = 0.0  # when Redis was last asked whether a PENDING task is lost
+    unmarked_since: float | None = None  # PENDING with neither sent mark nor claim, since
+    resent: int = 0  # times sent again because the broker lost the message
 
 
 @dataclass(frozen=True)
@@ -136,6 +147,25 @@ def judge(t: Tracked, meta: dict[str, Any], now: float, *, lost_after: float,
     return WAIT  # RECEIVED, RETRY, a state of a newer worker: keep following
 
 
+def judge_pending(t: Tracked, found: bool, now: float, *, after: float) -> str:
+    """What to do about a sent task still PENDING: "wait", "resend" or "fail".
+
+    `found` is whether Redis still holds its sent mark or a worker's claim. Only a task
+    missing both for `after` seconds is lost (a heartbeat restores a claim within its
+    period, so a restarted Redis cannot make a running task look lost); it is sent again
+    once, and a second loss fails it.
+    """
+    if found or t.cancel or t.started:
+        t.unmarked_since = None
+        return "wait"
+    if t.unmarked_since is None:
+        t.unmarked_since = now
+    if now - t.unmarked_since < after:
+        return "wait"
+    t.unmarked_since = None
+    return "resend" if t.resent == 0 else "fail"
+
+
 def made(status: str, message: str) -> Outcome:
     """An Outcome made by the executor (no log of the job's own)."""
     at = now_iso()
@@ -148,12 +178,15 @@ class CeleryExecutor:
     def __init__(self, broker_url: str, *, key: bytes,
                  default_queue: str = celery_worker.DEFAULT_QUEUE,
                  poll_seconds: float = POLL_SECONDS, heartbeat: float = 5.0,
-                 lost_after: float = LOST_AFTER, cancel_grace: float = CANCEL_GRACE) -> None:
+                 lost_after: float = LOST_AFTER, cancel_grace: float = CANCEL_GRACE,
+                 lost_message_after: float = LOST_MESSAGE_AFTER) -> None:
         self.url = broker_url
         self._key = key  # seals every RunSpec sent (sealing.py)
         self.default_queue = default_queue or celery_worker.DEFAULT_QUEUE
         self.poll_seconds, self.heartbeat = poll_seconds, heartbeat
         self.lost_after, self.cancel_grace = lost_after, cancel_grace
+        # never sooner than three heartbeats: a beat re-claims a run a restarted Redis forgot
+        self.lost_message_after = max(lost_message_after, 3 * heartbeat)
         self._sender = celery_worker.make_app(broker_url, results=False)
         self._results = celery_worker.make_app(broker_url)
         self._lock = threading.Lock()
@@ -161,7 +194,7 @@ class CeleryExecutor:
         self._wake = threading.Event()
         self._closing = False
         self._abandon = False
-        self._backend_down_since: float | None = None
+        self._down_since: float | None = None  # the broker unreachable since (monotonic)
         self._thread = threading.Thread(target=self._follow, name="gitline-celery", daemon=True)
         self._thread.start()
 
@@ -227,8 +260,8 @@ class CeleryExecutor:
 
     def _step(self, runs: list[Tracked]) -> None:
         for t in runs:
-            if not t.sent:
-                self._send(t)
+            if not t.sent and not self._send(t):
+                break  # the broker is away: the others wait their turn, untried
         metas = self._read([t for t in runs if t.sent and not t.done])
         now = time.monotonic()
         for t, meta in metas:
@@ -240,44 +273,88 @@ class CeleryExecutor:
                 _quietly(t.on_started, t.spec, verdict.started_at)
             if verdict.outcome is not None:
                 self._finish(t, verdict.outcome, forget=verdict.forget)
+            elif meta.get("status") == "PENDING":
+                self._check_pending(t, now)
 
-    def _send(self, t: Tracked) -> None:
+    def _send(self, t: Tracked) -> bool:
+        """Send `t`; False if the broker could not take it (it stays filed)."""
         if t.cancel:
             self._finish(t, made("cancelled", "cancelled before it was sent to a worker"))
-            return
+            return True
         try:
             self._sender.send_task(
                 celery_worker.TASK_NAME, args=[sealing.seal(codec.spec_to_json(t.spec), self._key)],
                 kwargs={"heartbeat": self.heartbeat}, task_id=t.task_id, queue=t.queue,
                 retry=True, retry_policy=SEND_RETRY)
-        except Exception as err:
-            self._finish(t, made("failed", (
-                f"could not send the run to the broker {safe_url(self.url)}: "
-                f"{type(err).__name__}: {err}")))
-            return
-        t.sent = True
+            self._redis().set(celery_worker.sent_key(t.task_id), t.queue,
+                              ex=celery_worker.CLAIM_SECONDS)
+        except Exception as err:  # the run stays filed and is sent when the broker is back
+            self._outage(err)
+            return False
+        self._restored()
+        t.sent, t.looked_at = True, time.monotonic()
         log.info("%s run %d sent to queue %s (task %s)", t.spec.job.name, t.spec.run.number,
                  t.queue, t.task_id)
+        return True
 
     def _read(self, runs: list[Tracked]) -> list[tuple[Tracked, dict[str, Any]]]:
-        """Each run's task meta; an unreachable backend fails them all after lost_after."""
+        """Each run's task meta; none while the backend is unreachable (the runs wait)."""
+        if not runs:
+            return []
         backend = self._results.backend
         try:
             metas = [(t, backend.get_task_meta(t.task_id, cache=False)) for t in runs]
         except Exception as err:
-            now = time.monotonic()
-            self._backend_down_since = self._backend_down_since or now
-            down = now - self._backend_down_since
-            log.warning("celery executor: result backend unreachable for %.0f s: %s", down, err)
-            if down >= self.lost_after:
-                for t in runs:
-                    self._finish(t, made("failed", (
-                        f"lost the broker {safe_url(self.url)} for {self.lost_after:g} s "
-                        f"({type(err).__name__}: {err}); the run may still be going on its "
-                        "worker")), forget=False)
+            self._outage(err)
             return []
-        self._backend_down_since = None
+        if self._restored():
+            now = time.monotonic()
+            for t in runs:  # an outage is no worker's silence: its heartbeats could not land
+                t.seen_at = now
         return metas
+
+    def _check_pending(self, t: Tracked, now: float) -> None:
+        """Send again a task whose message a restarted Redis lost (see judge_pending)."""
+        if t.unmarked_since is None and now - t.looked_at < self.lost_message_after:
+            return  # ask Redis at most once a period per task, then closely while it is amiss
+        t.looked_at = now
+        try:
+            found = bool(self._redis().exists(celery_worker.sent_key(t.task_id),
+                                              celery_worker.claim_key(t.task_id)))
+        except Exception as err:
+            self._outage(err)
+            return
+        what = judge_pending(t, found, now, after=self.lost_message_after)
+        if what == "resend":
+            log.warning("%s run %d: the broker lost its message (restarted without "
+                        "persistence?); sending it again (task %s)", t.spec.job.name,
+                        t.spec.run.number, t.task_id)
+            t.resent += 1
+            t.sent = False
+            self._send(t)
+        elif what == "fail":
+            self._finish(t, made("failed", (
+                f"the broker {safe_url(self.url)} lost the run's message twice; it was "
+                "not run")))
+
+    def _redis(self) -> Any:
+        """The Redis client of the result backend (the same server as the broker)."""
+        return self._results.backend.client
+
+    def _outage(self, err: Exception) -> None:
+        if self._down_since is None:
+            self._down_since = time.monotonic()
+            log.warning("celery executor: the broker %s is unreachable (%s: %s); runs wait "
+                        "for it", safe_url(self.url), type(err).__name__, err)
+
+    def _restored(self) -> bool:
+        """Note that the broker answers again; True if it had been away."""
+        if self._down_since is None:
+            return False
+        log.warning("celery executor: the broker %s is back after %.0f s", safe_url(self.url),
+                    time.monotonic() - self._down_since)
+        self._down_since = None
+        return True
 
     def _revoke(self, t: Tracked, signame: str) -> None:
         t.revoke_sent = True
@@ -296,6 +373,7 @@ class CeleryExecutor:
         if forget and t.sent:
             try:
                 self._results.backend.forget(t.task_id)
+                self._redis().delete(celery_worker.sent_key(t.task_id))
             except Exception:
                 log.debug("could not forget task %s", t.task_id, exc_info=True)
         _quietly(t.on_done, t.spec, outcome)

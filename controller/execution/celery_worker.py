@@ -15,6 +15,13 @@ runs: SIGTERM (what `revoke(terminate=True)` sends) cancels the run, so on_cance
 always still run and the outcome says `cancelled`; SIGUSR2 abandons it (kill, no hooks:
 the controller is shutting down and will run it again). A pool process that took such a
 signal ends once its result is stored, and Celery starts a fresh one.
+
+Each run executes once: before it runs anything the task claims its id in Redis (SET NX;
+a second message for the same task, sent again after a broker lost the first, finds the
+claim and runs nothing), and every heartbeat renews the claim, so a Redis restarted
+without persistence learns it again within a period. While Redis is unreachable the
+worker keeps retrying to store heartbeats and the outcome (`result_backend_always_retry`)
+rather than dropping them: the controller records the run as it ended once Redis is back.
 """
 
 from __future__ import annotations
@@ -44,6 +51,17 @@ DEFAULT_QUEUE = "gitline"
 CANCEL_SIGNAL = "SIGTERM"
 ABANDON_SIGNAL = "SIGUSR2"
 DEFAULT_HEARTBEAT = 5.0
+CLAIM_SECONDS = 7 * 24 * 3600  # as long as results are kept
+
+
+def claim_key(task_id: str) -> str:
+    """The Redis key a worker sets (NX) to run task `task_id`, holding its hostname."""
+    return f"gitline:claim:{task_id}"
+
+
+def sent_key(task_id: str) -> str:
+    """The Redis key the controller sets when it sends task `task_id`."""
+    return f"gitline:sent:{task_id}"
 
 
 def default_work_root() -> Path:
@@ -51,11 +69,13 @@ def default_work_root() -> Path:
 
 
 def make_app(broker_url: str, *, results: bool = True, work_root: Path | None = None,
-             default_queue: str = DEFAULT_QUEUE) -> Celery:
+             default_queue: str = DEFAULT_QUEUE, worker: bool = False) -> Celery:
     """A Celery app on `broker_url` (also the result backend unless `results` is False).
 
     A sender without results matters: Celery's Redis backend subscribes to every task it
-    sends (for `.get()`), a buffer the controller would never drain.
+    sends (for `.get()`), a buffer the controller would never drain. A `worker` app waits
+    out a Redis outage to store heartbeats and outcomes; the controller's must not (its
+    one thread would hang in a read instead of saying the broker is away).
     """
     app = Celery("gitline", broker=broker_url, backend=broker_url if results else None,
                  set_as_current=False)
@@ -71,7 +91,11 @@ def make_app(broker_url: str, *, results: bool = True, work_root: Path | None = 
         broker_connection_timeout=5,
         redis_socket_connect_timeout=5,
         redis_socket_timeout=30,
-        result_expires=7 * 24 * 3600,
+        result_expires=CLAIM_SECONDS,
+        # an outcome waits for Redis instead of being dropped: retried without end, at most
+        # 2 s apart, so a run that ended during an outage is recorded soon after it
+        result_backend_always_retry=worker,
+        result_backend_max_sleep_between_retries_ms=2000,
         worker_hijack_root_logger=False,
         gitline_work_root=str(work_root or default_work_root()),
     )
@@ -88,8 +112,12 @@ def run(task: Any, spec_json: str, heartbeat: float = DEFAULT_HEARTBEAT) -> str:
     if _key is None:
         raise sealing.SealError("this worker has no key; nothing was run")
     spec = codec.spec_from_json(sealing.unseal(spec_json, _key))
-    control = local.RunControl()
     node = task.request.hostname or socket.gethostname()
+    if not claim(task.backend.client, task_id, node):
+        log.warning("%s run %d (task %s) was claimed by another delivery; not run again",
+                    spec.job.name, spec.run.number, task_id)
+        raise Ignore()
+    control = local.RunControl()
     spec = ran_by(spec, node)
     beat = Heartbeat(task.backend, task_id, node, heartbeat)
     try:
@@ -101,6 +129,11 @@ def run(task: Any, spec_json: str, heartbeat: float = DEFAULT_HEARTBEAT) -> str:
     outcome = replace(outcome, worker=node)
     log.info("%s run %d: %s", spec.job.name, spec.run.number, outcome.status)
     return codec.outcome_to_json(outcome)
+
+
+def claim(client: Any, task_id: str, node: str) -> bool:
+    """Take task `task_id` for `node`; False if some delivery of it already did."""
+    return bool(client.set(claim_key(task_id), node, nx=True, ex=CLAIM_SECONDS))
 
 
 class Heartbeat:
@@ -126,6 +159,8 @@ class Heartbeat:
 
     def _store(self) -> None:
         try:
+            self.backend.client.set(claim_key(self.task_id), self.meta["hostname"],
+                                    ex=CLAIM_SECONDS)
             self.backend.store_result(self.task_id, dict(self.meta), "STARTED")
         except Exception:  # the run goes on; the controller judges a silence
             log.warning("heartbeat of %s not stored", self.task_id, exc_info=True)
@@ -193,7 +228,8 @@ def run_worker(broker_url: str, *, queues: list[str], concurrency: int, work_roo
     _worker_pid = os.getpid()
     task_postrun.connect(_end_signalled_process, weak=False)
     work_root.mkdir(parents=True, exist_ok=True)
-    app = make_app(broker_url, work_root=work_root.resolve(), default_queue=queues[0])
+    app = make_app(broker_url, work_root=work_root.resolve(), default_queue=queues[0],
+                   worker=True)
     app.worker_main([
         "worker", "--queues", ",".join(queues), "--concurrency", str(concurrency),
         "--hostname", hostname or f"gitline-{os.getpid()}@{socket.gethostname()}",
