@@ -158,6 +158,7 @@ class Heartbeat:
             self._store()
 
     def _store(self) -> None:
+        self.meta["beatAt"] = local.now_iso()  # Celery dates only a finished task's meta
         try:
             self.backend.client.set(claim_key(self.task_id), self.meta["hostname"],
                                     ex=CLAIM_SECONDS)

@@ -180,3 +180,31 @@ def test_judge_pending_starts_counting_at_the_first_miss() -> None:
     assert ce.judge_pending(t, True, 52.0, after=3.0) == "wait"  # found again: forgiven
     assert ce.judge_pending(t, False, 54.0, after=3.0) == "wait"
     assert ce.judge_pending(t, False, 57.5, after=3.0) == "resend"
+
+
+def test_workers_survey_names_workers_their_runs_and_unserved_queues(
+        redis: RedisServer, tmp_path: Path, key_file: Path) -> None:
+    from controller.execution import workerlist
+
+    worker = Worker(redis.url, tmp_path, "gitline,gpu", concurrency=2, name="w-survey",
+                    sandbox="none", key_file=key_file)
+    ex = ce.CeleryExecutor(redis.url, key=sealing.read_key(key_file), **FAULTS)
+    try:
+        rec = Recorder()
+        busy = rec.submit(ex, make_spec("sleep 30", name="busy", number=7))
+        rec.submit(ex, pool_spec("true", pool="nobody", name="stuck", number=2))
+        rec.wait(busy, "started", timeout=30)
+        found = workerlist.survey(redis.url, sealing.read_key(key_file),
+                                  ["gitline", "nobody"])
+    finally:
+        ex.shutdown(wait=False)
+        worker.stop()
+    [w] = found.workers
+    assert w.name == "w-survey@localhost" and w.queues == ("gitline", "gpu")
+    assert [(r.job, r.number) for r in w.runs] == [("busy", 7)]
+    assert w.runs[0].beat_age is not None and w.runs[0].beat_age < 10
+    queues = {q.name: q for q in found.queues}
+    assert queues["nobody"].waiting == 1 and queues["nobody"].served_by == ()
+    assert queues["gpu"].served_by == ("w-survey@localhost",)
+    text = workerlist.render(found)
+    assert "busy #7" in text and "queue nobody: 1 waiting, NO worker serves it" in text
