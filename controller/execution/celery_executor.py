@@ -23,6 +23,7 @@ cancelled at once.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -182,6 +183,9 @@ class CeleryExecutor:
                  lost_message_after: float = LOST_MESSAGE_AFTER) -> None:
         self.url = broker_url
         self._key = key  # seals every RunSpec sent (sealing.py)
+        # a run's task id follows from the run's record, within this controller's key: a
+        # restarted controller finds the tasks its predecessor sent (see adopt)
+        self._ids = uuid.UUID(bytes=hashlib.sha256(b"gitline-task-ids\n" + key).digest()[:16])
         self.default_queue = default_queue or celery_worker.DEFAULT_QUEUE
         self.poll_seconds, self.heartbeat = poll_seconds, heartbeat
         self.lost_after, self.cancel_grace = lost_after, cancel_grace
@@ -203,13 +207,47 @@ class CeleryExecutor:
     def submit(self, spec: RunSpec, on_started: Callable[[RunSpec, str], None],
                on_done: Callable[[RunSpec, Outcome], None]) -> None:
         """File `spec`; the follower thread sends it. Returns at once."""
-        t = Tracked(spec, on_started, on_done, str(uuid.uuid4()),
+        t = Tracked(spec, on_started, on_done, self.task_id(spec),
                     queue_for(spec, self.default_queue))
         with self._lock:
             if self._closing:
                 raise RuntimeError("the Celery executor is shut down")
             self._runs[(spec.job.name, spec.run.number)] = t
         self._wake.set()
+
+    def task_id(self, spec: RunSpec) -> str:
+        """The Celery task id of a run: the same for the same run as the state branch
+        records it (job, number, when it was queued, attempt), never for another."""
+        run = spec.run
+        return str(uuid.uuid5(self._ids, f"{run.job}\n{run.number}\n{run.queued_at}\n"
+                                         f"{run.attempt}"))
+
+    def adopt(self, spec: RunSpec, on_started: Callable[[RunSpec, str], None],
+              on_done: Callable[[RunSpec, Outcome], None]) -> bool:
+        """Follow a run an earlier controller process sent, if Redis still knows its task
+        (sent, claimed by a worker, or with a result); False if it is provably not there
+        (nothing was sent, or a broker without persistence lost it) and must run again.
+        Raises when the broker cannot be asked: nothing is provable then."""
+        t = Tracked(spec, on_started, on_done, self.task_id(spec),
+                    queue_for(spec, self.default_queue))
+        if not self._known(t.task_id):
+            return False
+        t.sent, t.looked_at = True, time.monotonic()
+        with self._lock:
+            if self._closing:
+                raise RuntimeError("the Celery executor is shut down")
+            self._runs[(spec.job.name, spec.run.number)] = t
+        log.info("%s run %d: following task %s, sent before this controller started",
+                 spec.job.name, spec.run.number, t.task_id)
+        self._wake.set()
+        return True
+
+    def _known(self, task_id: str) -> bool:
+        """Whether Redis holds any trace of task `task_id`."""
+        marks = self._redis().exists(celery_worker.sent_key(task_id),
+                                     celery_worker.claim_key(task_id))
+        meta = self._results.backend.get_task_meta(task_id, cache=False)
+        return bool(marks) or meta.get("status") != "PENDING"
 
     def cancel(self, job: str, number: int) -> bool:
         """Revoke a queued or running run; False if this executor does not have it."""
@@ -282,6 +320,12 @@ class CeleryExecutor:
             self._finish(t, made("cancelled", "cancelled before it was sent to a worker"))
             return True
         try:
+            if t.resent == 0 and self._known(t.task_id):
+                # sent by an earlier controller process: a queued run is never sent twice
+                t.sent, t.looked_at = True, time.monotonic()
+                log.info("%s run %d was sent before (task %s); following it",
+                         t.spec.job.name, t.spec.run.number, t.task_id)
+                return True
             self._sender.send_task(
                 celery_worker.TASK_NAME, args=[sealing.seal(codec.spec_to_json(t.spec), self._key)],
                 kwargs={"heartbeat": self.heartbeat}, task_id=t.task_id, queue=t.queue,

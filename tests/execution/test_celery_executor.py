@@ -6,6 +6,7 @@ and come back as Outcomes. `judge` (what a task state means) is also checked as 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import signal
@@ -57,6 +58,7 @@ class Recorder:
             return getattr(self, table)[key]
 
     def submit(self, ex: ce.CeleryExecutor, spec: RunSpec) -> tuple[str, int]:
+        spec = queued_now(spec)
         ex.submit(spec, self.on_started, self.on_done)
         return spec.job.name, spec.run.number
 
@@ -66,6 +68,15 @@ def executor(redis_url: str, key_file: Path) -> Iterator[ce.CeleryExecutor]:
     ex = ce.CeleryExecutor(redis_url, key=sealing.read_key(key_file), **FAST)
     yield ex
     ex.shutdown(wait=False)
+
+
+def queued_now(spec: RunSpec) -> RunSpec:
+    """`spec` as a run queued now: a run of its own, with a task id of its own (tests reuse
+    job names and numbers on one Redis; the state branch never does)."""
+    if spec.run.queued_at:
+        return spec
+    run = dataclasses.replace(spec.run, queued_at=f"2026-12-06T00:00:00.{time.time_ns()}Z")
+    return dataclasses.replace(spec, run=run)
 
 
 def pool_spec(*tasks: str, pool: str, name: str, **kw) -> RunSpec:

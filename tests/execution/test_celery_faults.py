@@ -8,13 +8,15 @@ it ended, whatever Redis did meanwhile.
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from celerykit import RedisServer, Worker, wait_until
-from test_celery_executor import FAST, Recorder, pool_spec
+from test_celery_executor import FAST, Recorder, pool_spec, queued_now
 from test_local import make_spec
 
 from controller.execution import celery_executor as ce
@@ -208,3 +210,63 @@ def test_workers_survey_names_workers_their_runs_and_unserved_queues(
     assert queues["gpu"].served_by == ("w-survey@localhost",)
     text = workerlist.render(found)
     assert "busy #7" in text and "queue nobody: 1 waiting, NO worker serves it" in text
+
+
+CONTROLLER = """
+import sys, time
+from pathlib import Path
+from controller.execution import celery_executor as ce, codec, sealing
+url, key_file, *specs = sys.argv[1:]
+ex = ce.CeleryExecutor(url, key=sealing.read_key(Path(key_file)), poll_seconds=0.1,
+                       heartbeat=0.5)
+for path in specs:
+    ex.submit(codec.spec_from_json(Path(path).read_text()),
+              lambda spec, at: print("started", spec.job.name, flush=True),
+              lambda spec, outcome: print("done", spec.job.name, flush=True))
+time.sleep(600)
+"""
+
+
+def test_a_restarted_controller_follows_what_its_predecessor_sent(
+        redis: RedisServer, tmp_path: Path, key_file: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="controller.execution.celery_executor")
+    step, ran = counting(tmp_path, "running", "sleep 4; echo finished")
+    wait_step, waited = counting(tmp_path, "waiting")
+    running = queued_now(make_spec(step, name="running", number=3))
+    waiting = queued_now(pool_spec(wait_step, pool="later", name="waiting", number=5))
+    paths = []
+    for spec in (running, waiting):
+        paths.append(tmp_path / f"{spec.job.name}.json")
+        paths[-1].write_text(codec.spec_to_json(spec))
+    worker = Worker(redis.url, tmp_path, "gitline", concurrency=1, sandbox="none",
+                    key_file=key_file)
+    later = None
+    first = subprocess.Popen([sys.executable, "-c", CONTROLLER, redis.url, str(key_file),
+                              *map(str, paths)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert first.stdout is not None
+        assert first.stdout.readline().split() == ["started", "running"]
+        first.kill()  # kill -9 of the controller, both runs in flight
+        first.wait()
+        ex = ce.CeleryExecutor(redis.url, key=sealing.read_key(key_file), **FAULTS)
+        rec = Recorder()
+        assert ex.adopt(running, rec.on_started, rec.on_done)
+        rec.submit(ex, waiting)  # a run still queued on the state branch is submitted again
+        never = queued_now(make_spec("true", name="never-sent"))
+        assert not ex.adopt(never, rec.on_started, rec.on_done)
+        later = Worker(redis.url, tmp_path, "later", concurrency=1, sandbox="none",
+                       key_file=key_file)
+        done = rec.wait(("running", 3), timeout=60)
+        done_waiting = rec.wait(("waiting", 5), timeout=60)
+        time.sleep(2)  # time for a second copy, if there were one, to run
+        ex.shutdown(wait=False)
+    finally:
+        first.kill()
+        worker.stop()
+        if later is not None:
+            later.stop()
+    assert done.status == "succeeded" and "finished" in done.log
+    assert done_waiting.status == "succeeded"
+    assert executions(ran) == 1 and executions(waited) == 1
+    assert any("was sent before" in r.getMessage() for r in caplog.records)
