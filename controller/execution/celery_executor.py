@@ -91,6 +91,7 @@ class Verdict:
     started_at: str = ""  # report on_started with this
     outcome: Outcome | None = None  # report on_done with this
     forget: bool = True  # delete the result (False keeps REVOKED for a late worker to see)
+    fence: bool = False  # no later delivery may run it (its record says how it ended)
 
 
 WAIT = Verdict()
@@ -113,6 +114,9 @@ def judge(t: Tracked, meta: dict[str, Any], now: float, *, lost_after: float,
     if status == "STARTED":
         if info.get("beat") != t.beat or not t.started:
             t.beat, t.seen_at = info.get("beat"), now
+        host = str(info.get("hostname") or "")
+        if t.started and host and host != t.spec.run.worker:  # attempt 2, on another worker
+            t.spec = ran_by(t.spec, host)
         if not t.started:
             t.started = True
             t.spec = ran_by(t.spec, str(info.get("hostname") or ""))
@@ -120,7 +124,7 @@ def judge(t: Tracked, meta: dict[str, Any], now: float, *, lost_after: float,
         if now - t.seen_at > lost_after:
             return Verdict(outcome=made("failed", (
                 f"worker lost: no heartbeat from {info.get('hostname') or 'its worker'} for "
-                f"{lost_after:g} s; the run may still be going on there")))
+                f"{lost_after:g} s; the run may still be going on there")), fence=True)
         return WAIT
     if status == "SUCCESS":
         try:
@@ -310,6 +314,8 @@ class CeleryExecutor:
             if verdict.started_at:
                 _quietly(t.on_started, t.spec, verdict.started_at)
             if verdict.outcome is not None:
+                if verdict.fence:
+                    self._fence(t)
                 self._finish(t, verdict.outcome, forget=verdict.forget)
             elif meta.get("status") == "PENDING":
                 self._check_pending(t, now)
@@ -380,6 +386,16 @@ class CeleryExecutor:
             self._finish(t, made("failed", (
                 f"the broker {safe_url(self.url)} lost the run's message twice; it was "
                 "not run")))
+
+    def _fence(self, t: Tracked) -> None:
+        """Mark `t` done in Redis: a redelivery after its worker died runs nothing, since
+        the run is about to be recorded as failed."""
+        try:
+            self._redis().set(celery_worker.claim_key(t.task_id),
+                              celery_worker.DONE + "nobody (its worker was lost)",
+                              ex=celery_worker.CLAIM_SECONDS)
+        except Exception:
+            log.warning("could not fence task %s", t.task_id, exc_info=True)
 
     def _redis(self) -> Any:
         """The Redis client of the result backend (the same server as the broker)."""

@@ -22,7 +22,7 @@ from test_local import gone, hook, make_spec
 from controller.core import model
 from controller.core.runspec import Outcome, OutputSpec, RunSpec
 from controller.execution import celery_executor as ce
-from controller.execution import codec, sealing
+from controller.execution import celery_worker, codec, sealing
 
 FAST = {"poll_seconds": 0.1, "heartbeat": 0.5, "lost_after": 4.0, "cancel_grace": 15.0}
 
@@ -174,8 +174,9 @@ def test_a_worker_that_dies_fails_its_run(executor, redis_url: str, tmp_path: Pa
                     sandbox="none", key_file=key_file)
     rec = Recorder()
     pidfile = tmp_path / "orphan.pid"
-    key = rec.submit(executor, pool_spec(f"sleep 300 & echo $! > {pidfile}; wait",
-                                         pool="doomed", name="fragile"))
+    spec = queued_now(pool_spec(f"sleep 300 & echo $! > {pidfile}; wait", pool="doomed",
+                                name="fragile"))
+    key = rec.submit(executor, spec)
     rec.wait(key, "started", timeout=30)
     pid = int(wait_until(lambda: pidfile.exists() and pidfile.read_text().strip(), 20, "pid"))
     doomed.kill()  # the whole worker, -9: nobody is left to report
@@ -187,6 +188,9 @@ def test_a_worker_that_dies_fails_its_run(executor, redis_url: str, tmp_path: Pa
     assert outcome.status == "failed"
     assert outcome.message.startswith("worker lost: no heartbeat from doomed@localhost for 4 s")
     assert time.monotonic() - began < FAST["lost_after"] + 10
+    # fenced: a redelivery of its message (acks are late) would run nothing
+    claim = executor._redis().get(celery_worker.claim_key(executor.task_id(spec)))
+    assert claim.startswith(b"done:nobody")
 
 
 def test_broker_down_the_run_waits_and_the_log_says_so_once_without_the_password(
@@ -305,29 +309,30 @@ def test_shutdown_without_wait_abandons_runs_without_hooks(redis_url: str, worke
     assert key not in rec.done and not marker.exists()  # the controller reruns it on restart
 
 
-def test_a_worker_process_killed_under_a_run_fails_it(redis_url: str, worker: Worker,
-                                                      tmp_path: Path, key_file: Path) -> None:
-    # Celery notices a dead pool process within seconds (not at once): a long lost_after
-    # keeps the heartbeat rule from answering first
+def test_a_worker_process_killed_under_a_run_runs_it_once_more_as_attempt_2(
+        redis_url: str, worker: Worker, tmp_path: Path, key_file: Path) -> None:
+    # a long lost_after keeps the heartbeat rule from answering before the redelivery
     executor = ce.CeleryExecutor(redis_url, key=sealing.read_key(key_file),
                                  **{**FAST, "lost_after": 30.0})
-    pids = tmp_path / "pids"
+    pids, tally = tmp_path / "pids", tmp_path / "victim.count"
     rec = Recorder()
-    key = rec.submit(executor, make_spec(f"sleep 300 & echo $! $PPID > {pids}; wait",
-                                         name="victim"))
+    key = rec.submit(executor, make_spec(
+        f"echo ran >> {tally}; if [ ! -e {pids} ]; then sleep 300 & echo $! $PPID > {pids}; "
+        "wait; fi; echo second time lucky", name="victim"))
     rec.wait(key, "started", timeout=30)
     sleep_pid, pool_pid = map(int, wait_until(
         lambda: pids.exists() and pids.read_text().split(), 20, "pids"))
     try:
-        os.kill(pool_pid, signal.SIGKILL)  # the worker's pool process; Celery notices
-        outcome = rec.wait(key, timeout=30)
+        os.kill(pool_pid, signal.SIGKILL)  # the worker's pool process (OOM killer, kill -9)
+        outcome = rec.wait(key, timeout=60)
     finally:
         os.kill(sleep_pid, signal.SIGKILL)
         executor.shutdown(wait=False)
-    assert outcome.status == "failed"
-    assert outcome.message.startswith("worker lost: Worker exited prematurely: signal 9"), \
-        outcome.message
-
+    assert outcome.status == "succeeded", outcome.message
+    assert "second time lucky" in outcome.log
+    assert outcome.message.startswith("attempt 2: the worker of attempt 1 (")
+    assert outcome.log.startswith("gitline: attempt 2:")
+    assert len(tally.read_text().splitlines()) == 2  # exactly once more
 
 
 # --- sealed task messages -------------------------------------------------------------
