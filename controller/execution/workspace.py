@@ -12,6 +12,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -20,9 +21,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from controller.core import model, runenv
+from controller.core import model, runenv, versionrecord
 from controller.core.runspec import OutputSpec, OutputUpdate, RunSpec
 
+log = logging.getLogger(__name__)
+
+KEEP_WORKDIRS = 3  # a job's newest run folders kept (with their live logs) for a look
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_TOTAL_BYTES = 200 * 1024 * 1024
 BIN_DIR = ".gitline/bin"
@@ -74,6 +78,35 @@ def live_log(workdir: Path) -> Path:
     """`<job folder>/<run>.log`: the run's log as it is written, beside its folder (where
     the job cannot reach it), kept until the folder is pruned."""
     return workdir.parent / f"{workdir.name}.log"
+
+
+def prune_workdirs(job_dir: Path, keep: int = KEEP_WORKDIRS) -> list[Path]:
+    """Delete all but the newest `keep` run workdirs of a job, never one a run holds (in
+    this process or another worker's: `claim`)."""
+    runs = sorted(
+        (p for p in job_dir.iterdir() if p.name.isdigit() and p.is_dir() and not p.is_symlink()),
+        key=lambda p: int(p.name),
+    )
+    removed = []
+    for old in runs[: max(len(runs) - keep, 0)]:
+        held = claim(old, wait=False)
+        if held is None:
+            continue  # a run is using it
+        try:
+            shutil.rmtree(old, ignore_errors=True)
+            live_log(old).unlink(missing_ok=True)
+        finally:
+            os.close(held)
+        removed.append(old)
+    return removed
+
+
+def prune_quietly(job_dir: Path) -> None:
+    """`prune_workdirs`, logging instead of raising: a run's end never fails on it."""
+    try:
+        prune_workdirs(job_dir)
+    except OSError:
+        log.warning("could not prune old workdirs in %s", job_dir, exc_info=True)
 
 
 def claim(workdir: Path, *, wait: bool = True) -> int | None:
@@ -227,18 +260,16 @@ def _output_update(
     if not inside(base, workdir) or not inside(base / runenv.STATE_DIR, workdir):
         notes.append(f"ignored output {out.name}: its folder is a symlink out of the workdir")
         return None
-    record = read_json(base / runenv.VERSION_FILE, workdir) or {}
-    written = "replace" in record
+    written = versionrecord.written(read_json(base / runenv.VERSION_FILE, workdir) or {})
     files = read_tree(base / runenv.STATE_DIR, workdir, notes, budget)
     files_changed = files != dict(out.files)
-    if not written and not files_changed:
+    if written is None and not files_changed:
         return None
-    values = record.get("values") if written else {}
     return OutputUpdate(
         resource=out.name,
-        values=dict(values) if isinstance(values, dict) else {},
-        replace=bool(record.get("replace")) if written else False,
-        version_name=str(record.get("versionName") or "") if written else "",
+        values=written.values if written else {},
+        replace=written.replace if written else False,
+        version_name=written.version_name if written else "",
         files=files if files_changed else None,
     )
 

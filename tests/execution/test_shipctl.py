@@ -16,7 +16,7 @@ from controller.core.runspec import (
     RunSpec,
 )
 from controller.execution import shipctl, workspace
-from controller.execution.local import execute
+from controller.execution.run import execute
 
 LOC = model.Location("shippable.jobs.yml", 1, 1)
 
