@@ -2,9 +2,9 @@
 
 `prepare` writes what `runenv.layout` describes under `root/<job>/<run>/` plus the
 `shipctl` wrapper; `collect` reads what the job and `shipctl` left behind: the JOB_STATE
-files and, per output, a new version (OUT/<res>/version.json with a `replace` key) and/or
-changed state files. Collecting never follows a symlink out of the workdir and skips
-oversized files, with a note.
+files and, per output, a new version (a written version.json, see core/versionrecord.py)
+and/or changed state files. Collecting never follows a symlink out of the workdir and
+skips oversized files, with a note. `prune_workdirs` removes a job's old workdirs.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import re
 import shutil
 import stat
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -151,8 +152,15 @@ def _q(text: str) -> str:
 # --- collecting ----------------------------------------------------------------------
 
 
+@dataclass
+class Budget:
+    """Bytes that collecting one run may still read, shared by all its folders."""
+
+    left: int = MAX_TOTAL_BYTES
+
+
 def read_tree(
-    folder: Path, workdir: Path, notes: list[str], budget: list[int] | None = None
+    folder: Path, workdir: Path, notes: list[str], budget: Budget | None = None
 ) -> dict[str, bytes]:
     """Files under `folder` as {relative path: bytes}.
 
@@ -160,7 +168,7 @@ def read_tree(
     links outside the workdir is refused (see `refusal`). Files over MAX_FILE_BYTES, or
     beyond the shared `budget` (bytes left), are skipped. Each skip is a note.
     """
-    budget = budget if budget is not None else [MAX_TOTAL_BYTES]
+    budget = budget if budget is not None else Budget()
     out: dict[str, bytes] = {}
     root = workdir.resolve()
     if not inside(folder, root):
@@ -185,7 +193,7 @@ def _linked_names(dirpath: Path, dirnames: list[str]) -> list[str]:
 
 
 def _read_one(
-    path: Path, root: Path, rel: str, notes: list[str], budget: list[int]
+    path: Path, root: Path, rel: str, notes: list[str], budget: Budget
 ) -> bytes | None:
     try:
         why = refusal(path, root)
@@ -196,11 +204,11 @@ def _read_one(
         if st.st_size > MAX_FILE_BYTES:
             notes.append(f"skipped {rel}: {st.st_size} bytes is over {MAX_FILE_BYTES}")
             return None
-        if st.st_size > budget[0]:
+        if st.st_size > budget.left:
             notes.append(f"skipped {rel}: total size of collected files over {MAX_TOTAL_BYTES}")
             return None
         blob = path.read_bytes()[:MAX_FILE_BYTES]
-        budget[0] -= len(blob)
+        budget.left -= len(blob)
         return blob
     except OSError as exc:
         notes.append(f"skipped {rel}: {exc}")
@@ -254,7 +262,7 @@ def read_json(path: Path, root: Path | None = None) -> dict[str, Any] | None:
 
 
 def _output_update(
-    out: OutputSpec, workdir: Path, notes: list[str], budget: list[int]
+    out: OutputSpec, workdir: Path, notes: list[str], budget: Budget
 ) -> OutputUpdate | None:
     base = workdir / runenv.io_dir("OUT", out.name)
     if not inside(base, workdir) or not inside(base / runenv.STATE_DIR, workdir):
@@ -285,7 +293,7 @@ def collect(
     """
     notes = notes if notes is not None else []
     workdir = Path(workdir).resolve()
-    budget = [MAX_TOTAL_BYTES]
+    budget = Budget()
     state = read_tree(workdir / runenv.STATE_DIR, workdir, notes, budget)
     updates = []
     for out in spec.outputs:
