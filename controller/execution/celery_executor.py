@@ -33,9 +33,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from controller.core.clock import now_iso
 from controller.core.runspec import Outcome, RunSpec, ran_by
 from controller.execution import celery_worker, codec, sealing
-from controller.execution.local import now_iso
 
 log = logging.getLogger(__name__)
 

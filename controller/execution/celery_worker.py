@@ -2,7 +2,7 @@
 
 `make_app(url)` builds a Celery app whose broker and result backend are one Redis URL,
 with JSON the only content type accepted (a broker is not a trusted channel for code, so
-no pickle). The task takes a RunSpec as codec JSON, runs it with `local.execute` in a
+no pickle). The task takes a RunSpec as codec JSON, runs it with `run.execute` in a
 fresh workdir under the worker's work root (the same code as the local executor, so a
 job sees the same folders, variables and `shipctl`), and returns the Outcome as codec
 JSON. `gitline worker` (cli.py) runs `run_worker`; the controller's CeleryExecutor uses
@@ -47,8 +47,10 @@ from celery import Celery
 from celery.exceptions import Ignore
 from celery.signals import task_postrun
 
+from controller.core.clock import now_iso
 from controller.core.runspec import ran_by
-from controller.execution import codec, local, sealing
+from controller.execution import codec, sealing, step
+from controller.execution.run import execute
 
 log = logging.getLogger(__name__)
 
@@ -144,13 +146,13 @@ def run(task: Any, spec_json: str, heartbeat: float = DEFAULT_HEARTBEAT) -> str:
         log.warning("%s run %d (task %s): %s; not run", spec.job.name, spec.run.number,
                     task_id, taken.why)
         raise Ignore()
-    control = local.RunControl()
+    control = step.RunControl()
     spec = ran_by(spec, node)
     beat = Heartbeat(task.backend, task_id, node, heartbeat, live_ms)
     try:
         with _signals(control):
-            outcome = local.execute(spec, Path(task.app.conf.gitline_work_root),
-                                    control=control, on_started=beat.start, box=_box)
+            outcome = execute(spec, Path(task.app.conf.gitline_work_root),
+                              control=control, on_started=beat.start, box=_box)
     finally:
         beat.stop()
     outcome = replace(outcome, worker=node)
@@ -231,7 +233,7 @@ class Heartbeat:
             self._store()
 
     def _store(self) -> None:
-        self.meta["beatAt"] = local.now_iso()  # Celery dates only a finished task's meta
+        self.meta["beatAt"] = now_iso()  # Celery dates only a finished task's meta
         try:
             self.backend.client.eval(_RENEW, 1, claim_key(self.task_id),
                                      self.meta["hostname"], self.live_ms)
@@ -253,7 +255,7 @@ _box: Any = None  # the sandbox of job steps (set by run_worker; None: sandbox.d
 
 
 @contextlib.contextmanager
-def _signals(control: local.RunControl) -> Iterator[None]:
+def _signals(control: step.RunControl) -> Iterator[None]:
     """SIGTERM cancels the run, SIGUSR2 abandons it, while the task runs."""
 
     def on_signal(signum: int, _frame: object) -> None:

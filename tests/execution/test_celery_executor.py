@@ -1,6 +1,6 @@
 """CeleryExecutor against a real redis-server and real `gitline worker` processes.
 
-No mocks: specs go through the broker as JSON, run on the worker with `local.execute`,
+No mocks: specs go through the broker as JSON, run on the worker with `run.execute`,
 and come back as Outcomes. `judge` (what a task state means) is also checked as a table.
 """
 
