@@ -67,7 +67,7 @@ class GitStateStore:
         self._records = RecordCache(self._repo)
         self._snapshot: model.Snapshot | None = None
         self._index: HistoryIndex[pygit2.Commit] = HistoryIndex(
-            index_path(self._repo.path, branch), self._commit, self._repo.__contains__)
+            index_path(self._repo.path, branch), self._commit, lambda sha: sha in self._repo)
         self._packer = Packer(self._repo.path)
 
     def tip(self) -> str:
