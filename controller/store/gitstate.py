@@ -121,7 +121,7 @@ class GitStateStore:
             return copy.deepcopy(configrecord.read_config_record(self._records, tip))
 
     def _walk(self, name: str) -> Iterator[tuple[pygit2.Commit, dict[str, str]]]:
-        """Commits of `name`, newest first (statebranch.chain from the index)."""
+        """Commits of `name` up to the tip, newest first (history_index.py)."""
         return self._index.commits(name, refs.branch_tip(self._repo, self._ref))
 
     def history(self, name: str, limit: int = 100) -> Iterator[HistoryEntry]:
