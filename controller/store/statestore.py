@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from controller.core import model
 
@@ -66,4 +66,4 @@ class StateStore(Protocol):
 
     def read_log(self, job: str, number: int | None = None) -> str | None: ...
 
-    def read_config_record(self) -> dict: ...
+    def read_config_record(self) -> dict[str, Any]: ...
