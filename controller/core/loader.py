@@ -27,7 +27,7 @@ from controller.core import (
     vocabulary,
     yamlread,
 )
-from controller.core.yamlread import Pos, YMap
+from controller.core.yamldata import Pos, UndefinedAlias, YList, YMap, pos_of, undefined_in
 
 SPLIT_FILES = frozenset(
     {
@@ -196,7 +196,7 @@ class _Loader:
         if not isinstance(data, YMap):
             # An error of this file: the other files load, and what needed an object of
             # this one is unresolved (and so inconsistent), like any missing name.
-            self.error(yamlread.pos_of(data, (1, 1)), "the top level must be a mapping of keys "
+            self.error(pos_of(data, (1, 1)), "the top level must be a mapping of keys "
                        "(resources:, jobs:); nothing of this file is loaded")
             self.lost += 1
             return
@@ -223,7 +223,7 @@ class _Loader:
     def load_section(self, data: YMap, key: str, value: Any, is_templates: bool) -> None:
         pos = data.at(key)
         if key in ("resources", "jobs", "triggers"):
-            if isinstance(value, yamlread.UndefinedAlias):
+            if isinstance(value, UndefinedAlias):
                 self.lost += 1  # said at the alias by yamlread
                 return
             if value is None:
@@ -233,7 +233,7 @@ class _Loader:
                 self.error(pos, f"'{key}:' must be a list; the push is not loaded")
                 self.fatal = True  # as above: never drop every object of a section
                 return
-            assert isinstance(value, yamlread.YList)  # yamlread reads every sequence as one
+            assert isinstance(value, YList)  # yamlread reads every sequence as one
             for index, item in enumerate(value):
                 self.load_object(key, item, value.at(index))
         elif key in ("language", "build") and self.path not in self.ci_files:
@@ -251,7 +251,7 @@ class _Loader:
         name = self.name_of(item, kind)
         if name is None:
             return
-        missing = yamlread.undefined_in(item)
+        missing = undefined_in(item)
         if missing is not None:  # said at the alias by yamlread; the rest of the file loads
             why = f"it uses the undefined alias '{missing.name}' (line {missing.pos[0]})"
             self.error(item.at("name"), f"{kind} '{name}' is not loaded: {why}", name)
@@ -555,7 +555,7 @@ class _Loader:
         notes: list[model.Notify] = []
         items = value if isinstance(value, list) else [value]
         for index, part in enumerate(items):
-            where = items.at(index) if isinstance(items, yamlread.YList) else pos
+            where = items.at(index) if isinstance(items, YList) else pos
             if isinstance(part, dict):
                 scripts += self.script(part.get("script"), name)
                 at = part.at("NOTIFY") if isinstance(part, YMap) and "NOTIFY" in part else where
@@ -587,7 +587,7 @@ class _Loader:
         out: list[model.Notify] = []
         parts = value if isinstance(value, list) else [] if value is None else [value]
         for index, part in enumerate(parts):
-            where = parts.at(index) if isinstance(parts, yamlread.YList) else pos
+            where = parts.at(index) if isinstance(parts, YList) else pos
             if isinstance(part, dict):
                 note = model.Notify(
                     _text(part.get("name")), _truthy(part.get("sendFailingSnippet"))
@@ -787,7 +787,7 @@ class _Steps:
             return
         for index, step in enumerate(steps):
             if not isinstance(step, YMap):
-                where = steps.at(index) if isinstance(steps, yamlread.YList) else pos
+                where = steps.at(index) if isinstance(steps, YList) else pos
                 self.loader.error(where, "a step must be a mapping (IN/OUT/TASK)", self.job)
                 continue
             self.step(step)
