@@ -24,6 +24,7 @@ from controller.core import (
     remotes,
     secretscope,
     timing,
+    versions,
     vocabulary,
     yamlread,
 )
@@ -84,9 +85,6 @@ def load_workflow(
         where = model.Location("<workflow>")
         problem = model.Problem(where, f"internal error while loading: {err!r}")
         return model.Workflow(problems=(problem,), fatal=True)
-
-
-BUMPS = vocabulary.BUMPS
 
 
 def _text(value: Any) -> str:
@@ -818,9 +816,10 @@ class _Steps:
 
     def bump_of(self, step: YMap) -> str:
         value = _text(step.get("bump"))
-        if value not in BUMPS:
-            self.loader.warn(step.at("bump"), f"bump {value!r} is not one of "
-                             f"{', '.join(BUMPS)}; the version is released as it is", self.job)
+        if value not in versions.BUMP_KINDS:
+            kinds = ", ".join(versions.BUMP_KINDS)
+            self.loader.warn(step.at("bump"), f"bump {value!r} is not one of {kinds}; the "
+                             "version is released as it is", self.job)
             return ""
         return value
 

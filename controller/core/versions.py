@@ -11,7 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from controller.core import model
+from controller.core import model, vocabulary
+
+# How a release bumps a version (a job's or TASK's `bump:`, shipctl bump_version): the one
+# table. Its text lives in vocabulary, which the schema and the key check read and which
+# imports nothing (vocabulary importing this module would be a cycle through model).
+BUMP_KINDS: tuple[str, ...] = vocabulary.BUMPS
 
 
 def wants_config_versions(resource: model.Resource) -> bool:
