@@ -29,14 +29,14 @@ class Reporter:
     def loc(self, pos: Pos) -> model.Location:
         return model.Location(self.path, pos[0], pos[1])
 
-    def report(self, pos: Pos, message: str, severity: model.Severity, subject: str) -> None:
+    def say(self, pos: Pos, message: str, severity: model.Severity, subject: str) -> None:
         self.problems.append(model.Problem(self.loc(pos), message, severity, subject))
 
     def error(self, pos: Pos, message: str, subject: str = "") -> None:
-        self.report(pos, message, "error", subject)
+        self.say(pos, message, "error", subject)
 
     def warn(self, pos: Pos, message: str, subject: str = "") -> None:
-        self.report(pos, message, "warning", subject)
+        self.say(pos, message, "warning", subject)
 
     def warn_once(self, pos: Pos, message: str) -> None:
         """A warning about a file's dialect: said once per file, not once per use."""

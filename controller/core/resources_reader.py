@@ -104,8 +104,8 @@ class ResourceReader:
             self.report.error(self.key_pos(item, "method"), f"resource '{name}': method "
                               f"{method!r} is not one of {', '.join(notices.METHODS)}", name)
         if not method and item.get("integration"):  # not silently Slack: say what decides
-            self.report.report(item.at("integration"), f"resource '{name}' has an integration "
-                               f"and no method: {notices.BY_SECRET}", "info", name)
+            self.report.say(item.at("integration"), f"resource '{name}' has an integration "
+                            f"and no method: {notices.BY_SECRET}", "info", name)
         refused = notices.smtp_problem(definition.get("smtp"))
         if refused:
             self.report.error(self.key_pos(item, "smtp"), f"resource '{name}': {refused}", name)
