@@ -12,7 +12,12 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from controller.core import model
+from controller.core import model, vocabulary
+
+# How a release bumps a version (a job's or TASK's `bump:`, shipctl bump_version): the one
+# table. Its text lives in vocabulary, which the schema and the key check read and which
+# imports nothing (vocabulary importing this module would be a cycle through model).
+BUMP_KINDS: tuple[str, ...] = vocabulary.BUMPS
 
 # How a version can be bumped: a release job's `bump:` and `shipctl bump_version`
 BUMP_KINDS = ("major", "minor", "patch", "rc", "alpha", "beta", "final")
