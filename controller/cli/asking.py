@@ -19,6 +19,7 @@ from controller.cli.base import (
     local_actor,
     main,
     open_home,
+    remote_server,
 )
 
 if TYPE_CHECKING:
@@ -52,6 +53,11 @@ def parse_params(params: tuple[str, ...]) -> dict[str, str]:
 @click.option("-m", "--message", help="Commit message.")
 def trigger(home: Path | None, job: str, params: tuple[str, ...], message: str | None) -> None:
     """Commit triggers/JOB to the config branch, exactly as a user's commit would."""
+    if remote := remote_server():
+        from controller.cli import remote as remote_cli
+
+        remote_cli.trigger(remote, job, parse_params(params), message)
+        return
     from controller.service import actions
     from controller.service.names import running_names
 
@@ -88,15 +94,21 @@ def approve(home: Path | None, job: str, reject: bool, reason: str,
 
     The controller commits approvals/JOB for you: it knows who you are from the owner of
     the request file in HOME/requests (local_users in gitline.yml maps users to emails).
+    With --server, the controller commits it as the token's (which needs the approve scope).
     """
+    decision = "reject" if reject else "approve"
+    if remote := remote_server():
+        from controller.cli import remote as remote_cli
+
+        remote_cli.decide(remote, job, decision, reason)
+        return
     from controller.service.names import running_workflow
 
     settings = load_settings(home)
     config, store = open_home(settings)
     snap = store.read_snapshot()
     _said(_requests(settings, wait_seconds).approve(
-        running_workflow(config, store, snap), snap, job,
-        "reject" if reject else "approve", reason, local_actor()))
+        running_workflow(config, store, snap), snap, job, decision, reason, local_actor()))
 
 
 @main.command(cls=HomeCommand, short_help="Stop a job's running or waiting runs.")
@@ -108,6 +120,11 @@ def cancel(home: Path | None, job: str, wait_seconds: float) -> None:
 
     Prints which runs were cancelled, or that no controller runs and the request waits.
     """
+    if remote := remote_server():
+        from controller.cli import remote as remote_cli
+
+        remote_cli.cancel(remote, job)
+        return
     from controller.service.names import running_names
 
     settings = load_settings(home)
@@ -125,6 +142,11 @@ def replay(home: Path | None, job: str, run: int, wait_seconds: float) -> None:
 
     Prints the number of the new run, or that no controller runs and the request waits.
     """
+    if remote := remote_server():
+        from controller.cli import remote as remote_cli
+
+        remote_cli.replay(remote, job, run)
+        return
     from controller.service.names import running_names
 
     settings = load_settings(home)

@@ -22,6 +22,7 @@ from controller.core.errors import Invalid, NeedsNoApproval, NotFound, ServiceEr
 if TYPE_CHECKING:
     from click.shell_completion import CompletionItem
 
+    from controller.cli.remote import Remote
     from controller.service.actions import Actor
     from controller.settings import Settings
     from controller.store.statereader import ConfigReader, StateReader
@@ -208,5 +209,20 @@ def _git_errors() -> tuple[type[Exception], ...]:
 
 @click.group(cls=_Gitline, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="gitline")
-def main() -> None:
+@click.option("--server", metavar="URL", envvar="GITLINE_SERVER",
+              help="A remote controller's HTTP address (`gitline serve --listen`), for status, "
+              "trigger, approve, cancel, replay and logs; the token comes from GITLINE_TOKEN "
+              "(env GITLINE_SERVER).")
+def main(server: str | None) -> None:
     """Gitline: push workflow YAML to a git repository; jobs run; state is git history."""
+
+
+def remote_server() -> Remote | None:
+    """The controller `gitline --server URL` (or GITLINE_SERVER) names, if any: then the
+    command goes through its HTTP API instead of HOME."""
+    url = click.get_current_context().find_root().params.get("server") or ""
+    if not url:
+        return None
+    from controller.cli.remote import Remote  # urllib: only when it is used
+
+    return Remote(url, os.environ.get("GITLINE_TOKEN", ""))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -16,7 +16,11 @@ from controller.cli.base import (
     load_settings,
     main,
     open_home,
+    remote_server,
 )
+
+if TYPE_CHECKING:
+    from controller.cli.remote import Remote
 
 
 @main.command(cls=HomeCommand, short_help="Resources, jobs, and why jobs are not running.")
@@ -24,6 +28,11 @@ from controller.cli.base import (
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def status(home: Path | None, as_json: bool) -> None:
     """Show each resource's latest version and each job's last run, or why it waits."""
+    if remote := remote_server():
+        from controller.cli import remote as remote_cli
+
+        remote_cli.status(remote, as_json)
+        return
     from controller.homelock import serving
     from controller.service.status import read_status
 
@@ -127,6 +136,9 @@ def log(home: Path | None, name: str, limit: int, as_json: bool) -> None:
               "it succeeded, 1 if not.")
 def logs(home: Path | None, job: str, run: int | None, as_json: bool, follow: bool) -> None:
     """Print the log of JOB's latest finished run, or of run RUN (-f: as it runs)."""
+    if remote := remote_server():
+        _remote_logs(remote, job, run, as_json, follow)
+        return
     from controller.service import logs as service_logs
 
     settings = load_settings(home)
@@ -137,6 +149,19 @@ def logs(home: Path | None, job: str, run: int | None, as_json: bool, follow: bo
             sys.stdout.flush()
         ended(job, follower.number, follower.status or "")
     text = service_logs.read_log(*open_home(settings), job, run)
+    if as_json:
+        emit_json({"job": job, "run": run, "log": text})
+        return
+    click.echo(text, nl=False)
+
+
+def _remote_logs(remote: Remote, job: str, run: int | None, as_json: bool,
+                 follow: bool) -> None:
+    from controller.cli import remote as remote_cli
+
+    if follow:
+        ended(job, *remote_cli.follow(remote, job, run))
+    text = remote_cli.read_log(remote, job, run)
     if as_json:
         emit_json({"job": job, "run": run, "log": text})
         return
