@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from controller.core.errors import Invalid, NeedsNoApproval, NotFound, ServiceError
+from controller.core.errors import Absent, Invalid, NeedsNoApproval, NotFound, ServiceError
 
 if TYPE_CHECKING:
     from click.shell_completion import CompletionItem
@@ -53,6 +53,8 @@ def log_options(command: F) -> F:
 
 def exit_code(err: ServiceError) -> int:
     """A refusal's exit status: 2 for a wrong name or ask (a usage error), else 1."""
+    if isinstance(err, Absent):
+        return 1
     return 2 if isinstance(err, NotFound | Invalid | NeedsNoApproval) else 1
 
 

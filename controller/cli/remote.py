@@ -19,7 +19,7 @@ from typing import Any
 
 import click
 
-from controller.core.errors import Invalid, NotFound, Refused
+from controller.core.errors import Absent, Invalid, NotFound, Refused
 
 TIMEOUT = 60.0  # seconds for one API call (a cancel waits up to 5 s for its answer)
 ACTIVE = ("queued", "running", "pending_approval")  # a run that has not ended
@@ -67,8 +67,8 @@ def _decode(raw: bytes, ctype: str) -> Any:
 def _refusal(status: int, body: Any) -> Exception:
     """An HTTP error as what the service layer raised on the server (its exit code too)."""
     message = str(body.get("error", body)) if isinstance(body, dict) else str(body).strip()
-    if status == 404:
-        return NotFound(message)
+    if status == 404:  # a log or run that is not there (yet), or a wrong name
+        return Absent(message) if message.startswith("no log for") else NotFound(message)
     if status == 400:
         return Invalid(message)
     if status == 409:
@@ -125,14 +125,14 @@ def follow(remote: Remote, job: str, run: int | None, poll_seconds: float = 1.0
     while True:
         runs = remote.call("GET", remote.job(job, "/runs?limit=50"))["runs"]
         if not runs and run is None:
-            raise NotFound(f"{job} has no run to follow")
+            raise Absent(f"{job} has no run to follow")
         number = run if run is not None else runs[0]["number"]
         newest = next((r for r in runs if r["number"] == number), None)
         if newest is None and runs and number <= max(r["number"] for r in runs):
             older = remote.call("GET", remote.job(job, "/runs?limit=1000"))["runs"]
             newest = next((r for r in older if r["number"] == number), None)
             if newest is None:
-                raise NotFound(f"{job} has no run {number}")
+                raise Absent(f"{job} has no run {number}")
         if newest is not None and newest["status"] not in ACTIVE:
             sys.stdout.write(read_log(remote, job, number))
             sys.stdout.flush()

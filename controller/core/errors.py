@@ -16,6 +16,10 @@ class NotFound(ServiceError, LookupError):
     """No such job, resource, run or log (exit 2, HTTP 404)."""
 
 
+class Absent(NotFound):
+    """The name is right but nothing is there yet: no log, no run to follow (exit 1, 404)."""
+
+
 class Invalid(ServiceError, ValueError):
     """The ask itself is wrong: a bad parameter (exit 2, HTTP 400)."""
 

@@ -6,7 +6,7 @@ from collections.abc import Collection, Iterable
 from typing import Protocol
 
 from controller.core import model
-from controller.core.errors import NotFound
+from controller.core.errors import Absent, NotFound
 from controller.service.views import RunView, VersionView
 from controller.store.statestore import HistoryEntry
 
@@ -40,11 +40,11 @@ def versions(store: History, name: str, limit: int,
 
 
 def find_run(store: History, job: str, number: int, limit: int = 100_000) -> RunView:
-    """The newest record of `job` run `number`; NotFound if it has none."""
+    """The newest record of `job` run `number`; Absent if it has none."""
     for e in store.history(job, limit=limit):
         if e.run is not None and e.run.number == number:
             return RunView(e.run, e.commit, e.when)
-    raise NotFound(f"{job} has no run {number}")
+    raise Absent(f"{job} has no run {number}")
 
 
 def run_detail(store: History, wf: model.Workflow, job: str, number: int,

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from controller.core import model
-from controller.core.errors import NotFound
+from controller.core.errors import Absent
 from controller.service.names import check_job, running_names
 from controller.service.repos import open_readers
 from controller.settings import Settings
@@ -17,12 +17,12 @@ if TYPE_CHECKING:
 
 
 def read_log(config: Config, store: State, job: str, run: int | None) -> str:
-    """The log of `job`'s newest finished run, or of run `run`; NotFound (naming the
-    nearest job for a typo) if there is none."""
+    """The log of `job`'s newest finished run, or of run `run`; NotFound naming the
+    nearest job for a typo, Absent for a job without that log."""
     text = store.read_log(job, run)
     if text is None:  # a typo gets the suggestion; a job that never finished, the fact
         check_job(running_names(config, store)[0], job)
-        raise NotFound(f"no log for {job}" + (f" run {run}" if run else ""))
+        raise Absent(f"no log for {job}" + (f" run {run}" if run else ""))
     return text
 
 
@@ -46,7 +46,7 @@ def run_end(settings: Settings, job: str, number: int) -> str | None:
         found = next((e.run for e in store.history(job, 200)
                       if e.run is not None and e.run.number == number), None)
         if found is None:
-            raise NotFound(f"{job} has no run {number}")
+            raise Absent(f"{job} has no run {number}")
         return found.status
     finally:
         cat.close()
@@ -66,7 +66,7 @@ class Follower:
         finally:
             cat.close()
         if number is None:
-            raise NotFound(f"{job} has no run to follow")
+            raise Absent(f"{job} has no run to follow")
         self.settings, self.job, self.number = settings, job, number
         self.poll_seconds = poll_seconds
         self.status: str | None = None
