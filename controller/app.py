@@ -24,8 +24,8 @@ from controller.reactor.reconcile import Reconciler
 from controller.reactor.requests import REQUESTS_DIR
 from controller.reactor.timers import Timers
 from controller.reactor.watcher import RefWatcher
+from controller.secrets import Secret, load_secrets
 from controller.secrets import find as find_secret
-from controller.secrets import load_secrets
 from controller.server.observe import Metrics
 from controller.service.repos import open_repos
 from controller.settings import Settings, SettingsError
@@ -126,7 +126,9 @@ class Controller:
         from controller.store.remote import git_auth_env
 
         s = self.settings
-        secrets = lambda: load_secrets(s.home)  # noqa: E731
+        def secrets() -> dict[str, Secret]:
+            return load_secrets(s.home)
+
         self._read_lock = threading.Lock()  # one reader store shared by pollers and the API
         self._reader = GitStateStore(s.repo_path, s.state_branch)
         self.repos = RepoPoller(
