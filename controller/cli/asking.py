@@ -59,10 +59,11 @@ def trigger(home: Path | None, job: str, params: tuple[str, ...], message: str |
         remote_cli.trigger(remote, job, parse_params(params), message)
         return
     from controller.service import actions
-    from controller.service.names import running_names
+    from controller.service.names import check_job, running_names
 
     settings = load_settings(home)
     jobs, _ = running_names(*open_home(settings))
+    check_job(jobs, job)  # a wrong name is said before a wrong parameter
     values = parse_params(params)
     note = f"gitline trigger at {datetime.now(UTC).isoformat(timespec='seconds')}"
     sha = actions.trigger(settings, jobs, job, values, local_actor(),
