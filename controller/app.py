@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -27,9 +25,10 @@ from controller.reactor.watcher import RefWatcher
 from controller.secrets import Secret, load_secrets
 from controller.secrets import find as find_secret
 from controller.server.observe import Metrics
+from controller.service.health import readiness
 from controller.service.repos import open_repos
 from controller.settings import Settings, SettingsError
-from controller.store.attributed import AttributedConfigRepo
+from controller.store.attributed import AttributedConfigRepo, record_pushed
 from controller.store.configrepo import ConfigRepo
 from controller.store.gitstate import GitStateStore
 from controller.store.pushlog import PushLog, token_pusher
@@ -266,13 +265,8 @@ class Controller:
     def _pushed(self, principal: Any, updates: list[tuple[str, str, str]]) -> None:
         """post-receive: name the pusher of every pushed commit, then reconcile at once."""
         user = principal.name
-        ref = f"refs/heads/{self.settings.branch}"
-        config = ConfigRepo(self.settings.repo_path, self.settings.branch)  # this thread's own
-        for old, new, name in updates:
-            if name == ref and set(new) != {"0"}:
-                commits, _ = config.commits_between(None if set(old) == {"0"} else old, new,
-                                                    limit=1000)
-                self.pushes.record(token_pusher(principal), [c.sha for c in commits])
+        record_pushed(ConfigRepo(self.settings.repo_path, self.settings.branch),  # this thread's
+                      self.pushes, token_pusher(principal), updates)
         log.info("gitline: %s pushed %s", user or "anonymous",
                  ", ".join(f"{n} {new[:7]}" for _, new, n in updates))
         self.loop.poke()
@@ -311,19 +305,7 @@ class Controller:
 
     def readiness(self) -> dict[str, Any]:
         """/readyz: watching, a recent pass, a writable state branch (and why not)."""
-        s = self.settings
-        recent = max(3 * s.poll_seconds, 30.0)
-        heads = s.repo_path / "refs" / "heads"
-        report: dict[str, Any] = {
-            "watching": self.watcher.alive,
-            "recentPass": self.last_pass > 0 and time.monotonic() - self.last_pass < recent,
-            "stateWritable": os.access(heads, os.W_OK) and disk_free(s.repo_path) > 1 << 20,
-        }
-        reasons = {"watching": "the repository watcher is not running",
-                   "recentPass": f"no reconcile pass ended in the last {recent:.0f} s",
-                   "stateWritable": f"{heads} is not writable or its disk is full"}
-        report["reasons"] = [why for key, why in reasons.items() if not report[key]]
-        return report
+        return readiness(self.settings, watching=self.watcher.alive, last_pass=self.last_pass)
 
     def serve(self, stop: threading.Event) -> None:
         self.watcher.start()
@@ -342,10 +324,3 @@ class Controller:
             self.deliverer.stop()
             self._stop_network()
             self.executor.shutdown(wait=False)
-
-
-def disk_free(path: Any) -> int:
-    try:
-        return shutil.disk_usage(path).free
-    except OSError:
-        return 0

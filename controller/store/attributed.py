@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 from controller.store.configrepo import MAX_COMMITS, CommitInfo, ConfigRepo
-from controller.store.pushlog import PushLog, attributed
+from controller.store.pushlog import Pusher, PushLog, attributed
 
 
 class AttributedConfigRepo(ConfigRepo):
@@ -23,3 +23,15 @@ class AttributedConfigRepo(ConfigRepo):
         tip = self._pushes.pusher(new)
         return [replace(c, author=attributed(c.author, self._pushes.pusher(c.sha) or tip))
                 for c in commits], rewritten
+
+
+def record_pushed(config: ConfigRepo, pushes: PushLog, pusher: Pusher,
+                  updates: list[tuple[str, str, str]]) -> None:
+    """Name `pusher` as the pusher of every commit a push (old, new, ref) brought to the
+    config branch (a deletion brings none; at most 1000 per ref)."""
+    ref = f"refs/heads/{config.branch}"
+    for old, new, name in updates:
+        if name == ref and set(new) != {"0"}:
+            commits, _ = config.commits_between(None if set(old) == {"0"} else old, new,
+                                                limit=1000)
+            pushes.record(pusher, [c.sha for c in commits])
