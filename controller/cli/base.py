@@ -213,8 +213,8 @@ def _git_errors() -> tuple[type[Exception], ...]:
 @click.version_option(package_name="gitline")
 @click.option("--server", metavar="URL", envvar="GITLINE_SERVER",
               help="A remote controller's HTTP address (`gitline serve --listen`), for status, "
-              "trigger, approve, cancel, replay and logs; the token comes from GITLINE_TOKEN "
-              "(env GITLINE_SERVER).")
+              "log, trigger, approve, cancel, replay and logs; the token comes from "
+              "GITLINE_TOKEN (env GITLINE_SERVER).")
 def main(server: str | None) -> None:
     """Gitline: push workflow YAML to a git repository; jobs run; state is git history."""
 

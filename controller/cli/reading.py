@@ -21,6 +21,7 @@ from controller.cli.base import (
 
 if TYPE_CHECKING:
     from controller.cli.remote import Remote
+    from controller.settings import Settings
 
 
 @main.command(cls=HomeCommand, short_help="Resources, jobs, and why jobs are not running.")
@@ -97,9 +98,26 @@ def _on(run: dict[str, Any]) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def log(home: Path | None, name: str, limit: int, as_json: bool) -> None:
     """Versions of resource NAME, or runs of job NAME, newest first, from the state branch."""
+    if remote := remote_server():
+        from controller.cli import remote as remote_cli
+
+        rows = remote_cli.history(remote, name, limit)
+    else:
+        rows = _history(load_settings(home), name, limit)
+    if as_json:
+        emit_json(rows)
+        return
+    for row in rows:
+        click.echo(_history_line(row))
+    if not rows:
+        raise click.ClickException(f"no history for {name!r} on the state branch")
+
+
+def _history(settings: Settings, name: str, limit: int) -> list[dict[str, Any]]:
+    """A job's runs or a resource's versions as `log --json` shows them."""
     from controller.service.history import entries
 
-    _, store = open_home(load_settings(home))
+    _, store = open_home(settings)
     rows: list[dict[str, Any]] = []
     for entry in entries(store, name, limit):
         row: dict[str, Any] = {"commit": entry.commit, "when": entry.when}
@@ -107,23 +125,23 @@ def log(home: Path | None, name: str, limit: int, as_json: bool) -> None:
             v = entry.version
             row.update(kind="version", number=v.number, versionName=v.name,
                        createdBy=v.created_by)
-            text = (f"{entry.commit[:7]} {entry.when}  version {v.number}"
-                    f"{f' ({v.name})' if v.name else ''}  from {v.created_by}")
         elif entry.run is not None:
             r = entry.run
             row.update(kind="run", number=r.number, status=r.status, cause=str(r.cause),
                        worker=r.worker)
-            text = (f"{entry.commit[:7]} {entry.when}  run {r.number} {_words(r.status)}"
-                    f"  ({r.cause}){f'  on {r.worker}' if r.worker else ''}")
         else:
             continue
         rows.append(row)
-        if not as_json:
-            click.echo(text)
-    if as_json:
-        emit_json(rows)
-    elif not rows:
-        raise click.ClickException(f"no history for {name!r} on the state branch")
+    return rows
+
+
+def _history_line(row: dict[str, Any]) -> str:
+    at = f"{row['commit'][:7]} {row['when']}"
+    if row["kind"] == "version":
+        named = f" ({row['versionName']})" if row["versionName"] else ""
+        return f"{at}  version {row['number']}{named}  from {row['createdBy']}"
+    on = f"  on {row['worker']}" if row["worker"] else ""
+    return f"{at}  run {row['number']} {_words(row['status'])}  ({row['cause']}){on}"
 
 
 @main.command(cls=HomeCommand, short_help="Output of a run.")

@@ -1,6 +1,6 @@
 """The commands that work against a remote `gitline serve --listen` (`gitline --server URL`,
-or GITLINE_SERVER; the token from GITLINE_TOKEN): status, trigger, approve/reject, cancel,
-replay and logs, through the HTTP API (docs/api.md) with the same checks as locally.
+or GITLINE_SERVER; the token from GITLINE_TOKEN): status, log, trigger, approve/reject,
+cancel, replay and logs, through the HTTP API (docs/api.md) with the same checks as locally.
 
 The API's refusals come back as core/errors.py's types, so they exit as they do locally.
 """
@@ -112,6 +112,25 @@ def cancel(remote: Remote, job: str) -> None:
 
 def replay(remote: Remote, job: str, run: int) -> None:
     click.echo(remote.call("POST", remote.job(job, f"/runs/{run}/replay"), {})["message"])
+
+
+def history(remote: Remote, name: str, limit: int) -> list[dict[str, Any]]:
+    """A job's runs, else a resource's versions, as `log --json` shows them ([]: none)."""
+    try:
+        runs = remote.call("GET", remote.job(name, f"/runs?limit={limit}"))["runs"]
+        return [{"commit": r["commit"], "when": r["when"], "kind": "run",
+                 "number": r["number"], "status": r["status"], "cause": r["cause"],
+                 "worker": r["worker"]} for r in runs]
+    except NotFound:
+        pass
+    path = f"/api/resources/{urllib.parse.quote(name, safe='')}/versions?limit={limit}"
+    try:
+        versions = remote.call("GET", path)["versions"]
+    except NotFound:
+        return []
+    return [{"commit": v["commit"], "when": v["when"], "kind": "version",
+             "number": v["number"], "versionName": v["versionName"],
+             "createdBy": v["createdBy"]} for v in versions]
 
 
 def read_log(remote: Remote, job: str, run: int | None) -> str:

@@ -1,5 +1,5 @@
 """`gitline --server URL` against a real `gitline serve --listen`, with real tokens and no
-HOME: status, trigger, logs (-f), approve, cancel, replay; refusals exit as they do
+HOME: status, log, trigger, logs (-f), approve, cancel, replay; refusals exit as they do
 locally (2 for a wrong name, 1 for no token or a missing scope)."""
 
 from __future__ import annotations
@@ -78,6 +78,12 @@ def test_a_remote_user_reads_triggers_follows_and_approves(home, line):
     assert done.returncode == 0, done.stderr
     assert "painting N=7" in done.stdout and "paint run 2 succeeded" in done.stderr
     assert "painting N=1" in remote(base, ada, "logs", "paint", "1", cwd=away).stdout
+    for args in (["log", "paint"], ["log", "go", "--json"], ["log", "paint", "-n", "2"]):
+        here = gitline(args[0], home.path, *args[1:])
+        there = remote(base, ada, *args, cwd=away)
+        assert (there.returncode, there.stdout) == (0, here.stdout), there.stderr
+    done = remote(base, ada, "log", "nothing", cwd=away)
+    assert done.returncode == 1 and "no history for 'nothing'" in done.stderr
 
     done = remote(base, ada, "approve", "deploy", "-m", "ship it", cwd=away)
     assert done.returncode == 0 and "committed approvals/deploy" in done.stdout, done.stderr
