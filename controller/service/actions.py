@@ -28,7 +28,7 @@ class Actor:
 
     name: str
     email: str
-    via: str = "local user"  # or "token"
+    via: str = "local user"  # or "token", or "api" (a trigger through the API)
 
     @property
     def by(self) -> str:

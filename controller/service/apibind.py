@@ -39,7 +39,7 @@ class Running:
 
 
 def _actor(principal: Any) -> actions.Actor:
-    """A token's principal as the actor of an ask (name, email, scopes from server/auth)."""
+    """A token's principal (server/auth.py) as the actor of an ask."""
     return actions.Actor(principal.name, principal.email, "token")
 
 
