@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
-from controller.core import graph, model
+from controller.core import graph, history, model
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,10 @@ class PlannedRun:
     cause: model.Cause
     inputs: tuple[model.InputVersion, ...]
     params: dict[str, str] = field(default_factory=dict)
+    # what the next plan compares versions against (None: `inputs`); a replay keeps the
+    # baseline of the run before it, so newer versions still look unprocessed
+    baseline: tuple[model.InputVersion, ...] | None = None
+    attempt: int = 1  # a re-run of an interrupted attempt keeps counting its retries
 
 
 @dataclass(frozen=True)
@@ -209,27 +213,23 @@ def _plan_trigger(
     return PlannedRun(job.name, cause, inputs, dict(req.params))
 
 
-def with_run(snap: model.Snapshot, run: model.Run) -> model.Snapshot:
-    """The snapshot as it will be once `run` is queued (so one pass never plans twice)."""
-    hist = snap.jobs.get(run.job, model.JobHistory())
-    jobs = dict(snap.jobs)
-    jobs[run.job] = model.JobHistory(
-        last=run, last_succeeded=hist.last_succeeded, active=(*hist.active, run)
-    )
-    return model.Snapshot(snap.versions, jobs, snap.processed_commit, snap.good_commit, snap.tip)
+def rerun_of(run: model.Run) -> PlannedRun:
+    """The run that replaces an interrupted one: same inputs, params, baseline and attempt
+    (it had passed any approval). Recovery queues it; the planner, should recovery not
+    have (a state written before it did), when the interrupted run is the job's newest."""
+    return PlannedRun(run.job, model.Cause("retry", f"run {run.number} was interrupted"),
+                      run.inputs, dict(run.params), baseline=run.baseline, attempt=run.attempt)
 
 
 def _as_queued(p: PlannedRun, snap: model.Snapshot) -> model.Run:
     return model.Run(p.job, next_run_number(snap, p.job), "queued", p.cause, p.inputs, p.params)
 
 
-def plan_runs(
-    wf: model.Workflow,
-    snap: model.Snapshot,
-    *,
-    triggers: Iterable[model.TriggerRequest] = (),
+def plan_triggers(
+    wf: model.Workflow, snap: model.Snapshot, triggers: Iterable[model.TriggerRequest]
 ) -> Plan:
-    """Runs to queue now (trigger requests first, in order), and why other jobs wait."""
+    """The runs of trigger requests (in order), the ones refused and the ones that wait
+    for an input job's run in flight; no other job is planned."""
     runs: list[PlannedRun] = []
     rejected: list[model.TriggerRequest] = []
     waiting: list[model.TriggerRequest] = []
@@ -242,8 +242,20 @@ def plan_runs(
             waiting.append(replace(req, error=str(planned)))
             continue
         runs.append(planned)
-        snap = with_run(snap, _as_queued(planned, snap))
+        snap = history.with_run(snap, _as_queued(planned, snap))
+    return Plan(tuple(runs), {}, tuple(rejected), tuple(waiting))
 
+
+def plan_runs(
+    wf: model.Workflow,
+    snap: model.Snapshot,
+    *,
+    triggers: Iterable[model.TriggerRequest] = (),
+) -> Plan:
+    """Runs to queue now (trigger requests first, in order), and why other jobs wait."""
+    asked = plan_triggers(wf, snap, triggers)
+    for p in asked.runs:
+        snap = history.with_run(snap, _as_queued(p, snap))
     waits: dict[str, str] = {}
     auto: list[PlannedRun] = []
     for job in _upstream_first(wf):
@@ -258,8 +270,7 @@ def plan_runs(
             waits[job.name] = str(why)
             continue
         if hist.last is not None and hist.last.status == "interrupted" and not hist.active:
-            cause = model.Cause("retry", f"run {hist.last.number} was interrupted")
-            planned = PlannedRun(job.name, cause, hist.last.inputs, dict(hist.last.params))
+            planned = rerun_of(hist.last)
         else:
             changed = _changed_cause(wf, job, snap, inputs, hist.last)
             if changed is None:
@@ -267,9 +278,9 @@ def plan_runs(
                 continue
             planned = PlannedRun(job.name, changed, inputs)
         auto.append(planned)
-        snap = with_run(snap, _as_queued(planned, snap))
+        snap = history.with_run(snap, _as_queued(planned, snap))
     auto.sort(key=lambda p: (wf.jobs[p.job].priority, p.job))
-    return Plan((*runs, *auto), waits, tuple(rejected), tuple(waiting))
+    return Plan((*asked.runs, *auto), waits, asked.rejected, asked.waiting)
 
 
 def _order(job: model.Job) -> tuple[int, str]:
