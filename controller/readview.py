@@ -91,7 +91,7 @@ def refused_triggers(record: dict[str, Any]) -> list[str]:
 
 def refused_requests(home: Any) -> list[str]:
     """The cancel and replay requests the controller refused, in words."""
-    from controller.reactor.requests import refused
+    from controller.reactor.requestfiles import refused
 
     out = []
     for r in refused(home):

@@ -3,7 +3,7 @@
 Approve, cancel and replay are checked here once (a job that exists, a job that needs
 approval and has a run waiting, a run that exists), then made the same way for both
 callers: cancel and replay as a request file in HOME/requests that the controller's loop
-answers (reactor/requests.py), an approval as a commit of approvals/<job>
+answers (reactor/requestfiles.py), an approval as a commit of approvals/<job>
 (core/approvals.py `decision_text`). The callers
 turn the exceptions into their own words: exit codes for the CLI, 404/409 for the API.
 No click, no HTTP, no pygit2: readers are passed in (the CLI's `git cat-file` readers,
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from controller.core import model
-from controller.reactor import requests
+from controller.reactor import requestfiles
 
 
 class NoSuchName(LookupError):
@@ -84,7 +84,7 @@ def ask(home: Path, action: str, by: str, *, wait_seconds: float,
         controller_running: Callable[[], bool], poke: Callable[[], None] = lambda: None,
         **fields: Any) -> Answer:
     """Drop a request for the controller and wait up to `wait_seconds` for its answer."""
-    path = requests.write_request(home, action, by=by, **fields)
+    path = requestfiles.write_request(home, action, by=by, **fields)
     what = f"{action} of {fields['job']}" + (f" run {fields['run']}" if "run" in fields else "")
     if not controller_running():
         return Answer("no controller", f"{what}: requested, but no controller is running; "
@@ -92,7 +92,7 @@ def ask(home: Path, action: str, by: str, *, wait_seconds: float,
     poke()
     deadline = time.monotonic() + wait_seconds
     while time.monotonic() < deadline:
-        result = requests.read_result(path)
+        result = requestfiles.read_result(path)
         if result is not None:
             if result.get("error"):
                 return Answer("refused", f"{what}: refused: {result['error']}", result)
