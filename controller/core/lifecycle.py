@@ -129,7 +129,7 @@ def decide_approval(wf: model.Workflow, snap: model.Snapshot,
         return WhyNot(none)
     approval = wf.jobs[request.job].approval
     assert approval is not None  # pending_approval found a gated job
-    why_not = approvals.judge(approval, request, parse_time(run.queued_at, now).timestamp())
+    why_not = approvals.why_refused(approval, request, parse_time(run.queued_at, now).timestamp())
     d = request
     if why_not:
         return Refuse(replace(run, message=f"{d.decision} refused in {d.commit[:7]}: {why_not}"),

@@ -37,17 +37,20 @@ class Plan:
     waiting: tuple[model.TriggerRequest, ...] = ()
 
 
-class _NotReady(Exception):
-    """An input cannot be resolved now; the message says why. `in_flight`: only because a
-    run of an input job is queued or running (it will end: a trigger waits for it)."""
+@dataclass(frozen=True)
+class NotReady:
+    """An input cannot be resolved now, and why. `in_flight`: only because a run of an
+    input job is queued or running (it will end: a trigger waits for it)."""
 
-    def __init__(self, why: str, *, in_flight: bool = False) -> None:
-        super().__init__(why)
-        self.in_flight = in_flight
+    why: str
+    in_flight: bool = False
+
+    def __str__(self) -> str:
+        return self.why
 
 
 def _resolve_resource(inp: model.Input, res: model.Resource,
-                      snap: model.Snapshot) -> model.InputVersion:
+                      snap: model.Snapshot) -> model.InputVersion | NotReady:
     latest = snap.versions.get(inp.name)
     if inp.version_number is not None:
         name = inp.version_name or (
@@ -61,9 +64,9 @@ def _resolve_resource(inp: model.Input, res: model.Resource,
         if res.type == "state":  # an empty state is a valid start
             return model.InputVersion(inp.name, "resource", 0)
         if res.type == "time":
-            raise _NotReady(f"waiting for the first tick of {inp.name} "
+            return NotReady(f"waiting for the first tick of {inp.name} "
                             f"({res.definition.get('interval', 'no interval')})")
-        raise _NotReady(f"input {inp.name} has no version yet")
+        return NotReady(f"input {inp.name} has no version yet")
     return model.InputVersion(inp.name, "resource", latest.number, latest.name)
 
 
@@ -89,7 +92,7 @@ def _block(name: str, up: model.JobHistory, mode: str, *, manual: bool) -> str:
 
 
 def _resolve_job(wf: model.Workflow, inp: model.Input, job: model.Job, snap: model.Snapshot,
-                 *, manual: bool = False) -> model.InputVersion:
+                 *, manual: bool = False) -> model.InputVersion | NotReady:
     mode = inp.dependency_mode or job.dependency_mode
     up = snap.jobs.get(inp.name, model.JobHistory())
     why = _block(inp.name, up, mode, manual=manual)
@@ -100,24 +103,28 @@ def _resolve_job(wf: model.Workflow, inp: model.Input, job: model.Job, snap: mod
                 why = why.replace("input job", "upstream job", 1)
                 break
     if why:
-        raise _NotReady(why, in_flight=why.startswith("waiting for"))
+        return NotReady(why, in_flight=why.startswith("waiting for"))
     if up.last_succeeded == 0:
-        raise _NotReady(f"waiting for input job {inp.name} to succeed")
+        return NotReady(f"waiting for input job {inp.name} to succeed")
     return model.InputVersion(inp.name, "job", up.last_succeeded)
 
 
 def resolve_inputs(
     wf: model.Workflow, job: model.Job, snap: model.Snapshot, *, manual: bool = False
-) -> tuple[model.InputVersion, ...]:
-    """The exact input versions a run of `job` would use now; raises _NotReady."""
+) -> tuple[model.InputVersion, ...] | NotReady:
+    """The exact input versions a run of `job` would use now, or why it cannot run now
+    (the first input that cannot be resolved)."""
     resolved = []
     for inp in job.inputs:
         if inp.name in wf.resources:
-            resolved.append(_resolve_resource(inp, wf.resources[inp.name], snap))
+            found = _resolve_resource(inp, wf.resources[inp.name], snap)
         elif inp.name in wf.jobs:
-            resolved.append(_resolve_job(wf, inp, job, snap, manual=manual))
+            found = _resolve_job(wf, inp, job, snap, manual=manual)
         else:
-            raise _NotReady(f"input {inp.name} is not defined")
+            found = NotReady(f"input {inp.name} is not defined")
+        if isinstance(found, NotReady):
+            return found
+        resolved.append(found)
     return tuple(resolved)
 
 
@@ -194,9 +201,9 @@ def blocked(wf: model.Workflow, job: model.Job) -> str:
 
 def _plan_trigger(
     wf: model.Workflow, snap: model.Snapshot, req: model.TriggerRequest
-) -> PlannedRun | str | _NotReady:
-    """The run a trigger makes now, why it never will (str), or why it waits (_NotReady
-    with in_flight)."""
+) -> PlannedRun | str | NotReady:
+    """The run a trigger makes now, why it never will (str), or why it waits (NotReady
+    in flight)."""
     job = wf.jobs.get(req.job)
     if req.error:
         return req.error
@@ -205,10 +212,9 @@ def _plan_trigger(
     cannot = blocked(wf, job)
     if cannot:
         return cannot
-    try:
-        inputs = resolve_inputs(wf, job, snap, manual=True)
-    except _NotReady as why:
-        return why if why.in_flight else str(why)
+    inputs = resolve_inputs(wf, job, snap, manual=True)
+    if isinstance(inputs, NotReady):
+        return inputs if inputs.in_flight else inputs.why
     cause = model.Cause("trigger", req.path, commit=req.commit, author=req.author)
     return PlannedRun(job.name, cause, inputs, dict(req.params))
 
@@ -238,8 +244,8 @@ def plan_triggers(
         if isinstance(planned, str):
             rejected.append(replace(req, error=planned))
             continue
-        if isinstance(planned, _NotReady):
-            waiting.append(replace(req, error=str(planned)))
+        if isinstance(planned, NotReady):
+            waiting.append(replace(req, error=planned.why))
             continue
         runs.append(planned)
         snap = history.with_run(snap, _as_queued(planned, snap))
@@ -264,10 +270,9 @@ def plan_runs(
             waits[job.name] = cannot
             continue
         hist = snap.jobs.get(job.name, model.JobHistory())
-        try:
-            inputs = resolve_inputs(wf, job, snap)
-        except _NotReady as why:
-            waits[job.name] = str(why)
+        inputs = resolve_inputs(wf, job, snap)
+        if isinstance(inputs, NotReady):
+            waits[job.name] = inputs.why
             continue
         if hist.last is not None and hist.last.status == "interrupted" and not hist.active:
             planned = rerun_of(hist.last)

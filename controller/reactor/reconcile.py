@@ -17,7 +17,6 @@ import logging
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from controller.core import lifecycle, model, planner
 from controller.core import runspec as rs
@@ -71,6 +70,8 @@ class Reconciler:
         self.intake = Intake(config, self.recorder, identity)
         self.asks = Asks(requests_dir, self.recorder, config, identity, poke)
         self.submitter = Submitter(self.recorder)
+        # Timers, webhooks and pollers add versions from their threads, then poke.
+        self.add_version = self.recorder.add_version
         # Called in the loop thread as a run's start / final record is committed.
         self.started_listeners = self.outcomes.started_listeners
         self.finished_listeners = self.outcomes.finished_listeners
@@ -136,10 +137,3 @@ class Reconciler:
 
     def workflow_at(self, commit: str) -> model.Workflow:
         return self.intake.workflow_at(commit)
-
-    def add_version(self, resource: str, values: dict[str, Any], *, created_by: str,
-                    **kw: Any) -> model.Version:
-        """Append the next version of `resource`; safe from any thread (timers, webhooks).
-
-        The caller pokes the loop afterwards so that dependent jobs are planned."""
-        return self.recorder.add_version(resource, values, created_by=created_by, **kw)
