@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from controller.core import history, model
-from controller.store.statestore import HistoryEntry
+from controller.store.statestore import HistoryEntry, StateStore
 
 KEEP_TRIGGER_ERRORS = 50
 
@@ -155,3 +155,7 @@ class MemoryStateStore:
                         "params": dict(t.params), "error": t.error}
                        for t in self._snapshot.waiting_triggers]
             return {**self._config, **({"waitingTriggers": waiting} if waiting else {})}
+
+
+def _implements(store: MemoryStateStore) -> StateStore:
+    return store  # mypy checks here that the protocol is implemented in full
