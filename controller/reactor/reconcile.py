@@ -88,40 +88,50 @@ class Reconciler:
     # --- the pass -----------------------------------------------------------------------
 
     def run_pass(self) -> None:
-        rec = self.recorder
         if not self._recovered:
             self._recover()
         self.outcomes.record()
         head = self.config.head()
-        if head is None:
+        if head is None:  # nothing pushed yet (or the branch is gone): nothing to do
             return
+        record_config = self._take_config(head)
+        wf = self.workflow
+        if wf is not None:
+            self.asks.handle(wf)
+            self.intake.retry_waiting(wf)
+            self._expire(wf)
+            self._plan(wf)
+            self.submitter.submit(wf, self.store.read_snapshot())
+        # Recorded after submitting, so a triggered run starts one commit sooner. A crash
+        # before it re-processes the push: versions are idempotent and trigger runs are
+        # recognised by their commit, so nothing is recorded twice.
+        record_config()
+
+    def _take_config(self, head: str) -> Callable[[], object]:
+        """A new push is taken in (`intake.process`); returns how to record it processed."""
+        rec = self.recorder
         snap = self.store.read_snapshot()
-        record_config: Callable[[], object] = lambda: None  # noqa: E731
         if head != snap.processed_commit:
-            record_config = self.intake.process(head, snap)
-        elif rec.good is None and snap.good_commit:
+            return self.intake.process(head, snap)
+        if rec.good is None and snap.good_commit:  # after a restart
             rec.good = Loaded(snap.good_commit, self.workflow_at(snap.good_commit))
-        if rec.good is None:
-            record_config()
-            return
-        wf = rec.good.workflow
-        self.asks.handle(wf)
-        self.intake.retry_waiting(wf)
-        now = rec.clock()
-        for cancel in lifecycle.expire_approvals(wf, self.store.read_snapshot(), now=now,
-                                                 started=rec.submitted):
+        return lambda: None
+
+    def _expire(self, wf: model.Workflow) -> None:
+        rec = self.recorder
+        for cancel in lifecycle.expire_approvals(wf, self.store.read_snapshot(),
+                                                 now=rec.clock(), started=rec.submitted):
             rec.apply(cancel)
+
+    def _plan(self, wf: model.Workflow) -> None:
+        """Queue the runs that are due, then cancel the runs of jobs that left."""
+        rec = self.recorder
         snap = self.store.read_snapshot()
         for p in planner.plan_runs(wf, snap).runs:
             snap = rec.queue(p, snap)
         for orphan in lifecycle.cancel_orphans(wf, snap, now=rec.clock(),
                                                started=rec.submitted):
             rec.apply(orphan)
-        self.submitter.submit(wf, self.store.read_snapshot())
-        # Recorded after submitting, so a triggered run starts one commit sooner. A crash
-        # before it re-processes the push: versions are idempotent and trigger runs are
-        # recognised by their commit, so nothing is recorded twice.
-        record_config()
 
     def _recover(self) -> None:
         """Runs left `running` by a previous controller process were interrupted."""
