@@ -220,9 +220,10 @@ def _plan_trigger(
 
 
 def rerun_of(run: model.Run) -> PlannedRun:
-    """The run that replaces an interrupted one: same inputs, params, baseline and attempt
-    (it had passed any approval). Recovery queues it; the planner, should recovery not
-    have (a state written before it did), when the interrupted run is the job's newest."""
+    """The run that replaces an interrupted one: same inputs, params, baseline and attempt.
+    Recovery queues it (the interrupted run had passed any approval); the planner plans it
+    should recovery not have (a state written before it did) when the interrupted run is
+    the job's newest."""
     return PlannedRun(run.job, model.Cause("retry", f"run {run.number} was interrupted"),
                       run.inputs, dict(run.params), baseline=run.baseline, attempt=run.attempt)
 
