@@ -16,8 +16,8 @@ from typing import Any
 from controller.core import approvals, lifecycle, model, planner
 from controller.reactor import requestfiles
 from controller.reactor.identity import Identifier
+from controller.reactor.ports import ConfigSource
 from controller.reactor.recorder import Recorder
-from controller.store.configrepo import ConfigRepo
 
 log = logging.getLogger("gitline")
 
@@ -25,7 +25,7 @@ Answer = dict[str, Any]  # {"message", and "cancelled" or "queued"} or {"error"}
 
 
 class Asks:
-    def __init__(self, folder: Path | None, recorder: Recorder, config: ConfigRepo,
+    def __init__(self, folder: Path | None, recorder: Recorder, config: ConfigSource,
                  identity: Identifier | None, poke: Callable[[], None]) -> None:
         self.folder = folder
         self.recorder = recorder

@@ -11,14 +11,15 @@ how), so a triggered run starts one commit sooner.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
 from controller.core import approvals, intake, lifecycle, loader, model, planner, secretscope
+from controller.core.intake import PushedCommit
 from controller.reactor.identity import Identifier
+from controller.reactor.ports import ConfigSource
 from controller.reactor.recorder import Loaded, Recorder
 from controller.secrets import SecretsError, scopes
-from controller.store.configrepo import CommitInfo, ConfigRepo
 
 log = logging.getLogger("gitline")
 
@@ -26,7 +27,7 @@ Triggers = tuple[model.TriggerRequest, ...]
 
 
 class Intake:
-    def __init__(self, config: ConfigRepo, recorder: Recorder,
+    def __init__(self, config: ConfigSource, recorder: Recorder,
                  identity: Identifier | None) -> None:
         self.config = config
         self.recorder = recorder
@@ -87,7 +88,7 @@ class Intake:
         return {r.name: self.config.tree_id(commit, r.tracks_path) or ""
                 for r in wf.resources.values() if r.tracks_path is not None}
 
-    def _triggers(self, snap: model.Snapshot, commits: list[CommitInfo],
+    def _triggers(self, snap: model.Snapshot, commits: Sequence[PushedCommit],
                   good: Loaded | None) -> tuple[Triggers, Triggers]:
         """Queue the runs of the push's trigger files and apply its approval files;
         returns (refused, waiting for an input job's run in flight)."""

@@ -25,11 +25,11 @@ from controller.reactor.asks import Asks
 from controller.reactor.identity import Identifier
 from controller.reactor.intake import Intake
 from controller.reactor.outcomes import Outcomes, Reports
+from controller.reactor.ports import ConfigSource
 from controller.reactor.recorder import Loaded, Recorder
 from controller.reactor.specs import Checkout, SpecBuilder
 from controller.reactor.submit import Submitter
 from controller.secrets import Secret
-from controller.store.configrepo import ConfigRepo
 from controller.store.statestore import StateStore
 
 log = logging.getLogger("gitline")
@@ -45,7 +45,7 @@ class Reconciler:
 
     def __init__(
         self,
-        config: ConfigRepo,
+        config: ConfigSource,
         store: StateStore,
         executor: ex.Executor,
         *,

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 from controller.core import model, runenv
 from controller.core import runspec as rs
+from controller.reactor.ports import ConfigSource
 from controller.secrets import Secret, SecretsError, find
-from controller.store.configrepo import ConfigRepo
 from controller.store.statestore import StateStore
 
 # The checkout of a gitRepo version from another repository: (files, executable paths).
@@ -22,7 +22,7 @@ Checkout = Callable[[model.Resource, model.Version],
 
 @dataclass
 class SpecBuilder:
-    config: ConfigRepo
+    config: ConfigSource
     store: StateStore
     job_env: dict[str, str] = field(default_factory=dict)
     secrets: Callable[[], Mapping[str, Secret]] = dict
