@@ -13,7 +13,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, assert_never
 
 from controller.core import history, lifecycle, model, planner, versions
 from controller.core import runspec as rs
@@ -88,8 +88,10 @@ class Recorder:
                 self.store.record_run(t.rerun)
             self.store.record_run(t.run)
             log.warning("%s: run %d interrupted; it will run again", t.run.job, t.run.number)
-        else:
+        elif isinstance(t, lifecycle.CancelOrphan):
             self.store.record_run(t.run)
+        else:
+            assert_never(t)  # mypy: every transition is applied
 
     def cancel_unstarted(self, run: model.Run, reason: str) -> None:
         """Cancel a run that never started: its on_cancel and always hooks still run."""
