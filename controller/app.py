@@ -19,7 +19,7 @@ from controller.pushanswer import Answerer
 from controller.reactor.identity import Identifier
 from controller.reactor.loop import Loop
 from controller.reactor.reconcile import Reconciler
-from controller.reactor.requests import REQUESTS_DIR
+from controller.reactor.requestfiles import REQUESTS_DIR
 from controller.reactor.timers import Timers
 from controller.reactor.watcher import RefWatcher
 from controller.secrets import Secret, load_secrets

@@ -113,7 +113,7 @@ class Requests:
     def ask(self, action: str, actor: Actor, **fields: Any) -> Answer:
         """Drop a request and wait up to `wait_seconds` for its answer; Refused if the
         controller refuses it."""
-        from controller.reactor import requests
+        from controller.reactor import requestfiles as requests
 
         path = requests.write_request(self.home, action, by=actor.by, **fields)
         what = f"{action} of {fields['job']}" + (

@@ -70,7 +70,7 @@ def refused_triggers(record: dict[str, Any]) -> list[str]:
 
 def refused_requests(home: Path) -> list[str]:
     """The cancel and replay requests the controller refused, in words."""
-    from controller.reactor.requests import refused
+    from controller.reactor.requestfiles import refused
 
     out = []
     for r in refused(home):

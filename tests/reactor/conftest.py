@@ -1,0 +1,14 @@
+"""The `line` fixture: one controller's pass over a config repository and the in-memory
+state store (tests/reactor/reactorkit.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from reactorkit import Line, make_line
+
+
+@pytest.fixture
+def line(tmp_path: Path) -> Line:
+    return make_line(tmp_path)
