@@ -221,7 +221,7 @@ class GitStateStore:
 
         def update(snap: model.Snapshot, tip: pygit2.Commit | None) -> model.Snapshot:
             old = snap.jobs.get(job, model.JobHistory())
-            after = jobfolder.job_history_after_run(self._records, old, tip, run)
+            after = jobfolder.job_history_after_run(old, run)
             return replace(snap, jobs={**snap.jobs, job: after})
 
         return self._append(change, name=job, update=update)

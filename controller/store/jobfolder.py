@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import pygit2
 
-from controller.core import model
-from controller.store import statebranch, yamlio
+from controller.core import history, model
+from controller.store import yamlio
 from controller.store.records import RecordCache
 from controller.store.statebranch import JOBS
 from controller.store.trees import Edits, entry_name, object_at
@@ -27,11 +27,12 @@ def read_job_history(records: RecordCache, job_tree: pygit2.Tree) -> model.JobHi
             for entry in active:
                 if entry_name(entry).endswith(".yml"):
                     runs.append(records.record(active, (entry_name(entry),), "run"))
-        return statebranch.job_history(runs, records.record(job_tree, ("run.yml",), "run"),
-                                       records.record(job_tree, ("job.yml",), "dict") or {})
+        counters = records.record(job_tree, ("job.yml",), "dict") or {}
+        return history.from_records(runs, records.record(job_tree, ("run.yml",), "run"),
+                                    int(counters.get("lastSucceeded") or 0))
 
-    history: model.JobHistory = records.cached(("job", job_tree.id), parse)
-    return history
+    read: model.JobHistory = records.cached(("job", job_tree.id), parse)
+    return read
 
 
 def run_edits(records: RecordCache, tree: pygit2.Tree | None, run: model.Run) -> Edits:
@@ -57,25 +58,7 @@ def run_edits(records: RecordCache, tree: pygit2.Tree | None, run: model.Run) ->
     return edits
 
 
-def job_history_after_run(
-    records: RecordCache, old: model.JobHistory, tip: pygit2.Commit | None, run: model.Run
-) -> model.JobHistory:
-    """The job's history after recording `run` on `tip` (as read_job_history would read it)."""
-    written = yamlio.run_from_yaml(yamlio.run_to_yaml(run))
-    folder = (JOBS, run.job)
-    tree = tip.tree if tip else None
-    newest = records.record(tree, (*folder, "run.yml"), "run")
-    if newest is None or run.number >= newest.number:
-        newest = written
-    active = [r for r in old.active if r.number != run.number]
-    if run.status not in model.FINISHED:
-        active.append(written)
-    active.sort(key=lambda r: r.number)
-    last = newest
-    if active and active[-1].number > last.number:
-        last = active[-1]
-    counters = records.record(tree, (*folder, "job.yml"), "dict") or {}
-    last_ok = int(counters.get("lastSucceeded") or 0)
-    if run.status == "succeeded" and run.number > last_ok:
-        last_ok = run.number
-    return model.JobHistory(last=last, last_succeeded=last_ok, active=tuple(active))
+def job_history_after_run(old: model.JobHistory, run: model.Run) -> model.JobHistory:
+    """The job's history after recording `run` (as read_job_history would read it): the
+    core's one rule, applied to the run as its record reads back."""
+    return history.after_run(old, yamlio.run_from_yaml(yamlio.run_to_yaml(run)))

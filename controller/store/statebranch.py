@@ -94,16 +94,6 @@ def int_or_none(text: str | None) -> int | None:
         return None
 
 
-def job_history(active: list[model.Run], last: model.Run | None,
-                counters: dict[str, Any]) -> model.JobHistory:
-    """A job's history from its folder: active/<n>.yml, run.yml and job.yml."""
-    runs = sorted(active, key=lambda r: r.number)
-    if runs and (last is None or runs[-1].number > last.number):
-        last = runs[-1]
-    return model.JobHistory(last=last, last_succeeded=int(counters.get("lastSucceeded") or 0),
-                            active=tuple(runs))
-
-
 def snapshot(versions: dict[str, model.Version], jobs: dict[str, model.JobHistory],
              config: dict[str, Any], tip: str) -> model.Snapshot:
     return model.Snapshot(versions=versions, jobs=jobs,

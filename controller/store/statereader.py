@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from controller.core import model
+from controller.core import history, model
 from controller.store import statebranch
 from controller.store.catfile import CatFile, CommitText
 from controller.store.history_index import HistoryIndex, index_path
@@ -44,8 +44,9 @@ class StateReader:
         active = self._cat.tree(f"{job_tree}:active") or {}
         runs = [self._record(job_tree, ("active", n), "run") for n, e in active.items()
                 if n.endswith(".yml") and e.is_file]
-        return statebranch.job_history(runs, self._record(job_tree, ("run.yml",), "run"),
-                                       self._record(job_tree, ("job.yml",), "dict") or {})
+        counters = self._record(job_tree, ("job.yml",), "dict") or {}
+        return history.from_records(runs, self._record(job_tree, ("run.yml",), "run"),
+                                    int(counters.get("lastSucceeded") or 0))
 
     def read_snapshot(self) -> model.Snapshot:
         tip = self._cat.commit(self._ref)
