@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import subprocess
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -10,6 +12,8 @@ from urllib.parse import quote
 from controller.core import model
 from controller.server.web import linegraph
 from controller.server.web.data import Json, WebData
+
+log = logging.getLogger("gitline.web")
 
 ACTIVE = ("queued", "running", "pending_approval")
 
@@ -42,9 +46,14 @@ def states(wf: model.Workflow, status: Json) -> dict[str, str]:
 def line(data: WebData, svgs: linegraph.SvgCache) -> dict[str, Any]:
     status, wf = data.status(), data.workflow()
     colours = states(wf, status)
-    svg = ""
+    svg, why = "", "Graphviz `dot` is not installed on the controller's host (install the " \
+        "graphviz package), so the line cannot be drawn."
     if linegraph.dot_available():
-        svg = svgs.svg(status.get("config", {}).get("good", ""), wf, colours)
+        try:
+            svg = svgs.svg(status.get("config", {}).get("good", ""), wf, colours)
+        except (OSError, subprocess.SubprocessError) as err:  # a broken dot: still a page
+            log.warning("gitline: dot could not draw the line: %s", err)
+            why = f"Graphviz `dot` could not draw the line ({err})."
     jobs = [{"name": n, "url": job_url(n), "state": colours[n],
              "why_bad": wf.inconsistent.get(n, "") or wf.jobs[n].not_runnable,
              "last": (status["jobs"].get(n) or {}).get("lastRun"),
@@ -52,7 +61,7 @@ def line(data: WebData, svgs: linegraph.SvgCache) -> dict[str, Any]:
     resources = [{"name": n, "url": resource_url(n), "type": r.type,
                   "version": (status["resources"].get(n) or {}).get("version"),
                   "inconsistent": wf.inconsistent.get(n, "")} for n, r in wf.resources.items()]
-    return {"title": "The line", "svg": svg, "wide": False, "jobs": jobs,
+    return {"title": "The line", "svg": svg, "no_graph": why, "jobs": jobs,
             "resources": resources, "legend": linegraph.LEGEND}
 
 
@@ -119,6 +128,13 @@ def resource(data: WebData, name: str) -> dict[str, Any]:
     wf = data.workflow()
     versions = data.versions(name, 50)  # LookupError for an unknown resource
     res = wf.resources.get(name)
+    takers = [j.name for j in wf.jobs.values() if any(i.name == name for i in j.inputs)]
+    taken: dict[int, list[tuple[str, int]]] = {}  # version number -> (job, run) that took it
+    for taker in takers:
+        for r in data.runs(taker, 50):
+            for i in r.get("inputVersions") or []:
+                if i.get("name") == name and i.get("kind") == "resource":
+                    taken.setdefault(int(i["number"]), []).append((taker, int(r["number"])))
     rows = []
     for v in versions:
         made = str(v.get("createdBy") or "")
@@ -126,12 +142,13 @@ def resource(data: WebData, name: str) -> dict[str, Any]:
         rows.append({**v, "commit": v.get("commit") or "",
                      "run_url": f"{job_url(job_name)}/runs/{number}"
                      if job_name in wf.jobs and number.isdigit() else "",
-                     "values_text": json.dumps(v.get("values") or {}, sort_keys=True)[:300]})
+                     "values_text": json.dumps(v.get("values") or {}, sort_keys=True)[:300],
+                     "taken": [{"text": f"{j} run {n}", "url": f"{job_url(j)}/runs/{n}"}
+                               for j, n in taken.get(int(v.get("number") or 0), [])]})
     return {"title": f"Resource {name}", "name": name,
             "type": res.type if res else "(no longer in the workflow)",
             "inconsistent": wf.inconsistent.get(name, ""), "versions": rows,
-            "takers": [j.name for j in wf.jobs.values() if any(i.name == name
-                                                               for i in j.inputs)],
+            "takers": takers,
             "makers": [j.name for j in wf.jobs.values() if any(o.name == name
                                                                for o in j.outputs)]}
 
