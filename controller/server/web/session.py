@@ -35,12 +35,16 @@ class Session:
 
 
 class Sessions:
-    """Session id -> Session, bounded, expiring; `principal` re-checks the token."""
+    """Session id -> Session, bounded, expiring; `principal` re-checks the token.
+
+    Visitors (no token yet: anyone can make one by loading /login) and signed-in sessions
+    are kept apart, so a flood of visitors never pushes a signed-in session out."""
 
     def __init__(self, principal: Callable[[str], Principal | None]) -> None:
         self._principal = principal
         self._lock = threading.Lock()
-        self._by_id: OrderedDict[str, Session] = OrderedDict()
+        self._signed: OrderedDict[str, Session] = OrderedDict()
+        self._visitors: OrderedDict[str, Session] = OrderedDict()
 
     def get(self, environ: dict[str, Any]) -> Session | None:
         sid = cookie_value(environ.get("HTTP_COOKIE", ""))
@@ -48,25 +52,28 @@ class Sessions:
             return None
         now = time.monotonic()
         with self._lock:
-            found = self._by_id.get(sid)
+            pool = self._signed if sid in self._signed else self._visitors
+            found = pool.get(sid)
             if found is None or now - found.used > LIFETIME:
-                self._by_id.pop(sid, None)
+                pool.pop(sid, None)
                 return None
             found.used = now
-            self._by_id.move_to_end(sid)
+            pool.move_to_end(sid)
             return found
 
     def new(self, token: str = "") -> Session:
         made = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), token)
         with self._lock:
-            self._by_id[made.sid] = made
-            while len(self._by_id) > MAX_SESSIONS:
-                self._by_id.popitem(last=False)
+            pool = self._signed if token else self._visitors
+            pool[made.sid] = made
+            while len(pool) > MAX_SESSIONS:
+                pool.popitem(last=False)
         return made
 
     def end(self, session: Session) -> None:
         with self._lock:
-            self._by_id.pop(session.sid, None)
+            self._signed.pop(session.sid, None)
+            self._visitors.pop(session.sid, None)
 
     def principal(self, session: Session | None) -> Principal | None:
         """Who the session signed in as, while that token is valid; else None."""

@@ -175,10 +175,15 @@ class WebApp:
 
     def _html(self, req: Request, start_response: StartResponse, template: str,
               values: dict[str, Any], status: int = 200) -> list[bytes]:
-        session = req.session or self._visitor(req)
-        flash, session.flash = session.flash, ("", False)
+        session = req.session
+        if session is None and template == "login.html":
+            session = self._visitor(req)  # the login form needs a CSRF token; pages do not
+        flash = ("", False)
+        if session is not None:
+            flash, session.flash = session.flash, ("", False)
         page = self.templates.get_template(template).render(
-            **values, principal=req.principal, csrf=session.csrf, nonce=req.nonce,
+            **values, principal=req.principal, csrf=session.csrf if session else "",
+            nonce=req.nonce,
             tip=self._tip(), colours=linegraph.COLOURS, script=SCRIPT,
             flash=flash[0], flash_error=flash[1])
         csp = (f"default-src 'none'; script-src 'nonce-{req.nonce}'; "
