@@ -146,3 +146,50 @@ def test_anonymous_read_shows_pages_without_signing_in_but_no_forms(home: Home):
     wait_for(lambda: "succeeded" in visitor.get(JOB_URL + "/runs/1").body, 10, "run page")
     refused = visitor.post(JOB_URL + "/trigger", {"csrf": visitor.csrf()})  # the login form's
     assert refused.status == 403 and "sign in" in refused.body
+
+
+def events(client: WebClient, path: str, until: str = "end") -> list[tuple[float, str, dict]]:
+    """(seconds since opening, event, data) of a Server-Sent Events stream, to `until`."""
+    import json
+    import time
+    import urllib.request
+
+    began = time.monotonic()
+    got: list[tuple[float, str, dict]] = []
+    with client.opener.open(urllib.request.Request(client.base + path), timeout=30) as resp:
+        assert resp.headers["Content-Type"] == "text/event-stream"
+        kind = ""
+        for raw in resp:
+            line = raw.decode().rstrip("\n")
+            if line.startswith("event: "):
+                kind = line[7:]
+            elif line.startswith("data: "):
+                got.append((time.monotonic() - began, kind, json.loads(line[6:])))
+                if kind == until:
+                    break
+    return got
+
+
+def test_a_running_log_streams_line_by_line_and_resumes_by_offset(home):
+    tok = add_token(home, "ada", "read")
+    base = serve(home)
+    home.write("shippable.yml", params_and_job(
+        "printer", """['for i in 1 2 3 4 5; do echo "tick $i <i>"; sleep 1; done']"""))
+    home.push("printer")
+    wait_for(lambda: "printer: run 1 started" in home.subjects(), 60, "the run to start")
+    ada = WebClient(base)
+    ada.sign_in(tok)
+    got = events(ada, "/jobs/printer/runs/1/log/stream")
+    text = "".join(d["text"] for _, k, d in got if k == "log")
+    assert all(f"tick {i} <i>" in text for i in range(1, 6)), text
+    # lines came as they were printed, not all at the end
+    first = next(t for t, k, d in got if k == "log" and "tick 1" in d["text"])
+    last = next(t for t, k, d in got if k == "log" and "tick 5" in d["text"])
+    assert last - first >= 2.5, got
+    assert got[-1][1:] == ("end", {"status": "succeeded"})
+    # a reconnect from an offset gets only what follows it
+    middle = next(d["offset"] for _, k, d in got if k == "log" and "tick 2" in d["text"])
+    rest = events(ada, f"/jobs/printer/runs/1/log/stream?offset={middle}")
+    resumed = "".join(d["text"] for _, k, d in rest if k == "log")
+    assert "tick 1" not in resumed and "tick 2" not in resumed and "tick 5 <i>" in resumed
+    assert rest[-1][1:] == ("end", {"status": "succeeded"})

@@ -219,9 +219,15 @@ class WebApp:
         self._reader(req)
         return self._html(req, start_response, "config.html", views.config(self.data))
 
-    def tip(self, req: Request, start_response: StartResponse) -> list[bytes]:
+    def _may_read(self, req: Request) -> None:
+        """For what a script fetches: 401/403, never a redirect to /login."""
         if req.principal is None and not self.anonymous_read:
             raise Page(401, "sign in")
+        if req.principal is not None and not req.principal.may("read"):
+            raise Page(403, f"token {req.principal.name} lacks the read scope")
+
+    def tip(self, req: Request, start_response: StartResponse) -> list[bytes]:
+        self._may_read(req)
         body = json.dumps({"tip": self._tip()}).encode()
         return self._respond(req, start_response, 200, body,
                              [("Content-Type", "application/json")])
@@ -257,8 +263,7 @@ class WebApp:
 
     def stream(self, req: Request, start_response: StartResponse, name: str,
                number: str) -> Iterable[bytes]:
-        if req.principal is None and not self.anonymous_read:
-            raise Page(401, "sign in")
+        self._may_read(req)
         if not self.streams.try_open():
             raise Page(503, "too many logs are followed at once; the page retries")
         try:
