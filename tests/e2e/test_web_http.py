@@ -193,3 +193,24 @@ def test_a_running_log_streams_line_by_line_and_resumes_by_offset(home):
     resumed = "".join(d["text"] for _, k, d in rest if k == "log")
     assert "tick 1" not in resumed and "tick 2" not in resumed and "tick 5 <i>" in resumed
     assert rest[-1][1:] == ("end", {"status": "succeeded"})
+
+
+def test_config_and_resource_pages_show_problems_pushes_and_who_took_what(home, line):
+    base, toks = line
+    ada = WebClient(base)
+    ada.sign_in(toks["ada"])
+    resource = ada.get("/resources/go")
+    assert resource.status == 200
+    assert f'href="{JOB_URL}/runs/1">{JOB} run 1</a>' in resource.body  # who took version 1
+    assert ada.get("/resources/nope").status == 404
+    assert ada.get("/jobs/nope").status == 404
+    assert ada.get(JOB_URL + "/runs/99").status == 404
+    home.write("shippable.yml", WORKFLOW + "  - name: <bad>\n    type: runSh\n")
+    bad = home.push("a <bad> job")
+    wait_for(lambda: home.status()["config"]["processed"] == bad, 30, "the push to be read")
+    config = ada.get("/config")
+    assert re.search(r"shippable\.yml:1[0-9]:[0-9]+: [^<]*&lt;bad&gt;", config.body), \
+        config.body
+    assert "<bad>" not in config.body
+    assert f"<code>{bad[:10]}</code></td><td>Ada Lovelace &lt;ada@example.com&gt;</td>" \
+        "<td>a &lt;bad&gt; job</td>" in config.body
