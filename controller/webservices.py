@@ -16,6 +16,7 @@ from controller.store.pushlog import attributed
 
 if TYPE_CHECKING:  # the controller is wired in app.py, which imports this module
     from controller.app import Controller
+    from controller.server import api
     from controller.store.gitstate import GitStateStore
 
 _FINDING = 1000  # how far back a run or its outputs are looked for
@@ -36,7 +37,7 @@ def _version_json(entry: Any) -> Json:
             "commit": entry.commit, "when": entry.when}
 
 
-def web_data(ctl: Controller, actions: Any) -> WebData:
+def web_data(ctl: Controller, actions: api.Services) -> WebData:
     """WebData for this controller; `actions` are the API's Services (the same checks)."""
     from controller.execution.workspace import job_folder
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from controller.core import model
+from controller.server import api
 
 Json = dict[str, Any]
 
@@ -48,5 +49,4 @@ class WebData:
     log: Callable[[str, int], str | None]  # a finished run's recorded log
     live_log: Callable[[str, int], Path]  # where the local executor writes it as it runs
     pushes: Callable[[int], list[Push]]  # newest first
-    # the API's own asks (api.Services): trigger, approve, cancel, replay
-    actions: Any
+    actions: api.Services  # the API's own asks: trigger, approve, cancel, replay
