@@ -212,5 +212,6 @@ def test_config_and_resource_pages_show_problems_pushes_and_who_took_what(home, 
     assert re.search(r"shippable\.yml:1[0-9]:[0-9]+: [^<]*&lt;bad&gt;", config.body), \
         config.body
     assert "<bad>" not in config.body
+    assert re.search(r"The config has [0-9]+\s+problem", ada.get("/").body)
     assert f"<code>{bad[:10]}</code></td><td>Ada Lovelace &lt;ada@example.com&gt;</td>" \
         "<td>a &lt;bad&gt; job</td>" in config.body

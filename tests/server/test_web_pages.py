@@ -147,3 +147,15 @@ def test_without_dot_the_line_is_a_table_of_jobs(monkeypatch) -> None:
     assert get(app, "/api/status")[2] == "fallback"
     assert get(app, "/config.git/info/refs")[2] == "fallback"
     assert get(app, "/hooks/git")[2] == "fallback"
+
+
+def test_the_line_says_when_the_newest_push_does_not_load(monkeypatch) -> None:
+    monkeypatch.setattr(linegraph, "dot_available", lambda: False)
+    data = fake_data(workflow())
+    status = data.status()
+    status["config"].update(processed="c" * 40, problems=["shippable.yml:3:1: <oops>"])
+    app = WebApp(data, not_found, principal=lambda t: None, anonymous_read=True)
+    body = get(app, "/")[2]
+    assert "The newest pushed config does not load" in body and "1 problem," in body
+    config = get(app, "/config")[2]
+    assert "shippable.yml:3:1: &lt;oops&gt;" in config

@@ -61,7 +61,10 @@ def line(data: WebData, svgs: linegraph.SvgCache) -> dict[str, Any]:
     resources = [{"name": n, "url": resource_url(n), "type": r.type,
                   "version": (status["resources"].get(n) or {}).get("version"),
                   "inconsistent": wf.inconsistent.get(n, "")} for n, r in wf.resources.items()]
-    return {"title": "The line", "svg": svg, "no_graph": why, "jobs": jobs,
+    cfg = status.get("config", {})
+    stale = bool(cfg.get("processed")) and cfg.get("processed") != cfg.get("good")
+    return {"title": "The line", "svg": svg, "no_graph": why, "jobs": jobs, "stale": stale,
+            "problems": len(cfg.get("problems") or []),
             "resources": resources, "legend": linegraph.LEGEND}
 
 
