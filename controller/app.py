@@ -219,12 +219,15 @@ class Controller:
             self.http.stop()
 
     def http_app(self) -> Any:
-        """The WSGI app: token auth in front of git smart HTTP, the API and webhooks."""
+        """The WSGI app: the web view's pages, and token auth in front of git smart HTTP,
+        the API and webhooks."""
         from controller.server.api import ApiApp
         from controller.server.auth import AuthFilter, TokenStore
         from controller.server.gitserver import GitApp
         from controller.server.observe import MetricsApp, Observe
         from controller.server.replays import DELIVERIES_FILE, DeliveryLog
+        from controller.server.web.webapp import WebApp
+        from controller.webservices import web_data
 
         s = self.settings
         api = ApiApp(self._api_services(), max_payload=s.max_payload,
@@ -238,9 +241,11 @@ class Controller:
             log.warning("gitline: tokens from before scopes (%s) still work with read, push "
                         "and trigger; re-issue them: gitline token remove/add",
                         ", ".join(tokens.legacy()))
-        return Observe(AuthFilter(MetricsApp(git, self.metrics), tokens,
-                                  anonymous_read=s.anonymous_read),
-                       metrics=self.metrics, ready=self.readiness)
+        guarded = AuthFilter(MetricsApp(git, self.metrics), tokens,
+                             anonymous_read=s.anonymous_read)
+        web = WebApp(web_data(self, api.services), guarded, principal=tokens.principal,
+                     anonymous_read=s.anonymous_read, max_streams=max(1, s.http_threads // 2))
+        return Observe(web, metrics=self.metrics, ready=self.readiness)
 
     def _api_services(self) -> Any:
         """The API's callables: the service layer, bound to this controller's parts."""
