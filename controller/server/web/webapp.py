@@ -23,7 +23,7 @@ from urllib.parse import parse_qs, quote
 import jinja2
 
 from controller.core import model
-from controller.server import api
+from controller.core.errors import Invalid, ServiceError
 from controller.server.auth import ANONYMOUS, Principal, required_scope
 from controller.server.web import linegraph, views
 from controller.server.web.data import WebData
@@ -329,14 +329,14 @@ class WebApp:
                 self._say(req, f"Triggered {name}: commit {sha[:10]} on the config branch.")
             elif action == "approve":
                 if decision not in ("approve", "reject"):
-                    raise api.Invalid("decision must be approve or reject")
+                    raise Invalid("decision must be approve or reject")
                 sha = actions.approve(name, decision, form.get("reason", ""), who)
                 self._say(req, f"{decision.capitalize()}d {name}: commit {sha[:10]}.")
             else:
                 answer = actions.cancel(name, who.name)
                 self._say(req, str(answer.get("message", "")),
                           error=answer.get("state") == "refused")
-        except (api.NotFound, api.Invalid, api.Conflict) as err:
+        except ServiceError as err:  # NotFound, Invalid, Refused: said on the page
             self._say(req, str(err.args[0]) if err.args else "refused", error=True)
         raise Page(303, location=back)
 
@@ -346,7 +346,7 @@ class WebApp:
         try:
             answer = self.data.actions.replay(name, int(number), who.name)
             self._say(req, str(answer.get("message", "")), error=answer.get("state") == "refused")
-        except (api.NotFound, api.Invalid, api.Conflict) as err:
+        except ServiceError as err:  # NotFound, Invalid, Refused: said on the page
             self._say(req, str(err.args[0]) if err.args else "refused", error=True)
         raise Page(303, location=views.job_url(name))
 
@@ -357,13 +357,13 @@ def _local(target: str) -> str:
 
 
 def _params(text: str) -> dict[str, str]:
-    """"NAME=value" lines -> {NAME: value}; api.Invalid for a line that is not one."""
+    """"NAME=value" lines -> {NAME: value}; Invalid for a line that is not one."""
     params: dict[str, str] = {}
     for line in text.splitlines():
         if not line.strip():
             continue
         key, sep, value = line.partition("=")
         if not sep or not key.strip().isidentifier():
-            raise api.Invalid(f"parameter {line.strip()!r}: write NAME=value")
+            raise Invalid(f"parameter {line.strip()!r}: write NAME=value")
         params[key.strip()] = value.strip()
     return params
