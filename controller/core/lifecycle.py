@@ -159,8 +159,10 @@ def expire_approvals(wf: model.Workflow, snap: model.Snapshot, *, now: str,
     return expired
 
 
-def recover(snap: model.Snapshot, *, now: str) -> list[Interrupt]:
-    """Runs left `running` by a previous controller process were interrupted.
+def recover(snap: model.Snapshot, *, now: str,
+            followed: Collection[tuple[str, int]] = ()) -> list[Interrupt]:
+    """Runs left `running` by a previous controller process were interrupted, except the
+    `followed` ones (job, number) that an executor still follows (a Celery worker's).
 
     Each gets its re-run queued (`planner.rerun_of`) *before* it is marked interrupted: a
     crash in between leaves the re-run queued and the run still `running`, and the next
@@ -171,7 +173,7 @@ def recover(snap: model.Snapshot, *, now: str) -> list[Interrupt]:
     found = []
     for name, hist in snap.jobs.items():
         for run in hist.active:
-            if run.status != "running":
+            if run.status != "running" or (name, run.number) in followed:
                 continue
             planned = planner.rerun_of(run)
             rerun = None

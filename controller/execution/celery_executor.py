@@ -236,7 +236,8 @@ class CeleryExecutor:
                     queue_for(spec, self.default_queue))
         if not self._known(t.task_id):
             return False
-        t.sent, t.looked_at = True, time.monotonic()
+        # recorded running already: its start is not reported again
+        t.sent, t.started, t.looked_at = True, True, time.monotonic()
         with self._lock:
             if self._closing:
                 raise RuntimeError("the Celery executor is shut down")

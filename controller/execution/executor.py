@@ -25,6 +25,17 @@ class Executor(Protocol):
         on_done: Callable[[RunSpec, Outcome], None],
     ) -> None: ...
 
+    def adopt(
+        self,
+        spec: RunSpec,
+        on_started: Callable[[RunSpec, str], None],
+        on_done: Callable[[RunSpec, Outcome], None],
+    ) -> bool:
+        """Follow `spec`, which an earlier controller process handed over and recorded as
+        running, if it provably goes on (or ended) out of that process's reach; False
+        means it cannot be followed and the controller runs it again."""
+        ...
+
     def cancel(self, job: str, number: int) -> bool: ...
 
     def shutdown(self, wait: bool = True) -> None: ...

@@ -91,6 +91,11 @@ class LocalExecutor:
             return
         _quietly(on_done, spec, outcome)
 
+    def adopt(self, spec: RunSpec, on_started: Callable[[RunSpec, str], None],
+              on_done: Callable[[RunSpec, Outcome], None]) -> bool:
+        """A local run does not outlive the controller that ran it: never."""
+        return False
+
     def cancel(self, job: str, number: int) -> bool:
         """Cancel a queued or running run; False if this executor does not have it."""
         with self._lock:

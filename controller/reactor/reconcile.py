@@ -134,10 +134,38 @@ class Reconciler:
             rec.apply(orphan)
 
     def _recover(self) -> None:
-        """Runs left `running` by a previous controller process were interrupted."""
-        for t in lifecycle.recover(self.store.read_snapshot(), now=self.recorder.clock()):
+        """Runs left `running` by a previous controller process go on where an executor
+        can still follow them (`adopt`); the others were interrupted."""
+        snap = self.store.read_snapshot()
+        followed = self._adopt(snap)
+        for t in lifecycle.recover(snap, now=self.recorder.clock(), followed=followed):
             self.recorder.apply(t)
         self._recovered = True
+
+    def _adopt(self, snap: model.Snapshot) -> set[tuple[str, int]]:
+        """The running runs the executor follows again, each built from its own record
+        and the workflow of its config commit."""
+        rec, followed = self.recorder, set()
+        workflows: dict[str, model.Workflow] = {}
+        for name, hist in snap.jobs.items():
+            for run in hist.active:
+                if run.status != "running":
+                    continue
+                try:
+                    if run.config_commit not in workflows:
+                        workflows[run.config_commit] = self.workflow_at(run.config_commit)
+                    wf = workflows[run.config_commit]
+                    job = wf.jobs.get(name)
+                    if job is None or not rec.follow(rec.specs.build(wf, job, run, snap)):
+                        continue
+                except Exception as err:  # nothing provable: it is run again, as before
+                    log.warning("%s run %d: cannot ask the executor whether it still goes "
+                                "on (%s); it will run again", name, run.number, err)
+                    continue
+                followed.add((name, run.number))
+                log.info("%s run %d: still going on %s; followed again", name, run.number,
+                         run.worker or "its worker")
+        return followed
 
     # --- what the wiring reads and calls ---------------------------------------------
 

@@ -59,6 +59,14 @@ class Recorder:
         self.submitted.add((spec.run.job, spec.run.number))
         self.executor.submit(spec, self._on_started, self._on_done)
 
+    def follow(self, spec: rs.RunSpec) -> bool:
+        """Have the executor follow a run an earlier process handed over; False if it
+        cannot (the run is then interrupted and runs again)."""
+        if not self.executor.adopt(spec, self._on_started, self._on_done):
+            return False
+        self.submitted.add((spec.run.job, spec.run.number))
+        return True
+
     def queue(self, planned: planner.PlannedRun, snap: model.Snapshot) -> model.Snapshot:
         """Record a planned run (queued or gated); the snapshot as it is afterwards."""
         wf = self.workflow

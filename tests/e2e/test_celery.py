@@ -7,6 +7,7 @@ executor, and `gitline cancel` stops a run on its worker.
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -171,3 +172,50 @@ def test_celery_without_a_broker_url_is_a_clear_error(tmp_home: Path) -> None:
     result = gitline("serve", tmp_home, check=False)
     assert result.returncode == 1
     assert "executor: celery needs broker_url" in result.stderr
+
+
+COUNTED = """\
+resources:
+  - name: nap_cfg
+    type: params
+    versionTemplate:
+      params: {{NAP: "6"}}
+jobs:
+  - name: counted
+    type: runSh
+    steps:
+      - IN: nap_cfg
+      - TASK:
+          script:
+            - echo ran >> "{tally}"
+            - sleep "$NAP"
+            - echo "slept $NAP"
+"""
+
+
+def test_kill_9_of_the_controller_a_run_on_a_worker_executes_once_and_is_recorded(
+        home: Home, broker: str, tmp_path: Path) -> None:
+    sealing.home_key(home.path)
+    tally = tmp_path / "tally"
+    worker = Worker(broker, tmp_path, queues="gitline", name="e2e-survivor", sandbox="none",
+                    key_file=home.path / sealing.KEY_FILE)
+    try:
+        (home.path / "gitline.yml").write_text(
+            f"executor: celery\nbroker_url: {broker}\nworker_lost_seconds: 30\n")
+        home.start()
+        home.write("shippable.yml", COUNTED.format(tally=tally))
+        home.push("a job that outlives its controller")
+        wait_for(lambda: "counted: run 1 started" in home.subjects(), 60, "the run to start")
+        home.stop(signal.SIGKILL)  # the controller dies; the worker goes on
+        home.start()
+        assert home.wait_runs("counted", 1, timeout=60) == ["run 1 succeeded"]
+        home.wait_idle(timeout=30)
+    finally:
+        worker.stop()
+    assert tally.read_text().splitlines() == ["ran"]  # executed once
+    assert "slept 6" in home.show("jobs/counted/log.txt")
+    assert home.runs("counted") == ["run 1 succeeded"]  # nothing interrupted, no run 2
+    assert home.subjects().count("counted: run 1 started") == 1
+    assert "counted run 1: still going on e2e-survivor@localhost" in home.server_log()
+    assert subprocess.run(["git", "fsck", "--strict"], cwd=home.repo, capture_output=True,
+                          text=True).returncode == 0

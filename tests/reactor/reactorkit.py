@@ -29,6 +29,14 @@ class HeldExecutor:
 
     held: dict[tuple[str, int], tuple[rs.RunSpec, Started, Done]] = field(default_factory=dict)
     given: list[rs.RunSpec] = field(default_factory=list)
+    outlives_its_controller: bool = False  # as Celery workers do; local runs do not
+
+    def adopt(self, spec: rs.RunSpec, on_started: Started, on_done: Done) -> bool:
+        key = (spec.run.job, spec.run.number)
+        if not self.outlives_its_controller or key not in self.held:
+            return False
+        self.held[key] = (spec, on_started, on_done)
+        return True
 
     def submit(self, spec: rs.RunSpec, on_started: Started, on_done: Done) -> None:
         self.given.append(spec)
@@ -95,13 +103,14 @@ class Line:
         return self.store.read_snapshot().versions.get(resource)
 
 
-def make_line(tmp_path: Path, store: MemoryStateStore | None = None) -> Line:
+def make_line(tmp_path: Path, store: MemoryStateStore | None = None,
+              executor: HeldExecutor | None = None) -> Line:
     repo = tmp_path / "config.git"
     if not repo.exists():
         pygit2.init_repository(str(repo), bare=True)
     config = ConfigRepo(repo, "main")
     store = store or MemoryStateStore()
-    executor = HeldExecutor()
+    executor = executor or HeldExecutor()
     now = ["2026-12-06T10:00:00.000Z"]
     reconciler = Reconciler(config, store, executor, clock=lambda: now[0],
                             identity=Trusting())  # type: ignore[arg-type]

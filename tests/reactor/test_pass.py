@@ -139,6 +139,22 @@ def test_after_a_crash_a_running_run_is_interrupted_and_runs_again(line: Line, t
     assert restarted.runs("build") == ["run 1 interrupted", "run 2 queued"]
 
 
+def test_after_a_crash_a_run_its_executor_still_follows_goes_on_and_is_recorded_once(
+        line: Line, tmp_path):
+    line.executor.outlives_its_controller = True  # a Celery worker runs it, not the process
+    line.push("shippable.yml", workflow(BUILD))
+    line.executor.start("build", 1)
+    line.run_pass()
+
+    restarted = make_line(tmp_path, store=line.store, executor=line.executor)
+    restarted.run_pass()
+    assert restarted.runs("build") == ["run 1 running"]  # not interrupted, no re-run
+    assert handed(restarted) == ["build 1"]  # given once, by the first process
+    restarted.executor.end("build", 1)
+    restarted.run_pass()
+    assert restarted.runs("build") == ["run 1 succeeded"]
+
+
 RETRIED = BUILD.replace("type: runSh\n", "type: runSh\n    retries: 1\n")
 
 
