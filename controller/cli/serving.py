@@ -1,4 +1,4 @@
-"""Commands that run things: init, serve, worker, gc."""
+"""Commands that run things: init, serve, worker, workers, gc."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from controller.cli.base import (
     load_settings,
     log_options,
     main,
+    open_home,
 )
 
 
@@ -74,6 +75,22 @@ def serve(home: Path, workers: int | None, poll_seconds: float | None, verbose: 
     finally:
         lock.release()
     click.echo("gitline: stopped", err=True)
+
+
+@main.command(cls=HomeCommand, short_help="Live Celery workers, their queues and runs.")
+@home_option
+def workers(home: Path | None) -> None:
+    """List the workers that answer on the controller's broker (their queues, free slots,
+    the runs they hold and how long ago each last sent a heartbeat) and each queue the
+    workflow sends to, with the runs waiting there and who serves it."""
+    from controller.execution import workerlist
+    from controller.service.workers import survey
+
+    settings = load_settings(home)
+    try:
+        click.echo(workerlist.render(survey(settings, *open_home(settings))))
+    except (OSError, ImportError) as err:
+        raise click.ClickException(f"cannot ask the broker: {err}") from err
 
 
 @main.command(short_help="Run a Celery worker that runs jobs for a controller.")

@@ -219,3 +219,25 @@ def test_kill_9_of_the_controller_a_run_on_a_worker_executes_once_and_is_recorde
     assert "counted run 1: still going on e2e-survivor@localhost" in home.server_log()
     assert subprocess.run(["git", "fsck", "--strict"], cwd=home.repo, capture_output=True,
                           text=True).returncode == 0
+
+
+def test_gitline_workers_lists_workers_and_the_queue_nobody_serves(
+        home: Home, broker: str, workers: dict[str, Worker]) -> None:
+    (home.path / "gitline.yml").write_text(f"executor: celery\nbroker_url: {broker}\n")
+    home.start()
+    home.write("shippable.yml", LINE.replace("runtime: {nodePool: builders}",
+                                             "runtime: {nodePool: nobody}"))
+    home.push("build_img on a queue nobody serves")
+    wait_for(lambda: home.status()["jobs"].get("build_img", {}).get("active"), 60,
+             "build_img queued")
+    out = gitline("workers", home.path).stdout
+    assert "e2e-gitline@localhost  queues: gitline  slots: 2" in out
+    assert "e2e-builders@localhost  queues: builders  slots: 2  runs: idle" in out
+    assert "queue nobody: 1 waiting, NO worker serves it" in out
+    assert "queue gitline: 0 waiting, served by e2e-gitline@localhost" in out
+
+
+def test_gitline_workers_on_a_local_home_says_it_runs_jobs_itself(home: Home) -> None:
+    done = gitline("workers", home.path, check=False)
+    assert done.returncode == 2
+    assert "runs jobs itself (executor: local)" in done.stderr
