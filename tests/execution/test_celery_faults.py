@@ -8,6 +8,8 @@ it ended, whatever Redis did meanwhile.
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -270,3 +272,63 @@ def test_a_restarted_controller_follows_what_its_predecessor_sent(
     assert done_waiting.status == "succeeded"
     assert executions(ran) == 1 and executions(waited) == 1
     assert any("was sent before" in r.getMessage() for r in caplog.records)
+
+
+def processes_running(marker: str) -> list[int]:
+    """Pids whose command line contains `marker` (the test's own job processes)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if marker in cmd and "pytest" not in cmd:
+                found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.parametrize("who", ["pool process", "whole worker"])
+def test_a_sandboxed_job_dies_with_its_worker(who: str, redis: RedisServer, tmp_path: Path,
+                                              key_file: Path) -> None:
+    worker = Worker(redis.url, tmp_path, "gitline", concurrency=1, key_file=key_file)
+    ex = ce.CeleryExecutor(redis.url, key=sealing.read_key(key_file),
+                           **{**FAULTS, "lost_after": 60.0})
+    marker = f"sleep 9{os.getpid()}{time.time_ns() % 1000}"  # a job of its own, in ps
+    try:
+        rec = Recorder()
+        key = rec.submit(ex, make_spec(marker, name="orphan"))
+        rec.wait(key, "started", timeout=30)
+        [pid] = wait_until(lambda: processes_running(marker), 20, "the job")
+        if who == "whole worker":
+            worker.kill()  # kill -9 of its process group: main and pool processes
+        else:
+            # the nearest `gitline worker` process above the job: its pool process
+            pool = next(p for p in ancestors(pid) if "controller.cli" in cmdline(p))
+            os.kill(pool, signal.SIGKILL)
+        wait_until(lambda: not processes_running(marker), 15,
+                   "the job's processes to die with their worker")
+    finally:
+        ex.shutdown(wait=False)
+        worker.stop()
+        for pid in processes_running(marker):
+            os.kill(pid, signal.SIGKILL)
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def ancestors(pid: int) -> list[int]:
+    """`pid`'s ancestors, nearest first."""
+    found = []
+    while pid > 1:
+        try:
+            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            break
+        found.append(pid)
+    return found
