@@ -245,6 +245,7 @@ class Controller:
                              anonymous_read=s.anonymous_read)
         web = WebApp(web_data(self, api.services), guarded, principal=tokens.principal,
                      anonymous_read=s.anonymous_read, max_streams=max(1, s.http_threads // 2))
+        api.follow_log = web.streams.open  # one bound on followed logs, pages and API alike
         return Observe(web, metrics=self.metrics, ready=self.readiness)
 
     def _api_services(self) -> Any:

@@ -56,6 +56,14 @@ class Services:
     git_pushed: Callable[[Push], list[str]]  # -> names of what it fetches
 
 
+class Stream(Exception):
+    """Ends a request with a stream of Server-Sent Events (a followed log)."""
+
+    def __init__(self, events: Iterable[bytes]) -> None:
+        super().__init__("stream")
+        self.events = events
+
+
 class Reply(Exception):
     """Ends a request with this status and JSON body."""
 
@@ -94,12 +102,19 @@ class ApiApp:
     def __init__(self, services: Services, *, max_payload: int = webhooks.MAX_PAYLOAD,
                  deliveries: DeliveryLog | None = None) -> None:
         self.services = services
+        # job, run, offset -> SSE events of its log as it grows; None while no stream slot is
+        # free. Set by the wiring (the web view's LogStreams), else following is refused.
+        self.follow_log: Callable[[str, int, int], Iterable[bytes] | None] | None = None
         self.max_payload = max_payload
         self.deliveries = deliveries  # signed deliveries seen before (None: not checked)
 
     def __call__(self, environ: Environ, start_response: Callable[..., Any]) -> Iterable[bytes]:
         try:
             status, body = self._dispatch(environ)
+        except Stream as stream:
+            start_response("200 OK", [("Content-Type", "text/event-stream"),
+                                      ("Cache-Control", "no-store"), ("X-Accel-Buffering", "no")])
+            return stream.events
         except Reply as reply:
             status, body = reply.status, reply.body
         except (NotFound, Invalid, Refused) as err:  # the service layer's refusals
@@ -156,10 +171,29 @@ class ApiApp:
         return 200, {"resource": name, "versions": self.services.versions(name, _limit(environ))}
 
     def get_log(self, environ: Environ, job: str, run: str | None = None) -> tuple[int, Any]:
+        query = _query(environ)
+        if query.get("follow", "0") not in ("", "0", "false"):
+            self._follow(job, run, query.get("offset", "0"))
         text = self.services.log(job, int(run) if run else None)
         if text is None:
             raise NotFound(f"no log for {job}" + (f" run {run}" if run else ""))
         return 200, text
+
+    def _follow(self, job: str, run: str | None, offset: str) -> None:
+        """Raise the Stream of a run's log, live while it runs, then `end` with its status."""
+        if run is None:
+            raise Invalid(f"follow names a run: /api/jobs/{job}/runs/<n>/log?follow=1")
+        if self.follow_log is None:
+            raise _error(501, "this server does not stream logs")
+        self.services.runs(job, 1)  # NotFound for a job that does not exist
+        try:
+            start = max(0, int(offset or 0))
+        except ValueError as err:
+            raise Invalid(f"offset must be a number, not {printable(offset)!r}") from err
+        events = self.follow_log(job, int(run), start)
+        if events is None:
+            raise _error(503, "too many logs are followed at once; retry shortly")
+        raise Stream(events)
 
     def get_openapi(self, environ: Environ) -> tuple[int, Any]:
         return 200, openapi_text()
@@ -314,10 +348,16 @@ def _headers(environ: Environ) -> dict[str, str]:
     return out
 
 
-def _limit(environ: Environ) -> int:
+def _query(environ: Environ) -> dict[str, str]:
+    """The query string's parameters (the first value of each)."""
     from urllib.parse import parse_qs
 
-    raw = parse_qs(environ.get("QUERY_STRING", "")).get("limit", ["20"])[0]
+    return {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", ""),
+                                         keep_blank_values=True).items()}
+
+
+def _limit(environ: Environ) -> int:
+    raw = _query(environ).get("limit", "20")
     try:
         return max(1, min(int(raw), 1000))
     except ValueError as err:

@@ -148,15 +148,19 @@ def test_anonymous_read_shows_pages_without_signing_in_but_no_forms(home: Home):
     assert refused.status == 403 and "sign in" in refused.body
 
 
-def events(client: WebClient, path: str, until: str = "end") -> list[tuple[float, str, dict]]:
-    """(seconds since opening, event, data) of a Server-Sent Events stream, to `until`."""
+def events(client: WebClient, path: str, until: str = "end",
+           token: str = "") -> list[tuple[float, str, dict]]:
+    """(seconds since opening, event, data) of a Server-Sent Events stream, to `until`;
+    with `token`, asked as an API client (Bearer), else as the signed-in browser."""
     import json
     import time
     import urllib.request
 
     began = time.monotonic()
     got: list[tuple[float, str, dict]] = []
-    with client.opener.open(urllib.request.Request(client.base + path), timeout=30) as resp:
+    headers = {"Authorization": "Bearer " + token} if token else {}
+    with client.opener.open(urllib.request.Request(client.base + path, headers=headers),
+                            timeout=30) as resp:
         assert resp.headers["Content-Type"] == "text/event-stream"
         kind = ""
         for raw in resp:
@@ -193,6 +197,32 @@ def test_a_running_log_streams_line_by_line_and_resumes_by_offset(home):
     resumed = "".join(d["text"] for _, k, d in rest if k == "log")
     assert "tick 1" not in resumed and "tick 2" not in resumed and "tick 5 <i>" in resumed
     assert rest[-1][1:] == ("end", {"status": "succeeded"})
+
+
+def test_the_api_follows_a_running_log_with_a_token(home):
+    tok = add_token(home, "robot", "read")
+    base = serve(home)
+    home.write("shippable.yml", params_and_job(
+        "printer", """['for i in 1 2 3 4; do echo "tick $i"; sleep 1; done']"""))
+    home.push("printer")
+    wait_for(lambda: "printer: run 1 started" in home.subjects(), 60, "the run to start")
+    api = WebClient(base)  # no session: the token alone
+    got = events(api, "/api/jobs/printer/runs/1/log?follow=1", token=tok)
+    first = next(t for t, k, d in got if k == "log" and "tick 1" in d["text"])
+    last = next(t for t, k, d in got if k == "log" and "tick 4" in d["text"])
+    assert last - first >= 1.5, got  # as printed, not at the end
+    assert got[-1][1:] == ("end", {"status": "succeeded"})
+    # without a token, refused; a job that does not exist is a 404; a bad offset a 400
+    assert api.get("/api/jobs/printer/runs/1/log?follow=1").status == 401
+    import urllib.error
+    import urllib.request
+    for path, want in (("/api/jobs/nope/runs/1/log?follow=1", 404),
+                       ("/api/jobs/printer/runs/1/log?follow=1&offset=x", 400),
+                       ("/api/jobs/printer/log?follow=1", 400)):
+        req = urllib.request.Request(base + path, headers={"Authorization": "Bearer " + tok})
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(req, timeout=10)
+        assert err.value.code == want, path
 
 
 def test_config_and_resource_pages_show_problems_pushes_and_who_took_what(home, line):

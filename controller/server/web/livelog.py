@@ -52,6 +52,10 @@ class LogStreams:
     def try_open(self) -> bool:
         return self._slots.acquire(blocking=False)
 
+    def open(self, job: str, number: int, offset: int) -> Iterator[bytes] | None:
+        """One run's events, or None while every stream slot is taken."""
+        return self.stream(job, number, offset) if self.try_open() else None
+
     def stream(self, job: str, number: int, offset: int) -> Iterator[bytes]:
         """Call only after try_open() returned True; releases the slot when done."""
         try:
