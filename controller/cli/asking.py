@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     from controller.service.actions import Answer, Requests
     from controller.settings import Settings
 
+WATCH = click.option("--watch", is_flag=True,
+                     help="Then follow the run this starts until it ends (as logs -f); exit "
+                     "0 if it succeeded, 1 if not.")
 WAIT = click.option("--wait", "wait_seconds", type=float, default=5.0, show_default=True,
                     help="Seconds to wait for the controller's answer.")
 
@@ -51,12 +54,19 @@ def parse_params(params: tuple[str, ...]) -> dict[str, str]:
 @click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE",
               help="A variable for that run (repeatable).")
 @click.option("-m", "--message", help="Commit message.")
-def trigger(home: Path | None, job: str, params: tuple[str, ...], message: str | None) -> None:
+@WATCH
+def trigger(home: Path | None, job: str, params: tuple[str, ...], message: str | None,
+            watch: bool) -> None:
     """Commit triggers/JOB to the config branch, exactly as a user's commit would."""
+    from controller.cli import watching
+
     if remote := remote_server():
         from controller.cli import remote as remote_cli
 
+        before = watching.newest_number(None, remote, job) if watch else 0
         remote_cli.trigger(remote, job, parse_params(params), message)
+        if watch:
+            watching.watch_after(None, remote, job, before)
         return
     from controller.service import actions
     from controller.service.names import check_job, running_names
@@ -65,10 +75,13 @@ def trigger(home: Path | None, job: str, params: tuple[str, ...], message: str |
     jobs, _ = running_names(*open_home(settings))
     check_job(jobs, job)  # a wrong name is said before a wrong parameter
     values = parse_params(params)
+    before = watching.newest_number(settings, None, job) if watch else 0
     note = f"gitline trigger at {datetime.now(UTC).isoformat(timespec='seconds')}"
     sha = actions.trigger(settings, jobs, job, values, local_actor(),
                           message=message or f"trigger {job}", note=note)
     click.echo(f"committed triggers/{job} as {sha[:7]}; the controller runs {job} once")
+    if watch:
+        watching.watch_after(settings, None, job, before)
 
 
 def _requests(settings: Settings, wait_seconds: float) -> Requests:
@@ -89,27 +102,36 @@ def _said(answer: Answer) -> None:
 @click.option("--reject", is_flag=True, help="Reject instead: the pending run is cancelled.")
 @click.option("-m", "--message", "reason", default="", help="Why (recorded on the run).")
 @WAIT
+@WATCH
 def approve(home: Path | None, job: str, reject: bool, reason: str,
-            wait_seconds: float) -> None:
+            wait_seconds: float, watch: bool) -> None:
     """Approve JOB's pending run as the unix user running this (or cancel it: --reject).
 
     The controller commits approvals/JOB for you: it knows who you are from the owner of
     the request file in HOME/requests (local_users in gitline.yml maps users to emails).
     With --server, the controller commits it as the token's (which needs the approve scope).
     """
+    from controller.cli import watching
+
     decision = "reject" if reject else "approve"
     if remote := remote_server():
         from controller.cli import remote as remote_cli
 
+        pending = watching.pending_number(None, remote, job) if watch else None
         remote_cli.decide(remote, job, decision, reason)
+        if pending is not None:
+            watching.watch(None, remote, job, pending)
         return
     from controller.service.names import running_workflow
 
     settings = load_settings(home)
     config, store = open_home(settings)
     snap = store.read_snapshot()
+    pending = watching.pending_number(settings, None, job) if watch else None
     _said(_requests(settings, wait_seconds).approve(
         running_workflow(config, store, snap), snap, job, decision, reason, local_actor()))
+    if pending is not None:
+        watching.watch(settings, None, job, pending)
 
 
 @main.command(cls=HomeCommand, short_help="Stop a job's running or waiting runs.")

@@ -36,3 +36,37 @@ def test_logs_follow_prints_lines_as_they_come_and_exits_with_the_run(home: Home
                            str(home.path), "slow"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 1 and "last line" in done.stdout
     assert "gitline: slow run 2 failed" in done.stderr
+
+
+GATED = params_and_job("slow", """['echo "first line"', 'sleep 2', 'echo "last line"']""",
+                       """\
+  - name: gated
+    type: runSh
+    requiresApproval: true
+    steps:
+      - TASK:
+          script: [echo "gated ran", exit 4]
+""")
+
+
+def test_trigger_and_approve_watch_follow_the_run_they_start(home: Home) -> None:
+    home.start()
+    home.write("shippable.yml", GATED)
+    home.push("a slow job and a gated one")
+    home.wait_runs("slow", 1, timeout=60)
+    done = subprocess.run([sys.executable, "-m", "controller.cli", "trigger", str(home.path),
+                           "slow", "--watch"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "committed triggers/slow" in done.stdout
+    assert "first line" in done.stdout and "last line" in done.stdout
+    assert "gitline: slow run 2 succeeded" in done.stderr  # run 1 was the push's
+
+    subprocess.run([sys.executable, "-m", "controller.cli", "trigger", str(home.path),
+                    "gated"], check=True, capture_output=True)
+    wait_for(lambda: "pending_approval" in str(home.status()["jobs"]["gated"]), 60,
+             "the gated run to wait for approval")
+    done = subprocess.run([sys.executable, "-m", "controller.cli", "approve", str(home.path),
+                           "gated", "--watch"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stderr  # the approved run failed: exit 4
+    assert "gated ran" in done.stdout
+    assert "gitline: gated run 1 failed" in done.stderr
