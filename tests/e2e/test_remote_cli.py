@@ -78,15 +78,19 @@ def test_a_remote_user_reads_triggers_follows_and_approves(home, line):
     assert done.returncode == 0, done.stderr
     assert "painting N=7" in done.stdout and "paint run 2 succeeded" in done.stderr
     assert "painting N=1" in remote(base, ada, "logs", "paint", "1", cwd=away).stdout
-    for args in (["log", "paint"], ["log", "go", "--json"], ["log", "paint", "-n", "2"]):
+    done = remote(base, ada, "trigger", "paint", "-p", "N=8", "--watch", cwd=away)
+    assert done.returncode == 0, done.stderr
+    assert "painting N=8" in done.stdout and "paint run 3 succeeded" in done.stderr
+    for args in (["log", "paint"], ["log", "go", "--json"], ["log", "paint", "-n", "3"]):
         here = gitline(args[0], home.path, *args[1:])
         there = remote(base, ada, *args, cwd=away)
         assert (there.returncode, there.stdout) == (0, here.stdout), there.stderr
     done = remote(base, ada, "log", "nothing", cwd=away)
     assert done.returncode == 1 and "no history for 'nothing'" in done.stderr
 
-    done = remote(base, ada, "approve", "deploy", "-m", "ship it", cwd=away)
+    done = remote(base, ada, "approve", "deploy", "-m", "ship it", "--watch", cwd=away)
     assert done.returncode == 0 and "committed approvals/deploy" in done.stdout, done.stderr
+    assert "deploying" in done.stdout and "deploy run 1 succeeded" in done.stderr
     assert home.wait_runs("deploy", 1, timeout=60) == ["run 1 succeeded"]
     assert home.git("log", "-1", "--format=%an", "main").strip() == "ada"
 
