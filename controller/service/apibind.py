@@ -5,13 +5,16 @@ server never imports this layer."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from controller.core import model
 from controller.core.errors import NotFound
 from controller.core.sources import Push
+from controller.reactor.requestfiles import DONE_DIR, REQUESTS_DIR
 from controller.secrets import find as find_secret
 from controller.secrets import load_secrets
 from controller.secrets import lookup as lookup_secret
@@ -51,13 +54,27 @@ class _Bound:
         self.s = ctl.settings
         self.requests = actions.Requests(self.s.home, API_WAIT_SECONDS,
                                          controller_running=lambda: True, poke=ctl.poke)
+        # GET /api/status: answered from the running workflow and one kept store, and
+        # worked out again only when the state branch, the workflow or the refused
+        # requests changed (a status poll every second costs nothing at 5,000 jobs)
+        self._status_lock = threading.Lock()
+        self._status_repos: tuple[Any, Any] | None = None
+        self._status_kept: tuple[tuple[object, ...], dict[str, Any]] | None = None
 
     def _running(self) -> model.Workflow:
         return self.ctl.workflow() or model.Workflow()
 
     def status(self) -> dict[str, Any]:
-        config, store = open_repos(self.s)
-        return {**read_status(self.s, config, store).to_json(), **self.ctl.poller_status()}
+        with self._status_lock:
+            if self._status_repos is None:
+                self._status_repos = open_repos(self.s)
+            config, store = self._status_repos
+            wf = self.ctl.workflow()
+            key = (store.tip(), id(wf), _mtime(self.s.home / REQUESTS_DIR / DONE_DIR))
+            if self._status_kept is None or self._status_kept[0] != key:
+                self._status_kept = (key, read_status(self.s, config, store, wf).to_json())
+            body = self._status_kept[1]
+        return {**body, **self.ctl.poller_status()}
 
     def runs(self, job: str, limit: int) -> list[dict[str, Any]]:
         found = history.runs(open_repos(self.s)[1], job, limit, self._running().jobs)
@@ -118,6 +135,13 @@ class _Bound:
         secrets = load_secrets(self.s.home)
         return (lookup_secret(secrets, name) or lookup_secret(secrets, name, "key") or ""
                 ) if name else ""
+
+
+def _mtime(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return 0
 
 
 def api_services(ctl: Running) -> api.Services:

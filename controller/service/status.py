@@ -21,14 +21,17 @@ if TYPE_CHECKING:
     from controller.service.repos import Config, State
 
 
-def read_status(settings: Settings, config: Config, store: State) -> StatusView:
-    """Status as the state branch records it, against the last good workflow."""
+def read_status(settings: Settings, config: Config, store: State,
+                workflow: model.Workflow | None = None) -> StatusView:
+    """Status as the state branch records it, against the last good workflow: `workflow`
+    when the caller holds it (the running controller), else loaded from its commit."""
     from controller.core import loader, planner
 
     snap = store.read_snapshot()
     record = store.read_config_record()
-    wf = (loader.load_workflow(config.workflow_files(snap.good_commit, loader.is_workflow_file))
-          if snap.good_commit else model.Workflow())
+    wf = workflow if workflow is not None else (
+        loader.load_workflow(config.workflow_files(snap.good_commit, loader.is_workflow_file))
+        if snap.good_commit else model.Workflow())
     waits = planner.plan_runs(wf, snap).waits
     resources = {name: ResourceSummary(name, res.type, snap.versions.get(name),
                                        wf.inconsistent.get(name))

@@ -107,9 +107,16 @@ def test_cancel_stops_a_running_run_and_needs_the_trigger_scope(home, line):
     assert status == 403
     assert [r["status"] for r in home.status()["jobs"]["slow"]["active"]] == ["running"]
 
+    # /api/status is kept between changes, and follows each one
+    api_status = [call(base, toks["reader"], "/api/status")[1] for _ in range(2)]
+    assert api_status[0]["jobs"]["slow"] == api_status[1]["jobs"]["slow"]
+    assert [r["status"] for r in api_status[0]["jobs"]["slow"]["active"]] == ["running"]
+
     status, body = call(base, toks["bob"], "/api/jobs/slow/cancel", {})
     assert status == 200 and body["cancelled"] == [1], body
     assert home.wait_runs("slow", 1, timeout=60) == ["run 1 cancelled"]
+    after = call(base, toks["reader"], "/api/status")[1]["jobs"]["slow"]
+    assert after["active"] == [] and after["lastRun"]["status"] == "cancelled", after
     status, body = call(base, toks["bob"], "/api/jobs/slwo/trigger", {})
     assert status == 404 and "did you mean 'slow'" in body["error"]
     status, body = call(base, toks["bob"], "/api/jobs/slwo/cancel", {})
