@@ -87,6 +87,23 @@ def _answer_rows(a: dict) -> list[tuple[str, str, str, str]]:
     return rows
 
 
+NAMES = ("push", "history", "fanout", "big", "cli", "idle", "answer", "status")
+
+
+def _status_rows(st: dict) -> list[tuple[str, str, str, str]]:
+    """10: status of the 5,000-job workflow, from the running controller and the CLI."""
+    return [
+        ("10. `/api/status`, 5,000 jobs, between changes", fmt(st["api_warm"], " ms"),
+         "< 50 ms", ok(st["api_warm"]["p50"] < 50)),
+        ("10. `/api/status`, 5,000 jobs, first answer after a one-file push",
+         fmt(st["api_after_change"], " ms"), "", ""),
+        ("10. `/api/status`, 5,000 jobs, first answer after the controller loaded it",
+         f"{st['api_first_ms']} ms", "", ""),
+        ("10. `gitline status` (new process), 5,000 jobs", fmt(st["cli"], " ms"), "< 300 ms",
+         ok(st["cli"]["median"] < 300)),
+    ]
+
+
 def render(m: dict, r: dict, quick: bool, seconds: float) -> str:
     rows: list[tuple[str, str, str, str]] = []
     push = r["push"]
@@ -169,8 +186,11 @@ def render(m: dict, r: dict, quick: bool, seconds: float) -> str:
     answer = r.get("answer") or {"error": "not run"}
     if "error" not in answer:
         rows += _answer_rows(answer)
+    status = r.get("status") or {"error": "not run"}
+    if "error" not in status:
+        rows += _status_rows(status)
     for name, label in (("push", "1"), ("history", "2, 5"), ("fanout", "3"), ("big", "4"),
-                        ("idle", "8"), ("answer", "9")):
+                        ("idle", "8"), ("answer", "9"), ("status", "10")):
         rss = (r.get(name) or {}).get("peak_rss_mb")
         if rss is not None:
             rows.append((f"6. peak RSS of the controller ({label})", f"{rss} MB", "< 150 MB",
@@ -206,9 +226,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer pushes, shorter history")
     parser.add_argument("--only", nargs="*",
-                        help="sections to run (push history fanout big cli idle answer); the "
-                             "others keep "
-                             "their figures from bench/last-run.json")
+                        help=f"sections to run ({' '.join(NAMES)}); the others keep their "
+                             "figures from bench/last-run.json")
     parser.add_argument("--render", action="store_true",
                         help="only rewrite docs/benchmarks.md from bench/last-run.json")
     args = parser.parse_args()
@@ -219,12 +238,12 @@ def main() -> None:
         return
     started = time.monotonic()
     m = machine()
-    names = args.only or ["push", "history", "fanout", "big", "cli", "idle", "answer"]
+    names = args.only or list(NAMES)
     results = {n: section(n, args.quick) for n in names}
     last = ROOT / "bench" / "last-run.json"
     previous = json.loads(last.read_text()) if args.only and last.exists() else {}
     # --only keeps the other sections' figures
-    for n in ("push", "history", "fanout", "big", "cli", "idle", "answer"):
+    for n in NAMES:
         results.setdefault(n, previous.get(n) or {"error": "not run"})
     (ROOT / "docs").mkdir(exist_ok=True)
     OUT.write_text(render(m, results, args.quick, time.monotonic() - started))

@@ -763,8 +763,63 @@ def push_answer(quick: bool) -> dict:
         shutil.rmtree(root, ignore_errors=True)
 
 
+# ------------------------------------------- 10. status of the 5,000-job workflow
+
+
+def _get_ms(url: str, token: str) -> float:
+    req = urllib.request.Request(url, headers={"Authorization": "Bearer " + token})
+    began = time.perf_counter()
+    with urllib.request.urlopen(req, timeout=120) as resp:
+        resp.read()
+    return (time.perf_counter() - began) * 1000
+
+
+def status_big(quick: bool) -> dict:
+    """GET /api/status and `gitline status` with the gated 5,000-job workflow pushed."""
+    count = 10 if quick else 30
+    root = Path(tempfile.mkdtemp(prefix="gitline-bench-status-"))
+    home: Home | None = None
+    try:
+        home = Home(root)
+        token = sh(sys.executable, "-m", "controller.cli", "token", "add", home.path, "bench",
+                   "--scope", "read").stdout.strip()
+        port = free_port()
+        home.start("--listen", f"127.0.0.1:{port}")
+        big = _gated(_big_files(5000))
+        for rel, data in big:
+            (home.work / rel).parent.mkdir(parents=True, exist_ok=True)
+            (home.work / rel).write_bytes(data)
+        sh("git", "add", "-A", cwd=home.work)
+        sh("git", "commit", "-q", "-m", "5,000 jobs", cwd=home.work)
+        home.push()
+        _settled(900)(home)
+        url = f"http://127.0.0.1:{port}/api/status"
+        wait_for(lambda: _get_ms(url, token) >= 0, 60, "the API")
+        first = _get_ms(url, token)  # after the load, the first answer works it out
+        warm = [_get_ms(url, token) for _ in range(count)]
+        changed = []
+        for i in range(3 if quick else 5):  # one file changed: the first answer after it
+            home.commit(big[1][0], big[1][1].replace(b"COLOR: blue", f"COLOR: s{i}".encode(),
+                                                     1).decode(), f"change {i}")
+            home.push()
+            _settled(300)(home)
+            changed.append(_get_ms(url, token))
+        cli = []
+        for _ in range(3 if quick else 5):
+            began = time.perf_counter()
+            sh(sys.executable, "-m", "controller.cli", "status", home.path)
+            cli.append((time.perf_counter() - began) * 1000)
+        return {"jobs": 5000, "api_first_ms": round(first, 1), "api_warm": summary(warm),
+                "api_after_change": spread(changed), "cli": spread(cli),
+                "peak_rss_mb": home.stop()}
+    finally:
+        if home is not None and home.proc is not None and home.proc.poll() is None:
+            home.proc.kill()
+        shutil.rmtree(root, ignore_errors=True)
+
+
 SECTIONS = {"push": push_latency, "history": history, "fanout": fanout, "big": big_workflow,
-            "cli": cli_startup, "idle": idle_cpu, "answer": push_answer}
+            "cli": cli_startup, "idle": idle_cpu, "answer": push_answer, "status": status_big}
 
 if __name__ == "__main__":
     name = sys.argv[1]
