@@ -11,8 +11,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from e2ekit import gitline, run, wait_for
 from ruamel.yaml import YAML
+
+from tests.harness.commands import gitline, run
+from tests.harness.wait import wait_for
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "shippable" / "repos"
 

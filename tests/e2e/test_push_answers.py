@@ -15,8 +15,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from e2ekit import Home, gitline, run, wait_for
-from kit import free_port
+
+from tests.harness.commands import gitline, run
+from tests.harness.home import Home
+from tests.harness.wait import free_port, wait_for
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample-repo"
 TYPO = ("      - IN: build_app\n", "      - IN: build_ap\n")  # test_app's input

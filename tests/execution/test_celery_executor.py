@@ -14,13 +14,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from celerykit import Worker, free_port, wait_until
-from test_local import gone, hook, make_spec
 
 from controller.core import model
 from controller.core.runspec import Outcome, OutputSpec, RunSpec
 from controller.execution import celery_executor as ce
 from controller.execution import codec, sealing
+from tests.harness.runspecs import gone, hook, make_spec
+from tests.harness.wait import free_port
+from tests.harness.workers import Worker, wait_until
 
 FAST = {"poll_seconds": 0.1, "heartbeat": 0.5, "lost_after": 4.0, "cancel_grace": 15.0}
 
