@@ -14,9 +14,10 @@ import pytest
 from ruamel.yaml import YAML
 
 from tests.harness.commands import gitline, run
+from tests.harness.corpus import SHIPPABLE
 from tests.harness.wait import wait_for
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "shippable" / "repos"
+CORPUS = SHIPPABLE / "repos"
 
 ANCHOR = re.compile(r"(^|\s)&[\w-]+", re.M)
 
