@@ -1,4 +1,4 @@
-"""CLI fixtures: a real home with the sample pushed, and the e2e kit's controller."""
+"""CLI fixtures: a real home with the sample pushed (the controller: `Home.start`)."""
 
 from __future__ import annotations
 

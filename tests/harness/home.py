@@ -33,6 +33,9 @@ def serve_argv(home: Path, *extra: str) -> list[str]:
 
 @dataclass
 class Home:
+    """A HOME (`path`), a user's clone of its config.git (`work`) and, once started, the
+    controller serving it (`proc`, logging to `logs`)."""
+
     path: Path
     work: Path
     proc: subprocess.Popen[str] | None = None
