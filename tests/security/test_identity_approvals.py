@@ -11,14 +11,13 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from tests.harness.commands import gitline
+from tests.harness.commands import GIT_ENV, gitline
 from tests.harness.http import serve_base as serve
 from tests.harness.http import token, url
 from tests.harness.identity import GATED, commit, git, pending
 from tests.harness.wait import wait_for
 
-ADA = {"GIT_AUTHOR_NAME": "Ada Lovelace", "GIT_AUTHOR_EMAIL": "ada@example.com",
-       "GIT_COMMITTER_NAME": "Ada Lovelace", "GIT_COMMITTER_EMAIL": "ada@example.com"}
+ADA = {k: v for k, v in GIT_ENV.items() if k.startswith(("GIT_AUTHOR", "GIT_COMMITTER"))}
 
 
 def _gated(home, tmp_path, name: str, tok: str, base: str) -> Path:
