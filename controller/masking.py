@@ -7,7 +7,7 @@ the last `longest - 1` bytes until the next write.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 MASK = "****"
 
@@ -15,6 +15,11 @@ MASK = "****"
 def ordered(values: Iterable[str]) -> list[str]:
     """Distinct non-blank values, longest first (so a value inside another goes second)."""
     return sorted({v for v in values if v and v.strip()}, key=len, reverse=True)
+
+
+def secret_strings(values: Iterable[object]) -> list[str]:
+    """The strings among `values` to mask with: distinct, non-blank, longest first."""
+    return ordered(v for v in values if isinstance(v, str))
 
 
 def mask(text: str, secrets: Iterable[str]) -> str:
@@ -27,6 +32,12 @@ def mask_bytes(data: bytes, secrets: Iterable[str]) -> bytes:
     for value in ordered(secrets):
         data = data.replace(value.encode(), MASK.encode())
     return data
+
+
+def mask_files(files: Mapping[str, bytes], secrets: Iterable[str]) -> dict[str, bytes]:
+    """Files ({path: content}) with every secret value replaced by `****`."""
+    values = ordered(secrets)
+    return {path: mask_bytes(data, values) for path, data in files.items()}
 
 
 class StreamMasker:

@@ -31,6 +31,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from controller.core.secretscope import Scope
+from controller.masking import secret_strings
 
 SECRETS_FILE = "secrets.yml"
 ENV_PREFIX = "GITLINE_SECRET_"
@@ -125,8 +126,8 @@ def scopes(secrets: Mapping[str, Secret]) -> dict[str, Scope]:
 
 
 def secret_values(secrets: Mapping[str, Secret]) -> list[str]:
-    """Every secret string, for masking."""
-    return [v for s in secrets.values() for v in s.strings()]
+    """Every secret string, for masking (longest first)."""
+    return secret_strings(v for s in secrets.values() for v in s.strings())
 
 
 def lookup(secrets: Mapping[str, Secret], name: str, fld: str = "") -> str | None:

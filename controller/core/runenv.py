@@ -16,7 +16,7 @@ import shlex
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from controller.core import model, triggers
+from controller.core import model, triggers, versionrecord
 from controller.core.runspec import InputSpec, OutputSpec, RunSpec
 
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -372,7 +372,7 @@ def _io_layout(
     entries: list[tuple[str, bytes]] = [
         (f"{base}/", b""),
         (f"{base}/{STATE_DIR}/", b""),
-        (f"{base}/{VERSION_FILE}", json.dumps(record, indent=2, default=str).encode()),
+        (f"{base}/{VERSION_FILE}", versionrecord.encode(record).encode()),
         (f"{base}/{VERSION_ENV_FILE}", env_file(record["values"])),
     ]
     if res_type == "webhook" and "payload" in record["values"]:

@@ -8,10 +8,14 @@ inputs makes nothing the second time, so a crash between two writes never duplic
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from controller.core import model
+
+# How a version can be bumped: a release job's `bump:` and `shipctl bump_version`
+BUMP_KINDS = ("major", "minor", "patch", "rc", "alpha", "beta", "final")
 
 
 def wants_config_versions(resource: model.Resource) -> bool:
@@ -83,3 +87,44 @@ def plan_versions(
             )
         )
     return new
+
+
+class BumpError(ValueError):
+    """A bump kind or a version that `bump_version` cannot work with."""
+
+
+def bump_version(version: str, action: str) -> str:
+    """Shippable's bump_version: semver bump keeping a leading `v`.
+
+    `5.1.2 minor` -> `5.2.0`; `v5.1.2 rc` -> `v5.1.2-rc`; `v5.1.2-rc rc` -> `v5.1.2-rc.1`;
+    `v5.1.2-rc.1 rc` -> `v5.1.2-rc.2`; `v5.1.2-rc.3 final` -> `v5.1.2`.
+    """
+    if action not in BUMP_KINDS:
+        raise BumpError("error: Invalid action given in the argument.")
+    core, _, prerelease = version.partition("-")
+    fields = core.split(".")
+    first = fields[0]
+    major = first.replace("v", "", 1)
+    minor = fields[1] if len(fields) > 1 else ""
+    patch = fields[2] if len(fields) > 2 else ""
+    if not all(p.isdigit() and p.isascii() for p in (major, minor, patch)):
+        raise BumpError("error: Invalid semantics given in the argument.")
+    nums = [int(major), int(minor), int(patch)]
+    suffix = ""
+    if action == "major":
+        nums = [nums[0] + 1, 0, 0]
+    elif action == "minor":
+        nums = [nums[0], nums[1] + 1, 0]
+    elif action == "patch":
+        nums[2] += 1
+    elif action != "final":
+        suffix = "-" + _bump_prerelease(prerelease, action)
+    new = ".".join(str(n) for n in nums) + suffix
+    return f"v{new}" if first != major else new
+
+
+def _bump_prerelease(prerelease: str, action: str) -> str:
+    if action not in prerelease:
+        return action
+    found = re.search(rf"{action}\.(\d+)", prerelease)
+    return f"{action}.{int(found.group(1)) + 1 if found else 1}"

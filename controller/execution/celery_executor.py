@@ -7,15 +7,23 @@ the result backend and calls `on_started` / `on_done` from that thread. Which st
 means what is decided by `judge`, a pure function of the task's state and what the
 follower has seen; the thread only reads, sends and reports.
 
-Nothing breaks into the caller: a run that cannot be sent, a worker that dies (its
-heartbeat stops, or Celery reports the process lost) and a broker that stays unreachable
-all become a failed Outcome whose message says which. `cancel` revokes the task with
-SIGTERM (the worker runs on_cancel and always, and reports `cancelled`); a run no worker
-had started is reported cancelled at once.
+An outcome is never thrown away because Redis is away: while the broker is unreachable
+runs wait (unsent ones stay filed, sent ones keep their task) and the thread says so
+once, and once more when it is back; workers keep retrying to store their outcomes
+(celery_worker.py), so a job that ended during an outage is recorded as it ended. A
+message that a restarted Redis lost (no AOF) is noticed: its task is still PENDING, its
+`sent` mark is gone and no worker claimed it; it is sent again once, and the worker's
+claim (celery_worker.claim) makes sure a run never executes twice.
+
+A worker that dies (its heartbeat stops, or Celery reports the process lost) becomes a
+failed Outcome saying so. `cancel` revokes the task with SIGTERM (the worker runs
+on_cancel and always, and reports `cancelled`); a run no worker had started is reported
+cancelled at once.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -25,14 +33,15 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from controller.core.clock import now_iso
 from controller.core.runspec import Outcome, RunSpec, ran_by
 from controller.execution import celery_worker, codec, sealing
-from controller.execution.local import now_iso
 
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.25
-LOST_AFTER = 60.0  # seconds without a heartbeat (or without the broker) before a run fails
+LOST_AFTER = 60.0  # seconds without a heartbeat before a started run fails
+LOST_MESSAGE_AFTER = 20.0  # seconds a PENDING task may lack its sent mark and claim
 CANCEL_GRACE = 30.0  # seconds a cancelled, started run has to report its on_cancel outcome
 SEND_RETRY = {"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5,
               "interval_max": 1.0}
@@ -70,6 +79,9 @@ class Tracked:
     seen_at: float = 0.0  # when the heartbeat last changed (monotonic)
     revoked_at: float | None = None
     done: bool = False
+    looked_at: float = 0.0  # when Redis was last asked whether a PENDING task is lost
+    unmarked_since: float | None = None  # PENDING with neither sent mark nor claim, since
+    resent: int = 0  # times sent again because the broker lost the message
 
 
 @dataclass(frozen=True)
@@ -79,6 +91,7 @@ class Verdict:
     started_at: str = ""  # report on_started with this
     outcome: Outcome | None = None  # report on_done with this
     forget: bool = True  # delete the result (False keeps REVOKED for a late worker to see)
+    fence: bool = False  # no later delivery may run it (its record says how it ended)
 
 
 WAIT = Verdict()
@@ -101,6 +114,9 @@ def judge(t: Tracked, meta: dict[str, Any], now: float, *, lost_after: float,
     if status == "STARTED":
         if info.get("beat") != t.beat or not t.started:
             t.beat, t.seen_at = info.get("beat"), now
+        host = str(info.get("hostname") or "")
+        if t.started and host and host != t.spec.run.worker:  # attempt 2, on another worker
+            t.spec = ran_by(t.spec, host)
         if not t.started:
             t.started = True
             t.spec = ran_by(t.spec, str(info.get("hostname") or ""))
@@ -108,7 +124,7 @@ def judge(t: Tracked, meta: dict[str, Any], now: float, *, lost_after: float,
         if now - t.seen_at > lost_after:
             return Verdict(outcome=made("failed", (
                 f"worker lost: no heartbeat from {info.get('hostname') or 'its worker'} for "
-                f"{lost_after:g} s; the run may still be going on there")))
+                f"{lost_after:g} s; the run may still be going on there")), fence=True)
         return WAIT
     if status == "SUCCESS":
         try:
@@ -136,6 +152,25 @@ def judge(t: Tracked, meta: dict[str, Any], now: float, *, lost_after: float,
     return WAIT  # RECEIVED, RETRY, a state of a newer worker: keep following
 
 
+def judge_pending(t: Tracked, found: bool, now: float, *, after: float) -> str:
+    """What to do about a sent task still PENDING: "wait", "resend" or "fail".
+
+    `found` is whether Redis still holds its sent mark or a worker's claim. Only a task
+    missing both for `after` seconds is lost (a heartbeat restores a claim within its
+    period, so a restarted Redis cannot make a running task look lost); it is sent again
+    once, and a second loss fails it.
+    """
+    if found or t.cancel or t.started:
+        t.unmarked_since = None
+        return "wait"
+    if t.unmarked_since is None:
+        t.unmarked_since = now
+    if now - t.unmarked_since < after:
+        return "wait"
+    t.unmarked_since = None
+    return "resend" if t.resent == 0 else "fail"
+
+
 def made(status: str, message: str) -> Outcome:
     """An Outcome made by the executor (no log of the job's own)."""
     at = now_iso()
@@ -148,12 +183,18 @@ class CeleryExecutor:
     def __init__(self, broker_url: str, *, key: bytes,
                  default_queue: str = celery_worker.DEFAULT_QUEUE,
                  poll_seconds: float = POLL_SECONDS, heartbeat: float = 5.0,
-                 lost_after: float = LOST_AFTER, cancel_grace: float = CANCEL_GRACE) -> None:
+                 lost_after: float = LOST_AFTER, cancel_grace: float = CANCEL_GRACE,
+                 lost_message_after: float = LOST_MESSAGE_AFTER) -> None:
         self.url = broker_url
         self._key = key  # seals every RunSpec sent (sealing.py)
+        # a run's task id follows from the run's record, within this controller's key: a
+        # restarted controller finds the tasks its predecessor sent (see adopt)
+        self._ids = uuid.UUID(bytes=hashlib.sha256(b"gitline-task-ids\n" + key).digest()[:16])
         self.default_queue = default_queue or celery_worker.DEFAULT_QUEUE
         self.poll_seconds, self.heartbeat = poll_seconds, heartbeat
         self.lost_after, self.cancel_grace = lost_after, cancel_grace
+        # never sooner than three heartbeats: a beat re-claims a run a restarted Redis forgot
+        self.lost_message_after = max(lost_message_after, 3 * heartbeat)
         self._sender = celery_worker.make_app(broker_url, results=False)
         self._results = celery_worker.make_app(broker_url)
         self._lock = threading.Lock()
@@ -161,7 +202,7 @@ class CeleryExecutor:
         self._wake = threading.Event()
         self._closing = False
         self._abandon = False
-        self._backend_down_since: float | None = None
+        self._down_since: float | None = None  # the broker unreachable since (monotonic)
         self._thread = threading.Thread(target=self._follow, name="gitline-celery", daemon=True)
         self._thread.start()
 
@@ -170,13 +211,47 @@ class CeleryExecutor:
     def submit(self, spec: RunSpec, on_started: Callable[[RunSpec, str], None],
                on_done: Callable[[RunSpec, Outcome], None]) -> None:
         """File `spec`; the follower thread sends it. Returns at once."""
-        t = Tracked(spec, on_started, on_done, str(uuid.uuid4()),
+        t = Tracked(spec, on_started, on_done, self.task_id(spec),
                     queue_for(spec, self.default_queue))
         with self._lock:
             if self._closing:
                 raise RuntimeError("the Celery executor is shut down")
             self._runs[(spec.job.name, spec.run.number)] = t
         self._wake.set()
+
+    def task_id(self, spec: RunSpec) -> str:
+        """The Celery task id of a run: the same for the same run as the state branch
+        records it (job, number, when it was queued, attempt), never for another."""
+        run = spec.run
+        return str(uuid.uuid5(self._ids, f"{run.job}\n{run.number}\n{run.queued_at}\n"
+                                         f"{run.attempt}"))
+
+    def adopt(self, spec: RunSpec, on_started: Callable[[RunSpec, str], None],
+              on_done: Callable[[RunSpec, Outcome], None]) -> bool:
+        """Follow a run an earlier controller process sent, if Redis still knows its task
+        (sent, claimed by a worker, or with a result); False if it is provably not there
+        (nothing was sent, or a broker without persistence lost it) and must run again.
+        Raises when the broker cannot be asked: nothing is provable then."""
+        t = Tracked(spec, on_started, on_done, self.task_id(spec),
+                    queue_for(spec, self.default_queue))
+        if not self._known(t.task_id):
+            return False
+        t.sent, t.looked_at = True, time.monotonic()
+        with self._lock:
+            if self._closing:
+                raise RuntimeError("the Celery executor is shut down")
+            self._runs[(spec.job.name, spec.run.number)] = t
+        log.info("%s run %d: following task %s, sent before this controller started",
+                 spec.job.name, spec.run.number, t.task_id)
+        self._wake.set()
+        return True
+
+    def _known(self, task_id: str) -> bool:
+        """Whether Redis holds any trace of task `task_id`."""
+        marks = self._redis().exists(celery_worker.sent_key(task_id),
+                                     celery_worker.claim_key(task_id))
+        meta = self._results.backend.get_task_meta(task_id, cache=False)
+        return bool(marks) or meta.get("status") != "PENDING"
 
     def cancel(self, job: str, number: int) -> bool:
         """Revoke a queued or running run; False if this executor does not have it."""
@@ -227,8 +302,8 @@ class CeleryExecutor:
 
     def _step(self, runs: list[Tracked]) -> None:
         for t in runs:
-            if not t.sent:
-                self._send(t)
+            if not t.sent and not self._send(t):
+                break  # the broker is away: the others wait their turn, untried
         metas = self._read([t for t in runs if t.sent and not t.done])
         now = time.monotonic()
         for t, meta in metas:
@@ -239,45 +314,107 @@ class CeleryExecutor:
             if verdict.started_at:
                 _quietly(t.on_started, t.spec, verdict.started_at)
             if verdict.outcome is not None:
+                if verdict.fence:
+                    self._fence(t)
                 self._finish(t, verdict.outcome, forget=verdict.forget)
+            elif meta.get("status") == "PENDING":
+                self._check_pending(t, now)
 
-    def _send(self, t: Tracked) -> None:
+    def _send(self, t: Tracked) -> bool:
+        """Send `t`; False if the broker could not take it (it stays filed)."""
         if t.cancel:
             self._finish(t, made("cancelled", "cancelled before it was sent to a worker"))
-            return
+            return True
         try:
+            if t.resent == 0 and self._known(t.task_id):
+                # sent by an earlier controller process: a queued run is never sent twice
+                t.sent, t.looked_at = True, time.monotonic()
+                log.info("%s run %d was sent before (task %s); following it",
+                         t.spec.job.name, t.spec.run.number, t.task_id)
+                return True
             self._sender.send_task(
                 celery_worker.TASK_NAME, args=[sealing.seal(codec.spec_to_json(t.spec), self._key)],
                 kwargs={"heartbeat": self.heartbeat}, task_id=t.task_id, queue=t.queue,
                 retry=True, retry_policy=SEND_RETRY)
-        except Exception as err:
-            self._finish(t, made("failed", (
-                f"could not send the run to the broker {safe_url(self.url)}: "
-                f"{type(err).__name__}: {err}")))
-            return
-        t.sent = True
+            self._redis().set(celery_worker.sent_key(t.task_id), t.queue,
+                              ex=celery_worker.CLAIM_SECONDS)
+        except Exception as err:  # the run stays filed and is sent when the broker is back
+            self._outage(err)
+            return False
+        self._restored()
+        t.sent, t.looked_at = True, time.monotonic()
         log.info("%s run %d sent to queue %s (task %s)", t.spec.job.name, t.spec.run.number,
                  t.queue, t.task_id)
+        return True
 
     def _read(self, runs: list[Tracked]) -> list[tuple[Tracked, dict[str, Any]]]:
-        """Each run's task meta; an unreachable backend fails them all after lost_after."""
+        """Each run's task meta; none while the backend is unreachable (the runs wait)."""
+        if not runs:
+            return []
         backend = self._results.backend
         try:
             metas = [(t, backend.get_task_meta(t.task_id, cache=False)) for t in runs]
         except Exception as err:
-            now = time.monotonic()
-            self._backend_down_since = self._backend_down_since or now
-            down = now - self._backend_down_since
-            log.warning("celery executor: result backend unreachable for %.0f s: %s", down, err)
-            if down >= self.lost_after:
-                for t in runs:
-                    self._finish(t, made("failed", (
-                        f"lost the broker {safe_url(self.url)} for {self.lost_after:g} s "
-                        f"({type(err).__name__}: {err}); the run may still be going on its "
-                        "worker")), forget=False)
+            self._outage(err)
             return []
-        self._backend_down_since = None
+        if self._restored():
+            now = time.monotonic()
+            for t in runs:  # an outage is no worker's silence: its heartbeats could not land
+                t.seen_at = now
         return metas
+
+    def _check_pending(self, t: Tracked, now: float) -> None:
+        """Send again a task whose message a restarted Redis lost (see judge_pending)."""
+        if t.unmarked_since is None and now - t.looked_at < self.lost_message_after:
+            return  # ask Redis at most once a period per task, then closely while it is amiss
+        t.looked_at = now
+        try:
+            found = bool(self._redis().exists(celery_worker.sent_key(t.task_id),
+                                              celery_worker.claim_key(t.task_id)))
+        except Exception as err:
+            self._outage(err)
+            return
+        what = judge_pending(t, found, now, after=self.lost_message_after)
+        if what == "resend":
+            log.warning("%s run %d: the broker lost its message (restarted without "
+                        "persistence?); sending it again (task %s)", t.spec.job.name,
+                        t.spec.run.number, t.task_id)
+            t.resent += 1
+            t.sent = False
+            self._send(t)
+        elif what == "fail":
+            self._finish(t, made("failed", (
+                f"the broker {safe_url(self.url)} lost the run's message twice; it was "
+                "not run")))
+
+    def _fence(self, t: Tracked) -> None:
+        """Mark `t` done in Redis: a redelivery after its worker died runs nothing, since
+        the run is about to be recorded as failed."""
+        try:
+            self._redis().set(celery_worker.claim_key(t.task_id),
+                              celery_worker.DONE + "nobody (its worker was lost)",
+                              ex=celery_worker.CLAIM_SECONDS)
+        except Exception:
+            log.warning("could not fence task %s", t.task_id, exc_info=True)
+
+    def _redis(self) -> Any:
+        """The Redis client of the result backend (the same server as the broker)."""
+        return self._results.backend.client
+
+    def _outage(self, err: Exception) -> None:
+        if self._down_since is None:
+            self._down_since = time.monotonic()
+            log.warning("celery executor: the broker %s is unreachable (%s: %s); runs wait "
+                        "for it", safe_url(self.url), type(err).__name__, err)
+
+    def _restored(self) -> bool:
+        """Note that the broker answers again; True if it had been away."""
+        if self._down_since is None:
+            return False
+        log.warning("celery executor: the broker %s is back after %.0f s", safe_url(self.url),
+                    time.monotonic() - self._down_since)
+        self._down_since = None
+        return True
 
     def _revoke(self, t: Tracked, signame: str) -> None:
         t.revoke_sent = True
@@ -296,6 +433,7 @@ class CeleryExecutor:
         if forget and t.sent:
             try:
                 self._results.backend.forget(t.task_id)
+                self._redis().delete(celery_worker.sent_key(t.task_id))
             except Exception:
                 log.debug("could not forget task %s", t.task_id, exc_info=True)
         _quietly(t.on_done, t.spec, outcome)

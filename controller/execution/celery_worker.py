@@ -2,7 +2,7 @@
 
 `make_app(url)` builds a Celery app whose broker and result backend are one Redis URL,
 with JSON the only content type accepted (a broker is not a trusted channel for code, so
-no pickle). The task takes a RunSpec as codec JSON, runs it with `local.execute` in a
+no pickle). The task takes a RunSpec as codec JSON, runs it with `run.execute` in a
 fresh workdir under the worker's work root (the same code as the local executor, so a
 job sees the same folders, variables and `shipctl`), and returns the Outcome as codec
 JSON. `gitline worker` (cli.py) runs `run_worker`; the controller's CeleryExecutor uses
@@ -15,6 +15,18 @@ runs: SIGTERM (what `revoke(terminate=True)` sends) cancels the run, so on_cance
 always still run and the outcome says `cancelled`; SIGUSR2 abandons it (kill, no hooks:
 the controller is shutting down and will run it again). A pool process that took such a
 signal ends once its result is stored, and Celery starts a fresh one.
+
+Each run executes once, or exactly once more when its worker died under it. Before it
+runs anything a delivery claims the task in Redis (`claim`): a live claim lasts three
+heartbeats and every heartbeat renews it; a finished run's claim says `done`. Messages
+are acknowledged late and requeued when a pool process dies (OOM, kill -9), so the run
+is delivered again: that delivery waits for the dead holder's claim to lapse and runs
+the job as attempt 2, saying so in its log; a third is refused. A second message for a
+live or finished task (sent again after a broker lost the first) runs nothing. A claim
+that a Redis restarted without persistence forgot is taken back by the next heartbeat.
+While Redis is unreachable the worker keeps retrying to store heartbeats and the outcome
+(`result_backend_always_retry`) rather than dropping them: the controller records the run
+as it ended once Redis is back.
 """
 
 from __future__ import annotations
@@ -25,8 +37,9 @@ import os
 import signal
 import socket
 import threading
+import time
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +47,10 @@ from celery import Celery
 from celery.exceptions import Ignore
 from celery.signals import task_postrun
 
+from controller.core.clock import now_iso
 from controller.core.runspec import ran_by
-from controller.execution import codec, local, sealing
+from controller.execution import codec, sealing, step
+from controller.execution.run import execute
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +59,33 @@ DEFAULT_QUEUE = "gitline"
 CANCEL_SIGNAL = "SIGTERM"
 ABANDON_SIGNAL = "SIGUSR2"
 DEFAULT_HEARTBEAT = 5.0
+CLAIM_SECONDS = 7 * 24 * 3600  # as long as results are kept
+MAX_ATTEMPTS = 2  # a run whose worker died is delivered once more, never a third time
+DONE = "done:"  # the claim of a finished (or given up) run starts so
+
+# renew a claim only if it is still ours (or was forgotten by a restarted Redis)
+_RENEW = """
+local held = redis.call('get', KEYS[1])
+if held == ARGV[1] or not held then
+  return redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2]) and 1
+end
+return 0
+"""
+
+
+def claim_key(task_id: str) -> str:
+    """The Redis key a worker sets (NX) to run task `task_id`, holding its hostname."""
+    return f"gitline:claim:{task_id}"
+
+
+def attempts_key(task_id: str) -> str:
+    """The Redis counter of the deliveries that claimed task `task_id`."""
+    return f"gitline:attempts:{task_id}"
+
+
+def sent_key(task_id: str) -> str:
+    """The Redis key the controller sets when it sends task `task_id`."""
+    return f"gitline:sent:{task_id}"
 
 
 def default_work_root() -> Path:
@@ -51,11 +93,13 @@ def default_work_root() -> Path:
 
 
 def make_app(broker_url: str, *, results: bool = True, work_root: Path | None = None,
-             default_queue: str = DEFAULT_QUEUE) -> Celery:
+             default_queue: str = DEFAULT_QUEUE, worker: bool = False) -> Celery:
     """A Celery app on `broker_url` (also the result backend unless `results` is False).
 
     A sender without results matters: Celery's Redis backend subscribes to every task it
-    sends (for `.get()`), a buffer the controller would never drain.
+    sends (for `.get()`), a buffer the controller would never drain. A `worker` app waits
+    out a Redis outage to store heartbeats and outcomes; the controller's must not (its
+    one thread would hang in a read instead of saying the broker is away).
     """
     app = Celery("gitline", broker=broker_url, backend=broker_url if results else None,
                  set_as_current=False)
@@ -66,12 +110,19 @@ def make_app(broker_url: str, *, results: bool = True, work_root: Path | None = 
         result_accept_content=["json"],
         task_default_queue=default_queue,
         worker_prefetch_multiplier=1,  # a run waits in the queue, not behind a busy worker
-        task_acks_late=False,  # a job is not idempotent: a lost worker fails it, never reruns
+        # a run whose pool process died is requeued and runs once more, as attempt 2; the
+        # claim (below) keeps every other redelivery from running anything
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
         broker_connection_retry_on_startup=True,
         broker_connection_timeout=5,
         redis_socket_connect_timeout=5,
         redis_socket_timeout=30,
-        result_expires=7 * 24 * 3600,
+        result_expires=CLAIM_SECONDS,
+        # an outcome waits for Redis instead of being dropped: retried without end, at most
+        # 2 s apart, so a run that ended during an outage is recorded soon after it
+        result_backend_always_retry=worker,
+        result_backend_max_sleep_between_retries_ms=2000,
         worker_hijack_root_logger=False,
         gitline_work_root=str(work_root or default_work_root()),
     )
@@ -88,26 +139,83 @@ def run(task: Any, spec_json: str, heartbeat: float = DEFAULT_HEARTBEAT) -> str:
     if _key is None:
         raise sealing.SealError("this worker has no key; nothing was run")
     spec = codec.spec_from_json(sealing.unseal(spec_json, _key))
-    control = local.RunControl()
     node = task.request.hostname or socket.gethostname()
+    live_ms = claim_live_ms(heartbeat)
+    taken = claim(task.backend, task_id, node, live_ms)
+    if taken.attempt == 0:
+        log.warning("%s run %d (task %s): %s; not run", spec.job.name, spec.run.number,
+                    task_id, taken.why)
+        raise Ignore()
+    control = step.RunControl()
     spec = ran_by(spec, node)
-    beat = Heartbeat(task.backend, task_id, node, heartbeat)
+    beat = Heartbeat(task.backend, task_id, node, heartbeat, live_ms)
     try:
         with _signals(control):
-            outcome = local.execute(spec, Path(task.app.conf.gitline_work_root),
-                                    control=control, on_started=beat.start, box=_box)
+            outcome = execute(spec, Path(task.app.conf.gitline_work_root),
+                              control=control, on_started=beat.start, box=_box)
     finally:
         beat.stop()
     outcome = replace(outcome, worker=node)
+    if taken.attempt > 1:
+        note = (f"attempt {taken.attempt}: the worker of attempt {taken.attempt - 1} "
+                f"({taken.lost}) was lost under it; this run started again from the beginning")
+        outcome = replace(outcome, log=f"gitline: {note}\n{outcome.log}",
+                          message=outcome.message or note)
+    with contextlib.suppress(Exception):  # the outcome itself is what must land
+        task.backend.client.set(claim_key(task_id), DONE + node, ex=CLAIM_SECONDS)
     log.info("%s run %d: %s", spec.job.name, spec.run.number, outcome.status)
     return codec.outcome_to_json(outcome)
+
+
+def claim_live_ms(heartbeat: float) -> int:
+    """How long a claim lasts without a heartbeat renewing it: three heartbeats."""
+    return max(int(3 * heartbeat * 1000), 300)
+
+
+@dataclass(frozen=True)
+class Claim:
+    attempt: int  # 1, 2: this delivery runs the job as that attempt; 0: it runs nothing
+    why: str = ""  # why not, when attempt is 0
+    lost: str = ""  # the holder of the previous attempt, when attempt > 1
+
+
+def claim(backend: Any, task_id: str, node: str, live_ms: int) -> Claim:
+    """Take task `task_id` for `node`, or say why this delivery must run nothing.
+
+    A claim held by a live delivery is renewed by its heartbeats; one whose holder died
+    lapses within `live_ms`, so a redelivery waits that long (and a little) for it.
+    """
+    client = backend.client
+    key, held = claim_key(task_id), ""
+    deadline = time.monotonic() + live_ms / 1000 + 1.0
+    while True:
+        if client.set(key, node, nx=True, px=live_ms):
+            break
+        value = client.get(key)
+        held = value.decode() if isinstance(value, bytes) else str(value or "")
+        if held.startswith(DONE):
+            return Claim(0, f"already run by {held[len(DONE):]}")
+        if time.monotonic() > deadline:
+            return Claim(0, f"claimed by {held}, which is alive")
+        time.sleep(0.2)
+    if backend.get_task_meta(task_id, cache=False).get("status") in ("SUCCESS", "FAILURE"):
+        client.set(key, DONE + "an earlier delivery", ex=CLAIM_SECONDS)
+        return Claim(0, "its outcome is already stored")
+    attempt = int(client.incr(attempts_key(task_id)))
+    client.expire(attempts_key(task_id), CLAIM_SECONDS)
+    if attempt > MAX_ATTEMPTS:
+        client.set(key, DONE + "nobody (given up)", ex=CLAIM_SECONDS)
+        return Claim(0, f"its workers were lost {attempt - 1} times; given up")
+    return Claim(attempt, lost=held or "a worker")
 
 
 class Heartbeat:
     """Stores STARTED with a counting `beat` in the result backend, from its own thread."""
 
-    def __init__(self, backend: Any, task_id: str, hostname: str, every: float) -> None:
+    def __init__(self, backend: Any, task_id: str, hostname: str, every: float,
+                 live_ms: int) -> None:
         self.backend, self.task_id, self.every = backend, task_id, max(float(every), 0.1)
+        self.live_ms = live_ms
         self.meta: dict[str, Any] = {"hostname": hostname, "pid": os.getpid(), "beat": 0}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -125,7 +233,10 @@ class Heartbeat:
             self._store()
 
     def _store(self) -> None:
+        self.meta["beatAt"] = now_iso()  # Celery dates only a finished task's meta
         try:
+            self.backend.client.eval(_RENEW, 1, claim_key(self.task_id),
+                                     self.meta["hostname"], self.live_ms)
             self.backend.store_result(self.task_id, dict(self.meta), "STARTED")
         except Exception:  # the run goes on; the controller judges a silence
             log.warning("heartbeat of %s not stored", self.task_id, exc_info=True)
@@ -144,7 +255,7 @@ _box: Any = None  # the sandbox of job steps (set by run_worker; None: sandbox.d
 
 
 @contextlib.contextmanager
-def _signals(control: local.RunControl) -> Iterator[None]:
+def _signals(control: step.RunControl) -> Iterator[None]:
     """SIGTERM cancels the run, SIGUSR2 abandons it, while the task runs."""
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -193,7 +304,8 @@ def run_worker(broker_url: str, *, queues: list[str], concurrency: int, work_roo
     _worker_pid = os.getpid()
     task_postrun.connect(_end_signalled_process, weak=False)
     work_root.mkdir(parents=True, exist_ok=True)
-    app = make_app(broker_url, work_root=work_root.resolve(), default_queue=queues[0])
+    app = make_app(broker_url, work_root=work_root.resolve(), default_queue=queues[0],
+                   worker=True)
     app.worker_main([
         "worker", "--queues", ",".join(queues), "--concurrency", str(concurrency),
         "--hostname", hostname or f"gitline-{os.getpid()}@{socket.gethostname()}",

@@ -22,12 +22,13 @@ import json
 import types
 import typing
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 from controller.core.runspec import Outcome, RunSpec
 
 FORMAT = 1
 TAGS = frozenset({"$bytes", "$tuple", "$set", "$date", "$datetime", "$map"})
+_T = TypeVar("_T")
 
 
 class CodecError(ValueError):
@@ -55,7 +56,7 @@ def _dump(kind: str, value: Any) -> str:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
-def _load(kind: str, cls: type, text: str | bytes) -> Any:
+def _load(kind: str, cls: type[_T], text: str | bytes) -> _T:
     try:
         data = json.loads(text)
     except ValueError as err:
@@ -65,9 +66,12 @@ def _load(kind: str, cls: type, text: str | bytes) -> Any:
     if data.get("format") != FORMAT:
         raise CodecError(f"{kind} format {data.get('format')!r}; this version reads {FORMAT}")
     try:
-        return decode(cls, data["data"])
+        value = decode(cls, data["data"])
     except (KeyError, TypeError, ValueError, AttributeError) as err:
         raise CodecError(f"bad {kind}: {type(err).__name__}: {err}") from err
+    if not isinstance(value, cls):
+        raise CodecError(f"bad {kind}: decoded a {type(value).__name__}")
+    return value
 
 
 # --- by type hint ----------------------------------------------------------------------

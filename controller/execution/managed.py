@@ -18,15 +18,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from controller.core import runenv
+from controller.core import runenv, versionrecord
 from controller.core.runspec import InputSpec, RunSpec
-from controller.execution.shipctl import bump_version
+from controller.core.versions import bump_version
 
 MANAGED_TYPES = frozenset({"release", "manifest"})
 
 
 def run(spec: RunSpec, workdir: Path, say: Callable[[str], None]) -> None:
-    """Do the job's managed work in `workdir`; raises ValueError with a message on misuse."""
+    """Do the job's managed work in `workdir`; raises ValueError with a message on misuse
+    (`versions.BumpError` for a version that cannot be bumped)."""
     state = workdir / runenv.STATE_DIR
     state.mkdir(parents=True, exist_ok=True)
     if spec.job.type == "manifest":
@@ -73,8 +74,8 @@ def release_version(spec: RunSpec, workdir: Path, state: Path, say: Callable[[st
                  if i.kind == "job" and "manifest.json" in i.files}
     out_dir = workdir / "OUT" / runenv.check_name(target.name)
     out_dir.mkdir(parents=True, exist_ok=True)
-    record = {"replace": False, "values": {"versionName": new}, "versionName": new}
-    (out_dir / runenv.VERSION_FILE).write_text(json.dumps(record))
+    record = versionrecord.Written(replace=False, values={"versionName": new}, version_name=new)
+    (out_dir / runenv.VERSION_FILE).write_text(versionrecord.encode_written(record))
     release = {"versionName": new, "previous": old, "bump": spec.job.bump or "none",
                "manifests": manifests}
     (state / "release.json").write_text(json.dumps(release, indent=2, sort_keys=True))

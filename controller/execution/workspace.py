@@ -2,9 +2,9 @@
 
 `prepare` writes what `runenv.layout` describes under `root/<job>/<run>/` plus the
 `shipctl` wrapper; `collect` reads what the job and `shipctl` left behind: the JOB_STATE
-files and, per output, a new version (OUT/<res>/version.json with a `replace` key) and/or
-changed state files. Collecting never follows a symlink out of the workdir and skips
-oversized files, with a note.
+files and, per output, a new version (a written version.json, see core/versionrecord.py)
+and/or changed state files. Collecting never follows a symlink out of the workdir and
+skips oversized files, with a note. `prune_workdirs` removes a job's old workdirs.
 """
 
 from __future__ import annotations
@@ -12,17 +12,22 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
 import stat
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from controller.core import model, runenv
+from controller.core import model, runenv, versionrecord
 from controller.core.runspec import OutputSpec, OutputUpdate, RunSpec
 
+log = logging.getLogger(__name__)
+
+KEEP_WORKDIRS = 3  # a job's newest run folders kept (with their live logs) for a look
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_TOTAL_BYTES = 200 * 1024 * 1024
 BIN_DIR = ".gitline/bin"
@@ -76,6 +81,35 @@ def live_log(workdir: Path) -> Path:
     return workdir.parent / f"{workdir.name}.log"
 
 
+def prune_workdirs(job_dir: Path, keep: int = KEEP_WORKDIRS) -> list[Path]:
+    """Delete all but the newest `keep` run workdirs of a job, never one a run holds (in
+    this process or another worker's: `claim`)."""
+    runs = sorted(
+        (p for p in job_dir.iterdir() if p.name.isdigit() and p.is_dir() and not p.is_symlink()),
+        key=lambda p: int(p.name),
+    )
+    removed = []
+    for old in runs[: max(len(runs) - keep, 0)]:
+        held = claim(old, wait=False)
+        if held is None:
+            continue  # a run is using it
+        try:
+            shutil.rmtree(old, ignore_errors=True)
+            live_log(old).unlink(missing_ok=True)
+        finally:
+            os.close(held)
+        removed.append(old)
+    return removed
+
+
+def prune_quietly(job_dir: Path) -> None:
+    """`prune_workdirs`, logging instead of raising: a run's end never fails on it."""
+    try:
+        prune_workdirs(job_dir)
+    except OSError:
+        log.warning("could not prune old workdirs in %s", job_dir, exc_info=True)
+
+
 def claim(workdir: Path, *, wait: bool = True) -> int | None:
     """Hold `workdir` (an flock on the folder itself, for every process on this host):
     the returned descriptor holds it until closed. Without `wait`, None when another
@@ -118,8 +152,15 @@ def _q(text: str) -> str:
 # --- collecting ----------------------------------------------------------------------
 
 
+@dataclass
+class Budget:
+    """Bytes that collecting one run may still read, shared by all its folders."""
+
+    left: int = MAX_TOTAL_BYTES
+
+
 def read_tree(
-    folder: Path, workdir: Path, notes: list[str], budget: list[int] | None = None
+    folder: Path, workdir: Path, notes: list[str], budget: Budget | None = None
 ) -> dict[str, bytes]:
     """Files under `folder` as {relative path: bytes}.
 
@@ -127,7 +168,7 @@ def read_tree(
     links outside the workdir is refused (see `refusal`). Files over MAX_FILE_BYTES, or
     beyond the shared `budget` (bytes left), are skipped. Each skip is a note.
     """
-    budget = budget if budget is not None else [MAX_TOTAL_BYTES]
+    budget = budget if budget is not None else Budget()
     out: dict[str, bytes] = {}
     root = workdir.resolve()
     if not inside(folder, root):
@@ -152,7 +193,7 @@ def _linked_names(dirpath: Path, dirnames: list[str]) -> list[str]:
 
 
 def _read_one(
-    path: Path, root: Path, rel: str, notes: list[str], budget: list[int]
+    path: Path, root: Path, rel: str, notes: list[str], budget: Budget
 ) -> bytes | None:
     try:
         why = refusal(path, root)
@@ -163,11 +204,11 @@ def _read_one(
         if st.st_size > MAX_FILE_BYTES:
             notes.append(f"skipped {rel}: {st.st_size} bytes is over {MAX_FILE_BYTES}")
             return None
-        if st.st_size > budget[0]:
+        if st.st_size > budget.left:
             notes.append(f"skipped {rel}: total size of collected files over {MAX_TOTAL_BYTES}")
             return None
         blob = path.read_bytes()[:MAX_FILE_BYTES]
-        budget[0] -= len(blob)
+        budget.left -= len(blob)
         return blob
     except OSError as exc:
         notes.append(f"skipped {rel}: {exc}")
@@ -221,24 +262,22 @@ def read_json(path: Path, root: Path | None = None) -> dict[str, Any] | None:
 
 
 def _output_update(
-    out: OutputSpec, workdir: Path, notes: list[str], budget: list[int]
+    out: OutputSpec, workdir: Path, notes: list[str], budget: Budget
 ) -> OutputUpdate | None:
     base = workdir / runenv.io_dir("OUT", out.name)
     if not inside(base, workdir) or not inside(base / runenv.STATE_DIR, workdir):
         notes.append(f"ignored output {out.name}: its folder is a symlink out of the workdir")
         return None
-    record = read_json(base / runenv.VERSION_FILE, workdir) or {}
-    written = "replace" in record
+    written = versionrecord.written(read_json(base / runenv.VERSION_FILE, workdir) or {})
     files = read_tree(base / runenv.STATE_DIR, workdir, notes, budget)
     files_changed = files != dict(out.files)
-    if not written and not files_changed:
+    if written is None and not files_changed:
         return None
-    values = record.get("values") if written else {}
     return OutputUpdate(
         resource=out.name,
-        values=dict(values) if isinstance(values, dict) else {},
-        replace=bool(record.get("replace")) if written else False,
-        version_name=str(record.get("versionName") or "") if written else "",
+        values=written.values if written else {},
+        replace=written.replace if written else False,
+        version_name=written.version_name if written else "",
         files=files if files_changed else None,
     )
 
@@ -254,7 +293,7 @@ def collect(
     """
     notes = notes if notes is not None else []
     workdir = Path(workdir).resolve()
-    budget = [MAX_TOTAL_BYTES]
+    budget = Budget()
     state = read_tree(workdir / runenv.STATE_DIR, workdir, notes, budget)
     updates = []
     for out in spec.outputs:

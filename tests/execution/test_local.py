@@ -15,7 +15,10 @@ import pytest
 from controller.core import model
 from controller.core.runspec import InputSpec, Outcome, OutputSpec, RunSpec
 from controller.execution import sandbox
-from controller.execution.local import LocalExecutor, LogCapture, execute, prune_workdirs
+from controller.execution.local import LocalExecutor
+from controller.execution.logcapture import LogCapture
+from controller.execution.run import execute
+from controller.execution.workspace import prune_workdirs
 from tests.harness.runspecs import gone, hook, make_spec
 
 

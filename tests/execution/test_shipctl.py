@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from controller.core import model
+from controller.core import model, versions
 from controller.core.runspec import (
     InputSpec,
     Outcome,
@@ -16,7 +16,8 @@ from controller.core.runspec import (
     RunSpec,
 )
 from controller.execution import shipctl, workspace
-from controller.execution.local import execute
+from controller.execution.run import execute
+from controller.execution.shipctl import files
 
 LOC = model.Location("shippable.jobs.yml", 1, 1)
 
@@ -78,13 +79,17 @@ def update(outcome: Outcome, name: str):
     ],
 )
 def test_bump_version_table(version: str, action: str, expected: str) -> None:
-    assert shipctl.bump_version(version, action) == expected
+    assert versions.bump_version(version, action) == expected
 
 
 @pytest.mark.parametrize(("version", "action"), [("5.x.2", "minor"), ("5.1.2", "huge")])
-def test_bump_version_rejects(version: str, action: str) -> None:
-    with pytest.raises(shipctl.ShipctlError):
-        shipctl.bump_version(version, action)
+def test_bump_version_rejects(
+    version: str, action: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(versions.BumpError):
+        versions.bump_version(version, action)
+    assert shipctl.main(["bump_version", version, action]) == 99  # Shippable's usage code
+    assert "error: Invalid" in capsys.readouterr().err
 
 
 def test_reading_commands_in_a_job(tmp_path: Path) -> None:
@@ -227,7 +232,7 @@ def test_replace_fills_variables(tmp_path: Path) -> None:
 
 def test_substitute_unit() -> None:
     env = {"A": "1", "B_2": "two"}
-    assert shipctl.substitute("${A}-$B_2-$C-${D}", env) == "1-two-$C-${D}"
+    assert files.substitute("${A}-$B_2-$C-${D}", env) == "1-two-$C-${D}"
 
 
 def test_notify_recorded(tmp_path: Path) -> None:

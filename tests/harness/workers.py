@@ -38,42 +38,69 @@ def _answers(port: int) -> bool:
         return False
 
 
-@contextlib.contextmanager
-def redis_server(workdir: Path) -> Iterator[str]:
-    """A redis-server of its own on 127.0.0.1; yields its URL (database 0)."""
-    exe = shutil.which("redis-server")
-    if exe is None:
-        pytest.skip("redis-server is not installed (apt-get install redis-server; "
-                    ".ci/run installs it)")
-    pytest.importorskip("celery", reason="the celery extra is not installed")
-    workdir.mkdir(parents=True, exist_ok=True)
-    for _ in range(3):  # another test may take the free port between bind and listen
-        port = free_port()
-        log = (workdir / f"redis-{port}.log").open("w")
-        proc = subprocess.Popen(
-            [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
-             "no", "--dir", str(workdir), "--protected-mode", "no"],
-            stdout=log, stderr=subprocess.STDOUT, cwd=workdir)
+class RedisServer:
+    """A redis-server of its own on 127.0.0.1 that a test can stop and start again on the
+    same port (`aof`: with an append-only file, so it keeps its data across a restart)."""
+
+    def __init__(self, workdir: Path, *, aof: bool = False) -> None:
+        exe = shutil.which("redis-server")
+        if exe is None:
+            pytest.skip("redis-server is not installed (apt-get install redis-server; "
+                        ".ci/run installs it)")
+        pytest.importorskip("celery", reason="the celery extra is not installed")
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.exe, self.workdir, self.aof = exe, workdir, aof
+        self.proc: subprocess.Popen[bytes] | None = None
+        for _ in range(3):  # another test may take the free port between bind and listen
+            self.port = free_port()
+            if self.start():
+                return
+        raise AssertionError(f"redis-server did not start: {self.log_path.read_text()}")
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / f"redis-{self.port}.log"
+
+    def start(self) -> bool:
+        """Start it (again); False if it exited at once (its port was taken)."""
+        with self.log_path.open("a") as log:
+            self.proc = subprocess.Popen(
+                [self.exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                 "--appendonly", "yes" if self.aof else "no", "--appendfsync", "always",
+                 "--dir", str(self.workdir), "--protected-mode", "no"],
+                stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir)
+        proc, port = self.proc, self.port
         try:
-            wait_until(lambda p=proc, n=port: _answers(n) or p.poll() is not None, 20,
-                       "redis-server")
+            wait_until(lambda: _answers(port) or proc.poll() is not None, 20, "redis-server")
         except AssertionError:
             proc.kill()
             raise
-        if proc.poll() is None:
-            break
-    else:
-        raise AssertionError(f"redis-server did not start: {Path(log.name).read_text()}")
-    try:
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        proc.terminate()
+        return proc.poll() is None
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        self.proc.terminate()
         try:
-            proc.wait(10)
+            self.proc.wait(10)
         except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+
+@contextlib.contextmanager
+def redis_server(workdir: Path) -> Iterator[str]:
+    """A redis-server of its own on 127.0.0.1, no persistence; yields its URL (database 0)."""
+    server = RedisServer(workdir)
+    try:
+        yield server.url
+    finally:
+        server.stop()
 
 
 class Worker:

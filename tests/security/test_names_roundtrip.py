@@ -13,6 +13,7 @@ import pytest
 
 from controller.core import loader, model
 from controller.execution import shipctl
+from controller.execution.shipctl.workspace import read_record
 from controller.store import yamlio
 from controller.store.gitstate import GitStateStore
 
@@ -133,7 +134,7 @@ def test_shipctl_keys_it_accepts_read_back_from_the_state_branch(job_dir, store,
         assert shipctl.main(["put_resource_state", "out", f"V{i}", value]) == 0
         accepted[f"V{i}"] = value
     assert len(accepted) > 20 and "r\n" not in accepted
-    record = shipctl.read_record("out")
+    record = read_record("out")
     assert record["values"] == accepted
     state.append_version(model.Version("out", 1, values=record["values"]))
     assert GitStateStore(os.fspath(state._repo.path)).read_snapshot().versions["out"].values \
