@@ -6,8 +6,9 @@
 - inprocess: the controller started in this process (`in_process`)
 - http: a served HOME (`serve`, `serve_base`), tokens, raw and plain HTTP requests
 - wait: `wait_for`, `free_port`
-- lines: small workflows several tests push
-- sinks, workers, identity, runspecs, storm, hostile_cases: kits of one kind of test each
+- lines: small workflows several tests push; corpus: where the shared corpus is
+- sinks, workers, celeryruns, identity, runspecs, storm, hostile_cases: kits of one kind
+  of test each
 
 Fixtures (`git`, `git_env`, `tmp_home`, `home`) are in tests/conftest.py.
 """
