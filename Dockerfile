@@ -1,10 +1,11 @@
 FROM python:3.11-slim
-# git for the repositories; bubblewrap (and util-linux's setpriv) for the job sandbox. The
+# git for the repositories; graphviz (dot) draws the web view's line; bubblewrap (and
+# util-linux's setpriv) for the job sandbox. The
 # sandbox needs user namespaces or CAP_SYS_ADMIN in the container (for example
 # `docker run --security-opt seccomp=unconfined --cap-add SYS_ADMIN`); without them set
 # `sandbox: none` in HOME/gitline.yml, knowing that jobs then see the controller's files.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends git bubblewrap util-linux curl \
+ && apt-get install -y --no-install-recommends git bubblewrap util-linux curl graphviz \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /opt/gitline
 COPY pyproject.toml README.md ./

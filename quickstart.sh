@@ -27,11 +27,22 @@ if ! git --git-dir="$home/config.git" rev-parse -q --verify refs/heads/main >/de
   rm -rf "$work"
 fi
 
+# a token for the web view, made once and kept in the home (0600): the browser signs in with it
+if [ ! -s "$home/web-token" ]; then
+  (umask 077 && "$gitline" token add "$home" web --scope read,trigger,approve 2>/dev/null \
+     > "$home/web-token") || rm -f "$home/web-token"
+fi
+listen=${GITLINE_LISTEN:-127.0.0.1:8080}
+
 printf -v q_home %q "$home"
 printf -v q_gitline %q "$gitline"
+web=""
+case "$listen" in none|off|"") ;; *)
+  web="Web view: http://$listen/   (sign in with the token in $home/web-token)"$'\n' ;;
+esac
 cat <<MSG
 Gitline home: $home   (controller starting; Ctrl-C stops it)
-In another shell:
+${web}In another shell:
   git clone $q_home/config.git work && cd work
   mkdir -p triggers && echo 'REASON: first release' > triggers/deploy_prod && git add -A && git commit -m 'deploy' && git push
   $q_gitline approve $q_home deploy_prod -m 'staging looks good'   # prod waits for this

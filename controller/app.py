@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 import threading
 import time
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from controller.core import model
@@ -22,22 +19,19 @@ from controller.pushanswer import Answerer
 from controller.reactor.identity import Identifier
 from controller.reactor.loop import Loop
 from controller.reactor.reconcile import Reconciler
-from controller.reactor.requests import REQUESTS_DIR
+from controller.reactor.requestfiles import REQUESTS_DIR
 from controller.reactor.timers import Timers
 from controller.reactor.watcher import RefWatcher
-from controller.readview import (  # noqa: F401  HomeError: re-exported for serve
-    HomeError,
-    open_repos,
-    read_status,
-    run_summary,
-)
+from controller.secrets import Secret, load_secrets
 from controller.secrets import find as find_secret
-from controller.secrets import load_secrets
 from controller.server.observe import Metrics
+from controller.service.health import readiness
+from controller.service.repos import open_repos
 from controller.settings import Settings, SettingsError
-from controller.store.configrepo import MAX_COMMITS, CommitInfo, ConfigRepo
+from controller.store.attributed import AttributedConfigRepo, record_pushed
+from controller.store.configrepo import ConfigRepo
 from controller.store.gitstate import GitStateStore
-from controller.store.pushlog import PushLog, attributed, token_pusher
+from controller.store.pushlog import PushLog, token_pusher
 from controller.store.repoinit import install_hook
 
 if TYPE_CHECKING:  # imported when serving (startup cost)
@@ -131,7 +125,9 @@ class Controller:
         from controller.store.remote import git_auth_env
 
         s = self.settings
-        secrets = lambda: load_secrets(s.home)  # noqa: E731
+        def secrets() -> dict[str, Secret]:
+            return load_secrets(s.home)
+
         self._read_lock = threading.Lock()  # one reader store shared by pollers and the API
         self._reader = GitStateStore(s.repo_path, s.state_branch)
         self.repos = RepoPoller(
@@ -223,16 +219,18 @@ class Controller:
             self.http.stop()
 
     def http_app(self) -> Any:
-        """The WSGI app: token auth in front of git smart HTTP, the API and webhooks."""
-        from controller.apiservices import api_services
+        """The WSGI app: the web view's pages, and token auth in front of git smart HTTP,
+        the API and webhooks."""
         from controller.server.api import ApiApp
         from controller.server.auth import AuthFilter, TokenStore
         from controller.server.gitserver import GitApp
         from controller.server.observe import MetricsApp, Observe
         from controller.server.replays import DELIVERIES_FILE, DeliveryLog
+        from controller.server.web.webapp import WebApp
+        from controller.webservices import web_data
 
         s = self.settings
-        api = ApiApp(api_services(self), max_payload=s.max_payload,
+        api = ApiApp(self._api_services(), max_payload=s.max_payload,
                      deliveries=DeliveryLog(s.home / DELIVERIES_FILE))
         git = GitApp(s.repo_path, branch=s.branch, state_branch=s.state_branch,
                      on_push=self._pushed, before_push=self._pushing, fallback=api,
@@ -243,9 +241,20 @@ class Controller:
             log.warning("gitline: tokens from before scopes (%s) still work with read, push "
                         "and trigger; re-issue them: gitline token remove/add",
                         ", ".join(tokens.legacy()))
-        return Observe(AuthFilter(MetricsApp(git, self.metrics), tokens,
-                                  anonymous_read=s.anonymous_read),
-                       metrics=self.metrics, ready=self.readiness)
+        guarded = AuthFilter(MetricsApp(git, self.metrics), tokens,
+                             anonymous_read=s.anonymous_read)
+        web = WebApp(web_data(self, api.services), guarded, principal=tokens.principal,
+                     anonymous_read=s.anonymous_read, max_streams=max(1, s.http_threads // 2))
+        return Observe(web, metrics=self.metrics, ready=self.readiness)
+
+    def _api_services(self) -> Any:
+        """The API's callables: the service layer, bound to this controller's parts."""
+        from controller.service.apibind import Running, api_services
+
+        return api_services(Running(
+            self.settings, workflow=lambda: self.reconciler.workflow, poke=self.loop.poke,
+            record_pusher=self.pushes.record, poller_status=self.pollers.status,
+            git_pushed=self.pollers.pushed, add_version=self.add_version))
 
     def _pushing(self, principal: Any, updates: list[tuple[str, str, str]]) -> None:
         self.pushes.record(token_pusher(principal), [new for _, new, _ in updates])
@@ -261,13 +270,8 @@ class Controller:
     def _pushed(self, principal: Any, updates: list[tuple[str, str, str]]) -> None:
         """post-receive: name the pusher of every pushed commit, then reconcile at once."""
         user = principal.name
-        ref = f"refs/heads/{self.settings.branch}"
-        config = ConfigRepo(self.settings.repo_path, self.settings.branch)  # this thread's own
-        for old, new, name in updates:
-            if name == ref and set(new) != {"0"}:
-                commits, _ = config.commits_between(None if set(old) == {"0"} else old, new,
-                                                    limit=1000)
-                self.pushes.record(token_pusher(principal), [c.sha for c in commits])
+        record_pushed(ConfigRepo(self.settings.repo_path, self.settings.branch),  # this thread's
+                      self.pushes, token_pusher(principal), updates)
         log.info("gitline: %s pushed %s", user or "anonymous",
                  ", ".join(f"{n} {new[:7]}" for _, new, n in updates))
         self.loop.poke()
@@ -306,19 +310,7 @@ class Controller:
 
     def readiness(self) -> dict[str, Any]:
         """/readyz: watching, a recent pass, a writable state branch (and why not)."""
-        s = self.settings
-        recent = max(3 * s.poll_seconds, 30.0)
-        heads = s.repo_path / "refs" / "heads"
-        report: dict[str, Any] = {
-            "watching": self.watcher.alive,
-            "recentPass": self.last_pass > 0 and time.monotonic() - self.last_pass < recent,
-            "stateWritable": os.access(heads, os.W_OK) and disk_free(s.repo_path) > 1 << 20,
-        }
-        reasons = {"watching": "the repository watcher is not running",
-                   "recentPass": f"no reconcile pass ended in the last {recent:.0f} s",
-                   "stateWritable": f"{heads} is not writable or its disk is full"}
-        report["reasons"] = [why for key, why in reasons.items() if not report[key]]
-        return report
+        return readiness(self.settings, watching=self.watcher.alive, last_pass=self.last_pass)
 
     def serve(self, stop: threading.Event) -> None:
         self.watcher.start()
@@ -337,25 +329,3 @@ class Controller:
             self.deliverer.stop()
             self._stop_network()
             self.executor.shutdown(wait=False)
-
-
-class AttributedConfigRepo(ConfigRepo):
-    """The config repository, whose commits name who pushed them over HTTP (if anyone)."""
-
-    def __init__(self, repo_path: Any, branch: str, pushes: PushLog) -> None:
-        super().__init__(repo_path, branch)
-        self._pushes = pushes
-
-    def commits_between(self, old: str | None, new: str, *,
-                        limit: int = MAX_COMMITS) -> tuple[list[CommitInfo], bool]:
-        commits, rewritten = super().commits_between(old, new, limit=limit)
-        tip = self._pushes.pusher(new)
-        return [replace(c, author=attributed(c.author, self._pushes.pusher(c.sha) or tip))
-                for c in commits], rewritten
-
-
-def disk_free(path: Any) -> int:
-    try:
-        return shutil.disk_usage(path).free
-    except OSError:
-        return 0

@@ -5,7 +5,7 @@ pre-receive hook of a push by path asks there; both through app.py, one `Answere
 the hook itself when no controller runs (`python -m controller.pushanswer`, written by
 store/repoinit.py), and by `gitline plan`. It only reads: the config commits (with a
 push's quarantined objects), the state branch and secrets.yml's scopes. Store and core
-only, as readview.
+only, as the service layer.
 """
 
 from __future__ import annotations

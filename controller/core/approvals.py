@@ -105,7 +105,8 @@ def decision_text(decision: str, reason: str, who: object) -> bytes:
 REPLAY_SLACK = 300.0  # seconds of clock difference between a signer and the controller
 
 
-def judge(approval: model.Approval, request: ApprovalRequest, queued_at: float = 0.0) -> str:
+def why_refused(approval: model.Approval, request: ApprovalRequest,
+                queued_at: float = 0.0) -> str:
     """"" if the request's authenticated identity may decide, else why not (recorded).
 
     `queued_at` (epoch seconds) is when the pending run was queued: a decision proven

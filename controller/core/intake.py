@@ -10,10 +10,10 @@ edge passes in; who made an approval commit is the edge's to add.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
-from controller.core import approvals, model, triggers, versions
+from controller.core import approvals, model, planner, triggers, versions
 
 # (commit, path) -> the file's bytes, None when absent; ValueError when not a regular file
 ReadBlob = Callable[[str, str], bytes | None]
@@ -136,3 +136,28 @@ def pending_approval(job: model.Job | None, name: str, hist: model.JobHistory,
     if not pending:
         return None, f"no run of {name} is pending approval"
     return pending[-1], ""
+
+
+@dataclass(frozen=True)
+class WaitingTriggers:
+    """What becomes of the trigger files that waited for an input job's run."""
+
+    runs: tuple[planner.PlannedRun, ...] = ()  # their input job's run ended: they run now
+    refused: tuple[model.TriggerRequest, ...] = ()  # they never can (error says why)
+    waiting: tuple[model.TriggerRequest, ...] = ()  # still waiting (error: for which run)
+    changed: bool = False  # the record of waiting triggers must be written again
+
+
+def retry_waiting(wf: model.Workflow, snap: model.Snapshot) -> WaitingTriggers:
+    """Each waiting trigger file runs once the run it waited for has ended (with the
+    newest inputs), is refused if it never can, or keeps waiting. Only the triggers are
+    planned: the pass plans the other jobs once, after."""
+    before = snap.waiting_triggers
+    if not before:
+        return WaitingTriggers()
+    done = trigger_runs_done(snap)
+    pending = [replace(t, error="") for t in before if (t.job, t.commit) not in done]
+    plan = planner.plan_triggers(wf, snap, pending)
+    moved = [(t.job, t.commit) for t in plan.waiting] != [(t.job, t.commit) for t in before]
+    return WaitingTriggers(plan.runs, plan.rejected, plan.waiting,
+                           changed=moved or bool(plan.rejected))

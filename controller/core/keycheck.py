@@ -16,7 +16,7 @@ from typing import Any
 
 from controller.core import model, vocabulary
 from controller.core.vocabulary import Shape
-from controller.core.yamlread import Pos, YMap
+from controller.core.yamldata import Pos, YMap
 
 # Keys the loader already explains with a message of its own (and what it does instead).
 EXPLAINED = frozenset({"deploymentMethod", "NOTIFY@step", "options@task", "user_secret@smtp",

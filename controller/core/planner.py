@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
-from controller.core import graph, model
+from controller.core import graph, history, model
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,10 @@ class PlannedRun:
     cause: model.Cause
     inputs: tuple[model.InputVersion, ...]
     params: dict[str, str] = field(default_factory=dict)
+    # what the next plan compares versions against (None: `inputs`); a replay keeps the
+    # baseline of the run before it, so newer versions still look unprocessed
+    baseline: tuple[model.InputVersion, ...] | None = None
+    attempt: int = 1  # a re-run of an interrupted attempt keeps counting its retries
 
 
 @dataclass(frozen=True)
@@ -33,17 +37,20 @@ class Plan:
     waiting: tuple[model.TriggerRequest, ...] = ()
 
 
-class _NotReady(Exception):
-    """An input cannot be resolved now; the message says why. `in_flight`: only because a
-    run of an input job is queued or running (it will end: a trigger waits for it)."""
+@dataclass(frozen=True)
+class NotReady:
+    """An input cannot be resolved now, and why. `in_flight`: only because a run of an
+    input job is queued or running (it will end: a trigger waits for it)."""
 
-    def __init__(self, why: str, *, in_flight: bool = False) -> None:
-        super().__init__(why)
-        self.in_flight = in_flight
+    why: str
+    in_flight: bool = False
+
+    def __str__(self) -> str:
+        return self.why
 
 
 def _resolve_resource(inp: model.Input, res: model.Resource,
-                      snap: model.Snapshot) -> model.InputVersion:
+                      snap: model.Snapshot) -> model.InputVersion | NotReady:
     latest = snap.versions.get(inp.name)
     if inp.version_number is not None:
         name = inp.version_name or (
@@ -57,9 +64,9 @@ def _resolve_resource(inp: model.Input, res: model.Resource,
         if res.type == "state":  # an empty state is a valid start
             return model.InputVersion(inp.name, "resource", 0)
         if res.type == "time":
-            raise _NotReady(f"waiting for the first tick of {inp.name} "
+            return NotReady(f"waiting for the first tick of {inp.name} "
                             f"({res.definition.get('interval', 'no interval')})")
-        raise _NotReady(f"input {inp.name} has no version yet")
+        return NotReady(f"input {inp.name} has no version yet")
     return model.InputVersion(inp.name, "resource", latest.number, latest.name)
 
 
@@ -85,7 +92,7 @@ def _block(name: str, up: model.JobHistory, mode: str, *, manual: bool) -> str:
 
 
 def _resolve_job(wf: model.Workflow, inp: model.Input, job: model.Job, snap: model.Snapshot,
-                 *, manual: bool = False) -> model.InputVersion:
+                 *, manual: bool = False) -> model.InputVersion | NotReady:
     mode = inp.dependency_mode or job.dependency_mode
     up = snap.jobs.get(inp.name, model.JobHistory())
     why = _block(inp.name, up, mode, manual=manual)
@@ -96,24 +103,28 @@ def _resolve_job(wf: model.Workflow, inp: model.Input, job: model.Job, snap: mod
                 why = why.replace("input job", "upstream job", 1)
                 break
     if why:
-        raise _NotReady(why, in_flight=why.startswith("waiting for"))
+        return NotReady(why, in_flight=why.startswith("waiting for"))
     if up.last_succeeded == 0:
-        raise _NotReady(f"waiting for input job {inp.name} to succeed")
+        return NotReady(f"waiting for input job {inp.name} to succeed")
     return model.InputVersion(inp.name, "job", up.last_succeeded)
 
 
 def resolve_inputs(
     wf: model.Workflow, job: model.Job, snap: model.Snapshot, *, manual: bool = False
-) -> tuple[model.InputVersion, ...]:
-    """The exact input versions a run of `job` would use now; raises _NotReady."""
+) -> tuple[model.InputVersion, ...] | NotReady:
+    """The exact input versions a run of `job` would use now, or why it cannot run now
+    (the first input that cannot be resolved)."""
     resolved = []
     for inp in job.inputs:
         if inp.name in wf.resources:
-            resolved.append(_resolve_resource(inp, wf.resources[inp.name], snap))
+            found = _resolve_resource(inp, wf.resources[inp.name], snap)
         elif inp.name in wf.jobs:
-            resolved.append(_resolve_job(wf, inp, job, snap, manual=manual))
+            found = _resolve_job(wf, inp, job, snap, manual=manual)
         else:
-            raise _NotReady(f"input {inp.name} is not defined")
+            found = NotReady(f"input {inp.name} is not defined")
+        if isinstance(found, NotReady):
+            return found
+        resolved.append(found)
     return tuple(resolved)
 
 
@@ -190,9 +201,9 @@ def blocked(wf: model.Workflow, job: model.Job) -> str:
 
 def _plan_trigger(
     wf: model.Workflow, snap: model.Snapshot, req: model.TriggerRequest
-) -> PlannedRun | str | _NotReady:
-    """The run a trigger makes now, why it never will (str), or why it waits (_NotReady
-    with in_flight)."""
+) -> PlannedRun | str | NotReady:
+    """The run a trigger makes now, why it never will (str), or why it waits (NotReady
+    in flight)."""
     job = wf.jobs.get(req.job)
     if req.error:
         return req.error
@@ -201,26 +212,45 @@ def _plan_trigger(
     cannot = blocked(wf, job)
     if cannot:
         return cannot
-    try:
-        inputs = resolve_inputs(wf, job, snap, manual=True)
-    except _NotReady as why:
-        return why if why.in_flight else str(why)
+    inputs = resolve_inputs(wf, job, snap, manual=True)
+    if isinstance(inputs, NotReady):
+        return inputs if inputs.in_flight else inputs.why
     cause = model.Cause("trigger", req.path, commit=req.commit, author=req.author)
     return PlannedRun(job.name, cause, inputs, dict(req.params))
 
 
-def with_run(snap: model.Snapshot, run: model.Run) -> model.Snapshot:
-    """The snapshot as it will be once `run` is queued (so one pass never plans twice)."""
-    hist = snap.jobs.get(run.job, model.JobHistory())
-    jobs = dict(snap.jobs)
-    jobs[run.job] = model.JobHistory(
-        last=run, last_succeeded=hist.last_succeeded, active=(*hist.active, run)
-    )
-    return model.Snapshot(snap.versions, jobs, snap.processed_commit, snap.good_commit, snap.tip)
+def rerun_of(run: model.Run) -> PlannedRun:
+    """The run that replaces an interrupted one: same inputs, params, baseline and attempt.
+    Recovery queues it (the interrupted run had passed any approval); the planner plans it
+    should recovery not have (a state written before it did) when the interrupted run is
+    the job's newest."""
+    return PlannedRun(run.job, model.Cause("retry", f"run {run.number} was interrupted"),
+                      run.inputs, dict(run.params), baseline=run.baseline, attempt=run.attempt)
 
 
 def _as_queued(p: PlannedRun, snap: model.Snapshot) -> model.Run:
     return model.Run(p.job, next_run_number(snap, p.job), "queued", p.cause, p.inputs, p.params)
+
+
+def plan_triggers(
+    wf: model.Workflow, snap: model.Snapshot, triggers: Iterable[model.TriggerRequest]
+) -> Plan:
+    """The runs of trigger requests (in order), the ones refused and the ones that wait
+    for an input job's run in flight; no other job is planned."""
+    runs: list[PlannedRun] = []
+    rejected: list[model.TriggerRequest] = []
+    waiting: list[model.TriggerRequest] = []
+    for req in triggers:
+        planned = _plan_trigger(wf, snap, req)
+        if isinstance(planned, str):
+            rejected.append(replace(req, error=planned))
+            continue
+        if isinstance(planned, NotReady):
+            waiting.append(replace(req, error=planned.why))
+            continue
+        runs.append(planned)
+        snap = history.with_run(snap, _as_queued(planned, snap))
+    return Plan(tuple(runs), {}, tuple(rejected), tuple(waiting))
 
 
 def plan_runs(
@@ -230,20 +260,9 @@ def plan_runs(
     triggers: Iterable[model.TriggerRequest] = (),
 ) -> Plan:
     """Runs to queue now (trigger requests first, in order), and why other jobs wait."""
-    runs: list[PlannedRun] = []
-    rejected: list[model.TriggerRequest] = []
-    waiting: list[model.TriggerRequest] = []
-    for req in triggers:
-        planned = _plan_trigger(wf, snap, req)
-        if isinstance(planned, str):
-            rejected.append(replace(req, error=planned))
-            continue
-        if isinstance(planned, _NotReady):
-            waiting.append(replace(req, error=str(planned)))
-            continue
-        runs.append(planned)
-        snap = with_run(snap, _as_queued(planned, snap))
-
+    asked = plan_triggers(wf, snap, triggers)
+    for p in asked.runs:
+        snap = history.with_run(snap, _as_queued(p, snap))
     waits: dict[str, str] = {}
     auto: list[PlannedRun] = []
     for job in _upstream_first(wf):
@@ -252,14 +271,12 @@ def plan_runs(
             waits[job.name] = cannot
             continue
         hist = snap.jobs.get(job.name, model.JobHistory())
-        try:
-            inputs = resolve_inputs(wf, job, snap)
-        except _NotReady as why:
-            waits[job.name] = str(why)
+        inputs = resolve_inputs(wf, job, snap)
+        if isinstance(inputs, NotReady):
+            waits[job.name] = inputs.why
             continue
         if hist.last is not None and hist.last.status == "interrupted" and not hist.active:
-            cause = model.Cause("retry", f"run {hist.last.number} was interrupted")
-            planned = PlannedRun(job.name, cause, hist.last.inputs, dict(hist.last.params))
+            planned = rerun_of(hist.last)
         else:
             changed = _changed_cause(wf, job, snap, inputs, hist.last)
             if changed is None:
@@ -267,9 +284,9 @@ def plan_runs(
                 continue
             planned = PlannedRun(job.name, changed, inputs)
         auto.append(planned)
-        snap = with_run(snap, _as_queued(planned, snap))
+        snap = history.with_run(snap, _as_queued(planned, snap))
     auto.sort(key=lambda p: (wf.jobs[p.job].priority, p.job))
-    return Plan((*runs, *auto), waits, tuple(rejected), tuple(waiting))
+    return Plan((*asked.runs, *auto), waits, asked.rejected, asked.waiting)
 
 
 def _order(job: model.Job) -> tuple[int, str]:

@@ -165,7 +165,7 @@ def _decision(wf: model.Workflow, snap: model.Snapshot,
         approvers = ", ".join(job.approval.approvers) or "anyone who can push"
         return FileVerdict(d.path, d.commit, True, f"{what} if the controller can prove who "
                            f"made the commit and that is an approver ({approvers})")
-    why_not = approvals.judge(job.approval, d)
+    why_not = approvals.why_refused(job.approval, d)
     return FileVerdict(d.path, d.commit, not why_not, why_not or f"{what} (by {d.identity})")
 
 

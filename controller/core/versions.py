@@ -12,7 +12,12 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from controller.core import model
+from controller.core import model, vocabulary
+
+# How a release bumps a version (a job's or TASK's `bump:`, shipctl bump_version): the one
+# table. Its text lives in vocabulary, which the schema and the key check read and which
+# imports nothing (vocabulary importing this module would be a cycle through model).
+BUMP_KINDS: tuple[str, ...] = vocabulary.BUMPS
 
 # How a version can be bumped: a release job's `bump:` and `shipctl bump_version`
 BUMP_KINDS = ("major", "minor", "patch", "rc", "alpha", "beta", "final")
@@ -77,7 +82,7 @@ def plan_versions(
         new.append(
             model.Version(
                 resource=name,
-                number=(latest.number if latest else 0) + 1,
+                number=next_number(latest),
                 name=version_name(resource, commit),
                 values=version_values(resource, commit, author),
                 created_by=f"config {commit[:7]}",
@@ -128,3 +133,47 @@ def _bump_prerelease(prerelease: str, action: str) -> str:
         return action
     found = re.search(rf"{action}\.(\d+)", prerelease)
     return f"{action}.{int(found.group(1)) + 1 if found else 1}"
+
+
+def next_number(latest: model.Version | None) -> int:
+    """The number of a resource's next version: one more than its latest (1 for the first)."""
+    return (latest.number if latest else 0) + 1
+
+
+def merge_values(previous: Mapping[str, Any] | None, written: Mapping[str, Any],
+                 *, replace_values: bool) -> dict[str, Any]:
+    """The values of a new version: what was written, over the previous version's values
+    unless the writer asked to replace them (the `replace` of an OUT's version.json)."""
+    if replace_values or previous is None:
+        return dict(written)
+    return {**previous, **written}
+
+
+def next_version(
+    latest: model.Version | None,
+    resource: str,
+    values: Mapping[str, Any],
+    *,
+    created_by: str,
+    name: str = "",
+    replace_values: bool = True,
+    config_commit: str = "",
+    author: str = "",
+    files: dict[str, bytes] | None = None,
+) -> model.Version:
+    """The version that follows `latest` once a job, a timer, a webhook or a poll writes
+    `values`: it keeps the definition it belongs to (digest) and, unless given, its config
+    commit; its name is the one given, else the values' versionName."""
+    merged = merge_values(latest.values if latest else None, values,
+                          replace_values=replace_values)
+    return model.Version(
+        resource=resource,
+        number=next_number(latest),
+        name=name or str(merged.get("versionName", "")),
+        values=merged,
+        created_by=created_by,
+        config_commit=config_commit or (latest.config_commit if latest else ""),
+        author=author,
+        digest=latest.digest if latest else "",
+        files=files,
+    )

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 
 from controller.core import model, runenv
 from controller.core import runspec as rs
+from controller.reactor.ports import ConfigSource
 from controller.secrets import Secret, SecretsError, find
-from controller.store.configrepo import ConfigRepo
-from controller.store.gitstate import GitStateStore
+from controller.store.statestore import StateStore
 
 # The checkout of a gitRepo version from another repository: (files, executable paths).
 Checkout = Callable[[model.Resource, model.Version],
@@ -22,8 +22,8 @@ Checkout = Callable[[model.Resource, model.Version],
 
 @dataclass
 class SpecBuilder:
-    config: ConfigRepo
-    store: GitStateStore
+    config: ConfigSource
+    store: StateStore
     job_env: dict[str, str] = field(default_factory=dict)
     secrets: Callable[[], Mapping[str, Secret]] = dict
     checkout: Checkout | None = None  # files of a gitRepo elsewhere (reactor/pollers.py)

@@ -1,9 +1,10 @@
 """The JSON API and webhook receivers (dulwich's fallback app): HTTP in, handed calls out.
 
-Turns requests into calls on `Services` (callables app.py wires to the store, the config
-repository and the reconciler) and their results or errors into JSON. It decides only
-HTTP matters: routes, status codes, size limits. Authentication happened in front
-(auth.AuthFilter sets `gitline.user`); webhooks are checked here with their own secrets.
+Turns requests into calls on `Services` (callables app.py wires to the service layer,
+controller/service/apibind.py) and their results or refusals (core/errors.py) into
+JSON. It decides only HTTP matters: routes, status codes, size limits. Authentication
+happened in front (auth.AuthFilter sets `gitline.user`); webhooks are checked here with
+their own secrets.
 See docs/api.md.
 """
 
@@ -21,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from controller.core import model
+from controller.core.errors import Invalid, NotFound, Refused
+from controller.core.sources import Push
 from controller.server import replays, webhooks
 from controller.server.auth import PRINCIPAL_KEY, USER_KEY
 from controller.server.replays import DeliveryLog
@@ -31,37 +34,26 @@ log = logging.getLogger("gitline")
 Environ = dict[str, Any]
 
 
-class NotFound(LookupError):
-    """The job, resource, run or log does not exist (404)."""
-
-
-class Invalid(ValueError):
-    """The request is well-formed HTTP but asks for something invalid (400)."""
-
-
-class Conflict(ValueError):
-    """The job exists but the ask makes no sense now: nothing waits for approval (409)."""
-
-
 @dataclass
 class Services:
     """What the API may do; each a callable so the API stays free of git and threads."""
 
-    status: Callable[[], dict]
-    runs: Callable[[str, int], list[dict]]  # job, limit; NotFound if no such job
-    versions: Callable[[str, int], list[dict]]  # resource, limit
+    status: Callable[[], dict[str, Any]]
+    runs: Callable[[str, int], list[dict[str, Any]]]  # job, limit; NotFound if no such job
+    versions: Callable[[str, int], list[dict[str, Any]]]  # resource, limit
     log: Callable[[str, int | None], str | None]  # job, run (None: newest)
     trigger: Callable[[str, dict[str, str], str, str], str]  # job, params, user, message
     # job, decision (approve|reject), reason, the token's Principal -> approval commit sha
     approve: Callable[[str, str, str, Any], str]
-    # The controller's answer to a request: {"state": done|refused|waiting, "message", ...}
-    cancel: Callable[[str, str], dict]  # job, user
-    replay: Callable[[str, int, str], dict]  # job, run, user
+    # The controller's answer to a request: {"state": done|waiting|no controller,
+    # "message", ...}; Refused when it refuses
+    cancel: Callable[[str, str], dict[str, Any]]  # job, user
+    replay: Callable[[str, int, str], dict[str, Any]]  # job, run, user
     # A webhook resource's type and secret: (type, secret); NotFound if no such resource.
     hook_resource: Callable[[str], tuple[str, str]]
     add_hook_version: Callable[[str, Any], int]  # resource, payload -> version number
     git_hook_secret: Callable[[], str]
-    git_pushed: Callable[[webhooks.Push], list[str]]  # -> names of what it fetches
+    git_pushed: Callable[[Push], list[str]]  # -> names of what it fetches
 
 
 class Reply(Exception):
@@ -110,12 +102,8 @@ class ApiApp:
             status, body = self._dispatch(environ)
         except Reply as reply:
             status, body = reply.status, reply.body
-        except NotFound as err:
-            status, body = 404, {"error": str(err.args[0]) if err.args else "not found"}
-        except Invalid as err:
-            status, body = 400, {"error": str(err)}
-        except Conflict as err:
-            status, body = 409, {"error": str(err)}
+        except (NotFound, Invalid, Refused) as err:  # the service layer's refusals
+            status, body = _status_of(err), {"error": str(err) or "not found"}
         except Exception:
             log.exception("API %s %s failed", printable(environ.get("REQUEST_METHOD", "")),
                           printable(environ.get("PATH_INFO", "")))
@@ -146,7 +134,8 @@ class ApiApp:
                 if key != "run" and not model.is_safe_name(value):
                     raise Invalid(f"invalid {key} name {printable(value)!r}: letters, digits, "
                                   "_ . - only")
-            return getattr(self, handler)(environ, **names)
+            answer: tuple[int, Any] = getattr(self, handler)(environ, **names)
+            return answer
         if allowed:
             raise _error(405, f"{method} {path}: use {', '.join(allowed)}")
         raise _error(404, f"no such endpoint: {method} {path} (see GET /api)")
@@ -288,7 +277,8 @@ class ApiApp:
         stream = environ.get("wsgi.input")
         if not length or stream is None:
             return b""  # no Content-Length: reading would wait for a body that never ends
-        return stream.read(length)
+        data: bytes = stream.read(length)
+        return data
 
 
 def _user(environ: Environ) -> str:
@@ -298,12 +288,17 @@ def _user(environ: Environ) -> str:
 _STATES = {"done": 200, "waiting": 202, "no controller": 202}
 
 
-def _answered(job: str, answer: dict) -> tuple[int, Any]:
+def _answered(job: str, answer: dict[str, Any]) -> tuple[int, Any]:
     """A request's answer: 200 done, 202 not answered yet, 409 refused by the controller."""
     state = answer.get("state", "")
     if state == "refused":
-        raise Conflict(answer.get("message", "refused"))
+        raise Refused(answer.get("message", "refused"))
     return _STATES.get(state, 202), {"job": job, **answer}
+
+
+def _status_of(err: Exception) -> int:
+    """core/errors.py's refusals as HTTP statuses: the one place they are mapped."""
+    return 404 if isinstance(err, NotFound) else 400 if isinstance(err, Invalid) else 409
 
 
 def openapi_text() -> bytes:

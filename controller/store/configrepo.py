@@ -17,14 +17,9 @@ import pygit2
 from pygit2.enums import DiffOption, FileMode, SortMode
 
 from controller.store import filecommit
-from controller.store.gitstate import (
-    branch_tip,
-    check_branch,
-    configure_cache,
-    entry_name,
-    get_blob,
-    get_tree,
-)
+from controller.store.refs import branch_tip, open_repository
+from controller.store.statebranch import check_branch
+from controller.store.trees import entry_name, get_blob, get_tree
 
 MAX_COMMITS = 10_000  # commits_between never returns more than this (oldest dropped)
 
@@ -60,8 +55,7 @@ class ConfigRepo:
                  objects: str | os.PathLike[str] | None = None) -> None:
         """`objects`: a further objects folder, such as the quarantine of a push that a
         pre-receive hook reads before git moves the new objects in."""
-        configure_cache()
-        self._repo = pygit2.Repository(str(repo_path))
+        self._repo = open_repository(repo_path)
         if objects:
             self._repo.odb.add_disk_alternate(str(objects))
         self.branch = check_branch(branch)

@@ -1,6 +1,6 @@
 """Ref updates of the branch writers: in flight, stale locks, retries. No pygit2 here.
 
-Shared by the state branch's writer (gitstate.py, pygit2) and the one-file commits to the
+Shared by the state branch's writer (refs.py, pygit2) and the one-file commits to the
 config branch (filecommit.py, the git CLI): a `<ref>.lock` left by a killed writer is
 removed once it is older than STALE_LOCK_SECONDS, never while this process updates the
 ref; a write that loses a race backs off and tries again until WRITE_DEADLINE_SECONDS.
@@ -45,9 +45,12 @@ def updating(git_dir: str | os.PathLike[str], ref: str) -> Iterator[None]:
 
 
 def clear_stale_lock(git_dir: str | os.PathLike[str], ref: str,
-                     stale_after: float = STALE_LOCK_SECONDS) -> bool:
-    """Remove `<ref>.lock` if a killed writer left it; True if removed."""
+                     stale_after: float | None = None) -> bool:
+    """Remove `<ref>.lock` if a killed writer left it (older than `stale_after`, by default
+    STALE_LOCK_SECONDS as it is when called); True if removed."""
     path = lock_path(git_dir, ref)
+    if stale_after is None:
+        stale_after = STALE_LOCK_SECONDS
     with _IN_FLIGHT_LOCK:
         if _IN_FLIGHT.get(str(path), 0) > 0:
             return False

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pygit2
 
-from controller.store.gitstate import check_branch
+from controller.store.statebranch import check_branch
 
 REPO_DIR = "config.git"
 # The hook answers a push with this interpreter and this copy of Gitline: the code of the

@@ -1,31 +1,29 @@
-"""How the state branch is read, whatever reads its objects: no pygit2 here.
+"""How the state branch is laid out and read, whatever reads its objects: no pygit2 here.
 
-Owns the paths of the records, the `Gitline-*` trailers, the saved history index and
-the walks of history (docs/architecture.md). The controller reads objects with pygit2
-(gitstate.py); the one-shot CLI commands with `git cat-file` (statereader.py), because
-importing pygit2 costs more than their whole budget. Both hand these functions commits
-that have `id`, `message`, `parent_ids` and `commit_time` (a pygit2.Commit has them),
-a `get(sha)` that returns such a commit, and a `record(commit, path, kind)` that returns
-the parsed record at a path of a commit ("version", "run" or "dict"), or None.
+Owns the paths of the records and the checks of names and paths that go into them, the
+shape of a snapshot and of a job's history, and the listing of an object's history
+(docs/architecture.md); the `Gitline-*` trailers are commitmessages.py's and the walks
+of history history_index.py's. The controller reads objects with pygit2 (gitstate.py);
+the one-shot CLI commands with `git cat-file` (statereader.py), because importing pygit2
+costs more than their whole budget. Both hand these functions commits that have `id`,
+`message`, `parent_ids` and `commit_time` (a pygit2.Commit has them) and a
+`record(commit, path, kind)` that returns the parsed record at a path of a commit
+("version", "run" or "dict"), or None.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from controller.core import model
+from controller.store import yamlio
 from controller.store.statestore import HistoryEntry
 
 RESOURCES = "resources"
 JOBS = "jobs"
 CONFIG_RECORD = ("controller", "config.yml")
-INDEX_SAVE_WALK = 500  # a reader saves the index after a catch-up walk longer than this
 SIGNATURE_NAME = "Gitline"  # the committer of everything Gitline writes
 SIGNATURE_EMAIL = "gitline@localhost"
 
@@ -44,9 +42,16 @@ class Commit(Protocol):
     def commit_time(self) -> int: ...
 
 
-GetCommit = Callable[[Any], Commit | None]
 C = TypeVar("C", bound=Commit)
 Record = Callable[[Any, tuple[str, ...], str], Any]
+
+# How a record of each kind is parsed from its blob: "version" (resources/<name>/
+# version.yml), "run" (jobs/<name>/run.yml, active/<n>.yml) and "dict" (any other YAML).
+RECORD_PARSERS: dict[str, Callable[[bytes], Any]] = {
+    "version": yamlio.version_from_yaml,
+    "run": yamlio.run_from_yaml,
+    "dict": yamlio.load_mapping,
+}
 
 
 def check_name(name: str, what: str = "name") -> str:
@@ -78,19 +83,6 @@ def check_branch(branch: str) -> str:
     return branch
 
 
-def parse_trailers(message: str) -> dict[str, str]:
-    """`Gitline-Job: x` lines of the last paragraph -> {"Job": "x"}."""
-    paragraphs = message.strip().split("\n\n")
-    if len(paragraphs) < 2:
-        return {}
-    found: dict[str, str] = {}
-    for line in paragraphs[-1].splitlines():
-        key, sep, value = line.partition(": ")
-        if sep and key.startswith("Gitline-"):
-            found[key[len("Gitline-") :]] = value.strip()
-    return found
-
-
 def iso(seconds: int) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -100,16 +92,6 @@ def int_or_none(text: str | None) -> int | None:
         return int(text) if text is not None else None
     except ValueError:
         return None
-
-
-def job_history(active: list[model.Run], last: model.Run | None,
-                counters: dict[str, Any]) -> model.JobHistory:
-    """A job's history from its folder: active/<n>.yml, run.yml and job.yml."""
-    runs = sorted(active, key=lambda r: r.number)
-    if runs and (last is None or runs[-1].number > last.number):
-        last = runs[-1]
-    return model.JobHistory(last=last, last_succeeded=int(counters.get("lastSucceeded") or 0),
-                            active=tuple(runs))
 
 
 def snapshot(versions: dict[str, model.Version], jobs: dict[str, model.JobHistory],
@@ -141,84 +123,10 @@ def waiting_record(waiting: tuple[model.TriggerRequest, ...]) -> list[dict[str, 
              "params": dict(t.params), "error": t.error} for t in waiting]
 
 
-# --------------------------------------------------------------------- history index
-
-
-def index_path(git_dir: str | Path, branch: str) -> Path:
-    """Where the index (object name -> sha of its newest commit) of `branch` is saved."""
-    return Path(git_dir) / "gitline" / f"index-{branch.replace('/', '_')}.json"
-
-
-def save_index(path: Path, tip: str, latest: dict[str, str]) -> None:
-    """Write the index atomically; a failure (a full disk) only costs a longer walk."""
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    try:
-        path.parent.mkdir(exist_ok=True)
-        tmp.write_text(json.dumps({"tip": tip, "latest": latest}))
-        os.replace(tmp, path)
-    except OSError as err:
-        import logging  # only here: the CLI must not pay for it at start-up
-
-        logging.getLogger(__name__).warning("could not save the history index %s: %s",
-                                            path, err)
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-
-
-def read_index(path: Path) -> tuple[str, dict[str, str]] | None:
-    """(tip, latest) saved at `path`; None when there is none or it is damaged."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        tip, latest = str(data["tip"]), dict(data["latest"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    if not all(isinstance(v, str) for v in latest.values()):
-        return None
-    return tip, latest
-
-
-def walk_back(tip: Commit, stop: str, get: GetCommit) -> tuple[dict[str, str], bool, int]:
-    """Newest commit of each object from `tip` back to commit `stop` (excluded).
-
-    Returns (newest, reached, walked): `reached` is False when `stop` is not a
-    first-parent ancestor (the whole branch was walked).
-    """
-    newer: dict[str, str] = {}
-    commit: Commit | None = tip
-    walked = 0
-    while commit is not None and str(commit.id) != stop:
-        trailers = parse_trailers(commit.message)
-        for key in ("Resource", "Job"):
-            name = trailers.get(key)
-            if name and name not in newer:
-                newer[name] = str(commit.id)
-        walked += 1
-        commit = get(commit.parent_ids[0]) if commit.parent_ids else None
-    return newer, commit is not None, walked
-
-
-def chain(name: str, newest: str | None, get: GetCommit) -> Iterator[tuple[Commit, dict[str, str]]]:
-    """Commits whose Gitline-Resource or Gitline-Job trailer is `name`, newest first.
-
-    Follows the `Gitline-Previous` chain from `newest`: O(versions of `name`). A commit
-    without the trailer (written by an older Gitline) continues as a first-parent walk.
-    """
-    commit = get(newest) if newest else None
-    while commit is not None:
-        trailers = parse_trailers(commit.message)
-        if trailers.get("Resource") == name or trailers.get("Job") == name:
-            yield commit, trailers
-            previous = trailers.get("Previous")
-            if previous is not None:
-                commit = None if previous == "none" else get(previous)
-                continue
-        commit = get(commit.parent_ids[0]) if commit.parent_ids else None
-
-
 def _run_at(commit: Commit, job: str, number: int, record: Record) -> model.Run | None:
     """The run record a commit wrote: run.yml, active/<n>.yml or finished.yml."""
     for path in (("run.yml",), ("active", f"{number}.yml"), ("finished.yml",)):
-        run = record(commit, (JOBS, job, *path), "run")
+        run: model.Run | None = record(commit, (JOBS, job, *path), "run")
         if run is not None and run.number == number:
             return run
     return None

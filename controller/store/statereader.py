@@ -2,9 +2,9 @@
 
 What the one-shot CLI commands read (`status`, `log`, `logs`, `trigger`), with the same
 answers as GitStateStore and ConfigRepo give the controller, without importing pygit2.
-The walks of history and the shape of the records are statebranch.py's, shared with
-GitStateStore. Nothing here writes but the saved history index, after a long walk, as
-GitStateStore's readers do.
+The shape of the records is statebranch.py's and the walks of history history_index.py's,
+shared with GitStateStore. Nothing here writes but the saved history index, after a long
+walk, as GitStateStore's readers do.
 """
 
 from __future__ import annotations
@@ -13,17 +13,12 @@ import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from controller.core import model
-from controller.store import statebranch, yamlio
+from controller.core import history, model
+from controller.store import statebranch
 from controller.store.catfile import CatFile, CommitText
-from controller.store.statebranch import check_branch, check_name
+from controller.store.history_index import HistoryIndex, index_path
+from controller.store.statebranch import RECORD_PARSERS, check_branch, check_name
 from controller.store.statestore import HistoryEntry
-
-_PARSERS: dict[str, Callable[[bytes], Any]] = {
-    "version": yamlio.version_from_yaml,
-    "run": yamlio.run_from_yaml,
-    "dict": yamlio.load_mapping,
-}
 
 
 class StateReader:
@@ -32,12 +27,13 @@ class StateReader:
     def __init__(self, cat: CatFile, branch: str = "state") -> None:
         self._cat = cat
         self._ref = f"refs/heads/{check_branch(branch)}"
-        self._index_path = statebranch.index_path(cat.git_dir, branch)
+        self._index: HistoryIndex[CommitText] = HistoryIndex(
+            index_path(cat.git_dir, branch), cat.commit, lambda sha: cat.read(sha) is not None)
 
     def _record(self, tree: str, path: tuple[str, ...], kind: str) -> Any:
         """Parsed YAML at `path` under `tree` (a sha or a ref), or None."""
         data = self._cat.blob(f"{tree}:{'/'.join(path)}")
-        return None if data is None else _PARSERS[kind](data)
+        return None if data is None else RECORD_PARSERS[kind](data)
 
     def _folders(self, tree: str, name: str) -> Iterator[tuple[str, str]]:
         for entry_name, entry in (self._cat.tree(f"{tree}:{name}") or {}).items():
@@ -48,8 +44,9 @@ class StateReader:
         active = self._cat.tree(f"{job_tree}:active") or {}
         runs = [self._record(job_tree, ("active", n), "run") for n, e in active.items()
                 if n.endswith(".yml") and e.is_file]
-        return statebranch.job_history(runs, self._record(job_tree, ("run.yml",), "run"),
-                                       self._record(job_tree, ("job.yml",), "dict") or {})
+        counters = self._record(job_tree, ("job.yml",), "dict") or {}
+        return history.from_records(runs, self._record(job_tree, ("run.yml",), "run"),
+                                    int(counters.get("lastSucceeded") or 0))
 
     def read_snapshot(self) -> model.Snapshot:
         tip = self._cat.commit(self._ref)
@@ -68,17 +65,8 @@ class StateReader:
     def read_config_record(self) -> dict[str, Any]:
         return self._record(self._ref, statebranch.CONFIG_RECORD, "dict") or {}
 
-    def _walk(self, name: str) -> Iterator[tuple[Any, dict[str, str]]]:
-        tip = self._cat.commit(self._ref)
-        latest: dict[str, str] = {}
-        if tip is not None:
-            saved = statebranch.read_index(self._index_path)
-            start, latest = saved if saved and self._cat.read(saved[0]) else ("", {})
-            newer, reached, walked = statebranch.walk_back(tip, start, self._cat.commit)
-            latest = {**latest, **newer} if reached else newer
-            if walked > statebranch.INDEX_SAVE_WALK:
-                statebranch.save_index(self._index_path, tip.id, latest)
-        return statebranch.chain(name, latest.get(name), self._cat.commit)
+    def _walk(self, name: str) -> Iterator[tuple[CommitText, dict[str, str]]]:
+        return self._index.commits(name, self._cat.commit(self._ref))
 
     def _record_at(self, commit: CommitText, path: tuple[str, ...], kind: str) -> Any:
         return self._record(commit.tree, path, kind)

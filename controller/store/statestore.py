@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from controller.core import model
 
@@ -49,15 +49,23 @@ class StateStore(Protocol):
         good: str,
         problems: tuple[model.Problem, ...],
         triggers: tuple[model.TriggerRequest, ...] = (),
+        waiting: tuple[model.TriggerRequest, ...] | None = None,
         names: model.Workflow | None = None,
         subject: str = "",
     ) -> str:
-        """One commit: controller/config.yml (processed, good, problems, trigger errors,
-        and the job and resource names of `names`, the good workflow)."""
+        """One commit: controller/config.yml (processed, good, problems, refused triggers
+        kept with earlier ones, waiting triggers (None: as they are), and the job and
+        resource names of `names`, the good workflow)."""
         ...
 
-    def read_files(self, prefix: str) -> dict[str, bytes]:
-        """Files under a folder of the tip tree, e.g. "resources/tf_state/files"."""
+    def record_waiting(self, waiting: tuple[model.TriggerRequest, ...],
+                       refused: tuple[model.TriggerRequest, ...] = ()) -> str:
+        """One commit: the trigger files still waiting, and the ones now refused."""
+        ...
+
+    def read_files(self, prefix: str, at: str = "") -> dict[str, bytes]:
+        """Files under a folder of the tip tree (or of state commit `at`), e.g.
+        "resources/tf_state/files"."""
         ...
 
     def history(self, name: str, limit: int = 100) -> Iterator[HistoryEntry]:
@@ -66,4 +74,4 @@ class StateStore(Protocol):
 
     def read_log(self, job: str, number: int | None = None) -> str | None: ...
 
-    def read_config_record(self) -> dict: ...
+    def read_config_record(self) -> dict[str, Any]: ...

@@ -74,6 +74,16 @@ def test_replay_of_a_run_that_does_not_exist_says_so(sample_home):
     assert not list((sample_home.path / "requests").glob("*.yml"))
 
 
+@pytest.mark.parametrize(("args", "said"), [
+    (["logs", "build_app"], "no log for build_app"),
+    (["logs", "build_app", "3"], "no log for build_app run 3"),
+    (["logs", "-f", "build_app"], "build_app has no run to follow"),
+])
+def test_a_job_with_nothing_there_yet_exits_1_not_as_a_usage_error(sample_home, args, said):
+    done = cli(args[0], sample_home.path, *args[1:])
+    assert (done.returncode, done.stderr.strip()) == (1, f"Error: {said}")
+
+
 def test_validate_a_folder_without_workflow_and_graph_of_a_broken_file(tmp_path):
     (tmp_path / "empty").mkdir()
     done = cli("validate", tmp_path / "empty")

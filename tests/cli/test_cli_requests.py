@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from controller import homelock
-from controller.reactor import requests
+from controller.reactor import requestfiles
 from tests.harness.commands import cli
 from tests.harness.home import Home
 from tests.harness.wait import wait_for
@@ -37,8 +37,8 @@ def test_refused_requests_and_triggers_are_listed_in_status_in_words(sample_home
     h = sample_home
     h.start()
     h.wait_runs("build_app", 1, timeout=60)
-    path = requests.write_request(h.path, "replay", job="build_app", run=42, by="Bo <bo@x>")
-    wait_for(lambda: requests.read_result(path), 30, "the controller's answer")
+    path = requestfiles.write_request(h.path, "replay", job="build_app", run=42, by="Bo <bo@x>")
+    wait_for(lambda: requestfiles.read_result(path), 30, "the controller's answer")
     h.write("triggers/deplyo_prod", "\n")
     sha = h.push("typo")
     wait_for(lambda: h.status()["config"]["processed"] == sha, 30, "the push processed")

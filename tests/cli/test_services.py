@@ -1,4 +1,4 @@
-"""controller/services.py: the checks the CLI and the API share, as tables."""
+"""controller/service: the checks the CLI and the API share, as tables."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from controller import services
-from controller.core import loader, model
+from controller.core import errors, loader, model
+from controller.service import actions, names
 
 LINE = """\
 resources:
@@ -37,27 +37,27 @@ def snapshot(*active: model.Run) -> model.Snapshot:
     ("zzz", "no job 'zzz' (jobs: deploy, paint)"),
 ])
 def test_a_job_that_does_not_exist_is_named_with_the_nearest(name, said):
-    with pytest.raises(services.NoSuchName) as err:
-        services.check_job(WF.jobs, name)
+    with pytest.raises(errors.NotFound) as err:
+        names.check_job(WF.jobs, name)
     assert str(err.value) == said
 
 
 @pytest.mark.parametrize(("job", "snap", "error", "said"), [
-    ("paint", snapshot(run("paint", 1, "queued")), services.NeedsNoApproval,
+    ("paint", snapshot(run("paint", 1, "queued")), errors.NeedsNoApproval,
      "job 'paint' does not require approval"),
-    ("deploy", snapshot(), services.Refused, "no run of deploy is pending approval"),
-    ("deploy", snapshot(run("deploy", 1, "running")), services.Refused,
+    ("deploy", snapshot(), errors.Refused, "no run of deploy is pending approval"),
+    ("deploy", snapshot(run("deploy", 1, "running")), errors.Refused,
      "no run of deploy is pending approval"),
-    ("dploy", snapshot(), services.NoSuchName, "no job 'dploy'; did you mean 'deploy'?"),
+    ("dploy", snapshot(), errors.NotFound, "no job 'dploy'; did you mean 'deploy'?"),
 ])
 def test_an_approval_needs_a_gated_job_with_a_waiting_run(job, snap, error, said):
     with pytest.raises(error) as err:
-        services.check_approvable(WF, snap, job)
+        actions.check_approvable(WF, snap, job)
     assert str(err.value) == said
 
 
 def test_a_waiting_run_of_a_gated_job_can_be_approved():
-    services.check_approvable(WF, snapshot(run("deploy", 2, "pending_approval")), "deploy")
+    actions.check_approvable(WF, snapshot(run("deploy", 2, "pending_approval")), "deploy")
 
 
 @dataclass(frozen=True)
@@ -74,13 +74,13 @@ class Store:
 
 
 def test_only_a_run_that_exists_is_replayed():
-    services.check_replayable(Store(), "paint", 1)
-    with pytest.raises(services.NoSuchName, match="^paint has no run 2 to replay$"):
-        services.check_replayable(Store(), "paint", 2)
+    actions.check_replayable(Store(), "paint", 1)
+    with pytest.raises(errors.NotFound, match="^paint has no run 2 to replay$"):
+        actions.check_replayable(Store(), "paint", 2)
 
 
 def test_a_request_without_a_controller_waits_for_one(tmp_path):
-    answer = services.ask(tmp_path, "cancel", "bob (token)", wait_seconds=1,
-                          controller_running=lambda: False, job="paint")
+    asker = actions.Requests(tmp_path, 1, controller_running=lambda: False)
+    answer = asker.ask("cancel", actions.Actor("bob", "", "token"), job="paint")
     assert answer.state == "no controller" and "no controller is running" in answer.message
     assert len(list((tmp_path / "requests").glob("*.yml"))) == 1

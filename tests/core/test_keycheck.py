@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from controller.core import loader, model, vocabulary
+from controller.core import jobs_reader, loader, model, resources_reader, versions, vocabulary
 
 WORKFLOW = """\
 resources:
@@ -169,9 +169,9 @@ def test_a_templates_file_holds_fragments_and_is_not_checked() -> None:
 
 
 def test_every_enum_the_loader_accepts_is_the_tables() -> None:
-    assert loader.BUMPS == vocabulary.BUMPS
-    assert set(model.RUNNABLE_JOB_TYPES | model.CLOUD_JOB_TYPES | loader.OLD_JOB_TYPES) == set(
+    assert versions.BUMP_KINDS == vocabulary.BUMPS
+    assert set(model.RUNNABLE_JOB_TYPES | model.CLOUD_JOB_TYPES | jobs_reader.OLD_JOB_TYPES) == set(
         vocabulary.JOB_TYPES)
-    known = loader.KNOWN_RESOURCE_TYPES | loader.OLD_RESOURCE_TYPES
+    known = resources_reader.KNOWN_RESOURCE_TYPES | resources_reader.OLD_RESOURCE_TYPES
     assert known == set(vocabulary.RESOURCE_TYPES + vocabulary.OLD_RESOURCE_TYPES)
     assert model.HOOK_NAMES == vocabulary.HOOKS

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from controller.core import loader, yamlread
+from controller.core import loader, yamlcompose
 from tests.harness.corpus import SHIPPABLE
 
 CORPUS = SHIPPABLE / "repos"
@@ -28,14 +28,14 @@ jobs:
 
 def both(files):
     fast = loader.load_workflow(files)
-    saved, yamlread._CLoader = yamlread._CLoader, None
+    saved, yamlcompose.LIBYAML_LOADER = yamlcompose.LIBYAML_LOADER, None
     try:
         return fast, loader.load_workflow(files)
     finally:
-        yamlread._CLoader = saved
+        yamlcompose.LIBYAML_LOADER = saved
 
 
-@pytest.mark.skipif(yamlread._CLoader is None, reason="ruamel.yaml.clib is not installed")
+@pytest.mark.skipif(yamlcompose.LIBYAML_LOADER is None, reason="ruamel.yaml.clib is not installed")
 def test_fast_path_keeps_yaml_1_2_meanings():
     fast, pure = both([("shippable.yml", TEXT)])
     assert fast == pure
@@ -44,7 +44,7 @@ def test_fast_path_keeps_yaml_1_2_meanings():
     assert fast.jobs["j"].tasks[0].script == ("cd a && make", 'echo "x: y"')
 
 
-@pytest.mark.skipif(yamlread._CLoader is None or not CORPUS.is_dir(),
+@pytest.mark.skipif(yamlcompose.LIBYAML_LOADER is None or not CORPUS.is_dir(),
                     reason="needs ruamel.yaml.clib and the corpus")
 def test_fast_path_reads_every_corpus_folder_like_the_pure_parser():
     for folder in sorted(CORPUS.iterdir()):

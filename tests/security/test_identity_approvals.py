@@ -136,6 +136,6 @@ def test_an_old_approval_pushed_again_does_not_decide_a_newer_run():
     ada = approvals.Identity("ada@example.com", "ada@example.com", "ssh signature", 1000.0)
     request = approvals.ApprovalRequest("deploy", "abc", "Ada <ada@example.com>",
                                         "approvals/deploy", identity=ada)
-    assert approvals.judge(gate, request, queued_at=900.0) == ""
-    assert "made before this run was queued" in approvals.judge(gate, request,
-                                                                queued_at=1000.0 + 3600)
+    assert approvals.why_refused(gate, request, queued_at=900.0) == ""
+    assert "made before this run was queued" in approvals.why_refused(gate, request,
+                                                                    queued_at=1000.0 + 3600)

@@ -14,7 +14,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from controller.core import model
-from controller.store import gitstate, yamlio
+from controller.store import reflock, yamlio
 from controller.store.gitstate import GitStateStore
 
 CONFIG_SHA = "3f2a" + "0" * 36
@@ -364,7 +364,7 @@ def test_stale_lock_is_removed_with_a_warning(store, repo: Path, caplog) -> None
     lock.write_text("0" * 40 + "\n")
     old = time.time() - 60
     os.utime(lock, (old, old))
-    with caplog.at_level(logging.WARNING, logger="controller.store.gitstate"):
+    with caplog.at_level(logging.WARNING, logger="controller.store.reflock"):
         store.append_version(version(number=2))
     assert not lock.exists()
     assert store.read_snapshot().versions["app_img"].number == 2
@@ -372,7 +372,7 @@ def test_stale_lock_is_removed_with_a_warning(store, repo: Path, caplog) -> None
 
 
 def test_fresh_lock_is_waited_for(store, repo: Path, monkeypatch) -> None:
-    monkeypatch.setattr(gitstate, "STALE_LOCK_SECONDS", 0.5)
+    monkeypatch.setattr(reflock, "STALE_LOCK_SECONDS", 0.5)
     store.append_version(version(number=1))
     lock = repo / "refs" / "heads" / "state.lock"
     lock.write_text("0" * 40 + "\n")

@@ -11,7 +11,7 @@ import pygit2
 import pytest
 
 from controller.core import model
-from controller.store import gitstate
+from controller.store import commitmessages, refs, trees, yamlio
 from controller.store.gitstate import GitStateStore
 
 CAUSE = model.Cause("trigger", "triggers/deploy", "1a2b3c4d5e", "Ada <ada@example.com>")
@@ -84,11 +84,11 @@ def test_commits_without_the_trailer_are_followed_by_a_first_parent_walk(repo: P
     raw = pygit2.Repository(str(repo))
     for n in (1, 2):  # written as an older Gitline did: no Previous trailer
         version = model.Version("app", n, created_by="x")
-        text = gitstate.yamlio.version_to_yaml(version).encode()
-        message = gitstate.format_message(gitstate.version_subject(version),
-                                          [("Resource", "app"), ("Version", str(n))])
+        text = yamlio.version_to_yaml(version).encode()
+        message = commitmessages.format_message(commitmessages.version_subject(version),
+                                                [("Resource", "app"), ("Version", str(n))])
         edits = {("resources", "app", "version.yml"): text}
-        gitstate.cas_commit(raw, "refs/heads/state", lambda tip, e=edits, m=message: (e, m))
+        refs.cas_commit(raw, "refs/heads/state", lambda tip, e=edits, m=message: (e, m))
         store.append_version(model.Version("other", n))
     store.append_version(model.Version("app", 3, created_by="x"))
     numbers = [e.version.number for e in GitStateStore(repo).history("app")]  # type: ignore[union-attr]
@@ -154,7 +154,7 @@ def test_wide_trees_are_the_objects_a_treebuilder_writes(tmp_path: Path, git,
     for path in (fast, slow):
         pygit2.init_repository(str(path), bare=True, initial_head="main")
     _wide_writes(GitStateStore(fast))
-    monkeypatch.setattr(gitstate, "WIDE_TREE", 10**9)
+    monkeypatch.setattr(trees, "WIDE_TREE", 10**9)
     _wide_writes(GitStateStore(slow))
     assert git.out("rev-parse", "state^{tree}", cwd=fast) == \
         git.out("rev-parse", "state^{tree}", cwd=slow)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from controller.core import loader, model
-from controller.store import statebranch
+from controller.store import history_index
 from controller.store.catfile import CatFile, GitCommandError
 from controller.store.configrepo import ConfigRepo
 from controller.store.gitstate import GitStateStore
@@ -51,9 +51,9 @@ def test_state_reads_are_the_same_as_the_stores(repo: Path) -> None:
 
 def test_a_long_walk_saves_the_index_as_the_store_does(repo: Path) -> None:
     store = GitStateStore(repo)
-    for n in range(statebranch.INDEX_SAVE_WALK + 20):
+    for n in range(history_index.INDEX_SAVE_WALK + 20):
         store.append_version(model.Version("noise", n + 1))
-    index = statebranch.index_path(repo, "state")
+    index = history_index.index_path(repo, "state")
     index.unlink(missing_ok=True)
     _, reader, cat = open_readers(repo, "main", "state")
     with cat:

@@ -1,9 +1,10 @@
-"""Requests to a running controller that are not history: cancel a run, replay a run.
+"""Request files: what a running controller is asked that is not history (cancel a run,
+replay a run, approve as a local user).
 
-The CLI (or the API) drops a small YAML file in HOME/requests/; the controller's loop
-picks it up on its next pass (the watcher pokes it at once) and removes it once handled.
-Files are written atomically (temp file, then rename), so a half-written request is never
-read.
+`services.ask` (for the CLI and the API) drops a small YAML file in HOME/requests/; the
+controller's loop (`reactor/asks.py`) picks it up on its next pass (the watcher pokes it
+at once) and removes it once handled. Files are written atomically (temp file, then
+rename), so a half-written request is never read.
 """
 
 from __future__ import annotations

@@ -1,0 +1,180 @@
+"""A draft workflow (what the readers made of the files) -> the `model.Workflow`: every
+name resolved, and the objects that must not run, each with why (`inconsistent`).
+
+Owns: IN/OUT/NOTIFY names (with "did you mean", and why a name Shippable made from a CI
+section is missing), a job taking itself or its own output as a triggering input, job
+cycles, secrets named outside their scope, and the spread: a job that takes an
+inconsistent job is inconsistent too. Nothing is dropped: an inconsistent object stays in
+the workflow, marked, so the rest runs. Pure.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from controller.core import graph, model, secretscope
+
+# Names Shippable made for a repository's CI (its runCI job, its ciRepo resource).
+CROSS_REPO = re.compile(r".+_(runCI|ciRepo)$")
+
+
+@dataclass
+class Draft:
+    """What the readers made of the files, before any name is resolved."""
+
+    resources: dict[str, model.Resource]
+    jobs: dict[str, model.Job]
+    problems: list[model.Problem]  # said while reading; resolution adds its own
+    fatal: bool = False  # keep the last good workflow (said in a problem)
+    notify_at: dict[tuple[str, str], list[model.Location]] = field(default_factory=dict)
+    integration_at: dict[str, model.Location] = field(default_factory=dict)  # resource's
+    integration_uses: list[tuple[str, str, model.Location]] = field(default_factory=list)
+    ci_files: list[str] = field(default_factory=list)  # files with a CI section
+    unloaded: dict[str, str] = field(default_factory=dict)  # objects not loaded -> why
+
+
+def resolve(draft: Draft, scopes: Mapping[str, secretscope.Scope] | None) -> model.Workflow:
+    """The workflow of `draft`. With `scopes` (the HOME's secrets), a secret named outside
+    its scope is an error and what would get it is inconsistent; without, not checked."""
+    return _Resolution(draft, scopes).workflow()
+
+
+class _Resolution:
+    def __init__(self, draft: Draft, scopes: Mapping[str, secretscope.Scope] | None) -> None:
+        self.draft = draft
+        self.resources, self.jobs, self.problems = draft.resources, draft.jobs, draft.problems
+        self.check_scopes = scopes is not None
+        self.scopes = scopes or {}
+        self.inconsistent: dict[str, str] = {}  # object -> why it does not run
+
+    def workflow(self) -> model.Workflow:
+        for job in self.jobs.values():
+            for reason in self.check_names(job):
+                self.inconsistent.setdefault(job.name, reason)
+        named = model.Workflow(resources=self.resources, jobs=self.jobs)
+        for cycle in graph.job_cycles(named):
+            text = " -> ".join([*cycle, cycle[0]])
+            first = self.jobs[cycle[0]].location
+            self.problems.append(
+                model.Problem(first, f"jobs form a cycle: {text}", "error", cycle[0])
+            )
+            for name in cycle:
+                self.inconsistent.setdefault(name, f"part of the cycle {text}")
+        if self.check_scopes:
+            self.check_secrets(named)
+        self.mark_downstream()
+        return model.Workflow(
+            resources=self.resources,
+            jobs=self.jobs,
+            problems=tuple(self.problems),
+            inconsistent=self.inconsistent,
+            fatal=self.draft.fatal,
+        )
+
+    def check_secrets(self, named: model.Workflow) -> None:
+        """A secret named outside its scope: nothing that would get it runs."""
+        for misuse in secretscope.check(named, self.scopes, self.draft.integration_at):
+            self.problems.append(model.Problem(misuse.location, misuse.message, "error",
+                                               misuse.resource))
+            if misuse.resource_out:
+                self.inconsistent.setdefault(misuse.resource, misuse.message)
+            for job in misuse.jobs:
+                self.inconsistent.setdefault(job, misuse.message)
+        for job, secret, where in self.draft.integration_uses:
+            message = secretscope.job_misuse(job, secret, self.scopes)
+            if message:
+                self.problems.append(model.Problem(where, message, "error", job))
+                self.inconsistent.setdefault(job, message)
+
+    def check_names(self, job: model.Job) -> list[str]:
+        """Each name `job` refers to that does not resolve, or must not be used so: why."""
+        reasons: list[str] = []
+        outs = {o.name for o in job.outputs}
+        for inp in job.inputs:
+            if inp.name == job.name:
+                reasons.append(
+                    self.job_error(job, inp.location, f"job '{job.name}' takes itself as input")
+                )
+            elif inp.name not in self.resources and inp.name not in self.jobs:
+                reasons.append(self.unresolved(job, "input", inp.name, inp.location))
+            elif inp.name in outs and inp.switch and self.is_triggering(inp.name):
+                msg = (
+                    f"job '{job.name}' takes its own output '{inp.name}' as a triggering "
+                    "input (it would start itself); add 'switch: off'"
+                )
+                reasons.append(self.job_error(job, inp.location, msg))
+        for out in job.outputs:
+            if out.name in self.jobs:
+                msg = f"OUT '{out.name}' is a job; only a resource can be an output"
+                reasons.append(self.job_error(job, out.location, msg))
+            elif out.name not in self.resources:
+                reasons.append(self.unresolved(job, "output", out.name, out.location))
+        missing = {note.name: None for hook in job.hooks.values() for note in hook.notify
+                   if note.name not in self.resources}
+        for name in missing:  # each use once, at its own line
+            for where in self.draft.notify_at.get((job.name, name), [job.location]):
+                reasons.append(self.unresolved(job, "notification", name, where))
+        return reasons
+
+    def is_triggering(self, name: str) -> bool:
+        """Whether a new version of resource `name` starts the jobs that take it."""
+        return self.resources[name].type not in model.NEVER_TRIGGERS
+
+    def job_error(self, job: model.Job, where: model.Location, message: str) -> str:
+        """Say `message` at `where`; the reason `job` is inconsistent (with its line)."""
+        self.problems.append(model.Problem(where, message, "error", job.name))
+        return f"{message} ({where.path}:{where.line})"
+
+    def unresolved(self, job: model.Job, kind: str, name: str, where: model.Location) -> str:
+        """Say why `name` does not resolve (and what was meant); the reason for `job`."""
+        message = f"unresolved {kind} '{name}' of job '{job.name}'"
+        hint = self.nearest(name, kind, job.name)
+        if name in self.draft.unloaded:
+            message += f": it is not loaded ({self.draft.unloaded[name]})"
+        elif CROSS_REPO.match(name) and self.draft.ci_files:
+            made = "the runCI job" if name.endswith("_runCI") else "the ciRepo resource"
+            message += (f": Shippable made {made} from the CI section (language:, build:) "
+                        f"of {', '.join(self.draft.ci_files)}; Gitline does not run CI sections")
+        elif CROSS_REPO.match(name):
+            message += ": defined outside this repository (the runCI job of another one?)"
+        elif hint:
+            message += f"; did you mean '{hint}'?"
+        else:
+            message += ": no resource or job has this name"
+        self.problems.append(model.Problem(where, message, "error", job.name))
+        return f"{kind} '{name}' is not defined ({where.path}:{where.line})"
+
+    def nearest(self, name: str, kind: str, referrer: str) -> str | None:
+        """The defined name `name` was probably meant as: of the kind the key expects
+        (an output is a resource, a notification a notification resource) before any
+        other, and never the object that refers to it."""
+        import difflib  # only for a name that does not resolve (start-up time)
+
+        notifications = [r for r, res in self.resources.items() if res.type == "notification"]
+        preferred = {"output": list(self.resources), "notification": notifications}.get(
+            kind, [*self.resources, *self.jobs])
+        for pool in (preferred, [*self.resources, *self.jobs]):
+            names = sorted(n for n in pool if n != referrer)
+            hint = difflib.get_close_matches(name, names, n=1, cutoff=0.75)
+            if hint:
+                return hint[0]
+        return None
+
+    def mark_downstream(self) -> None:
+        """Jobs that take an inconsistent job as input are inconsistent too."""
+        changed = True
+        while changed:
+            changed = False
+            for job in self.jobs.values():
+                if job.name in self.inconsistent:
+                    continue
+                upstream = next((i.name for i in job.inputs if i.name in self.inconsistent),
+                                None)
+                if upstream is not None:
+                    self.inconsistent[job.name] = f"input job '{upstream}' is inconsistent"
+                    message = (f"job '{job.name}' is skipped: its input job '{upstream}' is "
+                               "inconsistent")
+                    self.problems.append(model.Problem(job.location, message, "warning", job.name))
+                    changed = True

@@ -1,0 +1,126 @@
+"""A sub-step of a pass: what executors reported since the last one. A run started (its
+record says running, on_start listeners hear of it) or ended (the versions it publishes,
+then its final record or its next attempt, then the finished-run listeners).
+
+Executors report from any thread; the reports wait in a queue of typed events until the
+loop thread records them, so the state branch is written by the pass alone. What a run's
+end records is the core's decision (`runend.end_run`).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from controller.core import runend
+from controller.core import runspec as rs
+from controller.reactor.recorder import Recorder
+
+log = logging.getLogger("gitline")
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    spec: rs.RunSpec
+    at: str  # ISO 8601 UTC, the executor's clock
+
+
+@dataclass(frozen=True)
+class RunEnded:
+    spec: rs.RunSpec
+    outcome: rs.Outcome
+
+
+Event = RunStarted | RunEnded
+
+
+class Reports:
+    """The executors' reports, kept in order until the pass records them."""
+
+    def __init__(self, poke: Callable[[], None]) -> None:
+        self._poke = poke
+        self._events: queue.Queue[Event] = queue.Queue()
+
+    def on_started(self, spec: rs.RunSpec, started_at: str) -> None:
+        self._events.put(RunStarted(spec, started_at))
+        self._poke()
+
+    def on_done(self, spec: rs.RunSpec, outcome: rs.Outcome) -> None:
+        self._events.put(RunEnded(spec, outcome))
+        self._poke()
+
+    def take(self) -> Event | None:
+        try:
+            return self._events.get_nowait()
+        except queue.Empty:
+            return None
+
+
+class Outcomes:
+    def __init__(self, recorder: Recorder, reports: Reports) -> None:
+        self.recorder = recorder
+        self.reports = reports
+        # Called in the loop thread after a run's final record is committed (notifications).
+        self.finished_listeners: list[Callable[[rs.RunSpec, rs.Outcome], None]] = []
+        # Called in the loop thread once a run's start is committed (on_start notifications).
+        self.started_listeners: list[Callable[[rs.RunSpec], None]] = []
+
+    def record(self) -> None:
+        """Record every report received so far, in order."""
+        while (event := self.reports.take()) is not None:
+            if isinstance(event, RunStarted):
+                self._started(event.spec, event.at)
+                continue
+            try:
+                self._ended(event.spec, event.outcome)
+            except (ValueError, TypeError) as err:  # what the state branch refuses
+                log.error("%s: run %d: outcome could not be recorded: %s",
+                          event.spec.run.job, event.spec.run.number, err)
+                self._finish(event.spec, event.outcome,
+                             runend.unrecordable(event.spec, event.outcome, str(err)))
+
+    def _started(self, spec: rs.RunSpec, at: str) -> None:
+        running = replace(spec.run, status="running", started_at=at)
+        self.recorder.store.record_run(running)
+        for listener in self.started_listeners:
+            try:
+                listener(replace(spec, run=running))
+            except Exception:  # a listener (notifications) never breaks the loop
+                log.exception("%s: run %d: a started-run listener failed",
+                              running.job, running.number)
+
+    def _ended(self, spec: rs.RunSpec, outcome: rs.Outcome) -> None:
+        run = spec.run
+        ending = runend.end_run(spec, outcome)
+        for name in ending.not_outputs:
+            log.warning("%s: run %d wrote %s, which is not one of its OUTs; ignored",
+                        run.job, run.number, name)
+        for p in ending.publish:
+            self.recorder.add_version(
+                p.resource, p.values, replace_values=p.replace_values, name=p.name,
+                created_by=p.created_by, config_commit=p.config_commit, files=p.files)
+        if isinstance(ending.end, runend.Retry):
+            self._retry(ending.end, outcome)
+            return
+        self._finish(spec, outcome, ending.end)
+        log.info("%s: run %d %s", run.job, run.number, outcome.status.replace("_", " "))
+        for listener in self.finished_listeners:
+            try:
+                listener(replace(spec, run=ending.end.run), outcome)
+            except Exception:  # a listener (notifications) never breaks the loop
+                log.exception("%s: run %d: a finished-run listener failed", run.job, run.number)
+
+    def _finish(self, spec: rs.RunSpec, outcome: rs.Outcome, end: runend.Finish) -> None:
+        self.recorder.store.record_run(
+            end.run, log=outcome.log, state_files=outcome.state_files if end.keep_state else None)
+        self.recorder.submitted.discard((spec.run.job, spec.run.number))
+
+    def _retry(self, retry: runend.Retry, outcome: rs.Outcome) -> None:
+        """Record the failed attempt (with its log) as the run queued again."""
+        run = retry.run
+        self.recorder.store.record_run(run, log=outcome.log, subject=retry.subject)
+        self.recorder.submitted.discard((run.job, run.number))
+        log.info("%s: run %d attempt %d %s; retrying", run.job, run.number, run.attempt - 1,
+                 outcome.status.replace("_", " "))

@@ -1,0 +1,52 @@
+"""What the pages read and do: one set of callables the wiring binds (controller/webservices.py).
+
+The pages never touch the store, the config repository or the reactor: they call these.
+When the service layer lands, only the binding changes; the pages keep this shape.
+Dicts are the API's JSON shapes (docs/api.md), so a page shows what `GET /api/...` says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from controller.core import model
+from controller.server import api
+
+Json = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RunDetail:
+    """One run as its page shows it: the API's run, its outputs and its state files."""
+
+    run: Json  # the API's run (status, cause, inputs, commit, ...)
+    outputs: list[Json]  # versions it made: {resource, number, versionName, commit}
+    state_files: dict[str, int]  # JOB_STATE file -> size in bytes, as the run left them
+
+
+@dataclass(frozen=True)
+class Push:
+    """A commit of the config branch and who made (or pushed) it."""
+
+    sha: str
+    author: str
+    message: str
+
+
+@dataclass(frozen=True)
+class WebData:
+    """The pages' reads and asks. Reads raise LookupError for an unknown name."""
+
+    status: Callable[[], Json]  # GET /api/status, plus "tip": the state commit it shows
+    workflow: Callable[[], model.Workflow]  # the workflow the controller runs
+    runs: Callable[[str, int], list[Json]]  # job, limit: newest first (GET .../runs)
+    run: Callable[[str, int], RunDetail | None]  # job, number
+    run_status: Callable[[str, int], str | None]  # final status; None while it is active
+    versions: Callable[[str, int], list[Json]]  # resource, limit: newest first
+    log: Callable[[str, int], str | None]  # a finished run's recorded log
+    live_log: Callable[[str, int], Path]  # where the local executor writes it as it runs
+    pushes: Callable[[int], list[Push]]  # newest first
+    actions: api.Services  # the API's own asks: trigger, approve, cancel, replay

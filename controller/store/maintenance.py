@@ -1,0 +1,87 @@
+"""Housekeeping of a repository the controller writes: packing loose objects, the
+commit-graph.
+
+Every commit leaves 4-5 loose objects and nothing packs them (`gitline init` turns
+auto-gc off so that pushes never pay for it); 50k commits leave 200k files and slow
+every read. `git repack -d` packs them into one new pack (`-a`: all packs into one, once
+there are PACKS_LIMIT of them). It is safe beside pushes and our own writes: it deletes
+only loose objects it has just packed, and it deletes nothing that is unreachable (an
+object written for a commit not yet on a ref stays loose). Then the commit-graph, with
+changed-path Bloom filters, written incrementally (--split): a user's
+`git log -- resources/<name>` skips the commits that did not touch it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+LOOSE_OBJECTS_LIMIT = 6_700  # pack when about this many loose objects (git's gc.auto)
+PACKS_LIMIT = 20  # then repack everything into one pack
+
+
+def loose_objects(git_dir: str | os.PathLike[str]) -> int:
+    """About how many loose objects there are, from one fan-out folder (as git does)."""
+    try:
+        with os.scandir(Path(git_dir) / "objects" / "17") as entries:
+            return 256 * sum(1 for _ in entries)
+    except FileNotFoundError:
+        return 0
+
+
+def _run_git(what: str, argv: list[str]) -> bool:
+    """Run one git command; a failure is logged (the next maintenance tries again)."""
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=600)
+    except (OSError, subprocess.SubprocessError) as err:
+        log.warning("git %s failed: %s", what, err)
+        return False
+    if done.returncode != 0:
+        log.warning("git %s failed (%d): %s", what, done.returncode, done.stderr.strip())
+        return False
+    return True
+
+
+class Packer:
+    """Packs the loose objects of `git_dir` in one background thread at a time."""
+
+    def __init__(self, git_dir: str | os.PathLike[str]) -> None:
+        self.git_dir = str(git_dir)
+        self._thread: threading.Thread | None = None
+
+    def _commands(self) -> list[tuple[str, list[str]]]:
+        packs = Path(self.git_dir) / "objects" / "pack"
+        whole = len(list(packs.glob("pack-*.pack"))) >= PACKS_LIMIT
+        git = ["git", "--git-dir", self.git_dir]
+        return [("repack", [*git, "repack", "-d", "-q", *(["-a"] if whole else [])]),
+                ("commit-graph write", [*git, "commit-graph", "write", "--reachable",
+                                        "--changed-paths", "--split"])]
+
+    def maintain(self, *, limit: int = LOOSE_OBJECTS_LIMIT, wait: bool = False) -> bool:
+        """Pack loose objects in the background when there are `limit` or more; True if
+        it started. `wait`: return when it is done (or when the one running is)."""
+        if self._thread is not None and self._thread.is_alive():
+            if wait:
+                self._thread.join()
+            return False
+        if loose_objects(self.git_dir) < limit:
+            return False
+        commands = self._commands()
+
+        def run() -> None:
+            started = time.monotonic()
+            if all(_run_git(what, argv) for what, argv in commands):
+                log.info("packed loose objects and wrote the commit-graph in %.1f s",
+                         time.monotonic() - started)
+
+        self._thread = threading.Thread(target=run, name="gitline-repack", daemon=True)
+        self._thread.start()
+        if wait:
+            self._thread.join()
+        return True

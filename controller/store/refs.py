@@ -1,0 +1,105 @@
+"""Branches of a repository through pygit2: opening it, reading a tip, appending a commit.
+
+A commit is appended with compare-and-swap: the change is computed from the tip, and
+`create_commit(ref, ..., parents=[tip])` moves the ref only if it still points at the
+tip. A write that loses the race (or meets a lock) reads the tip again and applies its
+change again, until reflock.WRITE_DEADLINE_SECONDS; a stale `<ref>.lock` left by a killed
+writer is removed on the way (reflock.py, shared with filecommit.py's git CLI writes).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+
+import pygit2
+
+from controller.store import reflock
+from controller.store.statebranch import SIGNATURE_EMAIL, SIGNATURE_NAME
+from controller.store.trees import Edits, root_tree
+
+# What a write does to a branch, given its tip (None: no branch yet): edits and message.
+Change = Callable[[pygit2.Commit | None], tuple[Edits, str]]
+
+_CACHE_CONFIGURED = False
+
+
+def configure_cache() -> None:
+    """Cap libgit2's object cache once per process (memory stays flat)."""
+    global _CACHE_CONFIGURED
+    if not _CACHE_CONFIGURED:
+        pygit2.settings.cache_max_size(4 * 1024**2)
+        _CACHE_CONFIGURED = True
+
+
+def open_repository(path: str | os.PathLike[str]) -> pygit2.Repository:
+    """The repository at `path`, with libgit2's object cache capped."""
+    configure_cache()
+    return pygit2.Repository(str(path))
+
+
+def gitline_signature() -> pygit2.Signature:
+    return pygit2.Signature(SIGNATURE_NAME, SIGNATURE_EMAIL)
+
+
+def branch_tip(repo: pygit2.Repository, ref: str) -> pygit2.Commit | None:
+    """The commit `ref` points at, None if there is no such ref."""
+    reference = repo.references.get(ref)
+    if reference is None:
+        return None
+    target = repo.get(reference.resolve().target)
+    assert target is not None, ref  # a ref names an object that exists
+    return target.peel(pygit2.Commit)
+
+
+def clear_stale_lock(repo: pygit2.Repository, ref: str) -> bool:
+    """Remove `<ref>.lock` if a killed writer left it; True if removed."""
+    return reflock.clear_stale_lock(repo.path, ref)
+
+
+def cas_commit(
+    repo: pygit2.Repository,
+    ref: str,
+    change: Change,
+    *,
+    author: pygit2.Signature | None = None,
+    committer: pygit2.Signature | None = None,
+) -> str:
+    """Append one commit to `ref`: `change(tip)` -> (edits, message), retried on a race."""
+    author = author or gitline_signature()
+    committer = committer or gitline_signature()
+    deadline = time.monotonic() + reflock.WRITE_DEADLINE_SECONDS
+    attempt = 0
+    while True:
+        tip = branch_tip(repo, ref)
+        edits, message = change(tip)
+        tree = root_tree(repo, tip.tree if tip else None, edits)
+        try:
+            return _update_ref(repo, ref, tip, tree, message, author, committer)
+        except (pygit2.GitError, OSError, ValueError) as e:
+            if time.monotonic() > deadline:
+                raise reflock.StateWriteError(f"could not update {ref}: {e}") from e
+            clear_stale_lock(repo, ref)
+            attempt += 1
+            reflock.back_off(attempt)
+
+
+def _update_ref(
+    repo: pygit2.Repository,
+    ref: str,
+    tip: pygit2.Commit | None,
+    tree: pygit2.Oid,
+    message: str,
+    author: pygit2.Signature,
+    committer: pygit2.Signature,
+) -> str:
+    """Write the commit and move `ref` to it only if `ref` is still at `tip`."""
+    with reflock.updating(repo.path, ref):
+        if tip is None:
+            # A root commit: create the ref only if nobody else has (force=False).
+            oid = repo.create_commit(None, author, committer, message, tree, [])
+            repo.references.create(ref, oid, force=False)
+        else:
+            oid = repo.create_commit(ref, author, committer, message, tree, [tip.id])
+        return str(oid)

@@ -1,0 +1,97 @@
+"""The web view's reads, bound to a running `Controller` (server/web/data.py's WebData).
+
+The one place the pages meet the service layer (controller/service/), the same reads the
+CLI and the API make; each read opens its own repositories, since the pages are served
+from the listener's threads and pygit2 objects are not shared across threads.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from controller.core import model
+from controller.server.web.data import Json, Push, RunDetail, WebData
+from controller.service import history
+from controller.service.repos import open_repos
+from controller.service.status import read_status
+from controller.service.views import RunView
+from controller.store.pushlog import attributed
+
+if TYPE_CHECKING:  # the controller is wired in app.py, which imports this module
+    from controller.app import Controller
+    from controller.server import api
+    from controller.store.gitstate import GitStateStore
+
+_FINDING = 1000  # how far back a run or its outputs are looked for
+
+
+def _run_json(view: RunView) -> Json:
+    return {**view.to_json(), "inputVersions": [
+        {"name": i.name, "kind": i.kind, "number": i.number, "versionName": i.version_name}
+        for i in view.run.inputs]}
+
+
+def web_data(ctl: Controller, actions: api.Services) -> WebData:
+    """WebData for this controller; `actions` are the API's Services (the same checks)."""
+    from controller.execution.workspace import job_folder
+
+    s = ctl.settings
+
+    def store() -> GitStateStore:
+        return open_repos(s)[1]  # its own: the pages read from the listener's threads
+
+    def workflow() -> model.Workflow:
+        return ctl.reconciler.workflow or model.Workflow()
+
+    def status() -> Json:
+        config, state = open_repos(s)
+        return {**read_status(s, config, state).to_json(), "tip": state.read_snapshot().tip}
+
+    def runs(job: str, limit: int) -> list[Json]:
+        return [_run_json(v) for v in history.runs(store(), job, limit, workflow().jobs)]
+
+    def run(job: str, number: int) -> RunDetail | None:
+        st = store()
+        try:
+            view = history.run_detail(st, workflow(), job, number, scan=50)
+        except LookupError:
+            return None
+        outputs = [{"resource": v.version.resource, **v.to_json()} for v in view.outputs]
+        files = st.read_files(f"jobs/{job}/state", at=view.commit) \
+            if view.run.status == "succeeded" else {}
+        return RunDetail(_run_json(view), outputs, {k: len(v) for k, v in sorted(files.items())})
+
+    def run_status(job: str, number: int) -> str | None:
+        snap = store().read_snapshot()
+        hist = snap.jobs.get(job)
+        if hist is None or any(r.number == number for r in hist.active):
+            return None
+        if hist.last is not None and hist.last.number == number:
+            return hist.last.status
+        try:
+            return history.find_run(store(), job, number, limit=_FINDING).run.status
+        except LookupError:
+            return "unknown"
+
+    def versions(name: str, limit: int) -> list[Json]:
+        return [v.to_json() for v in history.versions(store(), name, limit,
+                                                      workflow().resources)]
+
+    def pushes(limit: int) -> list[Push]:
+        config = open_repos(s)[0]  # its own: pygit2 objects are not shared across threads
+        head = config.head()
+        if not head:
+            return []
+        commits, _ = config.commits_between(None, head, limit=limit)
+        return [Push(c.sha, attributed(c.author, ctl.pushes.pusher(c.sha)), c.message)
+                for c in reversed(commits)]
+
+    def live_log(job: str, number: int) -> Path:
+        return Path(s.work_root) / job_folder(job) / f"{number}.log"
+
+    return WebData(status=status, workflow=workflow, runs=runs, run=run,
+                   run_status=run_status, versions=versions,
+                   log=lambda job, number: store().read_log(job, number),
+                   live_log=live_log, pushes=pushes, actions=actions)
+
