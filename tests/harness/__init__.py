@@ -7,8 +7,8 @@
 - http: a served HOME (`serve`, `serve_base`), tokens, raw and plain HTTP requests
 - wait: `wait_for`, `free_port`
 - lines: small workflows several tests push; corpus: where the shared corpus is
-- sinks, workers, celeryruns, identity, runspecs, storm, hostile_cases: kits of one kind
-  of test each
+- sinks, workers, celeryruns, identity, runspecs, storm, hostile_cases, web, reactorline:
+  kits of one kind of test each
 
 Fixtures (`git`, `git_env`, `tmp_home`, `home`) are in tests/conftest.py.
 """
