@@ -1,18 +1,15 @@
-"""CLI fixtures: a real home with the sample pushed, and the e2e kit's controller."""
+"""CLI fixtures: a real home with the sample pushed (the controller: `Home.start`)."""
 
 from __future__ import annotations
 
 import shutil
 import signal
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
-
-from e2ekit import Home  # noqa: E402
+from tests.harness.home import Home
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample-repo"
 

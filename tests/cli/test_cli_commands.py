@@ -6,21 +6,11 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-from e2ekit import GIT_ENV, Home
 
-ROOT = str(Path(__file__).resolve().parents[2])
-
-
-def cli(*args, home_env: str | None = None, cwd=None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "GITLINE_HOME"}
-    env.update(GIT_ENV, PYTHONPATH=ROOT)  # this checkout's code, from any cwd
-    if home_env is not None:
-        env["GITLINE_HOME"] = home_env
-    return subprocess.run([sys.executable, "-m", "controller.cli", *map(str, args)],
-                          capture_output=True, text=True, env=env, timeout=60, cwd=cwd)
+from tests.harness.commands import cli
+from tests.harness.home import Home
 
 
 def heads(home: Home) -> tuple[str, str]:

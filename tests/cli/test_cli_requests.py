@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from e2ekit import Home
-from kit import wait_for
-from test_cli_commands import cli
-
 from controller import homelock
 from controller.reactor import requestfiles
+from tests.harness.commands import cli
+from tests.harness.home import Home
+from tests.harness.wait import wait_for
 
 
 def test_replay_and_cancel_report_what_the_controller_did(sample_home: Home):

@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from e2ekit import GIT_ENV
+
+from tests.harness.commands import GIT_ENV
 
 ROOT = str(Path(__file__).resolve().parents[2])
 HEAVY = ("pygit2", "dulwich", "controller.app", "apscheduler", "waitress")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from e2ekit import Home, gitline, run
+from tests.harness.commands import gitline, run
+from tests.harness.home import Home
 
 
 def test_gc_packs_indexes_prunes_and_trims_and_says_what_it_freed(sample_home: Home) -> None:

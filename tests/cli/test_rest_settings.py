@@ -18,6 +18,7 @@ from ruamel.yaml import YAML
 
 from controller.settings import Settings
 from controller.store.repoinit import init_home
+from tests.harness.home import make_home
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "settings.md"
@@ -92,8 +93,7 @@ def one_clear_line(done: subprocess.CompletedProcess[str], *expected: str) -> st
 
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
-    init_home(tmp_path / "home")
-    return tmp_path / "home"
+    return make_home(tmp_path / "home")
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: c[0])

@@ -694,6 +694,26 @@ def test_jfrog_pipelines_file_is_not_loaded_nor_fatal() -> None:
 def test_never_raises(content: str | bytes) -> None:
     wf = load(("shippable.yml", content))
     assert isinstance(wf, model.Workflow)
+    seen = messages(wf)
+    said = NEVER_RAISES_SAYS[content]
+    if said is None:  # a number as a hook's script is a command; runtime is not read
+        assert seen == [] and wf.jobs["j"].hooks["on_success"].script == ("3",)
+    else:  # what the user is told, where: never a traceback
+        assert seen and seen[0].startswith(said), seen
+        assert wf.fatal == ("does not parse" in said)  # a bad object alone is not fatal
+
+
+# what `gitline validate` says first of each file test_never_raises loads
+NEVER_RAISES_SAYS: dict[str | bytes, str | None] = {
+    b"\x00\x01": "shippable.yml:0:0: error: YAML does not parse: unacceptable character",
+    "{{{": "shippable.yml:1:4: error: YAML does not parse: expected the node content",
+    "jobs: [{name: 1, type: 2, steps: 3}]": "shippable.yml:1:8: error: job '1' has no 'type:'",
+    "jobs:\n - name: j\n   type: runSh\n   steps: [[], 1, {IN: [a]}]\n":
+        "shippable.yml:4:12: error: a step must be a mapping (IN/OUT/TASK)",
+    "resources: [{name: r, type: [x]}]":
+        "shippable.yml:1:13: error: resource 'r' has no 'type:'",
+    "jobs: [{name: j, type: runSh, on_success: 3, runtime: [1]}]": None,
+}
 
 
 # --- what real configurations showed (issue #11) ----------------------------------------

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from controller.core import loader, yamlcompose
+from tests.harness.corpus import SHIPPABLE
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "shippable" / "repos"
+CORPUS = SHIPPABLE / "repos"
 
 TEXT = """\
 resources:

@@ -12,13 +12,13 @@ from __future__ import annotations
 import csv
 import functools
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
 from controller.core import graph, loader, model
+from tests.harness.corpus import SHIPPABLE
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared/corpus/shippable"
+CORPUS = SHIPPABLE
 REPOS = CORPUS / "repos"
 
 pytestmark = pytest.mark.skipif(

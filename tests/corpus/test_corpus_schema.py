@@ -6,14 +6,13 @@ warnings on the corpus are exactly the ones listed."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import jsonschema
 import pytest
 
 from controller.core import loader, schema, yamlread
+from tests.harness.corpus import SHIPPABLE
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared/corpus/shippable"
+CORPUS = SHIPPABLE
 REPOS = CORPUS / "repos"
 
 pytestmark = pytest.mark.skipif(

@@ -14,10 +14,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from celerykit import Worker, redis_server
-from e2ekit import Home, gitline, wait_for
 
 from controller.execution import sealing
+from tests.harness.commands import gitline
+from tests.harness.home import Home
+from tests.harness.wait import wait_for
+from tests.harness.workers import Worker, redis_server
 
 LINE = """\
 resources:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from e2ekit import gitline
+from tests.harness.commands import gitline
 
 BAD_CRON = """\
 resources:

@@ -10,55 +10,13 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from e2ekit import Home, gitline, run, wait_for
-from kit import free_port
 
-LINE = """\
-resources:
-  - name: cfg
-    type: params
-    versionTemplate:
-      params: {{COLOR: {color}}}
-jobs:
-  - name: paint
-    type: runSh
-    steps:
-      - IN: cfg
-      - TASK:
-          script:
-            - echo "painting $COLOR by $JOB_TRIGGERED_BY_NAME"
-"""
-
-
-def token(home: Home, name: str) -> str:
-    return gitline("token", "add", home.path, name).stdout.strip()
-
-
-def serve(home: Home) -> str:
-    port = free_port()
-    home.start("--listen", f"127.0.0.1:{port}")
-    base = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        try:
-            urllib.request.urlopen(base + "/api/status", timeout=5)
-        except urllib.error.HTTPError as err:
-            return err.code == 401
-        except OSError:
-            return False
-        return True
-
-    wait_for(up, 30, "the HTTP listener")
-    return base
-
-
-def url(base: str, user: str, tok: str) -> str:
-    return base.replace("http://", f"http://{user}:{tok}@") + "/config.git"
-
-
-def git(*args: str | Path, cwd: Path | None = None, check: bool = True):
-    return run("git", "-c", "credential.helper=", *args, cwd=cwd, check=check,
-               env={"GIT_TERMINAL_PROMPT": "0"})
+from tests.harness.commands import gitline
+from tests.harness.home import Home
+from tests.harness.http import serve_base as serve
+from tests.harness.http import token, url
+from tests.harness.identity import git
+from tests.harness.lines import PAINT_BY_LINE as LINE
 
 
 def commit_push(work: Path, rel: str, text: str, message: str, check: bool = True):

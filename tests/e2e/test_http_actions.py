@@ -9,9 +9,13 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from e2ekit import Home, gitline, wait_for
-from test_http import serve
-from test_job_model import GATED, jobs
+
+from tests.harness.commands import gitline
+from tests.harness.home import Home
+from tests.harness.http import serve_base as serve
+from tests.harness.lines import GATED_JOB as GATED
+from tests.harness.lines import jobs
+from tests.harness.wait import wait_for
 
 # the gated deploy of the job-model tests, beside an ungated job and a slow one
 LINE = jobs(GATED + """\

@@ -5,22 +5,11 @@ from __future__ import annotations
 
 import os
 import pwd
-import textwrap
 
-from e2ekit import gitline, run, wait_for
-
-BASE = """\
-resources:
-  - name: cfg
-    type: params
-    versionTemplate:
-      params: {N: "1"}
-jobs:
-"""
-
-
-def jobs(text: str) -> str:
-    return BASE + textwrap.indent(textwrap.dedent(text), "  ")
+from tests.harness.commands import gitline, run
+from tests.harness.lines import GATED_JOB as GATED
+from tests.harness.lines import jobs
+from tests.harness.wait import wait_for
 
 
 def as_user(name: str, email: str) -> dict[str, str]:
@@ -39,21 +28,6 @@ def map_me(home) -> None:
 def approve(home, job: str, *args: str) -> str:
     """`gitline approve` as this unix user."""
     return gitline("approve", home.path, job, *args).stdout
-
-
-GATED = """\
-- name: deploy
-  type: runSh
-  requiresApproval:
-    approvers: [ada@example.com]
-    timeoutMinutes: 60
-  steps:
-    - IN: cfg
-    - TASK:
-        script: [echo "deploying N=$N"]
-  on_cancel:
-    script: [echo "on_cancel ran"]
-"""
 
 
 def test_approval_gate_waits_refuses_others_and_runs_when_approved(home):

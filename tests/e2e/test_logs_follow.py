@@ -5,7 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from e2ekit import Home, params_and_job, wait_for
+from tests.harness.home import Home
+from tests.harness.lines import params_and_job
+from tests.harness.wait import wait_for
 
 LINE = params_and_job("slow", """['echo "first line"', 'sleep 3', 'echo "last line"', \
 'exit $CODE']""")

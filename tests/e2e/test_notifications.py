@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
-from e2ekit import wait_for
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "notify"))
-from sinks import HttpSink, SmtpSink  # noqa: E402
+from tests.harness.sinks import HttpSink, SmtpSink
+from tests.harness.wait import wait_for
 
 LINE = """\
 resources:

@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-from e2ekit import wait_for
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "notify"))
-from sinks import HttpSink  # noqa: E402
+from tests.harness.sinks import HttpSink
+from tests.harness.wait import wait_for
 
 LINE = """\
 resources:

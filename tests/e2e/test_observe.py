@@ -7,9 +7,12 @@ import json
 import urllib.error
 import urllib.request
 
-from e2ekit import Home, gitline
 from prometheus_client.parser import text_string_to_metric_families
-from test_http import LINE, serve
+
+from tests.harness.commands import gitline
+from tests.harness.home import Home
+from tests.harness.http import serve_base as serve
+from tests.harness.lines import PAINT_BY_LINE as LINE
 
 
 def get(url: str, token: str = "") -> tuple[int, str, str]:

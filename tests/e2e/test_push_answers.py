@@ -15,8 +15,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from e2ekit import Home, gitline, run, wait_for
-from kit import free_port
+
+from tests.harness.commands import gitline, run
+from tests.harness.home import Home
+from tests.harness.http import serve_base, token
+from tests.harness.http import url as clone_url
+from tests.harness.wait import wait_for
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample-repo"
 TYPO = ("      - IN: build_app\n", "      - IN: build_ap\n")  # test_app's input
@@ -140,17 +144,10 @@ def test_by_path_a_running_controller_answers_through_its_socket(home):
 
 
 def serve_http(home: Home) -> str:
-    port = free_port()
-    home.start("--listen", f"127.0.0.1:{port}")
-    tok = gitline("token", "add", home.path, "alice").stdout.strip()
-    url = f"http://alice:{tok}@127.0.0.1:{port}/config.git"
+    """Serve HOME over HTTP and add it as the clone's remote `http` (alice's token)."""
+    tok = token(home, "alice")
+    url = clone_url(serve_base(home), "alice", tok)
     run("git", "remote", "add", "http", url, cwd=home.work)
-
-    def up() -> bool:
-        return run("git", "-c", "credential.helper=", "ls-remote", "http", cwd=home.work,
-                   check=False).returncode == 0
-
-    wait_for(up, 30, "the HTTP listener")
     return url
 
 

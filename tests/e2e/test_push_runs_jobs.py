@@ -6,7 +6,9 @@ import signal
 import socket
 import textwrap
 
-from e2ekit import gitline, params_and_job, run, wait_for
+from tests.harness.commands import gitline, run
+from tests.harness.lines import params_and_job
+from tests.harness.wait import wait_for
 
 PIPELINE = """\
 resources:

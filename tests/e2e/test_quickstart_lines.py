@@ -19,8 +19,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from e2ekit import GIT_ENV
-from kit import wait_for
+from tests.harness.commands import GIT_ENV
+from tests.harness.wait import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -4,7 +4,7 @@ variable names, and the CLI finds and prints them."""
 
 from __future__ import annotations
 
-from e2ekit import gitline
+from tests.harness.commands import gitline
 
 LINE = """\
 resources:

@@ -11,8 +11,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from e2ekit import GIT_ENV, Home, gitline, wait_for
-from test_http import serve
+
+from tests.harness.commands import GIT_ENV, gitline
+from tests.harness.home import Home
+from tests.harness.http import serve_base as serve
+from tests.harness.wait import wait_for
 
 ROOT = str(Path(__file__).resolve().parents[2])
 LINE = """\

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from e2ekit import gitline
+from tests.harness.commands import gitline
 
 LINE = """\
 resources:

@@ -7,8 +7,10 @@ import re
 import signal
 import time
 
-from e2ekit import Home, gitline, run, wait_for
-from kit import PAINT_LINE
+from tests.harness.commands import gitline, run
+from tests.harness.home import Home
+from tests.harness.lines import PAINT_LINE
+from tests.harness.wait import wait_for
 
 PASS_LINE = re.compile(r"reconcile pass (\d+) \((poked|poll)\)")
 
@@ -23,7 +25,7 @@ def _passes(home: Home) -> int:
 
 
 def test_an_idle_controller_runs_one_pass_per_poll_interval(home):
-    home.start("-v")  # --poll 2 (e2ekit); -v logs one line per reconcile pass
+    home.start("-v")  # --poll 2 (Home.start); -v logs one line per reconcile pass
     home.write("shippable.yml", PAINT_LINE.format(color="red"))
     home.push("a line")
     assert home.wait_runs("paint", 1) == ["run 1 succeeded"]

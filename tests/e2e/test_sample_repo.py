@@ -5,7 +5,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from e2ekit import gitline, run, wait_for
+from tests.harness.commands import gitline, run
+from tests.harness.wait import wait_for
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample-repo"
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-from e2ekit import run, wait_for
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "notify"))
-from sinks import HttpSink  # noqa: E402
+from tests.harness.commands import run
+from tests.harness.sinks import HttpSink
+from tests.harness.wait import wait_for
 
 FILE_TOKEN = "file-token-8d1f5a"
 ENV_TOKEN = "env-token-44c0b7"

@@ -3,13 +3,10 @@ happens (dependencyMode, release bump, OUT on_failure, integrations, not-applied
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-from e2ekit import gitline, params_and_job, wait_for
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "notify"))
-from sinks import HttpSink  # noqa: E402
+from tests.harness.commands import gitline
+from tests.harness.lines import params_and_job
+from tests.harness.sinks import HttpSink
+from tests.harness.wait import wait_for
 
 
 def write_secrets(home, text: str) -> None:

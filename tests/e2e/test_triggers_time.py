@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import time
 
-from e2ekit import gitline, run, wait_for
+from tests.harness.commands import gitline, run
+from tests.harness.wait import wait_for
 
 TRIGGERED = """\
 resources:

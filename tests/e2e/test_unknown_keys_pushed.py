@@ -3,8 +3,10 @@ branch; the workflow still runs, as written (the misspelt key is not guessed).""
 
 from __future__ import annotations
 
-from e2ekit import Home, gitline, params_and_job
-from kit import wait_for
+from tests.harness.commands import gitline
+from tests.harness.home import Home
+from tests.harness.lines import params_and_job
+from tests.harness.wait import wait_for
 
 WORKFLOW = params_and_job("deploy_prod", "[echo deployed]").replace(
     "    type: runSh\n", "    type: runSh\n    requiresAproval: true\n    flags: [prod]\n")

@@ -19,9 +19,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from e2ekit import Home, gitline, run, wait_for
-from kit import PAINT_LINE, free_port, raw, status_of
-from test_http import serve
+
+from tests.harness.commands import gitline, run
+from tests.harness.home import Home
+from tests.harness.http import raw, status_of
+from tests.harness.http import serve_base as serve
+from tests.harness.lines import PAINT_LINE
+from tests.harness.wait import free_port, wait_for
 
 HOOK_KEY = "s3cret-hook"
 GIT_HOOK_KEY = "g1t-hook"

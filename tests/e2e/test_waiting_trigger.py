@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import signal
 
-from e2ekit import Home, gitline, params_and_job, wait_for
+from tests.harness.commands import gitline
+from tests.harness.home import Home
+from tests.harness.lines import params_and_job
+from tests.harness.wait import wait_for
 
 LINE = params_and_job("slow_up", "['sleep 4', 'echo up done']", """\
   - name: down

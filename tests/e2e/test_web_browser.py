@@ -15,8 +15,11 @@ import time
 from pathlib import Path
 
 import pytest
-from e2ekit import Home, gitline, wait_for
-from test_http import serve
+
+from tests.harness.commands import gitline
+from tests.harness.home import Home
+from tests.harness.http import serve_base as serve
+from tests.harness.wait import wait_for
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample-repo"
 # beside the sample: a job that prints a line a second for 10 s, to follow while it runs

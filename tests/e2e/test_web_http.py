@@ -6,9 +6,13 @@ from __future__ import annotations
 import re
 
 import pytest
-from e2ekit import Home, gitline, params_and_job, wait_for
-from test_http import serve
-from webkit import WebClient
+
+from tests.harness.commands import gitline
+from tests.harness.home import Home
+from tests.harness.http import serve_base as serve
+from tests.harness.lines import params_and_job
+from tests.harness.wait import wait_for
+from tests.harness.web import WebClient
 
 JOB = "ship it (eu)"
 JOB_URL = "/jobs/ship%20it%20%28eu%29"

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from celerykit import Worker, redis_server
 
 from controller.execution import sealing
+from tests.harness.workers import Worker, redis_server
 
 
 @pytest.fixture(scope="module")

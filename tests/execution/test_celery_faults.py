@@ -17,12 +17,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from celerykit import RedisServer, Worker, wait_until
-from test_celery_executor import FAST, Recorder, pool_spec, queued_now
-from test_local import make_spec
 
 from controller.execution import celery_executor as ce
 from controller.execution import celery_worker, codec, sealing
+from tests.harness.celeryruns import FAST, Recorder, pool_spec, queued_now
+from tests.harness.runspecs import make_spec
+from tests.harness.workers import RedisServer, Worker, wait_until
 
 FAULTS = {**FAST, "lost_message_after": 2.0}
 

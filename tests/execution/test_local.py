@@ -19,45 +19,25 @@ from controller.execution.local import LocalExecutor
 from controller.execution.logcapture import LogCapture
 from controller.execution.run import execute
 from controller.execution.workspace import prune_workdirs
-
-LOC = model.Location("shippable.jobs.yml", 1, 1)
-
-
-def hook(*lines: str, notify: tuple[str, ...] = ()) -> model.Hook:
-    return model.Hook(tuple(lines), tuple(model.Notify(n) for n in notify))
+from tests.harness.runspecs import gone, hook, make_spec
 
 
-def make_spec(
-    *tasks: model.Task | str,
-    name: str = "build",
-    number: int = 1,
-    hooks: dict[str, model.Hook] | None = None,
-    timeout: float | None = None,
-    **kw,
-) -> RunSpec:
-    parsed = tuple(
-        t if isinstance(t, model.Task) else model.Task(f"t{i}", (t,))
-        for i, t in enumerate(tasks, start=1)
-    )
-    job = model.Job(name, "runSh", LOC, tasks=parsed, hooks=hooks or {},
-                    timeout_minutes=timeout)
-    run = model.Run(name, number, "running", model.Cause("manual", "test"),
-                    params=kw.pop("params", {}))
-    return RunSpec(run, job, **kw)
-
-
-def gone(pid: int) -> bool:
-    """True when `pid` no longer runs (absent, or a zombie nobody reaped yet)."""
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            stat = fh.read()
-    except OSError:
-        return True
-    return stat[stat.rfind(")") + 2] == "Z"
-
-
-def test_gone_helper_sees_live_process() -> None:
+def test_gone_helper_sees_live_process(tmp_path: Path) -> None:
+    """A running job's process is seen (so the tests below that find one gone mean
+    something), and once its run has ended it is gone: a run leaves no process behind."""
+    shared = tmp_path / "build" / "1" / "shared"
+    done: list[Outcome] = []
+    spec = make_spec('echo $$ > "$SHARED_DIR/main.pid"; '
+                     'while [ ! -e "$SHARED_DIR/go" ]; do sleep 0.05; done')
+    worker = threading.Thread(target=lambda: done.append(execute(spec, tmp_path)))
+    worker.start()
+    pid = read_pid(shared / "main.pid")
     assert not gone(os.getpid())
+    assert pid > 0 and not gone(pid)
+    (shared / "go").touch()
+    worker.join(30)
+    assert done and done[0].status == "succeeded", done
+    assert wait_gone(pid)
 
 
 def wait_gone(pid: int, seconds: float = 5.0) -> bool:

@@ -166,8 +166,11 @@ def test_post_multi_then_put_keeps_replace(tmp_path: Path) -> None:
 
 
 def test_no_write_no_update(tmp_path: Path) -> None:
-    outcome = run(tmp_path, "shipctl get_resource_state tf_state >/dev/null")
-    assert outcome.outputs == ()
+    outcome = run(tmp_path, "shipctl get_resource_state tf_state >/dev/null",
+                  'cat "$(shipctl get_resource_state tf_state)/old.tfstate"')
+    assert outcome.status == "succeeded"  # a failed run publishes nothing either
+    assert "old" in outcome.log.splitlines()  # it read the state tf_state had
+    assert outcome.outputs == ()  # and, writing nothing, gave tf_state no new version
 
 
 def test_write_to_non_output_fails(tmp_path: Path) -> None:

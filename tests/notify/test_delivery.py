@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 
 import pytest
-from sinks import HttpSink, SmtpSink
 
 from controller.core import notices
 from controller.notify.delivery import Batch, Deliverer, Item
 from controller.secrets import parse
+from tests.harness.sinks import HttpSink, SmtpSink
 
 NOTICE = notices.Notice("ops", "on_failure", "deploy", 3, "failed",
                         "deploy run 3 failed (exit 1)", cause="trigger: triggers/deploy",

@@ -1,12 +1,13 @@
 """The `line` fixture: one controller's pass over a config repository and the in-memory
-state store (tests/reactor/reactorkit.py)."""
+state store (tests/harness/reactorline.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from reactorkit import Line, make_line
+
+from tests.harness.reactorline import Line, make_line
 
 
 @pytest.fixture

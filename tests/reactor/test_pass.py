@@ -3,9 +3,8 @@ runs exist, in which state, with what cause, and what the executor was handed.""
 
 from __future__ import annotations
 
-from reactorkit import Line, make_line
-
 from controller.core import runspec as rs
+from tests.harness.reactorline import Line, make_line
 
 CFG = """\
 resources:

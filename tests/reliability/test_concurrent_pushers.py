@@ -11,11 +11,11 @@ import threading
 from collections import Counter
 from pathlib import Path
 
-from conftest import SOAK
-from e2ekit import Home, run, wait_for
-from test_crash_storm import Client
-
 from controller.store.gitstate import GitStateStore
+from tests.harness.commands import run
+from tests.harness.home import Home
+from tests.harness.storm import SOAK, Client
+from tests.harness.wait import wait_for
 
 
 def test_concurrent_pushers_and_a_force_push(home: Home, tmp_path: Path) -> None:

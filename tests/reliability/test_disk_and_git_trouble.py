@@ -8,24 +8,21 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
-from e2ekit import Home, gitline, run, wait_for
-from hostile_cases import GOOD, Y
+
+from tests.harness.commands import run
+from tests.harness.home import Home
+from tests.harness.hostile_cases import GOOD, Y
+from tests.harness.wait import wait_for
 
 
 def start(home: Home, logs: Path) -> None:
     """`gitline serve` with its log outside HOME (HOME may be the disk that is full)."""
-    log = logs / f"serve-{len(home.logs)}.log"
-    home.logs.append(log)
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    home.proc = subprocess.Popen(
-        [sys.executable, "-m", "controller.cli", "serve", str(home.path), "--poll", "1",
-         "--listen", ""], stdout=log.open("w"), stderr=subprocess.STDOUT, env=env)
+    home.start("--poll", "1", "--listen", "", log_dir=logs)
 
 
 def first_run(home: Home, logs: Path) -> None:
@@ -70,9 +67,7 @@ def fill(path: Path) -> Path:
 
 
 def test_full_disk_while_writing_state(tmpfs: Path, tmp_path: Path) -> None:
-    home = Home(tmpfs / "home", tmp_path / "work")
-    gitline("init", home.path)
-    run("git", "clone", "-q", home.repo, home.work)
+    home = Home.create(tmpfs, work=tmp_path / "work")
     try:
         first_run(home, tmp_path)
         home.stop()

@@ -15,10 +15,12 @@ import time
 from pathlib import Path
 
 import pytest
-from e2ekit import Home, run, wait_for
-from hostile_cases import CASES, EXPECTED, GOOD, Case, Y
 
 from controller.core import loader, model
+from tests.harness.commands import run
+from tests.harness.home import Home
+from tests.harness.hostile_cases import CASES, EXPECTED, GOOD, Case, Y
+from tests.harness.wait import wait_for
 
 
 def test_the_table_is_complete() -> None:

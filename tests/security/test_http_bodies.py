@@ -12,8 +12,7 @@ import json
 import socket
 import time
 
-from httpkit import request, serve, token
-from kit import raw, status_of
+from tests.harness.http import raw, request, serve, status_of, token
 
 HOOK_LINE = """\
 resources:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import base64
 import json
 
-from httpkit import PAINT_LINE, request, serve, token
+from tests.harness.http import request, serve, token
+from tests.harness.lines import PAINT_LINE
 
 
 def _basic(tok: str) -> str:

@@ -12,7 +12,9 @@ import resource
 import socket
 import time
 
-from httpkit import PAINT_LINE, request, run, serve, token
+from tests.harness.commands import run
+from tests.harness.http import request, serve, token
+from tests.harness.lines import PAINT_LINE
 
 HELD = 1000
 

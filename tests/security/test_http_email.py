@@ -6,13 +6,8 @@ of a run's notifications (the others were never sent, nothing was recorded).
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-from httpkit import gitline
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "notify"))
-from sinks import HttpSink  # noqa: E402
+from tests.harness.commands import gitline
+from tests.harness.sinks import HttpSink
 
 BAD_LINE = """\
 resources:
@@ -77,7 +72,7 @@ def test_a_recipient_with_cr_never_drops_the_batch(home):
         assert home.wait_runs("works", 1) == ["run 1 succeeded"]
         [hook] = http.wait(1)
         assert hook.body["event"] == "on_success"
-    from kit import wait_for
+    from tests.harness.wait import wait_for
 
     wait_for(lambda: "works: run 1 notifications" in "\n".join(home.subjects()), 30, "record")
     record = home.show("notifications/works.yml")

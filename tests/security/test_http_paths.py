@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 
-from httpkit import PAINT_LINE, request, serve, token
+from tests.harness.http import request, serve, token
+from tests.harness.lines import PAINT_LINE
 
 BAD_PATHS = [
     ("GET", "/api/jobs/%0aX/runs"),

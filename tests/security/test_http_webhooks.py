@@ -11,8 +11,8 @@ import hashlib
 import hmac
 import json
 
-from e2ekit import wait_for
-from httpkit import request, serve, token
+from tests.harness.http import request, serve, token
+from tests.harness.wait import wait_for
 
 KEY = "s3cret-hook-key"
 LINE = """\

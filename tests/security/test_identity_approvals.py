@@ -11,11 +11,13 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from e2ekit import gitline, wait_for
-from identitykit import GATED, commit, git, pending, serve, token, url
+from tests.harness.commands import GIT_ENV, gitline
+from tests.harness.http import serve_base as serve
+from tests.harness.http import token, url
+from tests.harness.identity import GATED, commit, git, pending
+from tests.harness.wait import wait_for
 
-ADA = {"GIT_AUTHOR_NAME": "Ada Lovelace", "GIT_AUTHOR_EMAIL": "ada@example.com",
-       "GIT_COMMITTER_NAME": "Ada Lovelace", "GIT_COMMITTER_EMAIL": "ada@example.com"}
+ADA = {k: v for k, v in GIT_ENV.items() if k.startswith(("GIT_AUTHOR", "GIT_COMMITTER"))}
 
 
 def _gated(home, tmp_path, name: str, tok: str, base: str) -> Path:
@@ -100,7 +102,7 @@ def test_a_local_push_with_a_forged_author_is_refused(home):
     home.push("gated")
     pending(home)
     home.write("approvals/deploy", "approve\n")
-    home.push("approve as Ada")  # e2ekit's identity is Ada Lovelace <ada@example.com>
+    home.push("approve as Ada")  # the harness's GIT_ENV is Ada Lovelace <ada@example.com>
     wait_for(lambda: "not authenticated" in home.show("jobs/deploy/active/1.yml"), 30,
              "the refusal")
     assert "not authenticated" in "\n".join(map(str, home.status()["config"]["triggerErrors"]))

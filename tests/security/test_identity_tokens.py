@@ -15,12 +15,14 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from e2ekit import run
-from identitykit import commit, git, serve, token, url
-from kit import PAINT_LINE
 
 from controller.server.auth import ANONYMOUS, Principal
 from controller.server.gitserver import RefRules
+from tests.harness.commands import run
+from tests.harness.http import serve_base as serve
+from tests.harness.http import token, url
+from tests.harness.identity import commit, git
+from tests.harness.lines import PAINT_LINE
 
 
 def _post(base: str, path: str, tok: str) -> int:

@@ -11,10 +11,11 @@ import time
 from pathlib import Path
 
 import pytest
-from e2ekit import Home, gitline, run
 
 from controller.core.loader import load_text
 from controller.core.remotes import url_problem
+from tests.harness.commands import gitline, run
+from tests.harness.home import Home
 
 LINE = """\
 resources:

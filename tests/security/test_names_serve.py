@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import time
 
-from e2ekit import Home, gitline, run
-from kit import PAINT_LINE, wait_for
+from tests.harness.commands import gitline, run
+from tests.harness.home import Home
+from tests.harness.lines import PAINT_LINE
+from tests.harness.wait import wait_for
 
 BAD = """\
   - name: "r\\n"

@@ -6,8 +6,8 @@ import json
 import urllib.error
 import urllib.request
 
-from e2ekit import gitline, wait_for
-from kit import free_port
+from tests.harness.commands import gitline
+from tests.harness.wait import free_port, wait_for
 
 LINE = """\
 resources:

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from e2ekit import gitline, wait_for
 
 from controller.core import triggers
 from controller.execution import sandbox
+from tests.harness.commands import gitline
+from tests.harness.home import serve_argv
+from tests.harness.wait import wait_for
 
 FILE_SECRET = "file-secret-5e1f09"
 ENV_SECRET = "env-secret-a7c3d2"
@@ -197,8 +198,7 @@ def test_render_and_parse_keep_a_newline_inside_its_value():
 def _serve(home, settings: str, seconds: float = 8) -> subprocess.CompletedProcess[str]:
     (home.path / "gitline.yml").open("a").write(settings)
     try:
-        return subprocess.run([sys.executable, "-m", "controller.cli", "serve", str(home.path),
-                               "--listen", "none"], capture_output=True, text=True,
+        return subprocess.run(serve_argv(home.path), capture_output=True, text=True,
                               timeout=seconds, env={**os.environ})
     except subprocess.TimeoutExpired as exc:
         out = exc.stderr.decode() if isinstance(exc.stderr, bytes) else (exc.stderr or "")

@@ -3,7 +3,8 @@ reason in `gitline status`, and starts by itself once the cause is fixed, no res
 
 from __future__ import annotations
 
-from e2ekit import params_and_job, wait_for
+from tests.harness.lines import params_and_job
+from tests.harness.wait import wait_for
 
 LINE = params_and_job("build", "['echo built']")
 

@@ -3,7 +3,7 @@ reason, instead of leaving it `running` for ever (also after a restart)."""
 
 from __future__ import annotations
 
-from e2ekit import params_and_job
+from tests.harness.lines import params_and_job
 
 LINE = params_and_job("odd", """['touch "$JOB_STATE/a\\\\b"', 'echo done']""", """\
   - name: after

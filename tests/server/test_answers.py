@@ -15,7 +15,7 @@ from controller import answerclient
 from controller.pushanswer import Answerer
 from controller.server.answers import AnswerSocket
 from controller.server.gitserver import _StrictRefs
-from controller.store.repoinit import init_home
+from tests.harness.home import make_home
 
 CLIENT = Path(answerclient.__file__)
 
@@ -34,8 +34,7 @@ def ask(home: Path, old: str = "a" * 40, new: str = "b" * 40,
 def deep_home(tmp_path: Path) -> Path:
     """A HOME whose socket path is longer than a socket address holds (108 bytes)."""
     home = tmp_path / ("x" * 60) / ("y" * 60) / "home"
-    init_home(home)
-    return home
+    return make_home(home)
 
 
 def test_the_client_reads_the_answer_and_exits_3_when_the_push_is_refused(deep_home):
@@ -70,7 +69,7 @@ def test_a_failed_answer_accepts_the_push_and_says_why(deep_home):
 
 
 def test_the_answerer_reads_objects_only_from_inside_the_repository(tmp_path):
-    init_home(tmp_path / "home")
+    make_home(tmp_path / "home")
     answerer = Answerer(tmp_path / "home" / "config.git", branch="main", state_branch="state")
     with pytest.raises(ValueError, match="is not inside"):
         answerer("", "b" * 40, reject_invalid=False, objects=str(tmp_path / "elsewhere"))

@@ -7,7 +7,7 @@ push over HTTP proves the push itself woke the loop (post-receive), not the file
 from __future__ import annotations
 
 import json
-import threading
+import os
 import time
 import types
 import urllib.error
@@ -16,11 +16,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from kit import PAINT_LINE, wait_for
 
-from controller.app import Controller
 from controller.server.auth import TokenStore
-from controller.settings import Settings
+from tests.harness.inprocess import in_process
+from tests.harness.lines import PAINT_LINE
+from tests.harness.wait import wait_for
 
 LINE = PAINT_LINE.format(color="blue")
 
@@ -43,24 +43,11 @@ class Served(types.SimpleNamespace):
             return err.code, json.loads(body) if body.startswith(b"{") else body.decode()
 
 
-def start(home: Path, **settings) -> tuple[Controller, threading.Event, threading.Thread]:
-    ctl = Controller(Settings.load(home, listen="127.0.0.1:0", poll_seconds=600, **settings))
-    ctl.watcher = types.SimpleNamespace(start=lambda: None, stop=lambda: None)
-    stop = threading.Event()
-    thread = threading.Thread(target=ctl.serve, args=(stop,), daemon=True)
-    thread.start()
-    wait_for(lambda: getattr(ctl, "http", None) is not None, 30, "the listener")
-    return ctl, stop, thread
-
-
 @pytest.fixture
 def served(tmp_home: Path) -> Iterator[Served]:
     token = TokenStore(tmp_home).add("alice")
-    ctl, stop, thread = start(tmp_home)
-    yield Served(ctl=ctl, base=ctl.http.url, token=token, home=tmp_home)
-    stop.set()
-    ctl.loop.poke()  # the loop waits for a poke or its (long) poll
-    thread.join(timeout=30)
+    with in_process(tmp_home) as ctl:
+        yield Served(ctl=ctl, base=ctl.http.url, token=token, home=tmp_home)
 
 
 def test_a_push_over_http_reconciles_at_once_without_the_watcher(served, git, tmp_path):
@@ -115,8 +102,7 @@ def test_the_state_branch_cannot_be_pushed_or_deleted(served, git, tmp_path):
 
 def test_anonymous_read_allows_clone_but_never_push(tmp_home, git, tmp_path):
     TokenStore(tmp_home).add("alice")
-    ctl, stop, thread = start(tmp_home, anonymous_read=True)
-    try:
+    with in_process(tmp_home, anonymous_read=True) as ctl:
         work = tmp_path / "anon"
         git("clone", "-q", ctl.http.url + "/config.git", str(work))
         (work / "a.txt").write_text("a\n")
@@ -124,20 +110,30 @@ def test_anonymous_read_allows_clone_but_never_push(tmp_home, git, tmp_path):
         git("commit", "-q", "-m", "a", cwd=work)
         push = git("push", "origin", "HEAD:main", cwd=work, check=False)
         assert push.returncode != 0
-    finally:
-        stop.set()
-        ctl.loop.poke()
-        thread.join(timeout=30)
+
+
+def _listening_sockets() -> set[str]:
+    """Inodes of the TCP sockets this process listens on (state 0A in /proc/net/tcp*)."""
+    listening = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as fh:
+            rows = [line.split() for line in fh.readlines()[1:]]
+        listening |= {row[9] for row in rows if row[3] == "0A"}
+    mine = set()
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            mine.add(target[len("socket:["):-1])
+    return mine & listening
 
 
 def test_listen_none_turns_http_off(tmp_home):
-    ctl = Controller(Settings.load(tmp_home, listen="none", poll_seconds=600))
-    ctl.watcher = types.SimpleNamespace(start=lambda: None, stop=lambda: None)
-    stop = threading.Event()
-    thread = threading.Thread(target=ctl.serve, args=(stop,), daemon=True)
-    thread.start()
-    time.sleep(0.5)
-    stop.set()
-    ctl.loop.poke()  # the loop waits for a poke or its (long) poll
-    thread.join(timeout=30)
-    assert ctl.http is None
+    before = _listening_sockets()
+    with in_process(tmp_home, listen="none") as ctl:
+        time.sleep(0.5)
+        assert ctl.http is None
+        assert _listening_sockets() - before == set()  # no port open: nothing to connect to
+        assert (tmp_home / "answers.sock").exists()  # while the controller serves pushes

@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import pytest
-from test_gitstate_index import CAUSE
 
 from controller.core import loader, model
 from controller.store import history_index
@@ -15,6 +14,8 @@ from controller.store.catfile import CatFile, GitCommandError
 from controller.store.configrepo import ConfigRepo
 from controller.store.gitstate import GitStateStore
 from controller.store.statereader import open_readers
+
+CAUSE = model.Cause("trigger", "triggers/deploy", "1a2b3c4d5e", "Ada <ada@example.com>")
 
 
 def _writes(store: GitStateStore, rounds: int) -> None:

@@ -20,7 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from kit import free_port, wait_for
+
+from tests.harness.wait import free_port, wait_for
 
 READY_SECONDS = 60.0
 

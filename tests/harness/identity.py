@@ -1,13 +1,12 @@
-"""Shared by the identity tests: a served HOME with tokens, clones over HTTP, a gated job."""
+"""The identity tests' kit: git over HTTP with no credential helper, a gated job."""
 
 from __future__ import annotations
 
-import urllib.error
-import urllib.request
 from pathlib import Path
 
-from e2ekit import Home, gitline, run, wait_for
-from kit import free_port
+from tests.harness.commands import run
+from tests.harness.home import Home
+from tests.harness.wait import wait_for
 
 GATED = """\
 resources:
@@ -25,32 +24,6 @@ jobs:
       - TASK:
           script: [echo "deploying N=$N"]
 """
-
-
-def token(home: Home, name: str, *args: str) -> str:
-    return gitline("token", "add", home.path, name, *args).stdout.strip()
-
-
-def serve(home: Home) -> str:
-    port = free_port()
-    home.start("--listen", f"127.0.0.1:{port}")
-    base = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        try:
-            urllib.request.urlopen(base + "/api/status", timeout=5)
-        except urllib.error.HTTPError as err:
-            return err.code == 401
-        except OSError:
-            return False
-        return True
-
-    wait_for(up, 30, "the HTTP listener")
-    return base
-
-
-def url(base: str, user: str, tok: str) -> str:
-    return base.replace("http://", f"http://{user}:{tok}@") + "/config.git"
 
 
 def git(*args: str | Path, cwd: Path | None = None, check: bool = True,

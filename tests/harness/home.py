@@ -1,4 +1,5 @@
-"""End-to-end kit: a real Gitline home, the controller as a subprocess, real `git`."""
+"""The one way to make a HOME, and a user's view of it: a clone, real `git`, the controller
+started as a subprocess (`Home.start`), the state branch read as a user reads it."""
 
 from __future__ import annotations
 
@@ -11,57 +12,40 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kit import wait_for
-
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "Ada Lovelace",
-    "GIT_AUTHOR_EMAIL": "ada@example.com",
-    "GIT_COMMITTER_NAME": "Ada Lovelace",
-    "GIT_COMMITTER_EMAIL": "ada@example.com",
-    "GIT_CONFIG_NOSYSTEM": "1",
-}
+from controller.store.repoinit import init_home
+from tests.harness.commands import gitline, run
+from tests.harness.wait import wait_for
 
 
-def run(*args: str | Path, cwd: Path | None = None, check: bool = True,
-        env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    full_env = {**os.environ, **GIT_ENV, **(env or {})}
-    return subprocess.run([str(a) for a in args], cwd=cwd, check=check, text=True,
-                          capture_output=True, env=full_env, timeout=60)
+def make_home(path: Path) -> Path:
+    """An initialised Gitline HOME at `path` (config.git with its hooks, gitline.yml), as
+    `gitline init` makes it."""
+    init_home(path)
+    return path
 
 
-def gitline(*args: str | Path, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return run(sys.executable, "-m", "controller.cli", *args, check=check)
-
-
-def params_and_job(job: str, script: str, more_jobs: str = "") -> str:
-    """A workflow of a params resource `go` and a runSh job `job` taking it, whose one TASK
-    runs `script` (a YAML flow list), then `more_jobs` (YAML items of jobs:)."""
-    return f"""\
-resources:
-  - name: go
-    type: params
-    versionTemplate: {{params: {{N: "1"}}}}
-jobs:
-  - name: {job}
-    type: runSh
-    steps:
-      - IN: go
-      - TASK: {{script: {script}}}
-{more_jobs}"""
+def serve_argv(home: Path, *extra: str) -> list[str]:
+    """`gitline serve HOME`: no HTTP unless `extra` asks (`--listen 127.0.0.1:PORT`), as
+    tests run in parallel; a later `--poll` or `--listen` in `extra` wins."""
+    return [sys.executable, "-m", "controller.cli", "serve", str(home),
+            *(() if "--listen" in extra else ("--listen", "none")), *extra]
 
 
 @dataclass
 class Home:
+    """A HOME (`path`), a user's clone of its config.git (`work`) and, once started, the
+    controller serving it (`proc`, logging to `logs`)."""
+
     path: Path
     work: Path
     proc: subprocess.Popen[str] | None = None
     logs: list[Path] = field(default_factory=list)
 
     @classmethod
-    def create(cls, tmp_path: Path) -> Home:
-        """`gitline init` a HOME under tmp_path and clone its config.git as the user's work."""
-        path, work = tmp_path / "home", tmp_path / "work"
-        gitline("init", path)
+    def create(cls, root: Path, work: Path | None = None) -> Home:
+        """A HOME at root/home and a clone of its config.git as the user's work (root/work
+        unless `work` is given)."""
+        path, work = make_home(root / "home"), work or root / "work"
         run("git", "clone", "-q", path / "config.git", work)
         return cls(path, work)
 
@@ -71,8 +55,10 @@ class Home:
 
     # --- the controller -----------------------------------------------------------------
 
-    def start(self, *extra: str) -> None:
-        log = self.path / f"serve-{len(self.logs)}.log"
+    def start(self, *extra: str, log_dir: Path | None = None) -> None:
+        """`gitline serve` (safety-net poll 2 s) as a subprocess, logging to HOME or
+        `log_dir` (when HOME may be the disk that is full)."""
+        log = (log_dir or self.path) / f"serve-{len(self.logs)}.log"
         self.logs.append(log)
         # jobs run sandboxed: they see the sample's deploy folder only because it is bound
         deployed = self.path / "deployed"
@@ -81,11 +67,8 @@ class Home:
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "GITLINE_PASS_ENV": "GITLINE_DEMO_ROOT",
                "GITLINE_DEMO_ROOT": str(deployed), "GITLINE_SANDBOX_BIND": str(deployed)}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "controller.cli", "serve", str(self.path), "--poll", "2",
-             # no HTTP unless a test asks (`--listen 127.0.0.1:PORT`): tests run in parallel
-             *(() if "--listen" in extra else ("--listen", "none")), *extra],
-            stdout=log.open("w"), stderr=subprocess.STDOUT, text=True, env=env,
-        )
+            serve_argv(self.path, "--poll", "2", *extra), stdout=log.open("w"),
+            stderr=subprocess.STDOUT, text=True, env=env)
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.proc and self.proc.poll() is None:

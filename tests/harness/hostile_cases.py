@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from kit import PAINT_LINE
-
 from controller.core.model import NAME_RULE
+from tests.harness.lines import PAINT_LINE
 
 GOOD = PAINT_LINE.format(color="blue")
 
