@@ -18,6 +18,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from controller.core import approvals, intake, loader, pushplan, pushwords
 from controller.core.yamlread import ParseCache
@@ -25,10 +26,13 @@ from controller.store.configrepo import ConfigRepo
 from controller.store.gitstate import GitStateStore
 from controller.store.repoinit import REFUSE  # the hook's status that refuses a push
 
+if TYPE_CHECKING:
+    from controller.core.secretscope import Scope
+
 ZERO = "0" * 40
 
 
-def _scopes(home: Path) -> dict | None:
+def _scopes(home: Path) -> dict[str, Scope] | None:
     """Who may use each secret, as the controller checks it; None when secrets.yml cannot
     be read here (a pusher without access to it): then scopes are not checked."""
     from controller.secrets import SecretsError, load_secrets, scopes

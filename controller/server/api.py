@@ -128,7 +128,7 @@ class ApiApp:
         elif isinstance(body, str):
             data, ctype = body.encode(), "text/plain; charset=utf-8"
         else:
-            data, ctype = (json.dumps(body, indent=2) + "\n").encode(), "application/json"
+            data, ctype = _json(body), "application/json"
         start_response(f"{status} {HTTPStatus(status).phrase}",
                        [("Content-Type", ctype), ("Content-Length", str(len(data)))])
         return [data]
@@ -346,6 +346,16 @@ def _headers(environ: Environ) -> dict[str, str]:
     if environ.get("CONTENT_TYPE"):
         out["content-type"] = environ["CONTENT_TYPE"]
     return out
+
+
+def _json(body: Any) -> bytes:
+    """JSON indented for people reading it with curl, unless large: the indenting encoder
+    is pure Python, four times slower than the compact one (100 ms for a 5,000-job
+    status)."""
+    text = json.dumps(body)
+    if len(text) < 256 * 1024:
+        text = json.dumps(body, indent=2)
+    return (text + "\n").encode()
 
 
 def _query(environ: Environ) -> dict[str, str]:
