@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.harness.absent import missing
 from tests.harness.wait import free_port, wait_for
 
 READY_SECONDS = 60.0
@@ -45,8 +46,7 @@ class RedisServer:
     def __init__(self, workdir: Path, *, aof: bool = False) -> None:
         exe = shutil.which("redis-server")
         if exe is None:
-            pytest.skip("redis-server is not installed (apt-get install redis-server; "
-                        ".ci/run installs it)")
+            missing("redis-server is not installed (apt-get install redis-server)")
         pytest.importorskip("celery", reason="the celery extra is not installed")
         workdir.mkdir(parents=True, exist_ok=True)
         self.exe, self.workdir, self.aof = exe, workdir, aof

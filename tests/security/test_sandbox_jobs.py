@@ -14,6 +14,7 @@ import pytest
 
 from controller.core import triggers
 from controller.execution import sandbox
+from tests.harness.absent import missing
 from tests.harness.commands import gitline
 from tests.harness.home import serve_argv
 from tests.harness.wait import wait_for
@@ -22,8 +23,13 @@ FILE_SECRET = "file-secret-5e1f09"
 ENV_SECRET = "env-secret-a7c3d2"
 CONTROLLER_ONLY = "controller-only-91b4"
 
-pytestmark = pytest.mark.skipif(sandbox.default().kind == "none",
-                                reason="bwrap does not work on this machine")
+
+
+@pytest.fixture(autouse=True)
+def _bwrap_works() -> None:
+    if sandbox.default().kind == "none":
+        missing("bwrap does not work on this machine (apt-get install bubblewrap)")
+
 
 ATTACK = """\
 resources:
