@@ -17,6 +17,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from controller.atomicfile import write_atomic
+
 REQUESTS_DIR = "requests"
 DONE_DIR = "done"  # HOME/requests/done/<request>.json: what the controller did with it
 KEEP_RESULTS = 20  # newest results kept (refused ones are listed by `gitline status`)
@@ -29,10 +31,8 @@ def write_request(home: Path, action: str, **fields: Any) -> Path:
     folder = Path(home) / REQUESTS_DIR
     folder.mkdir(parents=True, exist_ok=True)
     name = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.yml"
-    tmp = folder / f".{name}.tmp"
     lines = [f"action: {action}"] + [f"{k}: {_quote(v)}" for k, v in fields.items()]
-    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    os.replace(tmp, folder / name)
+    write_atomic(folder / name, "\n".join(lines) + "\n")
     return folder / name
 
 
@@ -92,9 +92,7 @@ def write_result(request: Path, result: dict[str, Any]) -> None:
     """
     path = result_path(request)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(result) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(result) + "\n")
     for old in sorted(path.parent.glob("*.json"))[:-KEEP_RESULTS]:
         old.unlink(missing_ok=True)
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
+import io
 import re
 import secrets
 import threading
@@ -37,6 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
+
+from controller.atomicfile import write_atomic
 
 TOKENS_FILE = "tokens.yml"
 TOKEN_PREFIX = "gl_"
@@ -145,14 +147,12 @@ class TokenStore:
         return tokens, by_id
 
     def _write(self, tokens: dict[str, dict[str, Any]]) -> None:
-        tmp = self.path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write("# Gitline tokens: id, SHA-256 of the secret, scopes. "
-                    "Manage with `gitline token`.\n")
-            YAML(typ="safe", pure=True).dump(
-                {n: {**e, "scopes": list(e["scopes"])} for n, e in tokens.items()}, f)
-        os.replace(tmp, self.path)
+        text = io.StringIO()
+        text.write("# Gitline tokens: id, SHA-256 of the secret, scopes. "
+                   "Manage with `gitline token`.\n")
+        YAML(typ="safe", pure=True).dump(
+            {n: {**e, "scopes": list(e["scopes"])} for n, e in tokens.items()}, text)
+        write_atomic(self.path, text.getvalue(), mode=0o600)
 
     def add(self, name: str, scopes: Iterable[str] | str = DEFAULT_SCOPES,
             email: str = "") -> str:

@@ -16,6 +16,8 @@ import threading
 import time
 from pathlib import Path
 
+from controller.atomicfile import write_atomic
+
 DELIVERIES_FILE = "webhook-deliveries"
 WINDOW = 30 * 24 * 3600.0  # seconds a delivery is remembered
 KEEP = 50_000  # deliveries remembered at most
@@ -61,9 +63,7 @@ class DeliveryLog:
         fresh = fresh[-self.keep:]
         self._seen = {k: t for t, k in fresh}
         if self._lines > len(fresh):
-            tmp = self.path.with_suffix(".tmp")
-            tmp.write_text("".join(f"{k} {t:.0f}\n" for t, k in fresh), encoding="ascii")
-            os.replace(tmp, self.path)
+            write_atomic(self.path, "".join(f"{k} {t:.0f}\n" for t, k in fresh))
             self._lines = len(fresh)
 
     def first_time(self, key: str) -> float | None:

@@ -14,14 +14,13 @@ No pygit2 here: the controller (gitstate.py, pygit2 commits) and the one-shot CL
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Generic
 
+from controller.atomicfile import write_atomic
 from controller.store.commitmessages import parse_trailers
 from controller.store.statebranch import C
 
@@ -36,18 +35,14 @@ def index_path(git_dir: str | Path, branch: str) -> Path:
 
 def save_index(path: Path, tip: str, latest: dict[str, str]) -> None:
     """Write the index atomically; a failure (a full disk) only costs a longer walk."""
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(exist_ok=True)
-        tmp.write_text(json.dumps({"tip": tip, "latest": latest}))
-        os.replace(tmp, path)
+        write_atomic(path, json.dumps({"tip": tip, "latest": latest}))
     except OSError as err:
         import logging  # only here: the CLI must not pay for it at start-up
 
         logging.getLogger(__name__).warning("could not save the history index %s: %s",
                                             path, err)
-        with contextlib.suppress(OSError):
-            tmp.unlink()
 
 
 def read_index(path: Path) -> tuple[str, dict[str, str]] | None:

@@ -11,13 +11,14 @@ writes this file; a pusher never can. Append-only JSON lines; read once.
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+from controller.atomicfile import write_atomic
 
 PUSHES_FILE = "pushes.jsonl"
 KEEP_ENTRIES = 100_000  # entries `gitline gc` keeps (a few MB)
@@ -87,9 +88,7 @@ class PushLog:
             lines = self.path.read_text(encoding="utf-8").splitlines(keepends=True)
             if len(lines) <= keep:
                 return 0
-            tmp = self.path.with_suffix(".tmp")
-            tmp.write_text("".join(lines[-keep:]) if keep else "", encoding="utf-8")
-            os.replace(tmp, self.path)
+            write_atomic(self.path, "".join(lines[-keep:]) if keep else "")
             self._by_sha = None
             return len(lines) - keep
 

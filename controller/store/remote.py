@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from controller.atomicfile import write_atomic
 from controller.core import remotes
 from controller.core.remotes import sanitize_url
 from controller.secrets import Secret
@@ -154,6 +155,4 @@ def read_seen(path: Path) -> dict[str, Any]:
 
 
 def write_seen(path: Path, seen: Mapping[str, Any]) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(seen, indent=1, sort_keys=True))
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(seen, indent=1, sort_keys=True))

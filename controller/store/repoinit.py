@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import os
 import shlex
-import stat
 import sys
 from pathlib import Path
 
 import pygit2
 
+from controller.atomicfile import write_atomic
 from controller.store.statebranch import check_branch
 
 REPO_DIR = "config.git"
@@ -148,11 +148,7 @@ def install_hook(repo_path: Path, branch: str = "main", state_branch: str = "sta
                        unanswered=UNANSWERED)
     if hook.exists() and os.access(hook, os.X_OK) and hook.read_text() == text:
         return hook  # each `serve` re-installs it; unchanged means nothing to write
-    tmp = hooks / "pre-receive.tmp"
-    tmp.write_text(text)
-    mode = tmp.stat().st_mode
-    tmp.chmod(mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-    os.replace(tmp, hook)
+    write_atomic(hook, text, mode=0o755)
     return hook
 
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
+from controller.atomicfile import write_atomic
 from controller.core import model, runenv, versionrecord
 from controller.execution.shipctl.console import Command, ShipctlError, require_args
 from controller.execution.shipctl.workspace import (
@@ -58,14 +58,7 @@ def write_values(res: str, pairs: list[tuple[str, str]], replace: bool) -> None:
 def _write_output(name: str, pairs: list[tuple[str, str]], replace: bool) -> None:
     path = job_path() / "OUT" / name / runenv.VERSION_FILE
     written = versionrecord.add_values(load_json(path), pairs, replace)
-    _replace_file(path, versionrecord.encode_written(written))
-
-
-def _replace_file(path: Path, text: str) -> None:
-    """Write `text` to `path` whole (a temporary file, then a rename)."""
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, versionrecord.encode_written(written))
 
 
 def _write_job_env(job: str, pairs: list[tuple[str, str]], replace: bool) -> None:
