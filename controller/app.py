@@ -43,13 +43,14 @@ log = logging.getLogger("gitline")
 def make_executor(settings: Settings) -> Executor:
     """Local threads, or Celery workers (`executor: celery`; celery is imported only then)."""
     if settings.executor == "celery":
+        from controller.core.remotes import sanitize_url
         from controller.execution import sealing
-        from controller.execution.celery_executor import CeleryExecutor, safe_url
+        from controller.execution.celery_executor import CeleryExecutor
 
         key = sealing.home_key(settings.home)
         log.info("gitline: runs go to Celery workers through %s (default queue %s), sealed "
                  "with %s (give it to workers: gitline worker --key-file)",
-                 safe_url(settings.broker_url), settings.default_queue,
+                 sanitize_url(settings.broker_url), settings.default_queue,
                  settings.home / sealing.KEY_FILE)
         log.info("gitline: sandbox: each worker's (gitline worker --sandbox, default bwrap)")
         return CeleryExecutor(settings.broker_url, key=key, default_queue=settings.default_queue,

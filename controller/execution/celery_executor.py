@@ -31,9 +31,9 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from controller.core.clock import now_iso
+from controller.core.remotes import sanitize_url
 from controller.core.runspec import Outcome, RunSpec, ran_by
 from controller.execution import celery_worker, codec, sealing
 
@@ -45,16 +45,6 @@ LOST_MESSAGE_AFTER = 20.0  # seconds a PENDING task may lack its sent mark and c
 CANCEL_GRACE = 30.0  # seconds a cancelled, started run has to report its on_cancel outcome
 SEND_RETRY = {"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5,
               "interval_max": 1.0}
-
-
-def safe_url(url: str) -> str:
-    """`url` without its password, for messages and logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def queue_for(spec: RunSpec, default: str) -> str:
@@ -385,7 +375,7 @@ class CeleryExecutor:
             self._send(t)
         elif what == "fail":
             self._finish(t, made("failed", (
-                f"the broker {safe_url(self.url)} lost the run's message twice; it was "
+                f"the broker {sanitize_url(self.url)} lost the run's message twice; it was "
                 "not run")))
 
     def _fence(self, t: Tracked) -> None:
@@ -406,13 +396,13 @@ class CeleryExecutor:
         if self._down_since is None:
             self._down_since = time.monotonic()
             log.warning("celery executor: the broker %s is unreachable (%s: %s); runs wait "
-                        "for it", safe_url(self.url), type(err).__name__, err)
+                        "for it", sanitize_url(self.url), type(err).__name__, err)
 
     def _restored(self) -> bool:
         """Note that the broker answers again; True if it had been away."""
         if self._down_since is None:
             return False
-        log.warning("celery executor: the broker %s is back after %.0f s", safe_url(self.url),
+        log.warning("celery executor: the broker %s is back after %.0f s", sanitize_url(self.url),
                     time.monotonic() - self._down_since)
         self._down_since = None
         return True

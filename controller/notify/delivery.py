@@ -20,11 +20,11 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Any
 
 from controller.core import notices
+from controller.core.clock import now_iso
 from controller.masking import mask
 from controller.secrets import Secret, find, lookup, secret_values
 
@@ -71,10 +71,6 @@ class Result:
         if self.error:
             out["error"] = self.error
         return out
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # --- sending one message --------------------------------------------------------------
@@ -205,7 +201,7 @@ class Deliverer:
     def _deliver_one(self, item: Item, secrets: Mapping[str, Secret],
                      hidden: list[str]) -> Result:
         n, target = item.notice, item.target
-        result = Result(n.notification, n.event, target.method if target else "", at=_now())
+        result = Result(n.notification, n.event, target.method if target else "", at=now_iso())
         if item.error or target is None:
             result.status, result.error = "failed", item.error or "no target"
             return result
@@ -246,7 +242,7 @@ class Deliverer:
                 result.status = "failed"
                 result.error = mask(f"{type(err).__name__}: {err}", hidden)
                 break
-        result.at = _now()
+        result.at = now_iso()
         return result
 
     @staticmethod

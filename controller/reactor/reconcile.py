@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 
 from controller.core import lifecycle, model, planner
 from controller.core import runspec as rs
+from controller.core.clock import now_precise
 from controller.execution import executor as ex
 from controller.reactor.asks import Asks
 from controller.reactor.identity import Identifier
@@ -35,10 +35,6 @@ from controller.store.statestore import StateStore
 log = logging.getLogger("gitline")
 
 
-def utcnow() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 class Reconciler:
     """Runs the pass in the loop thread. Executors report back through `on_started` and
     `on_done` (any thread); timers, webhooks and pollers add versions (`add_version`)."""
@@ -50,7 +46,7 @@ class Reconciler:
         executor: ex.Executor,
         *,
         poke: Callable[[], None] = lambda: None,
-        clock: Callable[[], str] = utcnow,
+        clock: Callable[[], str] = now_precise,
         job_env: dict[str, str] | None = None,
         secrets: Callable[[], Mapping[str, Secret]] = dict,
         checkout: Checkout | None = None,

@@ -21,14 +21,11 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
 
 from controller.core import model, timing
+from controller.core.clock import now as clock_now
 
 log = logging.getLogger("gitline")
 
 AddVersion = Callable[..., model.Version]
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 class Timers:
@@ -41,7 +38,7 @@ class Timers:
         latest_version: Callable[[str], model.Version | None],
         poke: Callable[[], None],
         default_catchup: str = "once",
-        clock: Callable[[], datetime] = _now,
+        clock: Callable[[], datetime] = clock_now,
     ) -> None:
         self._add_version = add_version
         self._latest = latest_version

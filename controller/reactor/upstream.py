@@ -13,19 +13,15 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from controller.core import sources
+from controller.core.clock import now_iso
 from controller.core.remotes import sanitize_url
 from controller.store import remote
 
 log = logging.getLogger("gitline")
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 @dataclass
@@ -74,7 +70,7 @@ class UpstreamFollower:
                 result = "error"
                 self.report.last_error = str(err)
                 log.warning("upstream %s: %s", self.report.url, err)
-            self.report.last_fetch = _now()
+            self.report.last_fetch = now_iso()
             self.report.last_result = result
             return result
 
@@ -103,7 +99,7 @@ class UpstreamFollower:
         if decision in ("fast-forward", "rewrite"):
             remote.move_ref(self.repo, f"refs/heads/{self.branch}", tip, local)
             if decision == "rewrite":
-                note = f"{(local or '')[:7]}..{tip[:7]} at {_now()}"
+                note = f"{(local or '')[:7]}..{tip[:7]} at {now_iso()}"
                 self.report.rewrites.append(note)
                 log.warning("upstream %s was rewritten (force push): %s reset from %s to %s",
                             self.report.url, self.branch, (local or "")[:7], tip[:7])
