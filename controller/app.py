@@ -228,7 +228,7 @@ class Controller:
         from controller.server.observe import MetricsApp, Observe
         from controller.server.replays import DELIVERIES_FILE, DeliveryLog
         from controller.server.web.webapp import WebApp
-        from controller.webservices import web_data
+        from controller.service.webdata import web_data
 
         s = self.settings
         api = ApiApp(self._api_services(), max_payload=s.max_payload,
@@ -244,7 +244,8 @@ class Controller:
                         ", ".join(tokens.legacy()))
         guarded = AuthFilter(MetricsApp(git, self.metrics), tokens,
                              anonymous_read=s.anonymous_read)
-        web = WebApp(web_data(self, api.services), guarded, principal=tokens.principal,
+        data = web_data(s, lambda: self.reconciler.workflow, self.pushes.pusher, api.services)
+        web = WebApp(data, guarded, principal=tokens.principal,
                      anonymous_read=s.anonymous_read, max_streams=max(1, s.http_threads // 2))
         api.follow_log = web.streams.open  # one bound on followed logs, pages and API alike
         return Observe(web, metrics=self.metrics, ready=self.readiness)

@@ -18,6 +18,7 @@ from controller.cli.base import (
     open_home,
     remote_server,
 )
+from controller.cli.printing import print_status, words
 
 if TYPE_CHECKING:
     from controller.cli.remote import Remote
@@ -47,48 +48,6 @@ def status(home: Path | None, as_json: bool) -> None:
     click.echo(f"controller: pid {holder.pid} since {holder.since}" if holder else
                f"controller: not running (start it with `gitline serve {settings.home}`)")
     print_status(report)
-
-
-def print_status(report: dict[str, Any]) -> None:
-    """Status as text: config, resources, jobs (from the JSON shape: local or remote)."""
-    from controller.core.model import shown as shown_name
-
-    cfg = report["config"]
-    click.echo(f"config: processed {cfg['processed'][:7] or '-'}, running {cfg['good'][:7] or '-'}")
-    for p in cfg["problems"]:
-        click.echo(f"  {p}")
-    for line in cfg["refused"]:
-        click.echo(f"  refused: {line}")
-    for line in cfg["waitingTriggers"]:
-        click.echo(f"  waits: {line}")
-    click.echo("resources:")
-    for name, r in report["resources"].items():
-        ver = f"v{r['version']}" if r["version"] else "no version"
-        vname = f" ({r['versionName'][:12]})" if r["versionName"] else ""
-        bad = f"  INCONSISTENT: {r['inconsistent']}" if r["inconsistent"] else ""
-        click.echo(f"  {shown_name(name):<24} {r['type']:<12} {ver}{vname}{bad}")
-    click.echo("jobs:")
-    for name, j in report["jobs"].items():
-        last = j["lastRun"]
-        shown = (f"run {last['number']} {_words(last['status'])}{_on(last)} ({last['cause']})"
-                 if last else "never run")
-        click.echo(f"  {shown_name(name):<24} {shown}")
-        for a in j["active"]:
-            if last and a["number"] == last["number"]:
-                continue  # the line above said it
-            note = f" ({a['message']})" if a.get("message") else ""
-            click.echo(f"  {'':<24} run {a['number']} {_words(a['status'])}{_on(a)}{note}")
-        if j["waiting"]:
-            click.echo(f"  {'':<24} not running: {j['waiting']}")
-
-
-def _words(status: str) -> str:
-    return status.replace("_", " ")
-
-
-def _on(run: dict[str, Any]) -> str:
-    """" on WORKER" for a running run that names its worker (status), else ""."""
-    return f" on {run['worker']}" if run.get("worker") and run["status"] == "running" else ""
 
 
 @main.command(cls=HomeCommand, short_help="History of a resource or a job.")
@@ -141,7 +100,7 @@ def _history_line(row: dict[str, Any]) -> str:
         named = f" ({row['versionName']})" if row["versionName"] else ""
         return f"{at}  version {row['number']}{named}  from {row['createdBy']}"
     on = f"  on {row['worker']}" if row["worker"] else ""
-    return f"{at}  run {row['number']} {_words(row['status'])}  ({row['cause']}){on}"
+    return f"{at}  run {row['number']} {words(row['status'])}  ({row['cause']}){on}"
 
 
 @main.command(cls=HomeCommand, short_help="Output of a run.")
@@ -188,5 +147,5 @@ def _remote_logs(remote: Remote, job: str, run: int | None, as_json: bool,
 
 def ended(job: str, number: int, status: str) -> None:
     """Say how a followed run ended, and exit 0 if it succeeded, 1 if not."""
-    click.echo(f"gitline: {job} run {number} {_words(status)}", err=True)
+    click.echo(f"gitline: {job} run {number} {words(status)}", err=True)
     raise click.exceptions.Exit(0 if status == "succeeded" else 1)

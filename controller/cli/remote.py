@@ -82,7 +82,7 @@ def _refusal(status: int, body: Any) -> Exception:
 # --- the commands' remote halves --------------------------------------------------------
 
 def status(remote: Remote, as_json: bool) -> None:
-    from controller.cli.reading import print_status
+    from controller.cli.printing import print_status
 
     report = remote.call("GET", "/api/status")
     if as_json:

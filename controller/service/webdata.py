@@ -1,4 +1,4 @@
-"""The web view's reads, bound to a running `Controller` (server/web/data.py's WebData).
+"""The web view's reads (server/web/data.py's WebData), bound to a running controller.
 
 The one place the pages meet the service layer (controller/service/), the same reads the
 CLI and the API make; each read opens its own repositories, since the pages are served
@@ -7,6 +7,7 @@ from the listener's threads and pygit2 objects are not shared across threads.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,9 +19,9 @@ from controller.service.status import read_status
 from controller.service.views import RunView
 from controller.store.pushlog import attributed
 
-if TYPE_CHECKING:  # the controller is wired in app.py, which imports this module
-    from controller.app import Controller
+if TYPE_CHECKING:
     from controller.server import api
+    from controller.settings import Settings
     from controller.store.gitstate import GitStateStore
 
 _FINDING = 1000  # how far back a run or its outputs are looked for
@@ -32,17 +33,18 @@ def _run_json(view: RunView) -> Json:
         for i in view.run.inputs]}
 
 
-def web_data(ctl: Controller, actions: api.Services) -> WebData:
-    """WebData for this controller; `actions` are the API's Services (the same checks)."""
+def web_data(s: Settings, running: Callable[[], model.Workflow | None],
+             pusher: Callable[[str], str | None], actions: api.Services) -> WebData:
+    """WebData for the controller of `s`: `running` is its workflow, `pusher` who pushed a
+    commit, `actions` the API's Services (the same checks)."""
     from controller.execution.workspace import job_folder
 
-    s = ctl.settings
 
     def store() -> GitStateStore:
         return open_repos(s)[1]  # its own: the pages read from the listener's threads
 
     def workflow() -> model.Workflow:
-        return ctl.reconciler.workflow or model.Workflow()
+        return running() or model.Workflow()
 
     def status() -> Json:
         config, state = open_repos(s)
@@ -84,7 +86,7 @@ def web_data(ctl: Controller, actions: api.Services) -> WebData:
         if not head:
             return []
         commits, _ = config.commits_between(None, head, limit=limit)
-        return [Push(c.sha, attributed(c.author, ctl.pushes.pusher(c.sha)), c.message)
+        return [Push(c.sha, attributed(c.author, pusher(c.sha)), c.message)
                 for c in reversed(commits)]
 
     def live_log(job: str, number: int) -> Path:

@@ -1,0 +1,51 @@
+"""Text output shared by the local commands and their `--server` forms (the same JSON
+shapes come from the service layer here and from the API there)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+
+def print_status(report: dict[str, Any]) -> None:
+    """Status as text: config, resources, jobs (from the JSON shape: local or remote)."""
+    from controller.core.model import shown as shown_name
+
+    cfg = report["config"]
+    click.echo(f"config: processed {cfg['processed'][:7] or '-'}, running {cfg['good'][:7] or '-'}")
+    for p in cfg["problems"]:
+        click.echo(f"  {p}")
+    for line in cfg["refused"]:
+        click.echo(f"  refused: {line}")
+    for line in cfg["waitingTriggers"]:
+        click.echo(f"  waits: {line}")
+    click.echo("resources:")
+    for name, r in report["resources"].items():
+        ver = f"v{r['version']}" if r["version"] else "no version"
+        vname = f" ({r['versionName'][:12]})" if r["versionName"] else ""
+        bad = f"  INCONSISTENT: {r['inconsistent']}" if r["inconsistent"] else ""
+        click.echo(f"  {shown_name(name):<24} {r['type']:<12} {ver}{vname}{bad}")
+    click.echo("jobs:")
+    for name, j in report["jobs"].items():
+        last = j["lastRun"]
+        shown = (f"run {last['number']} {words(last['status'])}{on_worker(last)} ({last['cause']})"
+                 if last else "never run")
+        click.echo(f"  {shown_name(name):<24} {shown}")
+        for a in j["active"]:
+            if last and a["number"] == last["number"]:
+                continue  # the line above said it
+            note = f" ({a['message']})" if a.get("message") else ""
+            click.echo(f"  {'':<24} run {a['number']} {words(a['status'])}{on_worker(a)}{note}")
+        if j["waiting"]:
+            click.echo(f"  {'':<24} not running: {j['waiting']}")
+
+
+def words(status: str) -> str:
+    """A run status as words (`pending approval`)."""
+    return status.replace("_", " ")
+
+
+def on_worker(run: dict[str, Any]) -> str:
+    """" on WORKER" for a running run that names its worker (status), else ""."""
+    return f" on {run['worker']}" if run.get("worker") and run["status"] == "running" else ""
