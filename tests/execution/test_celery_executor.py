@@ -17,6 +17,7 @@ import pytest
 
 from controller.core.runspec import Outcome, OutputSpec
 from controller.execution import celery_executor as ce
+from controller.execution import celery_verdict as cv
 from controller.execution import celery_worker, codec, sealing
 from tests.harness.celeryruns import FAST, Recorder, pool_spec, queued_now
 from tests.harness.runspecs import gone, hook, make_spec
@@ -173,21 +174,21 @@ def test_shutdown_waits_for_runs_then_refuses_more(executor, worker: Worker) -> 
 # --- judge: what a task state means (pure) ----------------------------------------------
 
 
-def tracked(**kw) -> ce.Tracked:
-    return ce.Tracked(make_spec("true"), print, print, "id", "gitline", sent=True, **kw)
+def tracked(**kw) -> cv.Tracked:
+    return cv.Tracked(make_spec("true"), print, print, "id", "gitline", sent=True, **kw)
 
 
 def test_judge_reports_started_once_then_waits_while_the_heartbeat_moves() -> None:
     t = tracked()
     meta = {"status": "STARTED", "result": {"startedAt": "2024-01-01T00:00:00Z", "beat": 0,
                                             "hostname": "w1@box"}}
-    assert ce.judge(t, meta, 100.0, lost_after=5, cancel_grace=5).started_at == \
+    assert cv.judge(t, meta, 100.0, lost_after=5, cancel_grace=5).started_at == \
         "2024-01-01T00:00:00Z"
     assert t.spec.run.worker == "w1@box"  # the spec on_started and on_done get names it
-    assert ce.judge(t, meta, 104.0, lost_after=5, cancel_grace=5) == ce.WAIT
+    assert cv.judge(t, meta, 104.0, lost_after=5, cancel_grace=5) == cv.WAIT
     meta["result"]["beat"] = 1
-    assert ce.judge(t, meta, 108.0, lost_after=5, cancel_grace=5) == ce.WAIT
-    lost = ce.judge(t, meta, 113.5, lost_after=5, cancel_grace=5).outcome
+    assert cv.judge(t, meta, 108.0, lost_after=5, cancel_grace=5) == cv.WAIT
+    lost = cv.judge(t, meta, 113.5, lost_after=5, cancel_grace=5).outcome
     assert lost.status == "failed" and lost.message.startswith("worker lost: no heartbeat")
 
 
@@ -204,7 +205,7 @@ def test_judge_reports_started_once_then_waits_while_the_heartbeat_moves() -> No
 ], ids=["queued", "cancelled-queued", "task-error", "garbage", "revoked-by-us",
         "revoked-by-someone", "revoked-running", "unknown-state"])
 def test_judge_table(status, result, cancel, started, want) -> None:
-    verdict = ce.judge(tracked(cancel=cancel, started=started),
+    verdict = cv.judge(tracked(cancel=cancel, started=started),
                        {"status": status, "result": result}, 50.0, lost_after=5,
                        cancel_grace=5)
     if want is None:
@@ -217,7 +218,7 @@ def test_judge_a_fast_run_is_started_and_done_at_once() -> None:
     outcome = Outcome("succeeded", 0, "hi\n", "2024-01-01T00:00:01Z", "2024-01-01T00:00:02Z",
                       worker="w2@box")
     t = tracked()
-    verdict = ce.judge(t, {"status": "SUCCESS", "result": codec.outcome_to_json(outcome)},
+    verdict = cv.judge(t, {"status": "SUCCESS", "result": codec.outcome_to_json(outcome)},
                        1.0, lost_after=5, cancel_grace=5)
     assert verdict.outcome == outcome and verdict.started_at == "2024-01-01T00:00:01Z"
     assert t.spec.run.worker == "w2@box"  # never seen STARTED: the outcome names its worker

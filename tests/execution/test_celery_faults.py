@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from controller.execution import celery_executor as ce
+from controller.execution import celery_verdict as cv
 from controller.execution import celery_worker, codec, sealing
 from tests.harness.celeryruns import FAST, Recorder, pool_spec, queued_now
 from tests.harness.runspecs import make_spec
@@ -161,8 +162,8 @@ def test_a_second_delivery_of_one_task_runs_nothing(redis: RedisServer, tmp_path
 # --- judge_pending: when a PENDING task is lost (pure) -----------------------------------
 
 
-def pending(**kw) -> ce.Tracked:
-    return ce.Tracked(make_spec("true"), print, print, "id", "gitline", sent=True, **kw)
+def pending(**kw) -> cv.Tracked:
+    return cv.Tracked(make_spec("true"), print, print, "id", "gitline", sent=True, **kw)
 
 
 @pytest.mark.parametrize("found, started, resent, elapsed, want", [
@@ -175,15 +176,15 @@ def pending(**kw) -> ce.Tracked:
 def test_judge_pending_table(found: bool, started: bool, resent: int, elapsed: float,
                              want: str) -> None:
     t = pending(started=started, resent=resent, unmarked_since=100.0 - elapsed)
-    assert ce.judge_pending(t, found, 100.0, after=3.0) == want
+    assert cv.judge_pending(t, found, 100.0, after=3.0) == want
 
 
 def test_judge_pending_starts_counting_at_the_first_miss() -> None:
     t = pending()
-    assert ce.judge_pending(t, False, 50.0, after=3.0) == "wait"
-    assert ce.judge_pending(t, True, 52.0, after=3.0) == "wait"  # found again: forgiven
-    assert ce.judge_pending(t, False, 54.0, after=3.0) == "wait"
-    assert ce.judge_pending(t, False, 57.5, after=3.0) == "resend"
+    assert cv.judge_pending(t, False, 50.0, after=3.0) == "wait"
+    assert cv.judge_pending(t, True, 52.0, after=3.0) == "wait"  # found again: forgiven
+    assert cv.judge_pending(t, False, 54.0, after=3.0) == "wait"
+    assert cv.judge_pending(t, False, 57.5, after=3.0) == "resend"
 
 
 def test_workers_survey_names_workers_their_runs_and_unserved_queues(
