@@ -54,7 +54,8 @@ def make_executor(settings: Settings) -> Executor:
                  settings.home / sealing.KEY_FILE)
         log.info("gitline: sandbox: each worker's (gitline worker --sandbox, default bwrap)")
         return CeleryExecutor(settings.broker_url, key=key, default_queue=settings.default_queue,
-                              lost_after=settings.worker_lost_seconds)
+                              lost_after=settings.worker_lost_seconds,
+                              live_logs=settings.work_root)
     return LocalExecutor(settings.work_root, workers=settings.workers, box=job_sandbox(settings))
 
 

@@ -29,11 +29,12 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from controller.core.remotes import sanitize_url
 from controller.core.runspec import Outcome, RunSpec
-from controller.execution import celery_worker, codec, sealing
+from controller.execution import celery_worker, codec, sealing, workspace
 from controller.execution.celery_verdict import (
     Tracked,
     judge,
@@ -63,7 +64,8 @@ class CeleryExecutor:
                  default_queue: str = celery_worker.DEFAULT_QUEUE,
                  poll_seconds: float = POLL_SECONDS, heartbeat: float = 5.0,
                  lost_after: float = LOST_AFTER, cancel_grace: float = CANCEL_GRACE,
-                 lost_message_after: float = LOST_MESSAGE_AFTER) -> None:
+                 lost_message_after: float = LOST_MESSAGE_AFTER,
+                 live_logs: Path | None = None) -> None:
         self.url = broker_url
         self._key = key  # seals every RunSpec sent (sealing.py)
         # a run's task id follows from the run's record, within this controller's key: a
@@ -82,6 +84,10 @@ class CeleryExecutor:
         self._closing = False
         self._abandon = False
         self._down_since: float | None = None  # the broker unreachable since (monotonic)
+        # the controller's work root: each running run's live log is mirrored from its
+        # worker's Redis stream to <root>/<job>/<run>.log, where `logs -f` and pages read
+        self.live_logs = live_logs
+        self._log_ids: dict[str, bytes] = {}  # task id -> the last stream entry mirrored
         self._thread = threading.Thread(target=self._follow, name="gitline-celery", daemon=True)
         self._thread.start()
 
@@ -117,6 +123,9 @@ class CeleryExecutor:
             return False
         # recorded running already: its start is not reported again
         t.sent, t.started, t.looked_at = True, True, time.monotonic()
+        if self.live_logs is not None:  # mirrored again from the stream's first entry
+            live = workspace.live_log(workspace.workdir_for(spec, self.live_logs))
+            live.unlink(missing_ok=True)
         with self._lock:
             if self._closing:
                 raise RuntimeError("the Celery executor is shut down")
@@ -185,6 +194,7 @@ class CeleryExecutor:
             if not t.sent and not self._send(t):
                 break  # the broker is away: the others wait their turn, untried
         metas = self._read([t for t in runs if t.sent and not t.done])
+        self._mirror_logs([t for t, meta in metas if t.started or meta.get("status") != "PENDING"])
         now = time.monotonic()
         for t, meta in metas:
             if t.cancel and not t.revoke_sent:
@@ -277,6 +287,30 @@ class CeleryExecutor:
         except Exception:
             log.warning("could not fence task %s", t.task_id, exc_info=True)
 
+    def _mirror_logs(self, runs: list[Tracked]) -> None:
+        """Append what each run's worker printed since the last step to its live log."""
+        if self.live_logs is None or not runs:
+            return
+        tasks = {celery_worker.live_log_key(t.task_id): t for t in runs}
+        try:
+            answer = self._redis().xread(
+                {k: self._log_ids.get(t.task_id, b"0-0") for k, t in tasks.items()},
+                count=1000)
+        except Exception as err:
+            self._outage(err)
+            return
+        for key, entries in answer or []:
+            t = tasks[key.decode() if isinstance(key, bytes) else key]
+            path = workspace.live_log(workspace.workdir_for(t.spec, self.live_logs))
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                with path.open("ab") as f:
+                    for entry_id, fields in entries:
+                        f.write(fields.get(b"d", b""))
+                        self._log_ids[t.task_id] = entry_id
+            except OSError:
+                log.warning("cannot write the live log %s", path, exc_info=True)
+
     def _redis(self) -> Any:
         """The Redis client of the result backend (the same server as the broker)."""
         return self._results.backend.client
@@ -307,13 +341,17 @@ class CeleryExecutor:
                         t.spec.run.number, t.task_id, exc_info=True)
 
     def _finish(self, t: Tracked, outcome: Outcome, forget: bool = True) -> None:
+        if t.sent:
+            self._mirror_logs([t])  # the last lines, before anyone reads the run as ended
+            self._log_ids.pop(t.task_id, None)
         with self._lock:
             t.done = True
             self._runs.pop((t.spec.job.name, t.spec.run.number), None)
         if forget and t.sent:
             try:
                 self._results.backend.forget(t.task_id)
-                self._redis().delete(celery_worker.sent_key(t.task_id))
+                self._redis().delete(celery_worker.sent_key(t.task_id),
+                                     celery_worker.live_log_key(t.task_id))
             except Exception:
                 log.debug("could not forget task %s", t.task_id, exc_info=True)
         _quietly(t.on_done, t.spec, outcome)

@@ -38,7 +38,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -76,6 +76,14 @@ return 0
 def claim_key(task_id: str) -> str:
     """The Redis key a worker sets (NX) to run task `task_id`, holding its hostname."""
     return f"gitline:claim:{task_id}"
+
+
+LIVE_LOG_ENTRIES = 2000  # a run's live log stream in Redis keeps about this many chunks
+
+
+def live_log_key(task_id: str) -> str:
+    """The Redis stream of task `task_id`'s live log (chunks as the run prints them)."""
+    return f"gitline:log:{task_id}"
 
 
 def attempts_key(task_id: str) -> str:
@@ -152,7 +160,8 @@ def run(task: Any, spec_json: str, heartbeat: float = DEFAULT_HEARTBEAT) -> str:
     try:
         with _signals(control):
             outcome = execute(spec, Path(task.app.conf.gitline_work_root),
-                              control=control, on_started=beat.start, box=_box)
+                              control=control, on_started=beat.start, box=_box,
+                              live_tee=_live_log(task.backend.client, task_id))
     finally:
         beat.stop()
     outcome = replace(outcome, worker=node)
@@ -165,6 +174,17 @@ def run(task: Any, spec_json: str, heartbeat: float = DEFAULT_HEARTBEAT) -> str:
         task.backend.client.set(claim_key(task_id), DONE + node, ex=CLAIM_SECONDS)
     log.info("%s run %d: %s", spec.job.name, spec.run.number, outcome.status)
     return codec.outcome_to_json(outcome)
+
+
+def _live_log(client: Any, task_id: str) -> Callable[[bytes], None]:
+    """Where the run's live log also goes: a bounded Redis stream the controller mirrors
+    into its own live log file, so `gitline logs -f` and the web view follow it."""
+    key = live_log_key(task_id)
+
+    def send(data: bytes) -> None:
+        client.xadd(key, {"d": data}, maxlen=LIVE_LOG_ENTRIES, approximate=True)
+        client.expire(key, CLAIM_SECONDS)
+    return send
 
 
 def claim_live_ms(heartbeat: float) -> int:

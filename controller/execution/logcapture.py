@@ -13,7 +13,7 @@ import select
 import threading
 from collections import deque
 from collections.abc import Iterable
-from typing import BinaryIO
+from typing import Protocol
 
 from controller.masking import StreamMasker, mask
 
@@ -21,11 +21,19 @@ LIVE_LOG_STOP = (b"\n[... the live log stops here; the run's log keeps its head 
                  b"tail ...]\n")
 
 
+class LiveSink(Protocol):
+    """Where the live copy goes: the live log file, or a Tee of it (run.py)."""
+
+    def write(self, data: bytes, /) -> int: ...
+
+    def flush(self) -> None: ...
+
+
 class LogCapture:
     """Keeps the first and last `limit/2` bytes of a stream; counts what it drops."""
 
     def __init__(self, limit: int, secrets: Iterable[str] = (),
-                 live: BinaryIO | None = None) -> None:
+                 live: LiveSink | None = None) -> None:
         limit = max(int(limit), 0)
         self.masker = StreamMasker(secrets)  # before the cut: a cut never halves a secret
         # the masked stream as it comes, for `gitline logs -f` (up to `limit` bytes)

@@ -137,10 +137,13 @@ def execute(
     hook_timeout: float = HOOK_TIMEOUT_SECONDS,
     grace: float = GRACE_SECONDS,
     box: sandbox.Sandbox | None = None,
+    live_tee: Callable[[bytes], None] | None = None,
 ) -> Outcome:
     """Run `spec` in a fresh workdir under `work_root`; never raises.
 
-    Every step runs in `box` (default: bwrap when it works here, see sandbox.default)."""
+    Every step runs in `box` (default: bwrap when it works here, see sandbox.default).
+    The live log goes beside the workdir, and to `live_tee` too (a Celery worker's: to
+    the controller through Redis); a tee that fails is dropped, never the run."""
     box = box or sandbox.default()
     control = control or RunControl()
     started = now_iso()
@@ -153,7 +156,7 @@ def execute(
     try:
         workdir = workspace.prepare(spec, Path(work_root))
         live = workspace.live_log(workdir).open("wb")  # beside the folder: not the job's
-        capture.live = live
+        capture.live = live if live_tee is None else Tee(live, live_tee)
         claim = workspace.claim(workdir)  # no pruner, in any worker process, removes it now
         started = now_iso()
         if on_started is not None and not spec.cancel_reason:
@@ -224,3 +227,24 @@ def _shipctl_events(workdir: Path) -> list[str]:
         extra = " ".join(f"--{k}={v}" for k, v in sorted(options.items()))
         events.append(f"shipctl: NOTIFY {event.get('resource', '')}{' ' + extra if extra else ''}")
     return events
+
+
+class Tee:
+    """The live log file, whose every write also goes to `also` (until that fails)."""
+
+    def __init__(self, file: BinaryIO, also: Callable[[bytes], None]) -> None:
+        self.file = file
+        self.also: Callable[[bytes], None] | None = also
+
+    def write(self, data: bytes, /) -> int:
+        written = self.file.write(data)
+        if self.also is not None:
+            try:
+                self.also(bytes(data))
+            except Exception:  # the copy elsewhere stops; the run and its log go on
+                log.warning("the live log's copy stopped", exc_info=True)
+                self.also = None
+        return written
+
+    def flush(self) -> None:
+        self.file.flush()

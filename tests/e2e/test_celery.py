@@ -243,3 +243,40 @@ def test_gitline_workers_on_a_local_home_says_it_runs_jobs_itself(home: Home) ->
     done = gitline("workers", home.path, check=False)
     assert done.returncode == 2
     assert "runs jobs itself (executor: local)" in done.stderr
+
+
+PRINTER = """\
+resources:
+  - name: go
+    type: params
+    versionTemplate: {params: {N: "1"}}
+jobs:
+  - name: printer
+    type: runSh
+    steps:
+      - IN: go
+      - TASK:
+          script:
+            - 'for i in 1 2 3 4; do echo "tick $i on a worker"; sleep 1; done'
+"""
+
+
+def test_a_run_on_a_worker_is_followed_live_by_logs_f(
+        home: Home, broker: str, workers: dict[str, Worker]) -> None:
+    (home.path / "gitline.yml").write_text(f"executor: celery\nbroker_url: {broker}\n")
+    home.start()
+    home.write("shippable.yml", PRINTER)
+    home.push("a job that prints on a worker")
+    wait_for(lambda: "printer: run 1 started" in home.subjects(), 60, "the run to start")
+    follow = subprocess.Popen([sys.executable, "-m", "controller.cli", "logs", "-f",
+                               str(home.path), "printer"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    assert follow.stdout is not None
+    lines: list[str] = []
+    while "tick 1 on a worker" not in "".join(lines):
+        lines.append(follow.stdout.readline())
+    assert "printer: run 1 succeeded" not in home.subjects()  # seen while it runs
+    out, err = follow.communicate(timeout=60)
+    assert follow.returncode == 0, err
+    assert "tick 4 on a worker" in out and "gitline: printer run 1 succeeded" in err
+    assert home.show("jobs/printer/log.txt").count("tick 4 on a worker") == 1
