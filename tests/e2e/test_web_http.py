@@ -4,6 +4,7 @@ log lines and parameters from users are escaped (no XSS)."""
 from __future__ import annotations
 
 import re
+import socket
 
 import pytest
 
@@ -69,6 +70,7 @@ def test_sign_in_gives_a_strict_http_only_session_and_pages_are_escaped(home, li
     assert run.status == 200
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in run.body
     assert "<script>alert" not in run.body
+    assert f" on local@{socket.gethostname()} · cause:" in run.body  # who ran it
     job = ada.get(JOB_URL)
     assert "ship it (eu)" in job.body and 'id="trigger"' in job.body
     # a hostile parameter value is shown as text on the job's page
