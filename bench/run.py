@@ -87,7 +87,19 @@ def _answer_rows(a: dict) -> list[tuple[str, str, str, str]]:
     return rows
 
 
-NAMES = ("push", "history", "fanout", "big", "cli", "idle", "answer", "status")
+NAMES = ("push", "history", "fanout", "big", "cli", "idle", "answer", "status", "celery")
+
+
+def _celery_rows(c: dict) -> list[tuple[str, str, str, str]]:
+    """11: the fan-out on Celery workers, beside the local executor at the same size."""
+    rows = []
+    for key, what in (("celery", f"{c['workers']} Celery workers (2 processes each), Redis"),
+                      ("local", "the local executor (same run)")):
+        f = c[key]
+        rows.append((f"11. fan-out on {what}: 1 push -> {c['jobs']:,} jobs, last run "
+                     "recorded", f"{f['seconds']} s ({f['runs_per_s']} runs/s, "
+                     f"{f['state_commits']:,} state commits)", "", ""))
+    return rows
 
 
 def _status_rows(st: dict) -> list[tuple[str, str, str, str]]:
@@ -189,6 +201,9 @@ def render(m: dict, r: dict, quick: bool, seconds: float) -> str:
     status = r.get("status") or {"error": "not run"}
     if "error" not in status:
         rows += _status_rows(status)
+    celery = r.get("celery") or {"error": "not run"}
+    if "error" not in celery:
+        rows += _celery_rows(celery)
     for name, label in (("push", "1"), ("history", "2, 5"), ("fanout", "3"), ("big", "4"),
                         ("idle", "8"), ("answer", "9"), ("status", "10")):
         rss = (r.get(name) or {}).get("peak_rss_mb")

@@ -426,15 +426,71 @@ def _log_reads(home: Path, repo_path: Path, numbers: dict[str, int]) -> dict:
 
 
 def fanout(quick: bool) -> dict:
-    jobs = 200 if quick else 1000
+    return _fanout(200 if quick else 1000)
+
+
+def fanout_celery(quick: bool) -> dict:
+    """The same fan-out on two `gitline worker`s (2 processes each) through a real
+    redis-server, beside the local executor's figure at the same size, in the same run."""
+    import secrets as random_source
+
+    jobs = 100 if quick else 300
+    root = Path(tempfile.mkdtemp(prefix="gitline-bench-celery-"))
+    procs: list[subprocess.Popen] = []
+    try:
+        port = free_port()
+        procs.append(subprocess.Popen(
+            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(root)], stdout=subprocess.DEVNULL))
+        broker = f"redis://127.0.0.1:{port}/0"
+        home_root = root / "home-root"
+        home_root.mkdir()
+
+        def celery_home(home: Home) -> None:
+            from controller.execution import sealing
+
+            (home.path / "gitline.yml").write_text(
+                f"executor: celery\nbroker_url: {broker}\n")
+            sealing.home_key(home.path)  # made now: the workers are given its file
+            for i in range(2):
+                log = (root / f"worker{i}.log").open("w")
+                procs.append(subprocess.Popen(
+                    [sys.executable, "-m", "controller.cli", "worker", "--broker", broker,
+                     "--concurrency", "2", "--hostname",
+                     f"bench{i}-{random_source.token_hex(2)}@localhost",
+                     "--work-root", str(root / f"w{i}"), "--key-file",
+                     str(home.path / sealing.KEY_FILE)],
+                    stdout=log, stderr=subprocess.STDOUT, cwd=ROOT))
+            wait_for(lambda: all(" ready." in (root / f"worker{i}.log").read_text()
+                                 for i in range(2)), 60, "the workers", 0.2)
+
+        celery = _fanout(jobs, root=home_root, before_start=celery_home)
+        local = _fanout(jobs)
+        return {"jobs": jobs, "workers": 2, "celery": celery, "local": local}
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _fanout(jobs: int, root: Path | None = None,
+            before_start: Callable[[Home], None] | None = None) -> dict:
+    """One push -> `jobs` jobs: seconds until the last run is recorded."""
     lines = ["resources:", "  - name: seed", "    type: params", "    versionTemplate:",
              "      params: {N: \"1\"}", "jobs:"]
     for i in range(jobs):
         lines += [f"  - name: j{i:04d}", "    type: runSh", "    steps:", "      - IN: seed",
                   "      - TASK:", "          script:", "            - \"true\""]
-    root = Path(tempfile.mkdtemp(prefix="gitline-bench-fan-"))
+    own = root is None
+    root = root or Path(tempfile.mkdtemp(prefix="gitline-bench-fan-"))
     try:
         home = Home(root)
+        if before_start is not None:
+            before_start(home)
         home.start()
         home.commit("shippable.yml", "jobs: []\n", "empty")
         home.push()
@@ -471,7 +527,8 @@ def fanout(quick: bool) -> dict:
                 "runs_per_s": round(jobs / elapsed, 1), "state_commits": commits,
                 "peak_rss_mb": home.stop()}
     finally:
-        shutil.rmtree(root, ignore_errors=True)
+        if own:
+            shutil.rmtree(root, ignore_errors=True)
 
 
 # -------------------------------------------------------------------- 4. a big workflow
@@ -819,7 +876,8 @@ def status_big(quick: bool) -> dict:
 
 
 SECTIONS = {"push": push_latency, "history": history, "fanout": fanout, "big": big_workflow,
-            "cli": cli_startup, "idle": idle_cpu, "answer": push_answer, "status": status_big}
+            "cli": cli_startup, "idle": idle_cpu, "answer": push_answer, "status": status_big,
+            "celery": fanout_celery}
 
 if __name__ == "__main__":
     name = sys.argv[1]
