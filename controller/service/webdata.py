@@ -89,11 +89,19 @@ def web_data(s: Settings, running: Callable[[], model.Workflow | None],
         return [Push(c.sha, attributed(c.author, pusher(c.sha)), c.message)
                 for c in reversed(commits)]
 
+    def commit(sha: str) -> Json | None:
+        info = store().commit_info(sha)
+        return None if info is None else {
+            "sha": info.sha, "message": info.message, "author": info.author,
+            "when": info.when, "parent": info.parent,
+            "changed": [{"status": st, "path": p} for st, p in info.changed],
+            "more": info.more}
+
     def live_log(job: str, number: int) -> Path:
         return Path(s.work_root) / job_folder(job) / f"{number}.log"
 
     return WebData(status=status, workflow=workflow, runs=runs, run=run,
                    run_status=run_status, versions=versions,
                    log=lambda job, number: store().read_log(job, number),
-                   live_log=live_log, pushes=pushes, actions=actions)
+                   live_log=live_log, pushes=pushes, commit=commit, actions=actions)
 

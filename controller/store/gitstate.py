@@ -28,7 +28,7 @@ from typing import Any
 import pygit2
 
 from controller.core import model
-from controller.store import configrecord, jobfolder, refs, statebranch, yamlio
+from controller.store import commitinfo, configrecord, jobfolder, refs, statebranch, yamlio
 from controller.store.commitmessages import format_message, run_message, version_message
 from controller.store.history_index import HistoryIndex, index_path
 from controller.store.maintenance import LOOSE_OBJECTS_LIMIT, Packer
@@ -102,6 +102,11 @@ class GitStateStore:
             config = records.record(tree, statebranch.CONFIG_RECORD, "dict") or {}
             self._snapshot = statebranch.snapshot(versions, jobs, config, str(tip.id))
             return self._snapshot
+
+    def commit_info(self, sha: str) -> commitinfo.CommitInfo | None:
+        """A commit of this repository (state or config) as a page shows it."""
+        with self._lock:
+            return commitinfo.commit_info(self._repo, sha)
 
     def read_files(self, prefix: str, at: str = "") -> dict[str, bytes]:
         """Files under `prefix` at the tip, or at commit `at` of the state branch."""

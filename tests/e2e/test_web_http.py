@@ -3,6 +3,7 @@ log lines and parameters from users are escaped (no XSS)."""
 
 from __future__ import annotations
 
+import html
 import re
 import socket
 
@@ -71,6 +72,16 @@ def test_sign_in_gives_a_strict_http_only_session_and_pages_are_escaped(home, li
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in run.body
     assert "<script>alert" not in run.body
     assert f" on local@{socket.gethostname()} · cause:" in run.body  # who ran it
+    # the state commit that recorded it, one click away
+    sha = re.search(r'href="/commits/([0-9a-f]{40})"><code>[0-9a-f]{12}</code></a></p>',
+                    run.body).group(1)
+    commit = ada.get(f"/commits/{sha}")
+    assert commit.status == 200
+    assert f"{JOB}: run 1 succeeded" in html.unescape(commit.body)
+    assert "Gitline-Run: 1" in commit.body and "jobs/" in commit.body
+    assert ada.get("/commits/" + "0" * 40).status == 404
+    assert ada.get("/commits/not-a-sha").status == 404
+    assert WebClient(base).get(f"/commits/{sha}").status == 303  # signed out: to /login
     job = ada.get(JOB_URL)
     assert "ship it (eu)" in job.body and 'id="trigger"' in job.body
     # a hostile parameter value is shown as text on the job's page
@@ -249,5 +260,5 @@ def test_config_and_resource_pages_show_problems_pushes_and_who_took_what(home, 
         config.body
     assert "<bad>" not in config.body
     assert re.search(r"The config has [0-9]+\s+problem", ada.get("/").body)
-    assert f"<code>{bad[:10]}</code></td><td>Ada Lovelace &lt;ada@example.com&gt;</td>" \
+    assert f"<code>{bad[:10]}</code></a></td><td>Ada Lovelace &lt;ada@example.com&gt;</td>" \
         "<td>a &lt;bad&gt; job</td>" in config.body

@@ -109,6 +109,7 @@ def fake_data(wf: model.Workflow) -> WebData:
     return WebData(status=lambda: status, workflow=lambda: wf, runs=lambda j, n: [],
                    run=lambda j, n: None, run_status=lambda j, n: None, versions=missing,
                    log=lambda j, n: None, live_log=missing, pushes=lambda n: [],
+                   commit=lambda sha: None,
                    actions=None)  # type: ignore[arg-type]  # no asks here
 
 

@@ -1,7 +1,7 @@
-"""What the pages read and do: one set of callables the wiring binds (controller/webservices.py).
+"""What the pages read and do: one set of callables the wiring binds
+(controller/service/webdata.py, on the service layer).
 
 The pages never touch the store, the config repository or the reactor: they call these.
-When the service layer lands, only the binding changes; the pages keep this shape.
 Dicts are the API's JSON shapes (docs/api.md), so a page shows what `GET /api/...` says.
 """
 
@@ -49,4 +49,7 @@ class WebData:
     log: Callable[[str, int], str | None]  # a finished run's recorded log
     live_log: Callable[[str, int], Path]  # where the local executor writes it as it runs
     pushes: Callable[[int], list[Push]]  # newest first
+    # a commit (state or config branch): sha, message, author, when, parent, changed
+    # [(A|M|D, path)], more; None if there is none
+    commit: Callable[[str], Json | None]
     actions: api.Services  # the API's own asks: trigger, approve, cancel, replay

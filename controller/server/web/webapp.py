@@ -38,7 +38,7 @@ StartResponse = Callable[..., Any]
 App = Callable[[Environ, StartResponse], Iterable[bytes]]
 MAX_FORM = 64 * 1024
 _NAME = r"(?P<name>[^/]+)"
-_PAGES = re.compile(r"^/(|config|login|logout|web/tip|(jobs|resources)/.*)$")
+_PAGES = re.compile(r"^/(|config|login|logout|web/tip|(jobs|resources|commits)/.*)$")
 _ACTIONS = {"trigger": "trigger", "approve": "approve", "cancel": "cancel"}
 _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("GET", re.compile(r"^/$"), "line"),
@@ -53,6 +53,7 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("POST", re.compile(rf"^/jobs/{_NAME}/(?P<action>trigger|approve|cancel)$"), "act"),
     ("POST", re.compile(rf"^/jobs/{_NAME}/runs/(?P<number>[0-9]+)/replay$"), "replay"),
     ("GET", re.compile(rf"^/resources/{_NAME}$"), "resource"),
+    ("GET", re.compile(r"^/commits/(?P<sha>[0-9a-f]{40})$"), "commit"),
 ]
 
 
@@ -260,6 +261,16 @@ class WebApp:
         except LookupError as err:
             raise Page(404, str(err.args[0]) if err.args else f"no resource {name}") from err
         return self._html(req, start_response, "resource.html", values)
+
+    def commit(self, req: Request, start_response: StartResponse, sha: str) -> list[bytes]:
+        self._reader(req)
+        found = self.data.commit(sha)
+        if found is None:
+            raise Page(404, f"no commit {sha}")
+        subject, _, body = found["message"].partition("\n")
+        return self._html(req, start_response, "commit.html", {
+            "title": f"Commit {sha[:12]}", "c": found, "subject": subject,
+            "body": body.strip()})
 
     def stream(self, req: Request, start_response: StartResponse, name: str,
                number: str) -> Iterable[bytes]:
