@@ -851,7 +851,8 @@ def status_big(quick: bool) -> dict:
         home.push()
         _settled(900)(home)
         url = f"http://127.0.0.1:{port}/api/status"
-        wait_for(lambda: _get_ms(url, token) >= 0, 60, "the API")
+        wait_for(lambda: _get_ms(f"http://127.0.0.1:{port}/healthz", token) >= 0, 60,
+                 "the listener")
         first = _get_ms(url, token)  # after the load, the first answer works it out
         warm = [_get_ms(url, token) for _ in range(count)]
         changed = []
