@@ -31,6 +31,27 @@ def read_line(sock: socket.socket, limit: int = 0) -> bytes:
     return data
 
 
+def ask(home: str, request: dict[str, object], timeout: float = 3.0
+        ) -> dict[str, object] | None:
+    """One request to the running controller of `home` through HOME/answers.sock (`gitline
+    status` asks for the status it holds); None when no controller answers."""
+    folder = -1
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:  # through the folder's fd: a socket address holds 107 bytes, HOME may be deeper
+        folder = os.open(home, os.O_RDONLY | os.O_DIRECTORY)
+        sock.connect(f"/proc/self/fd/{folder}/answers.sock")
+        sock.sendall(json.dumps(request).encode() + b"\n")
+        reply = json.loads(read_line(sock))
+    except (OSError, ValueError):
+        return None
+    finally:
+        sock.close()
+        if folder >= 0:
+            os.close(folder)
+    return reply if isinstance(reply, dict) and "error" not in reply else None
+
+
 def main(old: str, new: str) -> int:
     objects = os.environ.get("GIT_QUARANTINE_PATH") or os.environ.get("GIT_OBJECT_DIRECTORY")
     home = os.path.join(os.environ.get("GIT_DIR", "."), "..")

@@ -88,6 +88,7 @@ class Controller:
         self.last_pass = 0.0  # time.monotonic() of the last pass that ended, for /readyz
         self.config, self.store = open_repos(settings)
         self.pushes = PushLog(settings.home)  # who pushed over HTTP, for runs' causes
+        self._status: Any = None  # the API's services, for `gitline status` through the socket
         self.config = AttributedConfigRepo(settings.repo_path, settings.branch, self.pushes)
         self.executor = make_executor(settings)
         self.loop = Loop(self._run_pass, settings.poll_seconds)
@@ -198,6 +199,10 @@ class Controller:
                         "by the hook itself", self.settings.home / SOCKET_NAME, err)
 
     def _answer_hook(self, request: dict[str, Any]) -> dict[str, Any]:
+        if request.get("ask") == "status":  # `gitline status`: what this controller holds
+            if self._status is None:
+                self._status = self._api_services()
+            return {"status": self._status.status()}
         new, started = str(request["new"]), time.monotonic()
         lines, refuse = self.answerer(str(request["old"]), new,
                                       reject_invalid=self._reject_invalid(),

@@ -35,12 +35,21 @@ def status(home: Path | None, as_json: bool) -> None:
 
         remote_cli.status(remote, as_json)
         return
+    from controller.answerclient import ask
     from controller.homelock import serving
-    from controller.service.status import read_status
 
     settings = load_settings(home)
-    report = read_status(settings, *open_home(settings)).to_json()
     holder = serving(settings.home)  # from HOME/serve.lock, held by a running `gitline serve`
+    # the running controller answers from what it holds; else the branches are read here
+    answer = ask(str(settings.home), {"ask": "status"}) if holder else None
+    held = answer.get("status") if answer is not None else None
+    report: dict[str, Any]
+    if isinstance(held, dict):
+        report = held
+    else:
+        from controller.service.status import read_status
+
+        report = read_status(settings, *open_home(settings)).to_json()
     report["controller"] = {"pid": holder.pid, "since": holder.since} if holder else None
     if as_json:
         emit_json(report)
