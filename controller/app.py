@@ -88,7 +88,7 @@ class Controller:
         self.last_pass = 0.0  # time.monotonic() of the last pass that ended, for /readyz
         self.config, self.store = open_repos(settings)
         self.pushes = PushLog(settings.home)  # who pushed over HTTP, for runs' causes
-        self._status: Any = None  # the API's services, for `gitline status` through the socket
+        self._services: Any = None  # the API's services (one kept status), made once
         self.config = AttributedConfigRepo(settings.repo_path, settings.branch, self.pushes)
         self.executor = make_executor(settings)
         self.loop = Loop(self._run_pass, settings.poll_seconds)
@@ -200,9 +200,7 @@ class Controller:
 
     def _answer_hook(self, request: dict[str, Any]) -> dict[str, Any]:
         if request.get("ask") == "status":  # `gitline status`: what this controller holds
-            if self._status is None:
-                self._status = self._api_services()
-            return {"status": self._status.status()}
+            return {"status": self._api_services().status()}
         new, started = str(request["new"]), time.monotonic()
         lines, refuse = self.answerer(str(request["old"]), new,
                                       reject_invalid=self._reject_invalid(),
@@ -257,7 +255,13 @@ class Controller:
         return Observe(web, metrics=self.metrics, ready=self.readiness)
 
     def _api_services(self) -> Any:
-        """The API's callables: the service layer, bound to this controller's parts."""
+        """The API's callables: the service layer, bound to this controller's parts (one
+        set, shared by the HTTP API and `gitline status` through HOME/answers.sock)."""
+        if self._services is None:
+            self._services = self._bind_services()
+        return self._services
+
+    def _bind_services(self) -> Any:
         from controller.service.apibind import Running, api_services
 
         return api_services(Running(

@@ -22,21 +22,8 @@ jobs:
 """
 
 # PAINT_LINE whose job also says who triggered it (the HTTP tests' line).
-PAINT_BY_LINE = """\
-resources:
-  - name: cfg
-    type: params
-    versionTemplate:
-      params: {{COLOR: {color}}}
-jobs:
-  - name: paint
-    type: runSh
-    steps:
-      - IN: cfg
-      - TASK:
-          script:
-            - echo "painting $COLOR by $JOB_TRIGGERED_BY_NAME"
-"""
+PAINT_BY_LINE = PAINT_LINE.replace('"painting $COLOR"',
+                                   '"painting $COLOR by $JOB_TRIGGERED_BY_NAME"')
 
 
 def params_and_job(job: str, script: str, more_jobs: str = "") -> str:
