@@ -57,6 +57,13 @@ class RunSpec:
     log_limit: int = 10 * 1024 * 1024
 
 
+def ran_as(spec: RunSpec, attempt: int) -> RunSpec:
+    """`spec` whose run is attempt `attempt` (a redelivery after its worker was lost)."""
+    if attempt <= spec.run.attempt:
+        return spec
+    return replace(spec, run=replace(spec.run, attempt=attempt))
+
+
 def ran_by(spec: RunSpec, worker: str) -> RunSpec:
     """`spec` whose run names `worker` (a Celery node name, local@<hostname>) as its runner.
 
@@ -93,3 +100,6 @@ class Outcome:
     notifications: tuple[str, ...] = ()  # NOTIFY events the run produced
     message: str = ""
     worker: str = ""  # who ran it (a Celery node name, local@<hostname>); "" if unknown
+    # the run's attempt as executed, when its worker died and another delivery ran it again
+    # (recorded on the run: attempt 2 of the same run); 0: the attempt it was sent as
+    attempt: int = 0

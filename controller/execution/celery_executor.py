@@ -15,7 +15,9 @@ message that a restarted Redis lost (no AOF) is noticed: its task is still PENDI
 `sent` mark is gone and no worker claimed it; it is sent again once, and the worker's
 claim (celery_worker.claim) makes sure a run never executes twice.
 
-A worker that dies (its heartbeat stops, or Celery reports the process lost) becomes a
+A run whose worker dies (its heartbeat stops for `lost_after`) is sent once more under
+the same task id, for the next worker of its queue to run as attempt 2 of the same run
+(recorded so on the run); a second loss, or Celery reporting the process lost, becomes a
 failed Outcome saying so. `cancel` revokes the task with SIGTERM (the worker runs
 on_cancel and always, and reports `cancelled`); a run no worker had started is reported
 cancelled at once.
@@ -204,6 +206,8 @@ class CeleryExecutor:
             if verdict.started_at:
                 _quietly(t.on_started, t.spec, verdict.started_at)
             if verdict.outcome is not None:
+                if verdict.relaunch and self._relaunch(t, meta, now):
+                    continue
                 if verdict.fence:
                     self._fence(t)
                 self._finish(t, verdict.outcome, forget=verdict.forget)
@@ -216,7 +220,7 @@ class CeleryExecutor:
             self._finish(t, made("cancelled", "cancelled before it was sent to a worker"))
             return True
         try:
-            if t.resent == 0 and self._known(t.task_id):
+            if t.resent == 0 and t.relaunched == 0 and self._known(t.task_id):
                 # sent by an earlier controller process: a queued run is never sent twice
                 t.sent, t.looked_at = True, time.monotonic()
                 log.info("%s run %d was sent before (task %s); following it",
@@ -276,6 +280,30 @@ class CeleryExecutor:
             self._finish(t, made("failed", (
                 f"the broker {sanitize_url(self.url)} lost the run's message twice; it was "
                 "not run")))
+
+    def _relaunch(self, t: Tracked, meta: dict[str, Any], now: float) -> bool:
+        """Send a run whose worker is lost once more, for another worker to run as its
+        next attempt (celery_worker.claim counts it); False if it already was (it fails).
+        The dead worker's message, redelivered some day, finds the run done and runs
+        nothing."""
+        result = meta.get("result")
+        host = result.get("hostname") if isinstance(result, dict) else None
+        try:
+            client = self._redis()
+            if int(client.get(celery_worker.attempts_key(t.task_id)) or 0) \
+                    >= celery_worker.MAX_ATTEMPTS:
+                return False
+            self._results.backend.forget(t.task_id)  # PENDING until a worker takes it
+        except Exception as err:
+            self._outage(err)
+            return True  # judged again when Redis answers
+        log.warning("%s run %d: worker lost: no heartbeat from %s for %g s; sending it once "
+                    "more, for another worker (task %s)", t.spec.job.name, t.spec.run.number,
+                    host or "its worker", self.lost_after, t.task_id)
+        t.relaunched += 1
+        t.sent, t.beat, t.seen_at = False, None, now
+        self._send(t)
+        return True
 
     def _fence(self, t: Tracked) -> None:
         """Mark `t` done in Redis: a redelivery after its worker died runs nothing, since

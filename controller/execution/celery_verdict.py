@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from controller.core.clock import now_iso
-from controller.core.runspec import Outcome, RunSpec, ran_by
+from controller.core.runspec import Outcome, RunSpec, ran_as, ran_by
 from controller.execution import codec
 
 
@@ -37,6 +37,7 @@ class Tracked:
     looked_at: float = 0.0  # when Redis was last asked whether a PENDING task is lost
     unmarked_since: float | None = None  # PENDING with neither sent mark nor claim, since
     resent: int = 0  # times sent again because the broker lost the message
+    relaunched: int = 0  # times sent again because its worker was lost under it
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class Verdict:
     outcome: Outcome | None = None  # report on_done with this
     forget: bool = True  # delete the result (False keeps REVOKED for a late worker to see)
     fence: bool = False  # no later delivery may run it (its record says how it ended)
+    relaunch: bool = False  # its worker is lost: send it once more (attempt 2), if it may
 
 
 WAIT = Verdict()
@@ -79,14 +81,15 @@ def judge(t: Tracked, meta: dict[str, Any], now: float, *, lost_after: float,
         if now - t.seen_at > lost_after:
             return Verdict(outcome=made("failed", (
                 f"worker lost: no heartbeat from {info.get('hostname') or 'its worker'} for "
-                f"{lost_after:g} s; the run may still be going on there")), fence=True)
+                f"{lost_after:g} s; the run may still be going on there")), fence=True,
+                relaunch=not t.cancel and t.relaunched == 0)
         return WAIT
     if status == "SUCCESS":
         try:
             outcome = codec.outcome_from_json(result)
         except codec.CodecError as err:
             return Verdict(outcome=made("failed", f"the worker's outcome is unreadable: {err}"))
-        t.spec = ran_by(t.spec, outcome.worker)
+        t.spec = ran_as(ran_by(t.spec, outcome.worker), outcome.attempt)
         # a run over before a poll saw it start is still recorded as started, as locally
         unseen = not t.started and not t.spec.cancel_reason
         return Verdict(started_at=outcome.started_at if unseen else "", outcome=outcome)

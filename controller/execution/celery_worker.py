@@ -20,8 +20,10 @@ Each run executes once, or exactly once more when its worker died under it. Befo
 runs anything a delivery claims the task in Redis (`claim`): a live claim lasts three
 heartbeats and every heartbeat renews it; a finished run's claim says `done`. Messages
 are acknowledged late and requeued when a pool process dies (OOM, kill -9), so the run
-is delivered again: that delivery waits for the dead holder's claim to lapse and runs
-the job as attempt 2, saying so in its log; a third is refused. A second message for a
+is delivered again (or, when the whole worker died, sent again by the controller): that
+delivery waits for the dead holder's claim to lapse and runs the job as the run's next
+attempt (GITLINE_ATTEMPT, Outcome.attempt: the record says attempt 2 and which worker
+was lost); a third is refused. A second message for a
 live or finished task (sent again after a broker lost the first) runs nothing. A claim
 that a Redis restarted without persistence forgot is taken back by the next heartbeat.
 While Redis is unreachable the worker keeps retrying to store heartbeats and the outcome
@@ -48,7 +50,7 @@ from celery.exceptions import Ignore
 from celery.signals import task_postrun
 
 from controller.core.clock import now_iso
-from controller.core.runspec import ran_by
+from controller.core.runspec import ran_as, ran_by
 from controller.execution import codec, sealing, step
 from controller.execution.run import execute
 
@@ -89,6 +91,11 @@ def live_log_key(task_id: str) -> str:
 def attempts_key(task_id: str) -> str:
     """The Redis counter of the deliveries that claimed task `task_id`."""
     return f"gitline:attempts:{task_id}"
+
+
+def holder_key(task_id: str) -> str:
+    """The Redis key naming the worker of the latest delivery that claimed `task_id`."""
+    return f"gitline:holder:{task_id}"
 
 
 def sent_key(task_id: str) -> str:
@@ -155,7 +162,8 @@ def run(task: Any, spec_json: str, heartbeat: float = DEFAULT_HEARTBEAT) -> str:
                     task_id, taken.why)
         raise Ignore()
     control = step.RunControl()
-    spec = ran_by(spec, node)
+    # a redelivery after a lost worker is the run's next attempt (GITLINE_ATTEMPT, the record)
+    spec = ran_as(ran_by(spec, node), spec.run.attempt + taken.attempt - 1)
     beat = Heartbeat(task.backend, task_id, node, heartbeat, live_ms)
     try:
         with _signals(control):
@@ -166,10 +174,11 @@ def run(task: Any, spec_json: str, heartbeat: float = DEFAULT_HEARTBEAT) -> str:
         beat.stop()
     outcome = replace(outcome, worker=node)
     if taken.attempt > 1:
-        note = (f"attempt {taken.attempt}: the worker of attempt {taken.attempt - 1} "
-                f"({taken.lost}) was lost under it; this run started again from the beginning")
-        outcome = replace(outcome, log=f"gitline: {note}\n{outcome.log}",
-                          message=outcome.message or note)
+        n = spec.run.attempt
+        note = (f"attempt {n}: the worker of attempt {n - 1} ({taken.lost}) was lost under "
+                "it; this run started again from the beginning")
+        outcome = replace(outcome, log=f"gitline: {note}\n{outcome.log}", attempt=n,
+                          message="; ".join(m for m in (note, outcome.message) if m))
     with contextlib.suppress(Exception):  # the outcome itself is what must land
         task.backend.client.set(claim_key(task_id), DONE + node, ex=CLAIM_SECONDS)
     log.info("%s run %d: %s", spec.job.name, spec.run.number, outcome.status)
@@ -226,7 +235,9 @@ def claim(backend: Any, task_id: str, node: str, live_ms: int) -> Claim:
     if attempt > MAX_ATTEMPTS:
         client.set(key, DONE + "nobody (given up)", ex=CLAIM_SECONDS)
         return Claim(0, f"its workers were lost {attempt - 1} times; given up")
-    return Claim(attempt, lost=held or "a worker")
+    before = client.set(holder_key(task_id), node, ex=CLAIM_SECONDS, get=True)
+    before = before.decode() if isinstance(before, bytes) else str(before or "")
+    return Claim(attempt, lost=before or held or "a worker")
 
 
 class Heartbeat:

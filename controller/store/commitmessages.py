@@ -78,5 +78,6 @@ def run_message(run: model.Run, subject: str = "") -> str:
             ("Cause", str(run.cause)),
             ("Config", run.config_commit),
             ("Worker", run.worker),
+            ("Attempt", str(run.attempt) if run.attempt > 1 else ""),
         ],
     )

@@ -6,6 +6,7 @@ and come back as Outcomes. `judge` (what a task state means) is also checked as 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -114,30 +115,39 @@ def test_cancel_stops_a_running_job_and_runs_on_cancel(executor, worker: Worker,
     assert rec.wait(again).status == "succeeded"
 
 
-def test_a_worker_that_dies_fails_its_run(executor, redis_url: str, tmp_path: Path,
-                                          key_file: Path) -> None:
+def test_a_worker_that_dies_under_a_run_twice_fails_it(executor, redis_url: str,
+                                                      tmp_path: Path, key_file: Path) -> None:
+    """Its first death sends the run once more (attempt 2, on the next worker of its
+    queue); the second fails it, fenced, and nothing runs it a third time."""
     # unsandboxed: the test follows the job's host pid after the worker dies
-    doomed = Worker(redis_url, tmp_path, queues="doomed", concurrency=1, name="doomed",
-                    sandbox="none", key_file=key_file)
     rec = Recorder()
     pidfile = tmp_path / "orphan.pid"
     spec = queued_now(pool_spec(f"sleep 300 & echo $! > {pidfile}; wait", pool="doomed",
                                 name="fragile"))
     key = rec.submit(executor, spec)
-    rec.wait(key, "started", timeout=30)
-    pid = int(wait_until(lambda: pidfile.exists() and pidfile.read_text().strip(), 20, "pid"))
-    doomed.kill()  # the whole worker, -9: nobody is left to report
-    began = time.monotonic()
+    pids = []
     try:
+        for n in (1, 2):
+            doomed = Worker(redis_url, tmp_path, queues="doomed", concurrency=1,
+                            name=f"doomed{n}", sandbox="none", key_file=key_file)
+            pids.append(int(wait_until(lambda: pidfile.exists() and pidfile.read_text().strip(),
+                                       30, "pid")))
+            pidfile.unlink()
+            doomed.kill()  # the whole worker, -9: nobody is left to report
+        began = time.monotonic()
         outcome = rec.wait(key, timeout=30)
     finally:
-        os.kill(pid, signal.SIGKILL)  # the job's own group outlived its worker
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
     assert outcome.status == "failed"
-    assert outcome.message.startswith("worker lost: no heartbeat from doomed@localhost for 4 s")
+    assert outcome.message.startswith("worker lost: no heartbeat from doomed2@localhost for 4 s")
     assert time.monotonic() - began < FAST["lost_after"] + 10
+    assert list(rec.started) == [key]  # one run, started once
     # fenced: a redelivery of its message (acks are late) would run nothing
     claim = executor._redis().get(celery_worker.claim_key(executor.task_id(spec)))
     assert claim.startswith(b"done:nobody")
+    assert executor._redis().get(celery_worker.attempts_key(executor.task_id(spec))) == b"2"
 
 
 def test_broker_down_the_run_waits_and_the_log_says_so_once_without_the_password(
