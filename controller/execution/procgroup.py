@@ -1,6 +1,13 @@
 """Process groups: each step runs in its own; it is waited for until it exits, its time
 is up or it is cancelled, and then the whole group is killed (SIGTERM, then SIGKILL after
-a grace period), so nothing a script started outlives it."""
+a grace period), so nothing a script started outlives it.
+
+Nor does it outlive the process that runs it when that one dies at once (kill -9, the
+OOM killer): a `Guard` kills the group then. Without bubblewrap (whose --die-with-parent
+takes its pid namespace down) that is a tiny `sh` in a session of its own, reading a pipe
+only this process holds: the kernel closes the pipe when this process dies, however it
+dies, and the guard kills the group.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +15,10 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
+from dataclasses import dataclass
 from typing import Literal
 
 GRACE_SECONDS = 2.0
@@ -82,3 +91,44 @@ def wait(
             cancelled.wait(POLL_SECONDS)
         else:
             time.sleep(POLL_SECONDS)
+
+
+# read one line (released: exit quietly) or end of file (the holder died: kill the group)
+_GUARD = 'if read -r _; then exit 0; fi; kill -9 "-$1" 2>/dev/null; exit 0'
+
+
+@dataclass
+class Guard:
+    """Kills group `pgid` if the process that started it dies first; `release` it before
+    reaping the group's leader (the group's id cannot be taken by another till then)."""
+
+    pgid: int
+    proc: subprocess.Popen[bytes] | None
+    fd: int
+
+    def release(self) -> None:
+        if self.proc is None:
+            return
+        with contextlib.suppress(OSError):
+            os.write(self.fd, b"done\n")
+        os.close(self.fd)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(5)
+        self.proc = None
+
+
+def guard(pgid: int) -> Guard:
+    """A Guard of group `pgid` (a no-op one where no `sh` can be started)."""
+    read, write = os.pipe()  # not inherited: only this process holds `write`
+    try:
+        proc = subprocess.Popen(["/bin/sh", "-c", _GUARD, "gitline-guard", str(pgid)],
+                                stdin=read, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, start_new_session=True,
+                                close_fds=True)
+    except OSError as err:
+        print(f"gitline: no guard for process group {pgid}: {err}", file=sys.stderr)
+        os.close(write)
+        return Guard(pgid, None, -1)
+    finally:
+        os.close(read)
+    return Guard(pgid, proc, write)

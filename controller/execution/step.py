@@ -86,6 +86,8 @@ def run_step(
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+    # bwrap dies with its parent (and its pid namespace with it); a bare group needs a guard
+    watch = None if ctx.box.active else procgroup.guard(proc.pid)
     assert proc.stdout is not None
     stop = threading.Event()
     reader = threading.Thread(
@@ -96,6 +98,8 @@ def run_step(
         waited = procgroup.wait(proc, ctx.control.cancelled if cancellable else None, deadline)
     finally:
         procgroup.kill_group(proc.pid, ctx.grace)
+        if watch is not None:
+            watch.release()
         proc.wait()
         reader.join(ctx.grace)
         stop.set()

@@ -289,10 +289,13 @@ def processes_running(marker: str) -> list[int]:
     return found
 
 
+@pytest.mark.parametrize("sandbox", ["bwrap", "none"])
 @pytest.mark.parametrize("who", ["pool process", "whole worker"])
-def test_a_sandboxed_job_dies_with_its_worker(who: str, redis: RedisServer, tmp_path: Path,
-                                              key_file: Path) -> None:
-    worker = Worker(redis.url, tmp_path, "gitline", concurrency=1, key_file=key_file)
+def test_a_job_dies_with_its_worker(who: str, sandbox: str, redis: RedisServer,
+                                    tmp_path: Path, key_file: Path) -> None:
+    """bwrap dies with its parent; without it a guard kills the job's process group."""
+    worker = Worker(redis.url, tmp_path, "gitline", concurrency=1, sandbox=sandbox,
+                    key_file=key_file)
     ex = ce.CeleryExecutor(redis.url, key=sealing.read_key(key_file),
                            **{**FAULTS, "lost_after": 60.0})
     marker = f"sleep 9{os.getpid()}{time.time_ns() % 1000}"  # a job of its own, in ps
