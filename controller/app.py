@@ -264,10 +264,14 @@ class Controller:
     def _bind_services(self) -> Any:
         from controller.service.apibind import Running, api_services
 
-        return api_services(Running(
+        services = api_services(Running(
             self.settings, workflow=lambda: self.reconciler.workflow, poke=self.loop.poke,
             record_pusher=self.pushes.record, poller_status=self.pollers.status,
             git_pushed=self.pollers.pushed, add_version=self.add_version))
+        offers = getattr(self.executor, "offers", None)  # a Celery executor's big inputs
+        if offers is not None:
+            services.blob = offers.get
+        return services
 
     def _pushing(self, principal: Any, updates: list[tuple[str, str, str]]) -> None:
         self.pushes.record(token_pusher(principal), [new for _, new, _ in updates])

@@ -115,9 +115,17 @@ def workers(home: Path | None) -> None:
               envvar="GITLINE_WORKER_KEY_FILE",
               help="The controller's HOME/worker.key, which seals every run sent (env "
               "GITLINE_WORKER_KEY_FILE, or the key itself in GITLINE_WORKER_KEY).")
+@click.option("--controller", "controller_url", default="", envvar="GITLINE_CONTROLLER_URL",
+              help="The controller's HTTP base URL (e.g. https://ci.example:8080): input "
+              "files over 1 MB are fetched from it, not sent in the message.")
+@click.option("--token-file", type=click.Path(dir_okay=False, path_type=Path),
+              envvar="GITLINE_WORKER_TOKEN_FILE",
+              help="A file holding a controller token with the worker scope (gitline token "
+              "add HOME NAME --scope worker), or the token in GITLINE_WORKER_TOKEN.")
 @log_options
 def worker(broker_url: str, queues: str, concurrency: int, work_root: Path | None,
            hostname: str, sandbox_kind: str, sandbox_bind: str, key_file: Path | None,
+           controller_url: str, token_file: Path | None,
            verbose: bool, log_format: str, log_level: str | None) -> None:
     """Take runs from the broker's QUEUES and run them here until SIGTERM or Ctrl-C.
 
@@ -148,6 +156,11 @@ def worker(broker_url: str, queues: str, concurrency: int, work_root: Path | Non
                                    "GITLINE_WORKER_KEY)")
     except sealing.SealError as err:
         raise click.ClickException(str(err)) from err
+    try:
+        token = (token_file.read_text().strip() if token_file is not None
+                 else os.environ.get("GITLINE_WORKER_TOKEN", "").strip())
+    except OSError as err:
+        raise click.ClickException(f"cannot read {token_file}: {err.strerror}") from err
     from controller import logsetup
 
     logsetup.configure(log_level or ("debug" if verbose else "info"), log_format)
@@ -162,7 +175,8 @@ def worker(broker_url: str, queues: str, concurrency: int, work_root: Path | Non
     celery_worker.run_worker(broker_url, queues=names, concurrency=concurrency,
                              work_root=work_root or celery_worker.default_work_root(),
                              key=key, hostname=hostname,
-                             loglevel="DEBUG" if verbose else "INFO", box=box)
+                             loglevel="DEBUG" if verbose else "INFO", box=box,
+                             controller=controller_url.strip(), token=token)
 
 
 

@@ -19,7 +19,8 @@ def token() -> None:
 @click.argument("name")
 @click.option("--scope", "scopes", default="read,push,trigger", show_default=True,
               help="Comma-separated: read (clone, fetch, GET), push, trigger (API), approve "
-              "(approval commits pushed with it count), admin (tags; implies all).")
+              "(approval commits pushed with it count), admin (tags; implies all), worker "
+              "(a gitline worker fetching a run's big input files).")
 @click.option("--email", default="", help="The approver this token speaks for "
               "(matched against requiresApproval.approvers).")
 def token_add(home: Path | None, name: str, scopes: str, email: str) -> None:

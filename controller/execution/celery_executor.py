@@ -26,6 +26,7 @@ cancelled at once.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import threading
 import time
@@ -36,7 +37,7 @@ from typing import Any
 
 from controller.core.remotes import sanitize_url
 from controller.core.runspec import Outcome, RunSpec
-from controller.execution import celery_worker, codec, sealing, workspace
+from controller.execution import bigfiles, celery_worker, codec, sealing, workspace
 from controller.execution.celery_verdict import (
     Tracked,
     judge,
@@ -90,6 +91,8 @@ class CeleryExecutor:
         # worker's Redis stream to <root>/<job>/<run>.log, where `logs -f` and pages read
         self.live_logs = live_logs
         self._log_ids: dict[str, bytes] = {}  # task id -> the last stream entry mirrored
+        # input files over bigfiles.BOUND, served to workers while their runs are in flight
+        self.offers = bigfiles.Offers()
         self._thread = threading.Thread(target=self._follow, name="gitline-celery", daemon=True)
         self._thread.start()
 
@@ -125,6 +128,7 @@ class CeleryExecutor:
             return False
         # recorded running already: its start is not reported again
         t.sent, t.started, t.looked_at = True, True, time.monotonic()
+        self.offers.offer(t.task_id, bigfiles.offload(spec)[2])  # its worker may fetch yet
         if self.live_logs is not None:  # mirrored again from the stream's first entry
             live = workspace.live_log(workspace.workdir_for(spec, self.live_logs))
             live.unlink(missing_ok=True)
@@ -223,12 +227,13 @@ class CeleryExecutor:
             if t.resent == 0 and t.relaunched == 0 and self._known(t.task_id):
                 # sent by an earlier controller process: a queued run is never sent twice
                 t.sent, t.looked_at = True, time.monotonic()
+                self.offers.offer(t.task_id, bigfiles.offload(t.spec)[2])
                 log.info("%s run %d was sent before (task %s); following it",
                          t.spec.job.name, t.spec.run.number, t.task_id)
                 return True
             self._sender.send_task(
-                celery_worker.TASK_NAME, args=[sealing.seal(codec.spec_to_json(t.spec), self._key)],
-                kwargs={"heartbeat": self.heartbeat}, task_id=t.task_id, queue=t.queue,
+                celery_worker.TASK_NAME, args=[self._sealed(t)],
+                kwargs=self._kwargs(t), task_id=t.task_id, queue=t.queue,
                 retry=True, retry_policy=SEND_RETRY)
             self._redis().set(celery_worker.sent_key(t.task_id), t.queue,
                               ex=celery_worker.CLAIM_SECONDS)
@@ -240,6 +245,20 @@ class CeleryExecutor:
         log.info("%s run %d sent to queue %s (task %s)", t.spec.job.name, t.spec.run.number,
                  t.queue, t.task_id)
         return True
+
+    def _sealed(self, t: Tracked) -> str:
+        """The task's message: its RunSpec sealed, with input files over the bound left
+        out (offered to its worker instead, see bigfiles)."""
+        spec, refs, blobs = bigfiles.offload(t.spec)
+        self.offers.offer(t.task_id, blobs)
+        t.refs = [r.to_json() for r in refs]
+        return sealing.seal(codec.spec_to_json(spec), self._key)
+
+    def _kwargs(self, t: Tracked) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"heartbeat": self.heartbeat}
+        if t.refs:  # sealed too: nobody who writes to Redis picks what a worker fetches
+            kwargs["fetch"] = sealing.seal(json.dumps(t.refs), self._key)
+        return kwargs
 
     def _read(self, runs: list[Tracked]) -> list[tuple[Tracked, dict[str, Any]]]:
         """Each run's task meta; none while the backend is unreachable (the runs wait)."""
@@ -372,6 +391,7 @@ class CeleryExecutor:
         if t.sent:
             self._mirror_logs([t])  # the last lines, before anyone reads the run as ended
             self._log_ids.pop(t.task_id, None)
+        self.offers.withdraw(t.task_id)
         with self._lock:
             t.done = True
             self._runs.pop((t.spec.job.name, t.spec.run.number), None)

@@ -9,7 +9,7 @@ as an argument and only update the Tracked bookkeeping, so they are tested as ta
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from controller.core.clock import now_iso
@@ -38,6 +38,7 @@ class Tracked:
     unmarked_since: float | None = None  # PENDING with neither sent mark nor claim, since
     resent: int = 0  # times sent again because the broker lost the message
     relaunched: int = 0  # times sent again because its worker was lost under it
+    refs: list[Any] = field(default_factory=list)  # files its worker fetches (bigfiles.Ref)
 
 
 @dataclass(frozen=True)

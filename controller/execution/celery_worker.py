@@ -34,6 +34,7 @@ as it ended once Redis is back.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import signal
@@ -51,7 +52,7 @@ from celery.signals import task_postrun
 
 from controller.core.clock import now_iso
 from controller.core.runspec import ran_as, ran_by
-from controller.execution import codec, sealing, step
+from controller.execution import bigfiles, codec, sealing, step
 from controller.execution.run import execute
 
 log = logging.getLogger(__name__)
@@ -145,9 +146,11 @@ def make_app(broker_url: str, *, results: bool = True, work_root: Path | None = 
     return app
 
 
-def run(task: Any, spec_json: str, heartbeat: float = DEFAULT_HEARTBEAT) -> str:
+def run(task: Any, spec_json: str, heartbeat: float = DEFAULT_HEARTBEAT,
+        fetch: str = "") -> str:
     """The task `gitline.run`: a sealed RunSpec (codec JSON) in, codec JSON of its Outcome
-    out. A message that this worker's key did not seal fails the task and runs nothing."""
+    out. A message that this worker's key did not seal fails the task and runs nothing.
+    `fetch` (sealed): input files too big for the message, fetched from the controller."""
     task_id = task.request.id
     if task.backend.get_task_meta(task_id, cache=False).get("status") == "REVOKED":
         raise Ignore()  # cancelled while no worker was up to hear the revoke
@@ -161,6 +164,8 @@ def run(task: Any, spec_json: str, heartbeat: float = DEFAULT_HEARTBEAT) -> str:
         log.warning("%s run %d (task %s): %s; not run", spec.job.name, spec.run.number,
                     task_id, taken.why)
         raise Ignore()
+    if fetch:
+        spec = _fetched(spec, fetch)
     control = step.RunControl()
     # a redelivery after a lost worker is the run's next attempt (GITLINE_ATTEMPT, the record)
     spec = ran_as(ran_by(spec, node), spec.run.attempt + taken.attempt - 1)
@@ -183,6 +188,20 @@ def run(task: Any, spec_json: str, heartbeat: float = DEFAULT_HEARTBEAT) -> str:
         task.backend.client.set(claim_key(task_id), DONE + node, ex=CLAIM_SECONDS)
     log.info("%s run %d: %s", spec.job.name, spec.run.number, outcome.status)
     return codec.outcome_to_json(outcome)
+
+
+def _fetched(spec: Any, fetch: str) -> Any:
+    """`spec` with the files its message only referred to, fetched from the controller
+    with this worker's token (bigfiles.fetch checks each against its blob id)."""
+    assert _key is not None
+    refs = [bigfiles.Ref.from_json(r) for r in json.loads(sealing.unseal(fetch, _key))]
+    if not (_controller and _token):
+        raise bigfiles.FetchError(
+            f"the run's input {refs[0].path} ({refs[0].size} bytes) is fetched from the "
+            "controller: give this worker --controller URL and --token-file (a token with "
+            "the worker scope); nothing was run")
+    blobs = {r.oid: bigfiles.fetch(_controller, _token, r) for r in refs}
+    return bigfiles.fill(spec, refs, blobs)
 
 
 def _live_log(client: Any, task_id: str) -> Callable[[bytes], None]:
@@ -283,6 +302,8 @@ _worker_pid: int | None = None  # the worker's main process (set by run_worker)
 _signalled = False  # this pool process took a revoke's signal
 _key: bytes | None = None  # the controller's worker key (set by run_worker)
 _box: Any = None  # the sandbox of job steps (set by run_worker; None: sandbox.default())
+_controller = ""  # the controller's base URL, to fetch big input files from (run_worker)
+_token = ""  # this worker's token there (scope `worker`)
 
 
 @contextlib.contextmanager
@@ -324,14 +345,16 @@ def _end_signalled_process(**_: Any) -> None:
 
 def run_worker(broker_url: str, *, queues: list[str], concurrency: int, work_root: Path,
                key: bytes, hostname: str = "", loglevel: str = "INFO",
-               box: Any = None) -> None:
+               box: Any = None, controller: str = "", token: str = "") -> None:
     """Run a Celery worker in this process until it is stopped (SIGTERM: warm shutdown).
 
     `box` (a checked sandbox.Sandbox) is what every job step runs in, `key` opens the
-    sealed RunSpecs; the forked pool processes inherit both."""
-    global _worker_pid, _box, _key
+    sealed RunSpecs, `controller` and `token` fetch input files too big for a message;
+    the forked pool processes inherit them."""
+    global _worker_pid, _box, _key, _controller, _token
     _box = box
     _key = key
+    _controller, _token = controller, token
     _worker_pid = os.getpid()
     task_postrun.connect(_end_signalled_process, weak=False)
     work_root.mkdir(parents=True, exist_ok=True)

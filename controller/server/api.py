@@ -54,6 +54,8 @@ class Services:
     add_hook_version: Callable[[str, Any], int]  # resource, payload -> version number
     git_hook_secret: Callable[[], str]
     git_pushed: Callable[[Push], list[str]]  # -> names of what it fetches
+    # blob id -> an input file of a run in flight on a worker (None: not offered)
+    blob: Callable[[str], bytes | None] = lambda _oid: None
 
 
 class Stream(Exception):
@@ -71,6 +73,13 @@ class Reply(Exception):
         super().__init__(status)
         self.status = status
         self.body = body
+
+
+@dataclass(frozen=True)
+class Blob:
+    """A body sent as it is (application/octet-stream)."""
+
+    data: bytes
 
 
 def _error(status: int, message: str) -> Reply:
@@ -91,6 +100,7 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
      "post_replay"),
     ("GET", re.compile(r"^/api/openapi\.yaml$"), "get_openapi"),
     ("GET", re.compile(r"^/api/resources/(?P<name>[^/]+)/versions$"), "get_versions"),
+    ("GET", re.compile(r"^/api/objects/(?P<oid>[0-9a-f]{40})$"), "get_object"),
     ("POST", re.compile(r"^/hooks/git$"), "post_git_hook"),
     ("POST", re.compile(r"^/hooks/(?P<name>[^/]+)$"), "post_resource_hook"),
 ]
@@ -123,7 +133,9 @@ class ApiApp:
             log.exception("API %s %s failed", printable(environ.get("REQUEST_METHOD", "")),
                           printable(environ.get("PATH_INFO", "")))
             status, body = 500, {"error": "internal error; see the controller log"}
-        if isinstance(body, bytes):  # the OpenAPI description
+        if isinstance(body, Blob):
+            data, ctype = body.data, "application/octet-stream"
+        elif isinstance(body, bytes):  # the OpenAPI description
             data, ctype = body, "application/yaml"
         elif isinstance(body, str):
             data, ctype = body.encode(), "text/plain; charset=utf-8"
@@ -194,6 +206,14 @@ class ApiApp:
         if events is None:
             raise _error(503, "too many logs are followed at once; retry shortly")
         raise Stream(events)
+
+    def get_object(self, environ: Environ, oid: str) -> tuple[int, Any]:
+        """An input file too big for a task message, to a worker token (auth.py), only
+        while a run that refers to it is in flight (execution/bigfiles.py)."""
+        data = self.services.blob(oid)
+        if data is None:
+            raise _error(404, f"object {oid} is not an input of a run in flight")
+        return 200, Blob(data)
 
     def get_openapi(self, environ: Environ) -> tuple[int, Any]:
         return 200, openapi_text()

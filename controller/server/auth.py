@@ -7,7 +7,8 @@ one `hmac.compare_digest`, never a slow hash per stored token (scrypt against ev
 let 20 parallel wrong tokens block every valid request for 24 s). A slow hash protects
 low-entropy passwords; 192 random bits need none.
 
-Each token has scopes (`read`, `push`, `trigger`, `approve`, `admin`; admin implies all)
+Each token has scopes (`read`, `push`, `trigger`, `approve`, `admin`, `worker`; admin
+implies all)
 and may be bound to an approver's email. A client sends it as HTTP basic auth (any user
 name, the token as password; git does exactly this for `http://NAME:TOKEN@host/...`) or
 as `Authorization: Bearer TOKEN`. The filter decides the scope a request needs, answers
@@ -44,7 +45,8 @@ TOKENS_FILE = "tokens.yml"
 TOKEN_PREFIX = "gl_"
 USER_KEY = "gitline.user"
 PRINCIPAL_KEY = "gitline.principal"
-SCOPES = ("read", "push", "trigger", "approve", "admin")
+# worker: a `gitline worker` fetching a run's big input files (GET /api/objects/<oid>)
+SCOPES = ("read", "push", "trigger", "approve", "admin", "worker")
 # What `gitline token add` gives without --scope, and what a token from before scopes had.
 DEFAULT_SCOPES = ("read", "push", "trigger")
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@\-]{0,63}")
@@ -260,6 +262,8 @@ def required_scope(environ: Environ) -> str:
     method = environ.get("REQUEST_METHOD", "GET")
     if path.endswith("/git-receive-pack") or "service=git-receive-pack" in query:
         return "push"
+    if path.startswith("/api/objects/"):
+        return "worker"  # a run's input files: for its workers, not for readers
     if path.endswith("/git-upload-pack") or method in ("GET", "HEAD"):
         return "read"  # a fetch is a POST but reads
     # cancel and replay start or stop runs of a job, as a trigger does: the same scope

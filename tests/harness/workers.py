@@ -108,7 +108,7 @@ class Worker:
 
     def __init__(self, broker: str, workdir: Path, queues: str = "gitline",
                  concurrency: int = 2, name: str = "", sandbox: str = "bwrap", *,
-                 key_file: Path) -> None:
+                 key_file: Path, extra: list[str] | None = None) -> None:
         self.name = name or f"w{os.getpid()}-{queues.replace(',', '-')}-{time.monotonic_ns()}"
         self.work_root = workdir / f"{self.name}-runs"
         self.log_path = workdir / f"{self.name}.log"
@@ -117,7 +117,7 @@ class Worker:
             [sys.executable, "-m", "controller.cli", "worker", "--broker", broker,
              "--queues", queues, "--concurrency", str(concurrency),
              "--work-root", str(self.work_root), "--hostname", f"{self.name}@localhost",
-             "--sandbox", sandbox, "--key-file", str(key_file)],
+             "--sandbox", sandbox, "--key-file", str(key_file), *(extra or [])],
             stdout=self.log_path.open("w"), stderr=subprocess.STDOUT, env=env,
             start_new_session=True)
         try:
