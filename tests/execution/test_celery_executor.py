@@ -198,8 +198,23 @@ def test_judge_reports_started_once_then_waits_while_the_heartbeat_moves() -> No
     assert cv.judge(t, meta, 104.0, lost_after=5, cancel_grace=5) == cv.WAIT
     meta["result"]["beat"] = 1
     assert cv.judge(t, meta, 108.0, lost_after=5, cancel_grace=5) == cv.WAIT
-    lost = cv.judge(t, meta, 113.5, lost_after=5, cancel_grace=5).outcome
+    verdict = cv.judge(t, meta, 113.5, lost_after=5, cancel_grace=5)
+    lost = verdict.outcome
     assert lost.status == "failed" and lost.message.startswith("worker lost: no heartbeat")
+    assert verdict.relaunch and verdict.fence  # sent once more, if Redis agrees (else failed)
+    t.relaunched = 1
+    assert not cv.judge(t, meta, 120.0, lost_after=5, cancel_grace=5).relaunch  # never twice
+    t.relaunched, t.cancel = 0, True
+    assert not cv.judge(t, meta, 120.0, lost_after=5, cancel_grace=5).relaunch
+
+
+def test_judge_records_the_attempt_a_redelivery_ran_as() -> None:
+    outcome = Outcome("succeeded", 0, "", "2024-01-01T00:00:01Z", "2024-01-01T00:00:02Z",
+                      worker="w2@box", attempt=2)
+    t = tracked(started=True)
+    cv.judge(t, {"status": "SUCCESS", "result": codec.outcome_to_json(outcome)}, 1.0,
+             lost_after=5, cancel_grace=5)
+    assert (t.spec.run.attempt, t.spec.run.worker) == (2, "w2@box")
 
 
 @pytest.mark.parametrize("status, result, cancel, started, want", [
