@@ -64,7 +64,7 @@ class Settings:
     executor: str = "local"
     broker_url: str = ""  # e.g. redis://127.0.0.1:6379/0; required when executor is celery
     default_queue: str = "gitline"  # the queue of jobs without runtime.nodePool
-    worker_lost_seconds: float = 60.0  # a celery run whose worker is silent this long fails
+    worker_lost_seconds: float = 60.0  # a celery run whose worker is silent this long: resent once
     # Unix user -> approver email for `gitline approve` (`{ada: ada@example.com}` in
     # gitline.yml, `ada=ada@example.com,bob=...` in GITLINE_LOCAL_USERS).
     local_users: str = ""
