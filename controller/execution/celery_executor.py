@@ -37,7 +37,8 @@ from typing import Any
 
 from controller.core.remotes import sanitize_url
 from controller.core.runspec import Outcome, RunSpec
-from controller.execution import bigfiles, celery_worker, codec, sealing, workspace
+from controller.execution import bigfiles, celery_worker, codec, sealing
+from controller.execution.celery_livelog import LogMirror
 from controller.execution.celery_verdict import (
     Tracked,
     judge,
@@ -89,8 +90,7 @@ class CeleryExecutor:
         self._down_since: float | None = None  # the broker unreachable since (monotonic)
         # the controller's work root: each running run's live log is mirrored from its
         # worker's Redis stream to <root>/<job>/<run>.log, where `logs -f` and pages read
-        self.live_logs = live_logs
-        self._log_ids: dict[str, bytes] = {}  # task id -> the last stream entry mirrored
+        self._logs = LogMirror(live_logs)
         # input files over bigfiles.BOUND, served to workers while their runs are in flight
         self.offers = bigfiles.Offers()
         self._thread = threading.Thread(target=self._follow, name="gitline-celery", daemon=True)
@@ -129,9 +129,7 @@ class CeleryExecutor:
         # recorded running already: its start is not reported again
         t.sent, t.started, t.looked_at = True, True, time.monotonic()
         self.offers.offer(t.task_id, bigfiles.offload(spec)[2])  # its worker may fetch yet
-        if self.live_logs is not None:  # mirrored again from the stream's first entry
-            live = workspace.live_log(workspace.workdir_for(spec, self.live_logs))
-            live.unlink(missing_ok=True)
+        self._logs.restart(spec)
         with self._lock:
             if self._closing:
                 raise RuntimeError("the Celery executor is shut down")
@@ -335,28 +333,10 @@ class CeleryExecutor:
             log.warning("could not fence task %s", t.task_id, exc_info=True)
 
     def _mirror_logs(self, runs: list[Tracked]) -> None:
-        """Append what each run's worker printed since the last step to its live log."""
-        if self.live_logs is None or not runs:
-            return
-        tasks = {celery_worker.live_log_key(t.task_id): t for t in runs}
         try:
-            answer = self._redis().xread(
-                {k: self._log_ids.get(t.task_id, b"0-0") for k, t in tasks.items()},
-                count=1000)
+            self._logs.mirror(self._redis(), runs)
         except Exception as err:
             self._outage(err)
-            return
-        for key, entries in answer or []:
-            t = tasks[key.decode() if isinstance(key, bytes) else key]
-            path = workspace.live_log(workspace.workdir_for(t.spec, self.live_logs))
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                with path.open("ab") as f:
-                    for entry_id, fields in entries:
-                        f.write(fields.get(b"d", b""))
-                        self._log_ids[t.task_id] = entry_id
-            except OSError:
-                log.warning("cannot write the live log %s", path, exc_info=True)
 
     def _redis(self) -> Any:
         """The Redis client of the result backend (the same server as the broker)."""
@@ -390,7 +370,7 @@ class CeleryExecutor:
     def _finish(self, t: Tracked, outcome: Outcome, forget: bool = True) -> None:
         if t.sent:
             self._mirror_logs([t])  # the last lines, before anyone reads the run as ended
-            self._log_ids.pop(t.task_id, None)
+            self._logs.forget(t.task_id)
         self.offers.withdraw(t.task_id)
         with self._lock:
             t.done = True
