@@ -298,14 +298,16 @@ def test_a_worker_process_killed_under_a_run_runs_it_once_more_as_attempt_2(
         lambda: pids.exists() and pids.read_text().split(), 20, "pids"))
     try:
         os.kill(pool_pid, signal.SIGKILL)  # the worker's pool process (OOM killer, kill -9)
+        wait_until(lambda: gone(sleep_pid), 15, "the job to die with its pool process")
         outcome = rec.wait(key, timeout=60)
     finally:
-        os.kill(sleep_pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(sleep_pid, signal.SIGKILL)
         executor.shutdown(wait=False)
     assert outcome.status == "succeeded", outcome.message
     assert "second time lucky" in outcome.log
     assert outcome.message.startswith("attempt 2: the worker of attempt 1 (")
-    assert outcome.log.startswith("gitline: attempt 2:")
+    assert outcome.log.startswith("gitline: attempt 2:") and outcome.attempt == 2
     assert len(tally.read_text().splitlines()) == 2  # exactly once more
 
 

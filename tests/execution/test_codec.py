@@ -61,7 +61,7 @@ OUTCOME = Outcome(
                           version_name="1.4.3", files={"a": b"\x00"}),
              OutputUpdate("other", {})),
     state_files={"out.bin": b"\x00\x01\x02"}, notifications=("always: NOTIFY slack",),
-    message="TASK build failed with exit code 2", worker="w1@builder-3")
+    message="TASK build failed with exit code 2", worker="w1@builder-3", attempt=2)
 
 
 def _fields_set(value: object, path: str, seen: dict[str, bool]) -> dict[str, bool]:
