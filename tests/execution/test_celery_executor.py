@@ -134,6 +134,7 @@ def test_a_worker_that_dies_under_a_run_twice_fails_it(executor, redis_url: str,
                                        30, "pid")))
             pidfile.unlink()
             doomed.kill()  # the whole worker, -9: nobody is left to report
+            wait_until(lambda: gone(pids[-1]), 15, "the job to die with its worker")
         began = time.monotonic()
         outcome = rec.wait(key, timeout=30)
     finally:
