@@ -1,8 +1,9 @@
 """Input files too big for a task message: sent as references, fetched by the worker.
 
-A RunSpec carries its inputs' files; one over `BOUND` (a 5 MB file of a gitRepo checkout
-would make a 7 MB Redis message) is sent as a `Ref` instead: the input, the path, the
-size and the git blob id of its content. The controller offers the content while the run
+A RunSpec carries files (its inputs', its outputs' current state files, its previous
+JOB_STATE); one over `BOUND` (a 5 MB file of a gitRepo checkout would make a 7 MB Redis
+message) is sent as a `Ref` instead: where it is, its path, its size and the git blob id
+of its content. The controller offers the content while the run
 is in flight (`Offers`, answered at `GET /api/objects/<oid>` to tokens with the `worker`
 scope: nothing else is served there, and nothing after the run ended); the worker fetches
 it with its token (`fetch`), reads at most the size it was told and checks the blob id,
@@ -36,54 +37,81 @@ def blob_oid(data: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
 
 
+PARTS = ("inputs", "outputs", "previous")  # where a RunSpec holds files
+
+
 @dataclass(frozen=True)
 class Ref:
-    """Input number `input`'s file `path`: `size` bytes with git blob id `oid`."""
+    """File `path` of `part` number `index` (an input's, an output's, or the job's previous
+    JOB_STATE): `size` bytes with git blob id `oid`."""
 
-    input: int
+    part: str
+    index: int
     path: str
     oid: str
     size: int
 
     def to_json(self) -> list[Any]:
-        return [self.input, self.path, self.oid, self.size]
+        return [self.part, self.index, self.path, self.oid, self.size]
 
     @classmethod
     def from_json(cls, data: Any) -> Ref:
-        index, path, oid, size = data
+        part, index, path, oid, size = data
+        if part not in PARTS:
+            raise FetchError(f"not a part of a run: {part!r}")
         if not (isinstance(oid, str) and OID.fullmatch(oid)):
             raise FetchError(f"not a blob id: {oid!r}")
-        return cls(int(index), str(path), oid, int(size))
+        return cls(part, int(index), str(path), oid, int(size))
+
+
+def _file_sets(spec: RunSpec) -> list[tuple[str, int, dict[str, bytes]]]:
+    return ([("inputs", i, x.files) for i, x in enumerate(spec.inputs)]
+            + [("outputs", i, x.files) for i, x in enumerate(spec.outputs)]
+            + [("previous", 0, spec.previous_state)])
+
+
+def _with_files(spec: RunSpec, part: str, index: int, files: dict[str, bytes]) -> RunSpec:
+    if part == "previous":
+        return replace(spec, previous_state=files)
+    items: list[Any] = list(getattr(spec, part))
+    if not 0 <= index < len(items):
+        raise FetchError(f"a reference to {part} {index}, which the run has not")
+    items[index] = replace(items[index], files=files)
+    if part == "inputs":
+        return replace(spec, inputs=tuple(items))
+    return replace(spec, outputs=tuple(items))
 
 
 def offload(spec: RunSpec, bound: int = BOUND) -> tuple[RunSpec, list[Ref], dict[str, bytes]]:
-    """`spec` with every input file over `bound` emptied, the references to them, and
-    their contents by blob id (what the controller offers while the run is in flight)."""
+    """`spec` with every file over `bound` emptied, the references to them, and their
+    contents by blob id (what the controller offers while the run is in flight)."""
     refs: list[Ref] = []
     blobs: dict[str, bytes] = {}
-    inputs = list(spec.inputs)
-    for index, inp in enumerate(inputs):
-        big = {path: data for path, data in inp.files.items() if len(data) > bound}
-        if not big:
-            continue
+    light = spec
+    for part, index, files in _file_sets(spec):
+        big = {path: data for path, data in files.items() if len(data) > bound}
         for path, data in sorted(big.items()):
             oid = blob_oid(data)
-            refs.append(Ref(index, path, oid, len(data)))
+            refs.append(Ref(part, index, path, oid, len(data)))
             blobs[oid] = data
-        inputs[index] = replace(inp, files={p: b"" if p in big else d
-                                            for p, d in inp.files.items()})
-    return (replace(spec, inputs=tuple(inputs)) if refs else spec), refs, blobs
+        if big:
+            light = _with_files(light, part, index,
+                                {p: b"" if p in big else d for p, d in files.items()})
+    return light, refs, blobs
 
 
 def fill(spec: RunSpec, refs: list[Ref], blobs: dict[str, bytes]) -> RunSpec:
     """`spec` with the referenced files' contents put back."""
-    inputs = list(spec.inputs)
     for ref in refs:
-        if not 0 <= ref.input < len(inputs):
-            raise FetchError(f"a reference to input {ref.input}, which the run has not")
-        inp = inputs[ref.input]
-        inputs[ref.input] = replace(inp, files={**inp.files, ref.path: blobs[ref.oid]})
-    return replace(spec, inputs=tuple(inputs))
+        files = dict(spec.previous_state) if ref.part == "previous" else None
+        if files is None:
+            items = getattr(spec, ref.part)
+            if not 0 <= ref.index < len(items):
+                raise FetchError(f"a reference to {ref.part} {ref.index}, which the run has not")
+            files = dict(items[ref.index].files)
+        files[ref.path] = blobs[ref.oid]
+        spec = _with_files(spec, ref.part, ref.index, files)
+    return spec
 
 
 def fetch(base_url: str, token: str, ref: Ref) -> bytes:

@@ -12,17 +12,17 @@ from typing import Any
 
 import pytest
 
-from controller.core.runspec import InputSpec
+from controller.core.runspec import InputSpec, OutputSpec
 from controller.execution import bigfiles, codec
 from tests.harness.runspecs import make_spec
 
 BIG = b"x" * (bigfiles.BOUND + 1)
 
 
-def spec_with(files: dict[str, bytes]):
+def spec_with(files: dict[str, bytes], **kw):
     return make_spec("true", inputs=(InputSpec("none", "resource", "params", None),
                                      InputSpec("repo", "resource", "gitRepo", None,
-                                               files=files)))
+                                               files=files)), **kw)
 
 
 def test_blob_oid_is_gits(tmp_path: Path) -> None:
@@ -35,7 +35,7 @@ def test_blob_oid_is_gits(tmp_path: Path) -> None:
 def test_only_files_over_the_bound_leave_the_message_and_fill_puts_them_back() -> None:
     spec = spec_with({"big.bin": BIG, "small.txt": b"s" * bigfiles.BOUND})
     light, refs, blobs = bigfiles.offload(spec)
-    assert refs == [bigfiles.Ref(1, "big.bin", bigfiles.blob_oid(BIG), len(BIG))]
+    assert refs == [bigfiles.Ref("inputs", 1, "big.bin", bigfiles.blob_oid(BIG), len(BIG))]
     assert light.inputs[1].files == {"big.bin": b"", "small.txt": b"s" * bigfiles.BOUND}
     assert len(codec.spec_to_json(light)) < 2 * bigfiles.BOUND < len(codec.spec_to_json(spec))
     assert bigfiles.fill(light, refs, blobs) == spec
@@ -44,8 +44,21 @@ def test_only_files_over_the_bound_leave_the_message_and_fill_puts_them_back() -
     assert bigfiles.offload(same) == (same, [], {})
 
 
-@pytest.mark.parametrize("bad", [[1, "p", "../../etc/passwd", 3], [1, "p", "A" * 40, 3],
-                                 [1, "p"]])
+def test_the_previous_job_state_and_outputs_state_files_are_offloaded_too() -> None:
+    other = BIG + b"y"
+    spec = spec_with({}, previous_state={"s/db": BIG, "s/tiny": b"t"},
+                     outputs=(OutputSpec("cache", "state", None, files={"c.tar": other}),))
+    light, refs, blobs = bigfiles.offload(spec)
+    assert [(r.part, r.index, r.path) for r in refs] == [("outputs", 0, "c.tar"),
+                                                         ("previous", 0, "s/db")]
+    assert light.previous_state == {"s/db": b"", "s/tiny": b"t"}
+    assert light.outputs[0].files == {"c.tar": b""}
+    assert bigfiles.fill(light, refs, blobs) == spec
+
+
+@pytest.mark.parametrize("bad", [["inputs", 1, "p", "../../etc/passwd", 3],
+                                 ["inputs", 1, "p", "A" * 40, 3], ["inputs", 1, "p"],
+                                 ["secrets", 0, "p", "a" * 40, 3]])
 def test_a_reference_that_is_not_a_blob_id_is_refused(bad: list[Any]) -> None:
     with pytest.raises((bigfiles.FetchError, ValueError)):
         bigfiles.Ref.from_json(bad)
@@ -87,7 +100,7 @@ def server() -> Iterator[dict[str, Any]]:
 
 def test_fetch_takes_only_the_announced_bytes_of_the_announced_blob(server) -> None:
     data = b"the real content\n"
-    ref = bigfiles.Ref(0, "f", bigfiles.blob_oid(data), len(data))
+    ref = bigfiles.Ref("inputs", 0, "f", bigfiles.blob_oid(data), len(data))
     server["body"] = data
     assert bigfiles.fetch(server["url"], "gl_tok", ref) == data
     assert server["auth"] == "Bearer gl_tok"
