@@ -23,9 +23,9 @@ are acknowledged late and requeued when a pool process dies (OOM, kill -9), so t
 is delivered again (or, when the whole worker died, sent again by the controller): that
 delivery waits for the dead holder's claim to lapse and runs the job as the run's next
 attempt (GITLINE_ATTEMPT, Outcome.attempt: the record says attempt 2 and which worker
-was lost); a third is refused. A second message for a
-live or finished task (sent again after a broker lost the first) runs nothing. A claim
-that a Redis restarted without persistence forgot is taken back by the next heartbeat.
+was lost); a third is refused. A second message for a live or finished task (sent again
+after a broker lost the first) runs nothing. A claim that a Redis restarted without
+persistence forgot is taken back by the next heartbeat.
 While Redis is unreachable the worker keeps retrying to store heartbeats and the outcome
 (`result_backend_always_retry`) rather than dropping them: the controller records the run
 as it ended once Redis is back.
