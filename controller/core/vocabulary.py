@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-RUNNABLE_JOB_TYPES = ("runSh", "release", "manifest")
-CLOUD_JOB_TYPES = ("runCI", "runCLI", "deploy", "provision", "externalCI", "jenkinsJob")
+RUNNABLE_JOB_TYPES = ("runSh", "runCLI", "release", "manifest")
+CLOUD_JOB_TYPES = ("runCI", "deploy", "provision", "externalCI", "jenkinsJob")
 OLD_JOB_TYPES = ("dclDeploy", "ecsDeploy", "gkeDeploy", "tripubDeploy")
 JOB_TYPES = RUNNABLE_JOB_TYPES + CLOUD_JOB_TYPES + OLD_JOB_TYPES
 
@@ -161,7 +161,8 @@ _INPUT = (
     _k("applyTo", "array|string", "Apply params/dockerOptions to some images of a manifest.",
        items=(SCALAR, "object"), shape="open", not_applied=_NO_CLOUD),
     _k("scopes", "array|string", "Scopes of a cliConfig input (gke, ecr, ...).",
-       items=(SCALAR,), not_applied="Gitline configures no cloud CLI"),
+       items=(SCALAR,), not_applied="a scope logs in through the cloud's API (ECR, GKE); "
+       "Gitline writes the tool's own configuration from the integration"),
     _k("pull", "boolean", "Pull the image of a manifest input.", not_applied=_NO_CLOUD),
     _k("force", "boolean", "Deploy even when the manifest did not change.",
        not_applied=_NO_CLOUD),
