@@ -90,7 +90,6 @@ def _k(name: str, types: str, about: str, **more: Any) -> Key:
 
 _NO_CONTAINER = "jobs run in Gitline's bubblewrap sandbox, not in a container image"
 _NO_CLOUD = "this is for Shippable's managed deploy jobs, which do not run here"
-_NO_HOST_STATUS = "Gitline reports no status to git hosting services"
 
 _SCRIPT = _k("script", "string|array", "Shell lines, run in order with bash -e.",
              items=(SCALAR, "array"))
@@ -156,8 +155,8 @@ _INPUT = (
        enum=SWITCHES),
     _k("versionName", SCALAR, "Pin the input to the version with this name."),
     _k("versionNumber", "integer|string", "Pin the input to this version number."),
-    _k("showBuildStatus", "boolean", "Post the run's status to the gitRepo's commit.",
-       not_applied=_NO_HOST_STATUS),
+    _k("showBuildStatus", "boolean", "Post the run's status to the gitRepo's commit "
+       "(GitHub, GitLab, Gitea; the gitRepo's integration)."),
     _k("applyTo", "array|string", "Apply params/dockerOptions to some images of a manifest.",
        items=(SCALAR, "object"), shape="open", not_applied=_NO_CLOUD),
     _k("scopes", "array|string", "Scopes of a cliConfig input (gke, ecr, ...).",
@@ -180,6 +179,8 @@ _GITREPO = (
        shape="filter"),
     _k("buildOnTagPush", "boolean", "A new tag is a version."),
     _k("pollSeconds", "integer|string", "How often another repository is fetched."),
+    _k("showBuildStatus", "boolean", "Post the status of every run from its commits "
+       "(as showBuildStatus on each IN step)."),
     _k("buildOnCommit", "boolean", "A new commit is a version (default true).",
        not_applied="every new commit on the followed branches is a version"),
     *(_k(k, "boolean", f"Shippable: {k} webhooks make a version.",

@@ -11,7 +11,7 @@ import shutil
 import pytest
 
 from controller.execution.step import DEFAULT_PATH
-from tests.e2e.test_secrets import state_blobs
+from tests.harness.leaks import state_blobs
 
 AWS_KEY = "AKIA-cli-4b1e9c"
 AWS_SECRET = "aws-secret-0d7f2a"
