@@ -41,6 +41,10 @@ def prepare(spec: RunSpec, workdir: Path, env: dict[str, str],
     added: dict[str, str] = {}
     for name, setup in setups.items():
         step = where(spec, name)
+        if not spec.cli_configs[name]:
+            say(f"gitline: {step}: its integration is not set in secrets.yml; no tool is "
+                "configured")
+            continue
         if not setup.kind:
             say(f"gitline: {step}: its secret's fields configure none of {KINDS}; only "
                 f"its <NAME>_INTEGRATION_* variables are set")

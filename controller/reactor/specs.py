@@ -108,8 +108,10 @@ class SpecBuilder:
         """The secret fields of each cliConfig IN (its scope was checked with the rest)."""
         secrets = self.secrets()
         found = {i.name: find(secrets, wf.resources[i.name].integration) for i in job.inputs
-                 if i.name in wf.resources and wf.resources[i.name].type == "cliConfig"}
-        return {name: s.as_fields() for name, s in found.items() if s is not None}
+                 if i.name in wf.resources and wf.resources[i.name].type == "cliConfig"
+                 and wf.resources[i.name].integration}
+        # {} when its secret is not set: the run says so at the input's line
+        return {name: s.as_fields() if s is not None else {} for name, s in found.items()}
 
     def _output_spec(self, wf: model.Workflow, name: str, out: model.Output | None,
                      snap: model.Snapshot) -> rs.OutputSpec:

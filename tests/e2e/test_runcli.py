@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -134,6 +135,9 @@ def test_runcli_configures_each_tool_in_the_jobs_home_from_secrets_in_scope(home
             "which is not for job 'intruder'") in problems, problems
     assert home.status()["jobs"]["intruder"]["lastRun"] is None
     home.stop()
+    for mine in (".aws/credentials", ".docker/config.json", ".kube/aws_cli.config"):
+        theirs = Path.home() / mine  # the controller's own HOME was never written
+        assert not theirs.exists() or AWS_SECRET not in theirs.read_text()
     everything = state_blobs(home.repo) + home.server_log()
     for value in (AWS_KEY, AWS_SECRET, DOCKER_PASSWORD, AZURE_PASSWORD, auth,
                   GCP_KEY["private_key"], "kube-token-2f6d"):
@@ -141,11 +145,15 @@ def test_runcli_configures_each_tool_in_the_jobs_home_from_secrets_in_scope(home
 
 
 NEEDS = RESOURCES + """\
+  - name: unset_cli
+    type: cliConfig
+    integration: not_in_secrets
 jobs:
   - name: cli
     type: runCLI
     steps:
       - IN: aws_cli
+      - IN: unset_cli
       - TASK:
           name: deploy
           script:
@@ -168,4 +176,6 @@ def test_a_tool_that_is_not_installed_fails_the_step_that_runs_it(home):
     at = next(i for i, line in enumerate(NEEDS.splitlines(), 1) if "- IN: aws_cli" in line)
     assert (f"gitline: needs aws: not on PATH (IN aws_cli (shippable.yml:{at}:9))") in log
     assert "before" in log and "never" not in log
+    unset = f"gitline: IN unset_cli (shippable.yml:{at + 1}:9): its integration is not set"
+    assert f"{unset} in secrets.yml; no tool is configured" in log
     assert "gitline: TASK deploy: failed (exit code 127)" in log
