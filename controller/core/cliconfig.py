@@ -67,7 +67,7 @@ def kind_of(fields: Mapping[str, str]) -> str:
     if _get(fields, "accessKey", "aws_access_key_id") and _get(fields, "secretKey",
                                                                "aws_secret_access_key"):
         return "aws"
-    if _get(fields, "kubeConfig", "kubeconfig"):
+    if _get(fields, "kubeConfig", "kubeconfig", "kubeConfigContent"):
         return "kubernetes"
     if _get(fields, "JSON_key", "jsonKey", "serviceAccountKey"):
         return "gcp"
@@ -158,7 +158,7 @@ def _aws(fields: Mapping[str, str], region: str) -> Setup:
 
 def _kubernetes(name: str, fields: Mapping[str, str], home: str) -> Setup:
     path = f".kube/{name}.config"
-    text = _get(fields, "kubeConfig", "kubeconfig")
+    text = _get(fields, "kubeConfig", "kubeconfig", "kubeConfigContent")
     return Setup("kubernetes", {"KUBECONFIG": f"{home}/{path}"},
                  (File(path, text.encode() + (b"" if text.endswith("\n") else b"\n")),),
                  ("kubectl",))
