@@ -13,6 +13,7 @@ from controller.execution.executor import Executor
 from controller.execution.local import LocalExecutor, now_iso
 from controller.execution.sandbox import Sandbox
 from controller.execution.sandbox import find as find_sandbox
+from controller.notify.commitstatus import StatusPoster
 from controller.notify.delivery import Deliverer
 from controller.notify.listener import NoticeListener
 from controller.pushanswer import Answerer
@@ -113,6 +114,11 @@ class Controller:
         notices = NoticeListener(lambda: self.reconciler.workflow, self.deliverer.submit)
         self.reconciler.finished_listeners.append(notices)
         self.reconciler.started_listeners.append(notices.started)
+        self.statuses = StatusPoster(lambda: self.reconciler.workflow,
+                                     secrets=lambda: load_secrets(settings.home),
+                                     record=self._record_deliveries, web_url=settings.web_url)
+        self.reconciler.finished_listeners.append(self.statuses)
+        self.reconciler.started_listeners.append(self.statuses.started)
         self.reconciler.finished_listeners.append(self._run_finished)
         self.reconciler.started_listeners.append(self._run_started)
         self.timers = Timers(add_version=self.add_version,
@@ -333,6 +339,7 @@ class Controller:
         self.watcher.start()
         self.timers.start()
         self.deliverer.start()
+        self.statuses.start()
         self._start_network()
         log.info("gitline: watching %s (branch %s), state on %s, %d workers",
                  self.settings.repo_path, self.settings.branch, self.settings.state_branch,
@@ -344,5 +351,6 @@ class Controller:
             self.watcher.stop()
             self.timers.stop()
             self.deliverer.stop()
+            self.statuses.stop()
             self._stop_network()
             self.executor.shutdown(wait=False)

@@ -53,6 +53,9 @@ class Settings:
     # Deliver `notification` resources (webhook, Slack, email): on | off. Off records each
     # notice a run owes as skipped, and sends nothing.
     notifications: str = "on"
+    # The web view's address as users reach it (https://ci.example.com): commit statuses
+    # link to the run there; "" = statuses carry no link.
+    web_url: str = ""
     # Ticks of `time` resources missed while the controller was down: once (one catch-up
     # tick) | skip. A resource's own `catchup:` overrides it.
     time_catchup: str = "once"

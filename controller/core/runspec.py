@@ -50,6 +50,9 @@ class RunSpec:
     outputs: tuple[OutputSpec, ...] = ()
     previous_state: dict[str, bytes] = field(default_factory=dict)  # JOB_PREVIOUS_STATE
     secrets: dict[str, str] = field(default_factory=dict)  # masked in the log
+    # each cliConfig input's secret fields (also in `secrets`, so masked): its tool's
+    # files and variables are made from them in the job's HOME (core/cliconfig.py)
+    cli_configs: dict[str, dict[str, str]] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)  # the controller's `pass_env` variables
     # Set when the run is cancelled before it started (approval rejected or timed out):
     # only on_cancel and always run, and the outcome is `cancelled` with this message.

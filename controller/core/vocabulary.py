@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-RUNNABLE_JOB_TYPES = ("runSh", "release", "manifest")
-CLOUD_JOB_TYPES = ("runCI", "runCLI", "deploy", "provision", "externalCI", "jenkinsJob")
+RUNNABLE_JOB_TYPES = ("runSh", "runCLI", "release", "manifest")
+CLOUD_JOB_TYPES = ("runCI", "deploy", "provision", "externalCI", "jenkinsJob")
 OLD_JOB_TYPES = ("dclDeploy", "ecsDeploy", "gkeDeploy", "tripubDeploy")
 JOB_TYPES = RUNNABLE_JOB_TYPES + CLOUD_JOB_TYPES + OLD_JOB_TYPES
 
@@ -90,7 +90,6 @@ def _k(name: str, types: str, about: str, **more: Any) -> Key:
 
 _NO_CONTAINER = "jobs run in Gitline's bubblewrap sandbox, not in a container image"
 _NO_CLOUD = "this is for Shippable's managed deploy jobs, which do not run here"
-_NO_HOST_STATUS = "Gitline reports no status to git hosting services"
 
 _SCRIPT = _k("script", "string|array", "Shell lines, run in order with bash -e.",
              items=(SCALAR, "array"))
@@ -156,12 +155,13 @@ _INPUT = (
        enum=SWITCHES),
     _k("versionName", SCALAR, "Pin the input to the version with this name."),
     _k("versionNumber", "integer|string", "Pin the input to this version number."),
-    _k("showBuildStatus", "boolean", "Post the run's status to the gitRepo's commit.",
-       not_applied=_NO_HOST_STATUS),
+    _k("showBuildStatus", "boolean", "Post the run's status to the gitRepo's commit "
+       "(GitHub, GitLab, Gitea; the gitRepo's integration)."),
     _k("applyTo", "array|string", "Apply params/dockerOptions to some images of a manifest.",
        items=(SCALAR, "object"), shape="open", not_applied=_NO_CLOUD),
     _k("scopes", "array|string", "Scopes of a cliConfig input (gke, ecr, ...).",
-       items=(SCALAR,), not_applied="Gitline configures no cloud CLI"),
+       items=(SCALAR,), not_applied="a scope logs in through the cloud's API (ECR, GKE); "
+       "Gitline writes the tool's own configuration from the integration"),
     _k("pull", "boolean", "Pull the image of a manifest input.", not_applied=_NO_CLOUD),
     _k("force", "boolean", "Deploy even when the manifest did not change.",
        not_applied=_NO_CLOUD),
@@ -179,6 +179,8 @@ _GITREPO = (
        shape="filter"),
     _k("buildOnTagPush", "boolean", "A new tag is a version."),
     _k("pollSeconds", "integer|string", "How often another repository is fetched."),
+    _k("showBuildStatus", "boolean", "Post the status of every run from its commits "
+       "(as showBuildStatus on each IN step)."),
     _k("buildOnCommit", "boolean", "A new commit is a version (default true).",
        not_applied="every new commit on the followed branches is a version"),
     *(_k(k, "boolean", f"Shippable: {k} webhooks make a version.",

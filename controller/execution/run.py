@@ -22,7 +22,7 @@ from controller.core import hooks, runenv
 from controller.core.clock import now_iso
 from controller.core.hooks import StepResult
 from controller.core.runspec import Outcome, OutputUpdate, RunSpec
-from controller.execution import managed, sandbox, workspace
+from controller.execution import cliconfigs, managed, sandbox, workspace
 from controller.execution.logcapture import LogCapture
 from controller.execution.procgroup import GRACE_SECONDS
 from controller.execution.step import RunControl, StepContext, run_step
@@ -161,8 +161,9 @@ def execute(
         started = now_iso()
         if on_started is not None and not spec.cancel_reason:
             on_started(spec, started)
-        ctx = StepContext(spec, workdir, runenv.job_env(spec, str(workdir)), capture, control,
-                          shell, grace, box=box)
+        env = runenv.job_env(spec, str(workdir))
+        env.update(cliconfigs.prepare(spec, workdir, env, capture.line))  # tools' config
+        ctx = StepContext(spec, workdir, env, capture, control, shell, grace, box=box)
         return _run(ctx, hook_timeout, started)
     except Exception as exc:  # an internal error becomes a failed run, never an exception
         log.exception("run %s %s failed internally", spec.job.name, spec.run.number)

@@ -76,12 +76,13 @@ class Result:
 # --- sending one message --------------------------------------------------------------
 
 
-def post_json(url: str, body: dict[str, Any], timeout: float) -> None:
+def post_json(url: str, body: dict[str, Any], timeout: float,
+              headers: Mapping[str, str] | None = None) -> None:
     if not url.startswith(("http://", "https://")):
         raise PermanentError("the URL secret is not an http(s) URL")
     data = json.dumps(body).encode("utf-8")
     req = urllib.request.Request(url, data=data, method="POST", headers={
-        "Content-Type": "application/json", "User-Agent": "gitline"})
+        "Content-Type": "application/json", "User-Agent": "gitline", **(headers or {})})
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - http(s) only
             resp.read(64 * 1024)
@@ -138,6 +139,32 @@ def smtp_tls(config: Mapping[str, Any]) -> str:
     if str(config.get("starttls", "")).lower() in ("true", "yes", "on", "1"):
         return "starttls"
     return "starttls" if config.get("user") or config.get("password") else "plain"
+
+
+def send_with_retries(send: Callable[[], None], result: Result, *, attempts: int,
+                      backoff: float, stop: threading.Event, hidden: list[str]) -> None:
+    """Call `send` until it works, a permanent error, `attempts` tries or `stop`; the
+    outcome (errors masked with `hidden`) goes into `result`."""
+    delay = backoff
+    while True:
+        result.attempts += 1
+        try:
+            send()
+            result.status, result.error = "delivered", ""
+            break
+        except PermanentError as err:
+            result.status, result.error = "failed", mask(str(err), hidden)
+            break
+        except TemporaryError as err:
+            result.status, result.error = "failed", mask(str(err), hidden)
+            if result.attempts >= attempts or stop.wait(delay):
+                break
+            delay *= 2
+        except Exception as err:  # a header the mail library refuses, ...: this one only
+            result.status = "failed"
+            result.error = mask(f"{type(err).__name__}: {err}", hidden)
+            break
+    result.at = now_iso()
 
 
 # --- the worker -------------------------------------------------------------------------
@@ -223,26 +250,8 @@ class Deliverer:
         except Exception as err:  # one bad notice never costs the batch its others
             result.status, result.error = "failed", mask(str(err), hidden)
             return result
-        delay = self.backoff
-        while True:
-            result.attempts += 1
-            try:
-                send()
-                result.status, result.error = "delivered", ""
-                break
-            except PermanentError as err:
-                result.status, result.error = "failed", mask(str(err), hidden)
-                break
-            except TemporaryError as err:
-                result.status, result.error = "failed", mask(str(err), hidden)
-                if result.attempts >= self.attempts or self._stop.wait(delay):
-                    break
-                delay *= 2
-            except Exception as err:  # a header the mail library refuses, ...: this one only
-                result.status = "failed"
-                result.error = mask(f"{type(err).__name__}: {err}", hidden)
-                break
-        result.at = now_iso()
+        send_with_retries(send, result, attempts=self.attempts, backoff=self.backoff,
+                          stop=self._stop, hidden=hidden)
         return result
 
     @staticmethod

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from controller.core import model, runenv
+from controller.core import cliconfig, model, runenv
 from controller.core import runspec as rs
 from controller.reactor.ports import ConfigSource
 from controller.secrets import Secret, SecretsError, find
@@ -96,10 +96,22 @@ class SpecBuilder:
                           and i.name in wf.resources and wf.resources[i.name].type == "version"]
         outs = {o.name: o for o in job.outputs}
         secrets, keys = self._job_secrets(wf, job)
+        clis = self._cli_configs(wf, job)
         outputs = tuple(self._output_spec(wf, name, outs.get(name), snap) for name in out_names)
         return rs.RunSpec(run=run, job=job, inputs=tuple(inputs), outputs=outputs,
                           previous_state=self.store.read_files(f"jobs/{job.name}/state"),
-                          env={**self.job_env, **keys}, secrets=secrets)
+                          env={**self.job_env, **keys},
+                          secrets={**secrets, **cliconfig.hidden_secrets(clis)},
+                          cli_configs=clis)
+
+    def _cli_configs(self, wf: model.Workflow, job: model.Job) -> dict[str, dict[str, str]]:
+        """The secret fields of each cliConfig IN (its scope was checked with the rest)."""
+        secrets = self.secrets()
+        found = {i.name: find(secrets, wf.resources[i.name].integration) for i in job.inputs
+                 if i.name in wf.resources and wf.resources[i.name].type == "cliConfig"
+                 and wf.resources[i.name].integration}
+        # {} when its secret is not set: the run says so at the input's line
+        return {name: s.as_fields() if s is not None else {} for name, s in found.items()}
 
     def _output_spec(self, wf: model.Workflow, name: str, out: model.Output | None,
                      snap: model.Snapshot) -> rs.OutputSpec:

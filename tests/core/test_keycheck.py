@@ -138,11 +138,12 @@ def test_keys_not_applied_are_said_once_per_workflow_as_info() -> None:
     assert messages(wf) == [
         "shippable.jobs.yml:4:5: info: 'flags' of job 'j0' is not applied here: Gitline has no dashboard to filter (said once)",
         "shippable.jobs.yml:5:5: info: 'allowPublicAccess' of job 'j0' is not applied here: read access is the config repository's and the API's (tokens) (said once)",
-        "shippable.jobs.yml:8:9: info: 'showBuildStatus' of IN 'repo' of job 'j0' is not applied here: Gitline reports no status to git hosting services (said once)",
         "shippable.resources.yml:4:5: info: 'flags' of resource 'repo' is not applied here: Gitline has no dashboard to filter (said once)",
         "shippable.resources.yml:5:44: info: 'buildOnPullRequest' of versionTemplate of resource 'repo' is not applied here: Gitline follows branches and tags, not pull requests or releases (said once)",
     ]
     assert wf.jobs["j2"].flags == ("team",)  # still read and kept
+    # showBuildStatus is applied now (issue #14: statuses back on commits): no info line
+    assert wf.jobs["j0"].inputs[0].show_build_status
 
 
 def test_a_typo_in_a_template_is_reported_at_its_line_for_each_job_using_it() -> None:

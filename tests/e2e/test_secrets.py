@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from tests.harness.commands import run
+from tests.harness.leaks import state_blobs
 from tests.harness.sinks import HttpSink
 from tests.harness.wait import wait_for
 
@@ -38,20 +36,6 @@ jobs:
             - exit 1
     on_failure: {NOTIFY: [{name: slack, sendFailingSnippet: true}, hook]}
 """
-
-
-def state_blobs(repo: Path) -> str:
-    """Every blob of every commit on the state branch, and every commit message."""
-    git = ["git", "--git-dir", str(repo)]
-    seen: set[str] = set()
-    texts = [run(*git, "log", "--format=%B", "state").stdout]
-    for commit in run(*git, "rev-list", "state").stdout.split():
-        for line in run(*git, "ls-tree", "-r", commit).stdout.splitlines():
-            sha = line.split()[2]
-            if sha not in seen:
-                seen.add(sha)
-                texts.append(run(*git, "cat-file", "-p", sha).stdout)
-    return "\n".join(texts)
 
 
 def test_secrets_never_reach_the_state_branch_or_the_logs(home, monkeypatch):

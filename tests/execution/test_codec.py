@@ -53,6 +53,7 @@ SPEC = RunSpec(
     outputs=(OutputSpec("app_img", "image", VERSION, {"sourceName": "app"}, {"s": b"\x01"},
                         replicate="build_img", overwrite=True),),
     previous_state={"prev.json": b'{"a": 1}'}, secrets={"TOKEN": "s3cret"},
+    cli_configs={"aws_cli": {"accessKey": "AKIA", "secretKey": "s3cret"}},
     env={"GITLINE_DEMO_ROOT": "/tmp/x"}, cancel_reason="approval rejected", log_limit=1234)
 OUTCOME = Outcome(
     "failed", 2, "log \u00e9\u00e0 \U0001f680\n", "2024-03-28T02:00:01Z", "2024-03-28T02:00:05Z",

@@ -1,0 +1,148 @@
+"""Posts the status of runs back on the commits they built (GitHub, GitLab, Gitea).
+
+`StatusPoster` is a run listener (`started(spec)`, `poster(spec, outcome)`): in the loop
+thread it only asks `core/commitstatus.py` what the run owes and queues it; one
+background thread sends, in order (a run's pending before its result), retrying a
+temporary failure as notifications are (`delivery.send_with_retries`), and records each
+run's statuses on the state branch beside its notifications. The token is read from the
+gitRepo's integration when sending, only for a resource its scope names, and never
+logged or recorded: every error text is masked with all secret values.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from controller.core import commitstatus as cs
+from controller.core import model, remotes
+from controller.core.clock import now_iso
+from controller.core.runspec import Outcome, RunSpec
+from controller.notify.delivery import PermanentError, Result, post_json, send_with_retries
+from controller.secrets import Secret, find, secret_values
+
+log = logging.getLogger("gitline")
+
+API_URL_FIELDS = ("apiUrl", "api_url")
+
+
+@dataclass(frozen=True)
+class Batch:
+    """The statuses one event of one run owes, with the workflow it was decided on."""
+
+    owed: tuple[cs.Owed, ...]
+    workflow: model.Workflow
+
+
+@dataclass
+class StatusPoster:
+    workflow: Callable[[], model.Workflow | None]
+    secrets: Callable[[], Mapping[str, Secret]]
+    record: Callable[[str, int, list[dict[str, Any]]], None]
+    web_url: str = ""  # the web view's address, for a link to the run ("" = no link)
+    attempts: int = 4
+    backoff: float = 0.5
+    timeout: float = 10.0
+    _queue: queue.Queue[Batch | None] = field(default_factory=queue.Queue)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    # --- the listener side (loop thread): decide and queue ------------------------------
+
+    def started(self, spec: RunSpec) -> None:
+        self._owe(spec, "started")
+
+    def __call__(self, spec: RunSpec, outcome: Outcome) -> None:
+        self._owe(spec, outcome.status)
+
+    def _owe(self, spec: RunSpec, event: str) -> None:
+        wf = self.workflow()
+        if wf is None:
+            return
+        commits = {i.name: cs.commit_of(i.version.values, i.version.name)
+                   for i in spec.inputs if i.type == "gitRepo" and i.version is not None}
+        owed = cs.owed(wf, spec.job, spec.run.number, event, commits)
+        if owed:
+            self._queue.put(Batch(tuple(owed), wf))
+
+    # --- the sending side -----------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._work, name="gitline-status", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._queue.put(None)
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _work(self) -> None:
+        while (batch := self._queue.get()) is not None:
+            try:
+                self.deliver(batch)
+            except Exception:  # one batch never stops the others
+                log.exception("commit status delivery failed")
+
+    def deliver(self, batch: Batch) -> list[dict[str, Any]]:
+        """Post every status of `batch`, then record them once (on the run's record)."""
+        try:
+            secrets = dict(self.secrets())
+        except Exception as err:  # an unsafe secrets file: post nothing that needs one
+            log.error("commit statuses: secrets unavailable: %s", err)
+            secrets = {}
+        hidden = secret_values(secrets)
+        done = [self._post(owed, batch.workflow, secrets, hidden) for owed in batch.owed]
+        first = batch.owed[0]
+        self.record(first.job, first.run, done)
+        return done
+
+    def _post(self, owed: cs.Owed, wf: model.Workflow, secrets: Mapping[str, Secret],
+              hidden: list[str]) -> dict[str, Any]:
+        result = Result(f"commit status {owed.resource}", owed.event, "", at=now_iso())
+        state = ""
+        try:
+            provider, req = self._request(owed, wf, secrets)
+            result.method, state = provider, str(req.body["state"])
+        except (PermanentError, cs.StatusError) as err:
+            result.status, result.error = "skipped", str(err)
+        else:
+            send_with_retries(
+                lambda: post_json(req.url, req.body, self.timeout, req.headers), result,
+                attempts=self.attempts, backoff=self.backoff, stop=self._stop, hidden=hidden)
+        level = logging.INFO if result.status == "delivered" else logging.WARNING
+        log.log(level, "commit status %s %s: %s run %d %s: %s%s", owed.resource,
+                owed.sha[:7], owed.job, owed.run, state or owed.event, result.status,
+                f" ({result.error})" if result.error else "")
+        return {**result.as_dict(), "commit": owed.sha, **({"state": state} if state else {})}
+
+    def _request(self, owed: cs.Owed, wf: model.Workflow,
+                 secrets: Mapping[str, Secret]) -> tuple[str, cs.Request]:
+        """(provider, request) for `owed`; PermanentError when it cannot be sent."""
+        res = wf.resources.get(owed.resource)
+        if res is None or not res.integration:
+            raise PermanentError(f"resource {owed.resource} has no integration to post with")
+        secret = find(secrets, res.integration)
+        if secret is None:
+            raise PermanentError(f"secret {res.integration} is not set")
+        if not secret.scope.allows(resource=res.name):
+            raise PermanentError(f"secret {res.integration} is not for resource {res.name} "
+                                 f"(secrets.yml gives it to {secret.scope.describe()})")
+        repo_url = remotes.repo_url(res, secret.scope.base_url) or ""
+        if not repo_url:
+            raise PermanentError(f"resource {res.name} is no repository on a git host")
+        api_url = next((secret.fields[f] for f in API_URL_FIELDS if secret.fields.get(f)), "")
+        provider = cs.provider_of(api_url, repo_url)
+        token = cs.token_of(secret.fields, secret.value)
+        if not token:
+            raise PermanentError(f"secret {res.integration} has no token")
+        req = cs.request(
+            provider, cs.api_base(provider, api_url, repo_url), cs.repo_path(res, repo_url),
+            owed.sha, state=cs.state_of(provider, owed.event), context=cs.context_of(owed.job),
+            description=cs.describe(owed), target_url=cs.run_url(self.web_url, owed.job,
+                                                                  owed.run), token=token)
+        return provider, req
