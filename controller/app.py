@@ -32,7 +32,8 @@ from controller.store.attributed import AttributedConfigRepo, record_pushed
 from controller.store.configrepo import ConfigRepo
 from controller.store.gitstate import GitStateStore
 from controller.store.pushlog import PushLog, token_pusher
-from controller.store.repoinit import install_hook
+from controller.store.repoinit import init_source, install_hook
+from controller.store.subscription import open_subscription
 
 if TYPE_CHECKING:  # imported when serving (startup cost)
     from controller.server.httpd import HttpServer
@@ -96,17 +97,24 @@ class Controller:
                                    settings.local_user_map)
         install_hook(settings.repo_path, settings.branch, settings.state_branch,
                      upstream=bool(settings.upstream) and not settings.allow_push_with_upstream)
+        for source in settings.sources:  # a followed one is made here, served ones by repo add
+            init_source(settings.home, source.name, source.branch or settings.branch,
+                        upstream=source.followed)
+        self.subscription = open_subscription(settings, self.config)
         self.reconciler = Reconciler(
             self.config, self.store, self.executor, poke=self.loop.poke,
             job_env=settings.job_env(), secrets=lambda: load_secrets(settings.home),
             requests_dir=settings.home / REQUESTS_DIR, identity=self.identity,
             checkout=lambda res, version: self.repos.checkout(res, version),
-            default_timeout_minutes=settings.default_timeout_minutes)
+            default_timeout_minutes=settings.default_timeout_minutes,
+            subscription=self.subscription)
         self._wire_network()
         self.watcher = RefWatcher(settings.repo_path, self.loop.poke,
                                   ignore_refs=(f"refs/heads/{settings.state_branch}",
                                                "refs/gitline/"))
         self.watcher.watch_dir(settings.home / REQUESTS_DIR, self.loop.poke)
+        self.source_watchers = [RefWatcher(settings.source_path(name), self.loop.poke)
+                                for name in self.subscription.sources]  # a push: at once
         self.deliverer = Deliverer(secrets=lambda: load_secrets(settings.home),
                                    record=self._record_deliveries,
                                    enabled=settings.notifications_on)
@@ -148,10 +156,25 @@ class Controller:
                     s.upstream, find_secret(secrets(), s.upstream_secret),
                     s.home / "cache" / "keys"))
         self.pollers = Pollers(upstream=upstream, upstream_seconds=s.upstream_poll_seconds,
-                               repos=self.repos)
+                               repos=self.repos, sources=[UpstreamFollower(
+            s.source_path(src.name), src.upstream, branch=src.branch or s.branch,
+            upstream_branch=src.upstream_branch, state_branch=s.state_branch,
+            push_state=False, poke=self.loop.poke, allow_local=s.allow_local_repos,
+            auth_env=self._source_auth(src.upstream, src.secret))
+            for src in s.sources if src.followed],
+            source_seconds={str(s.source_path(src.name)): src.poll_seconds
+                            for src in s.sources if src.poll_seconds})
         self.http: HttpServer | None = None
         self.answers: Any = None  # HOME/answers.sock, once serving
         self.answerer = Answerer(s.repo_path, branch=s.branch, state_branch=s.state_branch)
+
+    def _source_auth(self, url: str, secret: str) -> Any:
+        """The git environment with the credentials of a followed source's upstream."""
+        from controller.store.remote import git_auth_env
+
+        home = self.settings.home
+        return lambda: git_auth_env(url, find_secret(load_secrets(home), secret),
+                                    home / "cache" / "keys")
 
     def _latest_version(self, name: str) -> model.Version | None:
         with self._read_lock:
@@ -240,7 +263,10 @@ class Controller:
         git = GitApp(s.repo_path, branch=s.branch, state_branch=s.state_branch,
                      on_push=self._pushed, before_push=self._pushing, fallback=api,
                      answer=self._answer, upstream=bool(s.upstream),
-                     allow_push_with_upstream=s.allow_push_with_upstream)
+                     allow_push_with_upstream=s.allow_push_with_upstream,
+                     sources={src.name: (s.source_path(src.name), src.branch or s.branch,
+                                         src.followed) for src in s.sources},
+                     on_source_push=self._source_pushed)
         tokens = TokenStore(s.home)
         if tokens.legacy():
             log.warning("gitline: tokens from before scopes (%s) still work with read, push "
@@ -289,6 +315,12 @@ class Controller:
                  ", ".join(f"{n} {new[:7]}" for _, new, n in updates))
         self.loop.poke()
 
+    def _source_pushed(self, principal: Any, updates: list[tuple[str, str, str]]) -> None:
+        """A push to another source of the subscription: reconcile at once."""
+        log.info("gitline: %s pushed %s", principal.name or "anonymous",
+                 ", ".join(f"{n} {new[:7]}" for _, new, n in updates))
+        self.loop.poke()
+
     def _run_pass(self) -> None:
         began = time.monotonic()
         self.reconciler.run_pass()
@@ -327,6 +359,8 @@ class Controller:
 
     def serve(self, stop: threading.Event) -> None:
         self.watcher.start()
+        for watcher in self.source_watchers:
+            watcher.start()
         self.timers.start()
         self.deliverer.start()
         self._start_network()
@@ -338,6 +372,8 @@ class Controller:
             self.loop.run(stop)
         finally:
             self.watcher.stop()
+            for watcher in self.source_watchers:
+                watcher.stop()
             self.timers.stop()
             self.deliverer.stop()
             self._stop_network()

@@ -22,11 +22,14 @@ class Pollers:
     STATE_PUSH_SECONDS = 5.0  # the state branch reaches the upstream this soon
 
     def __init__(self, *, upstream: UpstreamFollower | None, upstream_seconds: float,
-                 repos: RepoPoller) -> None:
+                 repos: RepoPoller, sources: list[UpstreamFollower] | None = None,
+                 source_seconds: dict[str, float] | None = None) -> None:
         from apscheduler.schedulers.background import BackgroundScheduler
 
         self.upstream = upstream
         self.repos = repos
+        self.sources = sources or []  # followed sources of the subscription, each a follower
+        self._source_seconds = source_seconds or {}
         self._scheduler = BackgroundScheduler(
             daemon=True, job_defaults={"coalesce": True, "max_instances": 1,
                                        "misfire_grace_time": None})
@@ -40,6 +43,11 @@ class Pollers:
             if self.upstream.push_state:
                 self._scheduler.add_job(self.upstream.sync_state, "interval", id="state",
                                         seconds=self.STATE_PUSH_SECONDS)
+        for i, follower in enumerate(self.sources):
+            self._scheduler.add_job(follower.sync, "interval", id=f"source:{i}",
+                                    seconds=self._source_seconds.get(str(follower.repo),
+                                                                     self._upstream_seconds),
+                                    next_run_time=now)
         self._scheduler.add_job(self._sync_jobs, "interval", id="repos",
                                 seconds=self.SYNC_SECONDS, next_run_time=now)
         self._scheduler.start()
@@ -71,6 +79,11 @@ class Pollers:
             names.append("upstream")
             self._scheduler.add_job(self.upstream.sync, id="now:upstream",
                                     replace_existing=True)
+        for i, follower in enumerate(self.sources):
+            if sources.push_matches(push, follower.url):
+                names.append(f"source {follower.repo.name.removesuffix('.git')}")
+                self._scheduler.add_job(follower.sync, id=f"now:source:{i}",
+                                        replace_existing=True)
         for name in self.repos.matching(push):
             names.append(name)
             self._scheduler.add_job(self.repos.poll, args=[name], kwargs={"force": True},
@@ -80,6 +93,8 @@ class Pollers:
     def status(self) -> dict[str, Any]:
         return {
             "upstream": self.upstream.report.as_dict() if self.upstream else None,
+            "sources": {f.repo.name.removesuffix(".git"): f.report.as_dict()
+                        for f in self.sources},
             "repositories": {n: {"url": sanitize_url(s.url), "intervalSeconds": s.interval,
                                  "failures": s.failures, "lastError": s.last_error}
                              for n, s in sorted(self.repos.followed.items())},

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from controller.core import sourcenames
+from controller.core import model, sourcenames
 
 Sources = Mapping[str, str]  # source name -> commit ("" = nothing pushed yet)
 
@@ -106,3 +106,28 @@ def loaded_from(commit: str, sources: Sources) -> list[dict[str, str]]:
     """Which commit of each source a workflow was loaded from, as status shows it."""
     return [{"source": sourcenames.MAIN or "(main)", "commit": commit},
             *({"source": n, "commit": c} for n, c in sorted(sources.items()))]
+
+
+def open_like(settings: Any, main: Any) -> Subscription:
+    """The subscription read the way `main` is: cat-file readers for a ConfigReader (a
+    one-shot command), pygit2 for a ConfigRepo. No settings: `main` alone."""
+    from controller.store.statereader import ConfigReader
+
+    if settings is None or not settings.sources:
+        return Subscription(main)
+    return open_reading(settings, main) if isinstance(main, ConfigReader) \
+        else open_subscription(settings, main)
+
+
+def load(settings: Any, main: Any, commit: str, sources: Sources | None,
+         **options: Any) -> model.Workflow:
+    """THE loading of a subscription's workflow outside the controller's loop: main
+    `commit` with each source at its commit in `sources` (None: at its head now)."""
+    from controller.core import loader
+
+    sub = open_like(settings, main)
+    try:
+        files = sub.workflow_files(commit, sources, loader.is_workflow_file)
+        return loader.load_workflow(files, sources=frozenset(sub.sources), **options)
+    finally:
+        sub.close()
