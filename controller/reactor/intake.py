@@ -14,7 +14,16 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
-from controller.core import approvals, intake, lifecycle, loader, model, planner, secretscope
+from controller.core import (
+    approvals,
+    intake,
+    lifecycle,
+    loader,
+    model,
+    planner,
+    secretscope,
+    sourcenames,
+)
 from controller.core.intake import PushedCommit
 from controller.reactor.identity import Identifier
 from controller.reactor.ports import ConfigSource
@@ -71,10 +80,10 @@ class Intake:
         if rewritten:
             log.warning("config branch was rewritten (force push); only %s is processed", head[:7])
         author = commits[-1].author if commits else ""
-        last_good = (snap.good_commit, self.workflow_at(snap.good_commit, snap.good_sources)) \
-            if loaded.fatal and snap.good_commit else None
-        good_sources = dict(snap.good_sources) if last_good else sources
-        _log_problems(loaded, head, snap.good_commit if last_good else "")
+        kept = self._last_good(loaded, head, sources, snap) if loaded.fatal else None
+        last_good = kept[:2] if kept else None
+        good_sources = kept[2] if kept else sources
+        _log_problems(loaded, head, last_good[0] if last_good else "")
         with self.recorder.version_lock:
             taken = intake.take_config(loaded, head, last_good, self.store.read_snapshot(),
                                        author=author, source_commits=good_sources,
@@ -100,6 +109,24 @@ class Intake:
             sources={n: {"processed": c, "good": self.good_sources.get(n, "")}
                      for n, c in sources.items()} or None,
         )
+
+    def _last_good(self, loaded: model.Workflow, head: str, sources: dict[str, str],
+                   snap: model.Snapshot) -> tuple[str, model.Workflow, dict[str, str]] | None:
+        """What runs when the pushed subscription does not load: each source whose files
+        have errors at its last good commit, the others as pushed (when that loads), else
+        the last good workflow of all (commit, workflow, commit of each other source)."""
+        if not snap.good_commit:
+            return None
+        good = (snap.good_commit, dict(snap.good_sources))
+        broken = {sourcenames.split(p.location.path)[0] for p in loaded.errors}
+        mixed = (snap.good_commit if sourcenames.MAIN in broken else head,
+                 {n: snap.good_sources.get(n, "") if n in broken else c
+                  for n, c in sources.items()})
+        if mixed != good:
+            wf = self.workflow_at(*mixed)
+            if not wf.fatal:
+                return mixed[0], wf, mixed[1]
+        return good[0], self.workflow_at(*good), good[1]
 
     def _tracked(self, loaded: model.Workflow, head: str,
                  last_good: tuple[str, model.Workflow] | None,

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 import pytest
+from ruamel.yaml import YAML
 
 from tests.harness.commands import gitline
 from tests.harness.home import Home
@@ -100,8 +101,9 @@ def test_three_repositories_load_as_one_workflow_and_each_push_reconciles(home, 
     assert not [p for p in st["config"]["problems"] if "error" in json.dumps(p)]
     shipit_head = git("rev-parse", "HEAD", cwd=three["shipit"]).stdout.strip()
     assert st["config"]["sources"]["shipit"] == shipit_head
-    record = home.show("controller/config.yml")
-    assert f"good: {shipit_head}" in record and "shipit:" in record
+    record = YAML(typ="safe", pure=True).load(home.show("controller/config.yml"))
+    assert record["sources"]["shipit"] == {"processed": shipit_head, "good": shipit_head}
+    assert set(record["sources"]) == {"shipit", "infra"}
 
     # a push to shipit (over HTTP) alone: a new shipit_repo version, build and deploy again
     commit_push(three["shipit"], {"version.txt": "1.1"}, "1.1")
@@ -132,11 +134,12 @@ def test_a_push_to_a_source_cannot_trigger_or_approve(home, three):
     commit_push(three["config"], {"shippable.yml": MAIN}, "main")
     home.wait_runs("deploy", 1, timeout=60)
     home.wait_idle()
-    commit_push(three["shipit"], {"triggers/deploy.yml": "REASON: sneaky\n",
-                                  "approvals/deploy.yml": "approve: true\n"}, "trigger?")
-    shipit_head = git("rev-parse", "HEAD", cwd=three["shipit"]).stdout.strip()
-    wait_for(lambda: status(home)["config"]["sources"].get("shipit") == shipit_head, 30,
-             "shipit's push processed")
+    # infra's definitions do not change: nothing but a honoured trigger file could run deploy
+    commit_push(three["infra"], {"triggers/deploy.yml": "REASON: sneaky\n",
+                                 "approvals/deploy.yml": "approve: true\n"}, "trigger?")
+    infra_head = git("rev-parse", "HEAD", cwd=three["infra"]).stdout.strip()
+    wait_for(lambda: status(home)["config"]["sources"].get("infra") == infra_head, 30,
+             "infra's push processed")
     home.wait_idle()
     assert home.runs("deploy") == ["run 1 succeeded"]
     # the same file in config.git is honoured
@@ -144,9 +147,17 @@ def test_a_push_to_a_source_cannot_trigger_or_approve(home, three):
     assert home.wait_runs("deploy", 2, timeout=30)[-1] == "run 2 succeeded"
 
 
-def test_source_pushes_may_update_the_branch_only(home, three):
+def test_source_pushes_may_update_the_branch_only_and_need_a_token(home, three):
     commit_push(three["shipit"], {"shippable.yml": SHIPIT}, "shipit")
+    commit_push(three["infra"], {"shippable.yml": INFRA.format(region="eu")}, "infra")
     refused = git("push", "origin", "HEAD:state", cwd=three["shipit"], check=False)
-    assert refused.returncode != 0 and "only main takes pushes" in refused.stderr
-    refused = git("push", "origin", "HEAD:other", cwd=three["infra"], check=False)
-    assert refused.returncode != 0 and "only main takes pushes" in refused.stderr
+    assert refused.returncode != 0 and "remote rejected" in refused.stderr
+    for work in (three["shipit"], three["infra"]):  # over HTTP, and by path (its hook)
+        refused = git("push", "origin", "HEAD:other", cwd=work, check=False)
+        assert refused.returncode != 0 and "only main takes pushes" in refused.stderr
+    shipit = git("remote", "get-url", "origin", cwd=three["shipit"]).stdout.strip()
+    base = shipit.split("@", 1)[1].split("/", 1)[0]
+    anonymous = git("ls-remote", f"http://{base}/repos/shipit.git", check=False)
+    assert anonymous.returncode != 0
+    found = git("ls-remote", shipit.replace("repos/shipit.git", "repos/nope.git"), check=False)
+    assert found.returncode != 0
