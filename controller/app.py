@@ -166,7 +166,8 @@ class Controller:
                             for src in s.sources if src.poll_seconds})
         self.http: HttpServer | None = None
         self.answers: Any = None  # HOME/answers.sock, once serving
-        self.answerer = Answerer(s.repo_path, branch=s.branch, state_branch=s.state_branch)
+        self.answerer = Answerer(s.repo_path, branch=s.branch, state_branch=s.state_branch,
+                                 settings=s)
 
     def _source_auth(self, url: str, secret: str) -> Any:
         """The git environment with the credentials of a followed source's upstream."""

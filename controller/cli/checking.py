@@ -13,6 +13,7 @@ from controller.cli.base import HomeCommand, emit_json, home_option, load_settin
 if TYPE_CHECKING:
     from controller.core.model import Problem
     from controller.core.pushplan import PushPlan
+    from controller.settings import Settings
 
 
 @main.command(short_help="Check workflow files offline.")
@@ -130,14 +131,33 @@ def plan(home: Path | None, rev: str | None, work: Path | None, as_json: bool) -
             raise NotFound(f"no commit {rev or settings.branch!r} in {settings.repo_path}"
                            ) from err
         old = store.read_snapshot().processed_commit
-        pushed = pushanswer.plan_commit(config, store, old, new, home=settings.home)
+        pushed = pushanswer.plan_commit(config, store, old, new, home=settings.home,
+                                        settings=settings)
         reject = settings.reject_invalid
+    heads = _source_heads(settings if work is None else None, config if work is None else None)
     if as_json:
-        emit_json(pushwords.as_json(pushed, reject_invalid=reject))
+        emit_json({**pushwords.as_json(pushed, reject_invalid=reject),
+                   **({"sources": heads} if heads else {})})
     else:
+        if heads:  # the other repositories of the subscription load at their heads
+            click.echo("gitline: with " + ", ".join(f"source {n} at {c[:7] or '(empty)'}"
+                                                  for n, c in heads.items()))
         click.echo("\n".join(pushwords.render(pushed, reject_invalid=reject)))
     if pushed.errors:
         raise click.exceptions.Exit(1)
+
+
+def _source_heads(settings: Settings | None, config: object) -> dict[str, str]:
+    """The head of each other source of the subscription ({} without any)."""
+    from controller.store.subscription import open_like
+
+    if settings is None or not settings.sources:
+        return {}
+    sub = open_like(settings, config)
+    try:
+        return sub.heads()
+    finally:
+        sub.close()
 
 
 def _plan_work(home: Path | None, work: Path) -> tuple[PushPlan, bool]:
@@ -162,7 +182,7 @@ def _plan_work(home: Path | None, work: Path) -> tuple[PushPlan, bool]:
                        "planned as if nothing had run yet", err=True)
     config = ConfigRepo(wc.git_dir, branch)
     pushed = pushanswer.plan_commit(config, store, wc.base, wc.commit,
-                                    home=settings.home if settings else None)
+                                    home=settings.home if settings else None, settings=settings)
     return pushed, settings.reject_invalid if settings else False
 
 

@@ -18,6 +18,7 @@ from tests.harness.home import Home
 from tests.harness.http import serve_base, token, url
 from tests.harness.identity import git
 from tests.harness.wait import wait_for
+from tests.harness.web import WebClient
 
 # config.git: the job that deploys, taking a job of shipit and a resource of infra
 MAIN = """\
@@ -104,6 +105,13 @@ def test_three_repositories_load_as_one_workflow_and_each_push_reconciles(home, 
     record = YAML(typ="safe", pure=True).load(home.show("controller/config.yml"))
     assert record["sources"]["shipit"] == {"processed": shipit_head, "good": shipit_head}
     assert set(record["sources"]) == {"shipit", "infra"}
+    assert "sources:" in gitline("status", home.path).stdout
+    origin = git("remote", "get-url", "origin", cwd=three["config"]).stdout.strip()
+    tok, host = origin.split(":", 2)[2].split("@", 1)
+    web = WebClient("http://" + host.split("/")[0])
+    web.sign_in(tok)
+    page = web.get("/config").body
+    assert 'id="sources"' in page and shipit_head in page
 
     # a push to shipit (over HTTP) alone: a new shipit_repo version, build and deploy again
     commit_push(three["shipit"], {"version.txt": "1.1"}, "1.1")
