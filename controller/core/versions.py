@@ -83,6 +83,8 @@ def plan_versions(
             continue
         source = resource.tracks_source
         at = (source_commits or {}).get(source, "") if source else commit
+        if source and not at:  # a source nothing was pushed to yet: nothing to version
+            continue
         new.append(
             model.Version(
                 resource=name,

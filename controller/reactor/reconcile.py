@@ -154,8 +154,9 @@ class Reconciler:
                 if run.status != "running":
                     continue
                 try:
-                    if run.config_commit not in workflows:
-                        workflows[run.config_commit] = self.workflow_at(run.config_commit)
+                    if run.config_commit not in workflows:  # with the sources it ran with
+                        workflows[run.config_commit] = self.intake.workflow_at(
+                            run.config_commit, snap.good_sources)
                     wf = workflows[run.config_commit]
                     job = wf.jobs.get(name)
                     if job is None or not rec.follow(rec.specs.build(wf, job, run, snap)):
