@@ -135,6 +135,14 @@ def test_three_repositories_load_as_one_workflow_and_each_push_reconciles(home, 
     assert "deploying to ap" in home.show("jobs/deploy/log.txt")
     assert "build" in status(home)["jobs"]  # still the workflow of all three
 
+    # a restarted controller runs the same workflow of all three (shipit at its last good)
+    home.stop()
+    home.start("--poll", "300")
+    commit_push(three["infra"], {"shippable.yml": INFRA.format(region="sa")}, "sa")
+    home.wait_runs("deploy", 5, timeout=60)
+    assert "deploying to sa" in home.show("jobs/deploy/log.txt")
+    assert home.runs("build")[-1] == "run 2 succeeded"
+
 
 def test_a_push_to_a_source_cannot_trigger_or_approve(home, three):
     commit_push(three["infra"], {"shippable.yml": INFRA.format(region="eu")}, "infra")
