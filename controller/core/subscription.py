@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from controller.core import sourcenames
+from controller.core import model, sourcenames
 
 REPOS_DIR = "repos"  # HOME/repos/NAME.git
 _KEYS = ("name", "upstream", "branch", "upstream_branch", "poll_seconds", "secret")
@@ -95,6 +95,21 @@ def _spec(name: str, body: Any) -> SourceSpec:
     return SourceSpec(name, str(values.get("upstream") or ""), str(values.get("branch") or ""),
                       str(values.get("upstream_branch") or ""), seconds,
                       str(values.get("secret") or ""))
+
+
+def fallback(loaded: model.Workflow, head: str, sources: Mapping[str, str],
+             snap: model.Snapshot) -> list[tuple[str, dict[str, str]]]:
+    """What to load, in turn, when the workflow of main `head` and the other sources at
+    `sources` does not load: first each source with errors at its last good commit and the
+    others as pushed, then the last good commits of all. [] when nothing ever loaded."""
+    if not snap.good_commit:
+        return []
+    good = (snap.good_commit, dict(snap.good_sources))
+    broken = {sourcenames.split(p.location.path)[0] for p in loaded.errors}
+    mixed = (snap.good_commit if sourcenames.MAIN in broken else head,
+             {n: snap.good_sources.get(n, "") if n in broken else c
+              for n, c in sources.items()})
+    return [mixed, good] if mixed != good else [good]
 
 
 def folder_source_name(folder: str) -> str:

@@ -14,17 +14,9 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
-from controller.core import (
-    approvals,
-    intake,
-    lifecycle,
-    loader,
-    model,
-    planner,
-    secretscope,
-    sourcenames,
-)
+from controller.core import approvals, intake, lifecycle, loader, model, planner, secretscope
 from controller.core.intake import PushedCommit
+from controller.core.subscription import fallback
 from controller.reactor.identity import Identifier
 from controller.reactor.ports import ConfigSource
 from controller.reactor.recorder import Loaded, Recorder
@@ -112,28 +104,20 @@ class Intake:
 
     def _last_good(self, loaded: model.Workflow, head: str, sources: dict[str, str],
                    snap: model.Snapshot) -> tuple[str, model.Workflow, dict[str, str]] | None:
-        """What runs when the pushed subscription does not load: each source whose files
-        have errors at its last good commit, the others as pushed (when that loads), else
-        the last good workflow of all (commit, workflow, commit of each other source)."""
-        if not snap.good_commit:
-            return None
-        good = (snap.good_commit, dict(snap.good_sources))
-        broken = {sourcenames.split(p.location.path)[0] for p in loaded.errors}
-        mixed = (snap.good_commit if sourcenames.MAIN in broken else head,
-                 {n: snap.good_sources.get(n, "") if n in broken else c
-                  for n, c in sources.items()})
-        if mixed != good:
-            wf = self.workflow_at(*mixed)
-            if not wf.fatal:
-                return mixed[0], wf, mixed[1]
-        return good[0], self.workflow_at(*good), good[1]
+        """What runs when the pushed workflow does not load (core.subscription.fallback):
+        (commit, workflow, commit of each other source), or None."""
+        for commit, at in fallback(loaded, head, sources, snap):
+            wf = self.workflow_at(commit, at)
+            if not wf.fatal or (commit, at) == (snap.good_commit, snap.good_sources):
+                return commit, wf, at
+        return None
 
     def _tracked(self, loaded: model.Workflow, head: str,
                  last_good: tuple[str, model.Workflow] | None,
                  sources: Mapping[str, str]) -> dict[str, str]:
         """Tree ids of the paths gitRepo resources on a source of the subscription track."""
         commit, wf = last_good if last_good else (head, loaded)
-        return {r.name: _tree_id(self.sub, commit, sources, r)
+        return {r.name: self.sub.tree_id(commit, sources, r)
                 for r in wf.resources.values() if r.tracks_path is not None}
 
     def _triggers(self, snap: model.Snapshot, commits: Sequence[PushedCommit],
@@ -186,15 +170,6 @@ class Intake:
             return verdict.reason
         self.recorder.apply(verdict)
         return verdict.why if isinstance(verdict, lifecycle.Refuse) else ""
-
-
-def _tree_id(sub: Subscription, commit: str, sources: Mapping[str, str],
-             res: model.Resource) -> str:
-    """The tree id of what `res` tracks, in its source at the commit loaded ("": none)."""
-    at = sources.get(res.tracks_source, "") if res.tracks_source else commit
-    if not at or res.tracks_source not in ("", *sub.sources):
-        return ""
-    return sub.reader(res.tracks_source).tree_id(at, res.tracks_path or "") or ""
 
 
 def _log_problems(loaded: model.Workflow, head: str, kept: str) -> None:

@@ -51,6 +51,14 @@ class Subscription:
         """The reader of `source` (MAIN: the main repository); KeyError if none."""
         return self.main if source == sourcenames.MAIN else self.sources[source]
 
+    def tree_id(self, commit: str, sources: Sources, res: model.Resource) -> str:
+        """The tree id of what gitRepo `res` tracks, in its source at its commit (main:
+        `commit`, another: in `sources`); "" when there is none."""
+        at = sources.get(res.tracks_source, "") if res.tracks_source else commit
+        if not at or (res.tracks_source and res.tracks_source not in self.sources):
+            return ""
+        return self.reader(res.tracks_source).tree_id(at, res.tracks_path or "") or ""
+
     def close(self) -> None:
         for close in self._closers:
             close()
