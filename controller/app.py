@@ -32,8 +32,8 @@ from controller.store.attributed import AttributedConfigRepo, record_pushed
 from controller.store.configrepo import ConfigRepo
 from controller.store.gitstate import GitStateStore
 from controller.store.pushlog import PushLog, token_pusher
-from controller.store.repoinit import init_source, install_hook
-from controller.store.subscription import open_subscription
+from controller.store.repoinit import install_hook
+from controller.store.subscription import Subscription
 
 if TYPE_CHECKING:  # imported when serving (startup cost)
     from controller.server.httpd import HttpServer
@@ -97,10 +97,7 @@ class Controller:
                                    settings.local_user_map)
         install_hook(settings.repo_path, settings.branch, settings.state_branch,
                      upstream=bool(settings.upstream) and not settings.allow_push_with_upstream)
-        for source in settings.sources:  # a followed one is made here, served ones by repo add
-            init_source(settings.home, source.name, source.branch or settings.branch,
-                        upstream=source.followed)
-        self.subscription = open_subscription(settings, self.config)
+        self.subscription = Subscription(self.config)  # its sources: self.sources's
         self.reconciler = Reconciler(
             self.config, self.store, self.executor, poke=self.loop.poke,
             job_env=settings.job_env(), secrets=lambda: load_secrets(settings.home),
@@ -113,8 +110,6 @@ class Controller:
                                   ignore_refs=(f"refs/heads/{settings.state_branch}",
                                                "refs/gitline/"))
         self.watcher.watch_dir(settings.home / REQUESTS_DIR, self.loop.poke)
-        self.source_watchers = [RefWatcher(settings.source_path(name), self.loop.poke)
-                                for name in self.subscription.sources]  # a push: at once
         self.deliverer = Deliverer(secrets=lambda: load_secrets(settings.home),
                                    record=self._record_deliveries,
                                    enabled=settings.notifications_on)
@@ -156,26 +151,37 @@ class Controller:
                     s.upstream, find_secret(secrets(), s.upstream_secret),
                     s.home / "cache" / "keys"))
         self.pollers = Pollers(upstream=upstream, upstream_seconds=s.upstream_poll_seconds,
-                               repos=self.repos, sources=[UpstreamFollower(
-            s.source_path(src.name), src.upstream, branch=src.branch or s.branch,
-            upstream_branch=src.upstream_branch, state_branch=s.state_branch,
-            push_state=False, poke=self.loop.poke, allow_local=s.allow_local_repos,
-            auth_env=self._source_auth(src.upstream, src.secret))
-            for src in s.sources if src.followed],
-            source_seconds={str(s.source_path(src.name)): src.poll_seconds
-                            for src in s.sources if src.poll_seconds})
+                               repos=self.repos)
+        self._wire_sources()
         self.http: HttpServer | None = None
         self.answers: Any = None  # HOME/answers.sock, once serving
         self.answerer = Answerer(s.repo_path, branch=s.branch, state_branch=s.state_branch,
                                  settings=s)
 
-    def _source_auth(self, url: str, secret: str) -> Any:
-        """The git environment with the credentials of a followed source's upstream."""
+    def _wire_sources(self) -> None:
+        """The other repositories of the subscription (issue #14), kept in step with
+        gitline.yml: their readers, watchers, git server entries and followers."""
+        from controller.reactor.sourceset import SourceSet
+        from controller.reactor.upstream import UpstreamFollower
         from controller.store.remote import git_auth_env
 
-        home = self.settings.home
-        return lambda: git_auth_env(url, find_secret(load_secrets(home), secret),
-                                    home / "cache" / "keys")
+        s = self.settings
+
+        def follower(src: Any) -> UpstreamFollower:
+            def auth() -> dict[str, str]:
+                return git_auth_env(src.upstream, find_secret(load_secrets(s.home), src.secret),
+                                    s.home / "cache" / "keys")
+            return UpstreamFollower(
+                s.source_path(src.name), src.upstream, branch=src.branch or s.branch,
+                upstream_branch=src.upstream_branch, state_branch=s.state_branch,
+                push_state=False, poke=self.loop.poke, allow_local=s.allow_local_repos,
+                auth_env=auth)
+
+        self.sources = SourceSet(
+            s, self.subscription, self.loop.poke, follower=follower,
+            on_follow=lambda src, f: self.pollers.add_source(
+                src.name, f, src.poll_seconds or s.upstream_poll_seconds),
+            on_unfollow=self.pollers.drop_source)
 
     def _latest_version(self, name: str) -> model.Version | None:
         with self._read_lock:
@@ -225,6 +231,9 @@ class Controller:
     def _answer_hook(self, request: dict[str, Any]) -> dict[str, Any]:
         if request.get("ask") == "status":  # `gitline status`: what this controller holds
             return {"status": self._api_services().status()}
+        if request.get("ask") == "sources":  # `gitline repo add`: take gitline.yml in now
+            self.loop.poke()
+            return {"taken": self.sources.taken_in(10.0), "sources": sorted(self.sources.git)}
         new, started = str(request["new"]), time.monotonic()
         lines, refuse = self.answerer(str(request["old"]), new,
                                       reject_invalid=self._reject_invalid(),
@@ -265,9 +274,7 @@ class Controller:
                      on_push=self._pushed, before_push=self._pushing, fallback=api,
                      answer=self._answer, upstream=bool(s.upstream),
                      allow_push_with_upstream=s.allow_push_with_upstream,
-                     sources={src.name: (s.source_path(src.name), src.branch or s.branch,
-                                         src.followed) for src in s.sources},
-                     on_source_push=self._source_pushed)
+                     sources=self.sources.git, on_source_push=self._source_pushed)
         tokens = TokenStore(s.home)
         if tokens.legacy():
             log.warning("gitline: tokens from before scopes (%s) still work with read, push "
@@ -324,6 +331,7 @@ class Controller:
 
     def _run_pass(self) -> None:
         began = time.monotonic()
+        self.sources.refresh()  # gitline.yml's sources changed (`gitline repo add`)
         self.reconciler.run_pass()
         self.store.maintain()  # packs loose objects in the background when they pile up
         self.timers.sync(self.reconciler.workflow)  # schedules follow pushes
@@ -360,8 +368,7 @@ class Controller:
 
     def serve(self, stop: threading.Event) -> None:
         self.watcher.start()
-        for watcher in self.source_watchers:
-            watcher.start()
+        self.sources.start()
         self.timers.start()
         self.deliverer.start()
         self._start_network()
@@ -373,8 +380,7 @@ class Controller:
             self.loop.run(stop)
         finally:
             self.watcher.stop()
-            for watcher in self.source_watchers:
-                watcher.stop()
+            self.sources.stop()
             self.timers.stop()
             self.deliverer.stop()
             self._stop_network()

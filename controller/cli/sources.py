@@ -33,9 +33,16 @@ def add(home: Path, name: str) -> None:
     repo_path = init_source(settings.home, name, settings.branch)
     added = add_source_setting(settings.home, name)
     load_settings(home)  # what was written still loads (else say so now)
-    click.echo(f"{'Created' if added else 'Refreshed'} {repo_path} (source {name})\n"
-               f"Next: git clone {repo_path}, add shippable.yml, commit, push to "
-               f"{settings.branch}; restart `gitline serve {home}` to take it in.")
+    click.echo(f"{'Created' if added else 'Refreshed'} {repo_path} (source {name})")
+    from controller.answerclient import ask
+
+    answer = ask(str(settings.home), {"ask": "sources"}, timeout=15.0)
+    if answer is not None and answer.get("taken"):
+        click.echo(f"The running controller serves it (over HTTP at /repos/{name}.git).")
+    elif answer is not None:
+        click.echo("The running controller has not taken it in yet: it does at its next pass.")
+    click.echo(f"Next: git clone {repo_path}, add shippable.yml, commit, push to "
+               f"{settings.branch}.")
 
 
 @repo.command("list", short_help="The sources and their heads.")

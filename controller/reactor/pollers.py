@@ -22,14 +22,14 @@ class Pollers:
     STATE_PUSH_SECONDS = 5.0  # the state branch reaches the upstream this soon
 
     def __init__(self, *, upstream: UpstreamFollower | None, upstream_seconds: float,
-                 repos: RepoPoller, sources: list[UpstreamFollower] | None = None,
-                 source_seconds: dict[str, float] | None = None) -> None:
+                 repos: RepoPoller) -> None:
         from apscheduler.schedulers.background import BackgroundScheduler
 
         self.upstream = upstream
         self.repos = repos
-        self.sources = sources or []  # followed sources of the subscription, each a follower
-        self._source_seconds = source_seconds or {}
+        # followed sources of the subscription: name -> (follower, seconds between fetches)
+        self.sources: dict[str, tuple[UpstreamFollower, float]] = {}
+        self._started = False
         self._scheduler = BackgroundScheduler(
             daemon=True, job_defaults={"coalesce": True, "max_instances": 1,
                                        "misfire_grace_time": None})
@@ -43,14 +43,30 @@ class Pollers:
             if self.upstream.push_state:
                 self._scheduler.add_job(self.upstream.sync_state, "interval", id="state",
                                         seconds=self.STATE_PUSH_SECONDS)
-        for i, follower in enumerate(self.sources):
-            self._scheduler.add_job(follower.sync, "interval", id=f"source:{i}",
-                                    seconds=self._source_seconds.get(str(follower.repo),
-                                                                     self._upstream_seconds),
-                                    next_run_time=now)
         self._scheduler.add_job(self._sync_jobs, "interval", id="repos",
                                 seconds=self.SYNC_SECONDS, next_run_time=now)
+        for name in self.sources:
+            self._follow_source(name)
         self._scheduler.start()
+        self._started = True
+
+    def add_source(self, name: str, follower: UpstreamFollower, seconds: float) -> None:
+        """Follow source `name`'s upstream every `seconds` (and on its push webhooks)."""
+        self.sources[name] = (follower, seconds)
+        if self._started:
+            self._follow_source(name)
+
+    def drop_source(self, name: str) -> None:
+        if self.sources.pop(name, None) is not None and self._started:
+            for job in self._scheduler.get_jobs():
+                if job.id == f"source:{name}":
+                    job.remove()
+
+    def _follow_source(self, name: str) -> None:
+        follower, seconds = self.sources[name]
+        self._scheduler.add_job(follower.sync, "interval", id=f"source:{name}",
+                                seconds=seconds, next_run_time=datetime.now(UTC),
+                                replace_existing=True)
 
     def stop(self) -> None:
         self._scheduler.shutdown(wait=False)
@@ -79,10 +95,10 @@ class Pollers:
             names.append("upstream")
             self._scheduler.add_job(self.upstream.sync, id="now:upstream",
                                     replace_existing=True)
-        for i, follower in enumerate(self.sources):
+        for source, (follower, _) in list(self.sources.items()):
             if sources.push_matches(push, follower.url):
-                names.append(f"source {follower.repo.name.removesuffix('.git')}")
-                self._scheduler.add_job(follower.sync, id=f"now:source:{i}",
+                names.append(f"source {source}")
+                self._scheduler.add_job(follower.sync, id=f"now:source:{source}",
                                         replace_existing=True)
         for name in self.repos.matching(push):
             names.append(name)
@@ -93,8 +109,7 @@ class Pollers:
     def status(self) -> dict[str, Any]:
         return {
             "upstream": self.upstream.report.as_dict() if self.upstream else None,
-            "sources": {f.repo.name.removesuffix(".git"): f.report.as_dict()
-                        for f in self.sources},
+            "sources": {n: f.report.as_dict() for n, (f, _) in sorted(self.sources.items())},
             "repositories": {n: {"url": sanitize_url(s.url), "intervalSeconds": s.interval,
                                  "failures": s.failures, "lastError": s.last_error}
                              for n, s in sorted(self.repos.followed.items())},

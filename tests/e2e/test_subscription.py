@@ -1,5 +1,5 @@
 """A subscription of three repositories (issue #14): HOME/config.git and two made with
-`gitline repo add`, with inputs across them, loads as one workflow and a real `git push`
+`gitline repo add` (one before `gitline serve`, one while it runs), with inputs across them, loads as one workflow and a real `git push`
 to any of them reconciles at once, against a real `gitline serve` (HTTP and by path).
 
 The controller polls only every 300 s here: what happens within seconds of a push was
@@ -76,9 +76,11 @@ def status(home: Home) -> dict:
 def three(home: Home, tmp_path: Path):
     """config.git and shipit over HTTP (alice's token), infra by path; nothing pushed."""
     gitline("repo", "add", home.path, "shipit")
-    gitline("repo", "add", home.path, "infra")
     alice = token(home, "alice")
     base = serve_base(home, "--poll", "300")
+    # added while the controller runs: taken in at once, no restart
+    added = gitline("repo", "add", home.path, "infra").stdout
+    assert "The running controller serves it" in added
     works = {}
     for name, remote in (("config", url(base, "alice", alice)),
                          ("shipit", url(base, "alice", alice).replace(
