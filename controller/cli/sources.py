@@ -20,8 +20,8 @@ def repo() -> None:
 @click.argument("name")
 def add(home: Path, name: str) -> None:
     """Create HOME/repos/NAME.git (bare, pushable by path and over HTTP at /repos/NAME.git
-    with the same tokens) and list NAME under `sources:` in HOME/gitline.yml. Restart
-    `gitline serve` to take it in."""
+    with the same tokens) and list NAME under `sources:` in HOME/gitline.yml; a running
+    controller takes it in at once."""
     from controller.core.subscription import check_source_name
     from controller.store.repoinit import add_source_setting, init_source
 
