@@ -97,7 +97,8 @@ class Controller:
                                    settings.local_user_map)
         install_hook(settings.repo_path, settings.branch, settings.state_branch,
                      upstream=bool(settings.upstream) and not settings.allow_push_with_upstream)
-        self.subscription = Subscription(self.config)  # its sources: self.sources's
+        # config.git and the other repositories (self.sources keeps them), as one workflow
+        self.subscription = Subscription(self.config, main_name=settings.name)
         self.reconciler = Reconciler(
             self.config, self.store, self.executor, poke=self.loop.poke,
             job_env=settings.job_env(), secrets=lambda: load_secrets(settings.home),

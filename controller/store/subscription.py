@@ -34,6 +34,8 @@ class Subscription:
 
     main: Any
     sources: dict[str, Any] = field(default_factory=dict)
+    # the main repository's name (settings.name: its `<repo>_runCI`), for the loader
+    main_name: str = sourcenames.DEFAULT_MAIN_NAME
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
     def heads(self) -> dict[str, str]:
@@ -94,7 +96,8 @@ def open_subscription(settings: Any, main: Any) -> Subscription:
     from controller.store.configrepo import ConfigRepo
 
     return Subscription(main, {name: ConfigRepo(path, branch_of(settings, name))
-                               for name, path in source_paths(settings).items()})
+                               for name, path in source_paths(settings).items()},
+                        main_name=settings.name)
 
 
 def open_reading(settings: Any, main: Any) -> Subscription:
@@ -102,7 +105,7 @@ def open_reading(settings: Any, main: Any) -> Subscription:
     from controller.store.catfile import CatFile
     from controller.store.statereader import ConfigReader
 
-    sub = Subscription(main)
+    sub = Subscription(main, main_name=settings.name)
     for name, path in source_paths(settings).items():
         cat = CatFile(path)
         sub.sources[name] = ConfigReader(cat, branch_of(settings, name))
@@ -122,7 +125,8 @@ def open_like(settings: Any, main: Any) -> Subscription:
     from controller.store.statereader import ConfigReader
 
     if settings is None or not settings.sources:
-        return Subscription(main)
+        return Subscription(main, main_name=settings.name if settings else
+                            sourcenames.DEFAULT_MAIN_NAME)
     return open_reading(settings, main) if isinstance(main, ConfigReader) \
         else open_subscription(settings, main)
 
