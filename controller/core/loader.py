@@ -15,18 +15,10 @@ import posixpath
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from controller.core import (
-    coerce,
-    keycheck,
-    model,
-    resolve,
-    secretscope,
-    sourcenames,
-    vocabulary,
-    yamlread,
-)
+from controller.core import coerce, keycheck, model, resolve, secretscope, vocabulary, yamlread
 from controller.core.jobs_reader import JobReader
 from controller.core.resources_reader import ResourceReader
+from controller.core.sourcenames import split as split_source
 from controller.core.yamldata import Pos, UndefinedAlias, YList, YMap, pos_of, undefined_in
 
 SPLIT_FILES = frozenset(
@@ -225,7 +217,7 @@ class _Loader:
             self.report.error(
                 pos, f"duplicate name '{name}': first defined at {first}; this one is ignored", name
             )
-            if sourcenames.split(first.path)[0] != sourcenames.split(self.report.path)[0]:
+            if split_source(first.path)[0] != split_source(self.report.path)[0]:
                 # two sources of a subscription: neither one is "the" name, say it at both
                 self.report.problems.append(model.Problem(first, f"duplicate name '{name}': "
                                             f"also defined at {self.report.loc(pos)}",

@@ -1,6 +1,7 @@
 """A subscription of three repositories (issue #14): HOME/config.git and two made with
-`gitline repo add` (one before `gitline serve`, one while it runs), with inputs across them, loads as one workflow and a real `git push`
-to any of them reconciles at once, against a real `gitline serve` (HTTP and by path).
+`gitline repo add` (one before `gitline serve`, one while it runs), with inputs across
+them, loads as one workflow and a real `git push` to any of them reconciles at once,
+against a real `gitline serve` (HTTP and by path).
 
 The controller polls only every 300 s here: what happens within seconds of a push was
 noticed by the watcher of that repository (or the HTTP server's post-receive)."""
