@@ -34,6 +34,7 @@ from controller.store.configrepo import ConfigRepo
 from controller.store.gitstate import GitStateStore
 from controller.store.pushlog import PushLog, token_pusher
 from controller.store.repoinit import install_hook
+from controller.store.subscription import Subscription
 
 if TYPE_CHECKING:  # imported when serving (startup cost)
     from controller.server.httpd import HttpServer
@@ -97,12 +98,15 @@ class Controller:
                                    settings.local_user_map)
         install_hook(settings.repo_path, settings.branch, settings.state_branch,
                      upstream=bool(settings.upstream) and not settings.allow_push_with_upstream)
+        # config.git and the other repositories (self.sources keeps them), as one workflow
+        self.subscription = Subscription(self.config, main_name=settings.name)
         self.reconciler = Reconciler(
             self.config, self.store, self.executor, poke=self.loop.poke,
             job_env=settings.job_env(), secrets=lambda: load_secrets(settings.home),
             requests_dir=settings.home / REQUESTS_DIR, identity=self.identity,
             checkout=lambda res, version: self.repos.checkout(res, version),
-            default_timeout_minutes=settings.default_timeout_minutes)
+            default_timeout_minutes=settings.default_timeout_minutes,
+            subscription=self.subscription)
         self._wire_network()
         self.watcher = RefWatcher(settings.repo_path, self.loop.poke,
                                   ignore_refs=(f"refs/heads/{settings.state_branch}",
@@ -155,9 +159,36 @@ class Controller:
                     s.home / "cache" / "keys"))
         self.pollers = Pollers(upstream=upstream, upstream_seconds=s.upstream_poll_seconds,
                                repos=self.repos)
+        self._wire_sources()
         self.http: HttpServer | None = None
         self.answers: Any = None  # HOME/answers.sock, once serving
-        self.answerer = Answerer(s.repo_path, branch=s.branch, state_branch=s.state_branch)
+        self.answerer = Answerer(s.repo_path, branch=s.branch, state_branch=s.state_branch,
+                                 settings=s)
+
+    def _wire_sources(self) -> None:
+        """The other repositories of the subscription (issue #14), kept in step with
+        gitline.yml: their readers, watchers, git server entries and followers."""
+        from controller.reactor.sourceset import SourceSet
+        from controller.reactor.upstream import UpstreamFollower
+        from controller.store.remote import git_auth_env
+
+        s = self.settings
+
+        def follower(src: Any) -> UpstreamFollower:
+            def auth() -> dict[str, str]:
+                return git_auth_env(src.upstream, find_secret(load_secrets(s.home), src.secret),
+                                    s.home / "cache" / "keys")
+            return UpstreamFollower(
+                s.source_path(src.name), src.upstream, branch=src.branch or s.branch,
+                upstream_branch=src.upstream_branch, state_branch=s.state_branch,
+                push_state=False, poke=self.loop.poke, allow_local=s.allow_local_repos,
+                auth_env=auth)
+
+        self.sources = SourceSet(
+            s, self.subscription, self.loop.poke, follower=follower,
+            on_follow=lambda src, f: self.pollers.add_source(
+                src.name, f, src.poll_seconds or s.upstream_poll_seconds),
+            on_unfollow=self.pollers.drop_source)
 
     def _latest_version(self, name: str) -> model.Version | None:
         with self._read_lock:
@@ -207,6 +238,9 @@ class Controller:
     def _answer_hook(self, request: dict[str, Any]) -> dict[str, Any]:
         if request.get("ask") == "status":  # `gitline status`: what this controller holds
             return {"status": self._api_services().status()}
+        if request.get("ask") == "sources":  # `gitline repo add`: take gitline.yml in now
+            self.loop.poke()
+            return {"taken": self.sources.taken_in(10.0), "sources": sorted(self.sources.git)}
         new, started = str(request["new"]), time.monotonic()
         lines, refuse = self.answerer(str(request["old"]), new,
                                       reject_invalid=self._reject_invalid(),
@@ -246,7 +280,8 @@ class Controller:
         git = GitApp(s.repo_path, branch=s.branch, state_branch=s.state_branch,
                      on_push=self._pushed, before_push=self._pushing, fallback=api,
                      answer=self._answer, upstream=bool(s.upstream),
-                     allow_push_with_upstream=s.allow_push_with_upstream)
+                     allow_push_with_upstream=s.allow_push_with_upstream,
+                     sources=self.sources.git, on_source_push=self._source_pushed)
         tokens = TokenStore(s.home)
         if tokens.legacy():
             log.warning("gitline: tokens from before scopes (%s) still work with read, push "
@@ -299,8 +334,15 @@ class Controller:
                  ", ".join(f"{n} {new[:7]}" for _, new, n in updates))
         self.loop.poke()
 
+    def _source_pushed(self, principal: Any, updates: list[tuple[str, str, str]]) -> None:
+        """A push to another source of the subscription: reconcile at once."""
+        log.info("gitline: %s pushed %s", principal.name or "anonymous",
+                 ", ".join(f"{n} {new[:7]}" for _, new, n in updates))
+        self.loop.poke()
+
     def _run_pass(self) -> None:
         began = time.monotonic()
+        self.sources.refresh()  # gitline.yml's sources changed (`gitline repo add`)
         self.reconciler.run_pass()
         self.store.maintain()  # packs loose objects in the background when they pile up
         self.timers.sync(self.reconciler.workflow)  # schedules follow pushes
@@ -337,6 +379,7 @@ class Controller:
 
     def serve(self, stop: threading.Event) -> None:
         self.watcher.start()
+        self.sources.start()
         self.timers.start()
         self.deliverer.start()
         self.statuses.start()
@@ -349,6 +392,7 @@ class Controller:
             self.loop.run(stop)
         finally:
             self.watcher.stop()
+            self.sources.stop()
             self.timers.stop()
             self.deliverer.stop()
             self.statuses.stop()

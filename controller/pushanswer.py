@@ -20,14 +20,16 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from controller.core import approvals, intake, loader, pushplan, pushwords
+from controller.core import approvals, intake, pushplan, pushwords
 from controller.core.yamlread import ParseCache
+from controller.store import subscription
 from controller.store.configrepo import ConfigRepo
 from controller.store.gitstate import GitStateStore
 from controller.store.repoinit import REFUSE  # the hook's status that refuses a push
 
 if TYPE_CHECKING:
     from controller.core.secretscope import Scope
+    from controller.settings import Settings
 
 ZERO = "0" * 40
 
@@ -45,19 +47,20 @@ def _scopes(home: Path) -> dict[str, Scope] | None:
 
 def plan_commit(config: ConfigRepo, store: GitStateStore, old: str, new: str, *,
                 home: Path | None = None, identity: approvals.Identity | None = None,
-                cache: ParseCache | None = None) -> pushplan.PushPlan:
+                cache: ParseCache | None = None, settings: Settings | None = None
+                ) -> pushplan.PushPlan:
     """What moving the config branch from `old` ("" or zeros: from nothing) to `new` does.
 
     `identity`: who pushed, when the edge knows it (a token with the approve scope);
-    `cache`: files parsed for the previous answer (a long-lived answerer)."""
+    `cache`: files parsed for the previous answer (a long-lived answerer); `settings`:
+    the HOME's, whose other sources load with it (at their heads)."""
     snap = store.read_snapshot()
     scopes = _scopes(home) if home is not None else None
-    pushed = loader.load_workflow(config.workflow_files(new, loader.is_workflow_file),
-                                  scopes=scopes, cache=cache)
+    pushed = subscription.load(settings, config, new, None, scopes=scopes, cache=cache)
     good = None
     if pushed.fatal and snap.good_commit:  # only then: a second load costs as much again
-        good = (snap.good_commit, loader.load_workflow(
-            config.workflow_files(snap.good_commit, loader.is_workflow_file), scopes=scopes))
+        good = (snap.good_commit, subscription.load(settings, config, snap.good_commit,
+                                                    snap.good_sources, scopes=scopes))
     commit, wf = good if good else (new, pushed)
     tracked = {r.name: config.tree_id(commit, r.tracks_path) or ""
                for r in wf.resources.values() if r.tracks_path is not None}
@@ -90,8 +93,10 @@ class Answerer:
     path through HOME/answers.sock), where the state snapshot is re-read only when the
     state branch moved and only the files a push changed are parsed again."""
 
-    def __init__(self, repo_path: Path, *, branch: str, state_branch: str) -> None:
+    def __init__(self, repo_path: Path, *, branch: str, state_branch: str,
+                 settings: Settings | None = None) -> None:
         self.repo_path = Path(repo_path)
+        self._settings = settings  # its other sources load with each push
         self._branch = branch
         self._store = GitStateStore(repo_path, state_branch)
         self._cache: ParseCache = {}
@@ -105,8 +110,7 @@ class Answerer:
             head = config.head()
             if head:
                 with self._lock:
-                    loader.load_workflow(config.workflow_files(head, loader.is_workflow_file),
-                                         cache=self._cache)
+                    subscription.load(self._settings, config, head, None, cache=self._cache)
         except Exception:  # noqa: BLE001 - only a head start: a push's answer says what fails
             return
 
@@ -121,7 +125,7 @@ class Answerer:
         config = ConfigRepo(self.repo_path, self._branch, objects=objects)
         with self._lock, _no_collection():
             plan = plan_commit(config, self._store, old, new, home=self.repo_path.parent,
-                               identity=identity, cache=self._cache)
+                               identity=identity, cache=self._cache, settings=self._settings)
         return pushwords.render(plan, reject_invalid=reject_invalid), \
             plan.refused(reject_invalid)
 
@@ -140,7 +144,8 @@ def main(argv: list[str]) -> int:
         return 0
     # git keeps a pushed pack in a quarantine folder until pre-receive accepts it
     objects = os.environ.get("GIT_QUARANTINE_PATH") or os.environ.get("GIT_OBJECT_DIRECTORY")
-    answer = Answerer(repo, branch=settings.branch, state_branch=settings.state_branch)
+    answer = Answerer(repo, branch=settings.branch, state_branch=settings.state_branch,
+                      settings=settings)
     lines, refused = answer(old, new, reject_invalid=settings.reject_invalid, objects=objects)
     sys.stdout.write("".join(f"{line}\n" for line in lines))
     return REFUSE if refused else 0

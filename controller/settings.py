@@ -8,6 +8,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from controller.core import sourcenames, subscription
 from controller.core.remotes import url_problem
 from controller.store import yamlio
 
@@ -76,6 +77,10 @@ class Settings:
     # A push whose workflow has errors is refused (with the errors in the pusher's terminal);
     # false: it is accepted and recorded, and the last good workflow keeps running.
     reject_invalid: bool = False
+    # The main config repository's name (its `<repo>_runCI`), and the other repositories
+    # of the subscription (issue #14; core/subscription.py): HOME/repos/NAME.git each.
+    name: str = sourcenames.DEFAULT_MAIN_NAME
+    sources: tuple[subscription.SourceSpec, ...] = ()
 
     @property
     def local_user_map(self) -> dict[str, str]:
@@ -105,6 +110,12 @@ class Settings:
     @property
     def repo_path(self) -> Path:
         return self.home / "config.git"
+
+    def source_path(self, name: str) -> Path:
+        """HOME/repos/NAME.git of source `name` (MAIN: config.git)."""
+        if name == sourcenames.MAIN:
+            return self.repo_path
+        return self.home / subscription.REPOS_DIR / f"{subscription.check_source_name(name)}.git"
 
     @property
     def work_root(self) -> Path:
@@ -187,6 +198,13 @@ def _checked(settings: Settings, path: Path) -> Settings:
     if settings.executor == "celery" and not settings.broker_url.strip():
         raise SettingsError(f"{path}: executor: celery needs broker_url "
                             "(e.g. redis://127.0.0.1:6379/0)")
+    if not sourcenames.is_source_name(settings.name):
+        raise _Bad("name", f"{settings.name!r} is not allowed: {sourcenames.SOURCE_RULE}")
+    for source in settings.sources:
+        problem = url_problem(source.upstream, allow_local=settings.allow_local_repos) \
+            if source.upstream else ""
+        if problem:
+            raise _Bad("sources", f"{source.name}: upstream: {problem}")
     if settings.upstream:
         problem = url_problem(settings.upstream, allow_local=settings.allow_local_repos)
         if problem:
@@ -211,6 +229,13 @@ def _typed(values: dict[str, Any], path: Path) -> dict[str, Any]:
             raise SettingsError(f"{path}: unknown setting {key!r} (known: {', '.join(kinds)})")
         converters: dict[str, Callable[[Any], Any]] = {"int": int, "float": float, "bool": _bool}
         conv = converters.get(str(kinds[key]), str)
+        if key == "sources":  # a structure of its own (core/subscription.py)
+            try:
+                out[key] = subscription.parse_sources(value, str(values.get("name") or
+                                                                 sourcenames.DEFAULT_MAIN_NAME))
+            except ValueError as err:
+                raise _Bad(key, str(err)) from err
+            continue
         if isinstance(value, dict):  # local_users: {ada: ada@example.com}
             value = ",".join(f"{k}={v}" for k, v in value.items())
         try:

@@ -4,7 +4,14 @@
 stays quick: only click at import, everything else inside the commands that need it.
 """
 
-from controller.cli import asking, checking, reading, serving, tokens  # noqa: F401  commands
+from controller.cli import (  # noqa: F401  commands
+    asking,
+    checking,
+    reading,
+    serving,
+    sources,
+    tokens,
+)
 from controller.cli.base import main
 
 __all__ = ["main"]

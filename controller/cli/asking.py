@@ -129,7 +129,8 @@ def approve(home: Path | None, job: str, reject: bool, reason: str,
     snap = store.read_snapshot()
     pending = watching.pending_number(settings, None, job) if watch else None
     _said(_requests(settings, wait_seconds).approve(
-        running_workflow(config, store, snap), snap, job, decision, reason, local_actor()))
+        running_workflow(config, store, snap, settings), snap, job, decision, reason,
+        local_actor()))
     if pending is not None:
         watching.watch(settings, None, job, pending)
 

@@ -13,6 +13,7 @@ from controller.cli.base import HomeCommand, emit_json, home_option, load_settin
 if TYPE_CHECKING:
     from controller.core.model import Problem
     from controller.core.pushplan import PushPlan
+    from controller.settings import Settings
 
 
 @main.command(short_help="Check workflow files offline.")
@@ -25,19 +26,22 @@ if TYPE_CHECKING:
 def validate(paths: tuple[Path, ...], fmt: str, as_json: bool, strict: bool) -> None:
     """Load PATHS (files or folders) as one workflow; print path:line:col: problems.
 
-    Exits 1 when there is an error (with --strict, also a warning), or when PATHS hold no
-    workflow file. An info (a key Gitline reads but does not act on) never fails.
+    Several folders are one subscription: each folder a source named after it (a corpus
+    folder `owner__repo@sha`: `repo`), the first the main one; the others' files are
+    named SOURCE:path. Exits 1 when there is an error (with --strict, also a warning), or
+    when PATHS hold no workflow file. An info (a key Gitline reads but does not act on)
+    never fails.
     """
     from dataclasses import replace
 
     from controller.core import loader
 
-    files = _read_files(paths)
+    files, sources = _read_subscription(paths)
     if not files:
         raise click.ClickException(
             f"no workflow file in {', '.join(map(str, paths))} (looked for shippable.yml, "
             "*.shippable.yml and the like)")
-    wf = loader.load_workflow(files)
+    wf = loader.load_workflow(files, sources=frozenset(list(sources)[1:]))
     problems = sorted(wf.problems, key=_where)
     if strict:
         problems = [replace(p, severity="error") if p.severity == "warning" else p
@@ -48,6 +52,8 @@ def validate(paths: tuple[Path, ...], fmt: str, as_json: bool, strict: bool) -> 
     fmt = "json" if as_json else fmt
     if fmt == "json":
         emit_json({"files": [f for f, _ in files], "resources": len(wf.resources),
+                    "sources": [{"source": n, "folder": str(f), "main": i == 0}
+                                for i, (n, f) in enumerate(sources.items())],
                     "jobs": len(wf.jobs), "errors": errors, "warnings": warnings,
                     "infos": infos,
                     "problems": [{"file": p.location.path, "line": p.location.line,
@@ -63,6 +69,9 @@ def validate(paths: tuple[Path, ...], fmt: str, as_json: bool, strict: bool) -> 
                            + p.message.replace("%", "%25").replace("\n", "%0A"))
             else:
                 click.echo(str(p))
+        if len(sources) > 1:
+            click.echo("sources: " + ", ".join(f"{n} ({f})" for n, f in sources.items()),
+                       err=True)
         click.echo(f"{len(wf.resources)} resources, {len(wf.jobs)} jobs, {errors} errors, "
                    f"{warnings} warnings, {infos} infos", err=True)
     if errors:
@@ -122,14 +131,33 @@ def plan(home: Path | None, rev: str | None, work: Path | None, as_json: bool) -
             raise NotFound(f"no commit {rev or settings.branch!r} in {settings.repo_path}"
                            ) from err
         old = store.read_snapshot().processed_commit
-        pushed = pushanswer.plan_commit(config, store, old, new, home=settings.home)
+        pushed = pushanswer.plan_commit(config, store, old, new, home=settings.home,
+                                        settings=settings)
         reject = settings.reject_invalid
+    heads = _source_heads(settings if work is None else None, config if work is None else None)
     if as_json:
-        emit_json(pushwords.as_json(pushed, reject_invalid=reject))
+        emit_json({**pushwords.as_json(pushed, reject_invalid=reject),
+                   **({"sources": heads} if heads else {})})
     else:
+        if heads:  # the other repositories of the subscription load at their heads
+            click.echo("gitline: with " + ", ".join(f"source {n} at {c[:7] or '(empty)'}"
+                                                  for n, c in heads.items()))
         click.echo("\n".join(pushwords.render(pushed, reject_invalid=reject)))
     if pushed.errors:
         raise click.exceptions.Exit(1)
+
+
+def _source_heads(settings: Settings | None, config: object) -> dict[str, str]:
+    """The head of each other source of the subscription ({} without any)."""
+    from controller.store.subscription import open_like
+
+    if settings is None or not settings.sources:
+        return {}
+    sub = open_like(settings, config)
+    try:
+        return sub.heads()
+    finally:
+        sub.close()
 
 
 def _plan_work(home: Path | None, work: Path) -> tuple[PushPlan, bool]:
@@ -154,7 +182,7 @@ def _plan_work(home: Path | None, work: Path) -> tuple[PushPlan, bool]:
                        "planned as if nothing had run yet", err=True)
     config = ConfigRepo(wc.git_dir, branch)
     pushed = pushanswer.plan_commit(config, store, wc.base, wc.commit,
-                                    home=settings.home if settings else None)
+                                    home=settings.home if settings else None, settings=settings)
     return pushed, settings.reject_invalid if settings else False
 
 
@@ -170,14 +198,17 @@ def graph(paths: tuple[Path, ...], fmt: str) -> None:
     from controller.core import graph as graphs
     from controller.core import loader
 
-    files = _read_files(paths)
+    files, sources = _read_subscription(paths)
     if not files:
         raise click.ClickException(f"no workflow file in {', '.join(map(str, paths))}")
-    wf = loader.load_workflow(files)
+    wf = loader.load_workflow(files, sources=frozenset(list(sources)[1:]))
     if wf.fatal or (wf.errors and not wf.jobs and not wf.resources):
         for p in sorted(wf.errors, key=_where):
             click.echo(str(p), err=True)
         raise click.ClickException("the workflow does not load; nothing to draw")
+    if len(sources) > 1:  # which folder each source is (its objects' files say SOURCE:)
+        mark = "//" if fmt == "dot" else "%%"
+        click.echo("".join(f"{mark} source {n}: {f}\n" for n, f in sources.items()), nl=False)
     click.echo(graphs.render_dot(wf) if fmt == "dot" else graphs.render_mermaid(wf), nl=False)
 
 
@@ -198,6 +229,33 @@ def completion(shell: str) -> None:
 
 def _where(p: Problem) -> tuple[str, int, int]:
     return (p.location.path, p.location.line, p.location.col)
+
+
+def _read_subscription(paths: tuple[Path, ...]) -> tuple[list[tuple[str, bytes]],
+                                                         dict[str, Path]]:
+    """The files of PATHS and, when they are several folders, one source per folder
+    ({name: folder}, the main one first); else {} and the files as _read_files has them."""
+    from controller.core import sourcenames
+    from controller.core.subscription import check_source_name, folder_source_name
+
+    folders = [p for p in paths if p.is_dir()]
+    if len(folders) < 2:
+        return _read_files(paths), {}
+    sources: dict[str, Path] = {}
+    for folder in folders:
+        name = folder_source_name(str(folder.resolve()))
+        try:
+            check_source_name(name, main_name="")
+        except ValueError as err:
+            raise click.ClickException(f"{folder}: {err}") from err
+        if name in sources:
+            raise click.ClickException(f"{folder} and {sources[name]} are both source {name}")
+        sources[name] = folder
+    files = _read_files(tuple(p for p in paths if not p.is_dir()) + (folders[0],))
+    for name, folder in list(sources.items())[1:]:
+        files += [(sourcenames.join(name, path[len(str(folder)):].lstrip("/")), data)
+                  for path, data in _read_files((folder,))]
+    return files, sources
 
 
 def _read_files(paths: tuple[Path, ...]) -> list[tuple[str, bytes]]:

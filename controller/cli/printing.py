@@ -20,6 +20,13 @@ def print_status(report: dict[str, Any]) -> None:
         click.echo(f"  refused: {line}")
     for line in cfg["waitingTriggers"]:
         click.echo(f"  waits: {line}")
+    if cfg.get("sources"):  # the other repositories of the subscription
+        click.echo("sources:")
+        good = cfg.get("goodSources") or {}
+        for name, commit in sorted(cfg["sources"].items()):
+            kept = "" if good.get(name, commit) == commit else \
+                f", running {good[name][:7]} (the last good one)"
+            click.echo(f"  {name:<24} processed {commit[:7]}{kept}")
     click.echo("resources:")
     for name, r in report["resources"].items():
         ver = f"v{r['version']}" if r["version"] else "no version"

@@ -68,8 +68,13 @@ def serve(home: Path, workers: int | None, poll_seconds: float | None, verbose: 
     except SandboxError as err:
         raise click.ClickException(str(err)) from err
     stop = threading.Event()
+
+    def stopping(*_: object) -> None:
+        stop.set()
+        controller.loop.poke()  # at once: a long --poll must not delay the stop
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+        signal.signal(sig, stopping)
     try:
         controller.serve(stop)
     finally:

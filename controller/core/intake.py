@@ -42,7 +42,8 @@ class Taken:
 
 def take_config(pushed: model.Workflow, head: str, good: tuple[str, model.Workflow] | None,
                 snap: model.Snapshot, *, author: str = "",
-                tracked_trees: Mapping[str, str] | None = None) -> Taken:
+                tracked_trees: Mapping[str, str] | None = None,
+                source_commits: Mapping[str, str] | None = None) -> Taken:
     """The workflow to run after `head` is pushed and its new versions.
 
     `good` is the last good (commit, workflow); `tracked_trees` the tree ids of the paths
@@ -55,7 +56,7 @@ def take_config(pushed: model.Workflow, head: str, good: tuple[str, model.Workfl
     else:
         commit, workflow, kept = head, pushed, False
     new = versions.plan_versions(workflow, snap, commit=commit, author=author,
-                                 tracked_trees=tracked_trees)
+                                 tracked_trees=tracked_trees, source_commits=source_commits)
     return Taken(workflow, commit, kept, tuple(new))
 
 

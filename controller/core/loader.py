@@ -18,6 +18,7 @@ from typing import Any
 from controller.core import coerce, keycheck, model, resolve, secretscope, vocabulary, yamlread
 from controller.core.jobs_reader import JobReader
 from controller.core.resources_reader import ResourceReader
+from controller.core.sourcenames import split as split_source
 from controller.core.yamldata import Pos, UndefinedAlias, YList, YMap, pos_of, undefined_in
 
 SPLIT_FILES = frozenset(
@@ -56,15 +57,17 @@ def load_workflow(
     self_names: frozenset[str] = frozenset({".", "self"}),
     scopes: Mapping[str, secretscope.Scope] | None = None,
     cache: yamlread.ParseCache | None = None,
+    sources: frozenset[str] = frozenset(),
 ) -> model.Workflow:
     """Load every file as one workflow. Never raises.
 
     With `scopes` (the HOME's secrets), a secret named outside its scope is an error at its
     line and what would get it is inconsistent; without, secrets are not checked (validate).
-    `cache`: files parsed by the previous call (see yamlread.read_files).
+    `cache`: files parsed by the previous call (see yamlread.read_files). `sources`: the
+    names of the subscription's other repositories (a gitRepo on one versions locally).
     """
     try:
-        return _Loader(self_names, scopes).load(list(files), cache)
+        return _Loader(self_names, scopes, sources).load(list(files), cache)
     except Exception as err:  # noqa: BLE001 - the contract is: never raise
         where = model.Location("<workflow>")
         problem = model.Problem(where, f"internal error while loading: {err!r}")
@@ -75,10 +78,11 @@ class _Loader:
     """One load: the files' objects by name, and what the readers said of them."""
 
     def __init__(self, self_names: frozenset[str],
-                 scopes: Mapping[str, secretscope.Scope] | None = None) -> None:
+                 scopes: Mapping[str, secretscope.Scope] | None = None,
+                 sources: frozenset[str] = frozenset()) -> None:
         self.scopes = scopes
         self.report = coerce.Reporter()
-        self.resource_reader = ResourceReader(self.report, self_names)
+        self.resource_reader = ResourceReader(self.report, self_names, sources)
         self.job_reader = JobReader(self.report)
         self.keys = keycheck.KeyChecker()
         self.resources: dict[str, model.Resource] = {}
@@ -213,6 +217,11 @@ class _Loader:
             self.report.error(
                 pos, f"duplicate name '{name}': first defined at {first}; this one is ignored", name
             )
+            if split_source(first.path)[0] != split_source(self.report.path)[0]:
+                # two sources of a subscription: neither one is "the" name, say it at both
+                self.report.problems.append(model.Problem(first, f"duplicate name '{name}': "
+                                            f"also defined at {self.report.loc(pos)}",
+                                            "error", name))
             return False
         self.defined_at[name] = self.report.loc(pos)
         return True

@@ -107,6 +107,8 @@ class Resource:
     # For a gitRepo whose sourceName is the config repository itself: the path prefix
     # whose files it tracks ("" = the whole repository). None for anything else.
     tracks_path: str | None = None
+    # ...and the source of the subscription it tracks ("": the main config repository)
+    tracks_source: str = ""
     # A stable digest of everything that, changed, makes a new version.
     digest: str = ""
 
@@ -342,3 +344,6 @@ class Snapshot:
     tip: str = ""  # the state commit this was read from
     # trigger files that wait for a run of an input job in flight (error: for which)
     waiting_triggers: tuple[TriggerRequest, ...] = ()
+    # the commit of each other source of the subscription processed / loaded with them
+    processed_sources: dict[str, str] = field(default_factory=dict)
+    good_sources: dict[str, str] = field(default_factory=dict)

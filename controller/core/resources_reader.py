@@ -30,7 +30,9 @@ class ResourceReader:
     """Reads resources; remembers where each names its integration (a secret), so that a
     secret outside its scope is said at that line."""
 
-    def __init__(self, report: coerce.Reporter, self_names: frozenset[str]) -> None:
+    def __init__(self, report: coerce.Reporter, self_names: frozenset[str],
+                 sources: frozenset[str] = frozenset()) -> None:
+        self.sources = sources  # sourceName values naming another source of the subscription
         self.report = report
         self.self_names = self_names  # sourceName values meaning the config repository
         self.integration_at: dict[str, model.Location] = {}
@@ -56,7 +58,9 @@ class ResourceReader:
         if integration:
             self.integration_at[name] = self.report.loc(item.at("integration"))
         tracks: str | None = None
-        if rtype == "gitRepo" and coerce.as_text(definition.get("sourceName")) in self.self_names:
+        source_name = coerce.as_text(definition.get("sourceName"))
+        on_source = source_name if rtype == "gitRepo" and source_name in self.sources else ""
+        if on_source or (rtype == "gitRepo" and source_name in self.self_names):
             tracks = self.tracked_path(name, item, definition)
             if tracks is None:
                 return None
@@ -70,6 +74,7 @@ class ResourceReader:
             integration=integration,
             flags=coerce.as_texts(item.get("flags")),
             tracks_path=tracks,
+            tracks_source=on_source,
             digest=definition_digest(rtype, definition, integration),
         )
 

@@ -67,8 +67,10 @@ def plan_versions(
     commit: str,
     author: str = "",
     tracked_trees: Mapping[str, str] | None = None,
+    source_commits: Mapping[str, str] | None = None,
 ) -> list[model.Version]:
-    """New versions to record for the workflow loaded at config `commit`."""
+    """New versions to record for the workflow loaded at config `commit` (and, for a
+    gitRepo on another source of the subscription, at its commit in `source_commits`)."""
     tracked = tracked_trees or {}
     new: list[model.Version] = []
     for name in sorted(workflow.resources):
@@ -79,13 +81,17 @@ def plan_versions(
         latest = snapshot.versions.get(name)
         if latest is not None and latest.digest == digest:
             continue
+        source = resource.tracks_source
+        at = (source_commits or {}).get(source, "") if source else commit
+        if source and not at:  # a source nothing was pushed to yet: nothing to version
+            continue
         new.append(
             model.Version(
                 resource=name,
                 number=next_number(latest),
-                name=version_name(resource, commit),
-                values=version_values(resource, commit, author),
-                created_by=f"config {commit[:7]}",
+                name=version_name(resource, at),
+                values=version_values(resource, at, author),
+                created_by=f"{source or 'config'} {at[:7]}",
                 config_commit=commit,
                 author=author,
                 digest=digest,

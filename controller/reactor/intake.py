@@ -16,10 +16,12 @@ from dataclasses import replace
 
 from controller.core import approvals, intake, lifecycle, loader, model, planner, secretscope
 from controller.core.intake import PushedCommit
+from controller.core.subscription import fallback
 from controller.reactor.identity import Identifier
 from controller.reactor.ports import ConfigSource
 from controller.reactor.recorder import Loaded, Recorder
 from controller.secrets import SecretsError, scopes
+from controller.store.subscription import Subscription
 
 log = logging.getLogger("gitline")
 
@@ -28,12 +30,16 @@ Triggers = tuple[model.TriggerRequest, ...]
 
 class Intake:
     def __init__(self, config: ConfigSource, recorder: Recorder,
-                 identity: Identifier | None) -> None:
+                 identity: Identifier | None, subscription: Subscription | None = None) -> None:
         self.config = config
+        # every source's files load as one workflow; trigger and approval files are read
+        # from `config` (HOME/config.git) only
+        self.sub = subscription or Subscription(config)
+        self.good_sources: dict[str, str] = {}  # the commit of each source `good` loaded
         self.recorder = recorder
         self.store = recorder.store
         self._identity = identity  # None: no approval can be authenticated (all refused)
-        self._cache: dict[str, model.Workflow] = {}
+        self._cache: dict[tuple[str, tuple[tuple[str, str], ...]], model.Workflow] = {}
 
     def _scopes(self) -> dict[str, secretscope.Scope] | None:
         """Who may use each secret; None (unchecked) when secrets.yml cannot be read: no
@@ -43,27 +49,38 @@ class Intake:
         except SecretsError:
             return None
 
-    def workflow_at(self, commit: str) -> model.Workflow:
-        if commit not in self._cache:
-            files = self.config.workflow_files(commit, loader.is_workflow_file)
+    def workflow_at(self, commit: str, sources: Mapping[str, str] | None = None
+                    ) -> model.Workflow:
+        """The workflow of main `commit` with each other source at its commit in `sources`
+        (None: those the good workflow was loaded from)."""
+        at = dict(self.good_sources if sources is None else sources)
+        key = (commit, tuple(sorted(at.items())))
+        if key not in self._cache:
+            files = self.sub.workflow_files(commit, at, loader.is_workflow_file)
             # keep one: memory stays flat
-            self._cache = {commit: loader.load_workflow(files, scopes=self._scopes())}
-        return self._cache[commit]
+            self._cache = {key: loader.load_workflow(files, scopes=self._scopes(),
+                                                     sources=frozenset(self.sub.sources))}
+        return self._cache[key]
 
-    def process(self, head: str, snap: model.Snapshot) -> Callable[[], object]:
-        """Versions and trigger runs of the push up to `head`; returns how to record it."""
-        loaded = self.workflow_at(head)
+    def process(self, head: str, snap: model.Snapshot,
+                sources: Mapping[str, str] | None = None) -> Callable[[], object]:
+        """Versions and trigger runs of the push up to `head` (and of the other sources at
+        their commits in `sources`); returns how to record it."""
+        sources = dict(sources or {})
+        loaded = self.workflow_at(head, sources)
         commits, rewritten = self.config.commits_between(snap.processed_commit or None, head)
         if rewritten:
             log.warning("config branch was rewritten (force push); only %s is processed", head[:7])
         author = commits[-1].author if commits else ""
-        last_good = (snap.good_commit, self.workflow_at(snap.good_commit)) \
-            if loaded.fatal and snap.good_commit else None
-        _log_problems(loaded, head, snap.good_commit if last_good else "")
+        kept = self._last_good(loaded, head, sources, snap) if loaded.fatal else None
+        last_good = kept[:2] if kept else None
+        good_sources = kept[2] if kept else sources
+        _log_problems(loaded, head, last_good[0] if last_good else "")
         with self.recorder.version_lock:
             taken = intake.take_config(loaded, head, last_good, self.store.read_snapshot(),
-                                       author=author,
-                                       tracked_trees=self._tracked(loaded, head, last_good))
+                                       author=author, source_commits=good_sources,
+                                       tracked_trees=self._tracked(loaded, head, last_good,
+                                                                   good_sources))
             for v in taken.versions:
                 self.store.append_version(v)
         for v in taken.versions:
@@ -71,6 +88,8 @@ class Intake:
                      f" ({v.name[:12]})" if v.name else "")
         good = Loaded(taken.commit, taken.workflow) if taken.workflow is not None else None
         self.recorder.good = good
+        if good is not None:
+            self.good_sources = good_sources
         # The snapshot after the versions above: a trigger in the same push as the first
         # definition of its job's input must see that input's version.
         after = self.store.read_snapshot()
@@ -79,13 +98,26 @@ class Intake:
         return lambda: self.store.record_config(
             processed=head, good=good.commit if good else "", problems=loaded.problems,
             triggers=rejected, waiting=waits, names=good.workflow if good else None,
+            sources={n: {"processed": c, "good": self.good_sources.get(n, "")}
+                     for n, c in sources.items()} or None,
         )
 
+    def _last_good(self, loaded: model.Workflow, head: str, sources: dict[str, str],
+                   snap: model.Snapshot) -> tuple[str, model.Workflow, dict[str, str]] | None:
+        """What runs when the pushed workflow does not load (core.subscription.fallback):
+        (commit, workflow, commit of each other source), or None."""
+        for commit, at in fallback(loaded, head, sources, snap):
+            wf = self.workflow_at(commit, at)
+            if not wf.fatal or (commit, at) == (snap.good_commit, snap.good_sources):
+                return commit, wf, at
+        return None
+
     def _tracked(self, loaded: model.Workflow, head: str,
-                 last_good: tuple[str, model.Workflow] | None) -> dict[str, str]:
-        """Tree ids of the paths gitRepo resources on this repository track."""
+                 last_good: tuple[str, model.Workflow] | None,
+                 sources: Mapping[str, str]) -> dict[str, str]:
+        """Tree ids of the paths gitRepo resources on a source of the subscription track."""
         commit, wf = last_good if last_good else (head, loaded)
-        return {r.name: self.config.tree_id(commit, r.tracks_path) or ""
+        return {r.name: self.sub.tree_id(commit, sources, r)
                 for r in wf.resources.values() if r.tracks_path is not None}
 
     def _triggers(self, snap: model.Snapshot, commits: Sequence[PushedCommit],

@@ -27,6 +27,9 @@ class Pollers:
 
         self.upstream = upstream
         self.repos = repos
+        # followed sources of the subscription: name -> (follower, seconds between fetches)
+        self.sources: dict[str, tuple[UpstreamFollower, float]] = {}
+        self._started = False
         self._scheduler = BackgroundScheduler(
             daemon=True, job_defaults={"coalesce": True, "max_instances": 1,
                                        "misfire_grace_time": None})
@@ -42,7 +45,28 @@ class Pollers:
                                         seconds=self.STATE_PUSH_SECONDS)
         self._scheduler.add_job(self._sync_jobs, "interval", id="repos",
                                 seconds=self.SYNC_SECONDS, next_run_time=now)
+        for name in self.sources:
+            self._follow_source(name)
         self._scheduler.start()
+        self._started = True
+
+    def add_source(self, name: str, follower: UpstreamFollower, seconds: float) -> None:
+        """Follow source `name`'s upstream every `seconds` (and on its push webhooks)."""
+        self.sources[name] = (follower, seconds)
+        if self._started:
+            self._follow_source(name)
+
+    def drop_source(self, name: str) -> None:
+        if self.sources.pop(name, None) is not None and self._started:
+            for job in self._scheduler.get_jobs():
+                if job.id == f"source:{name}":
+                    job.remove()
+
+    def _follow_source(self, name: str) -> None:
+        follower, seconds = self.sources[name]
+        self._scheduler.add_job(follower.sync, "interval", id=f"source:{name}",
+                                seconds=seconds, next_run_time=datetime.now(UTC),
+                                replace_existing=True)
 
     def stop(self) -> None:
         self._scheduler.shutdown(wait=False)
@@ -71,6 +95,11 @@ class Pollers:
             names.append("upstream")
             self._scheduler.add_job(self.upstream.sync, id="now:upstream",
                                     replace_existing=True)
+        for source, (follower, _) in list(self.sources.items()):
+            if sources.push_matches(push, follower.url):
+                names.append(f"source {source}")
+                self._scheduler.add_job(follower.sync, id=f"now:source:{source}",
+                                        replace_existing=True)
         for name in self.repos.matching(push):
             names.append(name)
             self._scheduler.add_job(self.repos.poll, args=[name], kwargs={"force": True},
@@ -80,6 +109,7 @@ class Pollers:
     def status(self) -> dict[str, Any]:
         return {
             "upstream": self.upstream.report.as_dict() if self.upstream else None,
+            "sources": {n: f.report.as_dict() for n, (f, _) in sorted(self.sources.items())},
             "repositories": {n: {"url": sanitize_url(s.url), "intervalSeconds": s.interval,
                                  "failures": s.failures, "lastError": s.last_error}
                              for n, s in sorted(self.repos.followed.items())},

@@ -31,6 +31,7 @@ from controller.reactor.specs import Checkout, SpecBuilder
 from controller.reactor.submit import Submitter
 from controller.secrets import Secret
 from controller.store.statestore import StateStore
+from controller.store.subscription import Subscription
 
 log = logging.getLogger("gitline")
 
@@ -53,6 +54,7 @@ class Reconciler:
         requests_dir: Path | None = None,
         identity: Identifier | None = None,
         default_timeout_minutes: float = 60.0,
+        subscription: Subscription | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -63,7 +65,9 @@ class Reconciler:
         self.recorder = Recorder(store, executor, self.specs, clock,
                                  self.reports.on_started, self.reports.on_done)
         self.outcomes = Outcomes(self.recorder, self.reports)
-        self.intake = Intake(config, self.recorder, identity)
+        self.sub = subscription or Subscription(config)  # config.git and the other sources
+        self.specs.sources = self.sub.sources
+        self.intake = Intake(config, self.recorder, identity, self.sub)
         self.asks = Asks(requests_dir, self.recorder, config, identity, poke)
         self.submitter = Submitter(self.recorder)
         # Timers, webhooks and pollers add versions from their threads, then poke.
@@ -107,9 +111,11 @@ class Reconciler:
         """A new push is taken in (`intake.process`); returns how to record it processed."""
         rec = self.recorder
         snap = self.store.read_snapshot()
-        if head != snap.processed_commit:
-            return self.intake.process(head, snap)
+        sources = {n: c for n, c in self.sub.heads().items() if c}
+        if head != snap.processed_commit or sources != snap.processed_sources:
+            return self.intake.process(head, snap, sources)
         if rec.good is None and snap.good_commit:  # after a restart
+            self.intake.good_sources = dict(snap.good_sources)
             rec.good = Loaded(snap.good_commit, self.workflow_at(snap.good_commit))
         return lambda: None
 
@@ -148,8 +154,9 @@ class Reconciler:
                 if run.status != "running":
                     continue
                 try:
-                    if run.config_commit not in workflows:
-                        workflows[run.config_commit] = self.workflow_at(run.config_commit)
+                    if run.config_commit not in workflows:  # with the sources it ran with
+                        workflows[run.config_commit] = self.intake.workflow_at(
+                            run.config_commit, snap.good_sources)
                     wf = workflows[run.config_commit]
                     job = wf.jobs.get(name)
                     if job is None or not rec.follow(rec.specs.build(wf, job, run, snap)):

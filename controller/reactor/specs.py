@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from controller.core import cliconfig, model, runenv
 from controller.core import runspec as rs
@@ -28,6 +29,8 @@ class SpecBuilder:
     secrets: Callable[[], Mapping[str, Secret]] = dict
     checkout: Checkout | None = None  # files of a gitRepo elsewhere (reactor/pollers.py)
     default_timeout_minutes: float = 60.0  # a job without runtime.timeoutMinutes
+    # the other sources of the subscription, by name: a gitRepo on one checks out from it
+    sources: Mapping[str, Any] = field(default_factory=dict)
 
     def _input_version(self, iv: model.InputVersion,
                        snap: model.Snapshot) -> tuple[model.Version, str]:
@@ -65,7 +68,8 @@ class SpecBuilder:
             return self.store.read_files(f"resources/{res.name}/files", at=at), frozenset()
         commit = str(version.values.get("commit", "")) if version else ""
         if res.tracks_path is not None and commit:
-            return self.config.files_under(commit, res.tracks_path)
+            repo = self.sources.get(res.tracks_source) if res.tracks_source else self.config
+            return repo.files_under(commit, res.tracks_path) if repo else ({}, frozenset())
         if res.type == "gitRepo" and commit and version and self.checkout is not None:
             return self.checkout(res, version) or ({}, frozenset())
         return {}, frozenset()

@@ -38,6 +38,9 @@ from controller.server.auth import ANONYMOUS, PRINCIPAL_KEY, Principal
 log = logging.getLogger("gitline")
 
 REPO_URLS = ("/config.git", "/config")
+SOURCES_URL = "/repos/"  # /repos/NAME.git: source NAME of the subscription (issue #14)
+# a source's name -> (its bare repository, its branch, followed from an upstream)
+SourceRepos = dict[str, tuple[Path, str, bool]]
 
 # (old sha, new sha, ref) as text
 RefUpdate = tuple[str, str, str]
@@ -244,8 +247,12 @@ class ConfigBackend(Backend):
     """Opens HOME/config.git for one request, with the hooks of that request's principal."""
 
     def __init__(self, repo_path: Path, *, rules: RefRules, on_push: OnPush,
-                 before_push: OnPush, principal: Principal, answer: Answer | None = None) -> None:
+                 before_push: OnPush, principal: Principal, answer: Answer | None = None,
+                 sources: SourceRepos | None = None,
+                 on_source_push: OnPush | None = None) -> None:
         self._path = str(repo_path)
+        self._sources = sources or {}
+        self._on_source_push = on_source_push or (lambda principal, updates: None)
         self._answer = answer
         self._rules = rules
         self._on_push = on_push
@@ -255,7 +262,18 @@ class ConfigBackend(Backend):
 
     def open_repository(self, path: str | bytes) -> Repo:
         name = path.decode() if isinstance(path, bytes) else path
-        if "/" + name.strip("/") not in REPO_URLS:
+        url = "/" + name.strip("/")
+        if url.startswith(SOURCES_URL) and url[len(SOURCES_URL):].removesuffix(".git") \
+                in self._sources:  # only a listed name: never a path of its own
+            where, branch, followed = self._sources[url[len(SOURCES_URL):].removesuffix(".git")]
+            rules = RefRules(branch, self._rules.state_branch, followed)
+            repo = Repo(str(where))
+            repo.hooks["pre-receive"] = _PreReceive(self._before_push, self._principal, rules)
+            repo.hooks["update"] = _Update(rules, self._principal, None)
+            repo.hooks["post-receive"] = _PostReceive(self._on_source_push, self._principal)
+            self.opened.append(repo)
+            return repo
+        if url not in REPO_URLS:
             raise NotGitRepository(f"no repository at {name}: use /config.git")
         repo = Repo(self._path)
         repo.hooks["pre-receive"] = _PreReceive(self._before_push, self._principal, self._rules)
@@ -272,9 +290,11 @@ class GitApp:
                  fallback: Callable[..., Any],
                  before_push: OnPush = lambda principal, updates: None,
                  upstream: bool = False, allow_push_with_upstream: bool = False,
-                 answer: Answer | None = None) -> None:
+                 answer: Answer | None = None, sources: SourceRepos | None = None,
+                 on_source_push: OnPush | None = None) -> None:
         self._kw = {"rules": RefRules(branch, state_branch, upstream, allow_push_with_upstream),
-                    "on_push": on_push, "before_push": before_push, "answer": answer}
+                    "on_push": on_push, "before_push": before_push, "answer": answer,
+                    "sources": sources, "on_source_push": on_source_push}
         self._path = repo_path
         self._fallback = fallback
 

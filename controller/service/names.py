@@ -11,6 +11,7 @@ from controller.core.errors import NotFound
 
 if TYPE_CHECKING:
     from controller.service.repos import Config, State
+    from controller.settings import Settings
 
 
 def _hint(name: str, names: Collection[str], listed: str) -> str:
@@ -34,17 +35,18 @@ def check_name(jobs: Collection[str], resources: Collection[str], name: str) -> 
         raise NotFound(f"no job or resource {name!r}{_hint(name, names, 'jobs')}")
 
 
-def running_workflow(config: Config, store: State,
-                     snap: model.Snapshot | None = None) -> model.Workflow:
+def running_workflow(config: Config, store: State, snap: model.Snapshot | None = None,
+                     settings: Settings | None = None) -> model.Workflow:
     """The workflow the controller runs: the last good config, else the config head
-    (a home whose controller has not run yet)."""
-    from controller.core import loader  # ruamel: only for the commands that need it
+    (a home whose controller has not run yet); with `settings`, of every source."""
+    from controller.store import subscription  # ruamel: only for the commands that need it
 
     snap = snap or store.read_snapshot()
     commit = snap.good_commit or config.head()
     if not commit:
         return model.Workflow()
-    return loader.load_workflow(config.workflow_files(commit, loader.is_workflow_file))
+    return subscription.load(settings, config, commit,
+                             snap.good_sources if snap.good_commit else None)
 
 
 def running_names(config: Config, store: State) -> tuple[set[str], set[str]]:

@@ -25,12 +25,13 @@ def read_status(settings: Settings, config: Config, store: State,
                 workflow: model.Workflow | None = None) -> StatusView:
     """Status as the state branch records it, against the last good workflow: `workflow`
     when the caller holds it (the running controller), else loaded from its commit."""
-    from controller.core import loader, planner
+    from controller.core import planner
+    from controller.store import subscription
 
     snap = store.read_snapshot()
     record = store.read_config_record()
     wf = workflow if workflow is not None else (
-        loader.load_workflow(config.workflow_files(snap.good_commit, loader.is_workflow_file))
+        subscription.load(settings, config, snap.good_commit, snap.good_sources)
         if snap.good_commit else model.Workflow())
     waits = planner.plan_runs(wf, snap).waits
     resources = {name: ResourceSummary(name, res.type, snap.versions.get(name),
@@ -56,7 +57,8 @@ def config_state(snap: model.Snapshot, record: dict[str, Any], home: Path) -> Co
         tuple(record.get("triggerErrors", [])),
         tuple(refused_triggers(record) + refused_requests(home)),
         tuple(f"{t.path} in {t.commit[:7]} by {t.author}: {t.error}; it runs once that run "
-              "has ended" for t in snap.waiting_triggers))
+              "has ended" for t in snap.waiting_triggers),
+        dict(snap.processed_sources), dict(snap.good_sources))
 
 
 def refused_triggers(record: dict[str, Any]) -> list[str]:

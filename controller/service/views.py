@@ -99,9 +99,13 @@ class ConfigState:
     trigger_errors: tuple[Any, ...] = ()  # as recorded in controller/config.yml
     refused: tuple[str, ...] = ()  # refused trigger files and requests, in words
     waiting_triggers: tuple[str, ...] = ()
+    # the other sources of the subscription: the commit of each processed / running
+    sources: dict[str, str] = field(default_factory=dict)
+    good_sources: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> Json:
         return {"processed": self.processed, "good": self.good,
+                "sources": dict(self.sources), "goodSources": dict(self.good_sources),
                 "problems": [p.text for p in self.problems],
                 "triggerErrors": list(self.trigger_errors), "refused": list(self.refused),
                 "waitingTriggers": list(self.waiting_triggers)}

@@ -15,11 +15,11 @@ if TYPE_CHECKING:
 
 def workflow_queues(settings: Settings, config: Config, store: State) -> set[str]:
     """The default queue and every nodePool of the last good workflow."""
-    from controller.core import loader
+    from controller.store import subscription
 
-    good = store.read_snapshot().good_commit
-    wf = loader.load_workflow(config.workflow_files(good, loader.is_workflow_file)) \
-        if good else None
+    snap = store.read_snapshot()
+    wf = subscription.load(settings, config, snap.good_commit, snap.good_sources) \
+        if snap.good_commit else None
     pools = {job.node_pool.strip() for job in wf.jobs.values()} if wf else set()
     return {settings.default_queue} | {p for p in pools if p}
 

@@ -59,11 +59,14 @@ def config_message(processed: str, problems: tuple[model.Problem, ...],
 
 def processed_record(processed: str, good: str, problems: tuple[model.Problem, ...],
                      refused: list[dict[str, str]],
-                     names: model.Workflow | None) -> dict[str, Any]:
-    """The record of a processed push, before earlier trigger errors join `refused`."""
+                     names: model.Workflow | None,
+                     sources: dict[str, dict[str, str]] | None = None) -> dict[str, Any]:
+    """The record of a processed push, before earlier trigger errors join `refused`.
+    `sources`: the commit of each other source, {NAME: {processed: sha, good: sha}}."""
     return {
         "processed": processed,
         "good": good,
+        **({"sources": sources} if sources else {}),
         "problems": [str(p) for p in problems],
         "triggerErrors": refused,
         # what `gitline trigger` checks a name against, without loading the YAML

@@ -241,12 +241,14 @@ class GitStateStore:
         waiting: tuple[model.TriggerRequest, ...] | None = None,
         names: model.Workflow | None = None,
         subject: str = "",
+        sources: dict[str, dict[str, str]] | None = None,
     ) -> str:
         """controller/config.yml after a push: what was processed, what loads, its
         problems, refused triggers (kept with earlier ones) and waiting ones (None: as
         they are)."""
         refused = configrecord.trigger_errors(tuple(t for t in triggers if t.error))
-        record = configrecord.processed_record(processed, good, problems, refused, names)
+        record = configrecord.processed_record(processed, good, problems, refused, names,
+                                               sources)
         message = configrecord.config_message(processed, problems, refused, subject)
 
         def change(tip: pygit2.Commit | None) -> tuple[Edits, str]:
@@ -254,9 +256,10 @@ class GitStateStore:
             return configrecord.processed_edits(old, record, waiting), message
 
         def update(snap: model.Snapshot, tip: pygit2.Commit | None) -> model.Snapshot:
-            return replace(snap, processed_commit=processed, good_commit=good,
+            done = replace(snap, processed_commit=processed, good_commit=good,
                            waiting_triggers=snap.waiting_triggers if waiting is None
                            else waiting)
+            return statebranch.with_sources(done, sources)
 
         return self._append(change, update=update)
 

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from controller.core import history, model
+from controller.store import statebranch
 from controller.store.statestore import HistoryEntry, StateStore
 
 KEEP_TRIGGER_ERRORS = 50
@@ -81,17 +82,20 @@ class MemoryStateStore:
     def record_config(self, *, processed: str, good: str, problems: tuple[model.Problem, ...],
                       triggers: tuple[model.TriggerRequest, ...] = (),
                       waiting: tuple[model.TriggerRequest, ...] | None = None,
-                      names: model.Workflow | None = None, subject: str = "") -> str:
+                      names: model.Workflow | None = None, subject: str = "",
+                      sources: dict[str, dict[str, str]] | None = None) -> str:
         with self._lock:
             self._config.update(processed=processed, good=good,
                                 problems=[str(p) for p in problems])
             if names is not None:
                 self._config.update(jobs=sorted(names.jobs), resources=sorted(names.resources))
+            if sources:
+                self._config["sources"] = sources
             self._keep_errors(triggers)
-            self._snapshot = replace(
+            self._snapshot = statebranch.with_sources(replace(
                 self._snapshot, processed_commit=processed, good_commit=good,
                 waiting_triggers=self._snapshot.waiting_triggers if waiting is None
-                else waiting)
+                else waiting), sources)
             return self._commit(subject or f"config: processed {processed[:7]}")
 
     def record_waiting(self, waiting: tuple[model.TriggerRequest, ...],

@@ -9,6 +9,7 @@ Idempotent: running it again only refreshes the hook and the repository settings
 
 from __future__ import annotations
 
+import io
 import os
 import shlex
 import sys
@@ -157,3 +158,82 @@ def _config_value(config: pygit2.Config, key: str) -> str | None:
         return str(config[key]).lower()
     except KeyError:
         return None
+
+
+SOURCE_HOOK = """\
+#!/bin/sh
+# Installed by gitline: HOME/repos/{name}.git is source {name} of the subscription. Pushes
+# may update {branch} only (never delete it); its workflow files load with config.git's.
+# Trigger and approval files are read from config.git only. Re-written at every start.
+status=0
+zero=0000000000000000000000000000000000000000
+while read -r old new ref; do
+  case "$ref" in
+    refs/heads/{branch})
+      if [ "$new" = "$zero" ]; then
+        echo "gitline: refs/heads/{branch} cannot be deleted" >&2
+        status=1
+      elif [ "{upstream}" = "1" ]; then
+        echo "gitline: source {name} follows its upstream repository; push there" >&2
+        status=1
+      fi ;;
+    *)
+      echo "gitline: $ref is not refs/heads/{branch}: only {branch} takes pushes" >&2
+      status=1 ;;
+  esac
+done
+exit $status
+"""
+
+
+def init_source(home: Path, name: str, branch: str = "main", *, upstream: bool = False) -> Path:
+    """Create (or refresh) HOME/repos/NAME.git, a source of the subscription; its path.
+    `name` must already be checked (core.subscription.check_source_name)."""
+    from controller.core.subscription import REPOS_DIR, check_source_name
+
+    check_branch(branch)
+    repo_path = Path(home) / REPOS_DIR / f"{check_source_name(name)}.git"
+    repo_path.parent.mkdir(parents=True, exist_ok=True)
+    repo = _open_or_create(repo_path, branch)
+    for key, value in REPO_CONFIG.items():
+        if _config_value(repo.config, key) != str(value).lower():
+            repo.config[key] = value
+    hook = repo_path / "hooks" / "pre-receive"
+    hook.parent.mkdir(exist_ok=True)
+    text = SOURCE_HOOK.format(name=name, branch=branch, upstream="1" if upstream else "0")
+    if not (hook.exists() and hook.read_text() == text):
+        write_atomic(hook, text, mode=0o755)
+    return repo_path
+
+
+def add_source_setting(home: Path, name: str) -> bool:
+    """List `name` under `sources:` in HOME/gitline.yml (its comments kept); False when
+    it is listed already."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.comments import CommentedMap
+
+    path = Path(home) / SETTINGS_FILE
+    yaml = YAML()  # round trip: the user's comments and order stay
+    data = yaml.load(path.read_text(encoding="utf-8")) if path.exists() else None
+    data = CommentedMap() if data is None else data
+    sources = data.get("sources")
+    if isinstance(sources, list):
+        if any((s.get("name") if isinstance(s, dict) else s) == name for s in sources):
+            return False
+        sources.append(name)
+    elif isinstance(sources, dict):
+        if name in sources:
+            return False
+        sources[name] = CommentedMap()
+    elif isinstance(sources, str) and sources.strip():
+        if name in [s.strip() for s in sources.split(",")]:
+            return False
+        data["sources"] = f"{sources},{name}"
+    else:
+        data["sources"] = CommentedMap({name: CommentedMap()})
+
+
+    out = io.StringIO()
+    yaml.dump(data, out)
+    write_atomic(path, out.getvalue())
+    return True

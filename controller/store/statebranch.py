@@ -13,6 +13,7 @@ costs more than their whole budget. Both hand these functions commits that have 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
@@ -99,7 +100,27 @@ def snapshot(versions: dict[str, model.Version], jobs: dict[str, model.JobHistor
     return model.Snapshot(versions=versions, jobs=jobs,
                           processed_commit=str(config.get("processed") or ""),
                           good_commit=str(config.get("good") or ""), tip=tip,
-                          waiting_triggers=waiting_triggers(config))
+                          waiting_triggers=waiting_triggers(config),
+                          processed_sources=source_commits(config, "processed"),
+                          good_sources=source_commits(config, "good"))
+
+
+def with_sources(snap: model.Snapshot, sources: dict[str, dict[str, str]] | None
+                 ) -> model.Snapshot:
+    """`snap` with record_config's `sources` (processed and good commit of each)."""
+    record = {"sources": sources or {}}
+    return dataclasses.replace(snap, processed_sources=source_commits(record, "processed"),
+                               good_sources=source_commits(record, "good"))
+
+
+def source_commits(config: dict[str, Any], which: str) -> dict[str, str]:
+    """controller/config.yml's commit of each other source (`sources: {NAME: {processed:,
+    good:}}`) that was processed, or that the good workflow was loaded from."""
+    found = config.get("sources")
+    if not isinstance(found, dict):
+        return {}
+    return {str(n): str(c.get(which) or "") for n, c in found.items()
+            if isinstance(c, dict) and c.get(which)}
 
 
 def waiting_triggers(config: dict[str, Any]) -> tuple[model.TriggerRequest, ...]:

@@ -52,6 +52,7 @@ class StateStore(Protocol):
         waiting: tuple[model.TriggerRequest, ...] | None = None,
         names: model.Workflow | None = None,
         subject: str = "",
+        sources: dict[str, dict[str, str]] | None = None,
     ) -> str:
         """One commit: controller/config.yml (processed, good, problems, refused triggers
         kept with earlier ones, waiting triggers (None: as they are), and the job and
