@@ -42,7 +42,8 @@ CI_KEYS = (
     "addons", "cache", "git", "before_install", "install", "script", "after_success",
     "after_failure", "notifications", "runtime", "vote", "depth", "gitConfig",
 )
-CI_WHY = "a Shippable CI section, not part of the workflow; Gitline runs no CI builds"
+CI_WHY = ("a Shippable CI section's key; a section (language: or build:) runs as the "
+          "<repo>_runCI job")
 
 SCALAR = "scalar"  # a string, number or boolean: YAML reads `1.0` and `"1.0"` differently
 ANY = "any"
