@@ -93,3 +93,4 @@ class Outcome:
     notifications: tuple[str, ...] = ()  # NOTIFY events the run produced
     message: str = ""
     worker: str = ""  # who ran it (a Celery node name, local@<hostname>); "" if unknown
+    ci: tuple[model.CiResult, ...] = ()  # a CI run: each matrix row's result and reports
