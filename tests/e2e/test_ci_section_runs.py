@@ -30,7 +30,7 @@ cat > shippable/testresults/junit.xml <<'XML'
 XML
 echo '<coverage line-rate="0.75" lines-covered="30" lines-valid="40"></coverage>' \\
   > shippable/codecoverage/coverage.xml
-echo "tests ran for $GREETING in $(pwd)"
+echo "tests ran for $GREETING in $(pwd) on branch $BRANCH"
 exit "${CI_EXIT:-0}"
 """
 
@@ -81,7 +81,7 @@ def test_a_pushed_ci_section_runs_with_its_reports_and_its_downstream_job(home: 
     record = home.show("jobs/config_runCI/run.yml")
     assert "ci:" in record and "passed: 2" in record and "coverage: 75.0" in record
     log = home.show("jobs/config_runCI/log.txt")
-    assert "tests ran for world in " in log and "/IN/config_ciRepo/gitRepo" in log
+    assert "tests ran for world in " in log and "/IN/config_ciRepo/gitRepo on branch main" in log
     assert "on_success ran" in log and "always ran" in log and "on_failure ran" not in log
     assert "deploying after CI run" in home.show("jobs/deploy/log.txt")
     text = gitline("status", home.path).stdout
@@ -118,6 +118,15 @@ matrix:
     text = gitline("status", home.path).stdout
     assert "CI row 1: CI_EXIT=0 succeeded: 2 passed" in text
     assert "CI row 2: CI_EXIT=1 failed (allowed): 2 passed" in text
+
+    # `branches:` that do not build main: the run says why and runs no step
+    home.write("shippable.yml", SECTION.format(matrix="") + "branches: {except: [main]}\n")
+    home.push("main is not built")
+    assert home.wait_runs("config_runCI", 4, timeout=60)[-1].startswith("run 4 cancelled")
+    home.wait_idle(timeout=30)
+    assert "branch 'main' is not built (branches: except: main)" in ci_record(home)["message"]
+    assert "tests ran" not in home.show("jobs/config_runCI/log.txt")
+    assert home.runs("deploy") == ["run 1 succeeded", "run 2 succeeded"]
 
 
 def test_the_web_run_page_and_the_api_show_the_ci_summary(home: Home) -> None:
