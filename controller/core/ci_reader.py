@@ -54,6 +54,7 @@ NOT_APPLIED = {
     "fast_finish": "every row runs to its end",
 }
 _SECURE = "encrypted with Shippable's key; put the value in a secret"
+MAX_ROWS = 100  # a matrix larger than this is cut (each row is a whole build)
 _EVENTS = {"on_start": "on_start", "on_success": "on_success", "on_failure": "on_failure",
            "on_cancel": "on_cancel"}
 
@@ -189,6 +190,10 @@ class _SectionReader:
         for key in data:
             if key in NOT_APPLIED and key in vocabulary.CI_KEYS:
                 self.info(data.at(key), key, NOT_APPLIED[key])
+        if not steps["ci"]:
+            self.report.say(_section_pos(data), "CI section: no 'build.ci' steps: the "
+                            "language's default build commands Shippable ran are not applied "
+                            "here; only the steps written run", "info", self.job)
         only, exclude = self.branches(data)
         return model.CiPlan(
             checkout=checkout,
@@ -245,6 +250,10 @@ class _SectionReader:
         if not listed:
             self.report.warn(data.at("matrix"), "CI section: 'matrix: exclude' leaves no row: "
                              "nothing runs", self.job)
+        if len(listed) > MAX_ROWS:
+            self.report.warn(data.at("env"), f"CI section: {len(listed)} matrix rows; only the "
+                             f"first {MAX_ROWS} run", self.job)
+            listed = listed[:MAX_ROWS]
         single = len(listed) == 1 and not matrix and not include
         return tuple(
             model.CiRow("" if single else f"{n}: {entry}",
@@ -328,8 +337,9 @@ class _SectionReader:
         kind = coerce.as_text(item.get("type")).lower()
         method = kind if kind in vocabulary.NOTIFY_METHODS else ""
         if not method:
-            self.info(item.at("type"), f"notification type {kind!r}",
-                      "Gitline sends webhook, Slack and email notifications")
+            self.report.say(item.at("type"), f"CI section: notification type {kind!r} not "
+                            "applied here: Gitline sends webhook, Slack and email notifications",
+                            "info", self.job)
             return None
         definition = YMap(at)
         definition["method"] = method

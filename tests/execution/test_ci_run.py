@@ -200,3 +200,14 @@ def test_too_many_reports_are_not_read(tmp_path: Path, monkeypatch: pytest.Monke
                                for n in range(3)})
     assert found.reports == 2 and found.passed == 4
     assert found.notes == ["shippable/testresults/2.xml: not read (more than 2 reports)"]
+
+
+def test_a_ci_run_goes_to_a_celery_worker_and_back_whole(tmp_path: Path) -> None:
+    """The plan in the RunSpec and the rows in the Outcome survive the wire (codec.py)."""
+    from controller.execution import codec
+
+    spec = ci_spec("env: [X=1, X=2]\nbuild: {ci: [echo $X]}\nbranches: {only: [main]}\n")
+    assert codec.spec_from_json(codec.spec_to_json(spec)) == spec
+    outcome = execute(spec, tmp_path)
+    assert len(outcome.ci) == 2
+    assert codec.outcome_from_json(codec.outcome_to_json(outcome)) == outcome
