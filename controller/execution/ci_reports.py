@@ -43,9 +43,18 @@ class Summary:
         return "; ".join(shown)
 
 
-def summarise(checkout: Path) -> Summary:
-    """The reports under `checkout` (a row's build folder), never raising."""
+def summarise(checkout: Path, within: Path | None = None) -> Summary:
+    """The reports under `checkout` (a row's build folder), never raising. `within`: the
+    folder the checkout must really be in (the run's workdir): the job may have replaced
+    any folder of its workdir by a link, and the reader is not the job's user."""
     summary = Summary()
+    try:
+        inside = checkout.resolve().is_relative_to((within or checkout).resolve())
+    except OSError:
+        inside = False
+    if not inside:
+        summary.notes.append(f"{checkout.name}: not read (a link out of the run's folder)")
+        return summary
     budget = [MAX_TOTAL_BYTES, MAX_FILES]
     covered: list[tuple[float, int, int]] = []  # (line-rate, lines-covered, lines-valid)
     for rel, root in _reports(checkout, TEST_DIR, summary, budget):

@@ -67,17 +67,18 @@ def run(ctx: StepContext, deadline: float | None,
     if not branch and (plan.branches_only or plan.branches_except):
         ctx.capture.line("gitline: CI: branches: not checked (this version names no branch)")
     outcome: tuple[StepResult, int | None, str] = ("ok", 0, "")
-    for number, row in enumerate(plan.rows, start=1):
+    folders = [source]
+    if len(plan.rows) > 1:  # copied before any row runs: no row can change another's files
+        folders = [ctx.workdir / ROWS_DIR / f"row{n}" for n in range(1, len(plan.rows) + 1)]
+        for folder in folders:
+            shutil.copytree(source, folder, symlinks=True)
+    for number, (row, folder) in enumerate(zip(plan.rows, folders, strict=True), start=1):
         if outcome[0] in ("timeout", "cancelled"):
             ctx.ci.append(model.CiResult(row.label, "skipped", note=f"after {outcome[2]}"))
             continue
-        folder = source
-        if len(plan.rows) > 1:
-            folder = ctx.workdir / ROWS_DIR / f"row{number}"
-            shutil.copytree(source, folder, symlinks=True)
         result, code, title = _row(ctx, plan, row, number, folder, branch, deadline,
                                    hook_timeout)
-        summary = ci_reports.summarise(folder)
+        summary = ci_reports.summarise(folder, ctx.workdir)
         status = runenv_status(result, row.allow_failure)
         ctx.ci.append(model.CiResult(row.label, status, summary.passed, summary.failed,
                                      summary.skipped, summary.coverage, summary.reports,

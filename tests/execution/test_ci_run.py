@@ -194,6 +194,19 @@ def test_links_out_of_the_checkout_are_not_followed(tmp_path: Path) -> None:
     assert found.notes and found.notes[0].startswith("shippable/testresults/link.xml: not read")
 
 
+def test_a_checkout_replaced_by_a_link_out_of_the_run_is_not_read(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    (outside / "shippable" / "testresults").mkdir(parents=True)
+    (outside / "shippable" / "testresults" / "r.xml").write_text(JUNIT)
+    run = tmp_path / "run"
+    (run / "IN").mkdir(parents=True)
+    os.symlink(outside, run / "IN" / "gitRepo")
+    found = ci_reports.summarise(run / "IN" / "gitRepo", run)
+    assert found.reports == 0
+    assert found.notes == ["gitRepo: not read (a link out of the run's folder)"]
+    assert ci_reports.summarise(outside, tmp_path).reports == 1
+
+
 def test_too_many_reports_are_not_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ci_reports, "MAX_FILES", 2)
     found = reports(tmp_path, {f"shippable/testresults/{n}.xml": JUNIT.encode()
