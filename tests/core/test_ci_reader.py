@@ -143,3 +143,11 @@ def test_plain_env_list_is_the_matrix_and_a_section_without_ci_steps_says_so() -
     legacy = load(("shippable.yml", "language: ruby\nbefore_install: [gem i]\nscript: [rake]\nafter_failure: [echo x]\n")).jobs["app_runCI"].ci
     assert legacy is not None
     assert legacy.steps == (("pre_ci", ("gem i",)), ("ci", ("rake",)), ("on_failure", ("echo x",)))
+
+
+def test_every_ci_key_is_run_or_said_not_applied() -> None:
+    from controller.core import ci_reader, vocabulary
+
+    read = {"env", "matrix", "branches", "build", "integrations"}
+    assert set(vocabulary.CI_KEYS) - set(ci_reader.NOT_APPLIED) - set(ci_reader.LEGACY_STEPS) \
+        - read == set()
