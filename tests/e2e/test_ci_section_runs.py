@@ -10,6 +10,7 @@ import json
 from tests.harness.commands import gitline
 from tests.harness.home import Home
 from tests.harness.http import serve_base
+from tests.harness.sinks import HttpSink
 from tests.harness.web import WebClient
 
 TEST_SCRIPT = """\
@@ -147,3 +148,33 @@ def test_the_web_run_page_and_the_api_show_the_ci_summary(home: Home) -> None:
     runs = json.loads(reply.body)
     run = (runs["runs"] if isinstance(runs, dict) else runs)[0]
     assert run["ci"][0]["summary"] == "2 passed, 1 failed, 1 skipped, coverage 75.0%"
+
+
+def test_the_sections_notifications_are_sent_for_its_runs(home: Home) -> None:
+    """`integrations.notifications` of the section: a webhook (its URL a secret named by
+    `integrationName`), sent on the events it asks for."""
+    section = """\
+build:
+  ci: ['test "$(cat result)" = pass']
+integrations:
+  notifications:
+    - integrationName: ci_hook
+      type: webhook
+      on_success: never
+      on_failure: always
+"""
+    with HttpSink() as http:
+        secrets = home.path / "secrets.yml"
+        secrets.write_text(f"ci_hook: {http.url('/ci')}\n")
+        secrets.chmod(0o600)
+        home.start()
+        home.write("shippable.yml", section)
+        home.write("result", "pass\n")
+        home.push("passing")
+        assert home.wait_runs("config_runCI", 1, timeout=60) == ["run 1 succeeded"]
+        home.write("result", "fail\n")
+        home.push("failing")
+        assert home.wait_runs("config_runCI", 2, timeout=60)[-1].startswith("run 2 failed")
+        [sent] = http.wait(1)
+    assert sent.body["event"] == "on_failure" and sent.body["status"] == "failed", sent.body
+    assert sent.body["text"].startswith("config_runCI run 2 failed"), sent.body
