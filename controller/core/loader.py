@@ -15,19 +15,11 @@ import posixpath
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from controller.core import (
-    ci_reader,
-    coerce,
-    keycheck,
-    model,
-    resolve,
-    secretscope,
-    sourcenames,
-    vocabulary,
-    yamlread,
-)
+from controller.core import coerce, keycheck, model, resolve, secretscope, vocabulary, yamlread
+from controller.core.ci_reader import Section, synthesize
 from controller.core.jobs_reader import JobReader
 from controller.core.resources_reader import ResourceReader
+from controller.core.sourcenames import DEFAULT_MAIN_NAME
 from controller.core.yamldata import Pos, UndefinedAlias, YList, YMap, pos_of, undefined_in
 
 SPLIT_FILES = frozenset(
@@ -66,7 +58,7 @@ def load_workflow(
     self_names: frozenset[str] = frozenset({".", "self"}),
     scopes: Mapping[str, secretscope.Scope] | None = None,
     cache: yamlread.ParseCache | None = None,
-    main_name: str = sourcenames.DEFAULT_MAIN_NAME,
+    main_name: str = DEFAULT_MAIN_NAME,
 ) -> model.Workflow:
     """Load every file as one workflow. Never raises.
 
@@ -90,10 +82,10 @@ class _Loader:
 
     def __init__(self, self_names: frozenset[str],
                  scopes: Mapping[str, secretscope.Scope] | None = None,
-                 main_name: str = sourcenames.DEFAULT_MAIN_NAME) -> None:
+                 main_name: str = DEFAULT_MAIN_NAME) -> None:
         self.scopes = scopes
         self.main_name = main_name
-        self.ci_sections: list[ci_reader.Section] = []
+        self.ci_sections: list[Section] = []
         self.report = coerce.Reporter()
         self.resource_reader = ResourceReader(self.report, self_names)
         self.job_reader = JobReader(self.report)
@@ -176,7 +168,7 @@ class _Loader:
                 self.load_object(key, item, value.at(index))
         elif key in ("language", "build") and self.report.path not in self.ci_files:
             self.ci_files.append(self.report.path)
-            self.ci_sections.append(ci_reader.Section(self.report.path, data))
+            self.ci_sections.append(Section(self.report.path, data))
         elif not (
             is_templates or key in CI_KEYS or key.startswith("templates") or key in data.anchored
         ):
@@ -184,7 +176,7 @@ class _Loader:
 
     def add_ci(self) -> None:
         """The `<repo>_runCI` job and `<repo>_ciRepo` resource of each CI section."""
-        made = ci_reader.synthesize(
+        made = synthesize(
             self.ci_sections, self.main_name, self.report, self.jobs, self.resources,
             lambda name, item: self.resource_reader.read(name, item, False))
         for name, job in made.jobs.items():
