@@ -79,7 +79,7 @@ def run(ctx: StepContext, deadline: float | None,
         result, code, title = _row(ctx, plan, row, number, folder, branch, deadline,
                                    hook_timeout)
         summary = ci_reports.summarise(folder, ctx.workdir)
-        status = runenv_status(result, row.allow_failure)
+        status = row_status(result, row.allow_failure)
         ctx.ci.append(model.CiResult(row.label, status, summary.passed, summary.failed,
                                      summary.skipped, summary.coverage, summary.reports,
                                      summary.note))
@@ -91,7 +91,7 @@ def run(ctx: StepContext, deadline: float | None,
     return outcome
 
 
-def runenv_status(result: StepResult, allowed: bool) -> str:
+def row_status(result: StepResult, allowed: bool) -> str:
     """A row's status as its record says it."""
     status = {"ok": "succeeded", "failed": "failed", "timeout": "timed_out",
               "cancelled": "cancelled"}[result]
