@@ -41,7 +41,8 @@ def validate(paths: tuple[Path, ...], fmt: str, as_json: bool, strict: bool) -> 
         raise click.ClickException(
             f"no workflow file in {', '.join(map(str, paths))} (looked for shippable.yml, "
             "*.shippable.yml and the like)")
-    wf = loader.load_workflow(files, sources=frozenset(list(sources)[1:]))
+    wf = loader.load_workflow(files, sources=frozenset(list(sources)[1:]),
+                              main_name=_main_name(paths, sources))
     problems = sorted(wf.problems, key=_where)
     if strict:
         problems = [replace(p, severity="error") if p.severity == "warning" else p
@@ -201,7 +202,8 @@ def graph(paths: tuple[Path, ...], fmt: str) -> None:
     files, sources = _read_subscription(paths)
     if not files:
         raise click.ClickException(f"no workflow file in {', '.join(map(str, paths))}")
-    wf = loader.load_workflow(files, sources=frozenset(list(sources)[1:]))
+    wf = loader.load_workflow(files, sources=frozenset(list(sources)[1:]),
+                              main_name=_main_name(paths, sources))
     if wf.fatal or (wf.errors and not wf.jobs and not wf.resources):
         for p in sorted(wf.errors, key=_where):
             click.echo(str(p), err=True)
@@ -229,6 +231,19 @@ def completion(shell: str) -> None:
 
 def _where(p: Problem) -> tuple[str, int, int]:
     return (p.location.path, p.location.line, p.location.col)
+
+
+def _main_name(paths: tuple[Path, ...], sources: dict[str, Path]) -> str:
+    """The main repository's name (its `<repo>_runCI`): the first folder's, as Shippable
+    named a repository's CI job after it."""
+    from controller.core import sourcenames
+    from controller.core.subscription import folder_source_name
+
+    if sources:
+        return next(iter(sources))
+    folders = [p for p in paths if p.is_dir()]
+    name = folder_source_name(str(folders[0].resolve())) if folders else ""
+    return name if sourcenames.is_source_name(name) else sourcenames.DEFAULT_MAIN_NAME
 
 
 def _read_subscription(paths: tuple[Path, ...]) -> tuple[list[tuple[str, bytes]],

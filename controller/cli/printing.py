@@ -39,6 +39,8 @@ def print_status(report: dict[str, Any]) -> None:
         shown = (f"run {last['number']} {words(last['status'])}{on_worker(last)} ({last['cause']})"
                  if last else "never run")
         click.echo(f"  {shown_name(name):<24} {shown}")
+        for row in (last or {}).get("ci") or ():
+            click.echo(f"  {'':<24} {ci_line(row)}")
         for a in j["active"]:
             if last and a["number"] == last["number"]:
                 continue  # the line above said it
@@ -46,6 +48,13 @@ def print_status(report: dict[str, Any]) -> None:
             click.echo(f"  {'':<24} run {a['number']} {words(a['status'])}{on_worker(a)}{note}")
         if j["waiting"]:
             click.echo(f"  {'':<24} not running: {j['waiting']}")
+
+
+def ci_line(row: dict[str, Any]) -> str:
+    """One CI row of a run: `CI row 1: PY=3.12 failed: 3 passed, 1 failed, 0 skipped`."""
+    which = f"CI row {row['row']}" if row.get("row") else "CI"
+    note = f" ({row['note']})" if row.get("note") else ""
+    return f"{which} {words(row['status'])}: {row['summary']}{note}"
 
 
 def words(status: str) -> str:

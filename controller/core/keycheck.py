@@ -41,7 +41,8 @@ class KeyChecker:
     def check(self, data: YMap) -> list[Finding]:
         found: list[Finding] = []
         ci = [key for key in data if key in vocabulary.CI_KEYS]
-        if ci:  # one info for the whole CI section, not one per key
+        # one info for CI keys without a section; a section's keys are ci_reader's to say
+        if ci and "language" not in data and "build" not in data:
             found += self.info_once(data.at(ci[0]), "top level", ci[0], "the top level", "",
                                     vocabulary.CI_WHY)
         for section in ("resources", "triggers", "jobs"):

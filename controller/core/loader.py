@@ -16,8 +16,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from controller.core import coerce, keycheck, model, resolve, secretscope, vocabulary, yamlread
+from controller.core.ci_reader import Section, synthesize
 from controller.core.jobs_reader import JobReader
 from controller.core.resources_reader import ResourceReader
+from controller.core.sourcenames import DEFAULT_MAIN_NAME
 from controller.core.sourcenames import split as split_source
 from controller.core.yamldata import Pos, UndefinedAlias, YList, YMap, pos_of, undefined_in
 
@@ -58,8 +60,12 @@ def load_workflow(
     scopes: Mapping[str, secretscope.Scope] | None = None,
     cache: yamlread.ParseCache | None = None,
     sources: frozenset[str] = frozenset(),
+    main_name: str = DEFAULT_MAIN_NAME,
 ) -> model.Workflow:
     """Load every file as one workflow. Never raises.
+
+    `main_name`: the main config repository's name, for the `<repo>_runCI` job and
+    `<repo>_ciRepo` resource of its CI section (another source's are named after it).
 
     With `scopes` (the HOME's secrets), a secret named outside its scope is an error at its
     line and what would get it is inconsistent; without, secrets are not checked (validate).
@@ -67,7 +73,7 @@ def load_workflow(
     names of the subscription's other repositories (a gitRepo on one versions locally).
     """
     try:
-        return _Loader(self_names, scopes, sources).load(list(files), cache)
+        return _Loader(self_names, scopes, sources, main_name).load(list(files), cache)
     except Exception as err:  # noqa: BLE001 - the contract is: never raise
         where = model.Location("<workflow>")
         problem = model.Problem(where, f"internal error while loading: {err!r}")
@@ -79,8 +85,11 @@ class _Loader:
 
     def __init__(self, self_names: frozenset[str],
                  scopes: Mapping[str, secretscope.Scope] | None = None,
-                 sources: frozenset[str] = frozenset()) -> None:
+                 sources: frozenset[str] = frozenset(),
+                 main_name: str = DEFAULT_MAIN_NAME) -> None:
         self.scopes = scopes
+        self.main_name = main_name
+        self.ci_sections: list[Section] = []
         self.report = coerce.Reporter()
         self.resource_reader = ResourceReader(self.report, self_names, sources)
         self.job_reader = JobReader(self.report)
@@ -104,6 +113,7 @@ class _Loader:
             self.load_document(parsed.data)
         if self.lost and not self.resources and not self.jobs:
             self.fatal = True  # nothing loaded at all: keep the last good workflow
+        self.add_ci()
         return resolve.resolve(resolve.Draft(
             resources=self.resources, jobs=self.jobs, problems=self.report.problems,
             fatal=self.fatal, notify_at=self.job_reader.notify_at,
@@ -162,10 +172,28 @@ class _Loader:
                 self.load_object(key, item, value.at(index))
         elif key in ("language", "build") and self.report.path not in self.ci_files:
             self.ci_files.append(self.report.path)
+            self.ci_sections.append(Section(self.report.path, data))
         elif not (
             is_templates or key in CI_KEYS or key.startswith("templates") or key in data.anchored
         ):
             self.report.warn(pos, f"unknown top-level key '{key}' ignored")
+
+    def add_ci(self) -> None:
+        """The `<repo>_runCI` job and `<repo>_ciRepo` resource of each CI section."""
+        made = synthesize(
+            self.ci_sections, self.main_name, self.report, self.jobs, self.resources,
+            lambda name, item: self.resource_reader.read(name, item, False))
+        for name, job in made.jobs.items():
+            self.defined_at.setdefault(name, job.location)
+            self.jobs[name] = job  # a runCI job written in a file is completed
+        for name, resource in made.resources.items():
+            first = self.defined_at.setdefault(name, resource.location)
+            if first == resource.location:
+                self.resources[name] = resource
+            else:
+                self.report.problems.append(model.Problem(
+                    resource.location, f"the CI section's resource '{name}' is not made: the "
+                    f"name is taken (first defined at {first})", "error", name))
 
     def load_object(self, section: str, item: Any, pos: Pos) -> None:
         kind = "job" if section == "jobs" else "resource"

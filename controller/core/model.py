@@ -174,6 +174,51 @@ class Approval:
 
 
 @dataclass(frozen=True)
+class CiRow:
+    """One row of a CI section's matrix: its variables (global ones first)."""
+
+    label: str  # "" for a section without a matrix, else "2: PY=3.12"
+    env: tuple[str, ...] = ()  # `NAME=value` entries as written (the shell expands them)
+    allow_failure: bool = False  # `matrix: allow_failures`: its failure fails no run
+
+
+@dataclass(frozen=True)
+class CiPlan:
+    """A CI section (`language:`, `build:`) as its `<repo>_runCI` job runs it: every row in
+    turn, each in a fresh copy of the `checkout` input's files (see core/ci_reader.py)."""
+
+    checkout: str  # the gitRepo input whose files are the checkout (<repo>_ciRepo)
+    steps: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (CI_STEPS name, script)
+    rows: tuple[CiRow, ...] = (CiRow(""),)
+    branches_only: tuple[str, ...] = ()  # globs; empty: every branch
+    branches_except: tuple[str, ...] = ()
+
+    def script(self, step: str) -> tuple[str, ...]:
+        return next((s for n, s in self.steps if n == step), ())
+
+
+@dataclass(frozen=True)
+class CiResult:
+    """What one row of a CI run did, with its test and coverage reports summarised."""
+
+    row: str  # CiRow.label
+    status: str  # "succeeded", "failed", "failed (allowed)", "timed_out", "cancelled", "skipped"
+    passed: int = 0
+    failed: int = 0  # failures and errors of the JUnit reports
+    skipped: int = 0
+    coverage: float | None = None  # percent of lines, from the Cobertura report's line-rate
+    reports: int = 0  # report files read
+    note: str = ""  # reports refused or unreadable, and why
+
+    def summary(self) -> str:
+        """`3 passed, 1 failed, 0 skipped, coverage 81.2%` (what status and the web show)."""
+        text = f"{self.passed} passed, {self.failed} failed, {self.skipped} skipped"
+        if self.coverage is not None:
+            text += f", coverage {self.coverage:.1f}%"
+        return text
+
+
+@dataclass(frozen=True)
 class Job:
     name: str
     type: str
@@ -194,6 +239,7 @@ class Job:
     approval: Approval | None = None
     bump: str = ""  # release jobs: major, minor, patch, rc, alpha, beta or final
     integrations: tuple[str, ...] = ()  # job-level `integrations:`: secrets the job gets
+    ci: CiPlan | None = None  # a `<repo>_runCI` job: the CI section it runs
 
     def with_default_timeout(self, minutes: float) -> Job:
         """The job as it runs: every run has a timeout (the setting's when none is written)."""
@@ -300,6 +346,7 @@ class Run:
     message: str = ""  # why it failed to start, timed out, was interrupted...
     notifications: tuple[str, ...] = ()  # NOTIFY events recorded on the run
     worker: str = ""  # who ran it: a Celery node name, or local@<hostname>; "" until started
+    ci: tuple[CiResult, ...] = ()  # a CI run: each matrix row's result and reports
     # What the planner compares new versions against. A replay runs old inputs but must
     # not make the planner think newer versions are unprocessed: it keeps the baseline.
     baseline: tuple[InputVersion, ...] | None = None

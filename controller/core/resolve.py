@@ -135,8 +135,12 @@ class _Resolution:
             message += f": it is not loaded ({self.draft.unloaded[name]})"
         elif CROSS_REPO.match(name) and self.draft.ci_files:
             made = "the runCI job" if name.endswith("_runCI") else "the ciRepo resource"
+            ours = sorted(n for n in [*self.resources, *self.jobs] if CROSS_REPO.match(n)
+                          and n.endswith(name[name.rindex("_"):]))
             message += (f": Shippable made {made} from the CI section (language:, build:) "
-                        f"of {', '.join(self.draft.ci_files)}; Gitline does not run CI sections")
+                        f"of {', '.join(self.draft.ci_files)}, here named "
+                        f"{', '.join(repr(n) for n in ours) or 'otherwise'} (after the "
+                        "repository's name: its source's name in gitline.yml)")
         elif CROSS_REPO.match(name):
             message += ": defined outside this repository (the runCI job of another one?)"
         elif hint:

@@ -69,7 +69,7 @@ def end_run(spec: rs.RunSpec, outcome: rs.Outcome) -> Ending:
         run, status=outcome.status, started_at=outcome.started_at,
         finished_at=outcome.finished_at, exit_code=outcome.exit_code,
         message="; ".join(m for m in (run.message, outcome.message, _truncated(outcome)) if m),
-        notifications=outcome.notifications)
+        notifications=outcome.notifications, ci=outcome.ci)
     not_outputs = tuple(u.resource for u in outcome.outputs if u.resource not in outs)
     return Ending(tuple(publish), not_outputs, _retry_or_finish(spec, outcome, final))
 

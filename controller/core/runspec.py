@@ -106,3 +106,4 @@ class Outcome:
     # the run's attempt as executed, when its worker died and another delivery ran it again
     # (recorded on the run: attempt 2 of the same run); 0: the attempt it was sent as
     attempt: int = 0
+    ci: tuple[model.CiResult, ...] = ()  # a CI run: each matrix row's result and reports

@@ -40,9 +40,11 @@ CI_KEYS = (
     "language", "build", "env", "matrix", "branches", "node_js", "jdk", "integrations",
     "services", "python", "go", "php", "ruby", "scala", "rust", "compiler", "os", "dist",
     "addons", "cache", "git", "before_install", "install", "script", "after_success",
-    "after_failure", "notifications", "runtime", "vote", "depth", "gitConfig",
+    "after_failure", "notifications", "runtime", "vote", "depth", "gitConfig", "before_script",
+    "after_script",
 )
-CI_WHY = "a Shippable CI section, not part of the workflow; Gitline runs no CI builds"
+CI_WHY = ("a Shippable CI section's key; a section (language: or build:) runs as the "
+          "<repo>_runCI job")
 
 SCALAR = "scalar"  # a string, number or boolean: YAML reads `1.0` and `"1.0"` differently
 ANY = "any"

@@ -22,7 +22,7 @@ from controller.core import hooks, runenv
 from controller.core.clock import now_iso
 from controller.core.hooks import StepResult
 from controller.core.runspec import Outcome, OutputUpdate, RunSpec
-from controller.execution import cliconfigs, managed, sandbox, workspace
+from controller.execution import ci_run, cliconfigs, managed, sandbox, workspace
 from controller.execution.logcapture import LogCapture
 from controller.execution.procgroup import GRACE_SECONDS
 from controller.execution.step import RunControl, StepContext, run_step
@@ -87,11 +87,16 @@ def run_hook(
     return run_step(ctx, name, hook.script, ctx.env, deadline, cancellable)
 
 
-def run_work(ctx: StepContext, deadline: float | None) -> tuple[StepResult, int | None, str]:
-    """The job's own work: its managed type's, then its TASKs in order until one is not ok;
-    (result, exit code, the step's title)."""
+def run_work(ctx: StepContext, deadline: float | None, hook_timeout: float = HOOK_TIMEOUT_SECONDS
+             ) -> tuple[StepResult, int | None, str]:
+    """The job's own work: its managed type's or its CI section's, then its TASKs in order
+    until one is not ok; (result, exit code, the step's title)."""
     if ctx.spec.job.type in managed.MANAGED_TYPES:
         managed.run(ctx.spec, ctx.workdir, ctx.capture.line)
+    if ctx.spec.job.ci is not None:
+        result, code, title = ci_run.run(ctx, deadline, hook_timeout)
+        if result != "ok":
+            return result, code, title
     for index, task in enumerate(ctx.spec.job.tasks, start=1):
         title = f"TASK {task.name or index}"
         result, code = run_step(ctx, title, task.script, runenv.task_env(ctx.env, task), deadline)
@@ -119,7 +124,7 @@ def run_steps(
             run_hook(ctx, state, stage.name, time.monotonic() + hook_timeout, False)
             continue
         if stage.name == hooks.TASKS:
-            result, code, title = run_work(ctx, deadline)
+            result, code, title = run_work(ctx, deadline, hook_timeout)
         else:
             result, code = run_hook(ctx, state, stage.name, deadline, True)
             title = stage.name
@@ -217,6 +222,7 @@ def _run(ctx: StepContext, hook_timeout: float, started: str) -> Outcome:
         state_files=state_files,
         notifications=tuple(mask(n, secrets) for n in state.notifications),
         message=mask("; ".join(m for m in [state.message, *notes] if m), secrets),
+        ci=tuple(replace(r, note=mask(r.note, secrets)) for r in ctx.ci),
     )
 
 

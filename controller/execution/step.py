@@ -8,6 +8,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from controller.core import model
 from controller.core.hooks import StepResult
 from controller.core.runspec import RunSpec
 from controller.execution import procgroup, sandbox, workspace
@@ -48,6 +49,7 @@ class StepContext:
     grace: float
     counter: int = 0
     box: sandbox.Sandbox = field(default_factory=lambda: sandbox.Sandbox("none"))
+    ci: list[model.CiResult] = field(default_factory=list)  # a CI run's rows (ci_run.py)
 
 
 def process_env(ctx_env: dict[str, str], workdir: Path) -> dict[str, str]:

@@ -59,7 +59,8 @@ class Intake:
             files = self.sub.workflow_files(commit, at, loader.is_workflow_file)
             # keep one: memory stays flat
             self._cache = {key: loader.load_workflow(files, scopes=self._scopes(),
-                                                     sources=frozenset(self.sub.sources))}
+                                                     sources=frozenset(self.sub.sources),
+                                                     main_name=self.sub.main_name)}
         return self._cache[key]
 
     def process(self, head: str, snap: model.Snapshot,

@@ -90,9 +90,13 @@ class SpecBuilder:
             version, at = self._input_version(iv, snap) if iv.number or iv.version_name \
                 else (None, "")
             files, executable = self._resource_files(res, version, at)
+            definition = dict(res.definition) if res else {}
+            if res is not None and res.tracks_path is not None and job.ci is not None:
+                # a CI run's BRANCH and `branches:` filter: the watched branch of config.git
+                definition.setdefault("branch", getattr(self.config, "branch", ""))
             inputs.append(rs.InputSpec(
                 iv.name, "resource", res.type if res else "", version,
-                definition=dict(res.definition) if res else {},
+                definition=definition,
                 files=files, executable=executable))
         out_names = [o.name for o in job.outputs]
         if job.type == "release":  # a release bumps its version input: an implicit OUT

@@ -42,13 +42,21 @@ class RunView:
         return {"number": r.number, "status": r.status, "cause": str(r.cause),
                 "queuedAt": r.queued_at, "finishedAt": r.finished_at,
                 "exitCode": r.exit_code, "attempt": r.attempt, "message": r.message,
-                "worker": r.worker, "inputs": {i.name: i.number for i in r.inputs}}
+                "worker": r.worker, "inputs": {i.name: i.number for i in r.inputs},
+                **({"ci": [ci_json(c) for c in r.ci]} if r.ci else {})}
 
     def to_json(self) -> Json:
         """A run in a job's history (GET /api/jobs/<job>/runs)."""
         r = self.run
         return {**self.summary_json(), "commit": self.commit, "when": self.when,
                 "startedAt": r.started_at, "params": r.params, "message": r.message}
+
+
+def ci_json(result: model.CiResult) -> Json:
+    """One CI row of a run, with its summary in words (`3 passed, 0 failed, ...`)."""
+    return {"row": result.row, "status": result.status, "passed": result.passed,
+            "failed": result.failed, "skipped": result.skipped, "coverage": result.coverage,
+            "reports": result.reports, "note": result.note, "summary": result.summary()}
 
 
 @dataclass(frozen=True)

@@ -140,6 +140,7 @@ def load(settings: Any, main: Any, commit: str, sources: Sources | None,
     sub = open_like(settings, main)
     try:
         files = sub.workflow_files(commit, sources, loader.is_workflow_file)
+        options.setdefault("main_name", sub.main_name)
         return loader.load_workflow(files, sources=frozenset(sub.sources), **options)
     finally:
         sub.close()

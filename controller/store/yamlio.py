@@ -405,6 +405,7 @@ def run_to_dict(run: model.Run) -> dict[str, Any]:
         "message": run.message,
         "notifications": list(run.notifications),
         **({"worker": run.worker} if run.worker else {}),
+        **({"ci": [_ci_to_dict(r) for r in run.ci]} if run.ci else {}),
         **({} if run.baseline is None else {"baseline": [_input_to_dict(i) for i in run.baseline]}),
     }
 
@@ -427,9 +428,32 @@ def run_from_dict(data: dict[str, Any]) -> model.Run:
         message=_str(data, "message"),
         notifications=tuple(str(n) for n in data.get("notifications") or ()),
         worker=_str(data, "worker"),
+        ci=tuple(_ci_from_dict(r) for r in data.get("ci") or () if isinstance(r, dict)),
         baseline=None if data.get("baseline") is None
         else tuple(_input_from_dict(i) for i in data["baseline"]),
     )
+
+
+def _ci_to_dict(result: model.CiResult) -> dict[str, Any]:
+    """One CI row of run.yml: `row`, `status`, test counts, `coverage` (percent)."""
+    out: dict[str, Any] = {"row": result.row, "status": result.status, "passed": result.passed,
+                           "failed": result.failed, "skipped": result.skipped,
+                           "reports": result.reports}
+    if result.coverage is not None:
+        out["coverage"] = round(result.coverage, 2)
+    if result.note:
+        out["note"] = result.note
+    return out
+
+
+def _ci_from_dict(data: dict[str, Any]) -> model.CiResult:
+    coverage = data.get("coverage")
+    return model.CiResult(
+        row=_str(data, "row"), status=_str(data, "status"),
+        passed=int(data.get("passed") or 0), failed=int(data.get("failed") or 0),
+        skipped=int(data.get("skipped") or 0),
+        coverage=None if coverage is None else float(coverage),
+        reports=int(data.get("reports") or 0), note=_str(data, "note"))
 
 
 def run_to_yaml(run: model.Run) -> str:

@@ -664,9 +664,17 @@ def test_file_level_problems(text: str, expected: str) -> None:
 
 
 def test_ci_keys_are_one_info_and_templates_are_silent() -> None:
+    # a CI section runs as <repo>_runCI (issue #14): what it cannot apply is said at its key
     text = "language: node_js\nbuild: {ci: [npm test]}\nintegrations: {}\ntemplatesx: 1\nmy_temp: &t [a]\n"
+    wf = load(("shippable.yml", text))
+    assert messages(wf) == [
+        "shippable.yml:1:1: info: CI section: 'language' not applied here: the build image is Shippable's; steps run with the tools installed here"
+    ]
+    assert set(wf.jobs) == {"config_runCI"} and set(wf.resources) == {"config_ciRepo"}
+    # CI keys without a section (no language:, no build:) are one info, as before
+    text = "env: [A=1]\nbranches: {only: [main]}\n"
     assert messages(load(("shippable.yml", text))) == [
-        "shippable.yml:1:1: info: 'language' of the top level is not applied here: a Shippable CI section, not part of the workflow; Gitline runs no CI builds (said once)"
+        "shippable.yml:1:1: info: 'env' of the top level is not applied here: a Shippable CI section's key; a section (language: or build:) runs as the <repo>_runCI job (said once)"
     ]
 
 
@@ -796,6 +804,11 @@ jobs:
     [problem] = load(("shippable.yml", text)).errors
     assert "Shippable made the runCI job from the CI section (language:, build:) of shippable.yml" \
         in problem.message
+    assert "here named 'config_runCI'" in problem.message
+    # named after the repository, the same file resolves
+    wf = loader.load_workflow([("shippable.yml", text)], main_name="myapp")
+    assert not wf.errors and not wf.inconsistent
+    assert wf.jobs["myapp_runCI"].ci is not None
 
 
 def test_an_undefined_alias_drops_only_the_object_that_holds_it() -> None:

@@ -23,6 +23,8 @@ VERSION = model.Version(
             "$tuple-lookalike": {"$tuple": [1, 2]}},
     created_by="build_img run 7", config_commit="b" * 40, author="Ada <ada@example.com>",
     digest="d1g", files={"state.txt": b"line\n", "bin/blob": bytes(range(256))})
+CI_ROWS = (model.CiResult("1: PY=3.12", "failed (allowed)", 2, 1, 1, 81.25, 2,
+                          "shippable/testresults/bomb.xml: refused (DTDForbidden)"),)
 JOB = model.Job(
     "deploy", "runSh", LOC,
     inputs=(model.Input("app_img", LOC, switch=False, version_name="1.4.2", version_number=7,
@@ -36,7 +38,10 @@ JOB = model.Job(
     trigger_mode="parallel", dependency_mode="strict", priority=3, timeout_minutes=1.5,
     retries=2, flags=("prod",), node_pool="gpu", not_runnable="no cloud here",
     approval=model.Approval(("ada@example.com",), 60.0), bump="minor",
-    integrations=("deploy_kv",))
+    integrations=("deploy_kv",),
+    ci=model.CiPlan("app_ciRepo", (("ci", ("make test",)), ("always", ("echo done",))),
+                    (model.CiRow("1: PY=3.12", ("A=1", "PY=3.12"), allow_failure=True),),
+                    ("main", "release/*"), ("wip/*",)))
 RUN = model.Run(
     "deploy", 4, "running", CAUSE,
     inputs=(model.InputVersion("app_img", "resource", 7, "1.4.2"),
@@ -44,7 +49,8 @@ RUN = model.Run(
     params={"REASON": "hotfix"}, config_commit="c" * 40, queued_at="2024-03-28T02:00:00Z",
     started_at="2024-03-28T02:00:01Z", finished_at="2024-03-28T02:00:02Z", exit_code=3,
     attempt=2, message="retrying", notifications=("on_success: NOTIFY slack",),
-    worker="w1@builder-3", baseline=(model.InputVersion("app_img", "resource", 6, "1.4.1"),))
+    worker="w1@builder-3", ci=CI_ROWS,
+    baseline=(model.InputVersion("app_img", "resource", 6, "1.4.1"),))
 SPEC = RunSpec(
     RUN, JOB,
     inputs=(InputSpec("app_img", "resource", "image", VERSION, {"sourceName": "app", "n": 1},
@@ -62,7 +68,8 @@ OUTCOME = Outcome(
                           version_name="1.4.3", files={"a": b"\x00"}),
              OutputUpdate("other", {})),
     state_files={"out.bin": b"\x00\x01\x02"}, notifications=("always: NOTIFY slack",),
-    message="TASK build failed with exit code 2", worker="w1@builder-3", attempt=2)
+    message="TASK build failed with exit code 2", worker="w1@builder-3", attempt=2,
+    ci=CI_ROWS)
 
 
 def _fields_set(value: object, path: str, seen: dict[str, bool]) -> dict[str, bool]:

@@ -447,6 +447,8 @@ def test_run_yaml_round_trip_covers_every_field() -> None:
         message='exit 2: "quoted" # not a comment',
         notifications=("on_failure: slack",),
         worker="e2e-gitline@localhost",
+        ci=(model.CiResult("1: PY=3.12", "failed (allowed)", 2, 1, 1, 81.25, 2),
+            model.CiResult("2: PY=3.13", "succeeded", note="r.xml: refused (DTDForbidden)")),
         baseline=(model.InputVersion("app_img", "resource", 4, "1.1"),),
     )
     text = yamlio.run_to_yaml(full)
