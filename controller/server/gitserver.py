@@ -297,9 +297,25 @@ class GitApp:
                     "sources": sources, "on_source_push": on_source_push}
         self._path = repo_path
         self._fallback = fallback
+        self._sources = sources
+
+    def _serves(self, path: str) -> bool:
+        """Whether `path` lies inside a repository this server serves."""
+        if ".." in path.split("/"):
+            return False
+        if any(path.startswith(root + "/") for root in REPO_URLS):
+            return True
+        if path.startswith(SOURCES_URL):
+            name = path[len(SOURCES_URL):].split("/", 1)[0].removesuffix(".git")
+            return name in (self._sources or {})
+        return False
 
     def __call__(self, environ: dict[str, Any],
                  start_response: Callable[..., Any]) -> Iterator[bytes]:
+        if not self._serves(environ.get("PATH_INFO", "")):
+            # not inside a repository served here (or with `..` in it): never dulwich's
+            yield from self._fallback(environ, start_response)
+            return
         principal = environ.get(PRINCIPAL_KEY) or ANONYMOUS
         backend = ConfigBackend(self._path, principal=principal, **self._kw)  # type: ignore[arg-type]
         app = make_wsgi_chain(backend, handlers={b"git-receive-pack": _ReceivePack},

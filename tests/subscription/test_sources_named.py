@@ -102,3 +102,37 @@ def test_the_git_server_opens_only_listed_sources(tmp_path, path):
 def test_folder_source_names():
     assert subscription.folder_source_name("corpus/acme__shipit@0123abc") == "shipit"
     assert subscription.folder_source_name("some/dir/infra/") == "infra"
+
+
+@pytest.mark.parametrize("path", ["/api/objects/../../config.git/HEAD", "/config.git/../x/HEAD",
+                                  "/repos/nope.git/info/refs", "/elsewhere.git/HEAD",
+                                  "/repos/shipit.git/../../config.git/HEAD"])
+def test_a_git_url_outside_a_served_repository_is_the_fallback_s(tmp_path, path):
+    """dulwich matches `.../HEAD` and `.../info/refs` at any depth: before this, such a URL
+    reached it and failed with a 500 instead of the API's 404."""
+    from wsgiref.util import setup_testing_defaults
+
+    from controller.server.gitserver import GitApp
+
+    init_home(tmp_path)
+    shipit = init_source(tmp_path, "shipit")
+    answered: list[str] = []
+
+    def fallback(environ, start_response):
+        answered.append(environ["PATH_INFO"])
+        start_response("404 Not Found", [("Content-Type", "text/plain")])
+        return [b"not found"]
+
+    app = GitApp(tmp_path / "config.git", branch="main", state_branch="state",
+                 on_push=lambda p, u: None, fallback=fallback,
+                 sources={"shipit": (shipit, "main", False)})
+    statuses: list[str] = []
+    environ = {"PATH_INFO": path, "REQUEST_METHOD": "GET", "QUERY_STRING": ""}
+    setup_testing_defaults(environ)
+    body = b"".join(app(environ, lambda status, headers, *a: statuses.append(status)))
+    assert statuses == ["404 Not Found"] and body == b"not found" and answered == [path]
+    for served in ("/config.git/HEAD", "/repos/shipit.git/HEAD"):  # still git's
+        environ = {"PATH_INFO": served, "REQUEST_METHOD": "GET", "QUERY_STRING": ""}
+        setup_testing_defaults(environ)
+        b"".join(app(environ, lambda status, headers, *a: statuses.append(status)))
+        assert statuses[-1].startswith("200") and answered == [path]
