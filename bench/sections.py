@@ -497,6 +497,8 @@ def _fanout(jobs: int, root: Path | None = None,
         home.wait_processed()
         import pygit2
 
+        from controller.store.commitmessages import trailer_groups
+
         repo = pygit2.Repository(str(home.repo))
         seen: dict[str, str] = {"tip": ""}
         finished = [0]
@@ -506,10 +508,10 @@ def _fanout(jobs: int, root: Path | None = None,
             commit = repo.get(tip)
             fresh = 0
             while commit is not None and str(commit.id) != seen["tip"]:
-                subject = commit.message.split("\n", 1)[0]
-                if " run 1 " in subject and subject.endswith(("succeeded", "failed")) \
-                        or " run 1 failed" in subject:
-                    fresh += 1
+                # one trailer group per run recorded (several in a commit of a burst)
+                fresh += sum(1 for g in trailer_groups(commit.message)
+                             if g.get("Run") == "1" and g.get("Status") in ("succeeded",
+                                                                            "failed"))
                 commit = commit.parents[0] if commit.parent_ids else None
             seen["tip"] = str(tip)
             finished[0] += fresh

@@ -157,11 +157,11 @@ class GitStateStore:
     # --- housekeeping
 
     def maintain(self, *, limit: int = LOOSE_OBJECTS_LIMIT, wait: bool = False) -> bool:
-        """Save the history index; pack loose objects in the background when they pile
-        up (maintenance.py); True if packing started."""
+        """Save the history index if it moved (every few seconds at most during a burst,
+        at once with `wait`); pack loose objects in the background when they pile up
+        (maintenance.py); True if packing started."""
         with self._lock:
-            if self._index.tip:
-                self._index.save()
+            self._index.save_due(force=wait)
         return self._packer.maintain(limit=limit, wait=wait)
 
     # --- StateStore: writes
@@ -253,21 +253,22 @@ class GitStateStore:
             if r.log is not None:
                 fixed[(JOBS, r.run.job, "log.txt")] = r.log.encode("utf-8")
         runs = [r.run for r in records]
+        texts = [yamlio.run_to_yaml(run) for run in runs]  # each record, written once
         subjects = [r.subject or run_subject(r.run) for r in records]
 
         def change(tip: pygit2.Commit | None) -> tuple[Edits, str]:
             edits = dict(fixed)
             tree = tip.tree if tip else None
-            for run in runs:
-                edits.update(jobfolder.run_edits(self._records, tree, run))
+            for run, text in zip(runs, texts, strict=True):
+                edits.update(jobfolder.run_edits(self._records, tree, run, text))
             previous = [self._index.previous(tip, job) for job in jobs]
             return edits, batch_message(runs, subjects, previous)
 
         def update(snap: model.Snapshot, tip: pygit2.Commit | None) -> model.Snapshot:
             after = dict(snap.jobs)
-            for run in runs:
+            for run, text in zip(runs, texts, strict=True):
                 after[run.job] = jobfolder.job_history_after_run(
-                    after.get(run.job, model.JobHistory()), run)
+                    after.get(run.job, model.JobHistory()), run, text)
             return replace(snap, jobs=after)
 
         return self._append(change, update=update, names=jobs)

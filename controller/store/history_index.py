@@ -113,6 +113,7 @@ class HistoryIndex(Generic[C]):
         self._exists = exists
         self._loaded = False
         self._saved_at = 0.0  # time.monotonic() of the last save
+        self._saved_tip = ""  # the tip the last save wrote
 
     def _load(self) -> None:
         self._loaded = True
@@ -123,7 +124,16 @@ class HistoryIndex(Generic[C]):
     def save(self) -> None:
         """Write the index atomically; a failure (a full disk) only costs a longer walk."""
         self._saved_at = time.monotonic()
+        self._saved_tip = self.tip
         save_index(self.path, self.tip, self._latest)
+
+    def save_due(self, *, force: bool = False) -> None:
+        """save() if the index moved since the last save, at most every
+        INDEX_SAVE_SECONDS unless `force` (a burst of passes does not write it each pass)."""
+        if not self.tip or self.tip == self._saved_tip:
+            return
+        if force or time.monotonic() - self._saved_at > INDEX_SAVE_SECONDS:
+            self.save()
 
     def catch_up(self, tip: C | None) -> None:
         """Make the index exact at `tip`: walk back to the indexed tip, or to the root."""
