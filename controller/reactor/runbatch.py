@@ -2,10 +2,12 @@
 
 The runs queued by one plan, or the starts and ends that executors reported since the last
 pass, are collected here and written together by `flush` (`StateStore.record_runs`). Each
-run keeps its own record: a batch holds at most one record per job (a second one flushes
-the first), so `git log -- jobs/<job>/run.yml` still shows every state of every run. What
-must follow a record (listeners, forgetting a run the executor gave back) waits for the
-flush, so nothing acts on a record before it is committed.
+run keeps its own record: a commit holds at most one record per job, so
+`git log -- jobs/<job>/run.yml` still shows every state of every run. Records are kept in
+layers, one commit each: a job's next record goes to the layer after its previous one, so
+the starts and ends of a pass are two commits, not one per run, and each job's records
+stay in order. What must follow a record (listeners, forgetting a run the executor gave
+back) waits for its commit, so nothing acts on a record before it is committed.
 
 A record the store refuses (ValueError, TypeError: a bad state file path) would refuse
 the whole commit; then each record is written alone, and the refused one goes to its
@@ -30,25 +32,31 @@ class _Pending:
 class RunBatch:
     def __init__(self, store: StateStore) -> None:
         self.store = store
-        self._pending: dict[str, _Pending] = {}  # job -> its record, in the order added
+        self._layers: list[dict[str, _Pending]] = []  # each: job -> record, as added
+        self._layer_of: dict[str, int] = {}  # job -> the layer of its newest record
 
     def __len__(self) -> int:
-        return len(self._pending)
+        return sum(len(layer) for layer in self._layers)
 
     def add(self, record: RunRecord, *, after: Callable[[], None] | None = None,
             refused: Callable[[Exception], None] | None = None) -> None:
         """Write `record` with the next flush; `after()` runs once it is committed,
         `refused(err)` instead if the store refuses it (else the error is raised)."""
-        if record.run.job in self._pending:
-            self.flush()
-        self._pending[record.run.job] = _Pending(record, after, refused)
+        job = record.run.job
+        index = self._layer_of.get(job, -1) + 1
+        if index == len(self._layers):
+            self._layers.append({})
+        self._layers[index][job] = _Pending(record, after, refused)
+        self._layer_of[job] = index
 
     def flush(self) -> None:
-        """Commit what is pending (one commit), then run the `after` hooks in order."""
-        pending = list(self._pending.values())
-        self._pending.clear()
-        if not pending:
-            return
+        """Commit what is pending, a commit per layer, each followed by its `after`
+        hooks in order."""
+        layers, self._layers, self._layer_of = self._layers, [], {}
+        for layer in layers:
+            self._commit(list(layer.values()))
+
+    def _commit(self, pending: list[_Pending]) -> None:
         try:
             self.store.record_runs([p.record for p in pending])
         except (ValueError, TypeError):

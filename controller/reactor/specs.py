@@ -98,7 +98,8 @@ class SpecBuilder:
         secrets, keys = self._job_secrets(wf, job)
         outputs = tuple(self._output_spec(wf, name, outs.get(name), snap) for name in out_names)
         return rs.RunSpec(run=run, job=job, inputs=tuple(inputs), outputs=outputs,
-                          previous_state=self.store.read_files(f"jobs/{job.name}/state"),
+                          previous_state=self.store.read_files(f"jobs/{job.name}/state",
+                                                               at=snap.tip),
                           env={**self.job_env, **keys}, secrets=secrets)
 
     def _output_spec(self, wf: model.Workflow, name: str, out: model.Output | None,

@@ -106,7 +106,26 @@ def test_a_start_and_an_end_of_one_run_in_one_pass_stay_two_commits(tmp_path: Pa
                                        "j0: run 1 started [running]",
                                        "j0: run 1 queued [queued]"]
     assert git(repo, "log", "-2", "--format=%s", "state").splitlines() == [
-        "2 runs recorded: j0 1, j1 1", "j0: run 1 started"]  # j0's end, j1's start
+        "j0: run 1 succeeded", "2 runs started: j0 1, j1 1"]  # a layer per record of j0
+
+
+def test_the_starts_and_ends_of_a_pass_are_two_commits_in_each_jobs_order(tmp_path: Path):
+    line, repo = git_line(tmp_path)
+    line.push("shippable.yml", WORKFLOW)
+    before = len(git(repo, "log", "--format=%s", "state").splitlines())
+    for i in range(JOBS):  # each run starts and ends before the pass: s0 e0 s1 e1 ...
+        line.executor.start(f"j{i}", 1)
+        line.executor.end(f"j{i}", 1, "failed" if i == 2 else "succeeded")
+    line.run_pass()
+    subjects = git(repo, "log", "--format=%s", "state").splitlines()
+    assert len(subjects) == before + 2
+    assert subjects[0] == f"{JOBS} runs recorded: j0 1, j1 1, j2 1, j3 1, j4 1"
+    assert subjects[1] == f"{JOBS} runs started: j0 1, j1 1, j2 1, j3 1, j4 1"
+    for i in range(JOBS):
+        status = "failed" if i == 2 else "succeeded"
+        assert run_commits(repo, f"j{i}")[:2] == [f"j{i}: run 1 {status} [{status}]",
+                                                   f"j{i}: run 1 started [running]"]
+    git(repo, "fsck", "--strict", "--no-dangling")
 
 
 def test_a_refused_outcome_in_a_burst_fails_alone_and_the_others_are_recorded(
