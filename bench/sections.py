@@ -426,7 +426,36 @@ def _log_reads(home: Path, repo_path: Path, numbers: dict[str, int]) -> dict:
 
 
 def fanout(quick: bool) -> dict:
-    return _fanout(200 if quick else 1000)
+    jobs = 200 if quick else 1000
+    result = _fanout(jobs)
+    result["floor"] = _spawn_floor(jobs, 4)
+    return result
+
+
+def _spawn_floor(count: int, workers: int) -> dict:
+    """The floor of a fan-out on this machine, now: `count` scripts of `true` run as a
+    step runs them (`bash -e -o pipefail FILE` in a new session, output piped), `workers`
+    at a time from threads of one Python process, nothing recorded."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    root = Path(tempfile.mkdtemp(prefix="gitline-bench-spawn-"))
+    try:
+        script = root / "step.sh"
+        script.write_text("true\n")
+
+        def one(_: int) -> None:
+            proc = subprocess.Popen(["bash", "-e", "-o", "pipefail", str(script)],
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, start_new_session=True)
+            proc.communicate()
+
+        t0 = time.perf_counter()
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(one, range(count)))
+        elapsed = time.perf_counter() - t0
+        return {"seconds": round(elapsed, 2), "runs_per_s": round(count / elapsed, 1)}
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def fanout_celery(quick: bool) -> dict:
@@ -497,6 +526,8 @@ def _fanout(jobs: int, root: Path | None = None,
         home.wait_processed()
         import pygit2
 
+        from controller.store.commitmessages import trailer_groups
+
         repo = pygit2.Repository(str(home.repo))
         seen: dict[str, str] = {"tip": ""}
         finished = [0]
@@ -506,10 +537,10 @@ def _fanout(jobs: int, root: Path | None = None,
             commit = repo.get(tip)
             fresh = 0
             while commit is not None and str(commit.id) != seen["tip"]:
-                subject = commit.message.split("\n", 1)[0]
-                if " run 1 " in subject and subject.endswith(("succeeded", "failed")) \
-                        or " run 1 failed" in subject:
-                    fresh += 1
+                # one trailer group per run recorded (several in a commit of a burst)
+                fresh += sum(1 for g in trailer_groups(commit.message)
+                             if g.get("Run") == "1" and g.get("Status") in ("succeeded",
+                                                                            "failed"))
                 commit = commit.parents[0] if commit.parent_ids else None
             seen["tip"] = str(tip)
             finished[0] += fresh
@@ -523,9 +554,12 @@ def _fanout(jobs: int, root: Path | None = None,
         wait_for(count, 600, f"{jobs} runs", 0.2)
         elapsed = time.perf_counter() - t0
         commits = int(sh("git", "--git-dir", home.repo, "rev-list", "--count", "state").stdout)
+        assert home.proc is not None
+        cpu = _cpu_seconds(home.proc.pid)  # the controller's own, all threads
         return {"jobs": jobs, "seconds": round(elapsed, 2),
                 "runs_per_s": round(jobs / elapsed, 1), "state_commits": commits,
-                "peak_rss_mb": home.stop()}
+                "controller_cpu_s": round(cpu, 1), "peak_rss_mb": home.stop(),
+                "load_at_end": os.getloadavg()[0]}
     finally:
         if own:
             shutil.rmtree(root, ignore_errors=True)

@@ -17,6 +17,8 @@ from dataclasses import dataclass, replace
 from controller.core import runend
 from controller.core import runspec as rs
 from controller.reactor.recorder import Recorder
+from controller.reactor.runbatch import RunBatch
+from controller.store.statestore import RunRecord
 
 log = logging.getLogger("gitline")
 
@@ -68,59 +70,89 @@ class Outcomes:
         self.started_listeners: list[Callable[[rs.RunSpec], None]] = []
 
     def record(self) -> None:
-        """Record every report received so far, in order."""
+        """Record every report received so far, in order; the starts and ends of different
+        jobs share a commit (runbatch.py), and what follows a record waits for it."""
+        batch = RunBatch(self.recorder.store)
         while (event := self.reports.take()) is not None:
             if isinstance(event, RunStarted):
-                self._started(event.spec, event.at)
-                continue
-            try:
-                self._ended(event.spec, event.outcome)
-            except (ValueError, TypeError) as err:  # what the state branch refuses
-                log.error("%s: run %d: outcome could not be recorded: %s",
-                          event.spec.run.job, event.spec.run.number, err)
-                self._finish(event.spec, event.outcome,
-                             runend.unrecordable(event.spec, event.outcome, str(err)))
+                self._started(batch, event.spec, event.at)
+            else:
+                self._ended(batch, event.spec, event.outcome)
+        batch.flush()
 
-    def _started(self, spec: rs.RunSpec, at: str) -> None:
+    def _started(self, batch: RunBatch, spec: rs.RunSpec, at: str) -> None:
         running = replace(spec.run, status="running", started_at=at)
-        self.recorder.store.record_run(running)
-        for listener in self.started_listeners:
-            try:
-                listener(replace(spec, run=running))
-            except Exception:  # a listener (notifications) never breaks the loop
-                log.exception("%s: run %d: a started-run listener failed",
-                              running.job, running.number)
 
-    def _ended(self, spec: rs.RunSpec, outcome: rs.Outcome) -> None:
+        def after() -> None:
+            for listener in self.started_listeners:
+                try:
+                    listener(replace(spec, run=running))
+                except Exception:  # a listener (notifications) never breaks the loop
+                    log.exception("%s: run %d: a started-run listener failed",
+                                  running.job, running.number)
+
+        batch.add(RunRecord(running), after=after)
+
+    def _ended(self, batch: RunBatch, spec: rs.RunSpec, outcome: rs.Outcome) -> None:
         run = spec.run
-        ending = runend.end_run(spec, outcome)
+        try:
+            ending = runend.end_run(spec, outcome)
+        except (ValueError, TypeError) as err:  # what the state branch refuses
+            self._unrecordable(batch, spec, outcome, err)
+            return
         for name in ending.not_outputs:
             log.warning("%s: run %d wrote %s, which is not one of its OUTs; ignored",
                         run.job, run.number, name)
-        for p in ending.publish:
-            self.recorder.add_version(
-                p.resource, p.values, replace_values=p.replace_values, name=p.name,
-                created_by=p.created_by, config_commit=p.config_commit, files=p.files)
-        if isinstance(ending.end, runend.Retry):
-            self._retry(ending.end, outcome)
+        if ending.publish:
+            batch.flush()  # the records before come first; the versions before the end
+        try:
+            for p in ending.publish:
+                self.recorder.add_version(
+                    p.resource, p.values, replace_values=p.replace_values, name=p.name,
+                    created_by=p.created_by, config_commit=p.config_commit, files=p.files)
+        except (ValueError, TypeError) as err:
+            self._unrecordable(batch, spec, outcome, err)
             return
-        self._finish(spec, outcome, ending.end)
-        log.info("%s: run %d %s", run.job, run.number, outcome.status.replace("_", " "))
-        for listener in self.finished_listeners:
-            try:
-                listener(replace(spec, run=ending.end.run), outcome)
-            except Exception:  # a listener (notifications) never breaks the loop
-                log.exception("%s: run %d: a finished-run listener failed", run.job, run.number)
+        if isinstance(ending.end, runend.Retry):
+            self._retry(batch, spec, ending.end, outcome)
+            return
+        end = ending.end
 
-    def _finish(self, spec: rs.RunSpec, outcome: rs.Outcome, end: runend.Finish) -> None:
+        def after() -> None:
+            self.recorder.submitted.discard((run.job, run.number))
+            log.info("%s: run %d %s", run.job, run.number, outcome.status.replace("_", " "))
+            for listener in self.finished_listeners:
+                try:
+                    listener(replace(spec, run=end.run), outcome)
+                except Exception:  # a listener (notifications) never breaks the loop
+                    log.exception("%s: run %d: a finished-run listener failed",
+                                  run.job, run.number)
+
+        batch.add(RunRecord(end.run, log=outcome.log,
+                            state_files=outcome.state_files if end.keep_state else None),
+                  after=after,
+                  refused=lambda err: self._unrecordable(batch, spec, outcome, err))
+
+    def _unrecordable(self, batch: RunBatch, spec: rs.RunSpec, outcome: rs.Outcome,
+                      err: Exception) -> None:
+        """The outcome could not be recorded: the run ends with the reason, alone."""
+        log.error("%s: run %d: outcome could not be recorded: %s",
+                  spec.run.job, spec.run.number, err)
+        batch.flush()  # this job's earlier record (its start) first
+        end = runend.unrecordable(spec, outcome, str(err))
         self.recorder.store.record_run(
             end.run, log=outcome.log, state_files=outcome.state_files if end.keep_state else None)
         self.recorder.submitted.discard((spec.run.job, spec.run.number))
 
-    def _retry(self, retry: runend.Retry, outcome: rs.Outcome) -> None:
+    def _retry(self, batch: RunBatch, spec: rs.RunSpec, retry: runend.Retry,
+               outcome: rs.Outcome) -> None:
         """Record the failed attempt (with its log) as the run queued again."""
         run = retry.run
-        self.recorder.store.record_run(run, log=outcome.log, subject=retry.subject)
-        self.recorder.submitted.discard((run.job, run.number))
-        log.info("%s: run %d attempt %d %s; retrying", run.job, run.number, run.attempt - 1,
-                 outcome.status.replace("_", " "))
+
+        def after() -> None:
+            self.recorder.submitted.discard((run.job, run.number))
+            log.info("%s: run %d attempt %d %s; retrying", run.job, run.number,
+                     run.attempt - 1, outcome.status.replace("_", " "))
+
+        batch.add(RunRecord(run, log=outcome.log, subject=retry.subject), after=after,
+                  refused=lambda err: self._unrecordable(batch, spec, outcome, err))

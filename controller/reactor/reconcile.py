@@ -129,8 +129,7 @@ class Reconciler:
         """Queue the runs that are due, then cancel the runs of jobs that left."""
         rec = self.recorder
         snap = self.store.read_snapshot()
-        for p in planner.plan_runs(wf, snap).runs:
-            snap = rec.queue(p, snap)
+        snap = rec.queue_all(planner.plan_runs(wf, snap).runs, snap)  # one commit
         for orphan in lifecycle.cancel_orphans(wf, snap, now=rec.clock(),
                                                started=rec.submitted):
             rec.apply(orphan)

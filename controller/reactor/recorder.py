@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any, assert_never
 
 from controller.core import history, lifecycle, model, planner, versions
 from controller.core import runspec as rs
 from controller.execution import executor as ex
+from controller.reactor.runbatch import RunBatch
 from controller.reactor.specs import SpecBuilder
-from controller.store.statestore import StateStore
+from controller.store.statestore import RunRecord, StateStore
 
 log = logging.getLogger("gitline")
 
@@ -49,6 +50,7 @@ class Recorder:
         self.version_lock = threading.Lock()
         self._on_started = on_started
         self._on_done = on_done
+        self._batch: RunBatch | None = None  # while queue_all collects queued records
 
     @property
     def workflow(self) -> model.Workflow:
@@ -67,6 +69,19 @@ class Recorder:
         self.submitted.add((spec.run.job, spec.run.number))
         return True
 
+    def queue_all(self, planned: Iterable[planner.PlannedRun],
+                  snap: model.Snapshot) -> model.Snapshot:
+        """`queue` each planned run; the queued (and gated) records of different jobs
+        share one commit (runbatch.py), written before this returns."""
+        self._batch = RunBatch(self.store)
+        try:
+            for p in planned:
+                snap = self.queue(p, snap)
+        finally:
+            batch, self._batch = self._batch, None
+            batch.flush()
+        return snap
+
     def queue(self, planned: planner.PlannedRun, snap: model.Snapshot) -> model.Snapshot:
         """Record a planned run (queued or gated); the snapshot as it is afterwards."""
         wf = self.workflow
@@ -81,10 +96,21 @@ class Recorder:
     def apply(self, t: lifecycle.Transition) -> None:
         """Record one transition (or hand a cancel to the executor)."""
         if isinstance(t, lifecycle.Queue | lifecycle.Gate):
-            self.store.record_run(t.run)
-            log.info("%s: run %d %s (%s)", t.run.job, t.run.number,
-                     t.run.status.replace("_", " "), t.run.cause)
-        elif isinstance(t, lifecycle.Cancel):
+            run = t.run
+
+            def said() -> None:
+                log.info("%s: run %d %s (%s)", run.job, run.number,
+                         run.status.replace("_", " "), run.cause)
+
+            if self._batch is not None:
+                self._batch.add(RunRecord(run), after=said)
+            else:
+                self.store.record_run(run)
+                said()
+            return
+        if self._batch is not None:  # anything else acts on what is recorded so far
+            self._batch.flush()
+        if isinstance(t, lifecycle.Cancel):
             self.cancel_unstarted(t.run, t.reason)
         elif isinstance(t, lifecycle.Approve):
             self.store.record_run(t.run, subject=t.subject)

@@ -107,7 +107,8 @@ class SpecBuilder:
         clis = self._cli_configs(wf, job)
         outputs = tuple(self._output_spec(wf, name, outs.get(name), snap) for name in out_names)
         return rs.RunSpec(run=run, job=job, inputs=tuple(inputs), outputs=outputs,
-                          previous_state=self.store.read_files(f"jobs/{job.name}/state"),
+                          previous_state=self.store.read_files(f"jobs/{job.name}/state",
+                                                               at=snap.tip),
                           env={**self.job_env, **keys},
                           secrets={**secrets, **cliconfig.hidden_secrets(clis)},
                           cli_configs=clis)

@@ -29,7 +29,13 @@ import pygit2
 
 from controller.core import model
 from controller.store import commitinfo, configrecord, jobfolder, refs, statebranch, yamlio
-from controller.store.commitmessages import format_message, run_message, version_message
+from controller.store.commitmessages import (
+    batch_message,
+    format_message,
+    run_message,
+    run_subject,
+    version_message,
+)
 from controller.store.history_index import HistoryIndex, index_path
 from controller.store.maintenance import LOOSE_OBJECTS_LIMIT, Packer
 from controller.store.records import RecordCache
@@ -40,7 +46,7 @@ from controller.store.statebranch import (
     check_name,
     split_path,
 )
-from controller.store.statestore import HistoryEntry
+from controller.store.statestore import HistoryEntry, RunRecord
 from controller.store.trees import Edits, folder_edits, object_at, read_tree_files
 
 # Keeps the snapshot in step: the snapshot after a write, given the one at its parent.
@@ -151,21 +157,22 @@ class GitStateStore:
     # --- housekeeping
 
     def maintain(self, *, limit: int = LOOSE_OBJECTS_LIMIT, wait: bool = False) -> bool:
-        """Save the history index; pack loose objects in the background when they pile
-        up (maintenance.py); True if packing started."""
+        """Save the history index if it moved (every few seconds at most during a burst,
+        at once with `wait`); pack loose objects in the background when they pile up
+        (maintenance.py); True if packing started."""
         with self._lock:
-            if self._index.tip:
-                self._index.save()
+            self._index.save_due(force=wait)
         return self._packer.maintain(limit=limit, wait=wait)
 
     # --- StateStore: writes
 
     def _append(self, change: refs.Change, *, name: str = "",
-                update: SnapshotUpdate | None = None) -> str:
+                update: SnapshotUpdate | None = None, names: tuple[str, ...] = ()) -> str:
         """One CAS commit; `name` gets a Previous trailer, `update` keeps the snapshot.
 
         `update(snapshot, tip)` returns the snapshot after this write, given the one at
-        its parent; without it the snapshot is read again next time.
+        its parent; without it the snapshot is read again next time. `names` are the
+        objects of a commit whose `change` wrote their Previous trailers itself.
         """
         parent = _Parent()
 
@@ -180,7 +187,7 @@ class GitStateStore:
             sha = refs.cas_commit(self._repo, self._ref, traced)
             tip = parent.commit
             parent_sha = str(tip.id) if tip is not None else ""
-            self._index.advance(parent_sha, sha, (name,) if name else ())
+            self._index.advance(parent_sha, sha, (name,) if name else names)
             snap = self._snapshot
             if update is not None and snap is not None and snap.tip == parent_sha and (
                     tip is not None or not snap.tip):
@@ -230,6 +237,41 @@ class GitStateStore:
             return replace(snap, jobs={**snap.jobs, job: after})
 
         return self._append(change, name=job, update=update)
+
+    def record_runs(self, records: list[RunRecord]) -> str:
+        if len(records) == 1:
+            r = records[0]
+            return self.record_run(r.run, log=r.log, state_files=r.state_files,
+                                   subject=r.subject)
+        jobs = tuple(check_name(r.run.job, "job name") for r in records)
+        if len(set(jobs)) != len(jobs) or not jobs:
+            raise ValueError(f"record_runs: one record per job, got {list(jobs)}")
+        fixed: Edits = {}
+        for r in records:  # checked before anything is written
+            if r.state_files is not None:
+                fixed.update(folder_edits((JOBS, r.run.job, "state"), r.state_files))
+            if r.log is not None:
+                fixed[(JOBS, r.run.job, "log.txt")] = r.log.encode("utf-8")
+        runs = [r.run for r in records]
+        texts = [yamlio.run_to_yaml(run) for run in runs]  # each record, written once
+        subjects = [r.subject or run_subject(r.run) for r in records]
+
+        def change(tip: pygit2.Commit | None) -> tuple[Edits, str]:
+            edits = dict(fixed)
+            tree = tip.tree if tip else None
+            for run, text in zip(runs, texts, strict=True):
+                edits.update(jobfolder.run_edits(self._records, tree, run, text))
+            previous = [self._index.previous(tip, job) for job in jobs]
+            return edits, batch_message(runs, subjects, previous)
+
+        def update(snap: model.Snapshot, tip: pygit2.Commit | None) -> model.Snapshot:
+            after = dict(snap.jobs)
+            for run, text in zip(runs, texts, strict=True):
+                after[run.job] = jobfolder.job_history_after_run(
+                    after.get(run.job, model.JobHistory()), run, text)
+            return replace(snap, jobs=after)
+
+        return self._append(change, update=update, names=jobs)
 
     def record_config(
         self,

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Generic
 
 from controller.atomicfile import write_atomic
-from controller.store.commitmessages import parse_trailers
+from controller.store.commitmessages import NAME_KEYS, trailer_groups, trailers_of
 from controller.store.statebranch import C
 
 INDEX_SAVE_WALK = 500  # a reader saves the index after a catch-up walk longer than this
@@ -68,11 +68,11 @@ def walk_back(tip: C, stop: str, get: Callable[[Any], C | None]
     commit: C | None = tip
     walked = 0
     while commit is not None and str(commit.id) != stop:
-        trailers = parse_trailers(commit.message)
-        for key in ("Resource", "Job"):
-            name = trailers.get(key)
-            if name and name not in newer:
-                newer[name] = str(commit.id)
+        for trailers in trailer_groups(commit.message):  # several in a batch of runs
+            for key in NAME_KEYS:
+                name = trailers.get(key)
+                if name and name not in newer:
+                    newer[name] = str(commit.id)
         walked += 1
         commit = get(commit.parent_ids[0]) if commit.parent_ids else None
     return newer, commit is not None, walked
@@ -87,8 +87,8 @@ def chain(name: str, newest: str | None,
     """
     commit = get(newest) if newest else None
     while commit is not None:
-        trailers = parse_trailers(commit.message)
-        if trailers.get("Resource") == name or trailers.get("Job") == name:
+        trailers = trailers_of(commit.message, name)
+        if trailers is not None:
             yield commit, trailers
             previous = trailers.get("Previous")
             if previous is not None:
@@ -113,6 +113,7 @@ class HistoryIndex(Generic[C]):
         self._exists = exists
         self._loaded = False
         self._saved_at = 0.0  # time.monotonic() of the last save
+        self._saved_tip = ""  # the tip the last save wrote
 
     def _load(self) -> None:
         self._loaded = True
@@ -123,7 +124,16 @@ class HistoryIndex(Generic[C]):
     def save(self) -> None:
         """Write the index atomically; a failure (a full disk) only costs a longer walk."""
         self._saved_at = time.monotonic()
+        self._saved_tip = self.tip
         save_index(self.path, self.tip, self._latest)
+
+    def save_due(self, *, force: bool = False) -> None:
+        """save() if the index moved since the last save, at most every
+        INDEX_SAVE_SECONDS unless `force` (a burst of passes does not write it each pass)."""
+        if not self.tip or self.tip == self._saved_tip:
+            return
+        if force or time.monotonic() - self._saved_at > INDEX_SAVE_SECONDS:
+            self.save()
 
     def catch_up(self, tip: C | None) -> None:
         """Make the index exact at `tip`: walk back to the indexed tip, or to the root."""

@@ -35,10 +35,12 @@ def read_job_history(records: RecordCache, job_tree: pygit2.Tree) -> model.JobHi
     return read
 
 
-def run_edits(records: RecordCache, tree: pygit2.Tree | None, run: model.Run) -> Edits:
-    """run.yml, job.yml, active/<n>.yml (and finished.yml) for `run` on top of `tree`."""
+def run_edits(records: RecordCache, tree: pygit2.Tree | None, run: model.Run,
+              text: str | None = None) -> Edits:
+    """run.yml, job.yml, active/<n>.yml (and finished.yml) for `run` on top of `tree`;
+    `text` is yamlio.run_to_yaml(run) when the caller has it already."""
     folder = (JOBS, run.job)
-    text = yamlio.run_to_yaml(run).encode()
+    data = (text if text is not None else yamlio.run_to_yaml(run)).encode()
     counters = records.record(tree, (*folder, "job.yml"), "dict") or {}
     last_run = int(counters.get("lastRun") or 0)
     last_ok = int(counters.get("lastSucceeded") or 0)
@@ -48,17 +50,19 @@ def run_edits(records: RecordCache, tree: pygit2.Tree | None, run: model.Run) ->
     edits: Edits = {(*folder, "job.yml"): yamlio.dump(job_yml).encode()}
     newest = records.record(tree, (*folder, "run.yml"), "run")
     if newest is None or run.number >= newest.number:
-        edits[(*folder, "run.yml")] = text
+        edits[(*folder, "run.yml")] = data
     active = (*folder, "active", f"{run.number}.yml")
     if run.status in model.FINISHED:
         edits[active] = None
-        edits[(*folder, "finished.yml")] = text
+        edits[(*folder, "finished.yml")] = data
     else:
-        edits[active] = text
+        edits[active] = data
     return edits
 
 
-def job_history_after_run(old: model.JobHistory, run: model.Run) -> model.JobHistory:
+def job_history_after_run(old: model.JobHistory, run: model.Run,
+                          text: str | None = None) -> model.JobHistory:
     """The job's history after recording `run` (as read_job_history would read it): the
-    core's one rule, applied to the run as its record reads back."""
-    return history.after_run(old, yamlio.run_from_yaml(yamlio.run_to_yaml(run)))
+    core's one rule, applied to the run as its record (`text`, if given) reads back."""
+    written = text if text is not None else yamlio.run_to_yaml(run)
+    return history.after_run(old, yamlio.run_from_yaml(written))

@@ -16,7 +16,7 @@ from typing import Any
 
 from controller.core import history, model
 from controller.store import statebranch
-from controller.store.statestore import HistoryEntry, StateStore
+from controller.store.statestore import HistoryEntry, RunRecord, StateStore
 
 KEEP_TRIGGER_ERRORS = 50
 
@@ -68,6 +68,18 @@ class MemoryStateStore:
                 f"resources/{version.resource}/files": version.files}
             return self._commit(subject or f"{version.resource}: version {version.number}",
                                 folders=folders, version=kept)
+
+    def record_runs(self, records: list[RunRecord]) -> str:
+        """One "commit" per run here (the history lists one entry per commit); checked
+        first, so a refused record writes nothing, as in the git store."""
+        with self._lock:
+            if len({r.run.job for r in records}) != len(records):
+                raise ValueError("record_runs: one record per job")
+            sha = ""
+            for r in records:
+                sha = self.record_run(r.run, log=r.log, state_files=r.state_files,
+                                      subject=r.subject)
+            return sha
 
     def record_run(self, run: model.Run, *, log: str | None = None,
                    state_files: dict[str, bytes] | None = None, subject: str = "") -> str:

@@ -26,10 +26,13 @@ _CACHE_CONFIGURED = False
 
 
 def configure_cache() -> None:
-    """Cap libgit2's object cache once per process (memory stays flat)."""
+    """Cap libgit2's object cache once per process (memory stays flat), and skip its
+    check that every object a new tree or commit names exists: the store only names
+    objects it has just written or read (a lookup per tree entry and parent saved)."""
     global _CACHE_CONFIGURED
     if not _CACHE_CONFIGURED:
         pygit2.settings.cache_max_size(4 * 1024**2)
+        pygit2.settings.enable_strict_object_creation(False)
         _CACHE_CONFIGURED = True
 
 

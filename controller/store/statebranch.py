@@ -20,6 +20,7 @@ from typing import Any, Protocol, TypeVar
 
 from controller.core import model
 from controller.store import yamlio
+from controller.store.commitmessages import record_subject
 from controller.store.statestore import HistoryEntry
 
 RESOURCES = "resources"
@@ -162,7 +163,7 @@ def history(name: str, limit: int, commits: Iterator[tuple[Commit, dict[str, str
         if len(entries) >= limit:
             break
         when = iso(commit.commit_time)
-        subject = commit.message.split("\n", 1)[0]
+        subject = record_subject(commit.message, name)
         if trailers.get("Resource") == name:
             version = record(commit, (RESOURCES, name, "version.yml"), "version")
             entries.append(HistoryEntry(str(commit.id), subject, when, version=version))

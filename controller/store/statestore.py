@@ -24,6 +24,16 @@ class HistoryEntry:
     run: model.Run | None = None  # for a job
 
 
+@dataclass(frozen=True)
+class RunRecord:
+    """One run record to write (what `record_run` takes), for `record_runs`."""
+
+    run: model.Run
+    log: str | None = None
+    state_files: dict[str, bytes] | None = None
+    subject: str = ""
+
+
 class StateStore(Protocol):
     def read_snapshot(self) -> model.Snapshot: ...
 
@@ -40,6 +50,12 @@ class StateStore(Protocol):
         subject: str = "",
     ) -> str:
         """One commit: jobs/<name>/run.yml, active/<n>.yml, log.txt, state/."""
+        ...
+
+    def record_runs(self, records: list[RunRecord]) -> str:
+        """One commit for runs of different jobs recorded at the same moment (each job's
+        files as `record_run` writes them, one trailer group per run); nothing is written
+        if one of them is refused (ValueError, TypeError)."""
         ...
 
     def record_config(

@@ -137,7 +137,7 @@ def build_tree(repo: pygit2.Repository, base: pygit2.Tree | None,
         if edit.edited and edit.content is not None:
             if edit.below:
                 raise ValueError(f"path is both a file and a folder: {name}")
-            builder.insert(name, repo.create_blob(edit.content), FileMode.BLOB)
+            builder.insert(name, _blob(repo, edit.content), FileMode.BLOB)
             continue
         folder_oid = None
         if not edit.edited and base is not None and name in base:
@@ -165,9 +165,29 @@ def build_folder(repo: pygit2.Repository, oid: pygit2.Oid | None,
     return build_tree(repo, get_tree(repo, oid), edits)
 
 
+_WRITING = threading.local()  # .blobs: content -> oid, the blobs of the root_tree running
+
+
+def _blob(repo: pygit2.Repository, content: bytes) -> pygit2.Oid:
+    """The blob of `content`, written once per commit: a commit of many run records has
+    the same run.yml and active/<n>.yml, the same job.yml in many folders (writing an
+    object that exists still costs libgit2 a hash, a lookup and a file time update)."""
+    blobs: dict[bytes, pygit2.Oid] | None = getattr(_WRITING, "blobs", None)
+    if blobs is None:
+        return repo.create_blob(content)
+    oid = blobs.get(content)
+    if oid is None:
+        oid = blobs[content] = repo.create_blob(content)
+    return oid
+
+
 def root_tree(repo: pygit2.Repository, base: pygit2.Tree | None, edits: Edits) -> pygit2.Oid:
     """build_tree for a commit's root: an empty result is the empty tree."""
-    oid = build_tree(repo, base, edits)
+    _WRITING.blobs = {}
+    try:
+        oid = build_tree(repo, base, edits)
+    finally:
+        _WRITING.blobs = None
     return oid if oid is not None else repo.TreeBuilder().write()
 
 
@@ -226,7 +246,7 @@ class WideTrees:
             if edit.edited and edit.content is not None:
                 if edit.below:
                     raise ValueError(f"path is both a file and a folder: {name}")
-                entry = self._encoded(name, FileMode.BLOB, repo.create_blob(edit.content))
+                entry = self._encoded(name, FileMode.BLOB, _blob(repo, edit.content))
             else:
                 folder_oid = None
                 if not edit.edited and name in encoded:  # exactly base's entries

@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from controller.execution import sealing
+from controller.store.commitmessages import trailers_of
 from tests.harness.commands import gitline
-from tests.harness.home import Home
+from tests.harness.home import Home, record_subjects
 from tests.harness.wait import wait_for
 from tests.harness.workers import Worker, redis_server
 
@@ -151,10 +152,9 @@ def worker_trailers(home: Home, job: str) -> dict[str, str]:
     """Subject -> Gitline-Worker trailer of `job`'s commits on the state branch (`%B`)."""
     found: dict[str, str] = {}
     for body in home.git("log", "--format=%B%x00", "state").split("\0"):
-        lines = body.strip().splitlines()
-        if lines and lines[0].startswith(f"{job}: run "):
-            found[lines[0]] = next((line.split(": ", 1)[1] for line in lines
-                                    if line.startswith("Gitline-Worker: ")), "")
+        for said in record_subjects(body.strip()):  # several in a commit of a burst
+            if said.startswith(f"{job}: run "):
+                found[said] = (trailers_of(body, job) or {}).get("Worker", "")
     return found
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -100,8 +101,13 @@ class Home:
         return run("git", "--git-dir", self.repo, *args, check=check).stdout
 
     def subjects(self) -> list[str]:
-        out = self.git("log", "--format=%s", "state", check=False)
-        return out.splitlines()
+        """What each record of the state branch says, newest first: a commit's subject, or
+        for a commit that recorded several runs at once, each run's own line."""
+        out = self.git("log", "--format=%B%x00", "state", check=False)
+        said: list[str] = []
+        for body in out.split("\0"):
+            said.extend(record_subjects(body.strip()))
+        return said
 
     def show(self, path: str) -> str:
         return self.git("show", f"state:{path}")
@@ -142,3 +148,14 @@ class Home:
                 return False
             return time.monotonic() - seen[0][1] >= 0.5
         wait_for(idle, timeout, "the controller to be idle")
+
+
+def record_subjects(body: str) -> list[str]:
+    """A commit message's subject, or the runs' own lines of a batch (`3 runs started: ...`,
+    a paragraph of `<job>: run <n> started` lines, then the trailers)."""
+    paragraphs = body.split("\n\n")
+    if not body:
+        return []
+    if len(paragraphs) >= 3 and re.match(r"\d+ runs ", paragraphs[0]):
+        return list(reversed(paragraphs[1].splitlines()))  # newest first, as `git log`
+    return [paragraphs[0].splitlines()[0]]
