@@ -120,7 +120,8 @@ class Controller:
         self.reconciler.started_listeners.append(notices.started)
         self.statuses = StatusPoster(lambda: self.reconciler.workflow,
                                      secrets=lambda: load_secrets(settings.home),
-                                     record=self._record_deliveries, web_url=settings.web_url)
+                                     record=self._record_deliveries, web_url=settings.web_url,
+                                     targets=self.sources.status_targets)
         self.reconciler.finished_listeners.append(self.statuses)
         self.reconciler.started_listeners.append(self.statuses.started)
         self.reconciler.finished_listeners.append(self._run_finished)

@@ -81,6 +81,9 @@ class Settings:
     # of the subscription (issue #14; core/subscription.py): HOME/repos/NAME.git each.
     name: str = sourcenames.DEFAULT_MAIN_NAME
     sources: tuple[subscription.SourceSpec, ...] = ()
+    # Where the main repository's `<repo>_runCI` posts commit statuses (`{integration:
+    # SECRET, repo: owner/repo}`; a source has its own `commit_status:`); None = nowhere.
+    commit_status: subscription.StatusTarget | None = None
 
     @property
     def local_user_map(self) -> dict[str, str]:
@@ -233,6 +236,12 @@ def _typed(values: dict[str, Any], path: Path) -> dict[str, Any]:
             try:
                 out[key] = subscription.parse_sources(value, str(values.get("name") or
                                                                  sourcenames.DEFAULT_MAIN_NAME))
+            except ValueError as err:
+                raise _Bad(key, str(err)) from err
+            continue
+        if key == "commit_status":
+            try:
+                out[key] = subscription.parse_status_target(value, "")
             except ValueError as err:
                 raise _Bad(key, str(err)) from err
             continue

@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 from controller.core import model, remotes
+from controller.core.subscription import StatusTarget
 
 PROVIDERS = ("github", "gitlab", "gitea")
 API_PATHS = {"/api/v3": "github", "/api/v4": "gitlab", "/api/v1": "gitea"}
@@ -78,16 +79,50 @@ def wants_status(inp: model.Input, res: model.Resource | None) -> bool:
         in ("true", "yes", "on", "1"))
 
 
+def ci_wants_status(job: model.Job, inp: model.Input, res: model.Resource | None,
+                    ci_sources: Collection[str]) -> bool:
+    """A CI section's checkout (`<repo>_ciRepo` of `<repo>_runCI`) on a source whose
+    gitline.yml entry has `commit_status:` (`ci_sources`; MAIN for config.git)."""
+    return (job.ci is not None and inp.name == job.ci.checkout and res is not None
+            and res.tracks_path is not None and res.tracks_source in ci_sources)
+
+
 def owed(wf: model.Workflow, job: model.Job, run: int, event: str,
-         commits: Mapping[str, str]) -> list[Owed]:
+         commits: Mapping[str, str], ci_sources: Collection[str] = ()) -> list[Owed]:
     """The statuses `event` of run `run` of `job` owes; `commits` has the commit each
     gitRepo input of the run used."""
     out = []
     for inp in job.inputs:
         sha = commits.get(inp.name, "")
-        if sha and wants_status(inp, wf.resources.get(inp.name)):
+        res = wf.resources.get(inp.name)
+        if sha and (wants_status(inp, res) or ci_wants_status(job, inp, res, ci_sources)):
             out.append(Owed(inp.name, sha, job.name, run, event))
     return out
+
+
+def on_host(res: model.Resource, base_url: str, target: StatusTarget | None
+            ) -> tuple[str, str]:
+    """(repository URL, `owner/repo` path) of gitRepo `res` on its git host. A gitRepo on
+    a repository of the subscription (config.git or a source) is there only through its
+    source's `commit_status:` (`target`); `base_url` is the integration's `url`."""
+    if res.tracks_path is None:
+        url = remotes.repo_url(res, base_url) or ""
+        if not url:
+            raise StatusError(f"resource {res.name} is no repository on a git host")
+        return url, repo_path(res, url)
+    if target is None or not target.repo:
+        raise StatusError(f"resource {res.name} is on {res.tracks_source or 'config.git'}, "
+                          "whose repository on a git host is not named: set commit_status: "
+                          "{integration: SECRET, repo: owner/repo} for it in gitline.yml")
+    if remotes.looks_like_url(target.repo):
+        url = target.repo
+    else:
+        url = f"{(base_url or 'https://' + remotes.DEFAULT_GIT_HOST).rstrip('/')}/" \
+              f"{target.repo.strip('/')}.git"
+    path = remotes.normalize_url(url).partition("/")[2]
+    if path.count("/") < 1:
+        raise StatusError(f"cannot tell owner/repo from {remotes.sanitize_url(url)}")
+    return url, path
 
 
 def commit_of(values: Mapping[str, Any], version_name: str) -> str:

@@ -18,7 +18,40 @@ from typing import Any
 from controller.core import model, sourcenames
 
 REPOS_DIR = "repos"  # HOME/repos/NAME.git
-_KEYS = ("name", "upstream", "branch", "upstream_branch", "poll_seconds", "secret")
+_KEYS = ("name", "upstream", "branch", "upstream_branch", "poll_seconds", "secret",
+         "commit_status")
+
+
+@dataclass(frozen=True)
+class StatusTarget:
+    """Where the `<repo>_runCI` runs of a repository post their commit statuses
+    (`commit_status:` of a source, or of gitline.yml for the main one): the secret of
+    the git host's token, and the repository there (`owner/repo` on the secret's `url`
+    host, or a URL; "" = a followed source's upstream)."""
+
+    integration: str
+    repo: str = ""
+
+
+def parse_status_target(value: Any, where: str) -> StatusTarget | None:
+    """`commit_status: NAME` or `{integration: NAME, repo: owner/repo}`; ValueError."""
+    if value in (None, "", {}):
+        return None
+    if isinstance(value, StatusTarget):
+        return value
+    if isinstance(value, str):
+        value = {"integration": value}
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{where}commit_status: a secret's name or {{integration: NAME, "
+                         "repo: owner/repo}} expected")
+    unknown = sorted(str(k) for k in value if k not in ("integration", "repo"))
+    if unknown:
+        raise ValueError(f"{where}commit_status: unknown key {unknown[0]!r} "
+                         "(known: integration, repo)")
+    integration = str(value.get("integration") or "")
+    if not integration:
+        raise ValueError(f"{where}commit_status: 'integration:' (a secret's name) is needed")
+    return StatusTarget(integration, str(value.get("repo") or "").strip())
 
 
 @dataclass(frozen=True)
@@ -29,6 +62,7 @@ class SourceSpec:
     upstream_branch: str = ""  # the upstream's branch ("" = `branch`)
     poll_seconds: float = 0.0  # 0 = the HOME's upstream_poll_seconds
     secret: str = ""  # secret-store name of the upstream's credentials
+    commit_status: StatusTarget | None = None  # its runCI runs' statuses go there
 
     @property
     def followed(self) -> bool:
@@ -94,7 +128,21 @@ def _spec(name: str, body: Any) -> SourceSpec:
         raise ValueError(f"source {name!r}: poll_seconds must be more than 0")
     return SourceSpec(name, str(values.get("upstream") or ""), str(values.get("branch") or ""),
                       str(values.get("upstream_branch") or ""), seconds,
-                      str(values.get("secret") or ""))
+                      str(values.get("secret") or ""),
+                      parse_status_target(values.get("commit_status"), f"source {name!r}: "))
+
+
+def status_targets(main: StatusTarget | None, specs: tuple[SourceSpec, ...] | list[SourceSpec]
+                   ) -> dict[str, StatusTarget]:
+    """Source name (MAIN for config.git) -> where its runCI statuses go; a followed
+    source without `repo:` posts to its upstream."""
+    out = {sourcenames.MAIN: main} if main is not None else {}
+    for spec in specs:
+        if spec.commit_status is not None:
+            target = spec.commit_status
+            out[spec.name] = target if target.repo or not spec.followed else \
+                StatusTarget(target.integration, spec.upstream)
+    return out
 
 
 def fallback(loaded: model.Workflow, head: str, sources: Mapping[str, str],

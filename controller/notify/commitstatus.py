@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from controller.core import commitstatus as cs
-from controller.core import model, remotes
+from controller.core import model
 from controller.core.clock import now_iso
 from controller.core.runspec import Outcome, RunSpec
+from controller.core.subscription import StatusTarget
 from controller.notify.delivery import PermanentError, Result, post_json, send_with_retries
 from controller.secrets import Secret, find, secret_values
 
@@ -44,6 +45,9 @@ class StatusPoster:
     secrets: Callable[[], Mapping[str, Secret]]
     record: Callable[[str, int, list[dict[str, Any]]], None]
     web_url: str = ""  # the web view's address, for a link to the run ("" = no link)
+    # source name (MAIN: config.git) -> where its runCI statuses go (gitline.yml's
+    # commit_status:, kept current by the caller)
+    targets: Callable[[], Mapping[str, StatusTarget]] = dict
     attempts: int = 4
     backoff: float = 0.5
     timeout: float = 10.0
@@ -65,7 +69,7 @@ class StatusPoster:
             return
         commits = {i.name: cs.commit_of(i.version.values, i.version.name)
                    for i in spec.inputs if i.type == "gitRepo" and i.version is not None}
-        owed = cs.owed(wf, spec.job, spec.run.number, event, commits)
+        owed = cs.owed(wf, spec.job, spec.run.number, event, commits, set(self.targets()))
         if owed:
             self._queue.put(Batch(tuple(owed), wf))
 
@@ -124,24 +128,27 @@ class StatusPoster:
                  secrets: Mapping[str, Secret]) -> tuple[str, cs.Request]:
         """(provider, request) for `owed`; PermanentError when it cannot be sent."""
         res = wf.resources.get(owed.resource)
-        if res is None or not res.integration:
+        # a gitRepo on a repository of the subscription: its source's commit_status
+        target = self.targets().get(res.tracks_source) \
+            if res is not None and res.tracks_path is not None else None
+        integration = (res.integration if res is not None else "") or \
+            (target.integration if target is not None else "")
+        if res is None or not integration:
             raise PermanentError(f"resource {owed.resource} has no integration to post with")
-        secret = find(secrets, res.integration)
+        secret = find(secrets, integration)
         if secret is None:
-            raise PermanentError(f"secret {res.integration} is not set")
+            raise PermanentError(f"secret {integration} is not set")
         if not secret.scope.allows(resource=res.name):
-            raise PermanentError(f"secret {res.integration} is not for resource {res.name} "
+            raise PermanentError(f"secret {integration} is not for resource {res.name} "
                                  f"(secrets.yml gives it to {secret.scope.describe()})")
-        repo_url = remotes.repo_url(res, secret.scope.base_url) or ""
-        if not repo_url:
-            raise PermanentError(f"resource {res.name} is no repository on a git host")
+        repo_url, repo = cs.on_host(res, secret.scope.base_url, target)
         api_url = next((secret.fields[f] for f in API_URL_FIELDS if secret.fields.get(f)), "")
         provider = cs.provider_of(api_url, repo_url)
         token = cs.token_of(secret.fields, secret.value)
         if not token:
-            raise PermanentError(f"secret {res.integration} has no token")
+            raise PermanentError(f"secret {integration} has no token")
         req = cs.request(
-            provider, cs.api_base(provider, api_url, repo_url), cs.repo_path(res, repo_url),
+            provider, cs.api_base(provider, api_url, repo_url), repo,
             owed.sha, state=cs.state_of(provider, owed.event), context=cs.context_of(owed.job),
             description=cs.describe(owed), target_url=cs.run_url(self.web_url, owed.job,
                                                                   owed.run), token=token)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from controller.core.subscription import SourceSpec
+from controller.core.subscription import SourceSpec, StatusTarget, status_targets
 from controller.reactor.upstream import UpstreamFollower
 from controller.reactor.watcher import RefWatcher
 from controller.store.configrepo import ConfigRepo
@@ -45,7 +45,12 @@ class SourceSet:
         self._specs: dict[str, SourceSpec] = {}
         self._started = False
         self._stamp = self._settings_stamp()
+        self._main_status = settings.commit_status
         self._apply(settings.sources)
+
+    def status_targets(self) -> dict[str, StatusTarget]:
+        """Where each repository's runCI statuses go, as gitline.yml says now."""
+        return status_targets(self._main_status, list(self._specs.values()))
 
     def _settings_stamp(self) -> tuple[int, int]:
         try:
@@ -88,6 +93,7 @@ class SourceSet:
         except SettingsError as err:  # keep what runs; say why the change is not taken
             log.error("gitline: %s; the sources stay as they were", err)
             return False
+        self._main_status = fresh.commit_status
         return self._apply(fresh.sources)
 
     def _apply(self, specs: tuple[SourceSpec, ...]) -> bool:
