@@ -208,6 +208,10 @@ def _checked(settings: Settings, path: Path) -> Settings:
             if source.upstream else ""
         if problem:
             raise _Bad("sources", f"{source.name}: upstream: {problem}")
+    if settings.commit_status is not None and not (settings.commit_status.repo
+                                                   or settings.upstream):
+        raise _Bad("commit_status", "'repo:' is needed (config.git's owner/repo on the git "
+                   "host, or its URL) unless the HOME follows an upstream")
     if settings.upstream:
         problem = url_problem(settings.upstream, allow_local=settings.allow_local_repos)
         if problem:

@@ -46,7 +46,8 @@ NOT_APPLIED = {
     "git": "the checkout is the commit's files, without submodules or a .git folder",
     "depth": "the checkout is the commit's files, without history",
     "gitConfig": "the checkout is the commit's files, without a .git folder",
-    "vote": "commit statuses are not posted for CI runs",
+    "vote": "a CI run posts commit statuses when gitline.yml gives its repository "
+            "commit_status: (docs/subscriptions.md)",
     "notifications": "written at the top level; write it under 'integrations:'",
     "hub": "Shippable's hub integrations log in on its build machine; use secrets",
     "key": "Shippable's key integrations; use secrets",

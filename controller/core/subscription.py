@@ -126,17 +126,24 @@ def _spec(name: str, body: Any) -> SourceSpec:
         raise ValueError(f"source {name!r}: poll_seconds must be a number") from None
     if seconds < 0:
         raise ValueError(f"source {name!r}: poll_seconds must be more than 0")
-    return SourceSpec(name, str(values.get("upstream") or ""), str(values.get("branch") or ""),
+    upstream = str(values.get("upstream") or "")
+    status = parse_status_target(values.get("commit_status"), f"source {name!r}: ")
+    if status is not None and not status.repo and not upstream:
+        raise ValueError(f"source {name!r}: commit_status: a served source needs 'repo:' "
+                         "(its owner/repo on the git host, or its URL)")
+    return SourceSpec(name, upstream, str(values.get("branch") or ""),
                       str(values.get("upstream_branch") or ""), seconds,
-                      str(values.get("secret") or ""),
-                      parse_status_target(values.get("commit_status"), f"source {name!r}: "))
+                      str(values.get("secret") or ""), status)
 
 
-def status_targets(main: StatusTarget | None, specs: tuple[SourceSpec, ...] | list[SourceSpec]
-                   ) -> dict[str, StatusTarget]:
+def status_targets(main: StatusTarget | None, specs: tuple[SourceSpec, ...] | list[SourceSpec],
+                   main_upstream: str = "") -> dict[str, StatusTarget]:
     """Source name (MAIN for config.git) -> where its runCI statuses go; a followed
-    source without `repo:` posts to its upstream."""
-    out = {sourcenames.MAIN: main} if main is not None else {}
+    repository without `repo:` posts to its upstream."""
+    out: dict[str, StatusTarget] = {}
+    if main is not None:
+        out[sourcenames.MAIN] = main if main.repo or not main_upstream else \
+            StatusTarget(main.integration, main_upstream)
     for spec in specs:
         if spec.commit_status is not None:
             target = spec.commit_status

@@ -45,12 +45,13 @@ class SourceSet:
         self._specs: dict[str, SourceSpec] = {}
         self._started = False
         self._stamp = self._settings_stamp()
-        self._main_status = settings.commit_status
+        self._main_status = settings.commit_status, settings.upstream
         self._apply(settings.sources)
 
     def status_targets(self) -> dict[str, StatusTarget]:
         """Where each repository's runCI statuses go, as gitline.yml says now."""
-        return status_targets(self._main_status, list(self._specs.values()))
+        main, upstream = self._main_status
+        return status_targets(main, list(self._specs.values()), upstream)
 
     def _settings_stamp(self) -> tuple[int, int]:
         try:
@@ -93,7 +94,7 @@ class SourceSet:
         except SettingsError as err:  # keep what runs; say why the change is not taken
             log.error("gitline: %s; the sources stay as they were", err)
             return False
-        self._main_status = fresh.commit_status
+        self._main_status = fresh.commit_status, fresh.upstream
         return self._apply(fresh.sources)
 
     def _apply(self, specs: tuple[SourceSpec, ...]) -> bool:
