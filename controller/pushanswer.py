@@ -62,8 +62,14 @@ def plan_commit(config: ConfigRepo, store: GitStateStore, old: str, new: str, *,
         good = (snap.good_commit, subscription.load(settings, config, snap.good_commit,
                                                     snap.good_sources, scopes=scopes))
     commit, wf = good if good else (new, pushed)
-    tracked = {r.name: config.tree_id(commit, r.tracks_path) or ""
-               for r in wf.resources.values() if r.tracks_path is not None}
+    # a gitRepo on another source versions on that source's head (or its last good commit)
+    sub = subscription.open_like(settings, config)
+    try:
+        heads = dict(snap.good_sources) if good else sub.heads()
+        tracked = {r.name: sub.tree_id(commit, heads, r)
+                   for r in wf.resources.values() if r.tracks_path is not None}
+    finally:
+        sub.close()
     commits, _ = config.commits_between(old if old and old != ZERO else None, new)
     asked, decisions = intake.file_requests(commits, config.read_blob,
                                             intake.trigger_runs_done(snap))
@@ -71,7 +77,8 @@ def plan_commit(config: ConfigRepo, store: GitStateStore, old: str, new: str, *,
         decisions = [d if d.error else replace(d, identity=identity) for d in decisions]
     return pushplan.plan_push(pushed, new, snap, good=good,
                               author=commits[-1].author if commits else "",
-                              tracked_trees=tracked, triggers=asked, decisions=decisions)
+                              tracked_trees=tracked, source_commits=heads, triggers=asked,
+                              decisions=decisions)
 
 
 @contextlib.contextmanager

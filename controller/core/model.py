@@ -212,6 +212,8 @@ class CiResult:
 
     def summary(self) -> str:
         """`3 passed, 1 failed, 0 skipped, coverage 81.2%` (what status and the web show)."""
+        if not self.reports:  # not "0 passed": no test ran that anything reported
+            return "no report in shippable/testresults or shippable/codecoverage"
         text = f"{self.passed} passed, {self.failed} failed, {self.skipped} skipped"
         if self.coverage is not None:
             text += f", coverage {self.coverage:.1f}%"

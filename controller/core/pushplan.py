@@ -71,13 +71,15 @@ def plan_push(
     tracked_trees: Mapping[str, str] | None = None,
     triggers: Sequence[model.TriggerRequest] = (),
     decisions: Sequence[approvals.ApprovalRequest] = (),
+    source_commits: Mapping[str, str] | None = None,
 ) -> PushPlan:
     """The plan of pushing `head` (whose workflow is `pushed`) onto state `snap`.
 
-    `good` is the last good (commit, workflow), needed only when `pushed` does not load.
+    `good` is the last good (commit, workflow), needed only when `pushed` does not load;
+    `source_commits` the commit of each other source it runs with.
     """
     taken = intake.take_config(pushed, head, good, snap, author=author,
-                               tracked_trees=tracked_trees)
+                               tracked_trees=tracked_trees, source_commits=source_commits)
     base = PushPlan(problems=pushed.problems, resources=len(pushed.resources),
                     jobs=len(pushed.jobs), loads=not pushed.fatal,
                     kept=taken.commit if taken.kept else "")

@@ -224,3 +224,10 @@ def test_a_ci_run_goes_to_a_celery_worker_and_back_whole(tmp_path: Path) -> None
     outcome = execute(spec, tmp_path)
     assert len(outcome.ci) == 2
     assert codec.outcome_from_json(codec.outcome_to_json(outcome)) == outcome
+
+
+def test_a_row_without_reports_says_so_not_zero_passed() -> None:
+    assert model.CiResult("", "succeeded").summary() == \
+        "no report in shippable/testresults or shippable/codecoverage"
+    assert model.CiResult("", "succeeded", passed=0, reports=1).summary() == \
+        "0 passed, 0 failed, 0 skipped"

@@ -10,6 +10,7 @@ from controller.core import loader, subscription
 from controller.core.subscription import SourceSpec, StatusTarget
 from controller.settings import Settings, SettingsError
 from controller.store.repoinit import init_home
+from tests.harness.commands import gitline, run
 
 SHA = "c" * 40
 SECTION = "build:\n  ci: [echo]\n"
@@ -24,6 +25,14 @@ jobs:
     steps:
       - IN: shipit_runCI
       - IN: shipit_repo
+      - TASK: {script: [echo]}
+"""
+AFTER = """\
+jobs:
+  - name: after
+    type: runSh
+    steps:
+      - IN: shipit_runCI
       - TASK: {script: [echo]}
 """
 
@@ -101,3 +110,21 @@ def test_a_repository_of_the_subscription_is_on_its_host_through_commit_status()
         cs.on_host(res, "", None)
     with pytest.raises(cs.StatusError, match="owner/repo"):
         cs.on_host(res, "", StatusTarget("gh", "https://h/justone.git"))
+
+
+def test_a_push_answer_counts_a_sources_new_commit(tmp_path):
+    """config.git's push says what the same pass does with a source pushed before it: a new
+    `shipit_ciRepo` version and `shipit_runCI` (no controller runs: the hook answers)."""
+    home = tmp_path / "home"
+    init_home(home)
+    gitline("repo", "add", home, "shipit")
+    for repo, text in (("repos/shipit.git", SECTION), ("config.git", AFTER)):
+        work = tmp_path / repo.replace("/", "-")
+        run("git", "clone", "-q", home / repo, work)
+        (work / "shippable.yml").write_text(text)
+        run("git", "add", "-A", cwd=work)
+        run("git", "commit", "-q", "-m", "add", cwd=work)
+        pushed = run("git", "push", "origin", "HEAD:main", cwd=work)
+    assert "shipit_ciRepo: version 1 (first version)" in pushed.stderr, pushed.stderr
+    assert "shipit_runCI: shipit_ciRepo changed" in pushed.stderr
+    assert "after: after shipit_runCI" in pushed.stderr
