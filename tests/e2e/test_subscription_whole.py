@@ -121,8 +121,10 @@ def test_three_repositories_one_workflow_ci_runs_and_statuses_reach_the_host(
         (folders / "config" / "shippable.yml").write_text(CONFIG.format(release="1"))
         (folders / "infra" / "shippable.yml").write_text(INFRA.format(region="eu"))
         (folders / "shipit" / "shippable.yml").write_text(SHIPIT)
-        checked = gitline("validate", folders / "config", folders / "infra", folders / "shipit")
-        assert "error" not in checked.stdout and "unresolved" not in checked.stdout, checked
+        three = (folders / "config", folders / "infra", folders / "shipit")
+        checked = gitline("validate", "--strict", *three)  # exit 0: no error, no warning
+        assert "3 resources, 3 jobs, 0 errors, 0 warnings" in checked.stderr, checked
+        assert "unresolved" not in gitline("graph", *three).stdout
 
         home.start("--poll", "300")
         home.write("shippable.yml", CONFIG.format(release="1"))
