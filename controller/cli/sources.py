@@ -48,10 +48,20 @@ def add(home: Path, name: str) -> None:
 @repo.command("list", short_help="The sources and their heads.")
 @HOME_ARG
 def list_sources(home: Path) -> None:
-    """Each source: its name, where it comes from, its repository and branch."""
+    """Each source: its name, where it comes from, its repository and branch, and where
+    its CI runs post commit statuses (gitline.yml's commit_status)."""
+    from controller.core import sourcenames
+    from controller.core.subscription import status_targets
+
     settings = load_settings(home)
-    click.echo(f"{settings.name}\tmain\t{settings.repo_path}\t{settings.branch}")
+    targets = status_targets(settings.commit_status, settings.sources, settings.upstream)
+
+    def statuses(name: str) -> str:
+        t = targets.get(name)
+        return f"\tstatuses to {t.repo} ({t.integration})" if t else ""
+    click.echo(f"{settings.name}\tmain\t{settings.repo_path}\t{settings.branch}"
+               f"{statuses(sourcenames.MAIN)}")
     for s in settings.sources:
         origin = f"follows {s.upstream}" if s.upstream else "served"
         click.echo(f"{s.name}\t{origin}\t{settings.source_path(s.name)}\t"
-                   f"{s.branch or settings.branch}")
+                   f"{s.branch or settings.branch}{statuses(s.name)}")

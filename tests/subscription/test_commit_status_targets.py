@@ -128,3 +128,13 @@ def test_a_push_answer_counts_a_sources_new_commit(tmp_path):
     assert "shipit_ciRepo: version 1 (first version)" in pushed.stderr, pushed.stderr
     assert "shipit_runCI: shipit_ciRepo changed" in pushed.stderr
     assert "after: after shipit_runCI" in pushed.stderr
+
+
+def test_repo_list_says_where_statuses_go(tmp_path):
+    init_home(tmp_path)
+    gitline("repo", "add", tmp_path, "shipit")
+    with (tmp_path / "gitline.yml").open("a") as f:
+        f.write("commit_status: {integration: gh, repo: acme/shop}\n")
+    listed = gitline("repo", "list", tmp_path).stdout.splitlines()
+    assert listed[0].endswith("\tstatuses to acme/shop (gh)")
+    assert listed[1].startswith("shipit\tserved\t") and "statuses" not in listed[1]
