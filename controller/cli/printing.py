@@ -14,6 +14,9 @@ def print_status(report: dict[str, Any]) -> None:
 
     cfg = report["config"]
     click.echo(f"config: processed {cfg['processed'][:7] or '-'}, running {cfg['good'][:7] or '-'}")
+    if not cfg["processed"]:  # a source pushed first waits for it too (docs/subscriptions.md)
+        click.echo("  nothing processed yet: the workflow, of every source, runs from the "
+                   "first push to config.git")
     for p in cfg["problems"]:
         click.echo(f"  {p}")
     for line in cfg["refused"]:
