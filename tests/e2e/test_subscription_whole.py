@@ -184,3 +184,45 @@ def test_three_repositories_one_workflow_ci_runs_and_statuses_reach_the_host(
         home.stop()
     for text in (state_blobs(home.repo), home.server_log()):
         assert TOKEN not in text
+
+
+GL_TOKEN = "glpat-whole-subscription-0b7e"
+
+
+def test_a_served_source_and_config_git_post_their_ci_statuses_where_gitline_yml_says(
+        home: Home, tmp_path: Path) -> None:
+    """`commit_status: {integration, repo}` for config.git and for a source made with
+    `gitline repo add` (GitLab's API here): each one's runCI posts on its own commits."""
+    with StatusApi("gitlab", GL_TOKEN) as api:
+        gitline("repo", "add", home.path, "tool")
+        settings = home.path / "gitline.yml"
+        settings.write_text(settings.read_text().replace(
+            "tool: {}", "tool: {commit_status: {integration: gl, repo: acme/libs/tool}}")
+            + "commit_status: {integration: gl, repo: acme/shop}\n")
+        listed = gitline("repo", "list", home.path).stdout
+        assert "statuses to acme/libs/tool (gl)" in listed, listed
+        (home.path / "secrets.yml").write_text(
+            f"gl: {{token: {GL_TOKEN}, apiUrl: '{api.base}', "
+            "resources: [tool_ciRepo, config_ciRepo]}\n")
+        (home.path / "secrets.yml").chmod(0o600)
+        home.start("--poll", "300")
+        tool = tmp_path / "tool"
+        run("git", "clone", "-q", home.path / "repos" / "tool.git", tool)
+        failing = commit_push(tool, {"shippable.yml": "build:\n  ci: ['test -f ok']\n"},
+                              "tool CI, failing")
+        home.write("shippable.yml", "build:\n  ci: [echo main CI]\n")
+        main_sha = home.push("config.git's CI")
+        assert home.wait_runs("tool_runCI", 1, timeout=60)[-1].startswith("run 1 failed")
+        assert home.wait_runs("config_runCI", 1, timeout=60) == ["run 1 succeeded"]
+        passing = commit_push(tool, {"ok": "yes\n"}, "tool CI, passing")
+        assert home.wait_runs("tool_runCI", 2, timeout=60)[-1] == "run 2 succeeded"
+        api.wait(6)
+        home.wait_idle(timeout=30)
+        home.stop()
+    assert api.refused == []
+    on = {repo: [(p.sha, p.body["state"]) for p in api.posted if p.repo == repo]
+          for repo in ("acme/libs/tool", "acme/shop")}
+    assert on["acme/libs/tool"] == [(failing, "running"), (failing, "failed"),
+                                    (passing, "running"), (passing, "success")]
+    assert on["acme/shop"] == [(main_sha, "running"), (main_sha, "success")]
+    assert api.posted[-1].body["name"] == "gitline/tool_runCI"
