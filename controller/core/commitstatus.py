@@ -4,10 +4,12 @@ A run that takes a gitRepo with `showBuildStatus: true` (on its IN step, as Ship
 wrote it, or in the resource's definition) owes that repository's commit a status: when
 it starts, and when it ends. So does a `<repo>_runCI` whose repository of the
 subscription has `commit_status:` in gitline.yml, on its `<repo>_ciRepo` commit; a gitRepo
-on such a repository is on the host only through that entry (`on_host`). The host's API is chosen from the integration's `apiUrl`
-(its path: `/api/v3` GitHub Enterprise, `/api/v4` GitLab, `/api/v1` Gitea) or else the
-repository's host (github.com, a host named gitlab... or gitea...), so a self-hosted
-server needs only `apiUrl` in its secret. No I/O: notify/commitstatus.py sends.
+on such a repository is on the host only through that entry (`on_host`).
+
+The host's API is chosen from the integration's `apiUrl` (its path: `/api/v3` GitHub
+Enterprise, `/api/v4` GitLab, `/api/v1` Gitea) or else the repository's host (github.com,
+a host named gitlab... or gitea...), so a self-hosted server needs only `apiUrl` in its
+secret. No I/O: notify/commitstatus.py sends.
 
     GitHub  POST {api}/repos/{owner}/{repo}/statuses/{sha}   Authorization: Bearer T
             state: pending | success | failure | error; context
