@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from controller.core import coerce, keycheck, model, resolve, secretscope, vocabulary, yamlread
+from controller.core.gcpause import no_collection
 from controller.core.jobs_reader import JobReader
 from controller.core.resources_reader import ResourceReader
 from controller.core.yamldata import Pos, UndefinedAlias, YList, YMap, pos_of, undefined_in
@@ -64,7 +65,8 @@ def load_workflow(
     `cache`: files parsed by the previous call (see yamlread.read_files).
     """
     try:
-        return _Loader(self_names, scopes).load(list(files), cache)
+        with no_collection():
+            return _Loader(self_names, scopes).load(list(files), cache)
     except Exception as err:  # noqa: BLE001 - the contract is: never raise
         where = model.Location("<workflow>")
         problem = model.Problem(where, f"internal error while loading: {err!r}")

@@ -19,7 +19,7 @@ from typing import Any
 
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from controller.core import model, yamlcompose, yamlconvert, yamlguards
+from controller.core import model, yamlcompose, yamlconvert, yamlevents, yamlguards
 from controller.core.yamlcompose import Anchors
 from controller.core.yamldata import Pos, Rejected, YList, YMap, problem_at
 from controller.core.yamlguards import MAX_DEPTH, decode
@@ -49,6 +49,11 @@ def parse(path: str, text: str, anchors: Anchors | None = None, *,
         out.failed = True
         out.problems.append(problem_at(path, deep, f"YAML nested deeper than {MAX_DEPTH} levels"))
         return out
+    if not anchors and not lenient:
+        fast, data = yamlevents.read(text)
+        if fast:
+            out.data = data
+            return out
     try:
         root, out.anchors = yamlcompose.compose(text, anchors or {}, lenient=lenient)
         out.data = yamlconvert.to_data(path, root, out.problems) if root is not None else None
