@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from controller.core import approvals, intake, loader, pushplan, pushwords
-from controller.core.yamlread import ParseCache
+from controller.core.fileload import LoadCache
 from controller.store.configrepo import ConfigRepo
 from controller.store.gitstate import GitStateStore
 from controller.store.repoinit import REFUSE  # the hook's status that refuses a push
@@ -45,7 +45,7 @@ def _scopes(home: Path) -> dict[str, Scope] | None:
 
 def plan_commit(config: ConfigRepo, store: GitStateStore, old: str, new: str, *,
                 home: Path | None = None, identity: approvals.Identity | None = None,
-                cache: ParseCache | None = None) -> pushplan.PushPlan:
+                cache: LoadCache | None = None) -> pushplan.PushPlan:
     """What moving the config branch from `old` ("" or zeros: from nothing) to `new` does.
 
     `identity`: who pushed, when the edge knows it (a token with the approve scope);
@@ -94,7 +94,7 @@ class Answerer:
         self.repo_path = Path(repo_path)
         self._branch = branch
         self._store = GitStateStore(repo_path, state_branch)
-        self._cache: ParseCache = {}
+        self._cache: LoadCache = {}
         self._lock = threading.Lock()  # one answer at a time: the store and cache are shared
 
     def warm(self) -> None:

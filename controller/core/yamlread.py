@@ -37,6 +37,7 @@ class Parsed:
     anchors: Anchors = field(default_factory=dict)
     failed: bool = False  # the YAML did not parse at all
     undefined_alias: str = ""  # set when it failed only for want of an anchor
+    alone: bool = True  # read without anchors of other files
 
 
 def parse(path: str, text: str, anchors: Anchors | None = None, *,
@@ -111,6 +112,7 @@ def read_files(files: list[tuple[str, str | bytes]],
             if retry.failed and retry.undefined_alias:  # still missing: lose only its objects
                 retry = parse(result.path, texts[result.path], seed, lenient=True)
             if not retry.failed:
+                retry.alone = False
                 parsed[index] = retry  # depends on the others: the cache keeps the lone parse
     _say_external_references(parsed)
     if cache is not None:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
 from controller.core import approvals, intake, lifecycle, loader, model, planner, secretscope
+from controller.core.fileload import LoadCache
 from controller.core.intake import PushedCommit
 from controller.reactor.identity import Identifier
 from controller.reactor.ports import ConfigSource
@@ -34,6 +35,7 @@ class Intake:
         self.store = recorder.store
         self._identity = identity  # None: no approval can be authenticated (all refused)
         self._cache: dict[str, model.Workflow] = {}
+        self._files: LoadCache = {}  # the files of the last load: a push re-reads its own
 
     def _scopes(self) -> dict[str, secretscope.Scope] | None:
         """Who may use each secret; None (unchecked) when secrets.yml cannot be read: no
@@ -46,8 +48,9 @@ class Intake:
     def workflow_at(self, commit: str) -> model.Workflow:
         if commit not in self._cache:
             files = self.config.workflow_files(commit, loader.is_workflow_file)
-            # keep one: memory stays flat
-            self._cache = {commit: loader.load_workflow(files, scopes=self._scopes())}
+            # keep one: memory stays flat (and so do the files, kept as loaded objects)
+            self._cache = {commit: loader.load_workflow(files, scopes=self._scopes(),
+                                                        cache=self._files)}
         return self._cache[commit]
 
     def process(self, head: str, snap: model.Snapshot) -> Callable[[], object]:
