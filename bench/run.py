@@ -174,8 +174,16 @@ def render(m: dict, r: dict, quick: bool, seconds: float) -> str:
         rows.append((f"4. load + validate {big['resources']:,} resources, {big['jobs']:,} "
                      f"jobs ({big['files']} files, {big['yaml_kb']:,} KB)",
                      fmt(big["load_ms"], " ms"), "< 1 s", ok(big["load_ms"]["median"] < 1000)))
-        rows.append(("4. plan after a push that changes one file", fmt(big["plan_ms"], " ms"),
-                     "< 50 ms", ok(big["plan_ms"]["median"] < 50)))
+        if "reload_ms" in big:
+            rows.append(("4. load again after a push that changes one file (the other 49 "
+                         "from the per-file cache of a long-lived process)",
+                         fmt(big["reload_ms"], " ms"), "", ""))
+        rows.append(("4. plan after a push that changes one file (incremental: the "
+                     "previous pass's outcomes kept)", fmt(big["plan_ms"], " ms"),
+                     "< 10 ms", ok(big["plan_ms"]["median"] < 10)))
+        if "full_plan_ms" in big:
+            rows.append(("4. same, every job decided again (the plan before this change)",
+                         fmt(big["full_plan_ms"], " ms"), "", ""))
     cli = r.get("cli") or {"error": "not run"}
     if "error" not in cli:
         for name, f in cli["commands"].items():

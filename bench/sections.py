@@ -555,7 +555,7 @@ def _big_files(count: int, color: str = "blue") -> list[tuple[str, bytes]]:
 
 
 def big_workflow(quick: bool) -> dict:
-    from controller.core import loader, model, planner
+    from controller.core import fileload, loader, model, planner
 
     size = 5000
     repeats = 3
@@ -582,15 +582,31 @@ def big_workflow(quick: bool) -> dict:
     # A push that changes one file: r0000 gets version 2; exactly j0000 is due.
     changed = model.Snapshot({**versions, "r0000": model.Version("r0000", 2)}, jobs,
                              "a" * 40, "a" * 40, "c" * 40)
-    plans = []
+    plans, full = [], []
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        plan = planner.plan_runs(wf, changed)
+        t0 = time.perf_counter()  # the controller's next pass: it holds the previous plan
+        plan = planner.plan_runs(wf, changed, previous=idle.memo)
         plans.append((time.perf_counter() - t0) * 1000)
+        t0 = time.perf_counter()
+        whole = planner.plan_runs(wf, changed)
+        full.append((time.perf_counter() - t0) * 1000)
+    assert plan == whole
     assert [p.job for p in plan.runs] == ["j0000"], [p.job for p in plan.runs][:5]
+    # the same push as a long-lived process loads it: the other 49 files from its cache
+    cache: fileload.LoadCache = {}
+    loader.load_workflow(files, cache=cache)
+    reloads = []
+    for i in range(repeats):
+        pushed = [(files[0][0], files[0][1].replace(b"COLOR: blue", f"COLOR: c{i}".encode(),
+                                                    1)), *files[1:]]
+        t0 = time.perf_counter()
+        again = loader.load_workflow(pushed, cache=cache)
+        reloads.append((time.perf_counter() - t0) * 1000)
+    assert len(again.jobs) == size and not again.problems
     text = sum(len(c) for _, c in files)
     return {"resources": size, "jobs": size, "files": len(files), "yaml_kb": text // 1024,
             "load_ms": spread(loads), "plan_ms": spread(plans, 2),
+            "full_plan_ms": spread(full, 2), "reload_ms": spread(reloads, 1),
             "peak_rss_mb": peak_rss_mb()}
 
 

@@ -270,25 +270,34 @@ def plan_runs(
     for p in asked.runs:
         snap = history.with_run(snap, _as_queued(p, snap))
     if previous is not None and previous.wf is wf:
-        order, after = previous.order, previous.after
+        order, place, after = previous.order, previous.place, previous.after
     else:
-        order, after = tuple(j.name for j in _upstream_first(wf)), replan.name_graph(wf)
-    kept = replan.keepable(previous, wf, snap, order, after)
+        order = tuple(j.name for j in _upstream_first(wf))
+        place, after = {name: i for i, name in enumerate(order)}, replan.name_graph(wf)
     seen = snap  # the memo's snapshot: after the trigger runs, before this pass's own
-    outcomes: dict[str, PlannedRun | str] = {}
-    waits: dict[str, str] = {}
+    decide = replan.to_decide(previous, wf, snap, order, after)
+    if previous is None or decide is None:
+        outcomes: dict[str, PlannedRun | str] = {}
+        waits: dict[str, str] = {}
+        visit: Iterable[str] = order
+    else:  # the kept outcomes as they were; a kept run still goes in its place in order
+        outcomes, waits = dict(previous.outcomes), dict(previous.waits)
+        kept_runs = (n for n in previous.planned if n not in decide)
+        visit = sorted([*decide, *kept_runs], key=place.__getitem__)
     auto: list[PlannedRun] = []
-    for name in order:
-        outcome = previous.outcomes[name] if previous is not None and name in kept \
+    for name in visit:
+        outcome = outcomes[name] if decide is not None and name not in decide \
             else _decide(wf, wf.jobs[name], snap)
         outcomes[name] = outcome
         if isinstance(outcome, str):
             waits[name] = outcome
             continue
+        waits.pop(name, None)
         auto.append(outcome)
         snap = history.with_run(snap, _as_queued(outcome, snap))
     auto.sort(key=lambda p: (wf.jobs[p.job].priority, p.job))
-    memo = replan.PlanMemo(wf, seen, order, after, outcomes)
+    memo = replan.PlanMemo(wf, seen, order, place, after, outcomes, waits,
+                           frozenset(p.job for p in auto))
     return Plan((*asked.runs, *auto), waits, asked.rejected, asked.waiting, memo)
 
 

@@ -1,8 +1,8 @@
 """Which jobs a plan must decide again, given the previous plan's inputs and outcomes.
 
 Owns: `PlanMemo` (what a pass of `planner.plan_runs` saw and decided, per job) and
-`keepable`: the jobs whose previous outcome (its planned run, or why it waits) is the
-outcome now. A job's outcome reads only its own definition and history, its inputs'
+`to_decide`: the jobs whose previous outcome (its planned run, or why it waits) may not
+be the outcome now. A job's outcome reads only its own definition and history, its inputs'
 definitions and versions, and the history of the jobs above it (the runs a pass plans
 upstream first, and `strict` mode's whole chain). So a job is decided again when anything
 upstream of it in the name graph (IN and OUT edges, of the old workflow and the new)
@@ -24,14 +24,18 @@ from controller.core import graph, model
 @dataclass(frozen=True)
 class PlanMemo:
     """One pass: the workflow and snapshot (after trigger runs) it saw, the order it went
-    in, its name graph (name -> the names it leads to) and each job's outcome (a
-    `planner.PlannedRun`, or why the job waits)."""
+    in (and each job's place in it), its name graph (name -> the names it leads to), each
+    job's outcome (a `planner.PlannedRun`, or why the job waits), the waits alone and
+    the jobs planned."""
 
     wf: model.Workflow
     snap: model.Snapshot
     order: tuple[str, ...]
+    place: Mapping[str, int]
     after: Mapping[str, frozenset[str]]
     outcomes: Mapping[str, Any] = field(default_factory=dict)
+    waits: Mapping[str, str] = field(default_factory=dict)
+    planned: frozenset[str] = frozenset()  # the jobs whose outcome is a run
 
 
 def name_graph(wf: model.Workflow) -> dict[str, frozenset[str]]:
@@ -42,19 +46,18 @@ def name_graph(wf: model.Workflow) -> dict[str, frozenset[str]]:
     return {name: frozenset(dsts) for name, dsts in after.items()}
 
 
-def keepable(previous: PlanMemo | None, wf: model.Workflow, snap: model.Snapshot,
-             order: tuple[str, ...], after: Mapping[str, frozenset[str]]) -> set[str]:
-    """The jobs whose outcome in `previous` is their outcome now (empty: decide all)."""
+def to_decide(previous: PlanMemo | None, wf: model.Workflow, snap: model.Snapshot,
+              order: tuple[str, ...], after: Mapping[str, frozenset[str]]) -> set[str] | None:
+    """The jobs to decide again; the others keep their outcome in `previous` (None: decide
+    every job)."""
     if previous is None or previous.order != order:
-        return set()
+        return None
     seeds = _changed(previous.snap.versions, snap.versions)
     seeds |= _changed(previous.snap.jobs, snap.jobs)
     if previous.wf is not wf:
         seeds |= _changed(previous.wf.resources, wf.resources)
         seeds |= _changed(previous.wf.jobs, wf.jobs)
         seeds |= _changed(previous.wf.inconsistent, wf.inconsistent)
-    if not seeds:
-        return set(previous.outcomes)
     both = (after, previous.after) if previous.after is not after else (after,)
     dirty = set(seeds)
     todo = list(seeds)
@@ -65,7 +68,7 @@ def keepable(previous: PlanMemo | None, wf: model.Workflow, snap: model.Snapshot
                 if nxt not in dirty:
                     dirty.add(nxt)
                     todo.append(nxt)
-    return {name for name in previous.outcomes if name not in dirty}
+    return {name for name in dirty if name in wf.jobs}
 
 
 def _changed(before: Mapping[str, Any], now: Mapping[str, Any]) -> set[str]:
