@@ -269,7 +269,7 @@ def plan_runs(
     asked = plan_triggers(wf, snap, triggers)
     for p in asked.runs:
         snap = history.with_run(snap, _as_queued(p, snap))
-    if previous is not None and previous.wf is wf:
+    if previous is not None and replan.same_shape(previous.wf, wf):
         order, place, after = previous.order, previous.place, previous.after
     else:
         order = tuple(j.name for j in _upstream_first(wf))

@@ -46,6 +46,22 @@ def name_graph(wf: model.Workflow) -> dict[str, frozenset[str]]:
     return {name: frozenset(dsts) for name, dsts in after.items()}
 
 
+def same_shape(before: model.Workflow, now: model.Workflow) -> bool:
+    """True when the pass's order and the name graph of `now` are those of `before`: the
+    same jobs, and every job that changed kept its priority, inputs and outputs (a push
+    that changes a script or a resource's definition)."""
+    if before is now:
+        return True
+    if before.jobs.keys() != now.jobs.keys():
+        return False
+    return all(_shape(before.jobs[name]) == _shape(now.jobs[name])
+               for name in _changed(before.jobs, now.jobs))
+
+
+def _shape(job: model.Job) -> tuple[object, ...]:
+    return (job.priority, tuple(i.name for i in job.inputs), tuple(o.name for o in job.outputs))
+
+
 def to_decide(previous: PlanMemo | None, wf: model.Workflow, snap: model.Snapshot,
               order: tuple[str, ...], after: Mapping[str, frozenset[str]]) -> set[str] | None:
     """The jobs to decide again; the others keep their outcome in `previous` (None: decide
