@@ -80,10 +80,15 @@ def _answer_rows(a: dict) -> list[tuple[str, str, str, str]]:
                          "", ""))
         rows.append((f"9. baseline: the same pushes of {what} to a bare repository, no hook",
                      fmt(f["plain"], " ms"), "", ""))
+    if "job_start" in a.get("big", {}):
+        start = a["big"]["job_start"]
+        rows.append(("9. push → job start, one resource changed in the 5,000-job workflow "
+                     f"(path, {start['n']} pushes)", fmt(start, " ms"), "p50 < 100 ms",
+                     ok(start["p50"] < 100)))
     if "big_peak_rss_mb" in a:
-        rows.append(("9. peak RSS of the controller holding the 5,000-job workflow's parse "
-                     "cache", f"{a['big_peak_rss_mb']} MB", "< 150 MB",
-                     ok(a["big_peak_rss_mb"] < RSS_TARGET)))
+        rows.append(("9. peak RSS of the controller holding the 5,000-job workflow (its "
+                     "per-file cache of loaded objects)", f"{a['big_peak_rss_mb']} MB",
+                     "< 150 MB", ok(a["big_peak_rss_mb"] < RSS_TARGET)))
     return rows
 
 

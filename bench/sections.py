@@ -794,6 +794,15 @@ def _gated(files: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
         for rel, data in files]
 
 
+def _pinged(n: int) -> bytes:
+    """A resource and the job it starts, beside the 5,000 gated jobs: a push that changes
+    the resource starts the job (its script stamps the time)."""
+    return (f"resources:\n  - name: ping_in\n    type: params\n    versionTemplate:\n"
+            f"      params: {{N: \"{n}\"}}\njobs:\n  - name: ping\n    type: runSh\n"
+            f"    steps:\n      - IN: ping_in\n      - TASK:\n          script:\n"
+            f"            - {STAMP}\n").encode()
+
+
 def push_answer(quick: bool) -> dict:
     count = 8 if quick else 20
     root = Path(tempfile.mkdtemp(prefix="gitline-bench-answer-"))
@@ -815,10 +824,11 @@ def push_answer(quick: bool) -> dict:
             _settled(60))
         results["peak_rss_mb"] = homes["controller"].stop()
 
-        big = _gated(_big_files(5000))
+        big = _gated(_big_files(5000)) + [("ping/shippable.yml", _pinged(0))]
         first = big[1][1]
         (root / "big").mkdir()
-        bighome = Home(root / "big")
+        stamps = root / "big-stamps"
+        bighome = Home(root / "big", {"GITLINE_PASS_ENV": "BENCH_OUT", "BENCH_OUT": str(stamps)})
         homes = {"controller": bighome}
         bighome.start("--listen", "none")
         sh("git", "init", "-q", "--bare", root / "big-plain.git")
@@ -827,6 +837,17 @@ def push_answer(quick: bool) -> dict:
             lambda i: (big[1][0], first.replace(b"COLOR: blue", f"COLOR: c{i}".encode(), 1)),
             max(5, count // 2), _settled(600), repacked=True)
         results["big"]["jobs"] = 5000
+        # push -> job start: one resource of the 5,000-job workflow changed, its job runs
+        starts = []
+        for i in range(max(5, count // 2)):
+            before = len(_stamps(stamps))
+            bighome.commit("ping/shippable.yml", _pinged(i + 1).decode(), f"ping {i}")
+            t0 = time.time()
+            bighome.push()
+            wait_for(lambda b=before: len(_stamps(stamps)) > b, 120, "the job to start")
+            starts.append((_stamps(stamps)[before] - t0) * 1000)
+            _settled(600)(bighome)
+        results["big"]["job_start"] = summary(starts)
         results["big_peak_rss_mb"] = bighome.stop()
         return results
     finally:
