@@ -138,10 +138,12 @@ class _Loader:
         self.job_reader = JobReader(self.report)
         self.keys = keycheck.KeyChecker()
         self.marks: list[tuple[int, Named | Once]] = []  # placed before problems[index]
+        self.alone = True  # the file was parsed on its own
         self.out = FileLoad("")
 
     def load_file(self, parsed: yamlread.Parsed) -> FileLoad:
         out = self.out = FileLoad(parsed.path)
+        self.alone = parsed.alone
         self.report.path = parsed.path
         self.report.problems.extend(parsed.problems)
         if parsed.failed:
@@ -230,7 +232,8 @@ class _Loader:
         name = self.name_of(item, kind)
         if name is None:
             return
-        missing = undefined_in(item)
+        # only a lenient retry (never a lone parse) reads an alias without an anchor
+        missing = undefined_in(item) if not self.alone else None
         if missing is not None:  # said at the alias by yamlread; the rest of the file loads
             why = f"it uses the undefined alias '{missing.name}' (line {missing.pos[0]})"
             self.report.error(item.at("name"), f"{kind} '{name}' is not loaded: {why}", name)

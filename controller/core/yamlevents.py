@@ -62,8 +62,9 @@ def read(text: str) -> tuple[bool, Any]:
 
 def _plain(value: str) -> Any:
     """The value of a plain scalar under YAML 1.2's implicit tags, as yamlconvert reads it."""
-    if value in _PLAIN:
-        return _PLAIN[value]
+    known = _PLAIN.get(value, _PLAIN)
+    if known is not _PLAIN:
+        return known
     from ruamel.yaml.nodes import ScalarNode
 
     kind = str(_RESOLVER.resolve(ScalarNode, value, (True, False)))[len(_STD):]
