@@ -3,11 +3,13 @@
 Owns: one file parsed into a `Parsed` (its data, problems and anchors), anchors shared
 across the files of one repository (`read_files` retries a file whose alias is undefined
 with the anchors of the other files, nearest and `shippable.templates.yml` first), the
-parse cache of a long-lived process, and what is said about `externalReferences:`. The
-steps are modules of their own: `yamlguards` (size, UTF-8, nesting), `yamlcompose` (text
-to nodes: libyaml or the pure parser), `yamlconvert` (nodes to data: aliases, merge keys,
-duplicate keys, tags), `yamldata` (the positioned data). Pure: it never touches files or
-the clock.
+lone parses a long-lived process keeps of the files that depend on others (the loader
+keeps the others as loaded objects: core/fileload), and what is said about
+`externalReferences:`. The steps are modules of their own: `yamlguards` (size, UTF-8,
+nesting), `yamlevents` (the fast path: libyaml's events straight into data),
+`yamlcompose` (text to nodes: libyaml or the pure parser), `yamlconvert` (nodes to data:
+aliases, merge keys, duplicate keys, tags), `yamldata` (the positioned data). Pure: it
+never touches files or the clock.
 """
 
 from __future__ import annotations
