@@ -41,6 +41,9 @@ def _resolver() -> Any:
 
 
 _RESOLVER: Any = _resolver()
+# the first characters the implicit resolvers are filed under (resolve() looks there only)
+_FIRST: frozenset[str | None] = frozenset(
+    getattr(_RESOLVER, "yaml_implicit_resolvers", {None: []}))
 _KINDS = frozenset({"str", "int", "float", "bool", "null", "timestamp"})
 _PLAIN: dict[str, Any] = {}  # plain scalar text -> its value (a process-wide memo)
 _MEMO_MAX = 50_000
@@ -62,6 +65,8 @@ def read(text: str) -> tuple[bool, Any]:
 
 def _plain(value: str) -> Any:
     """The value of a plain scalar under YAML 1.2's implicit tags, as yamlconvert reads it."""
+    if value and value[0] not in _FIRST and None not in _FIRST:  # no implicit tag starts so
+        return value
     known = _PLAIN.get(value, _PLAIN)
     if known is not _PLAIN:
         return known
