@@ -827,7 +827,7 @@ def push_answer(quick: bool) -> dict:
         big = _gated(_big_files(5000)) + [("ping/shippable.yml", _pinged(0))]
         first = big[1][1]
         (root / "big").mkdir()
-        stamps = root / "big-stamps"
+        stamps = root / "big" / "stamps"  # the jobs may write under the HOME's folder
         bighome = Home(root / "big", {"GITLINE_PASS_ENV": "BENCH_OUT", "BENCH_OUT": str(stamps)})
         homes = {"controller": bighome}
         bighome.start("--listen", "none")
