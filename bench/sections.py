@@ -827,8 +827,12 @@ def push_answer(quick: bool) -> dict:
         big = _gated(_big_files(5000)) + [("ping/shippable.yml", _pinged(0))]
         first = big[1][1]
         (root / "big").mkdir()
-        stamps = root / "big" / "stamps"  # the jobs may write under the HOME's folder
-        bighome = Home(root / "big", {"GITLINE_PASS_ENV": "BENCH_OUT", "BENCH_OUT": str(stamps)})
+        out = root / "big-out"  # the one folder the sandboxed job may write (uid 65534)
+        out.mkdir()
+        out.chmod(0o777)
+        stamps = out / "stamps"
+        bighome = Home(root / "big", {"GITLINE_PASS_ENV": "BENCH_OUT", "BENCH_OUT": str(stamps),
+                                      "GITLINE_SANDBOX_BIND": str(out)})
         homes = {"controller": bighome}
         bighome.start("--listen", "none")
         sh("git", "init", "-q", "--bare", root / "big-plain.git")
