@@ -80,10 +80,15 @@ def _answer_rows(a: dict) -> list[tuple[str, str, str, str]]:
                          "", ""))
         rows.append((f"9. baseline: the same pushes of {what} to a bare repository, no hook",
                      fmt(f["plain"], " ms"), "", ""))
+    if "job_start" in a.get("big", {}):
+        start = a["big"]["job_start"]
+        rows.append(("9. push → job start, one resource changed in the 5,000-job workflow "
+                     f"(path, {start['n']} pushes)", fmt(start, " ms"), "p50 < 100 ms",
+                     ok(start["p50"] < 100)))
     if "big_peak_rss_mb" in a:
-        rows.append(("9. peak RSS of the controller holding the 5,000-job workflow's parse "
-                     "cache", f"{a['big_peak_rss_mb']} MB", "< 150 MB",
-                     ok(a["big_peak_rss_mb"] < RSS_TARGET)))
+        rows.append(("9. peak RSS of the controller holding the 5,000-job workflow (its "
+                     "per-file cache of loaded objects)", f"{a['big_peak_rss_mb']} MB",
+                     "< 150 MB", ok(a["big_peak_rss_mb"] < RSS_TARGET)))
     return rows
 
 
@@ -180,8 +185,16 @@ def render(m: dict, r: dict, quick: bool, seconds: float) -> str:
         rows.append((f"4. load + validate {big['resources']:,} resources, {big['jobs']:,} "
                      f"jobs ({big['files']} files, {big['yaml_kb']:,} KB)",
                      fmt(big["load_ms"], " ms"), "< 1 s", ok(big["load_ms"]["median"] < 1000)))
-        rows.append(("4. plan after a push that changes one file", fmt(big["plan_ms"], " ms"),
-                     "< 50 ms", ok(big["plan_ms"]["median"] < 50)))
+        if "reload_ms" in big:
+            rows.append(("4. load again after a push that changes one file (the other 49 "
+                         "from the per-file cache of a long-lived process)",
+                         fmt(big["reload_ms"], " ms"), "", ""))
+        rows.append(("4. plan after a push that changes one file (incremental: the "
+                     "previous pass's outcomes kept)", fmt(big["plan_ms"], " ms"),
+                     "< 10 ms", ok(big["plan_ms"]["median"] < 10)))
+        if "full_plan_ms" in big:
+            rows.append(("4. same, every job decided again (the plan before this change)",
+                         fmt(big["full_plan_ms"], " ms"), "", ""))
     cli = r.get("cli") or {"error": "not run"}
     if "error" not in cli:
         for name, f in cli["commands"].items():

@@ -589,7 +589,7 @@ def _big_files(count: int, color: str = "blue") -> list[tuple[str, bytes]]:
 
 
 def big_workflow(quick: bool) -> dict:
-    from controller.core import loader, model, planner
+    from controller.core import fileload, loader, model, planner
 
     size = 5000
     repeats = 3
@@ -616,15 +616,31 @@ def big_workflow(quick: bool) -> dict:
     # A push that changes one file: r0000 gets version 2; exactly j0000 is due.
     changed = model.Snapshot({**versions, "r0000": model.Version("r0000", 2)}, jobs,
                              "a" * 40, "a" * 40, "c" * 40)
-    plans = []
+    plans, full = [], []
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        plan = planner.plan_runs(wf, changed)
+        t0 = time.perf_counter()  # the controller's next pass: it holds the previous plan
+        plan = planner.plan_runs(wf, changed, previous=idle.memo)
         plans.append((time.perf_counter() - t0) * 1000)
+        t0 = time.perf_counter()
+        whole = planner.plan_runs(wf, changed)
+        full.append((time.perf_counter() - t0) * 1000)
+    assert plan == whole
     assert [p.job for p in plan.runs] == ["j0000"], [p.job for p in plan.runs][:5]
+    # the same push as a long-lived process loads it: the other 49 files from its cache
+    cache: fileload.LoadCache = {}
+    loader.load_workflow(files, cache=cache)
+    reloads = []
+    for i in range(repeats):
+        pushed = [(files[0][0], files[0][1].replace(b"COLOR: blue", f"COLOR: c{i}".encode(),
+                                                    1)), *files[1:]]
+        t0 = time.perf_counter()
+        again = loader.load_workflow(pushed, cache=cache)
+        reloads.append((time.perf_counter() - t0) * 1000)
+    assert len(again.jobs) == size and not again.problems
     text = sum(len(c) for _, c in files)
     return {"resources": size, "jobs": size, "files": len(files), "yaml_kb": text // 1024,
             "load_ms": spread(loads), "plan_ms": spread(plans, 2),
+            "full_plan_ms": spread(full, 2), "reload_ms": spread(reloads, 1),
             "peak_rss_mb": peak_rss_mb()}
 
 
@@ -812,6 +828,15 @@ def _gated(files: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
         for rel, data in files]
 
 
+def _pinged(n: int) -> bytes:
+    """A resource and the job it starts, beside the 5,000 gated jobs: a push that changes
+    the resource starts the job (its script stamps the time)."""
+    return (f"resources:\n  - name: ping_in\n    type: params\n    versionTemplate:\n"
+            f"      params: {{N: \"{n}\"}}\njobs:\n  - name: ping\n    type: runSh\n"
+            f"    steps:\n      - IN: ping_in\n      - TASK:\n          script:\n"
+            f"            - {STAMP}\n").encode()
+
+
 def push_answer(quick: bool) -> dict:
     count = 8 if quick else 20
     root = Path(tempfile.mkdtemp(prefix="gitline-bench-answer-"))
@@ -833,10 +858,15 @@ def push_answer(quick: bool) -> dict:
             _settled(60))
         results["peak_rss_mb"] = homes["controller"].stop()
 
-        big = _gated(_big_files(5000))
+        big = _gated(_big_files(5000)) + [("ping/shippable.yml", _pinged(0))]
         first = big[1][1]
         (root / "big").mkdir()
-        bighome = Home(root / "big")
+        out = root / "big-out"  # the one folder the sandboxed job may write (uid 65534)
+        out.mkdir()
+        out.chmod(0o777)
+        stamps = out / "stamps"
+        bighome = Home(root / "big", {"GITLINE_PASS_ENV": "BENCH_OUT", "BENCH_OUT": str(stamps),
+                                      "GITLINE_SANDBOX_BIND": str(out)})
         homes = {"controller": bighome}
         bighome.start("--listen", "none")
         sh("git", "init", "-q", "--bare", root / "big-plain.git")
@@ -845,6 +875,17 @@ def push_answer(quick: bool) -> dict:
             lambda i: (big[1][0], first.replace(b"COLOR: blue", f"COLOR: c{i}".encode(), 1)),
             max(5, count // 2), _settled(600), repacked=True)
         results["big"]["jobs"] = 5000
+        # push -> job start: one resource of the 5,000-job workflow changed, its job runs
+        starts = []
+        for i in range(max(5, count // 2)):
+            before = len(_stamps(stamps))
+            bighome.commit("ping/shippable.yml", _pinged(i + 1).decode(), f"ping {i}")
+            t0 = time.time()
+            bighome.push()
+            wait_for(lambda b=before: len(_stamps(stamps)) > b, 120, "the job to start")
+            starts.append((_stamps(stamps)[before] - t0) * 1000)
+            _settled(600)(bighome)
+        results["big"]["job_start"] = summary(starts)
         results["big_peak_rss_mb"] = bighome.stop()
         return results
     finally:

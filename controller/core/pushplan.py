@@ -10,9 +10,9 @@ with `pushwords`.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
-from controller.core import approvals, graph, intake, model, planner
+from controller.core import approvals, graph, intake, model, planner, replan
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,8 @@ class PushPlan:
     runs: tuple[PlannedJob, ...] = ()
     files: tuple[FileVerdict, ...] = ()
     cancelled: tuple[str, ...] = ()  # "job run N": runs of jobs the push removes
+    # the plan's memo: the next answer's `previous` (not part of the answer)
+    memo: replan.PlanMemo | None = field(default=None, compare=False, repr=False)
 
     @property
     def errors(self) -> tuple[model.Problem, ...]:
@@ -71,10 +73,12 @@ def plan_push(
     tracked_trees: Mapping[str, str] | None = None,
     triggers: Sequence[model.TriggerRequest] = (),
     decisions: Sequence[approvals.ApprovalRequest] = (),
+    previous: replan.PlanMemo | None = None,
 ) -> PushPlan:
     """The plan of pushing `head` (whose workflow is `pushed`) onto state `snap`.
 
-    `good` is the last good (commit, workflow), needed only when `pushed` does not load.
+    `good` is the last good (commit, workflow), needed only when `pushed` does not load;
+    `previous`: the memo of the previous answer (see planner.plan_runs).
     """
     taken = intake.take_config(pushed, head, good, snap, author=author,
                                tracked_trees=tracked_trees)
@@ -87,7 +91,7 @@ def plan_push(
                  for r in triggers]
         return replace(base, files=tuple(files))
     after = intake.with_versions(snap, taken.versions)
-    plan = planner.plan_runs(wf, after, triggers=triggers)
+    plan = planner.plan_runs(wf, after, triggers=triggers, previous=previous)
     runs = [PlannedJob(p.job, _cause_words(p.cause, p.params), gated=_gated(wf, p.job))
             for p in plan.runs]
     runs += _cascade(wf, [r.job for r in runs])
@@ -100,7 +104,8 @@ def plan_push(
               for r in plan.waiting]
     files += [_decision(wf, after, d) for d in decisions]
     return replace(base, versions=tuple(_new_version(wf, snap, v) for v in taken.versions),
-                 runs=tuple(runs), files=tuple(files), cancelled=_orphans(wf, snap))
+                 runs=tuple(runs), files=tuple(files), cancelled=_orphans(wf, snap),
+                 memo=plan.memo)
 
 
 def _new_version(wf: model.Workflow, snap: model.Snapshot, v: model.Version) -> NewVersion:

@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from controller.core import lifecycle, model, planner
+from controller.core import lifecycle, model, planner, replan
 from controller.core import runspec as rs
 from controller.core.clock import now_precise
 from controller.execution import executor as ex
@@ -68,6 +68,7 @@ class Reconciler:
         self.sub = subscription or Subscription(config)  # config.git and the other sources
         self.specs.sources = self.sub.sources
         self.intake = Intake(config, self.recorder, identity, self.sub)
+        self._memo: replan.PlanMemo | None = None  # the last pass's plan: the next decides less
         self.asks = Asks(requests_dir, self.recorder, config, identity, poke)
         self.submitter = Submitter(self.recorder)
         # Timers, webhooks and pollers add versions from their threads, then poke.
@@ -129,7 +130,9 @@ class Reconciler:
         """Queue the runs that are due, then cancel the runs of jobs that left."""
         rec = self.recorder
         snap = self.store.read_snapshot()
-        snap = rec.queue_all(planner.plan_runs(wf, snap).runs, snap)  # one commit
+        plan = planner.plan_runs(wf, snap, previous=self._memo)
+        self._memo = plan.memo
+        snap = rec.queue_all(plan.runs, snap)  # one commit
         for orphan in lifecycle.cancel_orphans(wf, snap, now=rec.clock(),
                                                started=rec.submitted):
             rec.apply(orphan)
