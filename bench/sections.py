@@ -211,7 +211,9 @@ def push_latency(quick: bool) -> dict:
 
         out = root / "stamps"
         port = free_port()
-        home = Home(root, {"GITLINE_PASS_ENV": "BENCH_OUT", "BENCH_OUT": str(out)})
+        # No sandbox: the hook runs bash bare, so the job does too (bwrap adds its start).
+        home = Home(root, {"GITLINE_PASS_ENV": "BENCH_OUT", "BENCH_OUT": str(out),
+                           "GITLINE_SANDBOX": "none"})
         token = sh(sys.executable, "-m", "controller.cli", "token", "add", home.path, "bench",
                    env=home.env, check=False).stdout.strip()
         http = bool(token) and (ROOT / "controller" / "server" / "gitserver.py").exists()
