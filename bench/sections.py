@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -402,7 +403,7 @@ def _log_reads(home: Path, repo_path: Path, numbers: dict[str, int]) -> dict:
 
     out: dict = {}
     for name in ("hot", "cold"):
-        cli, inproc, gitlog = [], [], []
+        cli, inproc, gitlog, nograph = [], [], [], []
         for _ in range(7):
             t0 = time.perf_counter()
             done = sh(sys.executable, "-m", "controller.cli", "log", home, name, "-n", "100")
@@ -416,11 +417,20 @@ def _log_reads(home: Path, repo_path: Path, numbers: dict[str, int]) -> dict:
             sh("git", "--git-dir", repo_path, "log", "-n", "100", "--format=%H %s", "state",
                "--", f"resources/{name}")
             gitlog.append((time.perf_counter() - t0) * 1000)
+            t0 = time.perf_counter()  # the same walk without the controller's commit-graph
+            sh("git", "-c", "core.commitGraph=false", "--git-dir", repo_path, "log", "-n",
+               "100", "--format=%H %s", "state", "--", f"resources/{name}")
+            nograph.append((time.perf_counter() - t0) * 1000)
         t0 = time.perf_counter()
         sh(sys.executable, "-c", "import controller.cli")
         startup = (time.perf_counter() - t0) * 1000
+        traced = sh("git", "--git-dir", repo_path, "log", "-n", "100", "--format=%H", "state",
+                    "--", f"resources/{name}", env={**GIT_ENV, "GIT_TRACE2_PERF": "1"}).stderr
+        bloom = re.search(r'statistics:(\{[^}]*\})', traced)  # filters used, or not present
         out[name] = {"versions": numbers[name], "cli_ms": spread(cli), "store_ms": spread(inproc),
-                     "git_log_ms": spread(gitlog), "python_start_ms": round(startup, 1)}
+                     "git_log_ms": spread(gitlog), "git_log_nograph_ms": spread(nograph),
+                     "bloom": json.loads(bloom.group(1)) if bloom else None,
+                     "python_start_ms": round(startup, 1)}
     return out
 
 
@@ -881,6 +891,7 @@ def status_big(quick: bool) -> dict:
 SECTIONS = {"push": push_latency, "history": history, "fanout": fanout, "big": big_workflow,
             "cli": cli_startup, "idle": idle_cpu, "answer": push_answer, "status": status_big,
             "celery": fanout_celery}
+SECTIONS["disk"] = lambda quick: __import__("disk").disk(quick)  # bench/disk.py
 
 if __name__ == "__main__":
     name = sys.argv[1]

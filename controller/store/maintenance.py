@@ -88,9 +88,9 @@ class Packer:
         """Pack loose objects in the background when there are `limit` or more; True if
         it started. `wait`: return when it is done (or when the one running is)."""
         if self._thread is not None and self._thread.is_alive():
-            if wait:
-                self._thread.join()
-            return False
+            if not wait:
+                return False
+            self._thread.join()  # then again: it may have started before what is asked now
         if loose_objects(self.git_dir) < limit:
             return False
         commands = self._commands()
