@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 class LocalExecutor:
     """Runs RunSpecs on a pool of `workers` threads, one process group per step."""
 
+    starts_at_once = True  # a free worker starts a run in milliseconds (reconcile waits)
+
     def __init__(
         self,
         work_root: Path,
