@@ -135,6 +135,10 @@ def render(m: dict, r: dict, quick: bool, seconds: float) -> str:
                          f"p50 {ok(ratio <= most)}, p99 {ok(s['p99'] < 150)}"))
         rows.append(("1. baseline: post-receive hook runs the script", fmt(hook, " ms"),
                      "the limit", ""))
+        if "answer_client" in push:
+            rows.append(("1. part of a push by path: the pre-receive hook's answer client "
+                         "starting (`python -S -E answerclient.py`, no controller to ask)",
+                         fmt(push["answer_client"], " ms"), "", ""))
     hist = r["history"]
     if "error" not in hist:
         for length, f in hist["checkpoints"].items():
@@ -166,8 +170,10 @@ def render(m: dict, r: dict, quick: bool, seconds: float) -> str:
                  f"{b.get('definitely_not', 0):,} of "
                  f"{sum(b.get(k, 0) for k in ('definitely_not', 'maybe', 'filter_not_present')):,}"
                  " commits)")
+            cpu = f" (CPU {f['git_log_cpu_ms']['median']} ms)" if "git_log_cpu_ms" in f else ""
             rows.append((f"5. `git log -n 100 -- resources/{name}` by a user{graph}",
-                         fmt(f["git_log_ms"], " ms"), "< 100 ms" if name == "cold" else "",
+                         fmt(f["git_log_ms"], " ms") + cpu,
+                         "< 100 ms" if name == "cold" else "",
                          ok(f["git_log_ms"]["median"] < 100) if name == "cold" else ""))
             if "git_log_nograph_ms" in f:
                 rows.append((f"5. baseline: same, `-c core.commitGraph=false` ({name})",
