@@ -68,3 +68,28 @@ def test_a_run_that_ends_after_newer_ones_is_kept_only_if_among_the_newest(repo:
     assert _tip_files(repo, "jobs/build/logs") == ["2.txt", "3.txt"]
     assert store.read_log("build", 1) == "late\n"
     assert store.read_log("build", 3) == "build log 3\n"
+
+
+def test_the_setting_reaches_the_controllers_store_and_logs_reads_trimmed_ones(
+        tmp_path: Path) -> None:
+    """HOME/gitline.yml's run_logs_kept is the store's; `gitline logs JOB N` (service
+    read_log, through the CLI's cat-file reader) reads a log trimmed from the tip."""
+    from controller.service.logs import read_log
+    from controller.service.repos import open_readers, open_repos
+    from controller.settings import Settings
+    from tests.harness.home import make_home
+
+    home = make_home(tmp_path / "home")
+    with (home / "gitline.yml").open("a") as f:
+        f.write("run_logs_kept: 2\n")
+    settings = Settings.load(home)
+    _, store = open_repos(settings)
+    assert store.logs_kept == 2
+    _runs(store, "build", range(1, 5))
+    repo = settings.repo_path
+    assert _tip_files(repo, "jobs/build/logs") == ["3.txt", "4.txt"]
+    config, reader, cat = open_readers(settings)
+    with cat:
+        assert read_log(config, reader, "build", 1) == "build log 1\n"  # from history
+        assert read_log(config, reader, "build", 3) == "build log 3\n"  # from the tip
+        assert read_log(config, reader, "build", None) == "build log 4\n"
