@@ -28,8 +28,6 @@ log = logging.getLogger(__name__)
 class LocalExecutor:
     """Runs RunSpecs on a pool of `workers` threads, one process group per step."""
 
-    starts_at_once = True  # a free worker starts a run in milliseconds (reconcile waits)
-
     def __init__(
         self,
         work_root: Path,
@@ -92,6 +90,13 @@ class LocalExecutor:
             log.info("run %s %s abandoned at shutdown: no on_done", *key)
             return
         _quietly(on_done, spec, outcome)
+
+    def wait_spawned(self, job: str, number: int, timeout: float) -> bool:
+        """Wait until the run's first process has started (a free worker starts it in
+        milliseconds); False after `timeout`, or if this executor does not have it."""
+        with self._lock:
+            control = self._controls.get((job, number))
+        return control is not None and control.spawned.wait(timeout)
 
     def adopt(self, spec: RunSpec, on_started: Callable[[RunSpec, str], None],
               on_done: Callable[[RunSpec, Outcome], None]) -> bool:

@@ -25,6 +25,7 @@ class RunControl:
 
     cancelled: threading.Event = field(default_factory=threading.Event)
     abandoned: threading.Event = field(default_factory=threading.Event)
+    spawned: threading.Event = field(default_factory=threading.Event)  # its first process
 
     def cancel(self) -> None:
         self.cancelled.set()
@@ -86,6 +87,7 @@ def run_step(
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+    ctx.control.spawned.set()
     assert proc.stdout is not None
     stop = threading.Event()
     reader = threading.Thread(

@@ -14,7 +14,6 @@ is ordered sub-steps, each of one job, sharing one `Recorder`:
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -33,10 +32,10 @@ from controller.reactor.submit import Submitter
 from controller.secrets import Secret
 from controller.store.statestore import StateStore
 
-# How long a pass that handed runs to an executor that starts them at once (the local one)
-# waits for the first to start before its next commit: a commit holds the interpreter
-# (pygit2 writes the object and the ref with the GIL held: py-spy --gil, bench section 1)
-# and would delay the run's workspace and process by as much.
+# How long a pass that handed runs to an executor that starts them at once (the local one:
+# `wait_spawned`) waits for the first one's process before its next commit: a commit holds
+# the interpreter (pygit2 writes the object and the ref with the GIL held: py-spy --gil,
+# bench section 1) and would delay the run's workspace and process by as much.
 START_WAIT_SECONDS = 0.05
 
 log = logging.getLogger("gitline")
@@ -67,9 +66,8 @@ class Reconciler:
         self.specs = SpecBuilder(config, store, dict(job_env or {}), secrets, checkout,
                                  default_timeout_minutes)
         self.reports = Reports(poke)
-        self._a_run_started = threading.Event()
         self.recorder = Recorder(store, executor, self.specs, clock,
-                                 self.on_started, self.reports.on_done)
+                                 self.reports.on_started, self.reports.on_done)
         self.outcomes = Outcomes(self.recorder, self.reports)
         self.intake = Intake(config, self.recorder, identity)
         self.asks = Asks(requests_dir, self.recorder, config, identity, poke)
@@ -85,7 +83,6 @@ class Reconciler:
 
     def on_started(self, spec: rs.RunSpec, started_at: str) -> None:
         self.reports.on_started(spec, started_at)
-        self._a_run_started.set()
 
     def on_done(self, spec: rs.RunSpec, outcome: rs.Outcome) -> None:
         self.reports.on_done(spec, outcome)
@@ -106,16 +103,20 @@ class Reconciler:
             self.intake.retry_waiting(wf)
             self._expire(wf)
             self._plan(wf)
-            handed = len(self.recorder.submitted)
-            self._a_run_started.clear()
+            handed = set(self.recorder.submitted)
             self.submitter.submit(wf, self.store.read_snapshot())
-            if len(self.recorder.submitted) > handed and \
-                    getattr(self.executor, "starts_at_once", False):
-                self._a_run_started.wait(START_WAIT_SECONDS)
+            self._await_a_start(self.recorder.submitted - handed)
         # Recorded after submitting, so a triggered run starts one commit sooner. A crash
         # before it re-processes the push: versions are idempotent and trigger runs are
         # recognised by their commit, so nothing is recorded twice.
         record_config()
+
+    def _await_a_start(self, handed: set[tuple[str, int]]) -> None:
+        """Let the first run handed over in this pass reach its process (the local
+        executor's `wait_spawned`) before the pass commits again."""
+        wait = getattr(self.executor, "wait_spawned", None)
+        if handed and wait is not None:
+            wait(*min(handed), START_WAIT_SECONDS)
 
     def _take_config(self, head: str) -> Callable[[], object]:
         """A new push is taken in (`intake.process`); returns how to record it processed."""
