@@ -26,6 +26,7 @@ class RunControl:
 
     cancelled: threading.Event = field(default_factory=threading.Event)
     abandoned: threading.Event = field(default_factory=threading.Event)
+    spawned: threading.Event = field(default_factory=threading.Event)  # its first process
 
     def cancel(self) -> None:
         self.cancelled.set()
@@ -88,6 +89,7 @@ def run_step(
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+    ctx.control.spawned.set()
     # bwrap dies with its parent (and its pid namespace with it); a bare group needs a guard
     watch = None if ctx.box.active else procgroup.guard(proc.pid)
     assert proc.stdout is not None

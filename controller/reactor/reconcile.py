@@ -33,6 +33,12 @@ from controller.secrets import Secret
 from controller.store.statestore import StateStore
 from controller.store.subscription import Subscription
 
+# How long a pass that handed runs to an executor that starts them at once (the local one:
+# `wait_spawned`) waits for the first one's process before its next commit: a commit holds
+# the interpreter (pygit2 writes the object and the ref with the GIL held: py-spy --gil,
+# bench section 1) and would delay the run's workspace and process by as much.
+START_WAIT_SECONDS = 0.05
+
 log = logging.getLogger("gitline")
 
 
@@ -102,11 +108,20 @@ class Reconciler:
             self.intake.retry_waiting(wf)
             self._expire(wf)
             self._plan(wf)
+            handed = set(self.recorder.submitted)
             self.submitter.submit(wf, self.store.read_snapshot())
+            self._await_a_start(self.recorder.submitted - handed)
         # Recorded after submitting, so a triggered run starts one commit sooner. A crash
         # before it re-processes the push: versions are idempotent and trigger runs are
         # recognised by their commit, so nothing is recorded twice.
         record_config()
+
+    def _await_a_start(self, handed: set[tuple[str, int]]) -> None:
+        """Let the first run handed over in this pass reach its process (the local
+        executor's `wait_spawned`) before the pass commits again."""
+        wait = getattr(self.executor, "wait_spawned", None)
+        if handed and wait is not None:
+            wait(*min(handed), START_WAIT_SECONDS)
 
     def _take_config(self, head: str) -> Callable[[], object]:
         """A new push is taken in (`intake.process`); returns how to record it processed."""
