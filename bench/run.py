@@ -80,14 +80,20 @@ def _answer_rows(a: dict) -> list[tuple[str, str, str, str]]:
                          "", ""))
         rows.append((f"9. baseline: the same pushes of {what} to a bare repository, no hook",
                      fmt(f["plain"], " ms"), "", ""))
+    if "job_start" in a.get("big", {}):
+        start = a["big"]["job_start"]
+        rows.append(("9. push → job start, one resource changed in the 5,000-job workflow "
+                     f"(path, {start['n']} pushes)", fmt(start, " ms"), "p50 < 100 ms",
+                     ok(start["p50"] < 100)))
     if "big_peak_rss_mb" in a:
-        rows.append(("9. peak RSS of the controller holding the 5,000-job workflow's parse "
-                     "cache", f"{a['big_peak_rss_mb']} MB", "< 150 MB",
-                     ok(a["big_peak_rss_mb"] < RSS_TARGET)))
+        rows.append(("9. peak RSS of the controller holding the 5,000-job workflow (its "
+                     "per-file cache of loaded objects)", f"{a['big_peak_rss_mb']} MB",
+                     "< 150 MB", ok(a["big_peak_rss_mb"] < RSS_TARGET)))
     return rows
 
 
-NAMES = ("push", "history", "fanout", "big", "cli", "idle", "answer", "status", "celery")
+NAMES = ("push", "history", "fanout", "big", "cli", "idle", "answer", "status", "celery",
+         "disk")
 
 
 def _celery_rows(c: dict) -> list[tuple[str, str, str, str]]:
@@ -127,13 +133,17 @@ def render(m: dict, r: dict, quick: bool, seconds: float) -> str:
                 rows.append((f"1. push → job start, {label}", "not available in this run",
                              "", ""))
                 continue
-            ratio = s["p50"] / hook["p50"]
+            ratio, most = s["p50"] / hook["p50"], 1.5 if label == "path" else 2
             rows.append((f"1. push → job start, {label} ({s['n']} pushes)",
                          f"{fmt(s, ' ms')}; p50 = {ratio:.2f}× the hook's",
-                         "p50 ≤ 2× hook, p99 < 150 ms",
-                         f"p50 {ok(ratio <= 2)}, p99 {ok(s['p99'] < 150)}"))
+                         f"p50 ≤ {most:g}× hook, p99 < 150 ms",
+                         f"p50 {ok(ratio <= most)}, p99 {ok(s['p99'] < 150)}"))
         rows.append(("1. baseline: post-receive hook runs the script", fmt(hook, " ms"),
                      "the limit", ""))
+        if "answer_client" in push:
+            rows.append(("1. part of a push by path: the pre-receive hook's answer client "
+                         "starting (`python -S -E answerclient.py`, no controller to ask)",
+                         fmt(push["answer_client"], " ms"), "", ""))
     hist = r["history"]
     if "error" not in hist:
         for length, f in hist["checkpoints"].items():
@@ -159,8 +169,20 @@ def render(m: dict, r: dict, quick: bool, seconds: float) -> str:
                          ok(f["cli_ms"]["median"] < 200)))
             rows.append((f"5. same, in-process `store.history()` ({name})",
                          fmt(f["store_ms"], " ms"), "", ""))
-            rows.append((f"5. baseline: `git log -n 100 -- resources/{name}`",
-                         fmt(f["git_log_ms"], " ms"), "", ""))
+            b = f.get("bloom") or {}
+            graph = "" if "git_log_nograph_ms" not in f else \
+                (" (the controller's commit-graph: its Bloom filters skip "
+                 f"{b.get('definitely_not', 0):,} of "
+                 f"{sum(b.get(k, 0) for k in ('definitely_not', 'maybe', 'filter_not_present')):,}"
+                 " commits)")
+            cpu = f" (CPU {f['git_log_cpu_ms']['median']} ms)" if "git_log_cpu_ms" in f else ""
+            rows.append((f"5. `git log -n 100 -- resources/{name}` by a user{graph}",
+                         fmt(f["git_log_ms"], " ms") + cpu,
+                         "< 100 ms" if name == "cold" else "",
+                         ok(f["git_log_ms"]["median"] < 100) if name == "cold" else ""))
+            if "git_log_nograph_ms" in f:
+                rows.append((f"5. baseline: same, `-c core.commitGraph=false` ({name})",
+                             fmt(f["git_log_nograph_ms"], " ms"), "", ""))
             rows.append(("5. baseline: `python -c 'import controller.cli'`",
                          f"{f['python_start_ms']} ms", "", ""))
     fan = r["fanout"]
@@ -180,8 +202,16 @@ def render(m: dict, r: dict, quick: bool, seconds: float) -> str:
         rows.append((f"4. load + validate {big['resources']:,} resources, {big['jobs']:,} "
                      f"jobs ({big['files']} files, {big['yaml_kb']:,} KB)",
                      fmt(big["load_ms"], " ms"), "< 1 s", ok(big["load_ms"]["median"] < 1000)))
-        rows.append(("4. plan after a push that changes one file", fmt(big["plan_ms"], " ms"),
-                     "< 50 ms", ok(big["plan_ms"]["median"] < 50)))
+        if "reload_ms" in big:
+            rows.append(("4. load again after a push that changes one file (the other 49 "
+                         "from the per-file cache of a long-lived process)",
+                         fmt(big["reload_ms"], " ms"), "", ""))
+        rows.append(("4. plan after a push that changes one file (incremental: the "
+                     "previous pass's outcomes kept)", fmt(big["plan_ms"], " ms"),
+                     "< 10 ms", ok(big["plan_ms"]["median"] < 10)))
+        if "full_plan_ms" in big:
+            rows.append(("4. same, every job decided again (the plan before this change)",
+                         fmt(big["full_plan_ms"], " ms"), "", ""))
     cli = r.get("cli") or {"error": "not run"}
     if "error" not in cli:
         for name, f in cli["commands"].items():
@@ -210,6 +240,8 @@ def render(m: dict, r: dict, quick: bool, seconds: float) -> str:
     celery = r.get("celery") or {"error": "not run"}
     if "error" not in celery:
         rows += _celery_rows(celery)
+    if "error" not in (r.get("disk") or {"error": "not run"}):
+        rows += __import__("disk").disk_rows(r["disk"])
     for name, label in (("push", "1"), ("history", "2, 5"), ("fanout", "3"), ("big", "4"),
                         ("idle", "8"), ("answer", "9"), ("status", "10")):
         rss = (r.get(name) or {}).get("peak_rss_mb")

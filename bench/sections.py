@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -163,21 +164,23 @@ def _stamps(path: Path) -> list[float]:
         return []
 
 
-def _push_series(home: Home, out: Path, count: int, remote: str, done: Callable[[int], bool]):
-    latencies = []
-    for i in range(count):
-        home.commit("triggers/ping", f"N={i}\n", f"ping {i}")
-        before = len(_stamps(out))
-        t0 = time.time()
-        home.push(remote)
-        wait_for(lambda b=before: len(_stamps(out)) > b, 30, "the job to start")
-        latencies.append((_stamps(out)[before] - t0) * 1000)
-        wait_for(lambda n=i: done(n), 30, "the run to finish", 0.01)
-        time.sleep(0.05)
-    return latencies
+def _one_push(home: Home, out: Path, i: int, remote: str, done: Callable[[], bool]) -> float:
+    """One push of triggers/ping to `remote`: ms until the job's first line; then waits
+    for the run to end."""
+    home.commit("triggers/ping", f"N={i}\n", f"ping {i}")
+    before = len(_stamps(out))
+    t0 = time.time()
+    home.push(remote)
+    wait_for(lambda b=before: len(_stamps(out)) > b, 30, "the job to start")
+    latency = (_stamps(out)[before] - t0) * 1000
+    wait_for(done, 30, "the run to finish", 0.01)
+    time.sleep(0.05)
+    return latency
 
 
 def push_latency(quick: bool) -> dict:
+    """Round by round: one push to the hook's repository, one by path, one over HTTP, so
+    that the load of other users of the machine falls on all three alike."""
     count = 20 if quick else 60
     root = Path(tempfile.mkdtemp(prefix="gitline-bench-push-"))
     results: dict = {"pushes": count}
@@ -197,21 +200,22 @@ def push_latency(quick: bool) -> dict:
         sh("git", "add", "-A", cwd=bwork)
         sh("git", "commit", "-qm", "0", cwd=bwork)
         sh("git", "push", "-q", "origin", "HEAD:main", cwd=bwork)
-        hook_lat = []
-        for i in range(count):
+
+        def hook_push(i: int) -> float:
             (bwork / "f").write_text(str(i + 1))
             sh("git", "commit", "-qam", str(i + 1), cwd=bwork)
             before = len(_stamps(base_out))
             t0 = time.time()
             sh("git", "push", "-q", "origin", "HEAD:main", cwd=bwork)
             wait_for(lambda b=before: len(_stamps(base_out)) > b, 30, "the hook")
-            hook_lat.append((_stamps(base_out)[before] - t0) * 1000)
             time.sleep(0.05)
-        results["hook"] = summary(hook_lat)
+            return (_stamps(base_out)[before] - t0) * 1000
 
         out = root / "stamps"
         port = free_port()
-        home = Home(root, {"GITLINE_PASS_ENV": "BENCH_OUT", "BENCH_OUT": str(out)})
+        # No sandbox: the hook runs bash bare, so the job does too (bwrap adds its start).
+        home = Home(root, {"GITLINE_PASS_ENV": "BENCH_OUT", "BENCH_OUT": str(out),
+                           "GITLINE_SANDBOX": "none"})
         token = sh(sys.executable, "-m", "controller.cli", "token", "add", home.path, "bench",
                    env=home.env, check=False).stdout.strip()
         http = bool(token) and (ROOT / "controller" / "server" / "gitserver.py").exists()
@@ -222,12 +226,12 @@ def push_latency(quick: bool) -> dict:
         from controller.store.gitstate import GitStateStore
 
         store = GitStateStore(home.repo)
+        runs = [0]  # runs of ping so far (defining it runs nothing)
 
-        def done(n: int) -> bool:
+        def done() -> bool:
             h = store.read_snapshot().jobs.get("ping")
-            return bool(h and h.last and h.last.number >= n + 1 and not h.active)
+            return bool(h and h.last and h.last.number >= runs[0] and not h.active)
 
-        results["gitline_path"] = summary(_push_series(home, out, count, "origin", done))
         if http:
             base_url = f"http://127.0.0.1:{port}"
 
@@ -244,11 +248,26 @@ def push_latency(quick: bool) -> dict:
             url = f"http://bench:{token}@127.0.0.1:{port}/config.git"
             sh("git", "remote", "add", "http", url, cwd=home.work)
             sh("git", "-c", "credential.helper=", "fetch", "-q", "http", cwd=home.work)
-            offset = len(_stamps(out))
-            results["gitline_http"] = summary(_push_series(
-                home, out, count, "http", lambda n: done(n + offset)))
-        else:
-            results["gitline_http"] = None
+        series: dict[str, list[float]] = {"hook": [], "gitline_path": [], "gitline_http": [],
+                                          "answer_client": []}
+        client = [sys.executable, "-S", "-E", str(ROOT / "controller" / "answerclient.py"),
+                  "0" * 40, "1" * 40]
+        for i in range(count):
+            series["hook"].append(hook_push(i))
+            # what a push by path pays for its answer before the controller is asked: the
+            # pre-receive hook's Python client starting (here it finds no controller)
+            t0 = time.perf_counter()
+            subprocess.run(client, env={**GIT_ENV, "GIT_DIR": str(base)}, check=False)
+            series["answer_client"].append((time.perf_counter() - t0) * 1000)
+            for key, remote in (("gitline_path", "origin"), ("gitline_http", "http")):
+                if remote == "http" and not http:
+                    continue
+                runs[0] += 1
+                series[key].append(_one_push(home, out, runs[0], remote, done))
+        results["hook"] = summary(series["hook"])
+        results["gitline_path"] = summary(series["gitline_path"])
+        results["gitline_http"] = summary(series["gitline_http"]) if http else None
+        results["answer_client"] = summary(series["answer_client"])
         results["peak_rss_mb"] = home.stop()
         return results
     finally:
@@ -395,12 +414,20 @@ def history(quick: bool) -> dict:
         shutil.rmtree(build_root, ignore_errors=True)
 
 
+def _children_cpu() -> float:
+    """User + system seconds of the finished child processes so far."""
+    import resource
+
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
 def _log_reads(home: Path, repo_path: Path, numbers: dict[str, int]) -> dict:
     from controller.store.gitstate import GitStateStore
 
     out: dict = {}
     for name in ("hot", "cold"):
-        cli, inproc, gitlog = [], [], []
+        cli, inproc, gitlog, nograph, gitcpu = [], [], [], [], []
         for _ in range(7):
             t0 = time.perf_counter()
             done = sh(sys.executable, "-m", "controller.cli", "log", home, name, "-n", "100")
@@ -410,15 +437,26 @@ def _log_reads(home: Path, repo_path: Path, numbers: dict[str, int]) -> dict:
             entries = list(GitStateStore(repo_path).history(name, 100))
             inproc.append((time.perf_counter() - t0) * 1000)
             assert len(entries) == min(100, numbers[name])
-            t0 = time.perf_counter()
+            t0, cpu0 = time.perf_counter(), _children_cpu()
             sh("git", "--git-dir", repo_path, "log", "-n", "100", "--format=%H %s", "state",
                "--", f"resources/{name}")
             gitlog.append((time.perf_counter() - t0) * 1000)
+            gitcpu.append((_children_cpu() - cpu0) * 1000)  # apart from the machine's load
+            t0 = time.perf_counter()  # the same walk without the controller's commit-graph
+            sh("git", "-c", "core.commitGraph=false", "--git-dir", repo_path, "log", "-n",
+               "100", "--format=%H %s", "state", "--", f"resources/{name}")
+            nograph.append((time.perf_counter() - t0) * 1000)
         t0 = time.perf_counter()
         sh(sys.executable, "-c", "import controller.cli")
         startup = (time.perf_counter() - t0) * 1000
+        traced = sh("git", "--git-dir", repo_path, "log", "-n", "100", "--format=%H", "state",
+                    "--", f"resources/{name}", env={**GIT_ENV, "GIT_TRACE2_PERF": "1"}).stderr
+        bloom = re.search(r'statistics:(\{[^}]*\})', traced)  # filters used, or not present
         out[name] = {"versions": numbers[name], "cli_ms": spread(cli), "store_ms": spread(inproc),
-                     "git_log_ms": spread(gitlog), "python_start_ms": round(startup, 1)}
+                     "git_log_ms": spread(gitlog), "git_log_nograph_ms": spread(nograph),
+                     "git_log_cpu_ms": spread(gitcpu),
+                     "bloom": json.loads(bloom.group(1)) if bloom else None,
+                     "python_start_ms": round(startup, 1)}
     return out
 
 
@@ -589,7 +627,7 @@ def _big_files(count: int, color: str = "blue") -> list[tuple[str, bytes]]:
 
 
 def big_workflow(quick: bool) -> dict:
-    from controller.core import loader, model, planner
+    from controller.core import fileload, loader, model, planner
 
     size = 5000
     repeats = 3
@@ -616,15 +654,31 @@ def big_workflow(quick: bool) -> dict:
     # A push that changes one file: r0000 gets version 2; exactly j0000 is due.
     changed = model.Snapshot({**versions, "r0000": model.Version("r0000", 2)}, jobs,
                              "a" * 40, "a" * 40, "c" * 40)
-    plans = []
+    plans, full = [], []
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        plan = planner.plan_runs(wf, changed)
+        t0 = time.perf_counter()  # the controller's next pass: it holds the previous plan
+        plan = planner.plan_runs(wf, changed, previous=idle.memo)
         plans.append((time.perf_counter() - t0) * 1000)
+        t0 = time.perf_counter()
+        whole = planner.plan_runs(wf, changed)
+        full.append((time.perf_counter() - t0) * 1000)
+    assert plan == whole
     assert [p.job for p in plan.runs] == ["j0000"], [p.job for p in plan.runs][:5]
+    # the same push as a long-lived process loads it: the other 49 files from its cache
+    cache: fileload.LoadCache = {}
+    loader.load_workflow(files, cache=cache)
+    reloads = []
+    for i in range(repeats):
+        pushed = [(files[0][0], files[0][1].replace(b"COLOR: blue", f"COLOR: c{i}".encode(),
+                                                    1)), *files[1:]]
+        t0 = time.perf_counter()
+        again = loader.load_workflow(pushed, cache=cache)
+        reloads.append((time.perf_counter() - t0) * 1000)
+    assert len(again.jobs) == size and not again.problems
     text = sum(len(c) for _, c in files)
     return {"resources": size, "jobs": size, "files": len(files), "yaml_kb": text // 1024,
             "load_ms": spread(loads), "plan_ms": spread(plans, 2),
+            "full_plan_ms": spread(full, 2), "reload_ms": spread(reloads, 1),
             "peak_rss_mb": peak_rss_mb()}
 
 
@@ -812,6 +866,15 @@ def _gated(files: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
         for rel, data in files]
 
 
+def _pinged(n: int) -> bytes:
+    """A resource and the job it starts, beside the 5,000 gated jobs: a push that changes
+    the resource starts the job (its script stamps the time)."""
+    return (f"resources:\n  - name: ping_in\n    type: params\n    versionTemplate:\n"
+            f"      params: {{N: \"{n}\"}}\njobs:\n  - name: ping\n    type: runSh\n"
+            f"    steps:\n      - IN: ping_in\n      - TASK:\n          script:\n"
+            f"            - {STAMP}\n").encode()
+
+
 def push_answer(quick: bool) -> dict:
     count = 8 if quick else 20
     root = Path(tempfile.mkdtemp(prefix="gitline-bench-answer-"))
@@ -833,10 +896,15 @@ def push_answer(quick: bool) -> dict:
             _settled(60))
         results["peak_rss_mb"] = homes["controller"].stop()
 
-        big = _gated(_big_files(5000))
+        big = _gated(_big_files(5000)) + [("ping/shippable.yml", _pinged(0))]
         first = big[1][1]
         (root / "big").mkdir()
-        bighome = Home(root / "big")
+        out = root / "big-out"  # the one folder the sandboxed job may write (uid 65534)
+        out.mkdir()
+        out.chmod(0o777)
+        stamps = out / "stamps"
+        bighome = Home(root / "big", {"GITLINE_PASS_ENV": "BENCH_OUT", "BENCH_OUT": str(stamps),
+                                      "GITLINE_SANDBOX_BIND": str(out)})
         homes = {"controller": bighome}
         bighome.start("--listen", "none")
         sh("git", "init", "-q", "--bare", root / "big-plain.git")
@@ -845,6 +913,17 @@ def push_answer(quick: bool) -> dict:
             lambda i: (big[1][0], first.replace(b"COLOR: blue", f"COLOR: c{i}".encode(), 1)),
             max(5, count // 2), _settled(600), repacked=True)
         results["big"]["jobs"] = 5000
+        # push -> job start: one resource of the 5,000-job workflow changed, its job runs
+        starts = []
+        for i in range(max(5, count // 2)):
+            before = len(_stamps(stamps))
+            bighome.commit("ping/shippable.yml", _pinged(i + 1).decode(), f"ping {i}")
+            t0 = time.time()
+            bighome.push()
+            wait_for(lambda b=before: len(_stamps(stamps)) > b, 120, "the job to start")
+            starts.append((_stamps(stamps)[before] - t0) * 1000)
+            _settled(600)(bighome)
+        results["big"]["job_start"] = summary(starts)
         results["big_peak_rss_mb"] = bighome.stop()
         return results
     finally:
@@ -913,6 +992,7 @@ def status_big(quick: bool) -> dict:
 SECTIONS = {"push": push_latency, "history": history, "fanout": fanout, "big": big_workflow,
             "cli": cli_startup, "idle": idle_cpu, "answer": push_answer, "status": status_big,
             "celery": fanout_celery}
+SECTIONS["disk"] = lambda quick: __import__("disk").disk(quick)  # bench/disk.py
 
 if __name__ == "__main__":
     name = sys.argv[1]

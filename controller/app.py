@@ -89,7 +89,8 @@ class Controller:
         self.metrics = Metrics()
         self.last_pass = 0.0  # time.monotonic() of the last pass that ended, for /readyz
         self.config, self.store = open_repos(settings)
-        self.pushes = PushLog(settings.home)  # who pushed over HTTP, for runs' causes
+        self.pushes = PushLog(settings.home, settings.pushes_rotate_lines,
+                              settings.pushes_rotated_kept)  # who pushed, for runs' causes
         self._services: Any = None  # the API's services (one kept status), made once
         self.config = AttributedConfigRepo(settings.repo_path, settings.branch, self.pushes)
         self.executor = make_executor(settings)

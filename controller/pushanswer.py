@@ -20,8 +20,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from controller.core import approvals, intake, pushplan, pushwords
-from controller.core.yamlread import ParseCache
+from controller.core import approvals, intake, pushplan, pushwords, replan
+from controller.core.fileload import LoadCache
 from controller.store import subscription
 from controller.store.configrepo import ConfigRepo
 from controller.store.gitstate import GitStateStore
@@ -47,13 +47,14 @@ def _scopes(home: Path) -> dict[str, Scope] | None:
 
 def plan_commit(config: ConfigRepo, store: GitStateStore, old: str, new: str, *,
                 home: Path | None = None, identity: approvals.Identity | None = None,
-                cache: ParseCache | None = None, settings: Settings | None = None
-                ) -> pushplan.PushPlan:
+                cache: LoadCache | None = None, settings: Settings | None = None,
+                previous: replan.PlanMemo | None = None) -> pushplan.PushPlan:
     """What moving the config branch from `old` ("" or zeros: from nothing) to `new` does.
 
     `identity`: who pushed, when the edge knows it (a token with the approve scope);
-    `cache`: files parsed for the previous answer (a long-lived answerer); `settings`:
-    the HOME's, whose other sources load with it (at their heads)."""
+    `cache`: files loaded for the previous answer (a long-lived answerer); `settings`:
+    the HOME's, whose other sources load with it (at their heads); `previous`: the
+    previous answer's plan memo."""
     snap = store.read_snapshot()
     scopes = _scopes(home) if home is not None else None
     pushed = subscription.load(settings, config, new, None, scopes=scopes, cache=cache)
@@ -78,7 +79,7 @@ def plan_commit(config: ConfigRepo, store: GitStateStore, old: str, new: str, *,
     return pushplan.plan_push(pushed, new, snap, good=good,
                               author=commits[-1].author if commits else "",
                               tracked_trees=tracked, source_commits=heads, triggers=asked,
-                              decisions=decisions)
+                              decisions=decisions, previous=previous)
 
 
 @contextlib.contextmanager
@@ -106,7 +107,8 @@ class Answerer:
         self._settings = settings  # its other sources load with each push
         self._branch = branch
         self._store = GitStateStore(repo_path, state_branch)
-        self._cache: ParseCache = {}
+        self._cache: LoadCache = {}
+        self._memo: replan.PlanMemo | None = None  # the last answer's plan
         self._lock = threading.Lock()  # one answer at a time: the store and cache are shared
 
     def warm(self) -> None:
@@ -132,7 +134,9 @@ class Answerer:
         config = ConfigRepo(self.repo_path, self._branch, objects=objects)
         with self._lock, _no_collection():
             plan = plan_commit(config, self._store, old, new, home=self.repo_path.parent,
-                               identity=identity, cache=self._cache, settings=self._settings)
+                               identity=identity, cache=self._cache, settings=self._settings,
+                               previous=self._memo)
+            self._memo = plan.memo
         return pushwords.render(plan, reject_invalid=reject_invalid), \
             plan.refused(reject_invalid)
 

@@ -20,6 +20,7 @@ comma-separated scope). Values are masked in run logs and never written to the s
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from collections.abc import Mapping
@@ -62,13 +63,40 @@ class Secret:
 
 def load_secrets(home: Path, environ: Mapping[str, str] = os.environ) -> dict[str, Secret]:
     """All secrets by name: the file first, then environment overrides."""
-    secrets: dict[str, Secret] = {}
     path = Path(home) / SECRETS_FILE
-    if path.exists():
+    try:
+        st = path.stat()
+        seen: tuple[int, ...] = (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
+    except FileNotFoundError:
+        seen = ()
+    overrides = tuple(sorted((k, v) for k, v in environ.items() if k.startswith(ENV_PREFIX)))
+    # each run's spec asks: parse the file again only when it changed (a fan-out of 1,000
+    # runs parsed it 1,000 times with the pure-Python YAML reader); the mode is checked
+    # every time, and a change of mode moves ctime
+    cached = _read.get(path)
+    if cached is not None and cached[0] == (seen, overrides):
+        _check_mode(path)
+        return dict(cached[1])
+    secrets = _load_secrets(path, overrides)
+    _read[path] = ((seen, overrides), secrets)
+    return dict(secrets)
+
+
+_read: dict[Path, tuple[Any, dict[str, Secret]]] = {}  # path -> (its stat and env, secrets)
+
+
+def _check_mode(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
         mode = path.stat().st_mode
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
             raise SecretsError(f"{path} is readable by others (mode {oct(mode & 0o777)}): "
                                f"run chmod 600 {path}")
+
+
+def _load_secrets(path: Path, overrides: tuple[tuple[str, str], ...]) -> dict[str, Secret]:
+    secrets: dict[str, Secret] = {}
+    if path.exists():
+        _check_mode(path)
         try:
             data = YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8")) or {}
         except (YAMLError, UnicodeDecodeError) as err:
@@ -78,11 +106,10 @@ def load_secrets(home: Path, environ: Mapping[str, str] = os.environ) -> dict[st
             raise SecretsError(f"{path} must map secret names to values")
         for name, value in data.items():
             secrets[str(name)] = parse(str(name), value, str(path))
-    for key, value in environ.items():
-        if key.startswith(ENV_PREFIX):
-            name, _, fld = key[len(ENV_PREFIX):].partition("__")
-            name = name.lower()
-            secrets[name] = _override(secrets.get(name, Secret()), fld, value)
+    for key, value in overrides:
+        name, _, fld = key[len(ENV_PREFIX):].partition("__")
+        name = name.lower()
+        secrets[name] = _override(secrets.get(name, Secret()), fld, value)
     return secrets
 
 

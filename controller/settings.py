@@ -84,6 +84,13 @@ class Settings:
     # Where the main repository's `<repo>_runCI` posts commit statuses (`{integration:
     # SECRET, repo: owner/repo}`; a source has its own `commit_status:`); None = nowhere.
     commit_status: subscription.StatusTarget | None = None
+    # Run logs per job on the tip of the state branch (jobs/<name>/logs/<n>.txt beside
+    # log.txt); older ones leave the tip but stay in history (`gitline logs JOB N`).
+    run_logs_kept: int = 1
+    # Lines of HOME/pushes.jsonl before it is rotated to pushes.jsonl.1 (.2, ...), and how
+    # many rotated files are kept.
+    pushes_rotate_lines: int = 100_000
+    pushes_rotated_kept: int = 3
 
     @property
     def local_user_map(self) -> dict[str, str]:
@@ -182,7 +189,8 @@ def _read_file(path: Path) -> dict[str, Any]:
 
 
 # Settings that must be positive, and their smallest value.
-_MINIMUM = {"workers": 1, "max_payload": 1}
+_MINIMUM = {"workers": 1, "max_payload": 1, "run_logs_kept": 1, "pushes_rotate_lines": 1,
+            "pushes_rotated_kept": 0}
 _POSITIVE = ("poll_seconds", "upstream_poll_seconds", "repo_poll_seconds",
              "worker_lost_seconds", "default_timeout_minutes")
 

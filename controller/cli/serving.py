@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 from pathlib import Path
 
@@ -188,41 +187,15 @@ def worker(broker_url: str, queues: str, concurrency: int, work_root: Path | Non
 @main.command(cls=HomeCommand, short_help="Housekeeping now: pack, index, prune.")
 @home_option
 @click.option("--keep-pushes", type=click.IntRange(min=0), default=None,
-              help="Entries of HOME/pushes.jsonl to keep (default 100000).")
+              help="Trim HOME/pushes.jsonl to this many entries (default: rotate it "
+                   "as pushes_rotate_lines says).")
 def gc(home: Path | None, keep_pushes: int | None) -> None:
-    """Pack the state branch's objects and write its commit-graph, remove old run
-    folders (the newest 3 of each job stay; never a running one) and trim
-    HOME/pushes.jsonl; print what each freed. Safe beside a running controller."""
-    from controller.execution.local import prune_workdirs
-    from controller.service.repos import open_repos
-    from controller.store.pushlog import KEEP_ENTRIES, PushLog
+    """Pack the state branch's objects (unreachable ones older than two weeks pruned) and
+    write its commit-graph, remove old run folders (the newest 3 of each job stay, none
+    of a job no longer defined; never a running one) and mirrors of repositories no
+    resource follows, rotate HOME/pushes.jsonl; print what each freed. Safe beside a
+    running controller."""
+    from controller.service.housekeeping import collect_garbage
 
-    settings = load_settings(home)
-    _, store = open_repos(settings)
-    before = _size(settings.repo_path)
-    store.maintain(limit=0, wait=True)
-    click.echo(f"packed {settings.repo_path} and wrote its commit-graph: "
-               f"{_mb(before)} -> {_mb(_size(settings.repo_path))}")
-    root, removed, freed = settings.work_root, 0, 0
-    for job_dir in sorted(root.iterdir()) if root.is_dir() else []:
-        if job_dir.is_dir() and not job_dir.is_symlink():
-            size = _size(job_dir)
-            removed += len(prune_workdirs(job_dir))
-            freed += size - _size(job_dir)
-    click.echo(f"removed {removed} old run folder(s) under {root}: {_mb(freed)}")
-    dropped = PushLog(settings.home).rotate(KEEP_ENTRIES if keep_pushes is None else keep_pushes)
-    click.echo(f"dropped {dropped} old entr{'y' if dropped == 1 else 'ies'} of pushes.jsonl")
-
-
-def _size(path: Path) -> int:
-    """Bytes of the regular files under `path` (links not followed)."""
-    total = 0
-    for folder, _, files in os.walk(path):
-        for name in files:
-            with contextlib.suppress(OSError):
-                total += os.lstat(os.path.join(folder, name)).st_size
-    return total
-
-
-def _mb(size: int) -> str:
-    return f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e3:.0f} KB"
+    for step in collect_garbage(load_settings(home), keep_pushes):
+        click.echo(step.line)

@@ -30,6 +30,7 @@ class Finding:
     message: str
     severity: model.Severity  # "warning" (an unknown key) or "info" (not applied here)
     subject: str  # the resource or job it concerns
+    once: tuple[str, str] | None = None  # an info said once per workflow: its key
 
 
 @dataclass
@@ -111,7 +112,7 @@ class KeyChecker:
             return []
         self.said.add(once)
         message = f"'{key}' of {owner} is not applied here: {why}"
-        return [Finding(pos, message + " (said once)", "info", subject)]
+        return [Finding(pos, message + " (said once)", "info", subject, once)]
 
 
 @functools.cache

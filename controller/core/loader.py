@@ -17,11 +17,13 @@ from typing import Any
 
 from controller.core import coerce, keycheck, model, resolve, secretscope, vocabulary, yamlread
 from controller.core.ci_reader import Section, synthesize
+from controller.core.fileload import FileLoad, LoadCache, Merge, Named, Once
+from controller.core.gcpause import no_collection
 from controller.core.jobs_reader import JobReader
 from controller.core.resources_reader import ResourceReader
 from controller.core.sourcenames import DEFAULT_MAIN_NAME
-from controller.core.sourcenames import split as split_source
 from controller.core.yamldata import Pos, UndefinedAlias, YList, YMap, pos_of, undefined_in
+from controller.core.yamlguards import decode
 
 SPLIT_FILES = frozenset(
     {
@@ -58,7 +60,7 @@ def load_workflow(
     *,
     self_names: frozenset[str] = frozenset({".", "self"}),
     scopes: Mapping[str, secretscope.Scope] | None = None,
-    cache: yamlread.ParseCache | None = None,
+    cache: LoadCache | None = None,
     sources: frozenset[str] = frozenset(),
     main_name: str = DEFAULT_MAIN_NAME,
 ) -> model.Workflow:
@@ -69,57 +71,137 @@ def load_workflow(
 
     With `scopes` (the HOME's secrets), a secret named outside its scope is an error at its
     line and what would get it is inconsistent; without, secrets are not checked (validate).
-    `cache`: files parsed by the previous call (see yamlread.read_files). `sources`: the
-    names of the subscription's other repositories (a gitRepo on one versions locally).
+    `cache`: the files loaded by the previous call (see fileload): only the others are read,
+    and it is left holding this call's files. `sources`: the names of the subscription's
+    other repositories (a gitRepo on one versions locally).
     """
     try:
-        return _Loader(self_names, scopes, sources, main_name).load(list(files), cache)
+        with no_collection():
+            return _load(list(files), self_names, scopes, cache, sources, main_name)
     except Exception as err:  # noqa: BLE001 - the contract is: never raise
         where = model.Location("<workflow>")
         problem = model.Problem(where, f"internal error while loading: {err!r}")
         return model.Workflow(problems=(problem,), fatal=True)
 
 
-class _Loader:
-    """One load: the files' objects by name, and what the readers said of them."""
+def _load(files: list[tuple[str, str | bytes]], self_names: frozenset[str],
+          scopes: Mapping[str, secretscope.Scope] | None,
+          cache: LoadCache | None, sources: frozenset[str] = frozenset(),
+          main_name: str = DEFAULT_MAIN_NAME) -> model.Workflow:
+    """Each file read on its own (or taken from `cache`), then put together in path order."""
+    files = sorted(files, key=lambda f: f[0])
+    loads: dict[tuple[str, str | bytes], FileLoad] = {}
+    for file in files:
+        hit = cache.get(file) if cache is not None else None
+        if hit is not None and hit.key == (self_names, sources):
+            loads[file] = hit
+    # a cached file has no anchors and is no templates file: the others read the same
+    lone: yamlread.ParseCache = dict(
+        load.lone for load in (cache or {}).values() if load.lone is not None)
+    dependent: list[tuple[str, str | bytes]] = []
+    for file in (f for f in files if f not in loads):
+        text, problem = decode(*file)
+        parsed = lone.get((file[0], text)) if text is not None and problem is None else None
+        if text is not None and problem is None and parsed is None:
+            parsed = yamlread.parse(file[0], text)
+            if _alone(parsed):  # loaded now: its YAML is freed before the next file's
+                loads[file] = _Loader(self_names, sources).load_file(parsed)
+                continue
+            lone[(file[0], text)] = parsed
+        dependent.append(file)
+    for file, parsed in zip(dependent, yamlread.read_files(dependent, lone), strict=True):
+        loads[file] = _Loader(self_names, sources).load_file(parsed)
+    lone_by_path = {path: (path, text) for path, text in lone}
+    for file in dependent:
+        if loads[file].key is None and file[0] in lone_by_path:
+            loads[file].lone = (lone_by_path[file[0]], lone[lone_by_path[file[0]]])
+    merge = Merge()
+    for file in files:
+        merge.add(loads[file])
+    if cache is not None:
+        cache.clear()
+        cache.update((f, load) for f, load in loads.items()
+                     if load.key is not None or load.lone is not None)
+    if merge.lost and not merge.resources and not merge.jobs:
+        merge.fatal = True  # nothing loaded at all: keep the last good workflow
+    _add_ci(merge, [Section(load.path, load.ci_data) for load in map(loads.get, files)
+                    if load is not None and load.ci_data is not None],
+            self_names, sources, main_name)
+    return resolve.resolve(resolve.Draft(
+        resources=merge.resources, jobs=merge.jobs, problems=merge.problems,
+        fatal=merge.fatal, notify_at=merge.notify_at, integration_at=merge.integration_at,
+        integration_uses=merge.integration_uses, ci_files=merge.ci_files,
+        unloaded=merge.unloaded), scopes)
 
-    def __init__(self, self_names: frozenset[str],
-                 scopes: Mapping[str, secretscope.Scope] | None = None,
-                 sources: frozenset[str] = frozenset(),
-                 main_name: str = DEFAULT_MAIN_NAME) -> None:
-        self.scopes = scopes
-        self.main_name = main_name
-        self.ci_sections: list[Section] = []
+
+def _add_ci(merge: Merge, sections: list[Section], self_names: frozenset[str],
+            sources: frozenset[str], main_name: str) -> None:
+    """The `<repo>_runCI` job and `<repo>_ciRepo` resource of each CI section."""
+    if not sections:
+        return
+    report = coerce.Reporter()
+    reader = ResourceReader(report, self_names, sources)
+    made = synthesize(sections, main_name, report, merge.jobs, merge.resources,
+                      lambda name, item: reader.read(name, item, False))
+    merge.problems += report.problems
+    for name, job in made.jobs.items():
+        merge.defined_at.setdefault(name, job.location)
+        merge.jobs[name] = job  # a runCI job written in a file is completed
+    for name, resource in made.resources.items():
+        first = merge.defined_at.setdefault(name, resource.location)
+        if first == resource.location:
+            merge.resources[name] = resource
+        else:
+            merge.problems.append(model.Problem(
+                resource.location, f"the CI section's resource '{name}' is not made: the "
+                f"name is taken (first defined at {first})", "error", name))
+
+
+def _alone(parsed: yamlread.Parsed) -> bool:
+    """The file's load depends on no other file, and no other file's on it."""
+    return parsed.alone and not parsed.anchors and not parsed.undefined_alias and \
+        posixpath.basename(parsed.path) != yamlread.TEMPLATE_FILE
+
+
+class _Loader:
+    """One file's load: its objects in order, and what the readers said of them."""
+
+    def __init__(self, self_names: frozenset[str], sources: frozenset[str] = frozenset()) -> None:
+        self.self_names = self_names
+        self.sources = sources
         self.report = coerce.Reporter()
         self.resource_reader = ResourceReader(self.report, self_names, sources)
         self.job_reader = JobReader(self.report)
         self.keys = keycheck.KeyChecker()
-        self.resources: dict[str, model.Resource] = {}
-        self.jobs: dict[str, model.Job] = {}
-        self.defined_at: dict[str, model.Location] = {}  # name -> its first definition
-        self.ci_files: list[str] = []  # files with a CI section (language:, build:)
-        self.lost = 0  # files and objects not loaded whole (a top level no mapping, ...)
-        self.unloaded: dict[str, str] = {}  # objects not loaded -> why
-        self.fatal = False
+        self.marks: list[tuple[int, Named | Once]] = []  # placed before problems[index]
+        self.alone = True  # the file was parsed on its own
+        self.out = FileLoad("")
 
-    def load(self, files: list[tuple[str, str | bytes]],
-             cache: yamlread.ParseCache | None = None) -> model.Workflow:
-        for parsed in yamlread.read_files(sorted(files, key=lambda f: f[0]), cache):
-            self.report.path = parsed.path
-            self.report.problems.extend(parsed.problems)
-            if parsed.failed:
-                self.fatal = True
-                continue
+    def load_file(self, parsed: yamlread.Parsed) -> FileLoad:
+        out = self.out = FileLoad(parsed.path)
+        self.alone = parsed.alone
+        self.report.path = parsed.path
+        self.report.problems.extend(parsed.problems)
+        if parsed.failed:
+            out.fatal = True
+        else:
             self.load_document(parsed.data)
-        if self.lost and not self.resources and not self.jobs:
-            self.fatal = True  # nothing loaded at all: keep the last good workflow
-        self.add_ci()
-        return resolve.resolve(resolve.Draft(
-            resources=self.resources, jobs=self.jobs, problems=self.report.problems,
-            fatal=self.fatal, notify_at=self.job_reader.notify_at,
-            integration_at=self.resource_reader.integration_at,
-            integration_uses=self.job_reader.integration_uses, ci_files=self.ci_files,
-            unloaded=self.unloaded), self.scopes)
+        problems = iter(self.report.problems)
+        done = 0
+        for index, mark in self.marks:
+            out.entries += [next(problems) for _ in range(index - done)]
+            out.entries.append(mark)
+            done = index
+        out.entries += list(problems)
+        out.notify_at = self.job_reader.notify_at
+        out.integration_at = self.resource_reader.integration_at
+        out.integration_uses = self.job_reader.integration_uses
+        # kept as loaded (see _load)
+        out.key = (self.self_names, self.sources) if _alone(parsed) else None
+        return out
+
+    def mark(self, entry: Named | Once) -> None:
+        self.marks.append((len(self.report.problems), entry))
 
     def load_document(self, data: Any) -> None:
         is_templates = posixpath.basename(self.report.path) == yamlread.TEMPLATE_FILE
@@ -132,7 +214,7 @@ class _Loader:
             # this one is unresolved (and so inconsistent), like any missing name.
             self.report.error(pos_of(data, (1, 1)), "the top level must be a mapping of keys "
                               "(resources:, jobs:); nothing of this file is loaded")
-            self.lost += 1
+            self.out.lost += 1
             return
         if "pipelines" in data and "jobs" not in data:
             self.report.warn(
@@ -151,49 +233,35 @@ class _Loader:
         for found in self.keys.check(data):
             problem = model.Problem(self.report.loc(found.pos), found.message, found.severity,
                                     found.subject)
-            if problem not in self.report.problems:  # an alias repeats its anchor's keys
+            if found.once is not None:  # once per workflow: the files put together say it
+                self.mark(Once(found.once, problem))
+            elif problem not in self.report.problems:  # an alias repeats its anchor's keys
                 self.report.problems.append(problem)
 
     def load_section(self, data: YMap, key: str, value: Any, is_templates: bool) -> None:
         pos = data.at(key)
         if key in ("resources", "jobs", "triggers"):
             if isinstance(value, UndefinedAlias):
-                self.lost += 1  # said at the alias by yamlread
+                self.out.lost += 1  # said at the alias by yamlread
                 return
             if value is None:
                 self.report.warn(pos, f"'{key}:' is empty")
                 return
             if not isinstance(value, list):
                 self.report.error(pos, f"'{key}:' must be a list; the push is not loaded")
-                self.fatal = True  # as above: never drop every object of a section
+                self.out.fatal = True  # as above: never drop every object of a section
                 return
             assert isinstance(value, YList)  # yamlread reads every sequence as one
             for index, item in enumerate(value):
                 self.load_object(key, item, value.at(index))
-        elif key in ("language", "build") and self.report.path not in self.ci_files:
-            self.ci_files.append(self.report.path)
-            self.ci_sections.append(Section(self.report.path, data))
+        elif key in ("language", "build"):
+            if not self.out.ci:
+                self.out.ci = True
+                self.out.ci_data = data
         elif not (
             is_templates or key in CI_KEYS or key.startswith("templates") or key in data.anchored
         ):
             self.report.warn(pos, f"unknown top-level key '{key}' ignored")
-
-    def add_ci(self) -> None:
-        """The `<repo>_runCI` job and `<repo>_ciRepo` resource of each CI section."""
-        made = synthesize(
-            self.ci_sections, self.main_name, self.report, self.jobs, self.resources,
-            lambda name, item: self.resource_reader.read(name, item, False))
-        for name, job in made.jobs.items():
-            self.defined_at.setdefault(name, job.location)
-            self.jobs[name] = job  # a runCI job written in a file is completed
-        for name, resource in made.resources.items():
-            first = self.defined_at.setdefault(name, resource.location)
-            if first == resource.location:
-                self.resources[name] = resource
-            else:
-                self.report.problems.append(model.Problem(
-                    resource.location, f"the CI section's resource '{name}' is not made: the "
-                    f"name is taken (first defined at {first})", "error", name))
 
     def load_object(self, section: str, item: Any, pos: Pos) -> None:
         kind = "job" if section == "jobs" else "resource"
@@ -203,22 +271,23 @@ class _Loader:
         name = self.name_of(item, kind)
         if name is None:
             return
-        missing = undefined_in(item)
+        # only a lenient retry (never a lone parse) reads an alias without an anchor
+        missing = undefined_in(item) if not self.alone else None
         if missing is not None:  # said at the alias by yamlread; the rest of the file loads
             why = f"it uses the undefined alias '{missing.name}' (line {missing.pos[0]})"
             self.report.error(item.at("name"), f"{kind} '{name}' is not loaded: {why}", name)
-            self.lost += 1
-            self.unloaded[name] = f"{self.report.path}:{item.pos[0]}: {why}"
+            self.out.lost += 1
+            self.out.unloaded[name] = f"{self.report.path}:{item.pos[0]}: {why}"
             return
         try:
             if kind == "job":
                 job = self.job_reader.read(name, item)
-                if job and self.register_name(name, item.pos):
-                    self.jobs[name] = job
+                if job:
+                    self.mark(Named(kind, name, job, item.pos))
                 return
             resource = self.resource_reader.read(name, item, section == "triggers")
-            if resource and self.register_name(name, item.pos):
-                self.resources[name] = resource
+            if resource:
+                self.mark(Named(kind, name, resource, item.pos))
         except Exception as err:  # noqa: BLE001 - isolate one bad object
             self.report.error(item.pos, f"{kind} '{name}' could not be read: {err!r}", name)
 
@@ -237,19 +306,3 @@ class _Loader:
             )
             return None
         return name
-
-    def register_name(self, name: str, pos: Pos) -> bool:
-        """True for the first object named `name`; a later one is an error, ignored."""
-        first = self.defined_at.get(name)
-        if first is not None:
-            self.report.error(
-                pos, f"duplicate name '{name}': first defined at {first}; this one is ignored", name
-            )
-            if split_source(first.path)[0] != split_source(self.report.path)[0]:
-                # two sources of a subscription: neither one is "the" name, say it at both
-                self.report.problems.append(model.Problem(first, f"duplicate name '{name}': "
-                                            f"also defined at {self.report.loc(pos)}",
-                                            "error", name))
-            return False
-        self.defined_at[name] = self.report.loc(pos)
-        return True

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
-from controller.core import graph, history, model
+from controller.core import graph, history, model, replan
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,8 @@ class Plan:
     # triggers that wait for a run of an input job in flight (error says which); they run
     # when it ends, as a pending build does in Concourse
     waiting: tuple[model.TriggerRequest, ...] = ()
+    # what this pass saw and decided: the next plan's `previous` (not part of the result)
+    memo: replan.PlanMemo | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -258,35 +260,62 @@ def plan_runs(
     snap: model.Snapshot,
     *,
     triggers: Iterable[model.TriggerRequest] = (),
+    previous: replan.PlanMemo | None = None,
 ) -> Plan:
-    """Runs to queue now (trigger requests first, in order), and why other jobs wait."""
+    """Runs to queue now (trigger requests first, in order), and why other jobs wait.
+
+    `previous`: the `memo` of an earlier plan; the jobs nothing upstream of which changed
+    since keep their outcome from it (see replan) instead of being decided again."""
     asked = plan_triggers(wf, snap, triggers)
     for p in asked.runs:
         snap = history.with_run(snap, _as_queued(p, snap))
-    waits: dict[str, str] = {}
+    if previous is not None and replan.same_shape(previous.wf, wf):
+        order, place, after = previous.order, previous.place, previous.after
+    else:
+        order = tuple(j.name for j in _upstream_first(wf))
+        place, after = {name: i for i, name in enumerate(order)}, replan.name_graph(wf)
+    seen = snap  # the memo's snapshot: after the trigger runs, before this pass's own
+    decide = replan.to_decide(previous, wf, snap, order, after)
+    if previous is None or decide is None:
+        outcomes: dict[str, PlannedRun | str] = {}
+        waits: dict[str, str] = {}
+        visit: Iterable[str] = order
+    else:  # the kept outcomes as they were; a kept run still goes in its place in order
+        outcomes, waits = dict(previous.outcomes), dict(previous.waits)
+        kept_runs = (n for n in previous.planned if n not in decide)
+        visit = sorted([*decide, *kept_runs], key=place.__getitem__)
     auto: list[PlannedRun] = []
-    for job in _upstream_first(wf):
-        cannot = blocked(wf, job)
-        if cannot:
-            waits[job.name] = cannot
+    for name in visit:
+        outcome = outcomes[name] if decide is not None and name not in decide \
+            else _decide(wf, wf.jobs[name], snap)
+        outcomes[name] = outcome
+        if isinstance(outcome, str):
+            waits[name] = outcome
             continue
-        hist = snap.jobs.get(job.name, model.JobHistory())
-        inputs = resolve_inputs(wf, job, snap)
-        if isinstance(inputs, NotReady):
-            waits[job.name] = inputs.why
-            continue
-        if hist.last is not None and hist.last.status == "interrupted" and not hist.active:
-            planned = rerun_of(hist.last)
-        else:
-            changed = _changed_cause(wf, job, snap, inputs, hist.last)
-            if changed is None:
-                waits[job.name] = _idle_reason(wf, job, hist)
-                continue
-            planned = PlannedRun(job.name, changed, inputs)
-        auto.append(planned)
-        snap = history.with_run(snap, _as_queued(planned, snap))
+        waits.pop(name, None)
+        auto.append(outcome)
+        snap = history.with_run(snap, _as_queued(outcome, snap))
     auto.sort(key=lambda p: (wf.jobs[p.job].priority, p.job))
-    return Plan((*asked.runs, *auto), waits, asked.rejected, asked.waiting)
+    memo = replan.PlanMemo(wf, seen, order, place, after, outcomes, waits,
+                           frozenset(p.job for p in auto))
+    return Plan((*asked.runs, *auto), waits, asked.rejected, asked.waiting, memo)
+
+
+def _decide(wf: model.Workflow, job: model.Job, snap: model.Snapshot) -> PlannedRun | str:
+    """The run of `job` due now, or why it waits."""
+    cannot = blocked(wf, job)
+    if cannot:
+        return cannot
+    hist = snap.jobs.get(job.name, model.JobHistory())
+    inputs = resolve_inputs(wf, job, snap)
+    if isinstance(inputs, NotReady):
+        return inputs.why
+    if hist.last is not None and hist.last.status == "interrupted" and not hist.active:
+        return rerun_of(hist.last)
+    changed = _changed_cause(wf, job, snap, inputs, hist.last)
+    if changed is None:
+        return _idle_reason(wf, job, hist)
+    return PlannedRun(job.name, changed, inputs)
 
 
 def _order(job: model.Job) -> tuple[int, str]:

@@ -10,9 +10,9 @@ with `pushwords`.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
-from controller.core import approvals, graph, intake, model, planner
+from controller.core import approvals, graph, intake, model, planner, replan
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,8 @@ class PushPlan:
     runs: tuple[PlannedJob, ...] = ()
     files: tuple[FileVerdict, ...] = ()
     cancelled: tuple[str, ...] = ()  # "job run N": runs of jobs the push removes
+    # the plan's memo: the next answer's `previous` (not part of the answer)
+    memo: replan.PlanMemo | None = field(default=None, compare=False, repr=False)
 
     @property
     def errors(self) -> tuple[model.Problem, ...]:
@@ -72,11 +74,13 @@ def plan_push(
     triggers: Sequence[model.TriggerRequest] = (),
     decisions: Sequence[approvals.ApprovalRequest] = (),
     source_commits: Mapping[str, str] | None = None,
+    previous: replan.PlanMemo | None = None,
 ) -> PushPlan:
     """The plan of pushing `head` (whose workflow is `pushed`) onto state `snap`.
 
     `good` is the last good (commit, workflow), needed only when `pushed` does not load;
-    `source_commits` the commit of each other source it runs with.
+    `source_commits` the commit of each other source it runs with; `previous`: the memo
+    of the previous answer (see planner.plan_runs).
     """
     taken = intake.take_config(pushed, head, good, snap, author=author,
                                tracked_trees=tracked_trees, source_commits=source_commits)
@@ -89,7 +93,7 @@ def plan_push(
                  for r in triggers]
         return replace(base, files=tuple(files))
     after = intake.with_versions(snap, taken.versions)
-    plan = planner.plan_runs(wf, after, triggers=triggers)
+    plan = planner.plan_runs(wf, after, triggers=triggers, previous=previous)
     runs = [PlannedJob(p.job, _cause_words(p.cause, p.params), gated=_gated(wf, p.job))
             for p in plan.runs]
     runs += _cascade(wf, [r.job for r in runs])
@@ -102,7 +106,8 @@ def plan_push(
               for r in plan.waiting]
     files += [_decision(wf, after, d) for d in decisions]
     return replace(base, versions=tuple(_new_version(wf, snap, v) for v in taken.versions),
-                 runs=tuple(runs), files=tuple(files), cancelled=_orphans(wf, snap))
+                 runs=tuple(runs), files=tuple(files), cancelled=_orphans(wf, snap),
+                 memo=plan.memo)
 
 
 def _new_version(wf: model.Workflow, snap: model.Snapshot, v: model.Version) -> NewVersion:

@@ -70,6 +70,8 @@ def _libyaml_loader() -> type | None:
             Resolver12.add_implicit_resolver_base(tag, regexp, first)
 
     class CLoader(CParser, Resolver12):  # type: ignore[misc, valid-type]  # a class from a variable
+        resolver_class = Resolver12  # yamlevents resolves plain scalars with it
+
         def __init__(self, stream: str) -> None:
             CParser.__init__(self, stream)
             Resolver12.__init__(self)

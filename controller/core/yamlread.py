@@ -3,11 +3,13 @@
 Owns: one file parsed into a `Parsed` (its data, problems and anchors), anchors shared
 across the files of one repository (`read_files` retries a file whose alias is undefined
 with the anchors of the other files, nearest and `shippable.templates.yml` first), the
-parse cache of a long-lived process, and what is said about `externalReferences:`. The
-steps are modules of their own: `yamlguards` (size, UTF-8, nesting), `yamlcompose` (text
-to nodes: libyaml or the pure parser), `yamlconvert` (nodes to data: aliases, merge keys,
-duplicate keys, tags), `yamldata` (the positioned data). Pure: it never touches files or
-the clock.
+lone parses a long-lived process keeps of the files that depend on others (the loader
+keeps the others as loaded objects: core/fileload), and what is said about
+`externalReferences:`. The steps are modules of their own: `yamlguards` (size, UTF-8,
+nesting), `yamlevents` (the fast path: libyaml's events straight into data),
+`yamlcompose` (text to nodes: libyaml or the pure parser), `yamlconvert` (nodes to data:
+aliases, merge keys, duplicate keys, tags), `yamldata` (the positioned data). Pure: it
+never touches files or the clock.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from controller.core import model, yamlcompose, yamlconvert, yamlguards
+from controller.core import model, yamlcompose, yamlconvert, yamlevents, yamlguards
 from controller.core.yamlcompose import Anchors
 from controller.core.yamldata import Pos, Rejected, YList, YMap, problem_at
 from controller.core.yamlguards import MAX_DEPTH, decode
@@ -37,6 +39,7 @@ class Parsed:
     anchors: Anchors = field(default_factory=dict)
     failed: bool = False  # the YAML did not parse at all
     undefined_alias: str = ""  # set when it failed only for want of an anchor
+    alone: bool = True  # read without anchors of other files
 
 
 def parse(path: str, text: str, anchors: Anchors | None = None, *,
@@ -49,6 +52,11 @@ def parse(path: str, text: str, anchors: Anchors | None = None, *,
         out.failed = True
         out.problems.append(problem_at(path, deep, f"YAML nested deeper than {MAX_DEPTH} levels"))
         return out
+    if not anchors and not lenient:
+        fast, data = yamlevents.read(text)
+        if fast:
+            out.data = data
+            return out
     try:
         root, out.anchors = yamlcompose.compose(text, anchors or {}, lenient=lenient)
         out.data = yamlconvert.to_data(path, root, out.problems) if root is not None else None
@@ -106,6 +114,7 @@ def read_files(files: list[tuple[str, str | bytes]],
             if retry.failed and retry.undefined_alias:  # still missing: lose only its objects
                 retry = parse(result.path, texts[result.path], seed, lenient=True)
             if not retry.failed:
+                retry.alone = False
                 parsed[index] = retry  # depends on the others: the cache keeps the lone parse
     _say_external_references(parsed)
     if cache is not None:

@@ -91,6 +91,13 @@ class LocalExecutor:
             return
         _quietly(on_done, spec, outcome)
 
+    def wait_spawned(self, job: str, number: int, timeout: float) -> bool:
+        """Wait until the run's first process has started (a free worker starts it in
+        milliseconds); False after `timeout`, or if this executor does not have it."""
+        with self._lock:
+            control = self._controls.get((job, number))
+        return control is not None and control.spawned.wait(timeout)
+
     def adopt(self, spec: RunSpec, on_started: Callable[[RunSpec, str], None],
               on_done: Callable[[RunSpec, Outcome], None]) -> bool:
         """A local run does not outlive the controller that ran it: never."""

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
 from controller.core import approvals, intake, lifecycle, loader, model, planner, secretscope
+from controller.core.fileload import LoadCache
 from controller.core.intake import PushedCommit
 from controller.core.subscription import fallback
 from controller.reactor.identity import Identifier
@@ -40,6 +41,7 @@ class Intake:
         self.store = recorder.store
         self._identity = identity  # None: no approval can be authenticated (all refused)
         self._cache: dict[tuple[str, tuple[tuple[str, str], ...]], model.Workflow] = {}
+        self._files: LoadCache = {}  # the files of the last load: a push re-reads its own
 
     def _scopes(self) -> dict[str, secretscope.Scope] | None:
         """Who may use each secret; None (unchecked) when secrets.yml cannot be read: no
@@ -57,10 +59,11 @@ class Intake:
         key = (commit, tuple(sorted(at.items())))
         if key not in self._cache:
             files = self.sub.workflow_files(commit, at, loader.is_workflow_file)
-            # keep one: memory stays flat
+            # keep one: memory stays flat (and so do the files, kept as loaded objects)
             self._cache = {key: loader.load_workflow(files, scopes=self._scopes(),
                                                      sources=frozenset(self.sub.sources),
-                                                     main_name=self.sub.main_name)}
+                                                     main_name=self.sub.main_name,
+                                                     cache=self._files)}
         return self._cache[key]
 
     def process(self, head: str, snap: model.Snapshot,

@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from controller.core import lifecycle, model, planner
+from controller.core import lifecycle, model, planner, replan
 from controller.core import runspec as rs
 from controller.core.clock import now_precise
 from controller.execution import executor as ex
@@ -32,6 +32,12 @@ from controller.reactor.submit import Submitter
 from controller.secrets import Secret
 from controller.store.statestore import StateStore
 from controller.store.subscription import Subscription
+
+# How long a pass that handed runs to an executor that starts them at once (the local one:
+# `wait_spawned`) waits for the first one's process before its next commit: a commit holds
+# the interpreter (pygit2 writes the object and the ref with the GIL held: py-spy --gil,
+# bench section 1) and would delay the run's workspace and process by as much.
+START_WAIT_SECONDS = 0.05
 
 log = logging.getLogger("gitline")
 
@@ -68,6 +74,7 @@ class Reconciler:
         self.sub = subscription or Subscription(config)  # config.git and the other sources
         self.specs.sources = self.sub.sources
         self.intake = Intake(config, self.recorder, identity, self.sub)
+        self._memo: replan.PlanMemo | None = None  # the last pass's plan: the next decides less
         self.asks = Asks(requests_dir, self.recorder, config, identity, poke)
         self.submitter = Submitter(self.recorder)
         # Timers, webhooks and pollers add versions from their threads, then poke.
@@ -101,11 +108,20 @@ class Reconciler:
             self.intake.retry_waiting(wf)
             self._expire(wf)
             self._plan(wf)
+            handed = set(self.recorder.submitted)
             self.submitter.submit(wf, self.store.read_snapshot())
+            self._await_a_start(self.recorder.submitted - handed)
         # Recorded after submitting, so a triggered run starts one commit sooner. A crash
         # before it re-processes the push: versions are idempotent and trigger runs are
         # recognised by their commit, so nothing is recorded twice.
         record_config()
+
+    def _await_a_start(self, handed: set[tuple[str, int]]) -> None:
+        """Let the first run handed over in this pass reach its process (the local
+        executor's `wait_spawned`) before the pass commits again."""
+        wait = getattr(self.executor, "wait_spawned", None)
+        if handed and wait is not None:
+            wait(*min(handed), START_WAIT_SECONDS)
 
     def _take_config(self, head: str) -> Callable[[], object]:
         """A new push is taken in (`intake.process`); returns how to record it processed."""
@@ -129,7 +145,9 @@ class Reconciler:
         """Queue the runs that are due, then cancel the runs of jobs that left."""
         rec = self.recorder
         snap = self.store.read_snapshot()
-        snap = rec.queue_all(planner.plan_runs(wf, snap).runs, snap)  # one commit
+        plan = planner.plan_runs(wf, snap, previous=self._memo)
+        self._memo = plan.memo
+        snap = rec.queue_all(plan.runs, snap)  # one commit
         for orphan in lifecycle.cancel_orphans(wf, snap, now=rec.clock(),
                                                started=rec.submitted):
             rec.apply(orphan)

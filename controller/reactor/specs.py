@@ -103,8 +103,9 @@ class SpecBuilder:
             out_names += [i.name for i in job.inputs if i.name not in out_names
                           and i.name in wf.resources and wf.resources[i.name].type == "version"]
         outs = {o.name: o for o in job.outputs}
-        secrets, keys = self._job_secrets(wf, job)
-        clis = self._cli_configs(wf, job)
+        every = self.secrets()  # once per run; an unsafe secrets.yml holds every run back
+        secrets, keys = self._job_secrets(wf, job, every)
+        clis = self._cli_configs(wf, job, every)
         outputs = tuple(self._output_spec(wf, name, outs.get(name), snap) for name in out_names)
         return rs.RunSpec(run=run, job=job, inputs=tuple(inputs), outputs=outputs,
                           previous_state=self.store.read_files(f"jobs/{job.name}/state",
@@ -113,9 +114,9 @@ class SpecBuilder:
                           secrets={**secrets, **cliconfig.hidden_secrets(clis)},
                           cli_configs=clis)
 
-    def _cli_configs(self, wf: model.Workflow, job: model.Job) -> dict[str, dict[str, str]]:
+    def _cli_configs(self, wf: model.Workflow, job: model.Job,
+                     secrets: Mapping[str, Secret]) -> dict[str, dict[str, str]]:
         """The secret fields of each cliConfig IN (its scope was checked with the rest)."""
-        secrets = self.secrets()
         found = {i.name: find(secrets, wf.resources[i.name].integration) for i in job.inputs
                  if i.name in wf.resources and wf.resources[i.name].type == "cliConfig"
                  and wf.resources[i.name].integration}
@@ -132,15 +133,14 @@ class SpecBuilder:
             else {},
             replicate=out.replicate if out else "", overwrite=out.overwrite if out else False)
 
-    def _job_secrets(self, wf: model.Workflow,
-                     job: model.Job) -> tuple[dict[str, str], dict[str, str]]:
+    def _job_secrets(self, wf: model.Workflow, job: model.Job,
+                     secrets: Mapping[str, Secret]) -> tuple[dict[str, str], dict[str, str]]:
         """The integrations of this job's inputs and outputs and its own `integrations:`,
         and nothing else: (secret variables, the variables naming their fields).
 
         The loader already refused a secret named outside its scope; this holds when
         secrets.yml changed since: the run is not built rather than handed the secret.
         """
-        secrets = self.secrets()
         out: dict[str, str] = {}
         keys: dict[str, str] = {}
         ins = {i.name for i in job.inputs}

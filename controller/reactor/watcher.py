@@ -5,6 +5,12 @@ a packed ref only renames `packed-refs.new`. So any event under refs/ or on pack
 pokes the loop, which re-reads the refs itself: an event is a hint, never the data. The
 loop's own poll is the safety net for anything the watcher misses.
 
+A `.lock` file being created or written is a ref update in progress, not yet one that
+happened: the new value lands with the rename onto the ref (the moved event, which does
+poke), so it pokes nothing. A pass woken by the lock read the old value and was wasted;
+worse, over HTTP it ran in the same process as the receive-pack still writing that ref,
+and delayed it (measured: bench section 1).
+
 Only events that change something count. Every pass opens refs/heads/main to read it; with
 watchdog's default mask that open (IN_OPEN, IN_CLOSE_NOWRITE) woke the loop again, so an
 idle controller ran passes back to back for ever (40-80% of a core). The filter is also
@@ -54,9 +60,10 @@ class _RefEvents(FileSystemEventHandler):
         # event; for refs/heads it would echo every write of our own state branch.
         if not changes(event) or (event.is_directory and event.event_type == "modified"):
             return
+        moved = event.event_type == "moved"
         for raw in (event.src_path, getattr(event, "dest_path", "") or ""):
             path = os.fsdecode(raw)
-            if not path:
+            if not path or (path.endswith(".lock") and not moved):
                 continue
             rel = os.path.relpath(path, self._repo)
             if rel.startswith(self._ignore):

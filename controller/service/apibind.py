@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from controller.core import model
+from controller.core import model, planner, replan
 from controller.core.errors import NotFound
 from controller.core.sources import Push
 from controller.reactor.requestfiles import DONE_DIR, REQUESTS_DIR
@@ -60,6 +60,7 @@ class _Bound:
         self._status_lock = threading.Lock()
         self._status_repos: tuple[Any, Any] | None = None
         self._status_kept: tuple[tuple[object, ...], dict[str, Any]] | None = None
+        self._status_memo: replan.PlanMemo | None = None
 
     def _running(self) -> model.Workflow:
         return self.ctl.workflow() or model.Workflow()
@@ -72,9 +73,19 @@ class _Bound:
             wf = self.ctl.workflow()
             key = (store.tip(), id(wf), _mtime(self.s.home / REQUESTS_DIR / DONE_DIR))
             if self._status_kept is None or self._status_kept[0] != key:
-                self._status_kept = (key, read_status(self.s, config, store, wf).to_json())
+                self._status_kept = (key, read_status(self.s, config, store, wf,
+                                                      self._waits(wf, store)).to_json())
             body = self._status_kept[1]
         return {**body, **self.ctl.poller_status()}
+
+    def _waits(self, wf: model.Workflow | None, store: Any) -> dict[str, str] | None:
+        """Why each job waits, planned from the previous status's plan (5,000 jobs: the
+        few below what changed are decided again)."""
+        if wf is None:
+            return None
+        plan = planner.plan_runs(wf, store.read_snapshot(), previous=self._status_memo)
+        self._status_memo = plan.memo
+        return plan.waits
 
     def runs(self, job: str, limit: int) -> list[dict[str, Any]]:
         found = history.runs(open_repos(self.s)[1], job, limit, self._running().jobs)

@@ -32,7 +32,8 @@ def open_repos(settings: Settings) -> tuple[ConfigRepo, GitStateStore]:
 
     check_home(settings)
     return (ConfigRepo(settings.repo_path, settings.branch),
-            GitStateStore(settings.repo_path, settings.state_branch))
+            GitStateStore(settings.repo_path, settings.state_branch,
+                          logs_kept=settings.run_logs_kept))
 
 
 def open_readers(settings: Settings) -> tuple[ConfigReader, StateReader, CatFile]:

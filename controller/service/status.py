@@ -3,6 +3,7 @@ wait, and the config's state, read from the two branches (either reader)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,9 +23,11 @@ if TYPE_CHECKING:
 
 
 def read_status(settings: Settings, config: Config, store: State,
-                workflow: model.Workflow | None = None) -> StatusView:
+                workflow: model.Workflow | None = None,
+                waits: Mapping[str, str] | None = None) -> StatusView:
     """Status as the state branch records it, against the last good workflow: `workflow`
-    when the caller holds it (the running controller), else loaded from its commit."""
+    when the caller holds it (the running controller), else loaded from its commit.
+    `waits`: why each job waits, when the caller planned it (incrementally)."""
     from controller.core import planner
     from controller.store import subscription
 
@@ -33,7 +36,7 @@ def read_status(settings: Settings, config: Config, store: State,
     wf = workflow if workflow is not None else (
         subscription.load(settings, config, snap.good_commit, snap.good_sources)
         if snap.good_commit else model.Workflow())
-    waits = planner.plan_runs(wf, snap).waits
+    waits = planner.plan_runs(wf, snap).waits if waits is None else waits
     resources = {name: ResourceSummary(name, res.type, snap.versions.get(name),
                                        wf.inconsistent.get(name))
                  for name, res in sorted(wf.resources.items())}

@@ -39,6 +39,7 @@ from controller.store.commitmessages import (
 from controller.store.history_index import HistoryIndex, index_path
 from controller.store.maintenance import LOOSE_OBJECTS_LIMIT, Packer
 from controller.store.records import RecordCache
+from controller.store.runlogs import LOGS, kept_log_edits, log_name
 from controller.store.statebranch import (
     JOBS,
     RESOURCES,
@@ -64,9 +65,11 @@ class GitStateStore:
     """StateStore on `refs/heads/<branch>` of a (bare) repository, via pygit2."""
 
     def __init__(self, repo_path: str | os.PathLike[str], branch: str = "state", *,
-                 ref: str = "") -> None:
+                 ref: str = "", logs_kept: int = 1) -> None:
         """`ref` reads another ref than refs/heads/<branch> (a clone's
-        refs/remotes/origin/state); such a store is only read."""
+        refs/remotes/origin/state); such a store is only read. `logs_kept`: run logs
+        per job on the tip (runlogs.py)."""
+        self.logs_kept = logs_kept
         self._repo = refs.open_repository(repo_path)
         self._ref = ref or f"refs/heads/{check_branch(branch)}"
         self._lock = threading.RLock()  # one writer (and reader) at a time on this repo object
@@ -146,6 +149,10 @@ class GitStateStore:
         check_name(job, "job name")
         with self._lock:
             commit = refs.branch_tip(self._repo, self._ref)
+            kept = object_at(self._repo, commit.tree if commit and number else None,
+                             (JOBS, job, LOGS, log_name(number or 0)))
+            if isinstance(kept, pygit2.Blob):  # still on the tip (run_logs_kept)
+                return kept.data.decode("utf-8", errors="replace")
             if number is not None:
                 commit = statebranch.finished_run_commit(job, number, self._walk(job))
             blob = object_at(self._repo, commit.tree if commit else None,
@@ -228,6 +235,9 @@ class GitStateStore:
 
         def change(tip: pygit2.Commit | None) -> tuple[Edits, str]:
             edits = dict(fixed)
+            if log is not None:  # the newest run_logs_kept logs on the tip
+                edits.update(kept_log_edits(self._repo, tip.tree if tip else None, job,
+                                            run.number, log.encode("utf-8"), self.logs_kept))
             edits.update(jobfolder.run_edits(self._records, tip.tree if tip else None, run))
             return edits, message
 

@@ -48,6 +48,27 @@ def _run_git(what: str, argv: list[str]) -> bool:
     return True
 
 
+def count_objects(git_dir: str | os.PathLike[str]) -> dict[str, int]:
+    """`git count-objects -v` as numbers: count (loose), size (KiB), in-pack, packs,
+    size-pack (KiB), ..."""
+    done = subprocess.run(["git", "--git-dir", str(git_dir), "count-objects", "-v"],
+                          capture_output=True, text=True, timeout=600)
+    pairs = (line.split(":", 1) for line in done.stdout.splitlines() if ":" in line)
+    return {k.strip(): int(v) for k, v in pairs if v.strip().isdigit()}
+
+
+def collect(git_dir: str | os.PathLike[str], prune_expire: str = "2.weeks.ago") -> bool:
+    """`gitline gc`: everything into one pack, unreachable loose objects older than
+    `prune_expire` removed (younger ones may be a write whose ref has not moved yet), and
+    the commit-graph rewritten as one layer with changed-path Bloom filters."""
+    git = ["git", "--git-dir", str(git_dir)]
+    return all(_run_git(what, argv) for what, argv in (
+        ("repack", [*git, "repack", "-a", "-d", "-q"]),
+        ("prune", [*git, "prune", f"--expire={prune_expire}"]),
+        ("commit-graph write", [*git, "commit-graph", "write", "--reachable",
+                                "--changed-paths", "--split=replace"])))
+
+
 class Packer:
     """Packs the loose objects of `git_dir` in one background thread at a time."""
 
@@ -67,9 +88,9 @@ class Packer:
         """Pack loose objects in the background when there are `limit` or more; True if
         it started. `wait`: return when it is done (or when the one running is)."""
         if self._thread is not None and self._thread.is_alive():
-            if wait:
-                self._thread.join()
-            return False
+            if not wait:
+                return False
+            self._thread.join()  # then again: it may have started before what is asked now
         if loose_objects(self.git_dir) < limit:
             return False
         commands = self._commands()

@@ -6,6 +6,11 @@ name the pusher in the cause of the runs it starts, and can tell whether an appr
 commit came with a token allowed to approve. The controller also vouches here for the
 approval commits it makes for `gitline approve` (`via: local user`). Only the controller
 writes this file; a pusher never can. Append-only JSON lines; read once.
+
+Bounded: past `rotate_lines` lines the file is renamed to pushes.jsonl.1 (the older ones
+to .2, .3, ...; past `kept` rotated files the oldest is removed) and a new one started.
+Lookups read the rotated files too, oldest first, so a push is named for as long as its
+file is kept.
 """
 
 from __future__ import annotations
@@ -21,7 +26,9 @@ from typing import Any
 from controller.atomicfile import write_atomic
 
 PUSHES_FILE = "pushes.jsonl"
-KEEP_ENTRIES = 100_000  # entries `gitline gc` keeps (a few MB)
+KEEP_ENTRIES = 100_000  # entries `gitline gc --keep-pushes` keeps by default (a few MB)
+ROTATE_LINES = 100_000  # lines of pushes.jsonl before it is rotated (~20 MB)
+ROTATED_KEPT = 3  # rotated files kept: pushes.jsonl.1 .. .3
 
 
 @dataclass(frozen=True)
@@ -43,16 +50,30 @@ def token_pusher(principal: Any) -> Pusher:
 
 
 class PushLog:
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, rotate_lines: int = ROTATE_LINES,
+                 kept: int = ROTATED_KEPT) -> None:
         self.path = Path(home) / PUSHES_FILE
+        self.rotate_lines, self.kept = max(1, rotate_lines), max(0, kept)
         self._lock = threading.Lock()
         self._by_sha: dict[str, Pusher] | None = None
+        self._lines = 0  # lines of the current file
+
+    def rotated(self, n: int) -> Path:
+        return self.path.with_name(f"{PUSHES_FILE}.{n}")
+
+    def files(self) -> list[Path]:
+        """The rotated files that exist, oldest first, then the current one."""
+        olders = [self.rotated(n) for n in range(self.kept + 1, 0, -1)]
+        return [p for p in olders if p.exists()] + [self.path]
 
     def _load(self) -> dict[str, Pusher]:
         if self._by_sha is None:
             self._by_sha = {}
-            if self.path.exists():
-                for line in self.path.read_text(encoding="utf-8").splitlines():
+            for path in self.files():
+                lines = _lines(path)
+                if path == self.path:
+                    self._lines = len(lines)
+                for line in lines:
                     try:
                         e = json.loads(line)
                         # entries from before scopes name a token with no approve scope
@@ -72,23 +93,63 @@ class PushLog:
             new = [s for s in shas if known.get(s) != who]
             if not new:
                 return
+            if self._lines >= self.rotate_lines:  # reloaded: memory bounded as the files
+                self._rotate()
+                self._by_sha = None
+                known = self._load()
             with self.path.open("a", encoding="utf-8") as f:
                 for sha in new:
                     f.write(json.dumps({"sha": sha, "pusher": who.name, "via": who.via,
                                         "email": who.email, "scopes": list(who.scopes),
                                         "at": round(who.at, 3)}) + "\n")
                     known[sha] = who
+            self._lines += len(new)
+
+    def _rotate(self) -> int:
+        """pushes.jsonl -> .1 -> .2 ...; the one past `kept` is removed. Returns the
+        lines removed."""
+        dropped = len(_lines(self.rotated(self.kept))) if self.kept else self._lines
+        if self.kept == 0:
+            self.path.unlink(missing_ok=True)
+        else:
+            self.rotated(self.kept).unlink(missing_ok=True)
+            for n in range(self.kept - 1, 0, -1):
+                if self.rotated(n).exists():
+                    self.rotated(n).rename(self.rotated(n + 1))
+            if self.path.exists():
+                self.path.rename(self.rotated(1))
+        self._lines = 0
+        return dropped
+
+    def rotate_due(self) -> int:
+        """Rotate now if the current file is past `rotate_lines`, and remove rotated files
+        past `kept` (left by a larger setting); the lines removed (`gitline gc`)."""
+        with self._lock:
+            self._load()
+            dropped = 0
+            for n in range(self.kept + 1, self.kept + 100):
+                if not self.rotated(n).exists():
+                    break
+                dropped += len(_lines(self.rotated(n)))
+                self.rotated(n).unlink()
+            if self._lines >= self.rotate_lines:
+                dropped += self._rotate()
+            if dropped:
+                self._by_sha = None
+            return dropped
 
     def rotate(self, keep: int = KEEP_ENTRIES) -> int:
-        """Keep the newest `keep` entries (a pushed commit is looked up when its push is
-        processed, seconds later); returns how many were dropped."""
+        """Keep the newest `keep` entries in pushes.jsonl alone, the rotated files removed
+        (a pushed commit is looked up when its push is processed, seconds later); returns
+        how many were dropped."""
         with self._lock:
-            if not self.path.exists():
-                return 0
-            lines = self.path.read_text(encoding="utf-8").splitlines(keepends=True)
+            lines = [line for path in self.files() for line in _lines(path)]
             if len(lines) <= keep:
                 return 0
-            write_atomic(self.path, "".join(lines[-keep:]) if keep else "")
+            write_atomic(self.path, "".join(line + "\n" for line in lines[-keep:])
+                         if keep else "")
+            for path in self.files()[:-1]:
+                path.unlink()
             self._by_sha = None
             return len(lines) - keep
 
@@ -99,6 +160,13 @@ class PushLog:
     def pusher(self, sha: str) -> str | None:
         found = self.entry(sha)
         return found.name if found else None
+
+
+def _lines(path: Path) -> list[str]:
+    try:
+        return path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return []
 
 
 def attributed(author: str, pusher: str | None) -> str:

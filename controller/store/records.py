@@ -17,7 +17,9 @@ from controller.core import model
 from controller.store.statebranch import RECORD_PARSERS
 from controller.store.trees import entry_name, get_tree, object_at
 
-CACHE_ENTRIES = 5_000  # parsed records kept (a snapshot of 1,000 jobs + 1,000 resources needs ~3k)
+# parsed records kept: a snapshot of 5,000 jobs + 5,000 resources needs ~10k (at 5k the
+# cache was cleared on every read of it, and each push's answer parsed them all again)
+CACHE_ENTRIES = 40_000
 
 
 class RecordCache:

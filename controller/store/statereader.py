@@ -78,6 +78,12 @@ class StateReader:
 
     def read_log(self, job: str, number: int | None = None) -> str | None:
         check_name(job, "job name")
+        if number is not None:  # still on the tip (run_logs_kept), else where it ended
+            tip = self._cat.commit(self._ref)
+            kept = self._cat.blob(f"{tip.tree}:{statebranch.JOBS}/{job}/logs/{number}.txt") \
+                if tip else None
+            if kept is not None:
+                return kept.decode("utf-8", errors="replace")
         commit = (self._cat.commit(self._ref) if number is None
                   else statebranch.finished_run_commit(job, number, self._walk(job)))
         data = self._cat.blob(f"{commit.tree}:{statebranch.JOBS}/{job}/log.txt") \

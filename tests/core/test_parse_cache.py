@@ -3,7 +3,7 @@ parsed again when one changed, anchors from other files still found."""
 
 from __future__ import annotations
 
-from controller.core import loader, yamlread
+from controller.core import fileload, loader, yamlread
 
 TEMPLATES = ("shippable.templates.yml", "templates: &script\n  - echo hi\n")
 JOBS = ("shippable.jobs.yml", "jobs:\n  - name: j\n    type: runSh\n    steps:\n"
@@ -13,7 +13,7 @@ RESOURCES = ("shippable.resources.yml", "resources:\n  - name: r\n    type: para
 
 
 def test_a_cached_load_is_the_load_and_parses_only_what_changed(monkeypatch):
-    cache: yamlread.ParseCache = {}
+    cache: fileload.LoadCache = {}
     first = loader.load_workflow([TEMPLATES, JOBS, RESOURCES], cache=cache)
     assert first == loader.load_workflow([TEMPLATES, JOBS, RESOURCES])
     assert first.jobs["j"].tasks[0].script == ("echo hi",)  # the anchor of another file
@@ -31,7 +31,7 @@ def test_a_cached_load_is_the_load_and_parses_only_what_changed(monkeypatch):
 def test_what_is_said_across_files_is_said_once_per_load_not_kept_in_the_cache():
     templates = ("shippable.templates.yml",
                  "externalReferences:\n  - https://example.com/shared.yml\n")
-    cache: yamlread.ParseCache = {}
+    cache: fileload.LoadCache = {}
     first = loader.load_workflow([templates, RESOURCES], cache=cache)
     again = loader.load_workflow([templates, RESOURCES], cache=cache)
     assert again.problems == first.problems

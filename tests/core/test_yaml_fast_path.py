@@ -97,3 +97,91 @@ def test_a_tab_as_indentation_is_an_error_at_its_line_on_both_paths():
     assert fast.problems[0].location.line == 4
     _, pure = both([("shippable.yml", text[8:])])
     assert pure.problems[0].location.line == 3
+
+
+# --- libyaml's events straight into maps (yamlevents): the same data as the node paths ---
+
+ODD = [
+    "a: !!str 3\nb: !custom x\n",  # explicit tags: said by the exact path
+    "<<: {a: 1}\nb: 2\n",  # a merge key without an anchor
+    "'<<': 1\n",  # a quoted '<<' is a plain key
+    "a: 1\na: 2\n",  # a duplicate key
+    "? [a, b]\n: 1\n",  # a key that is not a plain value
+    "a: 1\n---\nb: 2\n",  # two documents
+    "",  # no document
+    "---\n",  # an empty document
+    "- 1\n- 0x1F\n- 1.5e3\n- .inf\n- null\n- ~\n- True\n- yes\n- 2001-12-14\n- '1'\n",
+    "a: {b: [c, {d: e}]}\nf: |\n  text\ng: >\n  folded\n",
+    "a: [unclosed\n",  # a syntax error: the exact path's message
+    "x: *nowhere\n",  # an alias without an anchor
+]
+
+
+def three_ways(text):
+    from controller.core import yamlevents
+
+    files = [("shippable.yml", text)]
+    events = loader.load_workflow(files)
+    saved = yamlevents.read
+    yamlevents.read = lambda text: (False, None)
+    try:
+        nodes, pure = both(files)
+    finally:
+        yamlevents.read = saved
+    return events, nodes, pure
+
+
+@pytest.mark.skipif(yamlcompose.LIBYAML_LOADER is None, reason="ruamel.yaml.clib is not installed")
+@pytest.mark.parametrize("text", ODD)
+def test_events_read_what_the_node_paths_read(text: str):
+    from controller.core import yamlread
+
+    events, nodes, pure = three_ways(text)
+    assert events == nodes == pure
+    via_events = yamlread.parse("shippable.yml", text)
+    saved, yamlcompose.LIBYAML_LOADER = yamlcompose.LIBYAML_LOADER, None
+    try:
+        via_pure = yamlread.parse("shippable.yml", text)
+    finally:
+        yamlcompose.LIBYAML_LOADER = saved
+    assert via_events.data == via_pure.data
+    assert via_events.problems == via_pure.problems
+    assert _positions(via_events.data) == _positions(via_pure.data)
+
+
+def _positions(value):
+    """Every position a YMap/YList remembers, in order."""
+    if isinstance(value, dict):
+        return [value.pos, dict(value.key_pos), sorted(value.anchored),
+                [_positions(v) for v in value.values()]]
+    if isinstance(value, list):
+        return [value.pos, list(value.item_pos), [_positions(v) for v in value]]
+    return value
+
+
+@pytest.mark.skipif(yamlcompose.LIBYAML_LOADER is None or not CORPUS.is_dir(),
+                    reason="needs ruamel.yaml.clib and the corpus")
+def test_events_give_every_corpus_file_the_same_data_and_positions():
+    from controller.core import yamlevents, yamlguards, yamlread
+
+    read = 0
+    for path in sorted(CORPUS.rglob("*")):
+        if not path.is_file() or not loader.is_workflow_file(path.name):
+            continue
+        text, problem = yamlguards.decode(path.name, path.read_bytes())
+        if text is None or problem is not None:
+            continue
+        fast, data = yamlevents.read(text)
+        if not fast:
+            continue
+        read += 1
+        saved = yamlevents.read
+        yamlevents.read = lambda text: (False, None)
+        try:
+            exact = yamlread.parse(path.name, text)
+        finally:
+            yamlevents.read = saved
+        assert not exact.failed and not exact.problems, path
+        assert data == exact.data, path
+        assert _positions(data) == _positions(exact.data), path
+    assert read > 10  # most files take the fast path

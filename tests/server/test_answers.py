@@ -91,3 +91,17 @@ def test_a_ref_locked_by_another_push_is_a_lost_race_not_a_failed_request():
         refs.set_if_equals(b"refs/heads/main", b"a" * 40, b"b" * 40)
     with pytest.raises(OSError, match="moved during the push"):
         refs.remove_if_equals(b"refs/heads/main", b"a" * 40)
+
+
+def test_the_hooks_json_is_json() -> None:
+    """The hook's client codes JSON with the C scanner alone; it reads what json writes."""
+    import json
+
+    reply = {"lines": ["gitline: 1 run", "é \\ \" \n", ""], "refuse": False, "n": [1, 2.5, None]}
+    assert answerclient.loads(json.dumps(reply).encode() + b"\n") == reply
+    request = {"old": "a" * 40, "new": "b" * 40, "objects": "/tmp/dé\"p"}
+    assert json.loads(answerclient.dumps(request)) == request
+    assert json.loads(answerclient.dumps({"objects": None})) == {"objects": None}
+    for bad in (b"", b"{", b"[1] 2", b"\xff"):
+        with pytest.raises(ValueError):
+            answerclient.loads(bad)

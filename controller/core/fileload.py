@@ -1,0 +1,124 @@
+"""One workflow file as the loader read it, kept per file, and the files put together.
+
+Owns: `FileLoad`, what reading one file gave in order (its problems, its objects, the infos
+said once per workflow, what the resolver needs of it), `Merge`, which replays the files'
+loads in path order (first definition of a name wins; infos said once), and `LoadCache`,
+the loads of the previous call by (path, content). A file whose load depends on no other
+file (no anchors in or out, not a templates file) is cached as loaded: a long-lived
+process that loads a push changing one file of 51 reads one, and holds the loaded
+objects of the others (a fraction of their YAML as positioned maps); the others keep
+their lone parse, and are loaded again with the files they depend on. Pure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from controller.core import model
+from controller.core.sourcenames import split as split_source
+from controller.core.yamldata import Pos
+from controller.core.yamlread import Parsed
+
+
+@dataclass(frozen=True)
+class Named:
+    """An object read from a file, at `pos`: registered when the files are put together."""
+
+    kind: str  # "job" or "resource"
+    name: str
+    obj: model.Job | model.Resource
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class Once:
+    """An info said once per workflow (`key`): the first file to say it keeps it."""
+
+    key: tuple[str, str]
+    problem: model.Problem
+
+
+Entry = model.Problem | Named | Once
+
+
+@dataclass
+class FileLoad:
+    path: str
+    entries: list[Entry] = field(default_factory=list)
+    fatal: bool = False
+    lost: int = 0
+    ci: bool = False  # the file has a CI section
+    ci_data: Any = None  # its top-level mapping then (the `<repo>_runCI` is made from it)
+    unloaded: dict[str, str] = field(default_factory=dict)
+    notify_at: dict[tuple[str, str], list[model.Location]] = field(default_factory=dict)
+    integration_at: dict[str, model.Location] = field(default_factory=dict)
+    integration_uses: list[tuple[str, str, model.Location]] = field(default_factory=list)
+    key: Any = None  # what it was read with besides its text (self_names): a cache hit needs it
+    # a file whose load depends on the others (anchors, a templates file) is read again
+    # each time, from its lone parse kept here: (path, text) as yamlread.ParseCache has it
+    lone: tuple[tuple[str, str], Parsed] | None = None
+
+
+# (path, content) -> that file's load, valid whatever the other files hold
+LoadCache = dict[tuple[str, Any], FileLoad]
+
+
+@dataclass
+class Merge:
+    """The files' loads put together in path order, as one sequential read would have."""
+
+    resources: dict[str, model.Resource] = field(default_factory=dict)
+    jobs: dict[str, model.Job] = field(default_factory=dict)
+    problems: list[model.Problem] = field(default_factory=list)
+    defined_at: dict[str, model.Location] = field(default_factory=dict)
+    said: set[tuple[str, str]] = field(default_factory=set)
+    fatal: bool = False
+    lost: int = 0
+    ci_files: list[str] = field(default_factory=list)
+    unloaded: dict[str, str] = field(default_factory=dict)
+    notify_at: dict[tuple[str, str], list[model.Location]] = field(default_factory=dict)
+    integration_at: dict[str, model.Location] = field(default_factory=dict)
+    integration_uses: list[tuple[str, str, model.Location]] = field(default_factory=list)
+
+    def add(self, load: FileLoad) -> None:
+        for entry in load.entries:
+            if isinstance(entry, Named):
+                self.register(load.path, entry)
+            elif isinstance(entry, Once):
+                if entry.key not in self.said:
+                    self.said.add(entry.key)
+                    self.problems.append(entry.problem)
+            else:
+                self.problems.append(entry)
+        self.fatal = self.fatal or load.fatal
+        self.lost += load.lost
+        if load.ci and load.path not in self.ci_files:
+            self.ci_files.append(load.path)
+        self.unloaded.update(load.unloaded)
+        for key, where in load.notify_at.items():
+            self.notify_at.setdefault(key, []).extend(where)
+        self.integration_at.update(load.integration_at)
+        self.integration_uses += load.integration_uses
+
+    def register(self, path: str, named: Named) -> None:
+        """The first object named so is kept; a later one is an error, ignored."""
+        first = self.defined_at.get(named.name)
+        if first is not None:
+            where = model.Location(path, named.pos[0], named.pos[1])
+            self.problems.append(model.Problem(
+                where, f"duplicate name '{named.name}': first defined at {first}; this one "
+                "is ignored", "error", named.name))
+            if split_source(first.path)[0] != split_source(path)[0]:
+                # two sources of a subscription: neither one is "the" name, say it at both
+                self.problems.append(model.Problem(
+                    first, f"duplicate name '{named.name}': also defined at {where}",
+                    "error", named.name))
+            return
+        self.defined_at[named.name] = model.Location(path, named.pos[0], named.pos[1])
+        if named.kind == "job":
+            assert isinstance(named.obj, model.Job)
+            self.jobs[named.name] = named.obj
+        else:
+            assert isinstance(named.obj, model.Resource)
+            self.resources[named.name] = named.obj
