@@ -10,18 +10,16 @@ only, as the service layer.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import os
 import sys
 import threading
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from controller.core import approvals, intake, pushplan, pushwords, replan
 from controller.core.fileload import LoadCache
+from controller.core.gcpause import no_collection  # a load's million objects: no GC walks
 from controller.store import subscription
 from controller.store.configrepo import ConfigRepo
 from controller.store.gitstate import GitStateStore
@@ -82,20 +80,6 @@ def plan_commit(config: ConfigRepo, store: GitStateStore, old: str, new: str, *,
                               decisions=decisions, previous=previous)
 
 
-@contextlib.contextmanager
-def _no_collection() -> Iterator[None]:
-    """The cyclic garbage collector paused while a push waits: loading a big workflow makes
-    a million small objects, and each collection it sets off walks the parse cache too
-    (40% of an answer for 5,000 jobs). Plain reference counting still frees them."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
-
-
 class Answerer:
     """Answers pushes of one HOME; long-lived in the controller (pushes over HTTP, and by
     path through HOME/answers.sock), where the state snapshot is re-read only when the
@@ -132,7 +116,7 @@ class Answerer:
                 (self.repo_path / "objects").resolve()):
             raise ValueError(f"{objects} is not inside {self.repo_path}/objects")
         config = ConfigRepo(self.repo_path, self._branch, objects=objects)
-        with self._lock, _no_collection():
+        with self._lock, no_collection():
             plan = plan_commit(config, self._store, old, new, home=self.repo_path.parent,
                                identity=identity, cache=self._cache, settings=self._settings,
                                previous=self._memo)
