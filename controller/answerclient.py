@@ -91,9 +91,11 @@ def ask(home: str, request: dict[str, object], timeout: float = 3.0
     return reply if isinstance(reply, dict) and "error" not in reply else None
 
 
-def main(old: str, new: str) -> int:
+def main(old: str, new: str, source: str = "") -> int:
+    """`source`: the push is to HOME/repos/SOURCE.git, a source of the subscription."""
     objects = os.environ.get("GIT_QUARANTINE_PATH") or os.environ.get("GIT_OBJECT_DIRECTORY")
-    home = os.path.join(os.environ.get("GIT_DIR", "."), "..")
+    home = os.path.join(os.environ.get("GIT_DIR", "."), "..", "..") if source else \
+        os.path.join(os.environ.get("GIT_DIR", "."), "..")
     if objects:
         objects = os.path.abspath(objects)
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
@@ -104,7 +106,8 @@ def main(old: str, new: str) -> int:
     except OSError:
         return UNANSWERED
     try:
-        sock.sendall(dumps({"old": old, "new": new, "objects": objects}))
+        sock.sendall(dumps({"old": old, "new": new, "objects": objects,
+                            **({"source": source} if source else {})}))
         reply = loads(read_line(sock))
         if not isinstance(reply, dict):
             raise ValueError("the answer is not an object")
@@ -121,6 +124,6 @@ def main(old: str, new: str) -> int:
 
 
 if __name__ == "__main__":
-    code = main(sys.argv[1], sys.argv[2])
+    code = main(*sys.argv[1:4])
     sys.stdout.flush()
     os._exit(code)  # the push waits on this process: no interpreter teardown

@@ -246,7 +246,8 @@ class Controller:
         new, started = str(request["new"]), time.monotonic()
         lines, refuse = self.answerer(str(request["old"]), new,
                                       reject_invalid=self._reject_invalid(),
-                                      objects=request.get("objects") or None)
+                                      objects=request.get("objects") or None,
+                                      source=str(request.get("source") or ""))
         log.info("gitline: answered the push of %s by path in %.0f ms: %s", new[:7],
                  (time.monotonic() - started) * 1000,
                  "refused (reject_invalid)" if refuse else lines[0].removeprefix("gitline: "))
@@ -319,13 +320,16 @@ class Controller:
     def _pushing(self, principal: Any, updates: list[tuple[str, str, str]]) -> None:
         self.pushes.record(token_pusher(principal), [new for _, new, _ in updates])
 
-    def _answer(self, principal: Any, old: str, new: str) -> tuple[list[str], bool]:
-        """The lines that answer a push over HTTP, and whether it is refused (the hook's)."""
+    def _answer(self, principal: Any, old: str, new: str,
+                source: str = "") -> tuple[list[str], bool]:
+        """The lines that answer a push over HTTP, and whether it is refused (the hook's);
+        `source`: the push is to that source of the subscription."""
         from controller.core.approvals import Identity
 
         who = Identity(principal.name, principal.email, "token") \
             if principal.name and principal.may("approve") else None
-        return self.answerer(old, new, reject_invalid=self._reject_invalid(), identity=who)
+        return self.answerer(old, new, reject_invalid=self._reject_invalid(), identity=who,
+                             source=source)
 
     def _pushed(self, principal: Any, updates: list[tuple[str, str, str]]) -> None:
         """post-receive: name the pusher of every pushed commit, then reconcile at once."""
@@ -345,6 +349,7 @@ class Controller:
     def _run_pass(self) -> None:
         began = time.monotonic()
         self.sources.refresh()  # gitline.yml's sources changed (`gitline repo add`)
+        self.answerer.settings = self.sources.current  # pushes are answered with them
         self.reconciler.run_pass()
         self.store.maintain()  # packs loose objects in the background when they pile up
         self.timers.sync(self.reconciler.workflow)  # schedules follow pushes

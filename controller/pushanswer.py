@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -46,25 +46,33 @@ def _scopes(home: Path) -> dict[str, Scope] | None:
 def plan_commit(config: ConfigRepo, store: GitStateStore, old: str, new: str, *,
                 home: Path | None = None, identity: approvals.Identity | None = None,
                 cache: LoadCache | None = None, settings: Settings | None = None,
-                previous: replan.PlanMemo | None = None) -> pushplan.PushPlan:
+                previous: replan.PlanMemo | None = None,
+                source: SourcePush | None = None) -> pushplan.PushPlan:
     """What moving the config branch from `old` ("" or zeros: from nothing) to `new` does.
 
     `identity`: who pushed, when the edge knows it (a token with the approve scope);
     `cache`: files loaded for the previous answer (a long-lived answerer); `settings`:
     the HOME's, whose other sources load with it (at their heads); `previous`: the
-    previous answer's plan memo."""
+    previous answer's plan memo; `source`: the push is to that source of the
+    subscription instead (`old` and `new` are then the config branch's head)."""
     snap = store.read_snapshot()
     scopes = _scopes(home) if home is not None else None
-    pushed = subscription.load(settings, config, new, None, scopes=scopes, cache=cache)
+    objects = {source.name: source.objects} if source and source.objects else None
+    sub = subscription.open_like(settings, config, objects)
+    try:
+        at = {**sub.heads(), source.name: source.new} if source else None
+    finally:
+        sub.close()
+    pushed = subscription.load(settings, config, new, at, objects, scopes=scopes, cache=cache)
     good = None
     if pushed.fatal and snap.good_commit:  # only then: a second load costs as much again
         good = (snap.good_commit, subscription.load(settings, config, snap.good_commit,
                                                     snap.good_sources, scopes=scopes))
     commit, wf = good if good else (new, pushed)
     # a gitRepo on another source versions on that source's head (or its last good commit)
-    sub = subscription.open_like(settings, config)
+    sub = subscription.open_like(settings, config, objects)
     try:
-        heads = dict(snap.good_sources) if good else sub.heads()
+        heads = dict(snap.good_sources) if good else at if at is not None else sub.heads()
         tracked = {r.name: sub.tree_id(commit, heads, r)
                    for r in wf.resources.values() if r.tracks_path is not None}
     finally:
@@ -80,6 +88,16 @@ def plan_commit(config: ConfigRepo, store: GitStateStore, old: str, new: str, *,
                               decisions=decisions, previous=previous)
 
 
+@dataclass(frozen=True)
+class SourcePush:
+    """A push to source `name` of the subscription: its branch moves to `new`, whose
+    objects may still be in `objects` (a pre-receive hook's quarantine folder)."""
+
+    name: str
+    new: str
+    objects: str | None = None
+
+
 class Answerer:
     """Answers pushes of one HOME; long-lived in the controller (pushes over HTTP, and by
     path through HOME/answers.sock), where the state snapshot is re-read only when the
@@ -88,7 +106,9 @@ class Answerer:
     def __init__(self, repo_path: Path, *, branch: str, state_branch: str,
                  settings: Settings | None = None) -> None:
         self.repo_path = Path(repo_path)
-        self._settings = settings  # its other sources load with each push
+        # its other sources load with each push; the controller sets it when gitline.yml's
+        # sources change (`gitline repo add` while it runs)
+        self.settings = settings
         self._branch = branch
         self._store = GitStateStore(repo_path, state_branch)
         self._cache: LoadCache = {}
@@ -103,23 +123,36 @@ class Answerer:
             head = config.head()
             if head:
                 with self._lock:
-                    subscription.load(self._settings, config, head, None, cache=self._cache)
+                    subscription.load(self.settings, config, head, None, cache=self._cache)
         except Exception:  # noqa: BLE001 - only a head start: a push's answer says what fails
             return
 
     def __call__(self, old: str, new: str, *, reject_invalid: bool,
                  objects: str | None = None,
-                 identity: approvals.Identity | None = None) -> tuple[list[str], bool]:
+                 identity: approvals.Identity | None = None,
+                 source: str = "") -> tuple[list[str], bool]:
         """(the lines to show the pusher, whether the push is refused). `objects`: the
-        push's quarantined objects folder (a pre-receive hook's), inside the repository."""
+        push's quarantined objects folder (a pre-receive hook's), inside the repository;
+        `source`: the push is to that source of the subscription, not to config.git."""
+        repo = self.repo_path
+        if source:
+            if self.settings is None or source not in {s.name for s in self.settings.sources}:
+                raise ValueError(f"{source!r} is not a source of this HOME")
+            repo = self.settings.source_path(source)
         if objects and not Path(objects).resolve().is_relative_to(
-                (self.repo_path / "objects").resolve()):
-            raise ValueError(f"{objects} is not inside {self.repo_path}/objects")
-        config = ConfigRepo(self.repo_path, self._branch, objects=objects)
+                (repo / "objects").resolve()):
+            raise ValueError(f"{objects} is not inside {repo}/objects")
+        config = ConfigRepo(self.repo_path, self._branch, objects=None if source else objects)
+        pushed = SourcePush(source, new, objects) if source else None
+        if pushed is not None:
+            old = new = config.head() or ""
+            if not new:  # nothing runs before config.git's first push (docs/subscriptions.md)
+                return [f"gitline: source {source} is taken in once config.git has a commit"], \
+                    False
         with self._lock, no_collection():
             plan = plan_commit(config, self._store, old, new, home=self.repo_path.parent,
-                               identity=identity, cache=self._cache, settings=self._settings,
-                               previous=self._memo)
+                               identity=identity, cache=self._cache, settings=self.settings,
+                               previous=self._memo, source=pushed)
             self._memo = plan.memo
         return pushwords.render(plan, reject_invalid=reject_invalid), \
             plan.refused(reject_invalid)

@@ -33,7 +33,8 @@ class SourceSet:
                  follower: Callable[[SourceSpec], UpstreamFollower],
                  on_follow: Callable[[SourceSpec, UpstreamFollower], None],
                  on_unfollow: Callable[[str], None]) -> None:
-        self.settings = settings
+        self.settings = settings  # as at start (its HOME and branch)
+        self.current = settings  # gitline.yml as last taken in
         self.sub = sub
         self.git: GitSources = {}  # shared with the git server (read by its threads)
         self.followers: dict[str, UpstreamFollower] = {}
@@ -95,6 +96,7 @@ class SourceSet:
             log.error("gitline: %s; the sources stay as they were", err)
             return False
         self._main_status = fresh.commit_status, fresh.upstream
+        self.current = fresh
         return self._apply(fresh.sources)
 
     def _apply(self, specs: tuple[SourceSpec, ...]) -> bool:

@@ -46,7 +46,8 @@ SourceRepos = dict[str, tuple[Path, str, bool]]
 RefUpdate = tuple[str, str, str]
 OnPush = Callable[[Principal, list[RefUpdate]], None]
 # (principal, old, new) of the config branch -> (lines for the pusher, refuse the push)
-Answer = Callable[[Principal, str, str], tuple[list[str], bool]]
+# (who, old, new[, source]) -> (lines for the pusher, refused); source: a subscription's
+Answer = Callable[..., tuple[list[str], bool]]
 
 
 @dataclass(frozen=True)
@@ -265,11 +266,15 @@ class ConfigBackend(Backend):
         url = "/" + name.strip("/")
         if url.startswith(SOURCES_URL) and url[len(SOURCES_URL):].removesuffix(".git") \
                 in self._sources:  # only a listed name: never a path of its own
-            where, branch, followed = self._sources[url[len(SOURCES_URL):].removesuffix(".git")]
+            source = url[len(SOURCES_URL):].removesuffix(".git")
+            where, branch, followed = self._sources[source]
             rules = RefRules(branch, self._rules.state_branch, followed)
             repo = Repo(str(where))
             repo.hooks["pre-receive"] = _PreReceive(self._before_push, self._principal, rules)
-            repo.hooks["update"] = _Update(rules, self._principal, None)
+            answer = self._answer
+            repo.hooks["update"] = _Update(
+                rules, self._principal,
+                None if answer is None else lambda who, old, new: answer(who, old, new, source))
             repo.hooks["post-receive"] = _PostReceive(self._on_source_push, self._principal)
             self.opened.append(repo)
             return repo

@@ -167,6 +167,8 @@ SOURCE_HOOK = """\
 # Trigger and approval files are read from config.git only. Re-written at every start.
 status=0
 zero=0000000000000000000000000000000000000000
+source_old=
+source_new=
 while read -r old new ref; do
   case "$ref" in
     refs/heads/{branch})
@@ -176,12 +178,23 @@ while read -r old new ref; do
       elif [ "{upstream}" = "1" ]; then
         echo "gitline: source {name} follows its upstream repository; push there" >&2
         status=1
+      else
+        source_old=$old
+        source_new=$new
       fi ;;
     *)
       echo "gitline: $ref is not refs/heads/{branch}: only {branch} takes pushes" >&2
       status=1 ;;
   esac
 done
+if [ $status -eq 0 ] && [ -n "$source_new" ]; then
+  # the running controller answers with the subscription's plan (HOME/answers.sock);
+  # without one the push is taken in when it starts
+  {python} -S -E {client} "$source_old" "$source_new" {name}
+  if [ $? -eq {refuse} ]; then
+    status=1
+  fi
+fi
 exit $status
 """
 
@@ -200,7 +213,10 @@ def init_source(home: Path, name: str, branch: str = "main", *, upstream: bool =
             repo.config[key] = value
     hook = repo_path / "hooks" / "pre-receive"
     hook.parent.mkdir(exist_ok=True)
-    text = SOURCE_HOOK.format(name=name, branch=branch, upstream="1" if upstream else "0")
+    text = SOURCE_HOOK.format(
+        name=name, branch=branch, upstream="1" if upstream else "0", refuse=REFUSE,
+        python=shlex.quote(sys.executable),
+        client=shlex.quote(str(PACKAGE_ROOT / "controller" / "answerclient.py")))
     if not (hook.exists() and hook.read_text() == text):
         write_atomic(hook, text, mode=0o755)
     return repo_path

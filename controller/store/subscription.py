@@ -90,12 +90,16 @@ def branch_of(settings: Any, name: str) -> str:
     return (spec.branch if spec else "") or settings.branch
 
 
-def open_subscription(settings: Any, main: Any) -> Subscription:
+def open_subscription(settings: Any, main: Any,
+                      objects: Mapping[str, str] | None = None) -> Subscription:
     """The subscription of `settings` read through pygit2 (the controller's), around the
-    main repository's reader `main`."""
+    main repository's reader `main`; `objects`: a source's pushed objects not in it yet
+    (a pre-receive hook's quarantine folder), by source name."""
     from controller.store.configrepo import ConfigRepo
 
-    return Subscription(main, {name: ConfigRepo(path, branch_of(settings, name))
+    objects = objects or {}
+    return Subscription(main, {name: ConfigRepo(path, branch_of(settings, name),
+                                                 objects=objects.get(name))
                                for name, path in source_paths(settings).items()},
                         main_name=settings.name)
 
@@ -119,25 +123,27 @@ def loaded_from(commit: str, sources: Sources) -> list[dict[str, str]]:
             *({"source": n, "commit": c} for n, c in sorted(sources.items()))]
 
 
-def open_like(settings: Any, main: Any) -> Subscription:
+def open_like(settings: Any, main: Any,
+              objects: Mapping[str, str] | None = None) -> Subscription:
     """The subscription read the way `main` is: cat-file readers for a ConfigReader (a
-    one-shot command), pygit2 for a ConfigRepo. No settings: `main` alone."""
+    one-shot command), pygit2 for a ConfigRepo (with a source's pushed `objects`, see
+    open_subscription). No settings: `main` alone."""
     from controller.store.statereader import ConfigReader
 
     if settings is None or not settings.sources:
         return Subscription(main, main_name=settings.name if settings else
                             sourcenames.DEFAULT_MAIN_NAME)
     return open_reading(settings, main) if isinstance(main, ConfigReader) \
-        else open_subscription(settings, main)
+        else open_subscription(settings, main, objects)
 
 
 def load(settings: Any, main: Any, commit: str, sources: Sources | None,
-         **options: Any) -> model.Workflow:
+         objects: Mapping[str, str] | None = None, **options: Any) -> model.Workflow:
     """THE loading of a subscription's workflow outside the controller's loop: main
     `commit` with each source at its commit in `sources` (None: at its head now)."""
     from controller.core import loader
 
-    sub = open_like(settings, main)
+    sub = open_like(settings, main, objects)
     try:
         files = sub.workflow_files(commit, sources, loader.is_workflow_file)
         options.setdefault("main_name", sub.main_name)

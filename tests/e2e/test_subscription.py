@@ -180,3 +180,39 @@ def test_source_pushes_may_update_the_branch_only_and_need_a_token(home, three):
     assert anonymous.returncode != 0
     found = git("ls-remote", shipit.replace("repos/shipit.git", "repos/nope.git"), check=False)
     assert found.returncode != 0
+
+
+def test_a_push_to_a_source_is_answered_with_the_subscription_s_plan(home, three):
+    """As a push to config.git is: the pusher sees what the push does to the whole
+    workflow, and a broken file by source:file:line (by path through the hook and
+    HOME/answers.sock, and over HTTP); with reject_invalid the broken push is refused."""
+    commit_push(three["infra"], {"shippable.yml": INFRA.format(region="eu")}, "infra")
+    commit_push(three["shipit"], {"shippable.yml": SHIPIT, "version.txt": "1"}, "shipit")
+    commit_push(three["config"], {"shippable.yml": MAIN}, "main")
+    home.wait_runs("deploy", 1, timeout=60)
+    home.wait_idle()
+    # by path: infra's new value is a new version, and deploy will run
+    said = commit_push(three["infra"], {"shippable.yml": INFRA.format(region="us")}, "us")
+    assert "infra_params: version 2" in said.stderr and "deploy" in said.stderr, said.stderr
+    home.wait_runs("deploy", 2, timeout=30)
+    home.wait_idle()
+    # over HTTP: shipit's new commit versions shipit_repo; build then deploy will run
+    said = commit_push(three["shipit"], {"version.txt": "2"}, "2")
+    assert "shipit_repo: version 2" in said.stderr and "build" in said.stderr, said.stderr
+    home.wait_runs("deploy", 3, timeout=30)
+    home.wait_idle()
+    # broken, by path and over HTTP: named at push time; accepted (reject_invalid off)
+    for name in ("infra", "shipit"):
+        said = commit_push(three[name], {"shippable.yml": "resources: [\n"}, "broken")
+        assert f"{name}:shippable.yml:" in said.stderr and "error" in said.stderr, said.stderr
+        git("reset", "-q", "--hard", "HEAD~1", cwd=three[name])
+        git("push", "-q", "-f", "origin", "HEAD:main", cwd=three[name])
+    # with reject_invalid: true the broken push is refused and the branch stays
+    with (home.path / "gitline.yml").open("a") as f:
+        f.write("reject_invalid: true\n")
+    for name in ("infra", "shipit"):
+        before = git("ls-remote", "origin", "main", cwd=three[name]).stdout.split()[0]
+        said = commit_push(three[name], {"shippable.yml": "resources: [\n"}, "broken",
+                           check=False)
+        assert said.returncode != 0 and f"{name}:shippable.yml:" in said.stderr, said.stderr
+        assert git("ls-remote", "origin", "main", cwd=three[name]).stdout.split()[0] == before
