@@ -36,6 +36,7 @@ def validate(paths: tuple[Path, ...], fmt: str, as_json: bool, strict: bool) -> 
 
     from controller.core import loader
 
+    _not_a_home(paths)
     files, sources = _read_subscription(paths)
     if not files:
         raise click.ClickException(
@@ -231,6 +232,20 @@ def completion(shell: str) -> None:
 
 def _where(p: Problem) -> tuple[str, int, int]:
     return (p.location.path, p.location.line, p.location.col)
+
+
+def _not_a_home(paths: tuple[Path, ...]) -> None:
+    """A Gitline HOME is not a folder of workflow files (its gitline.yml is settings, its
+    workflow is in config.git): say where to look instead of reading it as one."""
+    from controller.store.repoinit import REPO_DIR
+
+    for path in paths:
+        if path.is_dir() and (path / "gitline.yml").is_file() and \
+                (path / REPO_DIR / "HEAD").is_file():
+            raise click.ClickException(
+                f"{path} is a Gitline home: its workflow is in {path / REPO_DIR}. See what "
+                f"runs with `gitline status {path}`, or check a clone: `git clone "
+                f"{path / REPO_DIR} work && gitline validate work`")
 
 
 def _main_name(paths: tuple[Path, ...], sources: dict[str, Path]) -> str:

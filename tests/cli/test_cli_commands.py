@@ -135,3 +135,14 @@ def test_completion_scripts_and_job_names_complete(sample_home):
                           env=env, timeout=60)
     assert "deploy_prod" in done.stdout and "deploy_staging" in done.stdout
     assert "build_app" not in done.stdout
+
+
+def test_validate_of_a_home_says_where_its_workflow_is(tmp_path):
+    """A tired user validates the HOME itself: its gitline.yml is settings, not a workflow
+    (it was read as one, with a warning for each of its keys)."""
+    home = tmp_path / "home"
+    assert cli("init", home).returncode == 0
+    done = cli("validate", home)
+    assert done.returncode == 1
+    assert "is a Gitline home" in done.stderr and "gitline status" in done.stderr
+    assert "unknown top-level key" not in done.stdout + done.stderr
