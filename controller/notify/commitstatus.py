@@ -12,11 +12,9 @@ logged or recorded: every error text is masked with all secret values.
 from __future__ import annotations
 
 import logging
-import queue
-import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from controller.core import commitstatus as cs
 from controller.core import model
@@ -24,6 +22,7 @@ from controller.core.clock import now_iso
 from controller.core.runspec import Outcome, RunSpec
 from controller.core.subscription import StatusTarget
 from controller.notify.delivery import PermanentError, Result, post_json, send_with_retries
+from controller.notify.sendthread import SendThread
 from controller.secrets import Secret, find, secret_values
 
 log = logging.getLogger("gitline")
@@ -40,7 +39,8 @@ class Batch:
 
 
 @dataclass
-class StatusPoster:
+class StatusPoster(SendThread[Batch]):
+    thread_name: ClassVar[str] = "gitline-status"
     workflow: Callable[[], model.Workflow | None]
     secrets: Callable[[], Mapping[str, Secret]]
     record: Callable[[str, int, list[dict[str, Any]]], None]
@@ -51,9 +51,6 @@ class StatusPoster:
     attempts: int = 4
     backoff: float = 0.5
     timeout: float = 10.0
-    _queue: queue.Queue[Batch | None] = field(default_factory=queue.Queue)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
 
     # --- the listener side (loop thread): decide and queue ------------------------------
 
@@ -75,22 +72,11 @@ class StatusPoster:
 
     # --- the sending side -----------------------------------------------------------------
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._work, name="gitline-status", daemon=True)
-        self._thread.start()
+    def send(self, batch: Batch) -> object:
+        return self.deliver(batch)
 
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        self._queue.put(None)
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def _work(self) -> None:
-        while (batch := self._queue.get()) is not None:
-            try:
-                self.deliver(batch)
-            except Exception:  # one batch never stops the others
-                log.exception("commit status delivery failed")
+    def failed(self, batch: Batch) -> str:
+        return "commit status delivery failed"
 
     def deliver(self, batch: Batch) -> list[dict[str, Any]]:
         """Post every status of `batch`, then record them once (on the run's record)."""

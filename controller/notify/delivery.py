@@ -12,20 +12,20 @@ from __future__ import annotations
 
 import json
 import logging
-import queue
 import smtplib
 import ssl
 import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email.message import EmailMessage
-from typing import Any
+from typing import Any, ClassVar
 
 from controller.core import notices
 from controller.core.clock import now_iso
 from controller.masking import mask
+from controller.notify.sendthread import SendThread
 from controller.secrets import Secret, find, lookup, secret_values
 
 log = logging.getLogger("gitline")
@@ -171,8 +171,10 @@ def send_with_retries(send: Callable[[], None], result: Result, *, attempts: int
 
 
 @dataclass
-class Deliverer:
+class Deliverer(SendThread[Batch]):
     """A queue of batches and one thread that sends them, with bounded retries."""
+
+    thread_name: ClassVar[str] = "gitline-notify"
 
     secrets: Callable[[], Mapping[str, Secret]]
     record: Callable[[str, int, list[dict[str, Any]]], None]
@@ -180,34 +182,17 @@ class Deliverer:
     attempts: int = 4  # tries per message
     backoff: float = 0.5  # seconds before the 2nd try; doubles each time
     timeout: float = 10.0  # per HTTP request / SMTP session
-    _queue: queue.Queue[Batch | None] = field(default_factory=queue.Queue)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._work, name="gitline-notify", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        self._queue.put(None)
-        if self._thread is not None:
-            self._thread.join(timeout)
 
     def submit(self, batch: Batch) -> None:
         """Queue a batch; returns at once."""
         if batch.items:
             self._queue.put(batch)
 
-    def _work(self) -> None:
-        while True:
-            batch = self._queue.get()
-            if batch is None:
-                return
-            try:
-                self.deliver(batch)
-            except Exception:  # never let one batch stop delivery
-                log.exception("%s: run %d: notification delivery failed", batch.job, batch.run)
+    def send(self, batch: Batch) -> object:
+        return self.deliver(batch)
+
+    def failed(self, batch: Batch) -> str:
+        return f"{batch.job}: run {batch.run}: notification delivery failed"
 
     def deliver(self, batch: Batch) -> list[Result]:
         """Send every item of `batch`, then record the results once."""
