@@ -56,6 +56,8 @@ class Services:
     git_pushed: Callable[[Push], list[str]]  # -> names of what it fetches
     # blob id -> an input file of a run in flight on a worker (None: not offered)
     blob: Callable[[str], bytes | None] = lambda _oid: None
+    # job, run -> what its notifications and commit statuses did; NotFound / Absent
+    notices: Callable[[str, int], list[dict[str, Any]]] = lambda job, run: []
 
 
 class Stream(Exception):
@@ -92,6 +94,8 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("GET", re.compile(r"^/api/jobs/(?P<job>[^/]+)/runs$"), "get_runs"),
     ("GET", re.compile(r"^/api/jobs/(?P<job>[^/]+)/log$"), "get_log"),
     ("GET", re.compile(r"^/api/jobs/(?P<job>[^/]+)/runs/(?P<run>[0-9]+)/log$"), "get_log"),
+    ("GET", re.compile(r"^/api/jobs/(?P<job>[^/]+)/runs/(?P<run>[0-9]+)/notices$"),
+     "get_notices"),
     ("POST", re.compile(r"^/api/jobs/(?P<job>[^/]+)/trigger$"), "post_trigger"),
     ("POST", re.compile(r"^/api/jobs/(?P<job>[^/]+)/approve$"), "post_approve"),
     ("POST", re.compile(r"^/api/jobs/(?P<job>[^/]+)/reject$"), "post_reject"),
@@ -178,6 +182,10 @@ class ApiApp:
 
     def get_runs(self, environ: Environ, job: str) -> tuple[int, Any]:
         return 200, {"job": job, "runs": self.services.runs(job, _limit(environ))}
+
+    def get_notices(self, environ: Environ, job: str, run: str) -> tuple[int, Any]:
+        return 200, {"job": job, "run": int(run),
+                     "notices": self.services.notices(job, int(run))}
 
     def get_versions(self, environ: Environ, name: str) -> tuple[int, Any]:
         return 200, {"resource": name, "versions": self.services.versions(name, _limit(environ))}

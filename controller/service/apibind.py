@@ -19,7 +19,7 @@ from controller.secrets import find as find_secret
 from controller.secrets import load_secrets
 from controller.secrets import lookup as lookup_secret
 from controller.server import api
-from controller.service import actions, history
+from controller.service import actions, history, notices
 from controller.service.repos import open_repos
 from controller.service.status import read_status
 from controller.settings import Settings
@@ -99,6 +99,12 @@ class _Bound:
     def log(self, job: str, run: int | None) -> str | None:
         return open_repos(self.s)[1].read_log(job, run)
 
+    def notices(self, job: str, run: int) -> list[dict[str, Any]]:
+        store = open_repos(self.s)[1]
+        history.runs(store, job, 1, self._running().jobs)  # NotFound: no such job
+        history.find_run(store, job, run)  # Absent: no such run
+        return notices.run_notices(store, job, run)
+
     def trigger(self, job: str, params: dict[str, str], user: str, message: str) -> str:
         wf = self.ctl.workflow()
         sha = actions.trigger(self.s, None if wf is None else wf.jobs, job, params,
@@ -162,6 +168,6 @@ def api_services(ctl: Running) -> api.Services:
         status=b.status, runs=b.runs, versions=b.versions, log=b.log, trigger=b.trigger,
         approve=b.approve, cancel=b.cancel, replay=b.replay, hook_resource=b.hook_resource,
         add_hook_version=b.add_hook_version, git_hook_secret=b.git_hook_secret,
-        git_pushed=ctl.git_pushed)
+        git_pushed=ctl.git_pushed, notices=b.notices)
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from controller.core import model
 from controller.server.web.data import Json, Push, RunDetail, WebData
-from controller.service import history
+from controller.service import history, notices
 from controller.service.repos import open_repos
 from controller.service.status import read_status
 from controller.service.views import RunView
@@ -62,7 +62,12 @@ def web_data(s: Settings, running: Callable[[], model.Workflow | None],
         outputs = [{"resource": v.version.resource, **v.to_json()} for v in view.outputs]
         files = st.read_files(f"jobs/{job}/state", at=view.commit) \
             if view.run.status == "succeeded" else {}
-        return RunDetail(_run_json(view), outputs, {k: len(v) for k, v in sorted(files.items())})
+        try:
+            sent: list[Json] | None = notices.run_notices(st, job, number)
+        except LookupError:  # only in the record's history
+            sent = None
+        return RunDetail(_run_json(view), outputs, {k: len(v) for k, v in sorted(files.items())},
+                         sent, notices.older_hint(job))
 
     def run_status(job: str, number: int) -> str | None:
         snap = store().read_snapshot()

@@ -129,6 +129,16 @@ class GitStateStore:
                 return {}
             return read_tree_files(self._repo, folder)
 
+    def read_file(self, path: str, at: str = "") -> bytes | None:
+        """One file at the tip (or at state commit `at`); None if there is none."""
+        parts = split_path(path.strip("/"))
+        with self._lock:
+            tip = self._repo.get(at) if at else refs.branch_tip(self._repo, self._ref)
+            if tip is not None and not isinstance(tip, pygit2.Commit):
+                raise ValueError(f"{at} is not a commit")
+            blob = object_at(self._repo, tip.tree if tip else None, parts)
+            return blob.data if isinstance(blob, pygit2.Blob) else None
+
     def read_config_record(self) -> dict[str, Any]:
         with self._lock:
             tip = refs.branch_tip(self._repo, self._ref)

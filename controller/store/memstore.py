@@ -141,6 +141,10 @@ class MemoryStateStore:
             return {p[len(folder):]: c for p, c in (commit.files if commit else {}).items()
                     if p.startswith(folder)}
 
+    def read_file(self, path: str, at: str = "") -> bytes | None:
+        folder, _, name = path.strip("/").rpartition("/")
+        return self.read_files(folder, at).get(name)
+
     def history(self, name: str, limit: int = 100) -> Iterator[HistoryEntry]:
         """Versions of a resource or runs of a job (one per run number), newest first."""
         with self._lock:

@@ -85,6 +85,10 @@ class StateStore(Protocol):
         "resources/tf_state/files"."""
         ...
 
+    def read_file(self, path: str, at: str = "") -> bytes | None:
+        """One file of the tip tree (or of state commit `at`); None if there is none."""
+        ...
+
     def history(self, name: str, limit: int = 100) -> Iterator[HistoryEntry]:
         """Versions of a resource or runs of a job, newest first."""
         ...

@@ -145,3 +145,84 @@ def test_notifications_off_sends_nothing_and_says_so(home):
         wait_for(lambda: "quick: run 1 notifications" in "\n".join(home.subjects()), 30, "rec")
         assert http.hits == 0
     assert "notifications are off" in home.show("notifications/quick.yml")
+
+
+SEEN = """\
+resources:
+  - name: cfg
+    type: params
+    versionTemplate: {params: {X: "RUN"}}
+  - name: ops_hook
+    type: notification
+    versionTemplate: {method: webhook, url_secret: ops_hook_url}
+  - name: unset_hook
+    type: notification
+    versionTemplate: {method: webhook, url_secret: never_set}
+jobs:
+  - name: paint
+    type: runSh
+    steps:
+      - IN: cfg
+      - TASK: {script: ['echo painted']}
+    on_success: {NOTIFY: [ops_hook, unset_hook]}
+"""
+
+
+def test_the_api_and_the_run_page_show_what_a_runs_notices_did(home):
+    """Whether a notice reached its target is read where the run is read: the run page
+    and `GET /api/jobs/<job>/runs/<n>/notices`, not only in the state branch's files."""
+    import json
+
+    from tests.harness.http import serve_base
+    from tests.harness.web import WebClient
+
+    with HttpSink() as http:
+        secrets = home.path / "secrets.yml"
+        secrets.write_text(f"ops_hook_url: {http.url('/hook')}\n")
+        secrets.chmod(0o600)
+        tok = gitline_token(home)
+        base = serve_base(home)
+        home.write("shippable.yml", SEEN.replace("RUN", "1"))
+        home.push("paint once")
+        assert home.wait_runs("paint", 1) == ["run 1 succeeded"]
+        wait_for(lambda: "paint: run 1 notifications: 1 delivered, 1 skipped"
+                 in home.subjects(), 30, "the notices' record")
+        api = WebClient(base)
+        auth = {"Authorization": f"Bearer {tok}"}
+        reply = api.request("/api/jobs/paint/runs/1/notices", headers=auth)
+        assert reply.status == 200, reply
+        sent = json.loads(reply.body)
+        assert sent["run"] == 1
+        assert [(n["notification"], n["status"]) for n in sent["notices"]] == [
+            ("ops_hook", "delivered"), ("unset_hook", "skipped")]
+        assert "never_set" in sent["notices"][1]["error"]
+        browser = WebClient(base)
+        browser.sign_in(tok)
+        page = browser.get("/jobs/paint/runs/1")
+        assert page.status == 200 and "<ul id=\"notices\">" in page.body, home.server_log()[-3000:]
+        assert "delivered</span> ops_hook (webhook)" in page.body
+
+        home.write("shippable.yml", SEEN.replace("RUN", "2"))
+        home.push("paint again")
+        assert home.wait_runs("paint", 2)[-1] == "run 2 succeeded"
+        wait_for(lambda: "paint: run 2 notifications: 1 delivered, 1 skipped"
+                 in home.subjects(), 30, "the second record")
+        old = api.request("/api/jobs/paint/runs/1/notices", headers=auth)
+        assert old.status == 404
+        assert "git log -p origin/state -- notifications/paint.yml" in old.body
+        assert "git log -p origin/state -- notifications/paint.yml" in \
+            browser.get("/jobs/paint/runs/1").body
+        for path, status in (("/api/jobs/paint/runs/2/notices", 200),
+                             ("/api/jobs/nope/runs/1/notices", 404),
+                             ("/api/jobs/paint/runs/9/notices", 404),
+                             ("/api/jobs/..%2Fjobs/runs/1/notices", 404)):
+            assert api.request(path, headers=auth).status == status, path
+        assert api.request("/api/jobs/paint/runs/2/notices").status == 401  # no token
+    history = home.git("log", "-p", "state", "--", "notifications/paint.yml")
+    assert "run: 1" in history and "run: 2" in history
+
+
+def gitline_token(home) -> str:
+    from tests.harness.http import token
+
+    return token(home, "ada", "--scope", "read")

@@ -25,6 +25,10 @@ class RunDetail:
     run: Json  # the API's run (status, cause, inputs, commit, ...)
     outputs: list[Json]  # versions it made: {resource, number, versionName, commit}
     state_files: dict[str, int]  # JOB_STATE file -> size in bytes, as the run left them
+    # what its notifications and commit statuses did (the API's notices); None when they
+    # are only in history (`notices_hint` says where)
+    notices: list[Json] | None = None
+    notices_hint: str = ""
 
 
 @dataclass(frozen=True)

@@ -124,6 +124,7 @@ def run(data: WebData, name: str, number: int) -> dict[str, Any] | None:
             "number": number, "run": row, "inputs": row["inputs"],
             "duration": row["duration"], "outputs": detail.outputs,
             "state_files": detail.state_files, "live": live,
+            "notices": detail.notices, "notices_hint": detail.notices_hint,
             "log": None if live else data.log(name, number)}
 
 
