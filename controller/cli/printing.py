@@ -66,5 +66,10 @@ def words(status: str) -> str:
 
 
 def on_worker(run: dict[str, Any]) -> str:
-    """" on WORKER" for a running run that names its worker (status), else ""."""
-    return f" on {run['worker']}" if run.get("worker") and run["status"] == "running" else ""
+    """" (attempt N) on WORKER" for a running run: its attempt after the first (a retry,
+    or a worker lost under it) and the worker it names (status), else ""."""
+    if run["status"] != "running":
+        return ""
+    attempt = run.get("attempt") or 1
+    return (f" (attempt {attempt})" if attempt > 1 else "") + \
+        (f" on {run['worker']}" if run.get("worker") else "")

@@ -9,7 +9,7 @@ as an argument and only update the Tracked bookkeeping, so they are tested as ta
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from controller.core.clock import now_iso
@@ -73,6 +73,13 @@ def judge(t: Tracked, meta: dict[str, Any], now: float, *, lost_after: float,
         if info.get("beat") != t.beat or not t.started:
             t.beat, t.seen_at = info.get("beat"), now
         host = str(info.get("hostname") or "")
+        attempt = info.get("attempt")
+        if t.started and isinstance(attempt, int) and attempt > t.spec.run.attempt:
+            # the next attempt (its worker lost) started: recorded as running again, so
+            # run.yml and status say which attempt runs where, and why
+            run = replace(t.spec.run, message=str(info.get("note") or ""))
+            t.spec = ran_as(ran_by(replace(t.spec, run=run), host), attempt)
+            return Verdict(started_at=str(info.get("startedAt") or now_iso()))
         if t.started and host and host != t.spec.run.worker:  # attempt 2, on another worker
             t.spec = ran_by(t.spec, host)
         if not t.started:

@@ -169,7 +169,11 @@ def run(task: Any, spec_json: str, heartbeat: float = DEFAULT_HEARTBEAT,
     control = step.RunControl()
     # a redelivery after a lost worker is the run's next attempt (GITLINE_ATTEMPT, the record)
     spec = ran_as(ran_by(spec, node), spec.run.attempt + taken.attempt - 1)
+    n = spec.run.attempt
+    note = (f"attempt {n}: the worker of attempt {n - 1} ({taken.lost}) was lost under "
+            "it; this run started again from the beginning") if taken.attempt > 1 else ""
     beat = Heartbeat(task.backend, task_id, node, heartbeat, live_ms)
+    beat.meta.update({"attempt": n, "note": note})  # the record says so while it runs
     try:
         with _signals(control):
             outcome = execute(spec, Path(task.app.conf.gitline_work_root),
@@ -179,9 +183,6 @@ def run(task: Any, spec_json: str, heartbeat: float = DEFAULT_HEARTBEAT,
         beat.stop()
     outcome = replace(outcome, worker=node)
     if taken.attempt > 1:
-        n = spec.run.attempt
-        note = (f"attempt {n}: the worker of attempt {n - 1} ({taken.lost}) was lost under "
-                "it; this run started again from the beginning")
         outcome = replace(outcome, log=f"gitline: {note}\n{outcome.log}", attempt=n,
                           message="; ".join(m for m in (note, outcome.message) if m))
     with contextlib.suppress(Exception):  # the outcome itself is what must land

@@ -16,8 +16,10 @@ import pytest
 
 from controller.execution import sealing
 from controller.store import yamlio
+from tests.harness.commands import gitline
 from tests.harness.home import Home
 from tests.harness.sinks import HttpSink
+from tests.harness.wait import wait_for
 from tests.harness.workers import Worker, redis_server
 
 FRAGILE = """\
@@ -35,6 +37,7 @@ jobs:
           script:
             - curl -s -X POST -d "{{}}" "{url}-$GITLINE_ATTEMPT"
             - if [ "$GITLINE_ATTEMPT" = 1 ]; then sleep "$NAP"; fi
+            - while [ ! -e "{gate}" ]; do sleep 0.1; done
             - echo "done as attempt $GITLINE_ATTEMPT"
 """
 
@@ -57,12 +60,22 @@ def test_a_run_whose_worker_is_killed_runs_again_on_another_as_attempt_2(
             (home.path / "gitline.yml").write_text(
                 f"executor: celery\nbroker_url: {broker}\nworker_lost_seconds: 5\n")
             home.start()
-            home.write("shippable.yml", FRAGILE.format(url=sink.url("/ran")))
+            gate = tmp_path / "gate"
+            home.write("shippable.yml", FRAGILE.format(url=sink.url("/ran"), gate=gate))
             home.push("a job whose worker dies under it")
             assert [r.path for r in sink.wait(1, timeout=60)] == ["/ran-1"]
             second = Worker(broker, tmp_path, name="e2e-second", concurrency=1,
                             sandbox="none", key_file=key_file)
             first.kill()  # kill -9 of the whole worker, its run half done
+            # while attempt 2 runs, the record and status say so (not attempt 1's start)
+            wait_for(lambda: "attempt: 2" in home.show("jobs/fragile/run.yml"), 90,
+                     "attempt 2 recorded as running")
+            during = yamlio.run_from_yaml(home.show("jobs/fragile/run.yml"))
+            assert (during.status, during.worker) == ("running", "e2e-second@localhost")
+            assert "the worker of attempt 1 (e2e-first@localhost) was lost" in during.message
+            assert "run 1 running (attempt 2) on e2e-second@localhost" in \
+                gitline("status", home.path).stdout
+            gate.touch()
             assert home.wait_runs("fragile", 1, timeout=90) == ["run 1 succeeded"]
             home.wait_idle(timeout=30)
         finally:
