@@ -119,25 +119,23 @@ class GitStateStore:
 
     def read_files(self, prefix: str, at: str = "") -> dict[str, bytes]:
         """Files under `prefix` at the tip, or at commit `at` of the state branch."""
-        parts = split_path(prefix.strip("/"))
         with self._lock:
-            tip = self._repo.get(at) if at else refs.branch_tip(self._repo, self._ref)
-            if tip is not None and not isinstance(tip, pygit2.Commit):
-                raise ValueError(f"{at} is not a commit")
-            folder = object_at(self._repo, tip.tree if tip else None, parts)
-            if not isinstance(folder, pygit2.Tree):
-                return {}
-            return read_tree_files(self._repo, folder)
+            folder = self._object_at(prefix, at)
+            return read_tree_files(self._repo, folder) if isinstance(folder, pygit2.Tree) \
+                else {}
 
     def read_file(self, path: str, at: str = "") -> bytes | None:
         """One file at the tip (or at state commit `at`); None if there is none."""
+        blob = self._object_at(path, at)
+        return blob.data if isinstance(blob, pygit2.Blob) else None
+
+    def _object_at(self, path: str, at: str) -> pygit2.Object | None:
         parts = split_path(path.strip("/"))
         with self._lock:
             tip = self._repo.get(at) if at else refs.branch_tip(self._repo, self._ref)
             if tip is not None and not isinstance(tip, pygit2.Commit):
                 raise ValueError(f"{at} is not a commit")
-            blob = object_at(self._repo, tip.tree if tip else None, parts)
-            return blob.data if isinstance(blob, pygit2.Blob) else None
+            return object_at(self._repo, tip.tree if tip else None, parts)
 
     def read_config_record(self) -> dict[str, Any]:
         with self._lock:
