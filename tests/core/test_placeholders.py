@@ -151,3 +151,14 @@ def test_only_placeholders_of_undefined_aliases_keep_the_last_good_workflow():
     assert load(only).fatal and "j" in load(only).jobs
     # a job whose type is misspelt is an object of the workflow: the push is taken
     assert not load("jobs:\n  - name: j\n    tpye: runSh\n").fatal
+
+
+def test_a_runci_job_with_a_misspelt_type_keeps_the_ci_section_waiting_at_its_line():
+    text = ("language: python\nbuild: {ci: [pytest]}\njobs:\n  - name: config_runCI\n"
+            "    tpye: runCI\n    on_success: {script: [echo hi]}\n")
+    wf = load(text)
+    assert wf.jobs["config_runCI"].ci is not None  # the section's job, not run
+    assert wf.inconsistent == {
+        "config_runCI": "job 'config_runCI' has no 'type:' (shippable.yml:4:5)"}
+    assert [str(p) for p in wf.errors] == [
+        "shippable.yml:4:5: error: job 'config_runCI' has no 'type:'"]
