@@ -121,7 +121,8 @@ def synthesize(
         made.resources.update(notifications)
         made.names.extend(notifications)
         explicit = jobs.get(job_name)
-        if explicit is not None and explicit.type != "runCI":
+        # a placeholder without a type (said at its line) is no other kind of job
+        if explicit is not None and explicit.type not in ("runCI", ""):
             report.error(pos, f"job '{job_name}' is a {explicit.type} "
                          "job: the CI section's job has this name; the section is not run",
                          job_name)

@@ -2,12 +2,13 @@
 
 Owns: `FileLoad`, what reading one file gave in order (its problems, its objects, the infos
 said once per workflow, what the resolver needs of it), `Merge`, which replays the files'
-loads in path order (first definition of a name wins; infos said once), and `LoadCache`,
-the loads of the previous call by (path, content). A file whose load depends on no other
-file (no anchors in or out, not a templates file) is cached as loaded: a long-lived
-process that loads a push changing one file of 51 reads one, and holds the loaded
-objects of the others (a fraction of their YAML as positioned maps); the others keep
-their lone parse, and are loaded again with the files they depend on. Pure.
+loads in path order (first definition of a name wins, be it a placeholder for an object
+that could not be read; infos said once), and `LoadCache`, the loads of the previous call
+by (path, content). A file whose load depends on no other file (no anchors in or out, not
+a templates file) is cached as loaded: a long-lived process that loads a push changing
+one file of 51 reads one, and holds the loaded objects of the others (a fraction of their
+YAML as positioned maps); the others keep their lone parse, and are loaded again with the
+files they depend on. Pure.
 """
 
 from __future__ import annotations
@@ -23,12 +24,15 @@ from controller.core.yamlread import Parsed
 
 @dataclass(frozen=True)
 class Named:
-    """An object read from a file, at `pos`: registered when the files are put together."""
+    """An object read from a file, at `pos`: registered when the files are put together.
+    With `why`, one that could not be read: a placeholder under its name (no steps, no
+    definition), inconsistent for `why`, so that it and what takes it wait."""
 
     kind: str  # "job" or "resource"
     name: str
     obj: model.Job | model.Resource
     pos: Pos
+    why: str = ""  # the error that kept it from loading, at its file:line:col
 
 
 @dataclass(frozen=True)
@@ -50,7 +54,6 @@ class FileLoad:
     lost: int = 0
     ci: bool = False  # the file has a CI section
     ci_data: Any = None  # its top-level mapping then (the `<repo>_runCI` is made from it)
-    unloaded: dict[str, str] = field(default_factory=dict)
     notify_at: dict[tuple[str, str], list[model.Location]] = field(default_factory=dict)
     integration_at: dict[str, model.Location] = field(default_factory=dict)
     integration_uses: list[tuple[str, str, model.Location]] = field(default_factory=list)
@@ -76,7 +79,7 @@ class Merge:
     fatal: bool = False
     lost: int = 0
     ci_files: list[str] = field(default_factory=list)
-    unloaded: dict[str, str] = field(default_factory=dict)
+    unloaded: dict[str, str] = field(default_factory=dict)  # placeholder's name -> why
     notify_at: dict[tuple[str, str], list[model.Location]] = field(default_factory=dict)
     integration_at: dict[str, model.Location] = field(default_factory=dict)
     integration_uses: list[tuple[str, str, model.Location]] = field(default_factory=list)
@@ -95,7 +98,6 @@ class Merge:
         self.lost += load.lost
         if load.ci and load.path not in self.ci_files:
             self.ci_files.append(load.path)
-        self.unloaded.update(load.unloaded)
         for key, where in load.notify_at.items():
             self.notify_at.setdefault(key, []).extend(where)
         self.integration_at.update(load.integration_at)
@@ -116,6 +118,8 @@ class Merge:
                     "error", named.name))
             return
         self.defined_at[named.name] = model.Location(path, named.pos[0], named.pos[1])
+        if named.why:
+            self.unloaded[named.name] = named.why
         if named.kind == "job":
             assert isinstance(named.obj, model.Job)
             self.jobs[named.name] = named.obj

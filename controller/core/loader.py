@@ -3,7 +3,8 @@
 The entry point: `load_workflow` (and `load_text`, `is_workflow_file`). Owns which files
 are workflow files, the top level of each file (sections, CI sections, JFrog's format,
 unknown keys), each object's name (safe, unique) and isolating one object that cannot be
-read from the rest. The parts are modules of their own: YAML reading (`yamlread`), one
+read from the rest (it stays as a placeholder under its name, inconsistent: it and what
+takes it wait). The parts are modules of their own: YAML reading (`yamlread`), one
 resource (`resources_reader`), one job (`jobs_reader`, `steps_reader`), value coercion
 and problems (`coerce`), and resolving names into the inconsistent set (`resolve`).
 Never raises: anything unexpected becomes a Problem. Pure: text in, data out.
@@ -122,8 +123,8 @@ def _load(files: list[tuple[str, str | bytes]], self_names: frozenset[str],
         cache.clear()
         cache.update((f, load) for f, load in loads.items()
                      if load.key is not None or load.lone is not None)
-    if merge.lost and not merge.resources and not merge.jobs:
-        merge.fatal = True  # nothing loaded at all: keep the last good workflow
+    if merge.lost and merge.unloaded.keys() >= {*merge.resources, *merge.jobs}:
+        merge.fatal = True  # nothing loaded at all (placeholders aside): keep the last good
     _add_ci(merge, [Section(load.path, load.ci_data) for load in map(loads.get, files)
                     if load is not None and load.ci_data is not None],
             self_names, sources, main_name)
@@ -271,25 +272,47 @@ class _Loader:
         name = self.name_of(item, kind)
         if name is None:
             return
+        said = len(self.report.problems)
         # only a lenient retry (never a lone parse) reads an alias without an anchor
         missing = undefined_in(item) if not self.alone else None
+        obj: model.Job | model.Resource | None = None
         if missing is not None:  # said at the alias by yamlread; the rest of the file loads
             why = f"it uses the undefined alias '{missing.name}' (line {missing.pos[0]})"
             self.report.error(item.at("name"), f"{kind} '{name}' is not loaded: {why}", name)
             self.out.lost += 1
-            self.out.unloaded[name] = f"{self.report.path}:{item.pos[0]}: {why}"
-            return
+        else:
+            obj = self.read_object(kind, name, item, section == "triggers")
+        if obj is not None:
+            self.mark(Named(kind, name, obj, item.pos))
+        else:  # kept under its name, inconsistent: it and what takes it wait, never run
+            self.mark(self.placeholder(kind, name, item, section == "triggers", said))
+
+    def read_object(self, kind: str, name: str, item: YMap,
+                    is_trigger: bool) -> model.Job | model.Resource | None:
+        """The object, or None when it cannot be read (its reader said why)."""
         try:
             if kind == "job":
-                job = self.job_reader.read(name, item)
-                if job:
-                    self.mark(Named(kind, name, job, item.pos))
-                return
-            resource = self.resource_reader.read(name, item, section == "triggers")
-            if resource:
-                self.mark(Named(kind, name, resource, item.pos))
+                return self.job_reader.read(name, item)
+            return self.resource_reader.read(name, item, is_trigger)
         except Exception as err:  # noqa: BLE001 - isolate one bad object
             self.report.error(item.pos, f"{kind} '{name}' could not be read: {err!r}", name)
+            return None
+
+    def placeholder(self, kind: str, name: str, item: YMap, is_trigger: bool,
+                    said: int) -> Named:
+        """What stands for an object that could not be read: its name, its type as
+        written and its place, with why (the last error said of it: the one that dropped
+        it, at its file:line:col)."""
+        error = next((p for p in reversed(self.report.problems[said:])
+                      if p.severity == "error"), None)
+        why = f"{error.message} ({error.location})" if error else \
+            f"{kind} '{name}' could not be read ({self.report.loc(item.pos)})"
+        written = item.get("type", "trigger" if is_trigger else "")
+        rtype = written if isinstance(written, str) else ""
+        where = self.report.loc(item.pos)
+        obj: model.Job | model.Resource = model.Job(name, rtype, where) if kind == "job" \
+            else model.Resource(name, rtype, {}, where)
+        return Named(kind, name, obj, item.pos, why)
 
     def name_of(self, item: YMap, kind: str) -> str | None:
         """The `name:` of an object, if it has one that may be used (else said why)."""

@@ -32,7 +32,9 @@ class Draft:
     integration_at: dict[str, model.Location] = field(default_factory=dict)  # resource's
     integration_uses: list[tuple[str, str, model.Location]] = field(default_factory=list)
     ci_files: list[str] = field(default_factory=list)  # files with a CI section
-    unloaded: dict[str, str] = field(default_factory=dict)  # objects not loaded -> why
+    # objects that could not be read -> why: each a placeholder in resources/jobs that
+    # never runs, and a name that resolves to nothing (what takes it waits)
+    unloaded: dict[str, str] = field(default_factory=dict)
 
 
 def resolve(draft: Draft, scopes: Mapping[str, secretscope.Scope] | None) -> model.Workflow:
@@ -47,7 +49,7 @@ class _Resolution:
         self.resources, self.jobs, self.problems = draft.resources, draft.jobs, draft.problems
         self.check_scopes = scopes is not None
         self.scopes = scopes or {}
-        self.inconsistent: dict[str, str] = {}  # object -> why it does not run
+        self.inconsistent = dict(draft.unloaded)  # object -> why it does not run
 
     def workflow(self) -> model.Workflow:
         for job in self.jobs.values():
@@ -97,7 +99,7 @@ class _Resolution:
                 reasons.append(
                     self.job_error(job, inp.location, f"job '{job.name}' takes itself as input")
                 )
-            elif inp.name not in self.resources and inp.name not in self.jobs:
+            elif not self.loaded(inp.name, self.resources, self.jobs):
                 reasons.append(self.unresolved(job, "input", inp.name, inp.location))
             elif inp.name in outs and inp.switch and self.is_triggering(inp.name):
                 msg = (
@@ -109,14 +111,18 @@ class _Resolution:
             if out.name in self.jobs:
                 msg = f"OUT '{out.name}' is a job; only a resource can be an output"
                 reasons.append(self.job_error(job, out.location, msg))
-            elif out.name not in self.resources:
+            elif not self.loaded(out.name, self.resources):
                 reasons.append(self.unresolved(job, "output", out.name, out.location))
         missing = {note.name: None for hook in job.hooks.values() for note in hook.notify
-                   if note.name not in self.resources}
+                   if not self.loaded(note.name, self.resources)}
         for name in missing:  # each use once, at its own line
             for where in self.draft.notify_at.get((job.name, name), [job.location]):
                 reasons.append(self.unresolved(job, "notification", name, where))
         return reasons
+
+    def loaded(self, name: str, *kinds: Mapping[str, object]) -> bool:
+        """`name` is one of `kinds`, read (not the placeholder of an object that was not)."""
+        return name not in self.draft.unloaded and any(name in kind for kind in kinds)
 
     def is_triggering(self, name: str) -> bool:
         """Whether a new version of resource `name` starts the jobs that take it."""
@@ -132,7 +138,7 @@ class _Resolution:
         message = f"unresolved {kind} '{name}' of job '{job.name}'"
         hint = self.nearest(name, kind, job.name)
         if name in self.draft.unloaded:
-            message += f": it is not loaded ({self.draft.unloaded[name]})"
+            message += f": {self.draft.unloaded[name]}"  # why it could not be read
         elif CROSS_REPO.match(name) and self.draft.ci_files:
             made = "the runCI job" if name.endswith("_runCI") else "the ciRepo resource"
             ours = sorted(n for n in [*self.resources, *self.jobs] if CROSS_REPO.match(n)
@@ -148,7 +154,8 @@ class _Resolution:
         else:
             message += ": no resource or job has this name"
         self.problems.append(model.Problem(where, message, "error", job.name))
-        return f"{kind} '{name}' is not defined ({where.path}:{where.line})"
+        state = "not loaded" if name in self.draft.unloaded else "not defined"
+        return f"{kind} '{name}' is {state} ({where.path}:{where.line})"
 
     def nearest(self, name: str, kind: str, referrer: str) -> str | None:
         """The defined name `name` was probably meant as: of the kind the key expects

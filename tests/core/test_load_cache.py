@@ -25,6 +25,9 @@ PIECES = [
     "resources: [unclosed\n",
     "- just a list\n",
     "jobs:\n  - name: u{n}\n    type: runSh\n    steps:\n      - TASK: {{script: *nowhere}}\n",
+    # objects that cannot be read: placeholders under their names, inconsistent
+    "jobs:\n  - name: j{n}\n    tpye: runSh\n    steps:\n      - IN: r{n}\n",
+    "resources:\n  - name: r{n}\n    versionTemplate: {{params: {{A: '{n}'}}}}\n",
 ]
 TEMPLATES = ("shippable.templates.yml", "templates: &tpl\n  - echo tpl\n")
 

@@ -163,7 +163,10 @@ resources:
 def test_tracks_path_rejects_dotdot() -> None:
     text = "resources:\n  - name: cfg\n    type: gitRepo\n    versionTemplate: {sourceName: ., path: ../x}\n"
     wf = load(("shippable.yml", text))
-    assert "cfg" not in wf.resources
+    # a placeholder that tracks nothing, inconsistent: never versioned, never checked out
+    assert wf.resources["cfg"].tracks_path is None and wf.resources["cfg"].definition == {}
+    assert wf.inconsistent == {
+        "cfg": "resource 'cfg': path '../x' may not contain '..' (shippable.yml:2:5)"}
     assert messages(wf) == [
         "shippable.yml:2:5: error: resource 'cfg': path '../x' may not contain '..'"
     ]
@@ -336,7 +339,9 @@ def test_job_types(jtype: str, reason: str) -> None:
 def test_unknown_job_type_is_an_error_on_that_job_only() -> None:
     text = "jobs:\n  - name: j\n    type: runShh\n  - name: k\n    type: runSh\n"
     wf = load(("shippable.yml", text))
-    assert list(wf.jobs) == ["k"]
+    # j stays under its name (its type as written), inconsistent at its type's line: it waits
+    assert list(wf.jobs) == ["j", "k"] and wf.jobs["j"].type == "runShh"
+    assert wf.inconsistent == {"j": "job 'j' has unknown type 'runShh' (shippable.yml:3:5)"}
     assert messages(wf) == ["shippable.yml:3:5: error: job 'j' has unknown type 'runShh'"]
 
 
@@ -827,13 +832,18 @@ jobs:
     steps: [{IN: a}, {TASK: {script: [make]}}]
 """
     wf = load(("shippable.yml", text))
-    assert not wf.fatal and set(wf.jobs) == {"b", "c"} and set(wf.inconsistent) == {"c"}
+    assert not wf.fatal and set(wf.jobs) == {"a", "b", "c"}  # a: a placeholder
+    assert wf.inconsistent == {
+        "a": "job 'a' is not loaded: it uses the undefined alias 'nothere' (line 6) "
+             "(shippable.yml:4:5)",
+        "c": "input 'a' is not loaded (shippable.yml:12)"}
     assert messages(wf) == [
         "shippable.yml:6:12: error: undefined alias 'nothere' (no file anchors &nothere)",
         "shippable.yml:4:5: error: job 'a' is not loaded: it uses the undefined alias 'nothere' "
         "(line 6)",
-        "shippable.yml:12:14: error: unresolved input 'a' of job 'c': it is not loaded "
-        "(shippable.yml:4: it uses the undefined alias 'nothere' (line 6))",
+        "shippable.yml:12:14: error: unresolved input 'a' of job 'c': "
+        "job 'a' is not loaded: it uses the undefined alias 'nothere' (line 6) "
+        "(shippable.yml:4:5)",
     ]
 
 
@@ -924,7 +934,8 @@ def test_external_references_are_not_fetched_and_say_so_where_they_are_used():
         "externalReferences (shippable.templates.yml:2) are not fetched, the network is off "
         "here",
     ]
-    assert "p" in wf.resources and "j" not in wf.jobs
+    assert "p" in wf.resources and wf.jobs["j"].tasks == ()  # j: a placeholder, waits
+    assert set(wf.inconsistent) == {"j"}
     assert not any("found undefined alias" in p.message for p in wf.problems)
 
 

@@ -42,7 +42,11 @@ def test_the_loader_refuses_a_url_that_is_no_remote_at_its_line(url: str) -> Non
     bad = [p for p in wf.problems if p.severity == "error"]
     assert bad and "url" in bad[0].message
     assert bad[0].location.line == 5
-    assert "lib" not in wf.resources
+    # lib stays a placeholder (no definition: the url reaches nothing), inconsistent, and
+    # the job that takes it waits: nothing polls, fetches or runs with it
+    assert wf.resources["lib"].definition == {} and wf.resources["lib"].tracks_path is None
+    assert wf.inconsistent["lib"] == f"{bad[0].message} (shippable.yml:5:7)"
+    assert wf.inconsistent["build"] == "input 'lib' is not loaded (shippable.yml:11)"
 
 
 @pytest.mark.parametrize("url", [
