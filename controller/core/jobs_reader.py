@@ -41,6 +41,9 @@ class JobReader:
         elif jtype not in model.RUNNABLE_JOB_TYPES:
             self.report.error(item.at("type"), f"job '{name}' has unknown type '{jtype}'", name)
             return None
+        if item.get("steps") is None:  # it would run nothing and pass, and feed the next
+            self.report.error(item.pos, f"job '{name}' has no 'steps:'", name)
+            return None
         steps = StepsReader(self.report, name)
         steps.read(item.get("steps"), item.at("steps"))
         runtime = item.get("runtime")

@@ -309,7 +309,8 @@ jobs:
 
 
 def test_unresolved_notify_names_the_hook_line() -> None:
-    text = "jobs:\n  - name: j\n    type: runSh\n    on_failure:\n      - NOTIFY: slak\n"
+    text = ("jobs:\n  - name: j\n    type: runSh\n    on_failure:\n      - NOTIFY: slak\n"
+            "    steps: [{TASK: {script: [echo]}}]\n")
     wf = load(("shippable.yml", text))
     assert messages(wf) == [
         "shippable.yml:5:9: error: unresolved notification 'slak' of job 'j': "
@@ -337,7 +338,7 @@ def test_job_types(jtype: str, reason: str) -> None:
 
 
 def test_unknown_job_type_is_an_error_on_that_job_only() -> None:
-    text = "jobs:\n  - name: j\n    type: runShh\n  - name: k\n    type: runSh\n"
+    text = "jobs:\n  - name: j\n    type: runShh\n  - name: k\n    type: runSh\n    steps: []\n"
     wf = load(("shippable.yml", text))
     # j stays under its name (its type as written), inconsistent at its type's line: it waits
     assert list(wf.jobs) == ["j", "k"] and wf.jobs["j"].type == "runShh"
@@ -404,7 +405,7 @@ jobs:
 def test_duplicate_names_across_files_first_wins() -> None:
     wf = load(
         ("a/shippable.yml", "resources:\n  - {name: x, type: params}\n"),
-        ("b/shippable.yml", "jobs:\n  - name: x\n    type: runSh\n"),
+        ("b/shippable.yml", "jobs:\n  - name: x\n    type: runSh\n    steps: []\n"),
     )
     assert "x" in wf.resources and "x" not in wf.jobs
     assert messages(wf) == [
@@ -504,10 +505,11 @@ def test_job_taking_its_own_triggering_output() -> None:
 
 
 def test_out_to_a_job_is_an_error() -> None:
-    text = "jobs:\n  - name: j\n    type: runSh\n  - name: k\n    type: runSh\n    steps:\n      - OUT: j\n"
+    text = ("jobs:\n  - name: j\n    type: runSh\n    steps: []\n  - name: k\n    type: runSh\n"
+            "    steps:\n      - OUT: j\n")
     wf = load(("shippable.yml", text))
     assert messages(wf) == [
-        "shippable.yml:7:9: error: OUT 'j' is a job; only a resource can be an output"
+        "shippable.yml:8:9: error: OUT 'j' is a job; only a resource can be an output"
     ]
 
 
@@ -574,15 +576,17 @@ def test_duplicate_top_level_jobs_last_wins_and_lists_lost_names() -> None:
 jobs:
   - name: first
     type: runSh
+    steps: []
 resources: []
 jobs:
   - name: second
     type: runSh
+    steps: []
 """
     wf = load(("shippable.yml", text))
     assert list(wf.jobs) == ["second"]
     assert messages(wf) == [
-        "shippable.yml:5:1: warning: duplicate key 'jobs': the value at line 1 is ignored "
+        "shippable.yml:6:1: warning: duplicate key 'jobs': the value at line 1 is ignored "
         "(the last one wins) (its entries first are ignored)"
     ]
 
@@ -701,7 +705,7 @@ def test_jfrog_pipelines_file_is_not_loaded_nor_fatal() -> None:
         "jobs: [{name: 1, type: 2, steps: 3}]",
         "jobs:\n - name: j\n   type: runSh\n   steps: [[], 1, {IN: [a]}]\n",
         "resources: [{name: r, type: [x]}]",
-        "jobs: [{name: j, type: runSh, on_success: 3, runtime: [1]}]",
+        "jobs: [{name: j, type: runSh, steps: [], on_success: 3, runtime: [1]}]",
     ],
 )
 def test_never_raises(content: str | bytes) -> None:
@@ -725,7 +729,7 @@ NEVER_RAISES_SAYS: dict[str | bytes, str | None] = {
         "shippable.yml:4:12: error: a step must be a mapping (IN/OUT/TASK)",
     "resources: [{name: r, type: [x]}]":
         "shippable.yml:1:13: error: resource 'r' has no 'type:'",
-    "jobs: [{name: j, type: runSh, on_success: 3, runtime: [1]}]": None,
+    "jobs: [{name: j, type: runSh, steps: [], on_success: 3, runtime: [1]}]": None,
 }
 
 
@@ -987,3 +991,28 @@ jobs:
         "which is not for it (secrets.yml gives it to jobs build)"]
     assert "deploy" in wf.inconsistent
     assert not loader.load_workflow([("shippable.yml", text)]).problems  # validate: no HOME
+
+
+def test_a_job_without_steps_is_an_error_and_waits_with_its_downstream() -> None:
+    """`step:` for `steps:` left a job that ran nothing and passed, and fed the jobs after
+    it: a job with no `steps:` is an error at its line, and it and what follows it wait."""
+    text = """\
+jobs:
+  - name: test
+    type: runSh
+    step:
+      - TASK: {script: [./run-tests]}
+  - name: deploy
+    type: runSh
+    steps:
+      - IN: test
+      - TASK: {script: [./deploy]}
+"""
+    wf = load(("shippable.yml", text))
+    assert messages(wf) == [
+        "shippable.yml:4:5: warning: unknown key 'step' of job 'test'; did you mean 'steps'?",
+        "shippable.yml:2:5: error: job 'test' has no 'steps:'",
+        "shippable.yml:9:9: error: unresolved input 'test' of job 'deploy': job 'test' has no "
+        "'steps:' (shippable.yml:2:5)",
+    ]
+    assert set(wf.inconsistent) == {"test", "deploy"}
