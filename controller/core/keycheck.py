@@ -55,6 +55,9 @@ class KeyChecker:
         name = str(item.get("name", "?"))
         if section == "jobs":
             shape, owner = vocabulary.job_shape(item.get("type")), f"job '{name}'"
+            if "type" not in item:  # `tpye:`: said, though a job of no type has open keys
+                return [self.unknown(item.at(k), k, shape, owner, name) for k in item
+                        if shape.key(k) is None and _near(k, "type")]
         else:
             shape, owner = vocabulary.SHAPES["resource"], f"resource '{name}'"
         rtype = item.get("type", "trigger" if section == "triggers" else None)
@@ -124,6 +127,12 @@ def _step_shape(kinds: tuple[str, ...]) -> Shape:
 
 def _explained(key: str, shape: Shape) -> bool:
     return key in EXPLAINED or f"{key}@{shape.name.split()[-1]}" in EXPLAINED
+
+
+def _near(key: str, word: str) -> bool:
+    import difflib
+
+    return bool(difflib.get_close_matches(key, [word], n=1, cutoff=0.6))
 
 
 def _maps(value: Any) -> list[YMap]:

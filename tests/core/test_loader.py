@@ -1016,3 +1016,12 @@ jobs:
         "'steps:' (shippable.yml:2:5)",
     ]
     assert set(wf.inconsistent) == {"test", "deploy"}
+
+
+def test_a_mistyped_type_of_a_job_is_named() -> None:
+    wf = load(("shippable.yml", "jobs:\n  - name: j\n    tpye: runSh\n    steps: []\n"))
+    assert messages(wf) == [
+        "shippable.yml:3:5: warning: unknown key 'tpye' of job 'j'; did you mean 'type'?",
+        "shippable.yml:2:5: error: job 'j' has no 'type:'",
+    ]
+    assert "j" in wf.inconsistent
