@@ -16,6 +16,7 @@ files that are mounted; `describe()` says so (see docs/security.md).
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
@@ -93,29 +94,12 @@ class Sandbox:
         _chown_tree(str(root), self.user)
 
     def options(self, workdir: Path) -> list[str]:
-        # /tmp first: the read-only binds below may lie under it (a project or a Python
-        # installed in /tmp) and must stay visible on top of the private /tmp
-        opts: list[str] = ["--perms", "1777"] if self.user is not None else []
-        opts += ["--tmpfs", "/tmp", "--dev", "/dev", "--proc", "/proc"]
-        ro = readonly_dirs()
         resolv = Path("/etc/resolv.conf")
-        extra_ro: list[str] = []
+        extra_ro: tuple[str, ...] = ()
         if resolv.is_symlink() and resolv.resolve().exists():  # DNS lives in /run on some hosts
-            extra_ro.append(str(resolv.resolve()))
-        # a HOME inside a bound dir is covered by an empty tmpfs
-        hidden = [h for h in self.hide if any(_under(h, p) for p in ro)]
-        targets = [*ro, *extra_ro, *self.binds, str(workdir)]
-        opts += self._parents(targets, ro, hidden, in_hidden=False)
-        for path in ro:
-            opts += ["--ro-bind", path, path]
-        for path in SYSTEM_DIRS:  # /bin -> usr/bin and the like, as on the host
-            if os.path.islink(path):
-                opts += ["--symlink", os.readlink(path), path]
-        for path in extra_ro:
-            opts += ["--ro-bind", path, path]
-        for path in hidden:
-            opts += ["--tmpfs", path]
-        opts += self._parents(targets, ro, hidden, in_hidden=True)
+            extra_ro = (str(resolv.resolve()),)
+        # the mounts up to the run's own: the same for every run of a work root
+        opts = list(_mounts(self, str(Path(workdir).parent), extra_ro))
         for path in self.binds:
             opts += ["--bind", path, path]
         # the sandbox's own root (where bwrap made the mount points) is read-only too
@@ -128,8 +112,32 @@ class Sandbox:
             opts += ["--unshare-user", "--uid", str(NOBODY), "--gid", str(NOBODY)]
         return opts
 
+    def mounts(self, run_parent: str, extra_ro: tuple[str, ...]) -> tuple[str, ...]:
+        """The options before a run's own binds: /tmp, /dev, /proc, the read-only system,
+        the hidden HOME and the folders leading to the binds and to a run folder in
+        `run_parent` (its parents are the run folder's, less itself)."""
+        # /tmp first: the read-only binds below may lie under it (a project or a Python
+        # installed in /tmp) and must stay visible on top of the private /tmp
+        opts: list[str] = ["--perms", "1777"] if self.user is not None else []
+        opts += ["--tmpfs", "/tmp", "--dev", "/dev", "--proc", "/proc"]
+        ro = readonly_dirs()
+        # a HOME inside a bound dir is covered by an empty tmpfs
+        hidden = [h for h in self.hide if any(_under(h, p) for p in ro)]
+        targets = [*ro, *extra_ro, *self.binds, f"{run_parent.rstrip('/')}/run"]
+        opts += self._parents(targets, ro, hidden, in_hidden=False)
+        for path in ro:
+            opts += ["--ro-bind", path, path]
+        for path in SYSTEM_DIRS:  # /bin -> usr/bin and the like, as on the host
+            if os.path.islink(path):
+                opts += ["--symlink", os.readlink(path), path]
+        for path in extra_ro:
+            opts += ["--ro-bind", path, path]
+        for path in hidden:
+            opts += ["--tmpfs", path]
+        opts += self._parents(targets, ro, hidden, in_hidden=True)
+        return tuple(opts)
 
-    def _parents(self, targets: list[str], ro: list[str], hidden: list[str],
+    def _parents(self, targets: list[str], ro: tuple[str, ...], hidden: list[str],
                  in_hidden: bool) -> list[str]:
         """Mode-0755 dirs on the way to each mount point, for a job that dropped its uid.
 
@@ -179,15 +187,23 @@ def _chown_tree(top: str, uid: int) -> None:
                     stack.append(entry.path)
 
 
-def readonly_dirs() -> list[str]:
-    """System dirs that exist, this Python's installation and the controller package."""
+# Each run's step asks for the same mounts (py-spy: ~15% of a local run's time holding the
+# interpreter went to working them out again, a realpath and a stat per folder); a few
+# work roots and sandboxes per process.
+_mounts = functools.lru_cache(maxsize=16)(Sandbox.mounts)
+
+
+@functools.cache
+def readonly_dirs() -> tuple[str, ...]:
+    """System dirs that exist, this Python's installation and the controller package
+    (the same while the process lives)."""
     found: list[str] = []
     candidates = [*SYSTEM_DIRS, sys.prefix, sys.base_prefix, sys.exec_prefix, _PACKAGE_DIR]
     for path in candidates:
         real = os.path.realpath(path)
         if os.path.isdir(real) and not any(_under(real, p) for p in found):
             found = [p for p in found if not _under(p, real)] + [real]
-    return found
+    return tuple(found)
 
 
 def _under(path: str, root: str) -> bool:
