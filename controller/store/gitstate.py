@@ -269,7 +269,7 @@ class GitStateStore:
 
         def update(snap: model.Snapshot, tip: pygit2.Commit | None) -> model.Snapshot:
             old = snap.jobs.get(job, model.JobHistory())
-            after = jobfolder.job_history_after_run(old, run)
+            after = jobfolder.job_history_after_run(old, run, records=self._records)
             return replace(snap, jobs={**snap.jobs, job: after})
 
         return self._append(change, name=job, update=update)
@@ -304,7 +304,7 @@ class GitStateStore:
             after = dict(snap.jobs)
             for run, text in zip(runs, texts, strict=True):
                 after[run.job] = jobfolder.job_history_after_run(
-                    after.get(run.job, model.JobHistory()), run, text)
+                    after.get(run.job, model.JobHistory()), run, text, self._records)
             return replace(snap, jobs=after)
 
         return self._append(change, update=update, names=jobs)
