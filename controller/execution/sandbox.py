@@ -94,12 +94,28 @@ class Sandbox:
         _chown_tree(str(root), self.user)
 
     def options(self, workdir: Path) -> list[str]:
+        # /tmp first: the read-only binds below may lie under it (a project or a Python
+        # installed in /tmp) and must stay visible on top of the private /tmp
+        opts: list[str] = ["--perms", "1777"] if self.user is not None else []
+        opts += ["--tmpfs", "/tmp", "--dev", "/dev", "--proc", "/proc"]
+        ro = readonly_dirs()
         resolv = Path("/etc/resolv.conf")
-        extra_ro: tuple[str, ...] = ()
+        extra_ro: list[str] = []
         if resolv.is_symlink() and resolv.resolve().exists():  # DNS lives in /run on some hosts
-            extra_ro = (str(resolv.resolve()),)
-        # the mounts up to the run's own: the same for every run of a work root
-        opts = list(_mounts(self, str(Path(workdir).parent), extra_ro))
+            extra_ro.append(str(resolv.resolve()))
+        # a HOME inside a bound dir is covered by an empty tmpfs
+        hidden = tuple(h for h in self.hide if any(_under(h, p) for p in ro))
+        targets = [*ro, *extra_ro, *self.binds, str(workdir)]
+        opts += self._parents(targets, ro, hidden, in_hidden=False)
+        for path in ro:
+            opts += ["--ro-bind", path, path]
+        for target, path in _system_links():  # /bin -> usr/bin and the like, as on the host
+            opts += ["--symlink", target, path]
+        for path in extra_ro:
+            opts += ["--ro-bind", path, path]
+        for path in hidden:
+            opts += ["--tmpfs", path]
+        opts += self._parents(targets, ro, hidden, in_hidden=True)
         for path in self.binds:
             opts += ["--bind", path, path]
         # the sandbox's own root (where bwrap made the mount points) is read-only too
@@ -112,32 +128,7 @@ class Sandbox:
             opts += ["--unshare-user", "--uid", str(NOBODY), "--gid", str(NOBODY)]
         return opts
 
-    def mounts(self, run_parent: str, extra_ro: tuple[str, ...]) -> tuple[str, ...]:
-        """The options before a run's own binds: /tmp, /dev, /proc, the read-only system,
-        the hidden HOME and the folders leading to the binds and to a run folder in
-        `run_parent` (its parents are the run folder's, less itself)."""
-        # /tmp first: the read-only binds below may lie under it (a project or a Python
-        # installed in /tmp) and must stay visible on top of the private /tmp
-        opts: list[str] = ["--perms", "1777"] if self.user is not None else []
-        opts += ["--tmpfs", "/tmp", "--dev", "/dev", "--proc", "/proc"]
-        ro = readonly_dirs()
-        # a HOME inside a bound dir is covered by an empty tmpfs
-        hidden = [h for h in self.hide if any(_under(h, p) for p in ro)]
-        targets = [*ro, *extra_ro, *self.binds, f"{run_parent.rstrip('/')}/run"]
-        opts += self._parents(targets, ro, hidden, in_hidden=False)
-        for path in ro:
-            opts += ["--ro-bind", path, path]
-        for path in SYSTEM_DIRS:  # /bin -> usr/bin and the like, as on the host
-            if os.path.islink(path):
-                opts += ["--symlink", os.readlink(path), path]
-        for path in extra_ro:
-            opts += ["--ro-bind", path, path]
-        for path in hidden:
-            opts += ["--tmpfs", path]
-        opts += self._parents(targets, ro, hidden, in_hidden=True)
-        return tuple(opts)
-
-    def _parents(self, targets: list[str], ro: tuple[str, ...], hidden: list[str],
+    def _parents(self, targets: list[str], ro: tuple[str, ...], hidden: tuple[str, ...],
                  in_hidden: bool) -> list[str]:
         """Mode-0755 dirs on the way to each mount point, for a job that dropped its uid.
 
@@ -149,19 +140,38 @@ class Sandbox:
             return []
         wanted: set[str] = set()
         for target in targets:
-            for parent in Path(target).parents:
-                path = str(parent)
-                if path == "/":
-                    continue
-                if any(_inside(path, h) for h in hidden):
-                    if in_hidden:
-                        wanted.add(path)
-                elif not in_hidden and not any(_under(path, r) for r in ro) and path not in hidden:
-                    wanted.add(path)
+            wanted.update(_parents_to(target, ro, hidden, in_hidden))
         opts: list[str] = []
         for path in sorted(wanted, key=lambda p: (p.count("/"), p)):
             opts += ["--perms", "0755", "--dir", path]
         return opts
+
+
+# Every step asks for the same mounts but its own folder's (py-spy: ~15% of a local run's
+# time holding the interpreter went to working them out again, a realpath, a stat or a
+# readlink per folder): what depends on the host only is kept for the process's life.
+
+@functools.lru_cache(maxsize=256)
+def _parents_to(target: str, ro: tuple[str, ...], hidden: tuple[str, ...],
+                in_hidden: bool) -> frozenset[str]:
+    """The folders on the way to `target` that Sandbox._parents makes 0755."""
+    wanted: set[str] = set()
+    for parent in Path(target).parents:
+        path = str(parent)
+        if path == "/":
+            continue
+        if any(_inside(path, h) for h in hidden):
+            if in_hidden:
+                wanted.add(path)
+        elif not in_hidden and not any(_under(path, r) for r in ro) and path not in hidden:
+            wanted.add(path)
+    return frozenset(wanted)
+
+
+@functools.cache
+def _system_links() -> tuple[tuple[str, str], ...]:
+    """(target, path) of each of SYSTEM_DIRS that is a link (/bin -> usr/bin)."""
+    return tuple((os.readlink(path), path) for path in SYSTEM_DIRS if os.path.islink(path))
 
 
 def _inside(path: str, root: str) -> bool:
@@ -185,12 +195,6 @@ def _chown_tree(top: str, uid: int) -> None:
                     os.lchown(entry.path, uid, uid)
                 if entry.is_dir(follow_symlinks=False):
                     stack.append(entry.path)
-
-
-# Each run's step asks for the same mounts (py-spy: ~15% of a local run's time holding the
-# interpreter went to working them out again, a realpath and a stat per folder); a few
-# work roots and sandboxes per process.
-_mounts = functools.lru_cache(maxsize=16)(Sandbox.mounts)
 
 
 @functools.cache
