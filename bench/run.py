@@ -197,6 +197,11 @@ def render(m: dict, r: dict, quick: bool, seconds: float) -> str:
             rows.append((f"3. baseline: {fan['jobs']:,} `true` steps, 4 at a time, nothing "
                          "recorded (same run)", f"{fan['floor']['seconds']} s "
                          f"({fan['floor']['runs_per_s']} runs/s)", "the limit", ""))
+        if "floor_sandboxed" in fan:
+            sb = fan["floor_sandboxed"]
+            rows.append((f"3. baseline: the same steps each in its own folder inside the "
+                         f"sandbox ({sb['sandbox']}), as a run's step (same run)",
+                         f"{sb['seconds']} s ({sb['runs_per_s']} runs/s)", "the limit", ""))
     big = r["big"]
     if "error" not in big:
         rows.append((f"4. load + validate {big['resources']:,} resources, {big['jobs']:,} "

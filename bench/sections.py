@@ -467,31 +467,45 @@ def fanout(quick: bool) -> dict:
     jobs = 200 if quick else 1000
     result = _fanout(jobs)
     result["floor"] = _spawn_floor(jobs, 4)
+    result["floor_sandboxed"] = _spawn_floor(jobs, 4, sandboxed=True)
     return result
 
 
-def _spawn_floor(count: int, workers: int) -> dict:
+def _spawn_floor(count: int, workers: int, sandboxed: bool = False) -> dict:
     """The floor of a fan-out on this machine, now: `count` scripts of `true` run as a
     step runs them (`bash -e -o pipefail FILE` in a new session, output piped), `workers`
-    at a time from threads of one Python process, nothing recorded."""
+    at a time from threads of one Python process, nothing recorded. `sandboxed`: each in
+    a folder of its own, handed over and run inside the sandbox as the local executor
+    runs a step (`sandbox.default()`: bwrap, dropping to uid 65534 under root)."""
     from concurrent.futures import ThreadPoolExecutor
 
+    from controller.execution import sandbox
+
+    box = sandbox.default() if sandboxed else sandbox.Sandbox("none")
     root = Path(tempfile.mkdtemp(prefix="gitline-bench-spawn-"))
     try:
-        script = root / "step.sh"
-        script.write_text("true\n")
+        folders = []
+        for i in range(count):
+            folder = root / "work" / f"j{i:04d}" / "1"
+            folder.mkdir(parents=True)
+            (folder / "step.sh").write_text("true\n")
+            box.hand_over(folder)
+            folders.append(folder)
 
-        def one(_: int) -> None:
-            proc = subprocess.Popen(["bash", "-e", "-o", "pipefail", str(script)],
-                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, start_new_session=True)
+        def one(folder: Path) -> None:
+            argv = box.wrap(["bash", "-e", "-o", "pipefail", str(folder / "step.sh")], folder)
+            proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, start_new_session=True,
+                                    cwd=folder)
             proc.communicate()
+            assert proc.returncode == 0, argv
 
         t0 = time.perf_counter()
         with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(one, range(count)))
+            list(pool.map(one, folders))
         elapsed = time.perf_counter() - t0
-        return {"seconds": round(elapsed, 2), "runs_per_s": round(count / elapsed, 1)}
+        return {"seconds": round(elapsed, 2), "runs_per_s": round(count / elapsed, 1),
+                "sandbox": box.kind}
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

@@ -16,6 +16,7 @@ files that are mounted; `describe()` says so (see docs/security.md).
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
@@ -103,14 +104,13 @@ class Sandbox:
         if resolv.is_symlink() and resolv.resolve().exists():  # DNS lives in /run on some hosts
             extra_ro.append(str(resolv.resolve()))
         # a HOME inside a bound dir is covered by an empty tmpfs
-        hidden = [h for h in self.hide if any(_under(h, p) for p in ro)]
+        hidden = tuple(h for h in self.hide if any(_under(h, p) for p in ro))
         targets = [*ro, *extra_ro, *self.binds, str(workdir)]
         opts += self._parents(targets, ro, hidden, in_hidden=False)
         for path in ro:
             opts += ["--ro-bind", path, path]
-        for path in SYSTEM_DIRS:  # /bin -> usr/bin and the like, as on the host
-            if os.path.islink(path):
-                opts += ["--symlink", os.readlink(path), path]
+        for target, path in _system_links():  # /bin -> usr/bin and the like, as on the host
+            opts += ["--symlink", target, path]
         for path in extra_ro:
             opts += ["--ro-bind", path, path]
         for path in hidden:
@@ -128,8 +128,7 @@ class Sandbox:
             opts += ["--unshare-user", "--uid", str(NOBODY), "--gid", str(NOBODY)]
         return opts
 
-
-    def _parents(self, targets: list[str], ro: list[str], hidden: list[str],
+    def _parents(self, targets: list[str], ro: tuple[str, ...], hidden: tuple[str, ...],
                  in_hidden: bool) -> list[str]:
         """Mode-0755 dirs on the way to each mount point, for a job that dropped its uid.
 
@@ -141,19 +140,38 @@ class Sandbox:
             return []
         wanted: set[str] = set()
         for target in targets:
-            for parent in Path(target).parents:
-                path = str(parent)
-                if path == "/":
-                    continue
-                if any(_inside(path, h) for h in hidden):
-                    if in_hidden:
-                        wanted.add(path)
-                elif not in_hidden and not any(_under(path, r) for r in ro) and path not in hidden:
-                    wanted.add(path)
+            wanted.update(_parents_to(target, ro, hidden, in_hidden))
         opts: list[str] = []
         for path in sorted(wanted, key=lambda p: (p.count("/"), p)):
             opts += ["--perms", "0755", "--dir", path]
         return opts
+
+
+# Every step asks for the same mounts but its own folder's (py-spy: ~15% of a local run's
+# time holding the interpreter went to working them out again, a realpath, a stat or a
+# readlink per folder): what depends on the host only is kept for the process's life.
+
+@functools.lru_cache(maxsize=256)
+def _parents_to(target: str, ro: tuple[str, ...], hidden: tuple[str, ...],
+                in_hidden: bool) -> frozenset[str]:
+    """The folders on the way to `target` that Sandbox._parents makes 0755."""
+    wanted: set[str] = set()
+    for parent in Path(target).parents:
+        path = str(parent)
+        if path == "/":
+            continue
+        if any(_inside(path, h) for h in hidden):
+            if in_hidden:
+                wanted.add(path)
+        elif not in_hidden and not any(_under(path, r) for r in ro) and path not in hidden:
+            wanted.add(path)
+    return frozenset(wanted)
+
+
+@functools.cache
+def _system_links() -> tuple[tuple[str, str], ...]:
+    """(target, path) of each of SYSTEM_DIRS that is a link (/bin -> usr/bin)."""
+    return tuple((os.readlink(path), path) for path in SYSTEM_DIRS if os.path.islink(path))
 
 
 def _inside(path: str, root: str) -> bool:
@@ -179,15 +197,17 @@ def _chown_tree(top: str, uid: int) -> None:
                     stack.append(entry.path)
 
 
-def readonly_dirs() -> list[str]:
-    """System dirs that exist, this Python's installation and the controller package."""
+@functools.cache
+def readonly_dirs() -> tuple[str, ...]:
+    """System dirs that exist, this Python's installation and the controller package
+    (the same while the process lives)."""
     found: list[str] = []
     candidates = [*SYSTEM_DIRS, sys.prefix, sys.base_prefix, sys.exec_prefix, _PACKAGE_DIR]
     for path in candidates:
         real = os.path.realpath(path)
         if os.path.isdir(real) and not any(_under(real, p) for p in found):
             found = [p for p in found if not _under(p, real)] + [real]
-    return found
+    return tuple(found)
 
 
 def _under(path: str, root: str) -> bool:

@@ -50,6 +50,8 @@ from controller.store.statebranch import (
 from controller.store.statestore import HistoryEntry, RunRecord
 from controller.store.trees import Edits, folder_edits, object_at, read_tree_files
 
+TREE_IDS_KEPT = 64  # commits whose tree ids read_files keeps
+
 # Keeps the snapshot in step: the snapshot after a write, given the one at its parent.
 SnapshotUpdate = Callable[[model.Snapshot, pygit2.Commit | None], model.Snapshot]
 
@@ -75,6 +77,7 @@ class GitStateStore:
         self._lock = threading.RLock()  # one writer (and reader) at a time on this repo object
         self._records = RecordCache(self._repo)
         self._snapshot: model.Snapshot | None = None
+        self._tree_ids: dict[str, pygit2.Oid] = {}  # commit sha -> its tree (_root_tree)
         self._index: HistoryIndex[pygit2.Commit] = HistoryIndex(
             index_path(self._repo.path, branch), self._commit, lambda sha: sha in self._repo)
         self._packer = Packer(self._repo.path)
@@ -132,10 +135,33 @@ class GitStateStore:
     def _object_at(self, path: str, at: str) -> pygit2.Object | None:
         parts = split_path(path.strip("/"))
         with self._lock:
-            tip = self._repo.get(at) if at else refs.branch_tip(self._repo, self._ref)
-            if tip is not None and not isinstance(tip, pygit2.Commit):
-                raise ValueError(f"{at} is not a commit")
-            return object_at(self._repo, tip.tree if tip else None, parts)
+            return object_at(self._repo, self._root_tree(at), parts)
+
+    def _root_tree(self, at: str) -> pygit2.Tree | None:
+        """The tree of commit `at` (the tip if ""), None if there is no branch yet.
+
+        The tree's id is kept by commit: a commit of a burst names every run it records
+        (~300 KB for 1,000 runs), which libgit2 does not cache, and each run's spec reads
+        the job's state at the tip (`specs.py`): it was inflated again for each."""
+        sha = at
+        if not sha:
+            reference = self._repo.references.get(self._ref)
+            if reference is None:
+                return None
+            sha = str(reference.resolve().target)
+        tree_id = self._tree_ids.get(sha)
+        if tree_id is None:
+            commit = self._repo.get(sha)
+            if commit is None:  # an unknown commit has no files
+                return None
+            if not isinstance(commit, pygit2.Commit):
+                raise ValueError(f"{at or self._ref} is not a commit")
+            if len(self._tree_ids) >= TREE_IDS_KEPT:
+                self._tree_ids.pop(next(iter(self._tree_ids)))
+            tree_id = self._tree_ids[sha] = commit.tree_id
+        tree = self._repo.get(tree_id)
+        assert isinstance(tree, pygit2.Tree), tree_id
+        return tree
 
     def read_config_record(self) -> dict[str, Any]:
         with self._lock:
@@ -251,7 +277,7 @@ class GitStateStore:
 
         def update(snap: model.Snapshot, tip: pygit2.Commit | None) -> model.Snapshot:
             old = snap.jobs.get(job, model.JobHistory())
-            after = jobfolder.job_history_after_run(old, run)
+            after = jobfolder.job_history_after_run(old, run, records=self._records)
             return replace(snap, jobs={**snap.jobs, job: after})
 
         return self._append(change, name=job, update=update)
@@ -286,7 +312,7 @@ class GitStateStore:
             after = dict(snap.jobs)
             for run, text in zip(runs, texts, strict=True):
                 after[run.job] = jobfolder.job_history_after_run(
-                    after.get(run.job, model.JobHistory()), run, text)
+                    after.get(run.job, model.JobHistory()), run, text, self._records)
             return replace(snap, jobs=after)
 
         return self._append(change, update=update, names=jobs)

@@ -47,7 +47,12 @@ def run_edits(records: RecordCache, tree: pygit2.Tree | None, run: model.Run,
     if run.status == "succeeded" and run.number > last_ok:
         last_ok = run.number
     job_yml = {"lastRun": max(last_run, run.number), "lastSucceeded": last_ok}
-    edits: Edits = {(*folder, "job.yml"): yamlio.dump(job_yml).encode()}
+    counters_data = yamlio.dump(job_yml).encode()
+    edits: Edits = {(*folder, "job.yml"): counters_data}
+    # the job's next record reads both back from the tree, the snapshot's update
+    # (job_history_after_run) the run: each is parsed once, here
+    records.parsed("dict", counters_data, job_yml)
+    records.parsed("run", data)
     newest = records.record(tree, (*folder, "run.yml"), "run")
     if newest is None or run.number >= newest.number:
         edits[(*folder, "run.yml")] = data
@@ -60,9 +65,13 @@ def run_edits(records: RecordCache, tree: pygit2.Tree | None, run: model.Run,
     return edits
 
 
-def job_history_after_run(old: model.JobHistory, run: model.Run,
-                          text: str | None = None) -> model.JobHistory:
+def job_history_after_run(old: model.JobHistory, run: model.Run, text: str | None = None,
+                          records: RecordCache | None = None) -> model.JobHistory:
     """The job's history after recording `run` (as read_job_history would read it): the
-    core's one rule, applied to the run as its record (`text`, if given) reads back."""
-    written = text if text is not None else yamlio.run_to_yaml(run)
-    return history.after_run(old, yamlio.run_from_yaml(written))
+    core's one rule, applied to the run as its record (`text`, if given) reads back
+    (parsed once with `records`: run_edits parsed it already)."""
+    written = (text if text is not None else yamlio.run_to_yaml(run)).encode()
+    back = records.parsed("run", written) if records is not None \
+        else yamlio.run_from_yaml(written)
+    return history.after_run(old, back)
+

@@ -38,6 +38,15 @@ class RecordCache:
         value = self._parsed[key] = parse()
         return value
 
+    def parsed(self, kind: str, data: bytes, value: Any = None) -> Any:
+        """The record in `data` as `record` reads its blob once written: `value` if given
+        (what `data` was made from, parsing to the same), else `data` parsed; kept by
+        the blob's id, so a write that read it parses nothing when it is read back."""
+        key = (kind, pygit2.hash(data))
+        if value is not None:
+            return self.cached(key, lambda: value)
+        return self.cached(key, lambda: RECORD_PARSERS[kind](data))
+
     def record(self, tree: pygit2.Tree | None, path: tuple[str, ...], kind: str) -> Any:
         """Parsed YAML at `path` ("version", "run" or "dict"), cached by blob oid."""
         blob = object_at(self.repo, tree, path)

@@ -176,3 +176,41 @@ def test_queued_runs_act_only_once_committed_and_a_failed_commit_is_planned_agai
     for i in range(JOBS):
         assert restarted.runs(f"j{i}") == ["run 1 queued"]
     git(repo, "fsck", "--strict", "--no-dangling")
+
+
+def test_reports_soon_after_a_recording_wait_for_the_pace_and_share_its_commits(
+        tmp_path: Path):
+    """A report after a quiet moment is recorded at once; reports that follow a recording
+    within `pace` wait out the rest of it (the pass sleeps, the executor runs) and are
+    then recorded together, each run still with its own records."""
+    line, repo = git_line(tmp_path)
+    clock, slept = [100.0], []
+    outcomes = line.reconciler.outcomes
+    outcomes._clock = lambda: clock[0]
+    outcomes._sleep = lambda seconds: (slept.append(seconds), clock.__setitem__(
+        0, clock[0] + seconds))
+    line.push("shippable.yml", WORKFLOW)
+    assert slept == []  # nothing reported: no wait
+
+    line.executor.start("j0", 1)
+    line.run_pass()
+    assert slept == []  # the first report in a while: at once
+    assert line.runs("j0") == ["run 1 running"]
+
+    clock[0] += 0.01
+    for name in ("j1", "j2"):
+        line.executor.start(name, 1)
+    line.executor.end("j0", 1)
+    line.run_pass()
+    assert slept == [pytest.approx(outcomes.pace - 0.01)]
+    assert git(repo, "log", "-1", "--format=%s", "state").strip() == \
+        "3 runs recorded: j1 1, j2 1, j0 1"  # one commit, in the order reported
+    assert run_commits(repo, "j0") == ["j0: run 1 succeeded [succeeded]",
+                                       "j0: run 1 started [running]",
+                                       "j0: run 1 queued [queued]"]
+
+    clock[0] += outcomes.pace  # a quiet moment again
+    line.executor.end("j1", 1)
+    line.run_pass()
+    assert len(slept) == 1 and line.runs("j1") == ["run 1 succeeded"]
+    git(repo, "fsck", "--strict", "--no-dangling")

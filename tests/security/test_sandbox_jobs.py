@@ -144,6 +144,30 @@ def test_hand_over_changes_only_a_run_folder(tmp_path):
         box.hand_over(link)
 
 
+def test_runs_of_one_work_root_each_write_only_their_own_folder(tmp_path):
+    """The mounts up to a run's folder are worked out once per work root; each run
+    still gets its own folder, and its siblings stay out of its sight."""
+    box = sandbox.default()
+    root = tmp_path / "work"
+    folders = [root / job / "1" for job in ("a", "b", "c")]
+    for folder in folders:
+        folder.mkdir(parents=True)
+        box.hand_over(folder)
+    for folder in folders:
+        script = ('echo mine > own.txt; for d in ../../*/1; do [ "$d" = "../../$1/1" ] || '
+                  '{ ls "$d" >/dev/null 2>&1 && echo "sees $d"; touch "$d/x" 2>/dev/null '
+                  '&& echo "writes $d"; }; done; true')
+        done = subprocess.run(box.wrap(["/bin/sh", "-c", script, "sh", folder.parent.name],
+                                       folder), capture_output=True, text=True, timeout=60,
+                              cwd=folder, stdin=subprocess.DEVNULL,
+                              env={"PATH": "/usr/bin:/bin"})
+        assert done.returncode == 0, done.stderr
+        assert done.stdout == ""
+        assert (folder / "own.txt").read_text() == "mine\n"
+    for folder in folders:
+        assert sorted(p.name for p in folder.iterdir()) == ["own.txt"]
+
+
 TRIGGERED = """\
 resources:
   - name: t

@@ -118,6 +118,23 @@ def test_files_replace_the_folder_whole(store: GitStateStore, repo: Path, git) -
     assert store.read_snapshot().versions["app_img"].files is None
 
 
+def test_files_at_a_commit_are_that_commits_after_the_tip_moved_on(
+        store: GitStateStore, repo: Path) -> None:
+    """read_files keeps the tree of a commit it read at: a later tip, another store
+    writing, a commit that is not one or does not exist each read as before."""
+    first = pygit2.Oid(hex=store.append_version(version(files={"a.txt": b"one"})))
+    assert store.read_files("resources/app_img/files", at=str(first)) == {"a.txt": b"one"}
+    store.append_version(version(number=2, files={"a.txt": b"two"}))
+    assert store.read_files("resources/app_img/files") == {"a.txt": b"two"}
+    GitStateStore(repo).append_version(version(number=3, files={"a.txt": b"three"}))
+    assert store.read_files("resources/app_img/files") == {"a.txt": b"three"}  # the tip's
+    assert store.read_files("resources/app_img/files", at=str(first)) == {"a.txt": b"one"}
+    assert store.read_files("resources/app_img/files", at="0" * 40) == {}
+    tree = str(pygit2.Repository(str(repo)).get(first).tree_id)
+    with pytest.raises(ValueError, match="not a commit"):
+        store.read_files("resources/app_img/files", at=tree)
+
+
 def test_untouched_subtrees_keep_their_oids(store: GitStateStore, repo: Path) -> None:
     store.append_version(version(files={f"f{i}": b"x" * i for i in range(50)}))
     pyrepo = pygit2.Repository(str(repo))

@@ -13,6 +13,7 @@ import pytest
 from controller.core import model
 from controller.store import commitmessages, refs, trees, yamlio
 from controller.store.gitstate import GitStateStore
+from controller.store.statestore import RunRecord
 
 CAUSE = model.Cause("trigger", "triggers/deploy", "1a2b3c4d5e", "Ada <ada@example.com>")
 
@@ -111,6 +112,24 @@ def test_the_kept_snapshot_equals_a_fresh_read(repo: Path) -> None:
     kept = store.read_snapshot()
     assert kept == GitStateStore(repo).read_snapshot()
     assert [r.number for r in kept.jobs["deploy"].active] == [2, 4]
+
+
+def test_records_read_back_once_written_equal_a_fresh_read(repo: Path) -> None:
+    """Each record a write makes is parsed once, when written (jobfolder.run_edits): the
+    snapshot kept after a burst, and the job's next record built from the counters read
+    back, are what a new store reads from the branch."""
+    store = GitStateStore(repo)
+    store.read_snapshot()
+    jobs = [f"j{i}" for i in range(5)]
+    for status in ("queued", "running", "succeeded"):
+        store.record_runs([RunRecord(model.Run(j, 1, status, CAUSE, message=" a\tb \n"))
+                           for j in jobs])
+    store.record_runs([RunRecord(model.Run(j, 2, "queued", CAUSE)) for j in jobs[:2]])
+    kept = store.read_snapshot()
+    assert kept == GitStateStore(repo).read_snapshot()
+    assert kept.jobs["j0"].last_succeeded == 1 and kept.jobs["j4"].active == ()
+    raw = pygit2.Repository(str(repo))
+    assert raw.revparse_single("state:jobs/j0/job.yml").data == b"lastRun: 2\nlastSucceeded: 1\n"
 
 
 def test_maintain_packs_loose_objects_and_reads_still_work(repo: Path, git) -> None:
