@@ -21,7 +21,7 @@ from __future__ import annotations
 import copy
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -52,6 +52,17 @@ from controller.store.trees import Edits, folder_edits, object_at, read_tree_fil
 
 # Keeps the snapshot in step: the snapshot after a write, given the one at its parent.
 SnapshotUpdate = Callable[[model.Snapshot, pygit2.Commit | None], model.Snapshot]
+
+
+@dataclass(frozen=True)
+class _Step:
+    """One commit of a chain: the object it writes (its Previous trailer), its edits and
+    message, and how it changes the snapshot."""
+
+    name: str
+    edits: Edits
+    message: str
+    update: SnapshotUpdate
 
 
 @dataclass
@@ -203,19 +214,68 @@ class GitStateStore:
                 self._snapshot = None
             return sha
 
-    def append_version(self, version: model.Version, *, subject: str = "") -> str:
+    def _append_chain(self, steps: list[_Step]) -> str:
+        """One commit per step, each on the one before, written as one pack and the ref
+        moved once (refs.cas_chain); Previous trailers and the snapshot as `_append`."""
+        chained: dict[str, str] = {}  # name -> its commit earlier in this chain
+        tip_of_chain: list[pygit2.Commit | None] = []
+
+        def change_for(index: int) -> refs.Change:
+            step = steps[index]
+
+            def change(parent: pygit2.Commit | None) -> tuple[Edits, str]:
+                if index == 0:  # a new try: the chain starts again on the tip
+                    chained.clear()
+                    tip_of_chain[:] = [parent]
+                else:
+                    assert parent is not None
+                    chained[steps[index - 1].name] = str(parent.id)
+                previous = chained.get(step.name) or self._index.previous(
+                    tip_of_chain[0], step.name)
+                return step.edits, step.message + f"Gitline-Previous: {previous}\n"
+
+            return change
+
+        with self._lock:
+            tip, shas = refs.cas_chain(self._repo, self._ref,
+                                       [change_for(i) for i in range(len(steps))])
+            parent_sha = str(tip.id) if tip is not None else ""
+            snap = self._snapshot
+            keep = snap is not None and snap.tip == parent_sha and (
+                tip is not None or not snap.tip)
+            for step, sha in zip(steps, shas, strict=True):
+                self._index.advance(parent_sha, sha, (step.name,))
+                if keep and snap is not None:
+                    snap = step.update(snap, None)
+                parent_sha = sha
+            self._snapshot = replace(snap, tip=shas[-1]) if keep and snap is not None else None
+            return shas[-1]
+
+    def _version_step(self, version: model.Version, subject: str) -> _Step:
         name = check_name(version.resource, "resource name")
         text = yamlio.version_to_yaml(version).encode()
         edits: Edits = {(RESOURCES, name, "version.yml"): text}
         if version.files is not None:
             edits.update(folder_edits((RESOURCES, name, "files"), version.files))
-        message = version_message(version, subject)
         written = yamlio.version_from_yaml(text)
 
         def update(snap: model.Snapshot, tip: pygit2.Commit | None) -> model.Snapshot:
             return replace(snap, versions={**snap.versions, name: written})
 
-        return self._append(lambda tip: (edits, message), name=name, update=update)
+        return _Step(name, edits, version_message(version, subject), update)
+
+    def append_version(self, version: model.Version, *, subject: str = "") -> str:
+        step = self._version_step(version, subject)
+        return self._append(lambda tip: (step.edits, step.message), name=step.name,
+                            update=step.update)
+
+    def append_versions(self, versions: Sequence[model.Version], *, subject: str = "") -> str:
+        """Versions decided together (a push, a poll): each its own commit, as
+        `append_version` writes it, in this order; their objects go into one pack and the
+        branch moves once, to the last. Nothing is written if one is refused."""
+        if len(versions) <= 1:
+            return "".join(self.append_version(v, subject=subject) for v in versions)
+        return self._append_chain([self._version_step(v, subject) for v in versions])
 
     def record_run(
         self,
