@@ -299,11 +299,3 @@ def install(repo: pygit2.Repository, objects: Objects) -> Path | None:
         backend.refresh()
     return name.with_suffix(".pack")
 
-
-def pack_count(git_dir: str | os.PathLike[str]) -> int:
-    """How many packs the repository has (each one a file a read may have to look in)."""
-    try:
-        with os.scandir(Path(git_dir) / "objects" / "pack") as entries:
-            return sum(1 for e in entries if e.name.endswith(".idx"))
-    except FileNotFoundError:
-        return 0
