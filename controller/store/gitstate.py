@@ -50,18 +50,23 @@ from controller.store.statebranch import (
 from controller.store.statestore import HistoryEntry, RunRecord
 from controller.store.trees import Edits, folder_edits, object_at, read_tree_files
 
+PACK_FROM_RECORDS = 4  # record_runs of this many runs writes its objects as one pack
+
 # Keeps the snapshot in step: the snapshot after a write, given the one at its parent.
 SnapshotUpdate = Callable[[model.Snapshot, pygit2.Commit | None], model.Snapshot]
 
 
+# What one commit of a chain writes, given its parent and the Previous trailer of a name.
+StepChange = Callable[[pygit2.Commit | None, Callable[[str], str]], tuple[Edits, str]]
+
+
 @dataclass(frozen=True)
 class _Step:
-    """One commit of a chain: the object it writes (its Previous trailer), its edits and
-    message, and how it changes the snapshot."""
+    """One commit of a chain: the objects it writes (each gets a Previous trailer from the
+    change), its change and how it changes the snapshot."""
 
-    name: str
-    edits: Edits
-    message: str
+    names: tuple[str, ...]
+    change: StepChange
     update: SnapshotUpdate
 
 
@@ -218,21 +223,20 @@ class GitStateStore:
         """One commit per step, each on the one before, written as one pack and the ref
         moved once (refs.cas_chain); Previous trailers and the snapshot as `_append`."""
         chained: dict[str, str] = {}  # name -> its commit earlier in this chain
-        tip_of_chain: list[pygit2.Commit | None] = []
+        base: list[pygit2.Commit | None] = []
+
+        def previous(name: str) -> str:
+            return chained.get(name) or self._index.previous(base[0], name)
 
         def change_for(index: int) -> refs.Change:
-            step = steps[index]
-
             def change(parent: pygit2.Commit | None) -> tuple[Edits, str]:
                 if index == 0:  # a new try: the chain starts again on the tip
                     chained.clear()
-                    tip_of_chain[:] = [parent]
+                    base[:] = [parent]
                 else:
                     assert parent is not None
-                    chained[steps[index - 1].name] = str(parent.id)
-                previous = chained.get(step.name) or self._index.previous(
-                    tip_of_chain[0], step.name)
-                return step.edits, step.message + f"Gitline-Previous: {previous}\n"
+                    chained.update(dict.fromkeys(steps[index - 1].names, str(parent.id)))
+                return steps[index].change(parent, previous)
 
             return change
 
@@ -244,7 +248,7 @@ class GitStateStore:
             keep = snap is not None and snap.tip == parent_sha and (
                 tip is not None or not snap.tip)
             for step, sha in zip(steps, shas, strict=True):
-                self._index.advance(parent_sha, sha, (step.name,))
+                self._index.advance(parent_sha, sha, step.names)
                 if keep and snap is not None:
                     snap = step.update(snap, None)
                 parent_sha = sha
@@ -257,17 +261,24 @@ class GitStateStore:
         edits: Edits = {(RESOURCES, name, "version.yml"): text}
         if version.files is not None:
             edits.update(folder_edits((RESOURCES, name, "files"), version.files))
+        message = version_message(version, subject)
         written = yamlio.version_from_yaml(text)
+
+        def change(tip: pygit2.Commit | None, previous: Callable[[str], str]) -> tuple[Edits, str]:
+            return edits, message + f"Gitline-Previous: {previous(name)}\n"
 
         def update(snap: model.Snapshot, tip: pygit2.Commit | None) -> model.Snapshot:
             return replace(snap, versions={**snap.versions, name: written})
 
-        return _Step(name, edits, version_message(version, subject), update)
+        return _Step((name,), change, update)
+
+    def _append_step(self, step: _Step) -> str:
+        """One commit of `step`, its objects loose (`_append`)."""
+        return self._append(lambda tip: step.change(tip, lambda n: self._index.previous(tip, n)),
+                            update=step.update, names=step.names)
 
     def append_version(self, version: model.Version, *, subject: str = "") -> str:
-        step = self._version_step(version, subject)
-        return self._append(lambda tip: (step.edits, step.message), name=step.name,
-                            update=step.update)
+        return self._append_step(self._version_step(version, subject))
 
     def append_versions(self, versions: Sequence[model.Version], *, subject: str = "") -> str:
         """Versions decided together (a push, a poll): each its own commit, as
@@ -326,13 +337,13 @@ class GitStateStore:
         texts = [yamlio.run_to_yaml(run) for run in runs]  # each record, written once
         subjects = [r.subject or run_subject(r.run) for r in records]
 
-        def change(tip: pygit2.Commit | None) -> tuple[Edits, str]:
+        def change(tip: pygit2.Commit | None,
+                   previous: Callable[[str], str]) -> tuple[Edits, str]:
             edits = dict(fixed)
             tree = tip.tree if tip else None
             for run, text in zip(runs, texts, strict=True):
                 edits.update(jobfolder.run_edits(self._records, tree, run, text))
-            previous = [self._index.previous(tip, job) for job in jobs]
-            return edits, batch_message(runs, subjects, previous)
+            return edits, batch_message(runs, subjects, [previous(job) for job in jobs])
 
         def update(snap: model.Snapshot, tip: pygit2.Commit | None) -> model.Snapshot:
             after = dict(snap.jobs)
@@ -341,7 +352,11 @@ class GitStateStore:
                     after.get(run.job, model.JobHistory()), run, text)
             return replace(snap, jobs=after)
 
-        return self._append(change, update=update, names=jobs)
+        step = _Step(jobs, change, update)
+        # a record writes ~4 objects: from a few records on, one pack beats that many files
+        if len(records) >= PACK_FROM_RECORDS:
+            return self._append_chain([step])
+        return self._append_step(step)
 
     def record_config(
         self,

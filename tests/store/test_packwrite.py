@@ -104,3 +104,24 @@ def test_the_pack_is_git_s_format_with_deltas_of_wide_trees(tmp_path: Path, git)
     assert "chain length = 1: 1 object" in verified and "chain length = 2: 1 object" in verified
     assert git("fsck", "--strict", cwd=repo).returncode == 0
     assert git.out("rev-list", "--count", "main", cwd=repo).strip() == "3"
+
+
+def test_run_records_of_one_moment_are_one_commit_in_one_pack(repo: Path, git) -> None:
+    from controller.store.gitstate import PACK_FROM_RECORDS
+    from controller.store.statestore import RunRecord
+
+    store = GitStateStore(repo)
+    cause = model.Cause("manual", "test")
+    jobs = [f"job{k}" for k in range(PACK_FROM_RECORDS)]
+    for status in ("queued", "succeeded"):
+        store.record_runs([RunRecord(model.Run(job, 1, status, cause), log="ok\n")
+                           for job in jobs])
+    assert _loose(repo) == [] and len(_packs(repo)) == 2
+    assert git.out("rev-list", "--count", "state", cwd=repo) == "2"
+    assert git("fsck", "--strict", "--no-dangling", cwd=repo).stderr.count("error") == 0
+    for job in jobs:
+        runs = [e.run.status for e in GitStateStore(repo).history(job, 5) if e.run]
+        assert runs == ["succeeded"]  # one entry per run number, its latest state
+        assert git.out("log", "--format=%s", "state", "--", f"jobs/{job}/run.yml",
+                       cwd=repo).count("\n") == 1  # both records of the run
+    assert GitStateStore(repo).read_snapshot() == store.read_snapshot()
