@@ -28,6 +28,8 @@ import hashlib
 import os
 import struct
 import tempfile
+import threading
+import weakref
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -97,15 +99,26 @@ def _burst_odb(repo: pygit2.Repository, held: HeldObjects) -> pygit2.Odb:
 
 _HOLDING: dict[int, HeldObjects] = {}  # id(repository) -> its objects, while held
 _TYPE_NAMES = {1: b"commit", 2: b"tree", 3: b"blob", 4: b"tag"}
+# A repository's odb for bursts, made once (pygit2 keeps its backends' wrappers for ever).
+_BURST_ODBS: weakref.WeakKeyDictionary[pygit2.Repository, tuple[pygit2.Odb, HeldObjects]] = \
+    weakref.WeakKeyDictionary()
+_BURST_LOCK = threading.Lock()
 
 
 @contextlib.contextmanager
 def held(repo: pygit2.Repository) -> Iterator[HeldObjects]:
     """While inside, objects `repo` writes are kept in memory (and read from there); the
-    repository's own object database is back on exit. `install` them before naming them."""
-    keep = HeldObjects()
+    repository's own object database is back on exit. `install` them before naming them.
+    Not reentrant, and `repo` is used by one thread at a time (as the store does)."""
+    with _BURST_LOCK:
+        found = _BURST_ODBS.get(repo)
+        if found is None:
+            keep = HeldObjects()
+            found = _BURST_ODBS[repo] = (_burst_odb(repo, keep), keep)
+    odb, keep = found
+    keep.objects = {}
     own = repo.odb
-    repo.set_odb(_burst_odb(repo, keep))
+    repo.set_odb(odb)
     _HOLDING[id(repo)] = keep
     try:
         yield keep
