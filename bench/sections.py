@@ -327,7 +327,7 @@ def _raw_pack_rate(path: Path, width: int, count: int, burst: int) -> float:
 
 
 def _burst_rates(store: Any, names: list[str], burst: int, batches: int,
-                 per_batch: int) -> list[float]:
+                 per_batch: int, cpu: list[float]) -> list[float]:
     """versions/s when a pass decides `burst` versions at once (a push or a poll that
     changes that many resources): `append_versions`, as intake.py calls it."""
     from controller.core import model
@@ -335,7 +335,7 @@ def _burst_rates(store: Any, names: list[str], burst: int, batches: int,
     rates = []
     n = 0
     for _ in range(batches):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for _ in range(per_batch // burst):
             latest = store.read_snapshot().versions
             chosen = [names[(n + k) * 7 % len(names)] for k in range(burst)]
@@ -348,18 +348,24 @@ def _burst_rates(store: Any, names: list[str], burst: int, batches: int,
                                            created_by="bench"))
             store.append_versions(batch)
         rates.append(per_batch // burst * burst / (time.perf_counter() - t0))
+        cpu.append((time.process_time() - c0) * 1000 / (per_batch // burst * burst))
     return rates
 
 
-def _rates(add: Callable[[int], None], batches: int, per_batch: int) -> list[float]:
+def _rates(add: Callable[[int], None], batches: int, per_batch: int,
+           cpu: list[float] | None = None) -> list[float]:
+    """versions/s of each batch; `cpu` gets the process's CPU ms a version (user + system:
+    the file system's work is system time), which the machine's load distorts less."""
     rates = []
     n = 0
     for _ in range(batches):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for _ in range(per_batch):
             n += 1
             add(n)
         rates.append(per_batch / (time.perf_counter() - t0))
+        if cpu is not None:
+            cpu.append((time.process_time() - c0) * 1000 / per_batch)
     return rates
 
 
@@ -453,11 +459,16 @@ def history(quick: bool) -> dict:
             def add_wide(n: int, rec: Reconciler = wrec) -> None:
                 rec.add_version(f"wide_{(n * 7) % 990:04d}", {"n": n}, created_by="bench")
 
-            figures["versions_per_s_1000"] = spread(_rates(add_wide, batches, per_batch), 0)
+            cpu: list[float] = []
+            figures["versions_per_s_1000"] = spread(
+                _rates(add_wide, batches, per_batch, cpu), 0)
+            figures["cpu_ms_per_version_1000"] = spread(cpu, 2)
             wide_names = [f"wide_{i:04d}" for i in range(990)]
             for burst in BURSTS:
+                cpu = []
                 figures[f"versions_per_s_1000_burst{burst}"] = spread(
-                    _burst_rates(wide, wide_names, burst, batches, per_batch), 0)
+                    _burst_rates(wide, wide_names, burst, batches, per_batch, cpu), 0)
+                figures[f"cpu_ms_per_version_1000_burst{burst}"] = spread(cpu, 2)
             if checkpoint == checkpoints[0]:
                 def add_reread(n: int, rec: Reconciler = wrec, st: GitStateStore = wide) -> None:
                     st._snapshot = None  # what every version cost before the kept snapshot
