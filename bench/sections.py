@@ -24,6 +24,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -297,16 +298,78 @@ def _raw_rate(path: Path, width: int, count: int) -> float:
     return count / (time.perf_counter() - t0)
 
 
-def _rates(add: Callable[[int], None], batches: int, per_batch: int) -> list[float]:
+def _raw_pack_rate(path: Path, width: int, count: int, burst: int) -> float:
+    """The same objects as _raw_rate, each `burst` commits held in memory and written as
+    one pack (store/packwrite.py), then one move of the ref: the floor of the burst path."""
+    import pygit2
+    from pygit2.enums import FileMode
+
+    from controller.store import packwrite
+
+    repo = pygit2.init_repository(str(path), bare=True)
+    sig = pygit2.Signature("b", "b@b")
+    blob = repo.create_blob(b"x")
+    builder = repo.TreeBuilder()
+    for i in range(width):
+        builder.insert(f"resource_{i:04d}", blob, FileMode.BLOB)
+    tip = repo.create_commit("refs/heads/s", sig, sig, "m", builder.write(), [])
+    t0 = time.perf_counter()
+    for start in range(0, count, burst):
+        with packwrite.held(repo) as held:
+            for i in range(start, min(start + burst, count)):
+                b = repo.TreeBuilder(repo[tip].peel(pygit2.Commit).tree)
+                b.insert(f"resource_{i % width:04d}", repo.create_blob(b"v%d" % i),
+                         FileMode.BLOB)
+                tip = repo.create_commit(None, sig, sig, "m", b.write(), [tip])
+        packwrite.install(repo, held.objects)
+        repo.references["refs/heads/s"].set_target(tip)
+    return count / (time.perf_counter() - t0)
+
+
+def _burst_rates(store: Any, names: list[str], burst: int, batches: int,
+                 per_batch: int, cpu: list[float]) -> list[float]:
+    """versions/s when a pass decides `burst` versions at once (a push or a poll that
+    changes that many resources): `append_versions`, as intake.py calls it."""
+    from controller.core import model
+
     rates = []
     n = 0
     for _ in range(batches):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
+        for _ in range(per_batch // burst):
+            latest = store.read_snapshot().versions
+            chosen = [names[(n + k) * 7 % len(names)] for k in range(burst)]
+            n += burst
+            numbers = {name: latest[name].number for name in chosen}
+            batch = []
+            for name in chosen:
+                numbers[name] += 1
+                batch.append(model.Version(name, numbers[name], values={"n": n},
+                                           created_by="bench"))
+            store.append_versions(batch)
+        rates.append(per_batch // burst * burst / (time.perf_counter() - t0))
+        cpu.append((time.process_time() - c0) * 1000 / (per_batch // burst * burst))
+    return rates
+
+
+def _rates(add: Callable[[int], None], batches: int, per_batch: int,
+           cpu: list[float] | None = None) -> list[float]:
+    """versions/s of each batch; `cpu` gets the process's CPU ms a version (user + system:
+    the file system's work is system time), which the machine's load distorts less."""
+    rates = []
+    n = 0
+    for _ in range(batches):
+        t0, c0 = time.perf_counter(), time.process_time()
         for _ in range(per_batch):
             n += 1
             add(n)
         rates.append(per_batch / (time.perf_counter() - t0))
+        if cpu is not None:
+            cpu.append((time.process_time() - c0) * 1000 / per_batch)
     return rates
+
+
+BURSTS = (10, 100)  # versions decided at once, for the burst rows of section 2
 
 
 def history(quick: bool) -> dict:
@@ -334,6 +397,9 @@ def history(quick: bool) -> dict:
         for width in (10, 1000):
             results["raw"][width] = spread(
                 [_raw_rate(root / f"raw{width}-{i}.git", width, 300) for i in range(3)], 0)
+        results["raw_pack"] = {burst: spread(
+            [_raw_pack_rate(root / f"rawpack{burst}-{i}.git", 1000, 300, burst)
+             for i in range(3)], 0) for burst in BURSTS}
         store = GitStateStore(build_home / "config.git")
         narrow = [f"res_{i:02d}" for i in range(8)] + ["hot", "cold"]
         for name in narrow:
@@ -393,7 +459,16 @@ def history(quick: bool) -> dict:
             def add_wide(n: int, rec: Reconciler = wrec) -> None:
                 rec.add_version(f"wide_{(n * 7) % 990:04d}", {"n": n}, created_by="bench")
 
-            figures["versions_per_s_1000"] = spread(_rates(add_wide, batches, per_batch), 0)
+            cpu: list[float] = []
+            figures["versions_per_s_1000"] = spread(
+                _rates(add_wide, batches, per_batch, cpu), 0)
+            figures["cpu_ms_per_version_1000"] = spread(cpu, 2)
+            wide_names = [f"wide_{i:04d}" for i in range(990)]
+            for burst in BURSTS:
+                cpu = []
+                figures[f"versions_per_s_1000_burst{burst}"] = spread(
+                    _burst_rates(wide, wide_names, burst, batches, per_batch, cpu), 0)
+                figures[f"cpu_ms_per_version_1000_burst{burst}"] = spread(cpu, 2)
             if checkpoint == checkpoints[0]:
                 def add_reread(n: int, rec: Reconciler = wrec, st: GitStateStore = wide) -> None:
                     st._snapshot = None  # what every version cost before the kept snapshot

@@ -85,8 +85,7 @@ class Intake:
                                        author=author, source_commits=good_sources,
                                        tracked_trees=self._tracked(loaded, head, last_good,
                                                                    good_sources))
-            for v in taken.versions:
-                self.store.append_version(v)
+            self.store.append_versions(taken.versions)  # a commit each, one pack
         for v in taken.versions:
             log.info("%s: version %d%s", v.resource, v.number,
                      f" ({v.name[:12]})" if v.name else "")

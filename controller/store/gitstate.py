@@ -21,7 +21,7 @@ from __future__ import annotations
 import copy
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -51,9 +51,24 @@ from controller.store.statestore import HistoryEntry, RunRecord
 from controller.store.trees import Edits, folder_edits, object_at, read_tree_files
 
 TREE_IDS_KEPT = 64  # commits whose tree ids read_files keeps
+PACK_FROM_RECORDS = 4  # record_runs of this many runs writes its objects as one pack
 
 # Keeps the snapshot in step: the snapshot after a write, given the one at its parent.
 SnapshotUpdate = Callable[[model.Snapshot, pygit2.Commit | None], model.Snapshot]
+
+
+# What one commit of a chain writes, given its parent and the Previous trailer of a name.
+StepChange = Callable[[pygit2.Commit | None, Callable[[str], str]], tuple[Edits, str]]
+
+
+@dataclass(frozen=True)
+class _Step:
+    """One commit of a chain: the objects it writes (each gets a Previous trailer from the
+    change), its change and how it changes the snapshot."""
+
+    names: tuple[str, ...]
+    change: StepChange
+    update: SnapshotUpdate
 
 
 @dataclass
@@ -237,7 +252,43 @@ class GitStateStore:
                 self._snapshot = None
             return sha
 
-    def append_version(self, version: model.Version, *, subject: str = "") -> str:
+    def _append_chain(self, steps: list[_Step]) -> str:
+        """One commit per step, each on the one before, written as one pack and the ref
+        moved once (refs.cas_chain); Previous trailers and the snapshot as `_append`."""
+        chained: dict[str, str] = {}  # name -> its commit earlier in this chain
+        base: list[pygit2.Commit | None] = []
+
+        def previous(name: str) -> str:
+            return chained.get(name) or self._index.previous(base[0], name)
+
+        def change_for(index: int) -> refs.Change:
+            def change(parent: pygit2.Commit | None) -> tuple[Edits, str]:
+                if index == 0:  # a new try: the chain starts again on the tip
+                    chained.clear()
+                    base[:] = [parent]
+                else:
+                    assert parent is not None
+                    chained.update(dict.fromkeys(steps[index - 1].names, str(parent.id)))
+                return steps[index].change(parent, previous)
+
+            return change
+
+        with self._lock:
+            tip, shas = refs.cas_chain(self._repo, self._ref,
+                                       [change_for(i) for i in range(len(steps))])
+            parent_sha = str(tip.id) if tip is not None else ""
+            snap = self._snapshot
+            keep = snap is not None and snap.tip == parent_sha and (
+                tip is not None or not snap.tip)
+            for step, sha in zip(steps, shas, strict=True):
+                self._index.advance(parent_sha, sha, step.names)
+                if keep and snap is not None:
+                    snap = step.update(snap, None)
+                parent_sha = sha
+            self._snapshot = replace(snap, tip=shas[-1]) if keep and snap is not None else None
+            return shas[-1]
+
+    def _version_step(self, version: model.Version, subject: str) -> _Step:
         name = check_name(version.resource, "resource name")
         text = yamlio.version_to_yaml(version).encode()
         edits: Edits = {(RESOURCES, name, "version.yml"): text}
@@ -246,10 +297,29 @@ class GitStateStore:
         message = version_message(version, subject)
         written = yamlio.version_from_yaml(text)
 
+        def change(tip: pygit2.Commit | None, previous: Callable[[str], str]) -> tuple[Edits, str]:
+            return edits, message + f"Gitline-Previous: {previous(name)}\n"
+
         def update(snap: model.Snapshot, tip: pygit2.Commit | None) -> model.Snapshot:
             return replace(snap, versions={**snap.versions, name: written})
 
-        return self._append(lambda tip: (edits, message), name=name, update=update)
+        return _Step((name,), change, update)
+
+    def _append_step(self, step: _Step) -> str:
+        """One commit of `step`, its objects loose (`_append`)."""
+        return self._append(lambda tip: step.change(tip, lambda n: self._index.previous(tip, n)),
+                            update=step.update, names=step.names)
+
+    def append_version(self, version: model.Version, *, subject: str = "") -> str:
+        return self._append_step(self._version_step(version, subject))
+
+    def append_versions(self, versions: Sequence[model.Version], *, subject: str = "") -> str:
+        """Versions decided together (a push, a poll): each its own commit, as
+        `append_version` writes it, in this order; their objects go into one pack and the
+        branch moves once, to the last. Nothing is written if one is refused."""
+        if len(versions) <= 1:
+            return "".join(self.append_version(v, subject=subject) for v in versions)
+        return self._append_chain([self._version_step(v, subject) for v in versions])
 
     def record_run(
         self,
@@ -300,13 +370,13 @@ class GitStateStore:
         texts = [yamlio.run_to_yaml(run) for run in runs]  # each record, written once
         subjects = [r.subject or run_subject(r.run) for r in records]
 
-        def change(tip: pygit2.Commit | None) -> tuple[Edits, str]:
+        def change(tip: pygit2.Commit | None,
+                   previous: Callable[[str], str]) -> tuple[Edits, str]:
             edits = dict(fixed)
             tree = tip.tree if tip else None
             for run, text in zip(runs, texts, strict=True):
                 edits.update(jobfolder.run_edits(self._records, tree, run, text))
-            previous = [self._index.previous(tip, job) for job in jobs]
-            return edits, batch_message(runs, subjects, previous)
+            return edits, batch_message(runs, subjects, [previous(job) for job in jobs])
 
         def update(snap: model.Snapshot, tip: pygit2.Commit | None) -> model.Snapshot:
             after = dict(snap.jobs)
@@ -315,7 +385,11 @@ class GitStateStore:
                     after.get(run.job, model.JobHistory()), run, text, self._records)
             return replace(snap, jobs=after)
 
-        return self._append(change, update=update, names=jobs)
+        step = _Step(jobs, change, update)
+        # a record writes ~4 objects: from a few records on, one pack beats that many files
+        if len(records) >= PACK_FROM_RECORDS:
+            return self._append_chain([step])
+        return self._append_step(step)
 
     def record_config(
         self,

@@ -3,12 +3,16 @@ commit-graph.
 
 Every commit leaves 4-5 loose objects and nothing packs them (`gitline init` turns
 auto-gc off so that pushes never pay for it); 50k commits leave 200k files and slow
-every read. `git repack -d` packs them into one new pack (`-a`: all packs into one, once
-there are PACKS_LIMIT of them). It is safe beside pushes and our own writes: it deletes
-only loose objects it has just packed, and it deletes nothing that is unreachable (an
-object written for a commit not yet on a ref stays loose). Then the commit-graph, with
-changed-path Bloom filters, written incrementally (--split): a user's
-`git log -- resources/<name>` skips the commits that did not touch it.
+every read. `git repack -d` packs them into one new pack. Writes decided together leave a
+small pack each instead (packwrite.py); once there are PACKS_LIMIT packs, `git repack
+--geometric=2 -d` rolls the small ones (and the loose objects) up into bigger ones, so the
+packs a read looks in stay few (log2 of the objects) and each object is rewritten a few
+times at most, not at every repack as with `-a`. Both are safe beside pushes and our own
+writes: they delete only loose objects and packs whose objects they have just packed, and
+nothing that is unreachable (an object written for a commit not yet on a ref stays loose,
+or in its pack). Then the commit-graph, with changed-path Bloom filters, written
+incrementally (--split): a user's `git log -- resources/<name>` skips the commits that
+did not touch it.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 LOOSE_OBJECTS_LIMIT = 6_700  # pack when about this many loose objects (git's gc.auto)
-PACKS_LIMIT = 20  # then repack everything into one pack
+PACKS_LIMIT = 20  # then roll the small packs up (--geometric)
 
 
 def loose_objects(git_dir: str | os.PathLike[str]) -> int:
@@ -31,6 +35,15 @@ def loose_objects(git_dir: str | os.PathLike[str]) -> int:
     try:
         with os.scandir(Path(git_dir) / "objects" / "17") as entries:
             return 256 * sum(1 for _ in entries)
+    except FileNotFoundError:
+        return 0
+
+
+def pack_count(git_dir: str | os.PathLike[str]) -> int:
+    """How many packs there are (a read may have to look in each one's index)."""
+    try:
+        with os.scandir(Path(git_dir) / "objects" / "pack") as entries:
+            return sum(1 for e in entries if e.name.endswith(".idx"))
     except FileNotFoundError:
         return 0
 
@@ -77,21 +90,21 @@ class Packer:
         self._thread: threading.Thread | None = None
 
     def _commands(self) -> list[tuple[str, list[str]]]:
-        packs = Path(self.git_dir) / "objects" / "pack"
-        whole = len(list(packs.glob("pack-*.pack"))) >= PACKS_LIMIT
+        many = pack_count(self.git_dir) >= PACKS_LIMIT
         git = ["git", "--git-dir", self.git_dir]
-        return [("repack", [*git, "repack", "-d", "-q", *(["-a"] if whole else [])]),
+        return [("repack", [*git, "repack", "-d", "-q", *(["--geometric=2"] if many else [])]),
                 ("commit-graph write", [*git, "commit-graph", "write", "--reachable",
                                         "--changed-paths", "--split"])]
 
     def maintain(self, *, limit: int = LOOSE_OBJECTS_LIMIT, wait: bool = False) -> bool:
-        """Pack loose objects in the background when there are `limit` or more; True if
-        it started. `wait`: return when it is done (or when the one running is)."""
+        """Pack loose objects in the background when there are `limit` or more, or roll
+        small packs up when there are PACKS_LIMIT; True if it started. `wait`: return when
+        it is done (or when the one running is)."""
         if self._thread is not None and self._thread.is_alive():
             if not wait:
                 return False
             self._thread.join()  # then again: it may have started before what is asked now
-        if loose_objects(self.git_dir) < limit:
+        if loose_objects(self.git_dir) < limit and pack_count(self.git_dir) < PACKS_LIMIT:
             return False
         commands = self._commands()
 

@@ -9,7 +9,7 @@ no disk, one lock: as safe from several threads as the git store.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -68,6 +68,10 @@ class MemoryStateStore:
                 f"resources/{version.resource}/files": version.files}
             return self._commit(subject or f"{version.resource}: version {version.number}",
                                 folders=folders, version=kept)
+
+    def append_versions(self, versions: Sequence[model.Version], *, subject: str = "") -> str:
+        with self._lock:
+            return "".join([self.append_version(v, subject=subject) for v in versions][-1:])
 
     def record_runs(self, records: list[RunRecord]) -> str:
         """One "commit" per run here (the history lists one entry per commit); checked

@@ -5,17 +5,21 @@ A commit is appended with compare-and-swap: the change is computed from the tip,
 tip. A write that loses the race (or meets a lock) reads the tip again and applies its
 change again, until reflock.WRITE_DEADLINE_SECONDS; a stale `<ref>.lock` left by a killed
 writer is removed on the way (reflock.py, shared with filecommit.py's git CLI writes).
+
+A chain of commits decided together (`cas_chain`) is written the same way, still one
+commit per change, but its objects go into one pack (packwrite.py) and the ref moves once,
+from the tip the chain was built on to its last commit.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import pygit2
 
-from controller.store import reflock
+from controller.store import packwrite, reflock
 from controller.store.statebranch import SIGNATURE_EMAIL, SIGNATURE_NAME
 from controller.store.trees import Edits, root_tree
 
@@ -106,3 +110,53 @@ def _update_ref(
         else:
             oid = repo.create_commit(ref, author, committer, message, tree, [tip.id])
         return str(oid)
+
+
+def cas_chain(
+    repo: pygit2.Repository,
+    ref: str,
+    changes: Sequence[Change],
+) -> tuple[pygit2.Commit | None, list[str]]:
+    """Append one commit per change, each on the one before, and move `ref` once: the
+    objects are written as one pack before the ref moves (packwrite.py). Returns the tip
+    the chain was built on and the commits, oldest first; retried on a race as cas_commit.
+    """
+    author = committer = gitline_signature()
+    deadline = time.monotonic() + reflock.WRITE_DEADLINE_SECONDS
+    attempt = 0
+    while True:
+        reference = repo.references.get(ref)
+        tip = branch_tip(repo, ref)
+        with packwrite.held(repo) as objects:
+            shas = _chain(repo, tip, changes, author, committer)
+        try:
+            packwrite.install(repo, objects.objects)
+            with reflock.updating(repo.path, ref):
+                if reference is None:
+                    repo.references.create(ref, shas[-1], force=False)
+                elif reference.target != (tip.id if tip else None):
+                    raise ValueError(f"{ref} moved while it was read")
+                else:  # compare-and-swap: refused if the ref is no longer at `tip`
+                    reference.set_target(shas[-1])
+            return tip, [str(sha) for sha in shas]
+        except (pygit2.GitError, OSError, ValueError) as e:
+            if time.monotonic() > deadline:
+                raise reflock.StateWriteError(f"could not update {ref}: {e}") from e
+            clear_stale_lock(repo, ref)
+            attempt += 1
+            reflock.back_off(attempt)
+
+
+def _chain(repo: pygit2.Repository, tip: pygit2.Commit | None, changes: Sequence[Change],
+           author: pygit2.Signature, committer: pygit2.Signature) -> list[pygit2.Oid]:
+    """The commits of `changes` on top of `tip` (not on any ref yet)."""
+    shas: list[pygit2.Oid] = []
+    parent = tip
+    for change in changes:
+        edits, message = change(parent)
+        tree = root_tree(repo, parent.tree if parent else None, edits)
+        oid = repo.create_commit(None, author, committer, message, tree,
+                                 [parent.id] if parent else [])
+        shas.append(oid)
+        parent = repo[oid].peel(pygit2.Commit)
+    return shas

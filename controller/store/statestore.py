@@ -6,7 +6,7 @@ loses the race re-reads the tip and tries again, so nothing is ever overwritten.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -39,6 +39,11 @@ class StateStore(Protocol):
 
     def append_version(self, version: model.Version, *, subject: str = "") -> str:
         """One commit: resources/<name>/version.yml (and files/ if version.files is set)."""
+        ...
+
+    def append_versions(self, versions: Sequence[model.Version], *, subject: str = "") -> str:
+        """Versions decided together: each its own commit as `append_version` writes it, in
+        order; the branch moves once (the git store writes them as one pack)."""
         ...
 
     def record_run(

@@ -14,6 +14,7 @@ from typing import NamedTuple
 import pygit2
 from pygit2.enums import FileMode, ObjectType
 
+from controller.store import packwrite
 from controller.store.statebranch import split_path
 
 # A path edit: bytes to write a blob, None to delete a blob or a whole folder.
@@ -267,7 +268,8 @@ class WideTrees:
         if reorder:
             order = sorted(encoded, key=lambda n: n.encode() + (
                 b"/" if encoded[n].startswith(b"40000 ") else b""))
-        oid = repo.odb.write(ObjectType.TREE, b"".join(encoded[n] for n in order))
+        oid = packwrite.write(repo, ObjectType.TREE,
+                              b"".join(map(encoded.__getitem__, order)))
         with self._lock:
             if len(self._trees) >= self.KEEP:
                 self._trees.pop(next(iter(self._trees)))
