@@ -35,26 +35,78 @@ class Draft:
     unloaded: dict[str, str] = field(default_factory=dict)  # objects not loaded -> why
 
 
+@dataclass(frozen=True)
+class Memo:
+    """What a resolution found, for the next one (a long-lived loader: one file of a
+    5,000-job workflow changed): the names it saw, each job's name checks (the reasons
+    and problems `check_names` gave) and the job cycles."""
+
+    resources: Mapping[str, model.Resource]
+    jobs: Mapping[str, model.Job]
+    context: tuple[object, ...]  # what every job's name checks read besides its names
+    checks: Mapping[str, tuple[tuple[str, ...], tuple[model.Problem, ...]]]
+    cycles: list[list[str]]
+
+
 def resolve(draft: Draft, scopes: Mapping[str, secretscope.Scope] | None) -> model.Workflow:
     """The workflow of `draft`. With `scopes` (the HOME's secrets), a secret named outside
     its scope is an error and what would get it is inconsistent; without, not checked."""
     return _Resolution(draft, scopes).workflow()
 
 
+def resolve_from(draft: Draft, scopes: Mapping[str, secretscope.Scope] | None,
+                 previous: Memo | None) -> tuple[model.Workflow, Memo]:
+    """resolve(), re-checking only what changed since the resolution of `previous` (and
+    what refers to it): the same workflow. Returns its memo too."""
+    resolution = _Resolution(draft, scopes, previous)
+    return resolution.workflow(), resolution.memo()
+
+
 class _Resolution:
-    def __init__(self, draft: Draft, scopes: Mapping[str, secretscope.Scope] | None) -> None:
+    def __init__(self, draft: Draft, scopes: Mapping[str, secretscope.Scope] | None,
+                 previous: Memo | None = None) -> None:
         self.draft = draft
         self.resources, self.jobs, self.problems = draft.resources, draft.jobs, draft.problems
         self.check_scopes = scopes is not None
         self.scopes = scopes or {}
         self.inconsistent: dict[str, str] = {}  # object -> why it does not run
+        self.previous = previous
+        self.checks: dict[str, tuple[tuple[str, ...], tuple[model.Problem, ...]]] = {}
+        self.cycles: list[list[str]] = []
+        self._context: tuple[object, ...] | None = None
+
+    def memo(self) -> Memo:
+        return Memo(self.resources, self.jobs, self.context(), self.checks, self.cycles)
+
+    def context(self) -> tuple[object, ...]:
+        """What check_names reads besides a job and the objects it names: which names
+        exist (a "did you mean" looks at all of them), the notification resources among
+        them, and the draft's notes on names."""
+        if self._context is None:
+            notifications = frozenset(r for r, res in self.resources.items()
+                                      if res.type == "notification")
+            d = self.draft
+            self._context = (notifications, d.unloaded, d.ci_files, d.notify_at)
+        return self._context
 
     def workflow(self) -> model.Workflow:
+        prev, kept = self.previous, self.reusable()
         for job in self.jobs.values():
-            for reason in self.check_names(job):
+            known = prev.checks.get(job.name) if prev is not None and kept is not None and \
+                job.name not in kept[0] else None
+            if known is None:
+                mark = len(self.problems)
+                reasons = tuple(self.check_names(job))
+                known = (reasons, tuple(self.problems[mark:]))
+            else:
+                self.problems += known[1]
+            self.checks[job.name] = known
+            for reason in known[0]:
                 self.inconsistent.setdefault(job.name, reason)
         named = model.Workflow(resources=self.resources, jobs=self.jobs)
-        for cycle in graph.job_cycles(named):
+        self.cycles = prev.cycles if prev is not None and kept is not None and kept[1] \
+            else graph.job_cycles(named)
+        for cycle in self.cycles:
             text = " -> ".join([*cycle, cycle[0]])
             first = self.jobs[cycle[0]].location
             self.problems.append(
@@ -72,6 +124,24 @@ class _Resolution:
             inconsistent=self.inconsistent,
             fatal=self.draft.fatal,
         )
+
+    def reusable(self) -> tuple[set[str], bool] | None:
+        """What the previous resolution found that still holds: None if nothing (the
+        names or what every check reads changed), else (the jobs to check again: those
+        that changed or name a resource that did, whether its job cycles still hold:
+        no job's inputs, outputs or switches changed, nor any resource's triggering)."""
+        prev = self.previous
+        if prev is None or prev.resources.keys() != self.resources.keys() or \
+                prev.jobs.keys() != self.jobs.keys() or prev.context != self.context():
+            return None
+        resources = _changed(prev.resources, self.resources)
+        jobs = _changed(prev.jobs, self.jobs)
+        again = {name for name, job in self.jobs.items() if name in jobs
+                 or any(i.name in resources for i in job.inputs)
+                 or any(o.name in resources for o in job.outputs)} if resources else jobs
+        same_graph = all(_shape(prev.jobs[n]) == _shape(self.jobs[n]) for n in jobs) and all(
+            _triggers(prev.resources[n]) == _triggers(self.resources[n]) for n in resources)
+        return again, same_graph
 
     def check_secrets(self, named: model.Workflow) -> None:
         """A secret named outside its scope: nothing that would get it runs."""
@@ -182,3 +252,18 @@ class _Resolution:
                                "inconsistent")
                     self.problems.append(model.Problem(job.location, message, "warning", job.name))
                     changed = True
+
+
+def _changed(before: Mapping[str, object], now: Mapping[str, object]) -> set[str]:
+    """The names (of both) whose object is not the same, nor equal."""
+    return {name for name, value in now.items()
+            if (old := before.get(name)) is not value and old != value}
+
+
+def _shape(job: model.Job) -> tuple[object, ...]:
+    """What of a job the job-start graph (graph.starts) reads."""
+    return (tuple((i.name, i.switch) for i in job.inputs), tuple(o.name for o in job.outputs))
+
+
+def _triggers(resource: model.Resource) -> bool:
+    return resource.type not in model.NEVER_TRIGGERS
