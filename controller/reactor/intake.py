@@ -41,7 +41,7 @@ class Intake:
         self.store = recorder.store
         self._identity = identity  # None: no approval can be authenticated (all refused)
         self._cache: dict[tuple[str, tuple[tuple[str, str], ...]], model.Workflow] = {}
-        self._files: LoadCache = {}  # the files of the last load: a push re-reads its own
+        self.files = LoadCache()  # the files of the last load: a push re-reads its own
 
     def _scopes(self) -> dict[str, secretscope.Scope] | None:
         """Who may use each secret; None (unchecked) when secrets.yml cannot be read: no
@@ -63,7 +63,7 @@ class Intake:
             self._cache = {key: loader.load_workflow(files, scopes=self._scopes(),
                                                      sources=frozenset(self.sub.sources),
                                                      main_name=self.sub.main_name,
-                                                     cache=self._files)}
+                                                     cache=self.files)}
         return self._cache[key]
 
     def process(self, head: str, snap: model.Snapshot,
