@@ -131,3 +131,24 @@ def test_a_long_lived_load_resolves_only_what_changed(monkeypatch):
     again = loader.load_workflow(files, cache=cache)
     assert again == loader.load_workflow(files)
     assert "j4" in again.inconsistent and "j9" in again.inconsistent
+
+
+def test_a_load_from_the_same_origin_is_taken_as_it_was():
+    """The reactor takes the workflow the push's answer loaded from the same commits with
+    the same options, from their shared cache; anything else loads."""
+    files = [("a/shippable.yml", "jobs:\n  - name: j\n    type: runSh\n    steps:\n"
+                                 "      - TASK: [echo hi]\n")]
+    cache = fileload.LoadCache()
+    scopes = {"key": secretscope.Scope(jobs=frozenset({"j"}))}
+    wf = loader.load_workflow(files, cache=cache, scopes=scopes, origin=("c1", ()))
+    assert loader.loaded(cache, ("c1", ()), scopes=dict(scopes)) is wf
+    assert loader.loaded(cache, ("c2", ()), scopes=scopes) is None
+    assert loader.loaded(cache, ("c1", ()), scopes=None) is None
+    assert loader.loaded(cache, ("c1", ()), scopes=scopes, main_name="other") is None
+    assert loader.loaded(cache, None, scopes=scopes) is None
+    loader.load_workflow(files, cache=cache, scopes=scopes)  # the same files: as it was
+    assert loader.loaded(cache, ("c1", ()), scopes=scopes) is wf
+    other = [(files[0][0], files[0][1].replace("hi", "ho"))]
+    loader.load_workflow(other, cache=cache, scopes=scopes)  # read from elsewhere
+    assert loader.loaded(cache, ("c1", ()), scopes=scopes) is None
+    assert loader.loaded({}, ("c1", ()), scopes=scopes) is None  # type: ignore[arg-type]
