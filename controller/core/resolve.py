@@ -128,7 +128,7 @@ class _Resolution:
     def reusable(self) -> tuple[set[str], bool] | None:
         """What the previous resolution found that still holds: None if nothing (the
         names or what every check reads changed), else (the jobs to check again: those
-        that changed or name a resource that did, whether its job cycles still hold:
+        that changed or write a resource whose type did, whether its job cycles hold:
         no job's inputs, outputs or switches changed, nor any resource's triggering)."""
         prev = self.previous
         if prev is None or prev.resources.keys() != self.resources.keys() or \
@@ -136,9 +136,10 @@ class _Resolution:
             return None
         resources = _changed(prev.resources, self.resources)
         jobs = _changed(prev.jobs, self.jobs)
-        again = {name for name, job in self.jobs.items() if name in jobs
-                 or any(i.name in resources for i in job.inputs)
-                 or any(o.name in resources for o in job.outputs)} if resources else jobs
+        # of a resource, a job's checks read only the type of its outputs (is_triggering)
+        retyped = {n for n in resources if prev.resources[n].type != self.resources[n].type}
+        again = jobs | {name for name, job in self.jobs.items()
+                        if any(o.name in retyped for o in job.outputs)} if retyped else jobs
         same_graph = all(_shape(prev.jobs[n]) == _shape(self.jobs[n]) for n in jobs) and all(
             _triggers(prev.resources[n]) == _triggers(self.resources[n]) for n in resources)
         return again, same_graph
@@ -238,7 +239,7 @@ class _Resolution:
 
     def mark_downstream(self) -> None:
         """Jobs that take an inconsistent job as input are inconsistent too."""
-        changed = True
+        changed = bool(self.inconsistent)  # else none is (5,000 jobs looked at for nothing)
         while changed:
             changed = False
             for job in self.jobs.values():

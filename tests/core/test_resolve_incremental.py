@@ -124,9 +124,14 @@ def test_a_long_lived_load_resolves_only_what_changed(monkeypatch):
         return real(self, job)
 
     monkeypatch.setattr(resolve._Resolution, "check_names", counted)
-    files[3] = (files[3][0], files[3][1].replace("A: '3'", "A: 'x'"))
-    assert loader.load_workflow(files, cache=cache) == loader.load_workflow(files)
-    assert checked[:1] == ["j3"] and len(checked) == 1 + 10  # then the full load's
+    files[3] = (files[3][0], files[3][1].replace("A: '3'", "A: 'x'"))  # r3's definition
+    again = loader.load_workflow(files, cache=cache)
+    assert checked == []  # no job's names changed, nor the type of what a job writes
+    assert again == loader.load_workflow(files)
+    checked.clear()
+    files[3] = (files[3][0], files[3][1].replace("echo hi", "echo ho"))  # j3's script
+    loader.load_workflow(files, cache=cache)
+    assert checked == ["j3"]
     files[4] = (files[4][0], files[4][1].replace("IN: j3", "IN: j33"))  # a typo
     again = loader.load_workflow(files, cache=cache)
     assert again == loader.load_workflow(files)
