@@ -165,7 +165,8 @@ class Controller:
         self.http: HttpServer | None = None
         self.answers: Any = None  # HOME/answers.sock, once serving
         self.answerer = Answerer(s.repo_path, branch=s.branch, state_branch=s.state_branch,
-                                 settings=s)
+                                 settings=s, cache=self.reconciler.intake.files,
+                                 store=self.store)
 
     def _wire_sources(self) -> None:
         """The other repositories of the subscription (issue #14), kept in step with

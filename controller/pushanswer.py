@@ -104,14 +104,19 @@ class Answerer:
     state branch moved and only the files a push changed are parsed again."""
 
     def __init__(self, repo_path: Path, *, branch: str, state_branch: str,
-                 settings: Settings | None = None) -> None:
+                 settings: Settings | None = None, cache: LoadCache | None = None,
+                 store: GitStateStore | None = None) -> None:
+        """`cache` and `store`: the controller's (its reactor loads the commit a push's
+        answer loaded, from the same per-file loads; and its store keeps the snapshot in
+        step with its writes, where one of our own would read 5,000 records again after
+        each pass). Both are shared under their locks."""
         self.repo_path = Path(repo_path)
         # its other sources load with each push; the controller sets it when gitline.yml's
         # sources change (`gitline repo add` while it runs)
         self.settings = settings
         self._branch = branch
-        self._store = GitStateStore(repo_path, state_branch)
-        self._cache: LoadCache = {}
+        self._store = store or GitStateStore(repo_path, state_branch)
+        self._cache = LoadCache() if cache is None else cache
         self._memo: replan.PlanMemo | None = None  # the last answer's plan
         self._lock = threading.Lock()  # one answer at a time: the store and cache are shared
 

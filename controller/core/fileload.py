@@ -13,6 +13,7 @@ files they depend on. Pure.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,8 +64,19 @@ class FileLoad:
     lone: tuple[tuple[str, str], Parsed] | None = None
 
 
-# (path, content) -> that file's load, valid whatever the other files hold
-LoadCache = dict[tuple[str, Any], FileLoad]
+class LoadCache(dict[tuple[str, Any], FileLoad]):
+    """(path, content) -> that file's load, valid whatever the other files hold (a plain
+    dict works too). One may be shared by the processes' loaders that load the same
+    commits one after the other (the push's answer, then the reactor's pass): `lock`
+    makes them take turns; `last` is the last load's inputs, workflow and origin (the
+    same inputs, or origin, give it again: not loaded twice); `resolved` its resolution
+    (core/resolve's memo: the next load re-checks only what changed)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lock = threading.RLock()
+        self.last: tuple[Any, Any, Any] | None = None
+        self.resolved: Any = None
 
 
 @dataclass

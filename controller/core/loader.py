@@ -12,6 +12,7 @@ Never raises: anything unexpected becomes a Problem. Pure: text in, data out.
 
 from __future__ import annotations
 
+import contextlib
 import posixpath
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -64,6 +65,7 @@ def load_workflow(
     cache: LoadCache | None = None,
     sources: frozenset[str] = frozenset(),
     main_name: str = DEFAULT_MAIN_NAME,
+    origin: Any = None,
 ) -> model.Workflow:
     """Load every file as one workflow. Never raises.
 
@@ -74,23 +76,51 @@ def load_workflow(
     line and what would get it is inconsistent; without, secrets are not checked (validate).
     `cache`: the files loaded by the previous call (see fileload): only the others are read,
     and it is left holding this call's files. `sources`: the names of the subscription's
-    other repositories (a gitRepo on one versions locally).
+    other repositories (a gitRepo on one versions locally). `origin`: what the files were
+    read from (a commit of each source), for `loaded`.
     """
     try:
-        with no_collection():
-            return _load(list(files), self_names, scopes, cache, sources, main_name)
+        # a shared cache: one load at a time (the answerer's and the reactor's threads)
+        with getattr(cache, "lock", None) or contextlib.nullcontext(), no_collection():
+            return _load(list(files), self_names, scopes, cache, sources, main_name, origin)
     except Exception as err:  # noqa: BLE001 - the contract is: never raise
         where = model.Location("<workflow>")
         problem = model.Problem(where, f"internal error while loading: {err!r}")
         return model.Workflow(problems=(problem,), fatal=True)
 
 
+def loaded(cache: LoadCache | None, origin: Any, *,
+           self_names: frozenset[str] = frozenset({".", "self"}),
+           scopes: Mapping[str, secretscope.Scope] | None = None,
+           sources: frozenset[str] = frozenset(),
+           main_name: str = DEFAULT_MAIN_NAME) -> model.Workflow | None:
+    """The workflow the last load with `cache` made from the files of `origin` with these
+    options (the commit a push's answer loaded, taken in by the reactor without reading
+    its files again); None when that was not the last load."""
+    last = getattr(cache, "last", None)
+    if last is None or origin is None or last[2] != origin or \
+            last[0][1:] != _options(self_names, sources, main_name, scopes):
+        return None
+    return last[1]  # type: ignore[no-any-return]
+
+
+def _options(self_names: frozenset[str], sources: frozenset[str], main_name: str,
+             scopes: Mapping[str, secretscope.Scope] | None) -> tuple[object, ...]:
+    return self_names, sources, main_name, None if scopes is None else dict(scopes)
+
+
 def _load(files: list[tuple[str, str | bytes]], self_names: frozenset[str],
           scopes: Mapping[str, secretscope.Scope] | None,
           cache: LoadCache | None, sources: frozenset[str] = frozenset(),
-          main_name: str = DEFAULT_MAIN_NAME) -> model.Workflow:
+          main_name: str = DEFAULT_MAIN_NAME, origin: Any = None) -> model.Workflow:
     """Each file read on its own (or taken from `cache`), then put together in path order."""
     files = sorted(files, key=lambda f: f[0])
+    # the same inputs as the last load (the pushed commit, answered then taken in): its
+    # workflow, as loading again would make it
+    inputs = (files, *_options(self_names, sources, main_name, scopes))
+    last = getattr(cache, "last", None)
+    if last is not None and last[0] == inputs:
+        return last[1]  # type: ignore[no-any-return]
     loads: dict[tuple[str, str | bytes], FileLoad] = {}
     for file in files:
         hit = cache.get(file) if cache is not None else None
@@ -128,11 +158,14 @@ def _load(files: list[tuple[str, str | bytes]], self_names: frozenset[str],
     _add_ci(merge, [Section(load.path, load.ci_data) for load in map(loads.get, files)
                     if load is not None and load.ci_data is not None],
             self_names, sources, main_name)
-    return resolve.resolve(resolve.Draft(
+    workflow, resolved = resolve.resolve_from(resolve.Draft(
         resources=merge.resources, jobs=merge.jobs, problems=merge.problems,
         fatal=merge.fatal, notify_at=merge.notify_at, integration_at=merge.integration_at,
         integration_uses=merge.integration_uses, ci_files=merge.ci_files,
-        unloaded=merge.unloaded), scopes)
+        unloaded=merge.unloaded), scopes, getattr(cache, "resolved", None))
+    if isinstance(cache, LoadCache):
+        cache.last, cache.resolved = (inputs, workflow, origin), resolved
+    return workflow
 
 
 def _add_ci(merge: Merge, sections: list[Section], self_names: frozenset[str],

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from controller.core import approvals, graph, intake, model, planner, replan
+from controller.core import approvals, intake, model, planner, replan
 
 
 @dataclass(frozen=True)
@@ -145,11 +145,11 @@ def _gated(wf: model.Workflow, job: str) -> bool:
 def _cascade(wf: model.Workflow, planned: list[str]) -> list[PlannedJob]:
     """Jobs a planned run starts once it succeeds (through a job input or an output it
     writes), breadth first: the ones that cannot run at all are left out."""
-    starts = graph.starts(wf)
+    starts = _Starts(wf) if planned else None  # graph.starts of the jobs reached only
     seen, todo, out = set(planned), list(planned), []
-    while todo:
+    while todo and starts is not None:
         src = todo.pop(0)
-        for dst in sorted(starts.get(src, ())):
+        for dst in sorted(starts.of(src)):
             if dst in seen or planner.blocked(wf, wf.jobs[dst]):
                 continue
             seen.add(dst)
@@ -157,6 +157,31 @@ def _cascade(wf: model.Workflow, planned: list[str]) -> list[PlannedJob]:
             out.append(PlannedJob(dst, f"after {model.shown(src)}", after=src,
                                   gated=_gated(wf, dst)))
     return out
+
+
+class _Starts:
+    """graph.starts(wf)[job], worked out for the jobs asked about (a push that plans one
+    job of 5,000 does not build the start graph of all of them)."""
+
+    def __init__(self, wf: model.Workflow) -> None:
+        self.wf = wf
+        self.takers: dict[str, list[str]] = {}  # name -> jobs taking it, switch on
+        for job in wf.jobs.values():
+            for inp in job.inputs:
+                if inp.switch:
+                    self.takers.setdefault(inp.name, []).append(job.name)
+
+    def of(self, src: str) -> set[str]:
+        """The jobs `src` starts: those taking it (a job input), or taking an output of
+        it that triggers."""
+        names = [o.name for o in self.wf.jobs[src].outputs if self._triggers(o.name)]
+        if not self._triggers(src):  # taken as a job (a name is one or the other)
+            names.append(src)
+        return {job for name in names for job in self.takers.get(name, ())} - {src}
+
+    def _triggers(self, name: str) -> bool:
+        res = self.wf.resources.get(name)
+        return res is not None and res.type not in model.NEVER_TRIGGERS
 
 
 def _decision(wf: model.Workflow, snap: model.Snapshot,

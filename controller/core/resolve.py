@@ -37,26 +37,78 @@ class Draft:
     unloaded: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Memo:
+    """What a resolution found, for the next one (a long-lived loader: one file of a
+    5,000-job workflow changed): the names it saw, each job's name checks (the reasons
+    and problems `check_names` gave) and the job cycles."""
+
+    resources: Mapping[str, model.Resource]
+    jobs: Mapping[str, model.Job]
+    context: tuple[object, ...]  # what every job's name checks read besides its names
+    checks: Mapping[str, tuple[tuple[str, ...], tuple[model.Problem, ...]]]
+    cycles: list[list[str]]
+
+
 def resolve(draft: Draft, scopes: Mapping[str, secretscope.Scope] | None) -> model.Workflow:
     """The workflow of `draft`. With `scopes` (the HOME's secrets), a secret named outside
     its scope is an error and what would get it is inconsistent; without, not checked."""
     return _Resolution(draft, scopes).workflow()
 
 
+def resolve_from(draft: Draft, scopes: Mapping[str, secretscope.Scope] | None,
+                 previous: Memo | None) -> tuple[model.Workflow, Memo]:
+    """resolve(), re-checking only what changed since the resolution of `previous` (and
+    what refers to it): the same workflow. Returns its memo too."""
+    resolution = _Resolution(draft, scopes, previous)
+    return resolution.workflow(), resolution.memo()
+
+
 class _Resolution:
-    def __init__(self, draft: Draft, scopes: Mapping[str, secretscope.Scope] | None) -> None:
+    def __init__(self, draft: Draft, scopes: Mapping[str, secretscope.Scope] | None,
+                 previous: Memo | None = None) -> None:
         self.draft = draft
         self.resources, self.jobs, self.problems = draft.resources, draft.jobs, draft.problems
         self.check_scopes = scopes is not None
         self.scopes = scopes or {}
         self.inconsistent = dict(draft.unloaded)  # object -> why it does not run
+        self.previous = previous
+        self.checks: dict[str, tuple[tuple[str, ...], tuple[model.Problem, ...]]] = {}
+        self.cycles: list[list[str]] = []
+        self._context: tuple[object, ...] | None = None
+
+    def memo(self) -> Memo:
+        return Memo(self.resources, self.jobs, self.context(), self.checks, self.cycles)
+
+    def context(self) -> tuple[object, ...]:
+        """What check_names reads besides a job and the objects it names: which names
+        exist (a "did you mean" looks at all of them), the notification resources among
+        them, and the draft's notes on names."""
+        if self._context is None:
+            notifications = frozenset(r for r, res in self.resources.items()
+                                      if res.type == "notification")
+            d = self.draft
+            self._context = (notifications, d.unloaded, d.ci_files, d.notify_at)
+        return self._context
 
     def workflow(self) -> model.Workflow:
+        prev, kept = self.previous, self.reusable()
         for job in self.jobs.values():
-            for reason in self.check_names(job):
+            known = prev.checks.get(job.name) if prev is not None and kept is not None and \
+                job.name not in kept[0] else None
+            if known is None:
+                mark = len(self.problems)
+                reasons = tuple(self.check_names(job))
+                known = (reasons, tuple(self.problems[mark:]))
+            else:
+                self.problems += known[1]
+            self.checks[job.name] = known
+            for reason in known[0]:
                 self.inconsistent.setdefault(job.name, reason)
         named = model.Workflow(resources=self.resources, jobs=self.jobs)
-        for cycle in graph.job_cycles(named):
+        self.cycles = prev.cycles if prev is not None and kept is not None and kept[1] \
+            else graph.job_cycles(named)
+        for cycle in self.cycles:
             text = " -> ".join([*cycle, cycle[0]])
             first = self.jobs[cycle[0]].location
             self.problems.append(
@@ -74,6 +126,25 @@ class _Resolution:
             inconsistent=self.inconsistent,
             fatal=self.draft.fatal,
         )
+
+    def reusable(self) -> tuple[set[str], bool] | None:
+        """What the previous resolution found that still holds: None if nothing (the
+        names or what every check reads changed), else (the jobs to check again: those
+        that changed or write a resource whose type did, whether its job cycles hold:
+        no job's inputs, outputs or switches changed, nor any resource's triggering)."""
+        prev = self.previous
+        if prev is None or prev.resources.keys() != self.resources.keys() or \
+                prev.jobs.keys() != self.jobs.keys() or prev.context != self.context():
+            return None
+        resources = _changed(prev.resources, self.resources)
+        jobs = _changed(prev.jobs, self.jobs)
+        # of a resource, a job's checks read only the type of its outputs (is_triggering)
+        retyped = {n for n in resources if prev.resources[n].type != self.resources[n].type}
+        again = jobs | {name for name, job in self.jobs.items()
+                        if any(o.name in retyped for o in job.outputs)} if retyped else jobs
+        same_graph = all(_shape(prev.jobs[n]) == _shape(self.jobs[n]) for n in jobs) and all(
+            _triggers(prev.resources[n]) == _triggers(self.resources[n]) for n in resources)
+        return again, same_graph
 
     def check_secrets(self, named: model.Workflow) -> None:
         """A secret named outside its scope: nothing that would get it runs."""
@@ -125,8 +196,10 @@ class _Resolution:
         return name not in self.draft.unloaded and any(name in kind for kind in kinds)
 
     def is_triggering(self, name: str) -> bool:
-        """Whether a new version of resource `name` starts the jobs that take it."""
-        return self.resources[name].type not in model.NEVER_TRIGGERS
+        """Whether a new version of resource `name` starts the jobs that take it (a job's
+        name, written as an OUT by mistake, is no resource: said by its OUT's error)."""
+        res = self.resources.get(name)
+        return res is not None and res.type not in model.NEVER_TRIGGERS
 
     def job_error(self, job: model.Job, where: model.Location, message: str) -> str:
         """Say `message` at `where`; the reason `job` is inconsistent (with its line)."""
@@ -175,7 +248,7 @@ class _Resolution:
 
     def mark_downstream(self) -> None:
         """Jobs that take an inconsistent job as input are inconsistent too."""
-        changed = True
+        changed = bool(self.inconsistent)  # else none is (5,000 jobs looked at for nothing)
         while changed:
             changed = False
             for job in self.jobs.values():
@@ -189,3 +262,18 @@ class _Resolution:
                                "inconsistent")
                     self.problems.append(model.Problem(job.location, message, "warning", job.name))
                     changed = True
+
+
+def _changed(before: Mapping[str, object], now: Mapping[str, object]) -> set[str]:
+    """The names (of both) whose object is not the same, nor equal."""
+    return {name for name, value in now.items()
+            if (old := before.get(name)) is not value and old != value}
+
+
+def _shape(job: model.Job) -> tuple[object, ...]:
+    """What of a job the job-start graph (graph.starts) reads."""
+    return (tuple((i.name, i.switch) for i in job.inputs), tuple(o.name for o in job.outputs))
+
+
+def _triggers(resource: model.Resource) -> bool:
+    return resource.type not in model.NEVER_TRIGGERS

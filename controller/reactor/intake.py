@@ -41,7 +41,7 @@ class Intake:
         self.store = recorder.store
         self._identity = identity  # None: no approval can be authenticated (all refused)
         self._cache: dict[tuple[str, tuple[tuple[str, str], ...]], model.Workflow] = {}
-        self._files: LoadCache = {}  # the files of the last load: a push re-reads its own
+        self.files = LoadCache()  # the files of the last load: a push re-reads its own
 
     def _scopes(self) -> dict[str, secretscope.Scope] | None:
         """Who may use each secret; None (unchecked) when secrets.yml cannot be read: no
@@ -58,12 +58,18 @@ class Intake:
         at = dict(self.good_sources if sources is None else sources)
         key = (commit, tuple(sorted(at.items())))
         if key not in self._cache:
-            files = self.sub.workflow_files(commit, at, loader.is_workflow_file)
+            scopes, names, origin = self._scopes(), frozenset(self.sub.sources), \
+                self.sub.origin(commit, at)
+            # the commit a push's answer loaded (files shares its cache): not read again
+            wf = loader.loaded(self.files, origin, scopes=scopes, sources=names,
+                               main_name=self.sub.main_name)
+            if wf is None:
+                files = self.sub.workflow_files(commit, at, loader.is_workflow_file)
+                wf = loader.load_workflow(files, scopes=scopes, sources=names,
+                                          main_name=self.sub.main_name, cache=self.files,
+                                          origin=origin)
             # keep one: memory stays flat (and so do the files, kept as loaded objects)
-            self._cache = {key: loader.load_workflow(files, scopes=self._scopes(),
-                                                     sources=frozenset(self.sub.sources),
-                                                     main_name=self.sub.main_name,
-                                                     cache=self._files)}
+            self._cache = {key: wf}
         return self._cache[key]
 
     def process(self, head: str, snap: model.Snapshot,

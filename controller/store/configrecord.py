@@ -79,12 +79,16 @@ def processed_edits(old: dict[str, Any], record: dict[str, Any],
                     waiting: tuple[model.TriggerRequest, ...] | None) -> Edits:
     """config.yml after a push on top of the `old` record: `record`, the earlier trigger
     errors, and the `waiting` triggers (None: as they were)."""
+    return {CONFIG_RECORD: yamlio.dump(processed_value(old, record, waiting)).encode()}
+
+
+def processed_value(old: dict[str, Any], record: dict[str, Any],
+                    waiting: tuple[model.TriggerRequest, ...] | None) -> dict[str, Any]:
+    """The record processed_edits writes (as reading it back gives it)."""
     kept = kept_trigger_errors(old, record["triggerErrors"])
     still = old.get("waitingTriggers") or [] if waiting is None else \
         statebranch.waiting_record(waiting)
-    text = yamlio.dump({**record, "triggerErrors": kept,
-                        **({"waitingTriggers": still} if still else {})}).encode()
-    return {CONFIG_RECORD: text}
+    return {**record, "triggerErrors": kept, **({"waitingTriggers": still} if still else {})}
 
 
 def waiting_message(waiting: tuple[model.TriggerRequest, ...],

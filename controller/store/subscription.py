@@ -49,6 +49,11 @@ class Subscription:
         return workflow_files(self.main, commit, self.sources,
                               self.heads() if sources is None else sources, is_workflow_file)
 
+    def origin(self, commit: str, sources: Sources) -> tuple[str, tuple[tuple[str, str], ...]]:
+        """What workflow_files(commit, sources) reads: main `commit` and the commit of
+        each source (for loader.loaded)."""
+        return commit, tuple((name, sources.get(name, "")) for name in sorted(self.sources))
+
     def reader(self, source: str) -> Any:
         """The reader of `source` (MAIN: the main repository); KeyError if none."""
         return self.main if source == sourcenames.MAIN else self.sources[source]
@@ -145,8 +150,14 @@ def load(settings: Any, main: Any, commit: str, sources: Sources | None,
 
     sub = open_like(settings, main, objects)
     try:
-        files = sub.workflow_files(commit, sources, loader.is_workflow_file)
+        at = sub.heads() if sources is None else sources
         options.setdefault("main_name", sub.main_name)
-        return loader.load_workflow(files, sources=frozenset(sub.sources), **options)
+        options["sources"] = frozenset(sub.sources)
+        same = {k: v for k, v in options.items() if k != "cache"}
+        done = loader.loaded(options.get("cache"), sub.origin(commit, at), **same)
+        if done is not None:
+            return done
+        files = sub.workflow_files(commit, at, loader.is_workflow_file)
+        return loader.load_workflow(files, origin=sub.origin(commit, at), **options)
     finally:
         sub.close()

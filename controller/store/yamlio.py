@@ -112,6 +112,11 @@ def _emit_mapping(data: dict[str, Any], indent: int, out: list[str]) -> None:
 
 def _emit_sequence(items: list[Any] | tuple[Any, ...], indent: int, out: list[str]) -> None:
     pad = " " * indent
+    if all(type(item) is str for item in items):  # names (config.yml lists 10,000 of them)
+        plain = _PLAIN.fullmatch
+        out += [f"{pad}- {item}" if plain(item) and item.lower() not in _RESERVED
+                else f"{pad}- {_json(item)}" for item in items]
+        return
     for item in items:
         if _is_block_dict(item):
             sub: list[str] = []

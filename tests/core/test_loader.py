@@ -1025,3 +1025,21 @@ def test_a_mistyped_type_of_a_job_is_named() -> None:
         "shippable.yml:2:5: error: job 'j' has no 'type:'",
     ]
     assert "j" in wf.inconsistent
+
+
+def test_a_job_taken_in_and_written_out_is_an_error_not_a_crash() -> None:
+    text = """\
+jobs:
+  - name: a
+    type: runSh
+    steps: [{TASK: {script: [echo]}}]
+  - name: b
+    type: runSh
+    steps:
+      - IN: a
+      - OUT: a
+"""
+    wf = load(("shippable.yml", text))
+    assert messages(wf) == [
+        "shippable.yml:9:9: error: OUT 'a' is a job; only a resource can be an output"]
+    assert set(wf.inconsistent) == {"b"}

@@ -243,3 +243,17 @@ def test_infos_are_counted_not_listed_and_a_name_with_spaces_is_quoted():
                         "validate shows them)")
     assert '  "test app": after build_app' in lines
     assert pushwords.as_json(p)["infos"] == 1
+
+
+def test_the_jobs_a_planned_run_starts_are_those_of_the_whole_start_graph():
+    """pushplan works out the start graph for the jobs a push reaches only: the same."""
+    import random
+
+    from controller.core import graph, pushplan
+    from tests.core.test_replan import _workflow
+
+    rng = random.Random(7)
+    for _ in range(300):
+        wf = _workflow(rng)
+        starts = pushplan._Starts(wf)
+        assert {j: starts.of(j) for j in wf.jobs} == graph.starts(wf)

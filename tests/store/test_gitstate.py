@@ -307,6 +307,21 @@ def test_config_record(store: GitStateStore, repo: Path, git) -> None:
     assert safe_load(git.out("show", "state:controller/config.yml", cwd=repo)) == record
 
 
+def test_a_config_record_written_is_read_back_as_parsing_it_gives(store: GitStateStore,
+                                                                   repo: Path) -> None:
+    """The writer keeps the record it wrote (not parsed again at the next push): what a
+    fresh reader parses from the branch is the same."""
+    odd = model.Problem(model.Location("a: b.yml", 3, 5), 'say "yes": no\ttab # not a comment')
+    wf = model.Workflow(jobs={n: model.Job(n, "runSh", model.Location("x")) for n in
+                              ("true", "1e3", "j-1", "null")})
+    waiting = (model.TriggerRequest("j-1", "c" * 40, "Ada", "triggers/j-1", error="waits"),)
+    store.record_config(processed="ab" * 20, good="", problems=(odd,), waiting=waiting,
+                        names=wf, sources={"lib": {"processed": "e" * 40, "good": ""}})
+    store.record_config(processed="cd" * 20, good="cd" * 20, problems=(), names=wf)
+    assert store.read_config_record() == GitStateStore(repo).read_config_record()
+    assert store.read_config_record()["waitingTriggers"][0]["job"] == "j-1"
+
+
 # --- safety --------------------------------------------------------------------------
 
 
