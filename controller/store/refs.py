@@ -16,12 +16,16 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import pygit2
 
 from controller.store import packwrite, reflock
 from controller.store.statebranch import SIGNATURE_EMAIL, SIGNATURE_NAME
 from controller.store.trees import Edits, root_tree
+
+B = TypeVar("B")
+T = TypeVar("T")
 
 # What a write does to a branch, given its tip (None: no branch yet): edits and message.
 Change = Callable[[pygit2.Commit | None], tuple[Edits, str]]
@@ -76,14 +80,26 @@ def cas_commit(
     """Append one commit to `ref`: `change(tip)` -> (edits, message), retried on a race."""
     author = author or gitline_signature()
     committer = committer or gitline_signature()
+
+    def build() -> tuple[pygit2.Commit | None, pygit2.Oid, str]:
+        tip = branch_tip(repo, ref)
+        edits, message = change(tip)
+        return tip, root_tree(repo, tip.tree if tip else None, edits), message
+
+    return _retried(repo, ref, build, lambda b: _update_ref(repo, ref, *b, author, committer))
+
+
+def _retried(repo: pygit2.Repository, ref: str, build: Callable[[], B],
+             write: Callable[[B], T]) -> T:
+    """`write(build())` until it lands: a lost race or a killed writer's lock builds
+    again on the new tip after a jittered back-off, until the write deadline (what
+    `build` raises, such as a refused change, is not retried)."""
     deadline = time.monotonic() + reflock.WRITE_DEADLINE_SECONDS
     attempt = 0
     while True:
-        tip = branch_tip(repo, ref)
-        edits, message = change(tip)
-        tree = root_tree(repo, tip.tree if tip else None, edits)
+        built = build()
         try:
-            return _update_ref(repo, ref, tip, tree, message, author, committer)
+            return write(built)
         except (pygit2.GitError, OSError, ValueError) as e:
             if time.monotonic() > deadline:
                 raise reflock.StateWriteError(f"could not update {ref}: {e}") from e
@@ -122,29 +138,29 @@ def cas_chain(
     the chain was built on and the commits, oldest first; retried on a race as cas_commit.
     """
     author = committer = gitline_signature()
-    deadline = time.monotonic() + reflock.WRITE_DEADLINE_SECONDS
-    attempt = 0
-    while True:
+
+    def build() -> tuple[pygit2.Reference | None, pygit2.Commit | None, list[pygit2.Oid],
+                         packwrite.Objects]:
         reference = repo.references.get(ref)
         tip = branch_tip(repo, ref)
         with packwrite.held(repo) as objects:
             shas = _chain(repo, tip, changes, author, committer)
-        try:
-            packwrite.install(repo, objects.objects)
-            with reflock.updating(repo.path, ref):
-                if reference is None:
-                    repo.references.create(ref, shas[-1], force=False)
-                elif reference.target != (tip.id if tip else None):
-                    raise ValueError(f"{ref} moved while it was read")
-                else:  # compare-and-swap: refused if the ref is no longer at `tip`
-                    reference.set_target(shas[-1])
-            return tip, [str(sha) for sha in shas]
-        except (pygit2.GitError, OSError, ValueError) as e:
-            if time.monotonic() > deadline:
-                raise reflock.StateWriteError(f"could not update {ref}: {e}") from e
-            clear_stale_lock(repo, ref)
-            attempt += 1
-            reflock.back_off(attempt)
+        return reference, tip, shas, objects.objects
+
+    def write(built: tuple[pygit2.Reference | None, pygit2.Commit | None, list[pygit2.Oid],
+                           packwrite.Objects]) -> tuple[pygit2.Commit | None, list[str]]:
+        reference, tip, shas, objects = built
+        packwrite.install(repo, objects)
+        with reflock.updating(repo.path, ref):
+            if reference is None:
+                repo.references.create(ref, shas[-1], force=False)
+            elif reference.target != (tip.id if tip else None):
+                raise ValueError(f"{ref} moved while it was read")
+            else:  # compare-and-swap: refused if the ref is no longer at `tip`
+                reference.set_target(shas[-1])
+        return tip, [str(sha) for sha in shas]
+
+    return _retried(repo, ref, build, write)
 
 
 def _chain(repo: pygit2.Repository, tip: pygit2.Commit | None, changes: Sequence[Change],
