@@ -277,8 +277,8 @@ def push_latency(quick: bool) -> dict:
 
 # ---------------------------------------------------------------- 2 and 5. writes, log
 
-def _raw_rate(path: Path, width: int, count: int) -> float:
-    """Raw pygit2: blob + one tree of `width` entries + commit + ref, per commit."""
+def _wide_repo(path: Path, width: int) -> tuple[Any, Any, Any]:
+    """A bare repository whose branch `s` holds one tree of `width` entries."""
     import pygit2
     from pygit2.enums import FileMode
 
@@ -288,7 +288,14 @@ def _raw_rate(path: Path, width: int, count: int) -> float:
     builder = repo.TreeBuilder()
     for i in range(width):
         builder.insert(f"resource_{i:04d}", blob, FileMode.BLOB)
-    tip = repo.create_commit("refs/heads/s", sig, sig, "m", builder.write(), [])
+    return repo, sig, repo.create_commit("refs/heads/s", sig, sig, "m", builder.write(), [])
+
+
+def _raw_rate(path: Path, width: int, count: int) -> float:
+    """Raw pygit2: blob + one tree of `width` entries + commit + ref, per commit."""
+    from pygit2.enums import FileMode
+
+    repo, sig, tip = _wide_repo(path, width)
     t0 = time.perf_counter()
     for i in range(count):
         tree = repo.get(tip).tree
@@ -306,13 +313,7 @@ def _raw_pack_rate(path: Path, width: int, count: int, burst: int) -> float:
 
     from controller.store import packwrite
 
-    repo = pygit2.init_repository(str(path), bare=True)
-    sig = pygit2.Signature("b", "b@b")
-    blob = repo.create_blob(b"x")
-    builder = repo.TreeBuilder()
-    for i in range(width):
-        builder.insert(f"resource_{i:04d}", blob, FileMode.BLOB)
-    tip = repo.create_commit("refs/heads/s", sig, sig, "m", builder.write(), [])
+    repo, sig, tip = _wide_repo(path, width)
     t0 = time.perf_counter()
     for start in range(0, count, burst):
         with packwrite.held(repo) as held:
