@@ -19,6 +19,11 @@ import sys
 REFUSE = 3  # store/repoinit.REFUSE
 UNANSWERED = 4  # store/repoinit.UNANSWERED
 WAIT = 60.0  # seconds for the answer (a big workflow parses in about one)
+# The hook's first client, `git credential-cache` (server/hookwire.py), prints the answer's
+# lines and then one of these as the last: the sh hook reads its verdict there.
+VERDICT = "gitline-answer: "
+ACCEPTED = VERDICT + "accept"
+REFUSED = VERDICT + "refuse"
 
 
 class _Decoding:
