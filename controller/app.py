@@ -111,7 +111,8 @@ class Controller:
         self._wire_network()
         self.watcher = RefWatcher(settings.repo_path, self.loop.poke,
                                   ignore_refs=(f"refs/heads/{settings.state_branch}",
-                                               "refs/gitline/"))
+                                               "refs/gitline/"),
+                                  fast_ref=f"refs/heads/{settings.branch}")
         self.watcher.watch_dir(settings.home / REQUESTS_DIR, self.loop.poke)
         self.deliverer = Deliverer(secrets=lambda: load_secrets(settings.home),
                                    record=self._record_deliveries,
