@@ -30,6 +30,7 @@ log = logging.getLogger("gitline")
 IN_CLOSE_WRITE = 0x008
 IN_MOVED_TO = 0x080
 IN_Q_OVERFLOW = 0x4000
+IN_IGNORED = 0x8000  # the watch is gone (its folder was removed)
 _EVENT = struct.Struct("iIII")  # struct inotify_event: wd, mask, cookie, len; then name
 
 
@@ -110,8 +111,11 @@ class RefNotify:
                     data = os.read(self._fd, 65536)
                 except BlockingIOError:
                     continue
-                if any(name == self._name or mask & IN_Q_OVERFLOW
-                       for mask, name in names(data)):
+                events = names(data)
+                if any(name == self._name or mask & IN_Q_OVERFLOW for mask, name in events):
                     self._poke()
+                if any(mask & IN_IGNORED for mask, _ in events):
+                    self._poke()  # watchdog takes the ref again (`alive` is False)
+                    return
         except Exception:  # watchdog and the poll still notice the ref: log, go on without
             log.exception("the fast watch on %s stopped", self.ref)

@@ -124,3 +124,17 @@ def test_inotify_events_are_read_with_their_names() -> None:
     assert refnotify.names(one + two) == [(refnotify.IN_MOVED_TO, b"main"),
                                           (refnotify.IN_CLOSE_WRITE, b"")]
 
+
+
+def test_the_fast_watch_ends_when_its_folder_goes_and_watchdog_takes_the_ref(tmp_path):
+    heads = tmp_path / "refs" / "heads" / "team"
+    heads.mkdir(parents=True)
+    pokes: list[str] = []
+    fast = refnotify.RefNotify(heads / "main", lambda: pokes.append("poke"))
+    assert fast.start()
+    try:
+        heads.rmdir()
+        wait_for(lambda: not fast.alive, 10, "the fast watch to end")
+        assert pokes == ["poke"]
+    finally:
+        fast.stop()
