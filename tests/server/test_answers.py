@@ -191,3 +191,25 @@ def test_the_hook_s_git_client_is_given_up_after_the_wait() -> None:
         b"gitline: no plan for this push (E: x); it is accepted\ngitline-answer: accept\n")
     refused = hookwire.reply_text({"lines": ["a"], "refuse": True})
     assert refused == b"a\ngitline-answer: refuse\n"
+
+
+def test_over_http_an_accepted_push_names_its_pusher_before_the_ref_moves() -> None:
+    from dulwich.errors import HookError
+
+    from controller.server.auth import ANONYMOUS
+    from controller.server.gitserver import RefRules, _Update
+
+    landed: list[list[tuple[str, str, str]]] = []
+    rules = RefRules("main", "state")
+
+    def update(refuse: bool) -> _Update:
+        return _Update(rules, ANONYMOUS, lambda who, old, new: (["gitline: ok"], refuse),
+                       lambda who, updates: landed.append(updates))
+
+    update(False).execute(b"refs/heads/main", b"a" * 40, b"b" * 40)
+    assert landed == [[("a" * 40, "b" * 40, "refs/heads/main")]]
+    with pytest.raises(HookError, match="reject_invalid"):
+        update(True).execute(b"refs/heads/main", b"a" * 40, b"c" * 40)
+    with pytest.raises(HookError, match="written only by the controller"):
+        update(False).execute(b"refs/heads/state", b"a" * 40, b"c" * 40)
+    assert len(landed) == 1  # refused pushes name no pusher
