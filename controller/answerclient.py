@@ -1,4 +1,8 @@
-"""The pre-receive hook's fast half: ask the running controller for the push's answer.
+"""The pre-receive hook's Python client: ask the running controller for the push's answer.
+
+The hook asks first through `git credential-cache` (no interpreter to start:
+server/hookwire.py); this client asks when that gave no verdict, and says when no
+controller answered. `gitline status` asks the controller through `ask`.
 
 Run as a script by path with `python -S -E` (no site-packages, no Gitline import: it
 starts in a few milliseconds): `answerclient.py OLD NEW`, in the repository (git runs
