@@ -140,7 +140,13 @@ def render(m: dict, r: dict, quick: bool, seconds: float) -> str:
                          f"p50 {ok(ratio <= most)}, p99 {ok(s['p99'] < 150)}"))
         rows.append(("1. baseline: post-receive hook runs the script", fmt(hook, " ms"),
                      "the limit", ""))
-        if "answer_client" in push:
+        if "answer_client_python" in push:
+            rows.append(("1. part of a push by path: the pre-receive hook's answer client "
+                         "starting (`git credential-cache ... get`, no controller to ask)",
+                         fmt(push["answer_client"], " ms"), "", ""))
+            rows.append(("1. same, its Python fallback before this change (`python -S -E "
+                         "answerclient.py`)", fmt(push["answer_client_python"], " ms"), "", ""))
+        elif "answer_client" in push:
             rows.append(("1. part of a push by path: the pre-receive hook's answer client "
                          "starting (`python -S -E answerclient.py`, no controller to ask)",
                          fmt(push["answer_client"], " ms"), "", ""))
@@ -201,6 +207,17 @@ def render(m: dict, r: dict, quick: bool, seconds: float) -> str:
                              fmt(f["git_log_nograph_ms"], " ms"), "", ""))
             rows.append(("5. baseline: `python -c 'import controller.cli'`",
                          f"{f['python_start_ms']} ms", "", ""))
+            floor = hist.get("log_floor")
+            if floor and name == "cold":
+                tip = floor.get("tip_filter") or {}
+                sound = "sound" if floor["verify_ok"] else f"not sound: {floor['verify_says']}"
+                rows.append((f"5. floor: git's own walk of the same {hist['history_length']:,} "
+                             "commits, no path (`git rev-list --count state`, the controller's "
+                             f"commit-graph: {sound}; its tip "
+                             f"{'has no' if tip.get('filter_not_present') else 'has a'} "
+                             "Bloom filter)",
+                             f"{fmt(floor['walk_ms'], ' ms')} "
+                             f"(CPU {floor['walk_cpu_ms']['median']} ms)", "", ""))
     fan = r["fanout"]
     if "error" not in fan:
         cpu = f", controller CPU {fan['controller_cpu_s']} s" if "controller_cpu_s" in fan \

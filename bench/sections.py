@@ -250,16 +250,22 @@ def push_latency(quick: bool) -> dict:
             sh("git", "remote", "add", "http", url, cwd=home.work)
             sh("git", "-c", "credential.helper=", "fetch", "-q", "http", cwd=home.work)
         series: dict[str, list[float]] = {"hook": [], "gitline_path": [], "gitline_http": [],
-                                          "answer_client": []}
-        client = [sys.executable, "-S", "-E", str(ROOT / "controller" / "answerclient.py"),
-                  "0" * 40, "1" * 40]
+                                          "answer_client": [], "answer_client_python": []}
+        clients = {  # the hook's client (git's socket client), and its Python fallback
+            "answer_client": ["git", "credential-cache", "--socket", str(root / "none.sock"),
+                              "get"],
+            "answer_client_python": [sys.executable, "-S", "-E",
+                                     str(ROOT / "controller" / "answerclient.py"),
+                                     "0" * 40, "1" * 40]}
         for i in range(count):
             series["hook"].append(hook_push(i))
             # what a push by path pays for its answer before the controller is asked: the
-            # pre-receive hook's Python client starting (here it finds no controller)
-            t0 = time.perf_counter()
-            subprocess.run(client, env={**GIT_ENV, "GIT_DIR": str(base)}, check=False)
-            series["answer_client"].append((time.perf_counter() - t0) * 1000)
+            # pre-receive hook's client starting (here it finds no controller)
+            for key, client in clients.items():
+                t0 = time.perf_counter()
+                subprocess.run(client, env={**GIT_ENV, "GIT_DIR": str(base)}, check=False,
+                               stdin=subprocess.DEVNULL)
+                series[key].append((time.perf_counter() - t0) * 1000)
             for key, remote in (("gitline_path", "origin"), ("gitline_http", "http")):
                 if remote == "http" and not http:
                     continue
@@ -269,6 +275,7 @@ def push_latency(quick: bool) -> dict:
         results["gitline_path"] = summary(series["gitline_path"])
         results["gitline_http"] = summary(series["gitline_http"]) if http else None
         results["answer_client"] = summary(series["answer_client"])
+        results["answer_client_python"] = summary(series["answer_client_python"])
         results["peak_rss_mb"] = home.stop()
         return results
     finally:
@@ -481,6 +488,7 @@ def history(quick: bool) -> dict:
         results["history_build_commits_per_s"] = round(length / max(build_time, 1e-9))
         measured.maintain(limit=0, wait=True)
         results["log"] = _log_reads(home, repo_path, numbers)
+        results["log_floor"] = _walk_floor(repo_path)
         results["history_length"] = int(sh("git", "--git-dir", repo_path, "rev-list", "--count",
                                            "state").stdout)
         results["peak_rss_mb"] = peak_rss_mb()
@@ -496,6 +504,27 @@ def _children_cpu() -> float:
 
     used = resource.getrusage(resource.RUSAGE_CHILDREN)
     return used.ru_utime + used.ru_stime
+
+
+def _walk_floor(repo_path: Path) -> dict:
+    """What `git log -- resources/<rare>` cannot go under: git's own walk of the same
+    commits with no path (the commit-graph read, no tree or Bloom filter), and whether the
+    controller's commit-graph is sound and covers the tip (`commit-graph verify`)."""
+    walk, cpu = [], []
+    for _ in range(7):
+        t0, cpu0 = time.perf_counter(), _children_cpu()
+        sh("git", "--git-dir", repo_path, "rev-list", "--count", "state")
+        walk.append((time.perf_counter() - t0) * 1000)
+        cpu.append((_children_cpu() - cpu0) * 1000)
+    verify = sh("git", "--git-dir", repo_path, "commit-graph", "verify", check=False)
+    tip = sh("git", "--git-dir", repo_path, "rev-parse", "state").stdout.strip()
+    graphed = sh("git", "--git-dir", repo_path, "log", "-1", "--format=%H", "state", "--",
+                 "resources/cold", env={**GIT_ENV, "GIT_TRACE2_PERF": "1"}).stderr
+    stats = re.search(r'statistics:(\{[^}]*\})', graphed)
+    return {"walk_ms": spread(walk), "walk_cpu_ms": spread(cpu),
+            "verify_ok": verify.returncode == 0 and not verify.stderr.strip(),
+            "verify_says": (verify.stderr or verify.stdout).strip()[:300], "tip": tip,
+            "tip_filter": json.loads(stats.group(1)) if stats else None}
 
 
 def _log_reads(home: Path, repo_path: Path, numbers: dict[str, int]) -> dict:

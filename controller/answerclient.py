@@ -1,4 +1,8 @@
-"""The pre-receive hook's fast half: ask the running controller for the push's answer.
+"""The pre-receive hook's Python client: ask the running controller for the push's answer.
+
+The hook asks first through `git credential-cache` (no interpreter to start:
+server/hookwire.py); this client asks when that gave no verdict, and says when no
+controller answered. `gitline status` asks the controller through `ask`.
 
 Run as a script by path with `python -S -E` (no site-packages, no Gitline import: it
 starts in a few milliseconds): `answerclient.py OLD NEW`, in the repository (git runs
@@ -19,6 +23,11 @@ import sys
 REFUSE = 3  # store/repoinit.REFUSE
 UNANSWERED = 4  # store/repoinit.UNANSWERED
 WAIT = 60.0  # seconds for the answer (a big workflow parses in about one)
+# The hook's first client, `git credential-cache` (server/hookwire.py), prints the answer's
+# lines and then one of these as the last: the sh hook reads its verdict there.
+VERDICT = "gitline-answer: "
+ACCEPTED = VERDICT + "accept"
+REFUSED = VERDICT + "refuse"
 
 
 class _Decoding:

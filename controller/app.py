@@ -111,7 +111,8 @@ class Controller:
         self._wire_network()
         self.watcher = RefWatcher(settings.repo_path, self.loop.poke,
                                   ignore_refs=(f"refs/heads/{settings.state_branch}",
-                                               "refs/gitline/"))
+                                               "refs/gitline/"),
+                                  fast_ref=f"refs/heads/{settings.branch}")
         self.watcher.watch_dir(settings.home / REQUESTS_DIR, self.loop.poke)
         self.deliverer = Deliverer(secrets=lambda: load_secrets(settings.home),
                                    record=self._record_deliveries,
@@ -282,7 +283,8 @@ class Controller:
         api = ApiApp(self._api_services(), max_payload=s.max_payload,
                      deliveries=DeliveryLog(s.home / DELIVERIES_FILE))
         git = GitApp(s.repo_path, branch=s.branch, state_branch=s.state_branch,
-                     on_push=self._pushed, before_push=self._pushing, fallback=api,
+                     on_push=self._pushed, before_push=self._pushing, landing=self._landing,
+                     fallback=api,
                      answer=self._answer, upstream=bool(s.upstream),
                      allow_push_with_upstream=s.allow_push_with_upstream,
                      sources=self.sources.git, on_source_push=self._source_pushed)
@@ -332,11 +334,15 @@ class Controller:
         return self.answerer(old, new, reject_invalid=self._reject_invalid(), identity=who,
                              source=source)
 
-    def _pushed(self, principal: Any, updates: list[tuple[str, str, str]]) -> None:
-        """post-receive: name the pusher of every pushed commit, then reconcile at once."""
-        user = principal.name
+    def _landing(self, principal: Any, updates: list[tuple[str, str, str]]) -> None:
+        """update, once a push of the config branch is accepted and before its ref moves:
+        name the pusher of every commit it brings (not beside the pass its move starts)."""
         record_pushed(ConfigRepo(self.settings.repo_path, self.settings.branch),  # this thread's
                       self.pushes, token_pusher(principal), updates)
+
+    def _pushed(self, principal: Any, updates: list[tuple[str, str, str]]) -> None:
+        """post-receive: the push landed; reconcile at once."""
+        user = principal.name
         log.info("gitline: %s pushed %s", user or "anonymous",
                  ", ".join(f"{n} {new[:7]}" for _, new, n in updates))
         self.loop.poke()

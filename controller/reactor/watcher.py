@@ -15,6 +15,9 @@ Only events that change something count. Every pass opens refs/heads/main to rea
 watchdog's default mask that open (IN_OPEN, IN_CLOSE_NOWRITE) woke the loop again, so an
 idle controller ran passes back to back for ever (40-80% of a core). The filter is also
 handed to inotify, so reads do not even wake the watcher's threads.
+
+The ref a push moves (the config branch) is also watched by `refnotify.RefNotify`, in one
+hop instead of watchdog's three threads; while it runs, this handler leaves that ref to it.
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ from watchdog.events import (
 )
 from watchdog.observers import Observer
 
+from controller.reactor.refnotify import RefNotify
+
 # Created, modified, moved, deleted, closed after a write: never opened or read.
 CHANGES = (FileCreatedEvent, FileModifiedEvent, FileMovedEvent, FileDeletedEvent,
            FileClosedEvent, DirCreatedEvent, DirModifiedEvent, DirMovedEvent, DirDeletedEvent)
@@ -50,10 +55,13 @@ def changes(event: FileSystemEvent) -> bool:
 
 
 class _RefEvents(FileSystemEventHandler):
-    def __init__(self, repo: Path, poke: Callable[[], None], ignore: tuple[str, ...]) -> None:
+    def __init__(self, repo: Path, poke: Callable[[], None], ignore: tuple[str, ...],
+                 fast: RefNotify | None = None) -> None:
         self._repo = str(repo)
         self._poke = poke
         self._ignore = ignore
+        self._fast = fast
+        self._fast_ref = os.path.relpath(fast.ref, repo) if fast else ""
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         # A folder's "modified" only echoes a change to a file in it, which has its own
@@ -61,6 +69,9 @@ class _RefEvents(FileSystemEventHandler):
         if not changes(event) or (event.is_directory and event.event_type == "modified"):
             return
         moved = event.event_type == "moved"
+        if event.event_type in ("moved", "closed") and self._fast is not None and \
+                self._fast.alive and self._landed(event) == self._fast_ref:
+            return  # poked already, by the fast watch (renamed onto the ref, or written)
         for raw in (event.src_path, getattr(event, "dest_path", "") or ""):
             path = os.fsdecode(raw)
             if not path or (path.endswith(".lock") and not moved):
@@ -71,6 +82,11 @@ class _RefEvents(FileSystemEventHandler):
             if rel.startswith("refs") or rel.startswith("packed-refs") or rel == "HEAD":
                 self._poke()
                 return
+
+    def _landed(self, event: FileSystemEvent) -> str:
+        """The file a change left in place (a rename's destination), relative to the repo."""
+        where = os.fsdecode(getattr(event, "dest_path", "") or event.src_path)
+        return os.path.relpath(where, self._repo)
 
 
 class _Requests(FileSystemEventHandler):
@@ -89,11 +105,14 @@ class _Requests(FileSystemEventHandler):
 
 
 class RefWatcher:
-    """Pokes when any ref of `repo` except the ignored ones (our state branch) changes."""
+    """Pokes when any ref of `repo` except the ignored ones (our state branch) changes;
+    `fast_ref` (e.g. refs/heads/main, the ref pushes move) in one hop where it can."""
 
-    def __init__(self, repo: Path, poke: Callable[[], None], ignore_refs: tuple[str, ...] = ()):
+    def __init__(self, repo: Path, poke: Callable[[], None], ignore_refs: tuple[str, ...] = (),
+                 fast_ref: str = ""):
         self._observer = Observer()
-        handler = _RefEvents(repo, poke, ignore_refs)
+        self._fast = RefNotify(Path(repo) / fast_ref, poke) if fast_ref else None
+        handler = _RefEvents(repo, poke, ignore_refs, self._fast)
         self._observer.schedule(handler, str(repo), recursive=False, event_filter=list(CHANGES))
         self._observer.schedule(handler, str(repo / "refs"), recursive=True,
                                 event_filter=list(CHANGES))
@@ -105,6 +124,8 @@ class RefWatcher:
                                 event_filter=list(CHANGES))
 
     def start(self) -> None:
+        if self._fast is not None:
+            self._fast.start()  # False: watchdog keeps that ref too
         self._observer.start()
 
     @property
@@ -112,5 +133,7 @@ class RefWatcher:
         return self._observer.is_alive()
 
     def stop(self) -> None:
+        if self._fast is not None:
+            self._fast.stop()
         self._observer.stop()
         self._observer.join(timeout=5)

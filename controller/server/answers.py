@@ -1,7 +1,9 @@
 """HOME/answers.sock: the running controller answers the pre-receive hook of a push by path.
 
-The hook (`controller/answerclient.py`, Python without site-packages) sends one JSON line
-`{"old", "new", "objects"}` and reads back one: `{"lines", "refuse"}` or `{"error"}`. The
+The hook asks through `git credential-cache` (KEY=VALUE lines, read to the end: see
+server/hookwire.py); its fallback `controller/answerclient.py` (Python without
+site-packages) sends one JSON line `{"old", "new", "objects"}` and reads back one:
+`{"lines", "refuse"}` or `{"error"}`. The
 controller has the state read and the workflow's files parsed already, so a push costs
 the hook a connection rather than starting Gitline; with no controller the hook plans by
 itself (slower, the same answer). The socket is the controller's: made at start (a stale
@@ -21,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from controller.answerclient import read_line
+from controller.server import hookwire
 
 log = logging.getLogger("gitline")
 
@@ -69,17 +72,24 @@ class AnswerSocket:
 
     def _serve(self, conn: socket.socket) -> None:
         with conn:
+            git = False
             try:
                 conn.settimeout(TIMEOUT)
-                request = json.loads(read_line(conn, MAX_REQUEST))
-                if not isinstance(request, dict):
-                    raise ValueError("a request is a JSON object")
-                reply = self._answer(request)
+                first = read_line(conn, MAX_REQUEST)
+                if git := hookwire.is_git_client(first):  # the hook's sh client
+                    reply = hookwire.answer_within(
+                        self._answer, hookwire.read_request(conn, first, MAX_REQUEST))
+                else:
+                    request = json.loads(first)
+                    if not isinstance(request, dict):
+                        raise ValueError("a request is a JSON object")
+                    reply = self._answer(request)
             except Exception as err:  # noqa: BLE001 - the hook accepts the push, and says why
                 log.exception("answering a push by path failed")
                 reply = {"error": f"{type(err).__name__}: {err}"}
             with contextlib.suppress(OSError):  # the hook gave up waiting
-                conn.sendall(json.dumps(reply).encode() + b"\n")
+                conn.sendall(hookwire.reply_text(reply) if git
+                             else json.dumps(reply).encode() + b"\n")
 
 
 def _bind(sock: socket.socket, path: Path) -> None:

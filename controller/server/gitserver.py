@@ -8,10 +8,12 @@ with a message the git client shows (`! [remote rejected] HEAD -> state (gitline
 every received pack is checked as `receive.fsckObjects` would (a tree entry `..` or
 `.git` refuses the whole push, `remote unpack failed`); pre-receive hands the new tips
 and the pusher's name to `before_push` before any ref moves (so the pusher is known before
-the watcher notices); post-receive hands the landed updates to `on_push` (which names the
-pusher of every pushed commit and pokes the loop). Once the pack is in, update hands a
-push of the config branch to `answer`: its lines (problems, plan) reach the pusher as
-`remote:` lines, and it may refuse the push (reject_invalid). A ref
+the watcher notices); post-receive hands the landed updates to `on_push` (which pokes the
+loop). Once the pack is in, update hands a push of the config branch to `answer`: its lines
+(problems, plan) reach the pusher as `remote:` lines, and it may refuse the push
+(reject_invalid); an accepted one goes to `landing` (which names the pusher of every
+commit it brings) before its ref moves, so that this work is done before the pass the
+ref's move starts, not beside it in the same interpreter (bench section 1). A ref
 update whose old value no longer matches (two clients racing) is reported as failed,
 never as a silent success.
 """
@@ -143,27 +145,39 @@ class _Update(Hook):
     branch's new commits can be answered here: the lines go to the pusher as `remote:`
     progress through `say`, and a refusal keeps the ref where it was."""
 
-    def __init__(self, rules: RefRules, principal: Principal, answer: Answer | None) -> None:
+    def __init__(self, rules: RefRules, principal: Principal, answer: Answer | None,
+                 landing: OnPush | None = None) -> None:
         self._rules = rules
         self._principal = principal
         self._answer = answer
+        self._landing = landing
         self.say: Callable[[bytes], None] = lambda data: None  # set by _ReceivePack
 
     def execute(self, ref: bytes, old: bytes, new: bytes) -> tuple[bytes, bytes]:
         refused = self._rules.refusal(old.decode(), new.decode(), ref.decode(), self._principal)
         if refused:
             raise HookError(refused)
-        if self._answer is None or ref.decode() != f"refs/heads/{self._rules.branch}":
+        if ref.decode() != f"refs/heads/{self._rules.branch}":
             return b"", b""
+        if self._answer is not None:
+            self._answered(self._answer, old, new)
+        if self._landing is not None:
+            try:
+                self._landing(self._principal, _text([(old, new, ref)]))
+            except Exception:  # naming the pusher never fails the push
+                log.exception("recording the pusher of %s failed", new[:7].decode())
+        return b"", b""
+
+    def _answered(self, answer: Answer, old: bytes, new: bytes) -> None:
+        """The answer's lines to the pusher; HookError when it refuses the push."""
         try:
-            lines, refuse = self._answer(self._principal, old.decode(), new.decode())
+            lines, refuse = answer(self._principal, old.decode(), new.decode())
         except Exception:  # the answer is a courtesy: never block a push because it broke
             log.exception("the answer to a push of %s failed", new[:7].decode())
-            return b"", b""
+            return
         self.say("".join(f"{line}\n" for line in lines).encode())
         if refuse:
             raise HookError("gitline: the workflow has errors (reject_invalid: true)")
-        return b"", b""
 
 
 class _PostReceive(Hook):
@@ -250,8 +264,9 @@ class ConfigBackend(Backend):
     def __init__(self, repo_path: Path, *, rules: RefRules, on_push: OnPush,
                  before_push: OnPush, principal: Principal, answer: Answer | None = None,
                  sources: SourceRepos | None = None,
-                 on_source_push: OnPush | None = None) -> None:
+                 on_source_push: OnPush | None = None, landing: OnPush | None = None) -> None:
         self._path = str(repo_path)
+        self._landing = landing
         self._sources = sources or {}
         self._on_source_push = on_source_push or (lambda principal, updates: None)
         self._answer = answer
@@ -282,7 +297,8 @@ class ConfigBackend(Backend):
             raise NotGitRepository(f"no repository at {name}: use /config.git")
         repo = Repo(self._path)
         repo.hooks["pre-receive"] = _PreReceive(self._before_push, self._principal, self._rules)
-        repo.hooks["update"] = _Update(self._rules, self._principal, self._answer)
+        repo.hooks["update"] = _Update(self._rules, self._principal, self._answer,
+                                       self._landing)
         repo.hooks["post-receive"] = _PostReceive(self._on_push, self._principal)
         self.opened.append(repo)
         return repo
@@ -296,10 +312,10 @@ class GitApp:
                  before_push: OnPush = lambda principal, updates: None,
                  upstream: bool = False, allow_push_with_upstream: bool = False,
                  answer: Answer | None = None, sources: SourceRepos | None = None,
-                 on_source_push: OnPush | None = None) -> None:
+                 on_source_push: OnPush | None = None, landing: OnPush | None = None) -> None:
         self._kw = {"rules": RefRules(branch, state_branch, upstream, allow_push_with_upstream),
                     "on_push": on_push, "before_push": before_push, "answer": answer,
-                    "sources": sources, "on_source_push": on_source_push}
+                    "sources": sources, "on_source_push": on_source_push, "landing": landing}
         self._path = repo_path
         self._fallback = fallback
         self._sources = sources

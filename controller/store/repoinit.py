@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pygit2
 
+from controller.answerclient import ACCEPTED, REFUSED, VERDICT
 from controller.atomicfile import write_atomic
 from controller.store.statebranch import check_branch
 
@@ -83,8 +84,10 @@ while read -r old new ref; do
 done
 if [ $status -eq 0 ] && [ -n "$config_new" ]; then
   # the running controller answers (HOME/answers.sock); without one, plan here
-  {python} -S -E {client} "$config_old" "$config_new" </dev/null
-  answered=$?
+{ask}  if [ -z "$answered" ]; then
+    {python} -S -E {client} "$config_old" "$config_new" </dev/null
+    answered=$?
+  fi
   if [ $answered -eq {unanswered} ]; then
     PYTHONPATH={root}${{PYTHONPATH:+:$PYTHONPATH}} {python} -m controller.pushanswer \
 "$config_old" "$config_new"
@@ -98,6 +101,41 @@ if [ $status -eq 0 ] && [ -n "$config_new" ]; then
 fi
 exit $status
 """
+
+# The hook asks the running controller through git's own socket client (no interpreter to
+# start: server/hookwire.py); `answered` stays empty when that gave no verdict (no
+# controller, no credential-cache in this git, a path with a newline), and the Python
+# client asks then (or says no controller answered).
+ASK = """\
+  answered=
+  objects=${{GIT_QUARANTINE_PATH:-$GIT_OBJECT_DIRECTORY}}
+  case "$objects" in ""|/*) ;; *) objects=$PWD/$objects ;; esac
+  case "$objects" in *"
+"*) ;; *)
+    reply=$(git credential-cache --socket "${{GIT_DIR:-.}}/{up}answers.sock" get \
+2>/dev/null <<EOF
+old=${old}
+new=${new}
+objects=$objects{source}
+EOF
+)
+    case "$reply" in
+      "{accept}"|*"
+{accept}") answered=0 ;;
+      "{refuse}"|*"
+{refuse}") answered={refuse_code} ;;
+    esac
+    [ -z "$answered" ] || printf '%s' "${{reply%{verdict}*}}" ;;
+  esac
+"""
+
+
+def _ask(old: str, new: str, source: str = "") -> str:
+    """The hook's lines that ask the running controller (ASK) about `old`..`new`."""
+    return ASK.format(old=old, new=new, up="../../" if source else "../",
+                      source=f"\nsource={source}" if source else "",
+                      accept=ACCEPTED, refuse=REFUSED, verdict=VERDICT, refuse_code=REFUSE)
+
 
 REPO_CONFIG = {
     "receive.denyNonFastForwards": "false",
@@ -146,7 +184,7 @@ def install_hook(repo_path: Path, branch: str = "main", state_branch: str = "sta
                        upstream="1" if upstream else "0", refuse=REFUSE,
                        python=shlex.quote(sys.executable), root=shlex.quote(str(PACKAGE_ROOT)),
                        client=shlex.quote(str(PACKAGE_ROOT / "controller" / "answerclient.py")),
-                       unanswered=UNANSWERED)
+                       unanswered=UNANSWERED, ask=_ask("config_old", "config_new"))
     if hook.exists() and os.access(hook, os.X_OK) and hook.read_text() == text:
         return hook  # each `serve` re-installs it; unchanged means nothing to write
     write_atomic(hook, text, mode=0o755)
@@ -190,8 +228,11 @@ done
 if [ $status -eq 0 ] && [ -n "$source_new" ]; then
   # the running controller answers with the subscription's plan (HOME/answers.sock);
   # without one the push is taken in when it starts
-  {python} -S -E {client} "$source_old" "$source_new" {name}
-  if [ $? -eq {refuse} ]; then
+{ask}  if [ -z "$answered" ]; then
+    {python} -S -E {client} "$source_old" "$source_new" {name}
+    answered=$?
+  fi
+  if [ $answered -eq {refuse} ]; then
     status=1
   fi
 fi
@@ -216,7 +257,8 @@ def init_source(home: Path, name: str, branch: str = "main", *, upstream: bool =
     text = SOURCE_HOOK.format(
         name=name, branch=branch, upstream="1" if upstream else "0", refuse=REFUSE,
         python=shlex.quote(sys.executable),
-        client=shlex.quote(str(PACKAGE_ROOT / "controller" / "answerclient.py")))
+        client=shlex.quote(str(PACKAGE_ROOT / "controller" / "answerclient.py")),
+        ask=_ask("source_old", "source_new", name))
     if not (hook.exists() and hook.read_text() == text):
         write_atomic(hook, text, mode=0o755)
     return repo_path

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -105,3 +106,110 @@ def test_the_hooks_json_is_json() -> None:
     for bad in (b"", b"{", b"[1] 2", b"\xff"):
         with pytest.raises(ValueError):
             answerclient.loads(bad)
+
+
+def hook(home: Path, new: str = "b" * 40, objects: str = "",
+         source: str = "") -> subprocess.CompletedProcess[str]:
+    """The installed pre-receive hook as git runs it, for a push of `new` to main."""
+    repo = home / "repos" / f"{source}.git" if source else home / "config.git"
+    env = {"PATH": os.environ["PATH"], "GIT_DIR": ".",
+           **({"GIT_QUARANTINE_PATH": objects} if objects else {})}
+    return subprocess.run(["sh", "hooks/pre-receive"], input=f"{'a' * 40} {new} refs/heads/main\n",
+                          cwd=repo, env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_the_hook_asks_through_git_s_socket_client_without_starting_python(deep_home,
+                                                                          monkeypatch):
+    from controller.server import hookwire
+
+    asked: list[dict] = []
+    read = hookwire.read_request
+    monkeypatch.setattr(hookwire, "read_request",
+                        lambda *a: asked.append({"by": "git"}) or read(*a))
+
+    def answer(request: dict) -> dict:
+        asked.append(request)
+        return {"lines": ["gitline: one", "  two"], "refuse": request["new"] == "c" * 40}
+
+    objects = deep_home / "config.git" / "objects" / "q"
+    sock = AnswerSocket(deep_home / "answers.sock", answer).start()
+    try:
+        done = hook(deep_home, objects="objects/q")  # relative: made absolute, as Python did
+        assert (done.returncode, done.stdout) == (0, "gitline: one\n  two\n")
+        refused = hook(deep_home, new="c" * 40)
+        assert (refused.returncode, refused.stdout) == (1, "gitline: one\n  two\n")
+    finally:
+        sock.stop()
+    assert asked == [{"by": "git"}, {"old": "a" * 40, "new": "b" * 40, "objects": str(objects)},
+                     {"by": "git"}, {"old": "a" * 40, "new": "c" * 40, "objects": None}]
+
+
+def test_a_hook_answer_with_no_lines_and_a_failed_one_say_what_python_said(deep_home):
+    replies: list[dict | Exception] = [{"lines": [], "refuse": False},
+                                       ZeroDivisionError("division by zero")]
+
+    def answer(request: dict) -> dict:
+        reply = replies.pop(0)
+        if isinstance(reply, Exception):
+            raise reply
+        return reply
+
+    sock = AnswerSocket(deep_home / "answers.sock", answer).start()
+    try:
+        quiet, failed = hook(deep_home), hook(deep_home)
+    finally:
+        sock.stop()
+    assert (quiet.returncode, quiet.stdout) == (0, "")
+    assert (failed.returncode, failed.stdout) == (0, (
+        "gitline: no plan for this push (ZeroDivisionError: division by zero); it is "
+        "accepted\n"))
+
+
+def test_the_hook_without_a_verdict_asks_through_the_python_client(deep_home):
+    """A quarantine path with a newline (no KEY=VALUE line holds it) goes the JSON way."""
+    asked: list[dict] = []
+    sock = AnswerSocket(deep_home / "answers.sock",
+                        lambda request: asked.append(request) or {"lines": ["gitline: ok"]}
+                        ).start()
+    odd = str(deep_home / "config.git" / "objects" / "a\nb")
+    try:
+        done = hook(deep_home, objects=odd)
+    finally:
+        sock.stop()
+    assert (done.returncode, done.stdout) == (0, "gitline: ok\n")
+    assert asked == [{"old": "a" * 40, "new": "b" * 40, "objects": odd}]
+
+
+def test_the_hook_s_git_client_is_given_up_after_the_wait() -> None:
+    from controller.server import hookwire
+
+    late = hookwire.answer_within(lambda request: time.sleep(1) or {}, {}, seconds=0.05)
+    assert hookwire.reply_text(late) == (
+        b"gitline: the controller did not answer (timed out after 0 s); the push is "
+        b"accepted\ngitline-answer: accept\n")
+    assert hookwire.reply_text({"error": "E: x", "refuse": True}) == (
+        b"gitline: no plan for this push (E: x); it is accepted\ngitline-answer: accept\n")
+    refused = hookwire.reply_text({"lines": ["a"], "refuse": True})
+    assert refused == b"a\ngitline-answer: refuse\n"
+
+
+def test_over_http_an_accepted_push_names_its_pusher_before_the_ref_moves() -> None:
+    from dulwich.errors import HookError
+
+    from controller.server.auth import ANONYMOUS
+    from controller.server.gitserver import RefRules, _Update
+
+    landed: list[list[tuple[str, str, str]]] = []
+    rules = RefRules("main", "state")
+
+    def update(refuse: bool) -> _Update:
+        return _Update(rules, ANONYMOUS, lambda who, old, new: (["gitline: ok"], refuse),
+                       lambda who, updates: landed.append(updates))
+
+    update(False).execute(b"refs/heads/main", b"a" * 40, b"b" * 40)
+    assert landed == [[("a" * 40, "b" * 40, "refs/heads/main")]]
+    with pytest.raises(HookError, match="reject_invalid"):
+        update(True).execute(b"refs/heads/main", b"a" * 40, b"c" * 40)
+    with pytest.raises(HookError, match="written only by the controller"):
+        update(False).execute(b"refs/heads/state", b"a" * 40, b"c" * 40)
+    assert len(landed) == 1  # refused pushes name no pusher
