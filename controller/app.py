@@ -31,7 +31,6 @@ from controller.service.repos import open_repos
 from controller.settings import Settings, SettingsError
 from controller.store.attributed import AttributedConfigRepo, record_pushed
 from controller.store.configrepo import ConfigRepo
-from controller.store.gitstate import GitStateStore
 from controller.store.pushlog import PushLog, token_pusher
 from controller.store.repoinit import install_hook
 from controller.store.subscription import Subscription
@@ -129,7 +128,7 @@ class Controller:
         self.reconciler.finished_listeners.append(self._run_finished)
         self.reconciler.started_listeners.append(self._run_started)
         self.timers = Timers(add_version=self.add_version,
-                             latest_version=lambda n: self.store.read_snapshot().versions.get(n),
+                             latest_version=self._latest_version,
                              poke=self.loop.poke, default_catchup=settings.time_catchup)
 
     # --- the network side: git over HTTP, the API, webhooks, upstreams (issue #5) -------
@@ -144,8 +143,6 @@ class Controller:
         def secrets() -> dict[str, Secret]:
             return load_secrets(s.home)
 
-        self._read_lock = threading.Lock()  # one reader store shared by pollers and the API
-        self._reader = GitStateStore(s.repo_path, s.state_branch)
         self.repos = RepoPoller(
             s.home / "cache", workflow=lambda: self.reconciler.workflow,
             latest=self._latest_version, add_version=self.add_version,
@@ -195,8 +192,7 @@ class Controller:
             on_unfollow=self.pollers.drop_source)
 
     def _latest_version(self, name: str) -> model.Version | None:
-        with self._read_lock:
-            return self._reader.read_snapshot().versions.get(name)
+        return self.store.read_snapshot().versions.get(name)  # kept by the store: no read
 
     def _start_network(self) -> None:
         from controller.server import requestcheck
@@ -295,7 +291,8 @@ class Controller:
                         ", ".join(tokens.legacy()))
         guarded = AuthFilter(MetricsApp(git, self.metrics), tokens,
                              anonymous_read=s.anonymous_read)
-        data = web_data(s, lambda: self.reconciler.workflow, self.pushes.pusher, api.services)
+        data = web_data(s, lambda: self.reconciler.workflow, self.pushes.pusher, api.services,
+                        self.store)
         web = WebApp(data, guarded, principal=tokens.principal,
                      anonymous_read=s.anonymous_read, max_streams=max(1, s.http_threads // 2))
         api.follow_log = web.streams.open  # one bound on followed logs, pages and API alike
@@ -314,7 +311,7 @@ class Controller:
         services = api_services(Running(
             self.settings, workflow=lambda: self.reconciler.workflow, poke=self.loop.poke,
             record_pusher=self.pushes.record, poller_status=self.pollers.status,
-            git_pushed=self.pollers.pushed, add_version=self.add_version))
+            git_pushed=self.pollers.pushed, add_version=self.add_version, store=self.store))
         offers = getattr(self.executor, "offers", None)  # a Celery executor's big inputs
         if offers is not None:
             services.blob = offers.get

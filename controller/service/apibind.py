@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from controller.core import model, planner, replan
 from controller.core.errors import NotFound
@@ -25,6 +25,9 @@ from controller.service.status import read_status
 from controller.settings import Settings
 from controller.store.pushlog import Pusher, token_pusher
 
+if TYPE_CHECKING:
+    from controller.store.gitstate import GitStateStore
+
 API_WAIT_SECONDS = 5.0  # how long a cancel or replay call waits for the loop's answer
 
 
@@ -39,6 +42,9 @@ class Running:
     poller_status: Callable[[], dict[str, Any]]
     git_pushed: Callable[[Push], list[str]]  # a git webhook: what it fetches
     add_version: Callable[..., model.Version]  # resource, values, created_by=...
+    # The controller's own state store: its snapshot follows every write, so the API
+    # reads it rather than keeping a second copy of the state (RSS at 5,000 jobs).
+    store: GitStateStore
 
 
 def _actor(principal: Any) -> actions.Actor:
@@ -58,7 +64,7 @@ class _Bound:
         # worked out again only when the state branch, the workflow or the refused
         # requests changed (a status poll every second costs nothing at 5,000 jobs)
         self._status_lock = threading.Lock()
-        self._status_repos: tuple[Any, Any] | None = None
+        self._status_config: Any = None
         self._status_kept: tuple[tuple[object, ...], dict[str, Any]] | None = None
         self._status_memo: replan.PlanMemo | None = None
 
@@ -67,9 +73,9 @@ class _Bound:
 
     def status(self) -> dict[str, Any]:
         with self._status_lock:
-            if self._status_repos is None:
-                self._status_repos = open_repos(self.s)
-            config, store = self._status_repos
+            if self._status_config is None:
+                self._status_config = open_repos(self.s)[0]
+            config, store = self._status_config, self.ctl.store
             wf = self.ctl.workflow()
             key = (store.tip(), id(wf), _mtime(self.s.home / REQUESTS_DIR / DONE_DIR))
             if self._status_kept is None or self._status_kept[0] != key:
@@ -88,19 +94,19 @@ class _Bound:
         return plan.waits
 
     def runs(self, job: str, limit: int) -> list[dict[str, Any]]:
-        found = history.runs(open_repos(self.s)[1], job, limit, self._running().jobs)
+        found = history.runs(self.ctl.store, job, limit, self._running().jobs)
         return [r.to_json() for r in found]
 
     def versions(self, name: str, limit: int) -> list[dict[str, Any]]:
-        found = history.versions(open_repos(self.s)[1], name, limit,
+        found = history.versions(self.ctl.store, name, limit,
                                  self._running().resources)
         return [v.to_json() for v in found]
 
     def log(self, job: str, run: int | None) -> str | None:
-        return open_repos(self.s)[1].read_log(job, run)
+        return self.ctl.store.read_log(job, run)
 
     def notices(self, job: str, run: int) -> list[dict[str, Any]]:
-        store = open_repos(self.s)[1]
+        store = self.ctl.store
         history.runs(store, job, 1, self._running().jobs)  # NotFound: no such job
         history.find_run(store, job, run)  # Absent: no such run
         return notices.run_notices(store, job, run)
@@ -116,7 +122,7 @@ class _Bound:
 
     def approve(self, job: str, decision: str, reason: str, principal: Any) -> str:
         sha = actions.commit_decision(
-            self.s, self._running(), open_repos(self.s)[1].read_snapshot(), job, decision,
+            self.s, self._running(), self.ctl.store.read_snapshot(), job, decision,
             reason, _actor(principal),
             before_update=lambda sha: self.ctl.record_pusher(token_pusher(principal), [sha]))
         self.ctl.poke()
@@ -128,7 +134,7 @@ class _Bound:
 
     def replay(self, job: str, run: int, user: str) -> dict[str, Any]:
         who = actions.Actor(user, "", "token")
-        return self.requests.replay(self._running().jobs, open_repos(self.s)[1], job, run,
+        return self.requests.replay(self._running().jobs, self.ctl.store, job, run,
                                     who).to_json()
 
     def hook_resource(self, name: str) -> tuple[str, str]:

@@ -100,13 +100,12 @@ def fake_data(wf: model.Workflow) -> WebData:
         "config": {"processed": "a" * 40, "good": "a" * 40, "problems": []},
         "resources": {n: {"version": 1} for n in wf.resources},
         "jobs": {n: {"lastRun": None, "active": [], "waiting": "<b>no input</b>"}
-                 for n in wf.jobs},
-        "tip": "b" * 40}
+                 for n in wf.jobs}}
 
     def missing(*_: Any) -> Any:
         raise LookupError("none")
 
-    return WebData(status=lambda: status, workflow=lambda: wf, runs=lambda j, n: [],
+    return WebData(status=lambda: status, tip=lambda: "b" * 40, workflow=lambda: wf, runs=lambda j, n: [],
                    run=lambda j, n: None, run_status=lambda j, n: None, versions=missing,
                    log=lambda j, n: None, live_log=missing, pushes=lambda n: [],
                    commit=lambda sha: None,

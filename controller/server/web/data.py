@@ -44,7 +44,9 @@ class Push:
 class WebData:
     """The pages' reads and asks. Reads raise LookupError for an unknown name."""
 
-    status: Callable[[], Json]  # GET /api/status, plus "tip": the state commit it shows
+    status: Callable[[], Json]  # GET /api/status (kept by the API between changes)
+    # the state branch's tip now: every open page polls it (/web/tip), so it must be cheap
+    tip: Callable[[], str]
     workflow: Callable[[], model.Workflow]  # the workflow the controller runs
     runs: Callable[[str, int], list[Json]]  # job, limit: newest first (GET .../runs)
     run: Callable[[str, int], RunDetail | None]  # job, number

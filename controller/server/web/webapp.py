@@ -76,6 +76,7 @@ class Request:
         self.headers: list[tuple[str, str]] = []
         self.nonce = secrets.token_urlsafe(12)
         self._form: dict[str, str] | None = None
+        self.tip = ""  # the state tip before the page read anything (its data-tip)
 
     @property
     def path(self) -> str:
@@ -125,6 +126,8 @@ class WebApp:
             return self.fallback(environ, start_response)
         session = self.sessions.get(environ)
         req = Request(environ, session, self.sessions.principal(session))
+        # read first: a change after it makes the page's data-tip stale, so it refreshes
+        req.tip = self._tip()
         try:
             return self._dispatch(req, start_response)
         except Page as page:
@@ -185,7 +188,7 @@ class WebApp:
         page = self.templates.get_template(template).render(
             **values, principal=req.principal, csrf=session.csrf if session else "",
             nonce=req.nonce,
-            tip=self._tip(), colours=linegraph.COLOURS, script=SCRIPT,
+            tip=req.tip, colours=linegraph.COLOURS, script=SCRIPT,
             flash=flash[0], flash_error=flash[1])
         csp = (f"default-src 'none'; script-src 'nonce-{req.nonce}'; "
                f"style-src 'nonce-{req.nonce}' 'unsafe-inline'; img-src 'self' data:; "
@@ -202,7 +205,7 @@ class WebApp:
 
     def _tip(self) -> str:
         try:
-            return str(self.data.status().get("tip", ""))
+            return self.data.tip()
         except Exception:  # noqa: BLE001 - the footer must never break a page
             return ""
 
@@ -229,7 +232,7 @@ class WebApp:
 
     def tip(self, req: Request, start_response: StartResponse) -> list[bytes]:
         self._may_read(req)
-        body = json.dumps({"tip": self._tip()}).encode()
+        body = json.dumps({"tip": req.tip}).encode()
         return self._respond(req, start_response, 200, body,
                              [("Content-Type", "application/json")])
 
