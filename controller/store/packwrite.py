@@ -40,6 +40,10 @@ import pygit2
 Objects = dict[bytes, tuple[int, bytes]]
 
 COMPRESSION = 1  # libgit2's own level for loose objects; repack compresses again anyway
+# A long burst writes what it holds as a pack of its own once it holds this much: the
+# first push of a 5,000-resource workflow is 5,001 commits, each with a new resources/
+# tree of up to ~250 KB, which held whole until the end took ~600 MB (bench section 10).
+SPILL_BYTES = 32 * 1024 * 1024
 
 
 class HeldObjects(pygit2.OdbBackend):
@@ -48,6 +52,17 @@ class HeldObjects(pygit2.OdbBackend):
     def __init__(self) -> None:
         super().__init__()
         self.objects: Objects = {}
+        self.size = 0  # bytes held
+
+    def take(self) -> Objects:
+        """What is held, handed over: none is held after (nor kept past a burst)."""
+        objects, self.objects, self.size = self.objects, {}, 0
+        return objects
+
+    def keep(self, raw: bytes, kind: int, data: bytes) -> None:
+        if raw not in self.objects:
+            self.objects[raw] = (kind, data)
+            self.size += len(data)
 
     def _get(self, oid: pygit2.Oid) -> tuple[int, bytes]:
         found = self.objects.get(oid.raw)
@@ -56,7 +71,7 @@ class HeldObjects(pygit2.OdbBackend):
         return found
 
     def write_cb(self, oid: pygit2.Oid, data: bytes, kind: int) -> None:
-        self.objects[oid.raw] = (kind, bytes(data))
+        self.keep(oid.raw, kind, bytes(data))
 
     def read_cb(self, oid: pygit2.Oid) -> tuple[int, bytes]:
         return self._get(oid)
@@ -116,7 +131,7 @@ def held(repo: pygit2.Repository) -> Iterator[HeldObjects]:
             keep = HeldObjects()
             found = _BURST_ODBS[repo] = (_burst_odb(repo, keep), keep)
     odb, keep = found
-    keep.objects = {}
+    keep.take()
     own = repo.odb
     repo.set_odb(odb)
     _HOLDING[id(repo)] = keep
@@ -135,8 +150,17 @@ def write(repo: pygit2.Repository, kind: int, data: bytes) -> pygit2.Oid:
     if keep is None:
         return repo.odb.write(kind, data)
     raw = hashlib.sha1(b"%s %d\0%s" % (_TYPE_NAMES[kind], len(data), data)).digest()
-    keep.objects.setdefault(raw, (kind, data))
+    keep.keep(raw, kind, data)
     return pygit2.Oid(raw=raw)
+
+
+def spill(repo: pygit2.Repository, limit: int | None = None) -> None:
+    """While `repo` holds its objects: once they reach `limit` bytes (SPILL_BYTES), write
+    them as a pack and hold on with none. Nothing names them yet, as with any pack of a
+    burst before its ref moves; a burst given up leaves packs that `gitline gc` prunes."""
+    keep = _HOLDING.get(id(repo))
+    if keep is not None and keep.size >= (SPILL_BYTES if limit is None else limit):
+        install(repo, keep.take())
 
 
 DELTA_FROM = 1024  # trees from this size are written as a delta of the previous one

@@ -145,7 +145,8 @@ def cas_chain(
         tip = branch_tip(repo, ref)
         with packwrite.held(repo) as objects:
             shas = _chain(repo, tip, changes, author, committer)
-        return reference, tip, shas, objects.objects
+            written = objects.take()
+        return reference, tip, shas, written
 
     def write(built: tuple[pygit2.Reference | None, pygit2.Commit | None, list[pygit2.Oid],
                            packwrite.Objects]) -> tuple[pygit2.Commit | None, list[str]]:
@@ -175,4 +176,5 @@ def _chain(repo: pygit2.Repository, tip: pygit2.Commit | None, changes: Sequence
                                  [parent.id] if parent else [])
         shas.append(oid)
         parent = repo[oid].peel(pygit2.Commit)
+        packwrite.spill(repo)  # a long chain is written in packs of bounded size
     return shas

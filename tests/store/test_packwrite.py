@@ -47,6 +47,33 @@ def test_each_version_of_a_burst_is_its_own_commit_in_one_pack(repo: Path, git) 
     assert [e.version.number for e in fresh.history("app", 5)] == [4, 3, 2, 1]  # type: ignore[union-attr]
 
 
+def test_a_long_burst_is_written_in_packs_of_bounded_size_and_one_ref_move(
+        repo: Path, git, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A burst no longer holds every object until its end (the first push of 5,000
+    resources held ~600 MB): past SPILL_BYTES what is held goes into a pack of its own,
+    and still nothing names it before the one ref move."""
+    monkeypatch.setattr(packwrite, "SPILL_BYTES", 20_000)
+    store = GitStateStore(repo)
+    first = store.append_version(_version("r0000", 1))
+    seen: list[tuple[int, str]] = []  # (bytes held, where the branch is) at each commit
+    spill = packwrite.spill
+
+    def watched(r: pygit2.Repository, limit: int | None = None) -> None:
+        seen.append((packwrite._HOLDING[id(r)].size,
+                     git.out("rev-parse", "state", cwd=repo).strip()))
+        spill(r, limit)
+
+    monkeypatch.setattr(packwrite, "spill", watched)
+    tip = store.append_versions([_version(f"r{n:04d}", 1) for n in range(1, 300)])
+    assert {at for _, at in seen} == {first}  # the branch moved once, after the last pack
+    assert git.out("rev-parse", "state", cwd=repo).strip() == tip
+    assert len(_packs(repo)) > 3 and max(size for size, _ in seen) < 20_000 + 30_000
+    assert git.out("rev-list", "--count", "state", cwd=repo).strip() == "300"
+    assert git("fsck", "--strict", "--no-dangling", cwd=repo).stderr.count("error") == 0
+    assert GitStateStore(repo).read_snapshot() == store.read_snapshot()
+    assert len(store.read_snapshot().versions) == 300
+
+
 def test_a_refused_version_writes_nothing(repo: Path) -> None:
     store = GitStateStore(repo)
     tip = store.append_version(_version("app", 1))
