@@ -119,7 +119,12 @@ def _status_rows(st: dict) -> list[tuple[str, str, str, str]]:
          f"{st['api_first_ms']} ms", "", ""),
         ("10. `gitline status` (new process), 5,000 jobs", fmt(st["cli"], " ms"), "< 300 ms",
          ok(st["cli"]["median"] < 300)),
-    ]
+    ] + ([
+        ("10. web view: an open page's poll (`/web/tip`, every 1.5 s), 5,000 jobs",
+         fmt(st["web_tip"], " ms"), "", ""),
+        ("10. web view: the line page (`/`), 5,000 jobs, between changes",
+         fmt(st["web_line"], " ms"), "", ""),
+    ] if "web_tip" in st else [])
 
 
 def render(m: dict, r: dict, quick: bool, seconds: float) -> str:
