@@ -4,6 +4,7 @@ inconsistent objects with their reason on hover, 100 jobs), and the page without
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import time
 from typing import Any
@@ -105,7 +106,8 @@ def fake_data(wf: model.Workflow) -> WebData:
     def missing(*_: Any) -> Any:
         raise LookupError("none")
 
-    return WebData(status=lambda: status, tip=lambda: "b" * 40, workflow=lambda: wf, runs=lambda j, n: [],
+    return WebData(status=lambda: status, tip=lambda: "b" * 40, workflow=lambda: wf,
+                   runs=lambda j, n: [],
                    run=lambda j, n: None, run_status=lambda j, n: None, versions=missing,
                    log=lambda j, n: None, live_log=missing, pushes=lambda n: [],
                    commit=lambda sha: None,
@@ -142,6 +144,29 @@ def test_without_dot_the_line_is_a_table_of_jobs(monkeypatch) -> None:
     assert get(app, "/api/status")[2] == "fallback"
     assert get(app, "/config.git/info/refs")[2] == "fallback"
     assert get(app, "/hooks/git")[2] == "fallback"
+
+
+def test_a_line_too_big_to_draw_is_listed_without_running_dot(monkeypatch, tmp_path) -> None:
+    """dot takes minutes on thousands of nodes: a page load must not wait for it (5,000
+    jobs held a listener thread and a core for 30 s on every load, then timed out)."""
+    ran = tmp_path / "ran"
+    fake = tmp_path / "dot"
+    fake.write_text(f"#!/bin/sh\necho run >> {ran}\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    wf = workflow()
+    monkeypatch.setattr(linegraph, "MAX_DRAWN", len(wf.jobs) + len(wf.resources) - 1)
+    app = WebApp(fake_data(wf), not_found, principal=lambda t: None, anonymous_read=True)
+    status, _, body = get(app, "/")
+    assert status == "200 OK" and "<svg" not in body and not ran.exists()
+    assert f"The line has {len(wf.jobs)} jobs and {len(wf.resources)} resources" in body
+    assert '<a href="/jobs/broken">broken</a>' in body  # listed instead
+    # drawn when small enough; a dot that fails is not run again for the same line
+    monkeypatch.setattr(linegraph, "MAX_DRAWN", 1000)
+    for _ in range(3):
+        status, _, body = get(app, "/")
+        assert status == "200 OK" and "could not draw the line" in body
+    assert ran.read_text() == "run\n"
 
 
 def test_the_line_says_when_the_newest_push_does_not_load(monkeypatch) -> None:

@@ -36,7 +36,11 @@ COLOURS: dict[str, tuple[str, str]] = {
 }
 LEGEND = ("succeeded", "failed", "running", "queued", "pending_approval", "cancelled",
           "inconsistent", "not_runnable", "never_run")
-DOT_SECONDS = 30.0
+DOT_SECONDS = 10.0
+# dot's layout grows faster than the graph: ~1 s at 1,000 nodes with a shared input, ~8 s
+# at 2,000, over a minute at 4,000. Past this the page lists the line instead of drawing it
+# (a page load must never hold a listener thread and a core for a minute).
+MAX_DRAWN = 1000
 _CACHE_SIZE = 32
 
 
@@ -115,6 +119,16 @@ def dot_available() -> bool:
     return shutil.which("dot") is not None
 
 
+def too_big(wf: model.Workflow) -> str:
+    """Why `wf` is not drawn ("" when it is): more nodes than dot lays out in time."""
+    nodes = len(wf.resources) + len(wf.jobs)
+    if nodes <= MAX_DRAWN:
+        return ""
+    return (f"The line has {len(wf.jobs):,} jobs and {len(wf.resources):,} resources, more "
+            f"than the {MAX_DRAWN:,} objects drawn as a graph (its layout would take minutes),"
+            " so it is listed instead.")
+
+
 def render_svg(drawn: Drawn) -> str:
     """The SVG element (no XML prolog), node titles replaced by their hover text."""
     done = subprocess.run(["dot", "-Tsvg"], input=drawn.dot.encode(), capture_output=True,
@@ -135,21 +149,36 @@ def render_svg(drawn: Drawn) -> str:
 
 
 class SvgCache:
-    """Rendered SVGs by (workflow commit, states): `dot` runs once per change of colour."""
+    """Rendered SVGs by (workflow commit, states): `dot` runs once per change of colour,
+    one at a time (pages loaded together wait for the one drawing), and a drawing that
+    failed is not tried again for the same key: its error is raised again."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._svgs: OrderedDict[tuple[str, tuple[tuple[str, str], ...]], str] = OrderedDict()
+        self._drawing = threading.Lock()
+        self._svgs: OrderedDict[tuple[str, tuple[tuple[str, str], ...]],
+                                str | Exception] = OrderedDict()
 
-    def svg(self, commit: str, wf: model.Workflow, states: Mapping[str, str]) -> str:
-        key = (commit, tuple(sorted(states.items())))
+    def _kept(self, key: tuple[str, tuple[tuple[str, str], ...]]) -> str | Exception | None:
         with self._lock:
             if key in self._svgs:
                 self._svgs.move_to_end(key)
                 return self._svgs[key]
-        svg = render_svg(to_dot(wf, states))
-        with self._lock:
-            self._svgs[key] = svg
-            while len(self._svgs) > _CACHE_SIZE:
-                self._svgs.popitem(last=False)
-        return svg
+        return None
+
+    def svg(self, commit: str, wf: model.Workflow, states: Mapping[str, str]) -> str:
+        key = (commit, tuple(sorted(states.items())))
+        with self._drawing:
+            kept = self._kept(key)
+            if kept is None:
+                try:
+                    kept = render_svg(to_dot(wf, states))
+                except (OSError, subprocess.SubprocessError) as err:
+                    kept = err
+                with self._lock:
+                    self._svgs[key] = kept
+                    while len(self._svgs) > _CACHE_SIZE:
+                        self._svgs.popitem(last=False)
+        if isinstance(kept, Exception):
+            raise kept
+        return kept

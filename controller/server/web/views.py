@@ -48,7 +48,9 @@ def line(data: WebData, svgs: linegraph.SvgCache) -> dict[str, Any]:
     colours = states(wf, status)
     svg, why = "", "Graphviz `dot` is not installed on the controller's host (install the " \
         "graphviz package), so the line cannot be drawn."
-    if linegraph.dot_available():
+    if linegraph.too_big(wf):
+        why = linegraph.too_big(wf)
+    elif linegraph.dot_available():
         try:
             svg = svgs.svg(status.get("config", {}).get("good", ""), wf, colours)
         except (OSError, subprocess.SubprocessError) as err:  # a broken dot: still a page
