@@ -144,8 +144,9 @@ class GitStateStore:
 
     def read_file(self, path: str, at: str = "") -> bytes | None:
         """One file at the tip (or at state commit `at`); None if there is none."""
-        blob = self._object_at(path, at)
-        return blob.data if isinstance(blob, pygit2.Blob) else None
+        with self._lock:  # the API's and the pages' threads share this store
+            blob = self._object_at(path, at)
+            return blob.data if isinstance(blob, pygit2.Blob) else None
 
     def _object_at(self, path: str, at: str) -> pygit2.Object | None:
         parts = split_path(path.strip("/"))
