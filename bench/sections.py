@@ -92,12 +92,14 @@ def free_port() -> int:
 class Home:
     """A Gitline home, a user's clone, and `gitline serve` as a subprocess."""
 
-    def __init__(self, root: Path, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(self, root: Path, extra_env: dict[str, str] | None = None,
+                 existing: Path | None = None) -> None:
         from controller.store.repoinit import init_home
 
         self.root = root
-        self.path = root / "home"
-        init_home(self.path)
+        self.path = existing or root / "home"
+        if existing is None:
+            init_home(self.path)
         self.work = root / "work"
         sh("git", "clone", "-q", self.repo, self.work)
         self.env = {**GIT_ENV, "PYTHONUNBUFFERED": "1", **(extra_env or {})}
@@ -492,11 +494,36 @@ def history(quick: bool) -> dict:
         results["log_floor"] = _walk_floor(repo_path)
         results["history_length"] = int(sh("git", "--git-dir", repo_path, "rev-list", "--count",
                                            "state").stdout)
-        results["peak_rss_mb"] = peak_rss_mb()
+        results["peak_rss_mb"] = peak_rss_mb()  # this process: the builder's data too
+        results["serve_rss_100k_mb"] = _serve_rss(home, root / "serve")
         return results
     finally:
         shutil.rmtree(root, ignore_errors=True)
         shutil.rmtree(build_root, ignore_errors=True)
+
+
+def _serve_rss(existing: Path, root: Path) -> float:
+    """Peak RSS of `gitline serve` on the HOME `existing` (its 100,000-commit state branch)
+    once the gated 5,000-job workflow is pushed and a one-file change after it."""
+    root.mkdir(parents=True, exist_ok=True)
+    home = Home(root, existing=existing)
+    try:
+        home.start()
+        big = _gated(_big_files(5000))
+        for rel, data in big:
+            (home.work / rel).parent.mkdir(parents=True, exist_ok=True)
+            (home.work / rel).write_bytes(data)
+        sh("git", "add", "-A", cwd=home.work)
+        sh("git", "commit", "-q", "-m", "5,000 jobs", cwd=home.work)
+        home.push()
+        _settled(900)(home)
+        home.commit(big[1][0], big[1][1].replace(b"COLOR: blue", b"COLOR: red", 1).decode())
+        home.push()
+        _settled(300)(home)
+        return home.stop()
+    finally:
+        if home.proc is not None and home.proc.poll() is None:
+            home.proc.kill()
 
 
 def _children_cpu() -> float:
