@@ -502,6 +502,19 @@ def history(quick: bool) -> dict:
         shutil.rmtree(build_root, ignore_errors=True)
 
 
+def _push_gated(home: Home) -> list[tuple[str, bytes]]:
+    """Push the gated 5,000-job workflow to `home` and wait until it is taken in."""
+    big = _gated(_big_files(5000))
+    for rel, data in big:
+        (home.work / rel).parent.mkdir(parents=True, exist_ok=True)
+        (home.work / rel).write_bytes(data)
+    sh("git", "add", "-A", cwd=home.work)
+    sh("git", "commit", "-q", "-m", "5,000 jobs", cwd=home.work)
+    home.push()
+    _settled(900)(home)
+    return big
+
+
 def _serve_rss(existing: Path, root: Path) -> float:
     """Peak RSS of `gitline serve` on the HOME `existing` (its 100,000-commit state branch)
     once the gated 5,000-job workflow is pushed and a one-file change after it."""
@@ -509,14 +522,7 @@ def _serve_rss(existing: Path, root: Path) -> float:
     home = Home(root, existing=existing)
     try:
         home.start()
-        big = _gated(_big_files(5000))
-        for rel, data in big:
-            (home.work / rel).parent.mkdir(parents=True, exist_ok=True)
-            (home.work / rel).write_bytes(data)
-        sh("git", "add", "-A", cwd=home.work)
-        sh("git", "commit", "-q", "-m", "5,000 jobs", cwd=home.work)
-        home.push()
-        _settled(900)(home)
+        big = _push_gated(home)
         home.commit(big[1][0], big[1][1].replace(b"COLOR: blue", b"COLOR: red", 1).decode())
         home.push()
         _settled(300)(home)
@@ -1130,14 +1136,7 @@ def status_big(quick: bool) -> dict:
                    "--scope", "read").stdout.strip()
         port = free_port()
         home.start("--listen", f"127.0.0.1:{port}")
-        big = _gated(_big_files(5000))
-        for rel, data in big:
-            (home.work / rel).parent.mkdir(parents=True, exist_ok=True)
-            (home.work / rel).write_bytes(data)
-        sh("git", "add", "-A", cwd=home.work)
-        sh("git", "commit", "-q", "-m", "5,000 jobs", cwd=home.work)
-        home.push()
-        _settled(900)(home)
+        big = _push_gated(home)
         url = f"http://127.0.0.1:{port}/api/status"
         wait_for(lambda: _get_ms(f"http://127.0.0.1:{port}/healthz", token) >= 0, 60,
                  "the listener")
