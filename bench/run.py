@@ -145,6 +145,13 @@ def render(m: dict, r: dict, quick: bool, seconds: float) -> str:
                          f"p50 {ok(ratio <= most)}, p99 {ok(s['p99'] < 150)}"))
         rows.append(("1. baseline: post-receive hook runs the script", fmt(hook, " ms"),
                      "the limit", ""))
+        if "floor" in push:
+            floor = push["floor"]
+            rows.append(("1. floor of a push answered before its ref moves: the same, with "
+                         "a pre-receive hook that asks a socket (`git credential-cache`) "
+                         "answered `accept` at once",
+                         f"{fmt(floor, ' ms')}; p50 = {floor['p50'] / hook['p50']:.2f}× "
+                         "the hook's", "", ""))
         if "answer_client_python" in push:
             rows.append(("1. part of a push by path: the pre-receive hook's answer client "
                          "starting (`git credential-cache ... get`, no controller to ask)",

@@ -19,6 +19,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -182,6 +183,88 @@ def _one_push(home: Home, out: Path, i: int, remote: str, done: Callable[[], boo
     return latency
 
 
+# What a push by path must answer before its ref moves, as the pre-receive hook Gitline
+# installs asks it (store/repoinit.py: HOOK and ASK), without the answer's own work.
+FLOOR_PRE_RECEIVE = """\
+#!/bin/sh
+while read -r old new ref; do config_old=$old; config_new=$new; done
+objects=${GIT_QUARANTINE_PATH:-$GIT_OBJECT_DIRECTORY}
+reply=$(git credential-cache --socket "$GIT_DIR/answers.sock" get 2>/dev/null <<EOF
+old=$config_old
+new=$config_new
+objects=$objects
+EOF
+)
+case "$reply" in *"%s") exit 0 ;; esac
+echo "floor: no answer ($reply)" >&2
+exit 1
+"""
+
+
+def _accepting(path: Path) -> socket.socket:
+    """A unix socket whose every connection is read to its end and answered `accept`."""
+    from controller.answerclient import ACCEPTED
+
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(path))
+    server.listen(8)
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:  # closed
+                return
+            with conn:
+                while conn.recv(65536):
+                    pass
+                conn.sendall(f"{ACCEPTED}\n".encode())
+
+    threading.Thread(target=serve, daemon=True).start()
+    return server
+
+
+def _hook_repo(root: Path, name: str, answered: bool = False
+               ) -> tuple[Callable[[int], float], Path]:
+    """A bare repo whose post-receive hook runs the job's script; `answered`: with the
+    floor's pre-receive hook and its socket. Returns (push i -> ms to the script's first
+    line, the repo)."""
+    repo = root / f"{name}.git"
+    sh("git", "init", "-q", "--bare", repo)
+    script = root / "job.sh"
+    script.write_text(STAMP + "\n")
+    out = root / f"{name}-stamps"
+    hook = repo / "hooks" / "post-receive"
+    hook.write_text(f"#!/bin/sh\nBUILD_NUMBER=0 BENCH_OUT={out} exec bash {script}\n")
+    hook.chmod(0o755)
+    if answered:
+        from controller.answerclient import ACCEPTED
+
+        sh("git", "-C", repo, "config", "receive.fsckObjects", "true")
+        sh("git", "-C", repo, "config", "gc.auto", "0")
+        pre = repo / "hooks" / "pre-receive"
+        pre.write_text(FLOOR_PRE_RECEIVE % ACCEPTED)
+        pre.chmod(0o755)
+        _accepting(repo / "answers.sock")
+    work = root / f"{name}-work"
+    sh("git", "clone", "-q", repo, work)
+    (work / "f").write_text("0")
+    sh("git", "add", "-A", cwd=work)
+    sh("git", "commit", "-qm", "0", cwd=work)
+    sh("git", "push", "-q", "origin", "HEAD:main", cwd=work)
+
+    def push(i: int) -> float:
+        (work / "f").write_text(str(i + 1))
+        sh("git", "commit", "-qam", str(i + 1), cwd=work)
+        before = len(_stamps(out))
+        t0 = time.time()
+        sh("git", "push", "-q", "origin", "HEAD:main", cwd=work)
+        wait_for(lambda b=before: len(_stamps(out)) > b, 30, f"the {name} hook")
+        time.sleep(0.05)
+        return (_stamps(out)[before] - t0) * 1000
+
+    return push, repo
+
 def push_latency(quick: bool) -> dict:
     """Round by round: one push to the hook's repository, one by path, one over HTTP, so
     that the load of other users of the machine falls on all three alike."""
@@ -190,30 +273,11 @@ def push_latency(quick: bool) -> dict:
     results: dict = {"pushes": count}
     try:
         # The limit: the same kind of bare repo, a post-receive hook runs the same script.
-        base = root / "base.git"
-        sh("git", "init", "-q", "--bare", base)
-        script = root / "job.sh"
-        script.write_text(STAMP + "\n")
-        base_out = root / "base-stamps"
-        hook = base / "hooks" / "post-receive"
-        hook.write_text(f"#!/bin/sh\nBUILD_NUMBER=0 BENCH_OUT={base_out} exec bash {script}\n")
-        hook.chmod(0o755)
-        bwork = root / "bwork"
-        sh("git", "clone", "-q", base, bwork)
-        (bwork / "f").write_text("0")
-        sh("git", "add", "-A", cwd=bwork)
-        sh("git", "commit", "-qm", "0", cwd=bwork)
-        sh("git", "push", "-q", "origin", "HEAD:main", cwd=bwork)
-
-        def hook_push(i: int) -> float:
-            (bwork / "f").write_text(str(i + 1))
-            sh("git", "commit", "-qam", str(i + 1), cwd=bwork)
-            before = len(_stamps(base_out))
-            t0 = time.time()
-            sh("git", "push", "-q", "origin", "HEAD:main", cwd=bwork)
-            wait_for(lambda b=before: len(_stamps(base_out)) > b, 30, "the hook")
-            time.sleep(0.05)
-            return (_stamps(base_out)[before] - t0) * 1000
+        hook_push, base = _hook_repo(root, "base")
+        # The floor of a push answered before its ref moves: the same, plus Gitline's
+        # pre-receive shape (fsckObjects, stdin read, `git credential-cache` asking a
+        # socket) answered `accept` at once by a thread that decides nothing.
+        floor_push, _floor = _hook_repo(root, "floor", answered=True)
 
         out = root / "stamps"
         port = free_port()
@@ -252,8 +316,9 @@ def push_latency(quick: bool) -> dict:
             url = f"http://bench:{token}@127.0.0.1:{port}/config.git"
             sh("git", "remote", "add", "http", url, cwd=home.work)
             sh("git", "-c", "credential.helper=", "fetch", "-q", "http", cwd=home.work)
-        series: dict[str, list[float]] = {"hook": [], "gitline_path": [], "gitline_http": [],
-                                          "answer_client": [], "answer_client_python": []}
+        series: dict[str, list[float]] = {"hook": [], "floor": [], "gitline_path": [],
+                                          "gitline_http": [], "answer_client": [],
+                                          "answer_client_python": []}
         clients = {  # the hook's client (git's socket client), and its Python fallback
             "answer_client": ["git", "credential-cache", "--socket", str(root / "none.sock"),
                               "get"],
@@ -262,6 +327,7 @@ def push_latency(quick: bool) -> dict:
                                      "0" * 40, "1" * 40]}
         for i in range(count):
             series["hook"].append(hook_push(i))
+            series["floor"].append(floor_push(i))
             # what a push by path pays for its answer before the controller is asked: the
             # pre-receive hook's client starting (here it finds no controller)
             for key, client in clients.items():
@@ -275,6 +341,7 @@ def push_latency(quick: bool) -> dict:
                 runs[0] += 1
                 series[key].append(_one_push(home, out, runs[0], remote, done))
         results["hook"] = summary(series["hook"])
+        results["floor"] = summary(series["floor"])
         results["gitline_path"] = summary(series["gitline_path"])
         results["gitline_http"] = summary(series["gitline_http"]) if http else None
         results["answer_client"] = summary(series["answer_client"])

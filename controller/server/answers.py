@@ -24,6 +24,7 @@ from typing import Any
 
 from controller.answerclient import read_line
 from controller.server import hookwire
+from controller.server.sparethreads import SpareThreads
 
 log = logging.getLogger("gitline")
 
@@ -42,6 +43,7 @@ class AnswerSocket:
         self._answer = answer
         self._sock: socket.socket | None = None
         self._thread: threading.Thread | None = None
+        self._serving = SpareThreads("gitline-answer")  # a thread per connection
 
     def start(self) -> AnswerSocket:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -67,8 +69,7 @@ class AnswerSocket:
                 conn, _ = self._sock.accept()
             except OSError:  # closed by stop()
                 return
-            threading.Thread(target=self._serve, args=(conn,), name="gitline-answer",
-                             daemon=True).start()
+            self._serving.submit(self._serve, conn)
 
     def _serve(self, conn: socket.socket) -> None:
         with conn:
@@ -77,8 +78,8 @@ class AnswerSocket:
                 conn.settimeout(TIMEOUT)
                 first = read_line(conn, MAX_REQUEST)
                 if git := hookwire.is_git_client(first):  # the hook's sh client
-                    reply = hookwire.answer_within(
-                        self._answer, hookwire.read_request(conn, first, MAX_REQUEST))
+                    req = hookwire.read_request(conn, first, MAX_REQUEST)
+                    reply = hookwire.answer_within(self._answer, req)
                 else:
                     request = json.loads(first)
                     if not isinstance(request, dict):

@@ -14,14 +14,15 @@ Python client (controller/answerclient.py), which asks again or plans by itself.
 from __future__ import annotations
 
 import socket
-import threading
 from collections.abc import Callable
 from typing import Any
 
 from controller.answerclient import ACCEPTED, REFUSED, WAIT
+from controller.server.sparethreads import SpareThreads
 
 FIRST_LINE = b"action=get\n"  # what git's client sends first, never a JSON request
 KEYS = ("old", "new", "objects", "source")
+_WORK = SpareThreads("gitline-answer-work")  # an answer past its time goes on there
 
 
 def is_git_client(first: bytes) -> bool:
@@ -56,23 +57,13 @@ def answer_within(answer: Callable[[dict[str, Any]], dict[str, Any]],
                   request: dict[str, Any], seconds: float = WAIT) -> dict[str, Any]:
     """`answer(request)`, or a "did not answer" reply after `seconds`: git's client has no
     timeout of its own, and the Python client accepted the push after WAIT seconds."""
-    done: list[dict[str, Any]] = []
-    failed: list[BaseException] = []
-
-    def work() -> None:
-        try:
-            done.append(answer(request))
-        except Exception as err:  # noqa: BLE001 - reported as the JSON client's error
-            failed.append(err)
-
-    worker = threading.Thread(target=work, name="gitline-answer-work", daemon=True)
-    worker.start()
-    worker.join(seconds)
-    if failed:
-        raise failed[0]
-    if not done:
+    future = _WORK.submit(answer, request)
+    try:
+        return future.result(timeout=seconds)
+    except TimeoutError:
+        if future.done():  # the answer's own TimeoutError
+            raise
         return {"late": f"timed out after {seconds:.0f} s"}
-    return done[0]
 
 
 def reply_text(reply: dict[str, Any]) -> bytes:
