@@ -62,6 +62,47 @@ class FileLoad:
     # a file whose load depends on the others (anchors, a templates file) is read again
     # each time, from its lone parse kept here: (path, text) as yamlread.ParseCache has it
     lone: tuple[tuple[str, str], Parsed] | None = None
+    # its objects by name, made once (a cached load is merged again at every push)
+    named: ByName | None = field(default=None, repr=False, compare=False)
+
+    def by_name(self) -> ByName | None:
+        """Its objects by name, in order, and its other entries; None when a name repeats
+        within the file (the merge then registers one object at a time)."""
+        if self.named is None:
+            self.named = ByName.of(self)
+        return self.named if self.named.unique else None
+
+
+@dataclass
+class ByName:
+    """One file's objects by name, as `Merge.register` would add them to an empty merge."""
+
+    unique: bool = True
+    defined_at: dict[str, model.Location] = field(default_factory=dict)
+    jobs: dict[str, model.Job] = field(default_factory=dict)
+    resources: dict[str, model.Resource] = field(default_factory=dict)
+    unloaded: dict[str, str] = field(default_factory=dict)
+    others: list[model.Problem | Once] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, load: FileLoad) -> ByName:
+        made = cls()
+        for entry in load.entries:
+            if not isinstance(entry, Named):
+                made.others.append(entry)
+                continue
+            if entry.name in made.defined_at:
+                return cls(unique=False)
+            made.defined_at[entry.name] = model.Location(load.path, *entry.pos)
+            if entry.why:
+                made.unloaded[entry.name] = entry.why
+            if entry.kind == "job":
+                assert isinstance(entry.obj, model.Job)
+                made.jobs[entry.name] = entry.obj
+            else:
+                assert isinstance(entry.obj, model.Resource)
+                made.resources[entry.name] = entry.obj
+        return made
 
 
 class LoadCache(dict[tuple[str, Any], FileLoad]):
@@ -97,15 +138,22 @@ class Merge:
     integration_uses: list[tuple[str, str, model.Location]] = field(default_factory=list)
 
     def add(self, load: FileLoad) -> None:
-        for entry in load.entries:
-            if isinstance(entry, Named):
-                self.register(load.path, entry)
-            elif isinstance(entry, Once):
-                if entry.key not in self.said:
-                    self.said.add(entry.key)
-                    self.problems.append(entry.problem)
-            else:
-                self.problems.append(entry)
+        named = load.by_name()
+        if named is not None and self.defined_at.keys().isdisjoint(named.defined_at):
+            # no name of this file is taken: its objects go in at once (10,000 objects of
+            # 51 files one by one were ~9 ms of a push's answer at 5,000 jobs)
+            for said in named.others:
+                self._say(said)
+            self.defined_at.update(named.defined_at)
+            self.unloaded.update(named.unloaded)
+            self.jobs.update(named.jobs)
+            self.resources.update(named.resources)
+        else:
+            for entry in load.entries:
+                if isinstance(entry, Named):
+                    self.register(load.path, entry)
+                else:
+                    self._say(entry)
         self.fatal = self.fatal or load.fatal
         self.lost += load.lost
         if load.ci and load.path not in self.ci_files:
@@ -114,6 +162,14 @@ class Merge:
             self.notify_at.setdefault(key, []).extend(where)
         self.integration_at.update(load.integration_at)
         self.integration_uses += load.integration_uses
+
+    def _say(self, entry: model.Problem | Once) -> None:
+        if isinstance(entry, Once):
+            if entry.key not in self.said:
+                self.said.add(entry.key)
+                self.problems.append(entry.problem)
+        else:
+            self.problems.append(entry)
 
     def register(self, path: str, named: Named) -> None:
         """The first object named so is kept; a later one is an error, ignored."""

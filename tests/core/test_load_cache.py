@@ -72,3 +72,30 @@ def test_one_changed_file_is_the_only_one_read(monkeypatch):
     again = loader.load_workflow(files, cache=cache)
     assert again.jobs["j4"] is wf.jobs["j4"]
     assert all(load.lone is None for load in cache.values())
+
+
+def test_files_merged_at_once_equal_files_merged_object_by_object(monkeypatch):
+    """Merge.add puts a file whose names are all new in at once (dict updates); the
+    workflow, its problems and their order are those of registering one object at a time,
+    with duplicates within a file, across files and placeholders among them."""
+    registered = [0]
+    register = fileload.Merge.register
+
+    def counted(self: fileload.Merge, path: str, named: fileload.Named) -> None:
+        registered[0] += 1
+        register(self, path, named)
+
+    monkeypatch.setattr(fileload.Merge, "register", counted)
+    rng = random.Random(8)
+    cases = []
+    for _ in range(60):
+        files = sorted({f"p{i}/shippable.yml": _file(rng, rng.randint(0, 4))
+                        for i in range(rng.randint(1, 6))}.items())
+        cases.append((files, loader.load_workflow(files)))
+    at_once_registered, registered[0] = registered[0], 0
+    monkeypatch.setattr(fileload.FileLoad, "by_name", lambda self: None)
+    for files, at_once in cases:
+        one_by_one = loader.load_workflow(files)
+        assert at_once == one_by_one
+        assert [str(p) for p in at_once.problems] == [str(p) for p in one_by_one.problems]
+    assert 0 < at_once_registered < registered[0] / 3  # most files went in at once
