@@ -9,6 +9,8 @@ made without a working tree and appended with compare-and-swap like the state br
 from __future__ import annotations
 
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +24,46 @@ from controller.store.statebranch import check_branch
 from controller.store.trees import entry_name, get_blob, get_tree
 
 MAX_COMMITS = 10_000  # commits_between never returns more than this (oldest dropped)
+# Workflow files' contents by blob id, shared by every reader (a blob id names one content,
+# whatever the repository): a push's answer opens a reader on its quarantine and reads the
+# 51 files of a 5,000-job workflow again (~3.6 ms); the same bytes objects also make the
+# loader's per-file cache lookups identity checks.
+KEPT_BLOB_BYTES = 32 * 1024 * 1024
+
+
+class _KeptBlobs:
+    """Blob contents by id, the least recently used dropped past `limit` bytes."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._data: OrderedDict[bytes, bytes] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, oid: bytes) -> bytes | None:
+        with self._lock:
+            data = self._data.get(oid)
+            if data is not None:
+                self._data.move_to_end(oid)
+            return data
+
+    def keep(self, oid: bytes, data: bytes) -> None:
+        if len(data) > self.limit // 8:
+            return
+        with self._lock:
+            if oid not in self._data:
+                self._data[oid] = data
+                self._size += len(data)
+            while self._size > self.limit:
+                self._size -= len(self._data.popitem(last=False)[1])
+
+
+_KEPT = _KeptBlobs(KEPT_BLOB_BYTES)
+
+
+def _ANY(path: str) -> bool:
+    """Every file (a checkout's): their contents are not kept."""
+    return True
 
 
 @dataclass(frozen=True)
@@ -110,7 +152,7 @@ class ConfigRepo:
             tree = get_tree(self._repo, entry.id)
         files: dict[str, bytes] = {}
         executable: set[str] = set()
-        self._walk_files(tree, "", files, executable, lambda _: True)
+        self._walk_files(tree, "", files, executable, _ANY)
         return files, frozenset(executable)
 
     def _walk_files(
@@ -128,18 +170,24 @@ class ConfigRepo:
                 self._walk_files(get_tree(self._repo, entry.id), rel + "/", files, executable,
                                  wanted)
             elif entry.filemode in (FileMode.BLOB, FileMode.BLOB_EXECUTABLE) and wanted(rel):
-                files[rel] = self._blob(entry.id, rel)
+                files[rel] = self._blob(entry.id, rel, keep=wanted is not _ANY)
                 if entry.filemode == FileMode.BLOB_EXECUTABLE:
                     executable.add(rel)
 
-    def _blob(self, oid: Any, path: str) -> bytes:
+    def _blob(self, oid: Any, path: str, *, keep: bool = False) -> bytes:
+        kept = _KEPT.get(oid.raw) if keep else None
+        if kept is not None:
+            return kept
         try:
-            return get_blob(self._repo, oid).data
+            data = get_blob(self._repo, oid).data
         except pygit2.GitError as err:  # a damaged loose object or pack: say which, and where
             raise CorruptObject(
                 f"{path}: git object {oid} in {self._repo.path} cannot be read ({err}); "
                 f"`git fsck --full` shows the damage; restore it from a clone or a backup"
             ) from err
+        if keep:
+            _KEPT.keep(oid.raw, data)
+        return data
 
     def tree_id(self, commit: str, path: str = "") -> str | None:
         """Oid of the folder or file at `path` ("" = the root tree); None if absent."""
