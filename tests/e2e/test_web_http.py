@@ -46,7 +46,11 @@ def test_signed_out_browsers_are_sent_to_login_and_cannot_act(home, line):
     page = visitor.get("/")
     assert (page.status, page.headers["Location"]) == (303, "/login?next=/")
     assert visitor.get(JOB_URL).status == 303
-    assert visitor.get("/web/tip").status == 401
+    tip_refused = visitor.get("/web/tip")
+    assert tip_refused.status == 401
+    state = home.git("rev-parse", "state").strip()
+    for shown in (tip_refused, visitor.get("/login")):  # no state commit named signed out
+        assert state not in shown.body and state[:12] not in shown.body
     assert visitor.get(JOB_URL + "/runs/1/log/stream").status == 401
     before = head(home)
     refused = visitor.post(JOB_URL + "/trigger", {"csrf": visitor.csrf(), "params": ""})

@@ -126,8 +126,9 @@ class WebApp:
             return self.fallback(environ, start_response)
         session = self.sessions.get(environ)
         req = Request(environ, session, self.sessions.principal(session))
-        # read first: a change after it makes the page's data-tip stale, so it refreshes
-        req.tip = self._tip()
+        # read first: a change after it makes the page's data-tip stale, so it refreshes;
+        # only for who may read the line (a signed-out page names no state commit)
+        req.tip = self._tip() if self._may_see(req) else ""
         try:
             return self._dispatch(req, start_response)
         except Page as page:
@@ -159,12 +160,15 @@ class WebApp:
             return result
         raise Page(404 if method == "GET" else 405, f"no page {req.path}")
 
+    def _may_see(self, req: Request) -> bool:
+        if req.principal is None:
+            return self.anonymous_read
+        return req.principal.may("read")
+
     def _reader(self, req: Request) -> Principal:
         """Who reads this page: the signed-in token, or anonymous if allowed; else /login."""
-        if req.principal is not None and req.principal.may("read"):
-            return req.principal
-        if req.principal is None and self.anonymous_read:
-            return ANONYMOUS
+        if self._may_see(req):
+            return req.principal or ANONYMOUS
         if req.principal is not None:
             raise Page(403, f"token {req.principal.name} lacks the read scope")
         raise Page(303, location="/login?next=" + quote(req.path, safe="/"))
