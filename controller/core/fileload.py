@@ -93,16 +93,21 @@ class ByName:
                 continue
             if entry.name in made.defined_at:
                 return cls(unique=False)
-            made.defined_at[entry.name] = model.Location(load.path, *entry.pos)
-            if entry.why:
-                made.unloaded[entry.name] = entry.why
-            if entry.kind == "job":
-                assert isinstance(entry.obj, model.Job)
-                made.jobs[entry.name] = entry.obj
-            else:
-                assert isinstance(entry.obj, model.Resource)
-                made.resources[entry.name] = entry.obj
+            _put(made, load.path, entry)
         return made
+
+
+def _put(into: ByName | Merge, path: str, named: Named) -> None:
+    """`named` defined at `path`: its object under its name (a placeholder's why too)."""
+    into.defined_at[named.name] = model.Location(path, named.pos[0], named.pos[1])
+    if named.why:
+        into.unloaded[named.name] = named.why
+    if named.kind == "job":
+        assert isinstance(named.obj, model.Job)
+        into.jobs[named.name] = named.obj
+    else:
+        assert isinstance(named.obj, model.Resource)
+        into.resources[named.name] = named.obj
 
 
 class LoadCache(dict[tuple[str, Any], FileLoad]):
@@ -185,12 +190,4 @@ class Merge:
                     first, f"duplicate name '{named.name}': also defined at {where}",
                     "error", named.name))
             return
-        self.defined_at[named.name] = model.Location(path, named.pos[0], named.pos[1])
-        if named.why:
-            self.unloaded[named.name] = named.why
-        if named.kind == "job":
-            assert isinstance(named.obj, model.Job)
-            self.jobs[named.name] = named.obj
-        else:
-            assert isinstance(named.obj, model.Resource)
-            self.resources[named.name] = named.obj
+        _put(self, path, named)
