@@ -20,7 +20,7 @@ from controller.secrets import load_secrets
 from controller.secrets import lookup as lookup_secret
 from controller.server import api
 from controller.service import actions, history, notices
-from controller.service.repos import open_repos
+from controller.service.repos import open_config
 from controller.service.status import read_status
 from controller.settings import Settings
 from controller.store.pushlog import Pusher, token_pusher
@@ -74,7 +74,7 @@ class _Bound:
     def status(self) -> dict[str, Any]:
         with self._status_lock:
             if self._status_config is None:
-                self._status_config = open_repos(self.s)[0]
+                self._status_config = open_config(self.s)
             config, store = self._status_config, self.ctl.store
             wf = self.ctl.workflow()
             key = (store.tip(), id(wf), _mtime(self.s.home / REQUESTS_DIR / DONE_DIR))

@@ -25,13 +25,19 @@ def check_home(settings: Settings) -> None:
         raise HomeError(f"{home} is not a Gitline home: run `gitline init {home}`")
 
 
-def open_repos(settings: Settings) -> tuple[ConfigRepo, GitStateStore]:
-    """The config and state branches through pygit2: the controller's (it writes)."""
+def open_config(settings: Settings) -> ConfigRepo:
+    """The config branch through pygit2 (no state store opened beside it)."""
     from controller.store.configrepo import ConfigRepo
-    from controller.store.gitstate import GitStateStore
 
     check_home(settings)
-    return (ConfigRepo(settings.repo_path, settings.branch),
+    return ConfigRepo(settings.repo_path, settings.branch)
+
+
+def open_repos(settings: Settings) -> tuple[ConfigRepo, GitStateStore]:
+    """The config and state branches through pygit2: the controller's (it writes)."""
+    from controller.store.gitstate import GitStateStore
+
+    return (open_config(settings),
             GitStateStore(settings.repo_path, settings.state_branch,
                           logs_kept=settings.run_logs_kept))
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from controller.core import model
 from controller.server.web.data import Json, Push, RunDetail, WebData
 from controller.service import history, notices
-from controller.service.repos import open_repos
+from controller.service.repos import open_config
 from controller.service.views import RunView
 from controller.store.pushlog import attributed
 
@@ -79,7 +79,7 @@ def web_data(s: Settings, running: Callable[[], model.Workflow | None],
                                                       workflow().resources)]
 
     def pushes(limit: int) -> list[Push]:
-        config = open_repos(s)[0]  # its own: pygit2 objects are not shared across threads
+        config = open_config(s)  # its own: pygit2 objects are not shared across threads
         head = config.head()
         if not head:
             return []
