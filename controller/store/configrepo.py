@@ -61,11 +61,6 @@ class _KeptBlobs:
 _KEPT = _KeptBlobs(KEPT_BLOB_BYTES)
 
 
-def _ANY(path: str) -> bool:
-    """Every file (a checkout's): their contents are not kept."""
-    return True
-
-
 @dataclass(frozen=True)
 class CommitInfo:
     sha: str
@@ -135,7 +130,8 @@ class ConfigRepo:
         Symlinks and submodules are skipped; large blobs are returned (the loader rejects).
         """
         files: dict[str, bytes] = {}
-        self._walk_files(self._commit(commit).tree, "", files, set(), is_workflow_file)
+        self._walk_files(self._commit(commit).tree, "", files, set(), is_workflow_file,
+                         keep=True)
         return sorted(files.items())
 
     def files_under(self, commit: str, path: str = "") -> tuple[dict[str, bytes], frozenset[str]]:
@@ -152,7 +148,7 @@ class ConfigRepo:
             tree = get_tree(self._repo, entry.id)
         files: dict[str, bytes] = {}
         executable: set[str] = set()
-        self._walk_files(tree, "", files, executable, _ANY)
+        self._walk_files(tree, "", files, executable, lambda _: True)
         return files, frozenset(executable)
 
     def _walk_files(
@@ -162,15 +158,18 @@ class ConfigRepo:
         files: dict[str, bytes],
         executable: set[str],
         wanted: Callable[[str], bool],
+        *,
+        keep: bool = False,
     ) -> None:
-        """Regular files of `tree` for which `wanted(path)`; symlinks and submodules skipped."""
+        """Regular files of `tree` for which `wanted(path)`; symlinks and submodules skipped.
+        `keep`: their contents are kept by blob id (workflow files, not a checkout's)."""
         for entry in tree:
             rel = prefix + entry_name(entry)
             if entry.filemode == FileMode.TREE:
                 self._walk_files(get_tree(self._repo, entry.id), rel + "/", files, executable,
-                                 wanted)
+                                 wanted, keep=keep)
             elif entry.filemode in (FileMode.BLOB, FileMode.BLOB_EXECUTABLE) and wanted(rel):
-                files[rel] = self._blob(entry.id, rel, keep=wanted is not _ANY)
+                files[rel] = self._blob(entry.id, rel, keep=keep)
                 if entry.filemode == FileMode.BLOB_EXECUTABLE:
                     executable.add(rel)
 
